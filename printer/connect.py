@@ -1,0 +1,251 @@
+"""One printer URL → one python-escpos printer object.
+
+URL forms (the same strings go in config.toml, ``motcua print-test`` and
+``motcua-printer --printer``)::
+
+    usb://0416:5011                 USB, vendor:product id in hex (see `lsusb`)
+    usb://0416:5011?in_ep=0x81&out_ep=0x03
+    tcp://192.168.1.50              network printer, port 9100
+    tcp://192.168.1.50:9101
+    serial:///dev/ttyUSB0?baudrate=9600      (Windows: serial://COM3?baudrate=19200)
+    file:///dev/usb/lp0             a device file the OS already drives
+    cups://POS58                    a CUPS queue (raw), needs pycups
+    win32://POS-80C                 a Windows spooler printer (raw), needs pywin32
+    png:///var/lib/motcua/tickets   no printer: each job is saved as a PNG file
+
+``open_printer`` only builds the object; nothing is opened until ``.open()``
+(``printer.output`` does that, so it can tell "could not connect" from "failed
+while sending").
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from escpos import printer as escpos_printer
+from escpos.capabilities import get_profile_class
+from escpos.escpos import Escpos
+from escpos.exceptions import DeviceNotFoundError
+
+from printer._raster import decode_raster, raster_blocks
+
+log = logging.getLogger(__name__)
+
+# python-escpos waits 60 s on a network printer by default; a kiosk cannot.
+DEFAULT_TIMEOUT = 5.0
+SCHEMES = ("usb", "tcp", "serial", "file", "cups", "win32", "png")
+DEFAULT_TCP_PORT = 9100
+
+
+class PrinterConfigError(ValueError):
+    """A printer URL or profile that cannot work; the message names it."""
+
+
+@dataclass(frozen=True)
+class PrinterURL:
+    """A parsed printer URL: ``target`` is the host, device, queue name or directory."""
+
+    scheme: str
+    target: str
+    port: int | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def parse_printer_url(url: str) -> PrinterURL:
+    """Parse and validate a printer URL without touching any device."""
+    if not isinstance(url, str) or "://" not in url:
+        raise PrinterConfigError(
+            f"printer URL {url!r} has no scheme; use one of "
+            + ", ".join(f"{s}://" for s in SCHEMES)
+        )
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme not in SCHEMES:
+        raise PrinterConfigError(
+            f"printer URL {url!r}: unknown scheme {scheme!r}; use one of "
+            + ", ".join(f"{s}://" for s in SCHEMES)
+        )
+    if scheme == "tcp":
+        return _parse_tcp(url)
+    if scheme in ("usb", "serial"):
+        rest, _, query = rest.partition("?")
+        try:
+            options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+        except ValueError:
+            raise PrinterConfigError(f"printer URL {url!r}: malformed options {query!r}") from None
+        if scheme == "usb":
+            return _parse_usb(url, rest, options)
+        return _parse_serial(url, rest, options)
+    target = unquote(rest)
+    if not target:
+        what = {"file": "a device path", "cups": "a queue name", "win32": "a printer name",
+                "png": "a directory"}[scheme]
+        raise PrinterConfigError(f"printer URL {url!r} needs {what} after {scheme}://")
+    return PrinterURL(scheme, target)
+
+
+def _parse_tcp(url: str) -> PrinterURL:
+    parts = urlsplit(url)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise PrinterConfigError(f"printer URL {url!r}: expected tcp://HOST or tcp://HOST:PORT")
+    try:
+        port = parts.port
+    except ValueError:
+        raise PrinterConfigError(f"printer URL {url!r}: the port is not a number 1-65535") from None
+    if not parts.hostname:
+        raise PrinterConfigError(f"printer URL {url!r}: missing host, e.g. tcp://192.168.1.50")
+    if port == 0:
+        raise PrinterConfigError(f"printer URL {url!r}: the port is not a number 1-65535")
+    return PrinterURL("tcp", parts.hostname, port or DEFAULT_TCP_PORT)
+
+
+_USB_OPTIONS = {"in_ep", "out_ep"}
+_SERIAL_OPTIONS = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff", "dsrdtr"}
+
+
+def _parse_usb(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
+    vid, sep, pid = rest.rstrip("/").partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        ids = [int(x, 16) for x in (vid, pid)]
+        if not all(0 < i <= 0xFFFF for i in ids) or not all(len(x) <= 4 for x in (vid, pid)):
+            raise ValueError
+        for key in options:
+            if key not in _USB_OPTIONS:
+                raise PrinterConfigError(
+                    f"printer URL {url!r}: unknown option {key!r} (known: in_ep, out_ep)"
+                )
+            int(options[key], 0)
+    except ValueError:
+        raise PrinterConfigError(
+            f"printer URL {url!r}: expected usb://VID:PID in hex as `lsusb` shows it, "
+            "e.g. usb://0416:5011"
+        ) from None
+    return PrinterURL("usb", f"{ids[0]:04x}:{ids[1]:04x}", options=options)
+
+
+def _parse_serial(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
+    device = unquote(rest)
+    if not device:
+        raise PrinterConfigError(f"printer URL {url!r}: expected serial:///dev/ttyUSB0?baudrate=9600")
+    for key, value in options.items():
+        if key not in _SERIAL_OPTIONS:
+            raise PrinterConfigError(
+                f"printer URL {url!r}: unknown option {key!r} (known: {', '.join(sorted(_SERIAL_OPTIONS))})"
+            )
+        if key in ("baudrate", "bytesize", "stopbits") and not value.isdigit():
+            raise PrinterConfigError(f"printer URL {url!r}: {key} must be a number, not {value!r}")
+    return PrinterURL("serial", device, options=options)
+
+
+class PngPrinter(escpos_printer.Dummy):
+    """A virtual printer: every job it receives is decoded and saved as a PNG in ``directory``.
+
+    A job ends at ``close()`` (``printer.output`` closes after every job). The status
+    query always answers "online, paper adequate". ``saved`` lists the files written.
+    """
+
+    _counter = itertools.count(1)
+
+    def __init__(self, directory: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.directory = Path(directory)
+        self.saved: list[Path] = []
+
+    def open(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DeviceNotFoundError(f"cannot create ticket directory {self.directory}: {e}") from e
+        self._device = True  # mark open so close() knows a job may be pending
+
+    def _read(self) -> bytes:
+        return b"\x12"  # DLE EOT answer: online, no error, paper present
+
+    def close(self) -> None:
+        data = self.output
+        self.clear()
+        if not raster_blocks(data):
+            return
+        name = f"ticket-{datetime.now():%Y%m%d-%H%M%S-%f}-{next(self._counter)}.png"
+        path = self.directory / name
+        decode_raster(data).save(path)
+        self.saved.append(path)
+        log.info("saved ticket image %s", path)
+
+
+def _profile_class(profile: str | None) -> Any:
+    try:
+        return get_profile_class(profile or "default")
+    except KeyError:
+        raise PrinterConfigError(
+            f"unknown printer profile {profile!r}; examples: POS-5890 (58 mm), TM-T20II (80 mm). "
+            "Leave it empty for the generic profile."
+        ) from None
+
+
+def own_profile(printer: Escpos) -> None:
+    """Give ``printer`` a private copy of its profile data.
+
+    python-escpos keeps profile data on the profile *class*, shared by every
+    printer object with that profile: changing one would change them all.
+    """
+    printer.profile.profile_data = copy.deepcopy(type(printer.profile).profile_data)
+
+
+def open_printer(url: str, *, profile: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Escpos:
+    """Build (but do not open) the python-escpos printer for ``url``.
+
+    Raises ``PrinterConfigError`` for an unknown scheme, a malformed URL, an unknown
+    profile or a connection type whose library is not installed.
+    """
+    parsed = parse_printer_url(url)
+    _profile_class(profile)  # fail early, with the name, on a typo
+    kwargs: dict[str, Any] = {"profile": profile}
+    cls: type[Escpos]
+    if parsed.scheme == "png":
+        cls, args = PngPrinter, (parsed.target,)
+    elif parsed.scheme == "tcp":
+        cls, args = escpos_printer.Network, (parsed.target, parsed.port)
+        kwargs["timeout"] = timeout
+    elif parsed.scheme == "usb":
+        vid, pid = (int(x, 16) for x in parsed.target.split(":"))
+        cls, args = escpos_printer.Usb, (vid, pid)
+        kwargs["timeout"] = max(1, int(timeout * 1000))  # pyusb counts milliseconds
+        for key, value in parsed.options.items():
+            kwargs[key] = int(value, 0)
+    elif parsed.scheme == "serial":
+        cls, args = escpos_printer.Serial, (parsed.target,)
+        kwargs["timeout"] = timeout
+        for key, value in parsed.options.items():
+            if key in ("baudrate", "bytesize", "stopbits"):
+                kwargs[key] = int(value)
+            elif key in ("xonxoff", "dsrdtr"):
+                kwargs[key] = value.lower() in ("1", "true", "yes", "on")
+            else:
+                kwargs[key] = value
+    elif parsed.scheme == "file":
+        cls, args = escpos_printer.File, (parsed.target,)
+    elif parsed.scheme == "cups":
+        cls, args = escpos_printer.CupsPrinter, (parsed.target,)
+    else:  # win32
+        cls, args = escpos_printer.Win32Raw, (parsed.target,)
+
+    if not cls.is_usable():  # type: ignore[attr-defined]
+        needs = {"usb": "pyusb (pip install 'python-escpos[usb]') and libusb",
+                 "serial": "pyserial (pip install 'python-escpos[serial]')",
+                 "cups": "pycups (pip install pycups; needs the CUPS headers)",
+                 "win32": "pywin32 (Windows only)"}[parsed.scheme]
+        raise PrinterConfigError(f"printer URL {url!r} needs {needs}, which is not installed")
+    printer = cls(*args, **kwargs)
+    own_profile(printer)
+    return printer

@@ -1,0 +1,214 @@
+"""Send one ticket image to a printer, and ask a printer how it is.
+
+Both the server (for printers it drives itself) and the ``motcua-printer`` agent
+call ``print_ticket``; it never retries. Retrying after a timeout is how a ticket
+gets printed twice, so the caller (the server) decides, knowing the outcome:
+
+``printed``
+    every byte was handed to the connection and it closed cleanly. A powered-off
+    printer behind a print server can still lose the job silently: check
+    ``printer_status``.
+``failed_before_send``
+    nothing was sent (bad URL or profile, image too wide, connection refused,
+    device missing). Safe to retry or send to another printer.
+``failed_partial``
+    the connection was open and sending had started when it failed (peer closed,
+    timeout). Part of a ticket may have come out; a person should look.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Literal
+
+from escpos import printer as escpos_printer
+from escpos.escpos import Escpos
+from PIL import Image
+
+from printer._raster import decode_raster
+from printer.connect import DEFAULT_TIMEOUT, PrinterConfigError, open_printer, own_profile
+
+__all__ = [
+    "PrintResult",
+    "PrinterStatus",
+    "build_job",
+    "decode_raster",
+    "print_ticket",
+    "printer_status",
+]
+
+log = logging.getLogger(__name__)
+
+KANJI_OFF = b"\x1c\x2e"  # FS . — many Chinese printers power up in Kanji mode
+DLE_EOT_PRINTER = b"\x10\x04\x01"
+DLE_EOT_PAPER = b"\x10\x04\x04"
+STATUS_TIMEOUT = 2.0
+
+Outcome = Literal["printed", "failed_before_send", "failed_partial"]
+Paper = Literal["ok", "low", "out", "unknown"]
+
+
+@dataclass(frozen=True)
+class PrintResult:
+    outcome: Outcome
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "printed"
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    """``online``: the connection opened and the printer did not report itself offline.
+
+    ``paper`` is "unknown" whenever the printer did not give a valid DLE EOT answer:
+    python-escpos' ``paper_status()`` says "adequate" in that case, which we do not
+    repeat.
+    """
+
+    online: bool
+    paper: Paper
+    error: str | None = None
+
+
+def build_job(
+    image: Image.Image, *, profile: str | None = None, kanji_off: bool = False, cut: bool = True
+) -> bytes:
+    """Return the complete ESC/POS bytes for one ticket (built in memory, nothing sent)."""
+    job = escpos_printer.Dummy(profile=profile)
+    own_profile(job)
+    media = job.profile.profile_data.setdefault("media", {}).setdefault("width", {})
+    if media.get("pixels") in (None, "Unknown"):
+        # Generic profile: the width is whatever we rendered (and python-escpos
+        # would otherwise print a warning to stdout on every job).
+        media["pixels"] = image.width
+    if kanji_off:
+        job._raw(KANJI_OFF)
+    job.image(image, impl="bitImageRaster", center=False)
+    if cut:
+        job.cut()
+    return job.output
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or "no details"
+    return f"{type(error).__name__}: {text}"
+
+
+def _open(url: str, profile: str | None, timeout: float) -> Escpos:
+    printer = open_printer(url, profile=profile, timeout=timeout)
+    printer.open()
+    if printer._device is None:  # some drivers log instead of raising
+        raise OSError(f"could not open {url}")
+    if isinstance(printer, escpos_printer.Serial) and printer._device:
+        printer._device.write_timeout = timeout
+    return printer
+
+
+def _close_quietly(printer: Escpos) -> None:
+    try:
+        printer.close()
+    except Exception as error:  # the job's outcome is already decided
+        log.debug("closing printer failed: %s", _describe(error))
+
+
+def print_ticket(
+    url: str,
+    image: Image.Image,
+    *,
+    profile: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    kanji_off: bool = False,
+    cut: bool = True,
+) -> PrintResult:
+    """Print ``image`` once on the printer at ``url`` and say how it went. Never raises
+    for printer problems and never retries (see the module docstring)."""
+    try:
+        data = build_job(image, profile=profile, kanji_off=kanji_off, cut=cut)
+    except Exception as error:
+        return PrintResult("failed_before_send", f"cannot build the print job: {_describe(error)}")
+    try:
+        printer = _open(url, profile, timeout)
+    except PrinterConfigError as error:
+        return PrintResult("failed_before_send", str(error))
+    except Exception as error:
+        return PrintResult("failed_before_send", f"cannot connect to {url}: {_describe(error)}")
+    try:
+        # One write for the whole job: the only failure point after "connected".
+        printer._raw(data)
+        # Closing flushes (file, serial) or submits (cups, win32): still part of sending.
+        printer.close()
+    except Exception as error:
+        _close_quietly(printer)
+        if isinstance(error, (socket.timeout, TimeoutError)):
+            detail = f"timed out after {timeout:g} s"
+        else:
+            detail = _describe(error)
+        log.warning("print job to %s failed after sending started: %s", url, detail)
+        return PrintResult("failed_partial", f"sending to {url} failed part way: {detail}")
+    log.info("printed %d bytes on %s", len(data), url)
+    return PrintResult("printed", None)
+
+
+def _status_byte(printer: Escpos, command: bytes) -> int | None:
+    """Send one DLE EOT query; return the answer byte, or None for silence or garbage."""
+    printer._raw(command)
+    try:
+        answer = printer._read()
+    except (socket.timeout, TimeoutError):
+        return None
+    except OSError as error:
+        # pyusb raises USBTimeoutError (an OSError subclass in recent versions).
+        if "timeout" in type(error).__name__.lower() or "timed out" in str(error).lower():
+            return None
+        raise
+    if not answer:
+        return None
+    byte = bytes(answer)[0]
+    # Every DLE EOT answer has bits 1 and 4 set and bits 0 and 7 clear.
+    return byte if byte & 0x93 == 0x12 else None
+
+
+def printer_status(url: str, timeout: float = STATUS_TIMEOUT, *, profile: str | None = None) -> PrinterStatus:
+    """Ask the printer (DLE EOT 1 and 4) whether it is online and has paper."""
+    try:
+        printer = _open(url, profile, timeout)
+    except Exception as error:
+        detail = str(error) if isinstance(error, PrinterConfigError) else _describe(error)
+        return PrinterStatus(False, "unknown", f"cannot connect to {url}: {detail}")
+    try:
+        if isinstance(printer, escpos_printer.CupsPrinter):
+            # CUPS answers for its queue, not the printer: b"8" means stopped.
+            online = printer._read() != b"8"
+            return PrinterStatus(online, "unknown", None if online else "CUPS queue is stopped")
+        try:
+            state = _status_byte(printer, DLE_EOT_PRINTER)
+        except NotImplementedError:
+            return PrinterStatus(True, "unknown", "this connection cannot read printer status")
+        if state is None:
+            return PrinterStatus(
+                True, "unknown", "printer did not answer the status request (DLE EOT)"
+            )
+        online = not state & 0x08
+        paper_byte = _status_byte(printer, DLE_EOT_PAPER)
+        if paper_byte is None:
+            paper: Paper = "unknown"
+        elif paper_byte & 0x60:
+            paper = "out"
+        elif paper_byte & 0x0C:
+            paper = "low"
+        else:
+            paper = "ok"
+        error = None
+        if paper == "out":
+            error = "printer is out of paper"
+        elif not online:
+            error = "printer reports it is offline (cover open, paper out or error)"
+        return PrinterStatus(online, paper, error)
+    except Exception as error:
+        return PrinterStatus(False, "unknown", f"status query to {url} failed: {_describe(error)}")
+    finally:
+        _close_quietly(printer)
