@@ -18,8 +18,12 @@ gets printed twice, so the caller (the server) decides, knowing the outcome:
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import socket
+import sys
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -139,11 +143,13 @@ def print_ticket(
     try:
         # One write for the whole job: the only failure point after "connected".
         printer._raw(data)
+        if isinstance(printer, escpos_printer.Network) and printer._device:
+            _wait_until_taken(printer._device, timeout)
         # Closing flushes (file, serial) or submits (cups, win32): still part of sending.
         printer.close()
     except Exception as error:
         _close_quietly(printer)
-        if isinstance(error, (socket.timeout, TimeoutError)):
+        if isinstance(error, TimeoutError) and str(error) in ("", "timed out"):
             detail = f"timed out after {timeout:g} s"
         else:
             detail = _describe(error)
@@ -151,6 +157,55 @@ def print_ticket(
         return PrintResult("failed_partial", f"sending to {url} failed part way: {detail}")
     log.info("printed %d bytes on %s", len(data), url)
     return PrintResult("printed", None)
+
+
+def _unsent_bytes(sock: socket.socket) -> int | None:
+    """Bytes still in our send queue, not yet acknowledged by the printer (Linux only)."""
+    if sys.platform != "linux":
+        return None
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # == SIOCOUTQ
+    except OSError:
+        return None
+    return int(struct.unpack("i", raw)[0])
+
+
+def _wait_until_taken(sock: socket.socket, timeout: float) -> None:
+    """Wait until the printer's TCP stack has acknowledged every byte of the job.
+
+    ``sendall`` returns once the kernel has the bytes, and a kernel buffer can hold
+    a whole ticket: a printer that stopped reading (jammed, hung) or that dropped
+    the connection would otherwise look like "printed". Raises ``TimeoutError``
+    when the printer takes no byte for ``timeout`` seconds, ``OSError`` when the
+    connection was reset or closed by the printer.
+    """
+    last = _unsent_bytes(sock)
+    deadline = time.monotonic() + timeout
+    while True:
+        failure = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if failure:
+            raise OSError(failure, os.strerror(failure))
+        pending = _unsent_bytes(sock)
+        if not pending:
+            break
+        if last is None or pending < last:
+            last, deadline = pending, time.monotonic() + timeout
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the printer took no data for {timeout:g} s ({pending} bytes left)")
+        time.sleep(0.01)
+    previous = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        if sock.recv(1, socket.MSG_PEEK) == b"":
+            raise ConnectionResetError(errno.ECONNRESET, "the printer closed the connection")
+    except BlockingIOError:
+        pass  # nothing to read and still connected: the normal case
+    finally:
+        sock.settimeout(previous)
 
 
 def _status_byte(printer: Escpos, command: bytes) -> int | None:
