@@ -55,17 +55,21 @@ _DIALECT_WORDS: dict[str, dict[str, str]] = {
     "south": {"zero_tens": "lẻ", "thousand": "ngàn"},
 }
 
-# Vietnamese names of the letters a ticket prefix may use. The 29-letter
-# alphabet names (bê, xê, dê, đê, giê, hát, ca, e-lờ, em-mờ, en-nờ, pê, quy,
-# e-rờ, ét-xì, tê, vê, ích-xì, i dài), plus the usual readings of the four
-# foreign letters (F ép, J gi, W vê kép, Z dét).
+# Vietnamese names of the letters a ticket prefix may use: the 29 letters of
+# the alphabet as taught in school (bê, xê, dê, đê, giê, hát, ca, e-lờ, em-mờ,
+# en-nờ, pê, quy, e-rờ, ét-xì, tê, vê, ích-xì, i dài; vowels by their sound),
+# plus the usual readings of the four foreign letters (F ép, J gi, W vê kép,
+# Z dét).
 LETTER_NAMES: dict[str, str] = {
     "A": "a",
+    "Ă": "á",
+    "Â": "ớ",
     "B": "bê",
     "C": "xê",
     "D": "dê",
     "Đ": "đê",
     "E": "e",
+    "Ê": "ê",
     "F": "ép",
     "G": "giê",
     "H": "hát",
@@ -76,12 +80,15 @@ LETTER_NAMES: dict[str, str] = {
     "M": "em-mờ",
     "N": "en-nờ",
     "O": "o",
+    "Ô": "ô",
+    "Ơ": "ơ",
     "P": "pê",
     "Q": "quy",
     "R": "e-rờ",
     "S": "ét-xì",
     "T": "tê",
     "U": "u",
+    "Ư": "ư",
     "V": "vê",
     "W": "vê kép",
     "X": "ích-xì",
@@ -91,6 +98,9 @@ LETTER_NAMES: dict[str, str] = {
 
 CALL_PREFIX = "Mời công dân có số thứ tự"
 CALL_COUNTER = "đến quầy số"
+
+# Clip names for letters with diacritics follow Telex typing (Ă aw, Â aa, Đ dd…).
+_LETTER_CLIP_SUFFIX = {"Ă": "aw", "Â": "aa", "Đ": "dd", "Ê": "ee", "Ô": "oo", "Ơ": "ow", "Ư": "uw"}
 
 # One ASCII clip name per distinct word (tone included): "mười" and "mươi"
 # are different words and different clips. Letter names may be two
@@ -119,7 +129,7 @@ WORD_CLIPS: dict[str, str] = {
     "ngàn": "ngan",
     CALL_PREFIX: "moi_cong_dan_co_so_thu_tu",
     CALL_COUNTER: "den_quay_so",
-    **{name: "letter_" + ("dd" if letter == "Đ" else letter.lower()) for letter, name in LETTER_NAMES.items()},
+    **{name: "letter_" + _LETTER_CLIP_SUFFIX.get(letter, letter.lower()) for letter, name in LETTER_NAMES.items()},
 }
 
 _LABEL = re.compile(r"([^\W\d_]*)[-\s]?(\d+)")

@@ -131,6 +131,9 @@ def test_linh_and_nghin_belong_to_the_north_le_and_ngan_to_the_south() -> None:
         ("B105", "south", "bê một trăm lẻ năm"),
         ("CT-1001", "north", "xê tê một nghìn không trăm linh một"),
         ("Đ7", "north", "đê bảy"),
+        ("đ7", "south", "đê bảy"),
+        ("Ư5", "north", "ư năm"),
+        ("Â2001", "south", "ớ hai ngàn không trăm lẻ một"),
         ("L1", "north", "e-lờ một"),
         ("Y24", "north", "i dài hai mươi tư"),
         ("A007", "north", "a bảy"),
@@ -191,6 +194,18 @@ def test_call_clips_say_the_south_words() -> None:
 def test_call_to_a_counter_out_of_range_is_refused(counter: int) -> None:
     with pytest.raises(ValueError):
         call_clips("1", counter)
+
+
+def test_every_letter_of_the_vietnamese_alphabet_has_a_name() -> None:
+    alphabet = "AĂÂBCDĐEÊGHIKLMNOÔƠPQRSTUƯVXY"
+    assert len(alphabet) == 29
+    assert set(alphabet) | set("FJWZ") == set(LETTER_NAMES)
+
+
+def test_letter_clips_are_named_like_telex() -> None:
+    assert call_clips("Ơ1", 1)[1] == "letter_ow"
+    assert call_clips("Đ1", 1)[1] == "letter_dd"
+    assert call_clips("B1", 1)[1] == "letter_b"
 
 
 def test_each_word_has_its_own_clip() -> None:
