@@ -26,7 +26,6 @@ Reading rules (PRODUCT.md, "Reading numbers aloud in Vietnamese"):
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 __all__ = [
     "MAX_NUMBER",
@@ -43,7 +42,6 @@ __all__ = [
     "all_clip_names",
 ]
 
-Dialect = Literal["north", "south"]
 DIALECTS: tuple[str, ...] = ("north", "south")
 MAX_NUMBER = 999_999
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ def test_known_wrong_readings_are_never_produced(dialect: str) -> None:
         words = number_to_words(n, dialect)
         assert "lẽ" not in words
         # 5 after a tens digit is always lăm, 1 after 2-9 tens always mốt.
-        for before, after in zip(words, words[1:]):
+        for before, after in pairwise(words):
             assert not (before in ("mười", "mươi") and after == "năm")
             assert not (before == "mươi" and after == "một")
         # Inside a number ≥ 1000 the hundreds are always said.
