@@ -49,6 +49,7 @@ class FakePrinter:
         self.close_after = close_after
         self.jobs: list[bytes] = []  # bytes received, one entry per connection
         self.status_queries: list[int] = []
+        self.closed_connections = 0  # connections the sender closed (we read EOF)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -148,6 +149,8 @@ class FakePrinter:
             except OSError:
                 return
             if not data:
+                with self._lock:
+                    self.closed_connections += 1
                 conn.close()
                 return
             received += len(data)
