@@ -1,0 +1,42 @@
+# motcua — two commands do everything: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+ifeq ($(OS),Windows_NT)
+BIN := $(VENV)/Scripts
+else
+BIN := $(VENV)/bin
+endif
+CONFIG ?= config.toml
+
+.PHONY: run demo test check bench fuzz clean
+
+# The venv is rebuilt when pyproject.toml changes (the stamp files are older then).
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/motcua --config $(CONFIG) serve
+
+demo: $(VENV)/.installed
+	$(BIN)/motcua --config $(CONFIG) demo
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+fuzz: $(VENV)/.test-installed
+	MOTCUA_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

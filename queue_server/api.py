@@ -1,0 +1,328 @@
+"""HTTP JSON endpoints. Each handler checks who is asking, parses the body strictly, runs
+one engine command through ``Office.execute`` and answers with JSON. Errors are raised as
+``MotcuaError`` and rendered by the handler in ``queue_server.app``."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from . import auth
+from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from .office import Office, public_ticket
+
+# Largest whole number accepted anywhere in a body: larger is surely a mistake.
+MAX_INT = 1_000_000_000
+
+
+def _office(request: Request) -> Office:
+    return request.app.state.office  # type: ignore[no-any-return]
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, within the size limit; ``{}`` for an empty body."""
+    limit = request.app.state.config.server.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Dữ liệu không phải JSON hợp lệ.", "Body is not valid JSON.", key="bad_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Dữ liệu phải là một đối tượng JSON.", "Body must be a JSON object.", key="bad_json")
+    return data
+
+
+def _bad(name: str, vi: str, en: str) -> BadRequest:
+    return BadRequest(f"Trường “{name}” {vi}.", f"Field “{name}” {en}.", key="bad_field", field=name)
+
+
+def get_str(body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 200) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise _bad(name, "là bắt buộc", "is required")
+        return None
+    if not isinstance(value, str):
+        raise _bad(name, "phải là chuỗi", "must be a string")
+    if len(value) > max_len:
+        raise _bad(name, f"dài quá {max_len} ký tự", f"is longer than {max_len} characters")
+    if "\x00" in value:
+        raise _bad(name, "chứa ký tự không hợp lệ", "contains an invalid character")
+    return value
+
+
+def get_int(body: dict[str, Any], name: str, *, required: bool = False, minimum: int = 0) -> int | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise _bad(name, "là bắt buộc", "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, "phải là số nguyên", "must be a whole number")
+    if not minimum <= value <= MAX_INT:
+        raise _bad(name, f"phải từ {minimum} đến {MAX_INT}", f"must be {minimum} to {MAX_INT}")
+    return value
+
+
+def get_bool(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise _bad(name, "phải là true hoặc false", "must be true or false")
+    return value
+
+
+def path_int(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    if not raw.isdigit() or len(raw) > 9:
+        raise NotFound(f"Không tìm thấy: {raw}", f"Not found: {raw}")
+    return int(raw)
+
+
+def _expected(body: dict[str, Any]) -> int | None | str:
+    """The ticket the clerk's screen shows as current (``null`` for none), if sent."""
+    if "current" not in body:
+        return "any"
+    if body["current"] is None:
+        return None
+    return get_int(body, "current", minimum=1)
+
+
+# ---------------------------------------------------------------------- public
+
+async def healthz(request: Request) -> JSONResponse:
+    office = _office(request)
+    return JSONResponse({"ok": True, "seq": office.seq, "day": office.engine.day})
+
+
+async def state(request: Request) -> JSONResponse:
+    office = _office(request)
+    audience = "staff" if auth.current_user(request, office.store) else "public"
+    return JSONResponse(office.snapshot(audience))
+
+
+async def ticket_status(request: Request) -> JSONResponse:
+    token = request.path_params["token"]
+    status = _office(request).ticket_status(token) if 8 <= len(token) <= 64 else None
+    if status is None:
+        raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
+    return JSONResponse(status)
+
+
+def status_url(request: Request, token: str) -> str:
+    base = request.app.state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return f"{base}/t/{token}"
+
+
+async def issue_ticket(request: Request) -> JSONResponse:
+    office = _office(request)
+    kiosk = auth.require_kiosk(request, office.config)
+    body = await read_json(request)
+    service = get_str(body, "service", required=True, max_len=16)
+    priority = bool(get_bool(body, "priority"))
+    request_id = get_str(body, "request_id", max_len=64)
+    token = secrets.token_urlsafe(16)
+    before = office.engine.find_request(kiosk.id, request_id)
+    printing = request.app.state.printing
+
+    ticket = await office.execute(
+        lambda engine, now: engine.issue(now, service=service, token=token, priority=priority,  # type: ignore[arg-type]
+                                         kiosk=kiosk.id, request_id=request_id),
+        extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
+    )
+    data = ticket.to_dict()
+    svc = office.config.service(ticket.service)
+    result = {
+        "ticket": public_ticket(data),
+        "id": ticket.id,
+        "number": ticket.number,
+        "label": ticket.label,
+        "service": ticket.service,
+        "service_name": svc.name,
+        "service_name_en": svc.name_en,
+        "priority": ticket.priority,
+        "people_ahead": ticket.people_ahead,
+        "estimated_wait_s": ticket.estimated_wait_s,
+        "issued_at": data["issued_at"],
+        "token": ticket.token,
+        "status_url": status_url(request, ticket.token),
+        "print": printing.job_status(ticket.id) if printing else {"state": "none"},
+    }
+    return JSONResponse(result, status_code=200 if before is not None else 201)
+
+
+# ---------------------------------------------------------------------- staff
+
+async def login(request: Request) -> JSONResponse:
+    office = _office(request)
+    body = await read_json(request)
+    username = get_str(body, "username", required=True, max_len=40) or ""
+    password = get_str(body, "password", required=True, max_len=200) or ""
+    counter = get_int(body, "counter", minimum=1)
+    address = request.client.host if request.client else "?"
+    throttle: auth.LoginThrottle = request.app.state.throttle
+    throttle.check(username, address)
+    user = office.store.get_user(username)
+    if user is None or user["disabled"] or not auth.verify_password(password, user["password_hash"]):
+        throttle.failed(username, address)
+        raise auth.Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
+                                "Wrong username or password (or the account is disabled).", key="bad_login")
+    throttle.succeeded(username, address)
+    if counter is not None:
+        office.engine.counter(counter)
+        await office.execute(lambda engine, now: engine.sign_on(now, counter, username))
+    request.session.clear()
+    request.session.update({"user": username, "counter": counter})
+    return JSONResponse({"user": username, "display_name": user["display_name"], "role": user["role"],
+                         "counter": counter})
+
+
+async def logout(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = auth.current_user(request, office.store)
+    counter = request.session.get("counter")
+    if user is not None and counter is not None and office.engine.counters.get(counter) \
+            and office.engine.counters[counter].staff == user["username"]:
+        await office.execute(lambda engine, now: engine.sign_off(now, counter, user["username"]))
+    request.session.clear()
+    return JSONResponse({"ok": True})
+
+
+async def me(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = auth.require_user(request, office.store)
+    return JSONResponse({"user": user["username"], "display_name": user["display_name"], "role": user["role"],
+                         "counter": request.session.get("counter")})
+
+
+def _counter_action(name: str):  # type: ignore[no-untyped-def]
+    """A handler for POST /api/counters/{n}/<name>."""
+
+    async def handler(request: Request) -> JSONResponse:
+        office = _office(request)
+        n = path_int(request, "n")
+        office.engine.counter(n)
+        user = auth.require_counter(request, office.store, n)
+        staff = user["username"]
+        body = await read_json(request)
+        if name == "next":
+            expected = _expected(body)
+            command = lambda e, now: e.call_next(now, n, staff, expected)  # noqa: E731
+        elif name == "call":
+            number = body.get("number")
+            if isinstance(number, int) and not isinstance(number, bool):
+                number = get_int(body, "number", required=True)
+            else:
+                number = get_str(body, "number", required=True, max_len=12)
+            expected = _expected(body)
+            command = lambda e, now: e.call_number(now, n, staff, number, expected)  # noqa: E731
+        elif name == "transfer":
+            service = get_str(body, "service", max_len=16)
+            to_counter = get_int(body, "counter", minimum=1)
+            command = lambda e, now: e.transfer(now, n, staff, service=service, to_counter=to_counter)  # noqa: E731
+        elif name == "pause":
+            reason = get_str(body, "reason", required=True, max_len=200) or ""
+            command = lambda e, now: e.pause(now, n, staff, reason)  # noqa: E731
+        elif name == "open":
+            if user["role"] != "admin" and request.session.get("counter") != n:
+                raise auth.Forbidden("Bạn không đăng nhập tại quầy này.", "You are not signed on at this counter.")
+            command = lambda e, now: e.sign_on(now, n, staff)  # noqa: E731
+        else:
+            method = {"recall": "recall", "start": "start", "done": "finish", "no-show": "no_show",
+                      "resume": "resume", "close": "sign_off"}[name]
+            command = lambda e, now: getattr(e, method)(now, n, staff)  # noqa: E731
+        await office.execute(command)
+        return JSONResponse(counter_view(office, n))
+
+    handler.__name__ = f"counter_{name.replace('-', '_')}"
+    return handler
+
+
+def counter_view(office: Office, n: int) -> dict[str, Any]:
+    """What the clerk's screen needs after an action."""
+    c = office.engine.counters[n]
+    t = office.engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    return {"counter": c.to_dict(), "ticket": public_ticket(t.to_dict()) if t else None, "seq": office.seq}
+
+
+async def requeue(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = auth.require_user(request, office.store)
+    tid = path_int(request, "id")
+    await office.execute(lambda e, now: e.requeue(now, tid, user["username"]))
+    return JSONResponse({"ticket": public_ticket(office.engine.ticket(tid).to_dict())})
+
+
+async def cancel(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = auth.require_user(request, office.store, role="admin")
+    tid = path_int(request, "id")
+    await office.execute(lambda e, now: e.cancel(now, tid, user["username"]))
+    return JSONResponse({"ticket": public_ticket(office.engine.ticket(tid).to_dict())})
+
+
+async def rate(request: Request) -> JSONResponse:
+    """The rating tablet at counter n: one rating for the ticket that counter just finished."""
+    office = _office(request)
+    n = path_int(request, "n")
+    office.engine.counter(n)
+    body = await read_json(request)
+    tid = get_int(body, "ticket_id", required=True, minimum=1)
+    level = get_int(body, "level", required=True, minimum=0)
+    ticket = office.engine.ticket(tid)  # type: ignore[arg-type]
+    if ticket.counter != n:
+        raise auth.Forbidden(f"Vé {ticket.label} không được phục vụ tại quầy {n}.",
+                             f"Ticket {ticket.label} was not served at counter {n}.", key="wrong_counter")
+    # Only the citizen just served at this counter may rate: not any earlier ticket.
+    latest = office.latest_done(n)
+    if latest is not None and latest.id != ticket.id and ticket.rating is None:
+        raise Conflict(f"Đã hết thời gian đánh giá số {ticket.label}.", f"Rating for {ticket.label} is closed.",
+                       key="rating_closed")
+    await office.execute(lambda e, now: e.rate(now, tid, level))  # type: ignore[arg-type]
+    return JSONResponse({"ok": True, "ticket_id": tid, "level": level})
+
+
+async def set_service(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = auth.require_user(request, office.store, role="admin")
+    code = request.path_params["code"]
+    body = await read_json(request)
+    is_open = get_bool(body, "open")
+    cap: int | None | str = "keep"
+    if "cap" in body:
+        cap = get_int(body, "cap", minimum=0)
+    await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
+    return JSONResponse({"services": office.services_summary(office.clock())})
+
+
+COUNTER_ACTIONS = ("open", "next", "recall", "start", "done", "no-show", "transfer", "call", "pause", "resume", "close")
+
+routes = [
+    Route("/healthz", healthz),
+    Route("/api/state", state),
+    Route("/api/tickets", issue_ticket, methods=["POST"]),
+    Route("/api/tickets/{token}", ticket_status),
+    Route("/api/tickets/{id}/requeue", requeue, methods=["POST"]),
+    Route("/api/tickets/{id}/cancel", cancel, methods=["POST"]),
+    Route("/api/login", login, methods=["POST"]),
+    Route("/api/logout", logout, methods=["POST"]),
+    Route("/api/me", me),
+    Route("/api/counters/{n}/rating", rate, methods=["POST"]),
+    Route("/api/services/{code}", set_service, methods=["POST"]),
+    *[Route(f"/api/counters/{{n}}/{name}", _counter_action(name), methods=["POST"]) for name in COUNTER_ACTIONS],
+]

@@ -1,0 +1,178 @@
+"""The Starlette application: routes, the one error handler, pages, and the lifespan that
+opens the store and starts the day-rollover timer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from . import api, auth, openapi
+from .config import Config
+from .errors import MotcuaError, NotFound
+from .office import Clock, Office, utc_now
+from .store import Store
+from .ws import websocket_endpoint
+
+log = logging.getLogger("motcua")
+
+DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
+# Seconds between day-rollover checks when nobody presses anything.
+TICK_SECONDS = 30
+_HTTP_MESSAGES = {
+    404: ("Không tìm thấy.", "Not found."),
+    405: ("Phương thức không được hỗ trợ.", "Method not allowed."),
+}
+
+
+async def motcua_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MotcuaError)
+    return JSONResponse(exc.to_json(), status_code=exc.status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    vi, en = _HTTP_MESSAGES.get(exc.status_code, ("Yêu cầu không hợp lệ.", "Bad request."))
+    return JSONResponse({"error": f"http_{exc.status_code}", "message": vi, "message_en": en},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # Logged in full for the IT person; the user sees no traceback or path.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "internal", "message": "Lỗi hệ thống: hãy thử lại hoặc báo cán bộ kỹ thuật.",
+                         "message_en": "Internal error: try again or tell the IT staff."}, status_code=500)
+
+
+def page(name: str):  # type: ignore[no-untyped-def]
+    async def handler(request: Request) -> Response:
+        path = DISPLAY_DIR / name
+        if not path.is_file():
+            raise NotFound("Màn hình này chưa có.", "This screen does not exist.")
+        return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+    handler.__name__ = f"page_{name.split('.')[0]}"
+    return handler
+
+
+async def audio_clip(request: Request) -> Response:
+    """A voice clip: the office's own recording if it has one, else the bundled one."""
+    name = request.path_params["name"]
+    if not name.endswith(".wav") or "/" in name or "\\" in name or name.startswith("."):
+        raise NotFound("Không có đoạn âm thanh này.", "No such clip.")
+    config: Config = request.app.state.config
+    for folder in (config.resolve(config.display.clips_dir), DISPLAY_DIR / "audio" / "clips"):
+        path = folder / name
+        if path.is_file():
+            return FileResponse(path, headers={"Cache-Control": "no-cache"})
+    raise NotFound("Không có đoạn âm thanh này.", "No such clip.")
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi.document())
+
+
+def secret_key(config: Config) -> str:
+    """The cookie-signing key, created on first start and kept in var/."""
+    path = config.resolve(config.server.secret_file)
+    if path.is_file():
+        key = path.read_text().strip()
+        if len(key) >= 32:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+    return key
+
+
+def create_app(config: Config, *, database: str | Path | None = None, clock: Clock = utc_now,
+               printing: bool = True,
+               background: list[Callable[[Office], Coroutine[Any, Any, None]]] | None = None) -> Starlette:
+    """The app for ``config``. ``database`` overrides ``server.database``; ``clock`` lets
+    tests and the demo drive time; ``printing=False`` leaves printers alone; ``background``
+    coroutines run beside the server (the demo's simulation)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = Store(database or config.resolve(config.server.database))
+        office = Office(config, store, clock=clock)
+        app.state.office = office
+        app.state.printing = None
+        if printing:
+            try:
+                from .printing import PrintService
+            except ImportError:  # printing module not installed in this build
+                PrintService = None  # type: ignore[assignment,misc]
+            if PrintService is not None:
+                app.state.printing = PrintService(office)
+                await app.state.printing.start()
+        tasks = [asyncio.create_task(_tick_forever(office))]
+        tasks += [asyncio.create_task(start(office)) for start in background or ()]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if app.state.printing is not None:
+                await app.state.printing.stop()
+            office.close()
+            store.close()
+
+    routes: list[Any] = [
+        *api.routes,
+        Route("/api/openapi.json", openapi_json),
+        WebSocketRoute("/ws", websocket_endpoint),
+        Route("/audio/clips/{name}", audio_clip),
+        Route("/", page("index.html")),
+        Route("/kiosk", page("kiosk.html")),
+        Route("/display", page("display.html")),
+        Route("/counter/{n}", page("counter.html")),
+        Route("/rate/{n}", page("rate.html")),
+        Route("/t/{token}", page("status.html")),
+        Route("/admin", page("admin.html")),
+        Mount("/static", StaticFiles(directory=DISPLAY_DIR, check_dir=False), name="static"),
+    ]
+    try:
+        from .printing import routes as printing_routes
+    except ImportError:
+        printing_routes = []
+    routes.extend(printing_routes)
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SessionMiddleware, secret_key=secret_key(config), session_cookie="motcua_session",
+                       same_site="strict", https_only=config.server.https, max_age=14 * 24 * 3600),
+        ],
+        exception_handlers={MotcuaError: motcua_error, HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.throttle = auth.LoginThrottle()
+    return app
+
+
+async def _tick_forever(office: Office) -> None:
+    while True:
+        await asyncio.sleep(TICK_SECONDS)
+        try:
+            await office.tick()
+        except Exception:
+            log.exception("day rollover check failed")

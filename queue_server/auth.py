@@ -1,0 +1,177 @@
+"""Who may do what: staff accounts, sessions, device tokens and login throttling.
+
+- Staff sign in with a password (scrypt hash from the standard library, random salt); the
+  session is Starlette's signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS).
+  The account is re-read on every request, so disabling it takes effect at once.
+- Clerks act for the counter they signed on at; admins for any counter.
+- Kiosks and print agents send their device token as ``Authorization: Bearer TOKEN``.
+- The hall display, ticket status and rating tablets are public and read-only (rating
+  accepts one rating for the ticket the counter just finished).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from .config import Config, Kiosk, Printer
+from .errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from .store import Store
+
+ROLES = ("clerk", "admin")
+# scrypt cost: ~50 ms on a modest PC; slows guessing, still fine for a sign-in.
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P)
+    b64 = base64.b64encode
+    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+def validate_username(name: str) -> str:
+    name = name.strip()
+    if not (1 <= len(name) <= 40) or not all(ch.isalnum() or ch in "._-" for ch in name):
+        raise BadRequest("Tên đăng nhập: 1-40 ký tự chữ, số, dấu . _ -", "Username: 1-40 letters, digits, . _ -",
+                         key="bad_username")
+    return name
+
+
+def validate_password(password: str) -> str:
+    if not 8 <= len(password) <= 200:
+        raise BadRequest("Mật khẩu cần từ 8 đến 200 ký tự.", "Password needs 8 to 200 characters.", key="bad_password")
+    return password
+
+
+def add_user(store: Store, username: str, password: str, role: str, display_name: str = "") -> None:
+    username = validate_username(username)
+    validate_password(password)
+    if role not in ROLES:
+        raise BadRequest("Vai trò phải là clerk hoặc admin.", "Role must be clerk or admin.", key="bad_role")
+    if store.get_user(username) is not None:
+        raise Conflict(f"Tài khoản {username} đã tồn tại.", f"User {username} already exists.", key="user_exists")
+    row = {"username": username, "display_name": display_name or username, "role": role,
+           "password_hash": hash_password(password), "disabled": 0,
+           "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    store.write(lambda c: c.execute(
+        "INSERT INTO users (username, display_name, role, password_hash, disabled, created_at) "
+        "VALUES (:username, :display_name, :role, :password_hash, :disabled, :created_at)", row))
+
+
+def set_disabled(store: Store, username: str, disabled: bool) -> None:
+    if store.get_user(username) is None:
+        raise NotFound(f"Không có tài khoản {username}.", f"No user {username}.", key="user_not_found")
+    store.write(lambda c: c.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username)))
+
+
+def set_password(store: Store, username: str, password: str) -> None:
+    validate_password(password)
+    if store.get_user(username) is None:
+        raise NotFound(f"Không có tài khoản {username}.", f"No user {username}.", key="user_not_found")
+    store.write(lambda c: c.execute("UPDATE users SET password_hash = ? WHERE username = ?",
+                                    (hash_password(password), username)))
+
+
+class LoginThrottle:
+    """At most ``limit`` failed sign-ins per minute per (username, address)."""
+
+    def __init__(self, limit: int = 5, window: float = 60.0):
+        self.limit = limit
+        self.window = window
+        self.failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def check(self, username: str, address: str) -> None:
+        q = self.failures.get((username, address))
+        if q is None:
+            return
+        now = time.monotonic()
+        while q and now - q[0] > self.window:
+            q.popleft()
+        if len(q) >= self.limit:
+            raise TooManyRequests("Đăng nhập sai quá nhiều lần: hãy đợi một phút.",
+                                  "Too many failed sign-ins: wait a minute.", key="too_many_logins")
+
+    def failed(self, username: str, address: str) -> None:
+        self.failures[(username, address)].append(time.monotonic())
+
+    def succeeded(self, username: str, address: str) -> None:
+        self.failures.pop((username, address), None)
+
+
+def current_user(conn: HTTPConnection, store: Store) -> dict[str, Any] | None:
+    """The signed-in, enabled staff account of this request, or None."""
+    username = conn.session.get("user") if "session" in conn.scope else None
+    if not username:
+        return None
+    user = store.get_user(username)
+    if user is None or user["disabled"]:
+        return None
+    return user
+
+
+def require_user(conn: HTTPConnection, store: Store, role: str | None = None) -> dict[str, Any]:
+    user = current_user(conn, store)
+    if user is None:
+        raise Unauthorized("Hãy đăng nhập.", "Please sign in.", key="login_required")
+    if role == "admin" and user["role"] != "admin":
+        raise Forbidden("Chỉ quản trị viên được làm việc này.", "Only an administrator may do this.", key="admin_only")
+    return user
+
+
+def require_counter(conn: HTTPConnection, store: Store, counter: int) -> dict[str, Any]:
+    """The user acting for ``counter``: its signed-on clerk, or an admin."""
+    user = require_user(conn, store)
+    if user["role"] == "admin":
+        return user
+    if conn.session.get("counter") != counter:
+        raise Forbidden(f"Bạn không đăng nhập tại quầy {counter}.", f"You are not signed on at counter {counter}.",
+                        key="wrong_counter")
+    return user
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+def _match(token: str | None, candidates: list[tuple[str, Any]]) -> Any:
+    if not token:
+        return None
+    for expected, item in candidates:
+        if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return item
+    return None
+
+
+def require_kiosk(conn: HTTPConnection, config: Config) -> Kiosk:
+    kiosk = _match(bearer_token(conn), [(k.token, k) for k in config.kiosks])
+    if kiosk is None:
+        raise Unauthorized("Thiết bị chưa được cấp phép (mã kiosk sai hoặc thiếu).",
+                           "Unknown device: missing or wrong kiosk token.", key="device_token_required")
+    return kiosk
+
+
+def printer_for_agent(token: str | None, config: Config) -> Printer | None:
+    return _match(token, [(p.agent_token, p) for p in config.printers])

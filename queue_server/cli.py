@@ -1,0 +1,177 @@
+"""``motcua``: serve, check-config, user, demo, print-test.
+
+Errors are printed as one plain line (Vietnamese, then English) and exit with status 2;
+no tracebacks for the IT person to decipher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load_config
+from .errors import MotcuaError
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def serve(config: Config, *, app: Any = None, host: str | None = None, port: int | None = None,
+          log_level: str = "info") -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    app = app or create_app(config)
+    uvicorn.run(
+        app,
+        host=host or config.server.host,
+        port=port if port is not None else config.server.port,
+        # websockets' sans-I/O protocol; pings find dead screens within ~20 s.
+        ws="websockets-sansio",
+        ws_ping_interval=10.0,
+        ws_ping_timeout=10.0,
+        ws_max_size=64 * 1024,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = _config(args)
+    print(f"motcua: {config.office.name} — http://{args.host or config.server.host}:{args.port or config.server.port}/")
+    serve(config, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _config(args)
+    print(f"OK: {config.path} — {len(config.services)} lĩnh vực/services, {len(config.counters)} quầy/counters, "
+          f"{len(config.kiosks)} kiosk, {len(config.printers)} máy in/printers")
+    return 0
+
+
+def _store(config: Config):  # type: ignore[no-untyped-def]
+    from .store import Store
+
+    return Store(config.resolve(config.server.database))
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu / Password: ")
+    if getpass.getpass("Nhập lại / Repeat: ") != first:
+        raise MotcuaError("Hai lần nhập mật khẩu không khớp.", "The two passwords differ.", key="password_mismatch")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from . import auth
+
+    config = _config(args)
+    store = _store(config)
+    try:
+        if args.action == "add":
+            auth.add_user(store, args.name, _read_password(args), args.role, args.display_name or "")
+            print(f"Đã tạo tài khoản / created user: {args.name} ({args.role})")
+        elif args.action == "list":
+            for u in store.users():
+                state = "khóa/disabled" if u["disabled"] else "hoạt động/active"
+                print(f"{u['username']:<20} {u['role']:<6} {state:<18} {u['display_name']}")
+        elif args.action in ("disable", "enable"):
+            auth.set_disabled(store, args.name, args.action == "disable")
+            print(f"{args.name}: {'đã khóa / disabled' if args.action == 'disable' else 'đã mở / enabled'}")
+        elif args.action == "password":
+            auth.set_password(store, args.name, _read_password(args))
+            print(f"{args.name}: đã đổi mật khẩu / password changed")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import demo_app
+
+    config = _config(args)
+    app = demo_app(config, speed=args.speed, database=Path(args.database) if args.database else None)
+    print(f"motcua demo: {config.office.name}, clock ×{args.speed} — http://{args.host or config.server.host}:"
+          f"{args.port or config.server.port}/  (clerks demo1..demo5, password demo-pass)")
+    serve(config, app=app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_print_test(args: argparse.Namespace) -> int:
+    from printer.cli import print_test
+
+    return print_test(args.printer_url, args.profile or None, args.width, args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="motcua", description="Hệ thống xếp hàng một cửa / one-stop queue system")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="config.toml (default: ./config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="start the server")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("check-config", help="validate config.toml and exit")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("user", help="staff accounts")
+    usub = p.add_subparsers(dest="action", required=True)
+    a = usub.add_parser("add", help="add an account (password from a prompt or stdin)")
+    a.add_argument("name")
+    a.add_argument("--role", choices=("clerk", "admin"), default="clerk")
+    a.add_argument("--display-name")
+    a.add_argument("--password-stdin", action="store_true")
+    usub.add_parser("list", help="list accounts")
+    for action in ("disable", "enable"):
+        d = usub.add_parser(action, help=f"{action} an account")
+        d.add_argument("name")
+    pw = usub.add_parser("password", help="set a new password")
+    pw.add_argument("name")
+    pw.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("demo", help="sample office with a simulated, accelerated day")
+    p.add_argument("--speed", type=float, default=20.0, help="clock acceleration (default 20×)")
+    p.add_argument("--database", help="SQLite file (default: var/demo.db, recreated)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("print-test", help="print a sample ticket")
+    p.add_argument("printer_url", help="e.g. usb://0416:5011, tcp://192.168.1.50:9100, png://var/tickets")
+    p.add_argument("--profile", default="")
+    p.add_argument("--width", type=int, default=576)
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.set_defaults(func=cmd_print_test)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MotcuaError as e:
+        print(f"Lỗi: {e.message}\nError: {e.message_en}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,404 @@
+"""The office described by config.toml, read once, typed and validated.
+
+Every setting is declared once below (name, type, default, help). ``load_config`` rejects an
+unknown key, a wrong type, a duplicate code or an overlapping number range with a
+``ConfigError`` naming the key (``services[2].range``), so a typo stops the server at start
+instead of surprising a clerk at noon.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+from .speech import LETTER_NAMES
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LEVELS = ("primary", "normal", "backup")
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+_SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+def _help(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    if default is dataclasses.MISSING and "default_factory" not in kw:
+        return field(metadata={"help": text}, **kw)
+    return field(default=default, metadata={"help": text}, **kw)
+
+
+@dataclass(frozen=True)
+class Hours:
+    mon: list[str] = _help("Opening sessions on Monday", default_factory=list)
+    tue: list[str] = _help("Opening sessions on Tuesday", default_factory=list)
+    wed: list[str] = _help("Opening sessions on Wednesday", default_factory=list)
+    thu: list[str] = _help("Opening sessions on Thursday", default_factory=list)
+    fri: list[str] = _help("Opening sessions on Friday", default_factory=list)
+    sat: list[str] = _help("Opening sessions on Saturday", default_factory=list)
+    sun: list[str] = _help("Opening sessions on Sunday", default_factory=list)
+
+    def sessions(self, weekday: int) -> list[tuple[dt.time, dt.time]]:
+        """The (start, end) sessions of a weekday (0 = Monday)."""
+        out = []
+        for text in getattr(self, WEEKDAYS[weekday]):
+            m = _SESSION.match(text)
+            assert m  # validated at load
+            h1, m1, h2, m2 = (int(x) for x in m.groups())
+            out.append((dt.time(h1, m1), dt.time(h2, m2)))
+        return out
+
+
+@dataclass(frozen=True)
+class Office:
+    name: str = _help("Office name shown on every screen and ticket")
+    name_en: str = _help("Office name in English", "")
+    timezone: str = _help("IANA time zone of the office", "Asia/Ho_Chi_Minh")
+    day_starts_at: str = _help("Local time (HH:MM) when a new office day starts", "03:00")
+    enforce_hours: bool = _help("Refuse tickets outside opening hours", True)
+    ticker: str = _help("Line scrolling at the bottom of the hall display", "")
+    ticker_en: str = _help("Ticker line in English", "")
+    hours: Hours = _help("Opening hours per weekday", default_factory=Hours)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def day_start(self) -> dt.time:
+        return dt.time.fromisoformat(self.day_starts_at)
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str = _help("Address to listen on (0.0.0.0 for the whole LAN)", "127.0.0.1")
+    port: int = _help("TCP port", 8000)
+    database: str = _help("SQLite file, relative to config.toml", "var/motcua.db")
+    public_url: str = _help("Base URL citizens' phones use (for ticket QR codes)", "")
+    https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False)
+    secret_file: str = _help("File holding the cookie signing key (created if missing)", "var/secret.key")
+    max_body_bytes: int = _help("Largest accepted request body", 16384)
+
+
+@dataclass(frozen=True)
+class Queue:
+    priority_rule: str = _help('"strict" or "interleave"', "interleave")
+    interleave: int = _help("With interleave: at most this many normal tickets between two priority ones", 2)
+    priority_enabled: bool = _help("Offer the priority path on the kiosk", True)
+    max_recalls: int = _help("Next on a ticket recalled this often marks it no-show", 2)
+
+
+@dataclass(frozen=True)
+class Rating:
+    levels: int = _help("Satisfaction levels on the rating tablet (3, 4 or 5)", 4)
+    timeout_seconds: int = _help("How long the tablet waits for a rating", 60)
+
+
+@dataclass(frozen=True)
+class Display:
+    dialect: str = _help('"north" (linh, nghìn) or "south" (lẻ, ngàn)', "north")
+    clips_dir: str = _help("Folder of the office's own voice clips, relative to config.toml", "var/clips")
+    latest_calls: int = _help("How many recent calls the display lists", 8)
+    voice: str = _help('"clips" (bundled/own recordings), "webspeech" (a local browser voice) or "off"', "clips")
+    chime: bool = _help("Play the chime before each call (also when the voice is off)", True)
+
+
+@dataclass(frozen=True)
+class Service:
+    code: str = _help("Short code, capital letters (e.g. CT)")
+    name: str = _help("Vietnamese name")
+    range: list[int] = _help("First and last ticket number, e.g. [1001, 1999]")
+    name_en: str = _help("English name", "")
+    prefix: str = _help("Optional letter printed before the number", "")
+    daily_cap: int = _help("Most tickets a day (0: no cap)", 0)
+    service_minutes: float = _help("Expected minutes per citizen before today's average exists", 5.0)
+
+    @property
+    def first(self) -> int:
+        return self.range[0]
+
+    @property
+    def last(self) -> int:
+        return self.range[1]
+
+
+@dataclass(frozen=True)
+class Counter:
+    number: int = _help("Counter number, said aloud by the display")
+    name: str = _help("Vietnamese name")
+    services: dict[str, str] = _help("Service code -> level (primary, normal, backup)")
+    name_en: str = _help("English name", "")
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    id: str = _help("Kiosk id, used in its URL")
+    token: str = _help("Device token the kiosk sends")
+    name: str = _help("Name", "")
+    printer: str = _help("Printer id that prints this kiosk's tickets ('' for none)", "")
+
+
+@dataclass(frozen=True)
+class Printer:
+    id: str = _help("Printer id")
+    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://)")
+    width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576)
+    profile: str = _help("python-escpos printer profile name ('' for default)", "")
+    kanji_off: bool = _help("Send FS . first (Chinese printers starting in Kanji mode)", False)
+    timeout: float = _help("Seconds to wait for the printer", 5.0)
+    stale_after: int = _help("Seconds after which an unsent job is dropped", 60)
+    agent_token: str = _help("If set, a print agent with this token drives the printer", "")
+    footer: str = _help("Last line of the ticket", "Xin cảm ơn!")
+
+
+@dataclass(frozen=True)
+class Config:
+    office: Office = _help("The office")
+    services: list[Service] = _help("Services (lĩnh vực)")
+    counters: list[Counter] = _help("Counters (quầy)")
+    server: Server = _help("HTTP server", default_factory=Server)
+    queue: Queue = _help("Queue rules", default_factory=Queue)
+    rating: Rating = _help("Satisfaction rating", default_factory=Rating)
+    display: Display = _help("Hall display and voice", default_factory=Display)
+    kiosks: list[Kiosk] = _help("Kiosks", default_factory=list)
+    printers: list[Printer] = _help("Ticket printers", default_factory=list)
+    path: Path | None = field(default=None, compare=False)
+
+    def service(self, code: str) -> Service:
+        for s in self.services:
+            if s.code == code:
+                return s
+        raise KeyError(code)
+
+    def counter(self, number: int) -> Counter:
+        for c in self.counters:
+            if c.number == number:
+                return c
+        raise KeyError(number)
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(relative)
+        if p.is_absolute() or self.path is None:
+            return p
+        return self.path.parent / p
+
+
+def _type_name(tp: Any) -> str:
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: phải là một bảng [..]", f"{key}: must be a table", key=key)
+        return _build(tp, value, key)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: phải là một danh sách", f"{key}: must be a list", key=key)
+        return [_convert(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        kt, vt = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: phải là một bảng", f"{key}: must be a table", key=key)
+        return {_convert(kt, k, key): _convert(vt, v, f"{key}.{k}") for k, v in value.items()}
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp in (int, float, str) and isinstance(value, tp) and not isinstance(value, bool):
+        return value
+    raise ConfigError(
+        f"{key}: phải là {_type_name(tp)}, không phải {value!r}",
+        f"{key}: must be {_type_name(tp)}, not {value!r}",
+        key=key,
+    )
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path"}
+    for name in data:
+        if name not in fields:
+            where = f"{prefix}.{name}" if prefix else name
+            raise ConfigError(f"Khóa không hợp lệ: {where}", f"Unknown key: {where}", key=where)
+    kwargs = {}
+    for name, f in fields.items():
+        where = f"{prefix}.{name}" if prefix else name
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], where)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"Thiếu khóa bắt buộc: {where}", f"Missing required key: {where}", key=where)
+    return cls(**kwargs)
+
+
+def _fail(key: str, vi: str, en: str) -> ConfigError:
+    return ConfigError(f"{key}: {vi}", f"{key}: {en}", key=key)
+
+
+def _validate(cfg: Config) -> None:
+    try:
+        cfg.office.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail("office.timezone", "múi giờ không tồn tại", "unknown time zone") from None
+    try:
+        cfg.office.day_start
+    except ValueError:
+        raise _fail("office.day_starts_at", "phải có dạng HH:MM", "must look like HH:MM") from None
+    for day in WEEKDAYS:
+        for i, text in enumerate(getattr(cfg.office.hours, day)):
+            m = _SESSION.match(text)
+            key = f"office.hours.{day}[{i}]"
+            if not m:
+                raise _fail(key, "phải có dạng HH:MM-HH:MM", "must look like HH:MM-HH:MM")
+            h1, m1, h2, m2 = (int(x) for x in m.groups())
+            if not (h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) < (h2, m2)):
+                raise _fail(key, "giờ không hợp lệ", "invalid hours")
+    if not 1 <= cfg.server.port <= 65535:
+        raise _fail("server.port", "phải từ 1 đến 65535", "must be 1-65535")
+    if cfg.queue.priority_rule not in ("strict", "interleave"):
+        raise _fail("queue.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
+    if cfg.queue.interleave < 0:
+        raise _fail("queue.interleave", "không được âm", "must not be negative")
+    if cfg.queue.max_recalls < 0:
+        raise _fail("queue.max_recalls", "không được âm", "must not be negative")
+    if cfg.rating.levels not in (3, 4, 5):
+        raise _fail("rating.levels", "phải là 3, 4 hoặc 5", "must be 3, 4 or 5")
+    if cfg.display.dialect not in ("north", "south"):
+        raise _fail("display.dialect", 'phải là "north" hoặc "south"', 'must be "north" or "south"')
+    if cfg.display.voice not in ("clips", "webspeech", "off"):
+        raise _fail("display.voice", 'phải là "clips", "webspeech" hoặc "off"', 'must be "clips", "webspeech" or "off"')
+    if not cfg.services:
+        raise _fail("services", "cần ít nhất một lĩnh vực", "at least one service is needed")
+    if not cfg.counters:
+        raise _fail("counters", "cần ít nhất một quầy", "at least one counter is needed")
+
+    codes: dict[str, int] = {}
+    for i, s in enumerate(cfg.services):
+        key = f"services[{i}]"
+        if not _CODE.match(s.code):
+            raise _fail(f"{key}.code", "chỉ gồm chữ in hoa, số, dấu _ (bắt đầu bằng chữ)",
+                        "capital letters, digits and _ only, starting with a letter")
+        if s.code in codes:
+            raise _fail(f"{key}.code", f"mã {s.code} bị trùng với services[{codes[s.code]}]",
+                        f"code {s.code} duplicates services[{codes[s.code]}]")
+        codes[s.code] = i
+        if len(s.range) != 2 or not 0 <= s.range[0] <= s.range[1] <= 999_999:
+            raise _fail(f"{key}.range", "phải là [đầu, cuối] với 0 ≤ đầu ≤ cuối ≤ 999999",
+                        "must be [first, last] with 0 ≤ first ≤ last ≤ 999999")
+        if s.prefix and not (len(s.prefix) == 1 and s.prefix in LETTER_NAMES):
+            raise _fail(f"{key}.prefix", "phải là một chữ cái in hoa tiếng Việt (A, B, Đ…)",
+                        "must be one capital letter the voice can read (A, B, Đ…)")
+        if s.daily_cap < 0:
+            raise _fail(f"{key}.daily_cap", "không được âm", "must not be negative")
+        if s.service_minutes <= 0:
+            raise _fail(f"{key}.service_minutes", "phải lớn hơn 0", "must be greater than 0")
+    for i, a in enumerate(cfg.services):
+        for j in range(i):
+            b = cfg.services[j]
+            if a.first <= b.last and b.first <= a.last:
+                raise _fail(f"services[{i}].range", f"trùng khoảng số với services[{j}] ({b.code})",
+                            f"overlaps the number range of services[{j}] ({b.code})")
+
+    numbers: dict[int, int] = {}
+    for i, c in enumerate(cfg.counters):
+        key = f"counters[{i}]"
+        if not 1 <= c.number <= 999:
+            raise _fail(f"{key}.number", "phải từ 1 đến 999", "must be 1-999")
+        if c.number in numbers:
+            raise _fail(f"{key}.number", f"quầy {c.number} bị trùng", f"counter {c.number} is a duplicate")
+        numbers[c.number] = i
+        if not c.services:
+            raise _fail(f"{key}.services", "cần ít nhất một lĩnh vực", "at least one service is needed")
+        for code, level in c.services.items():
+            if code not in codes:
+                raise _fail(f"{key}.services.{code}", "lĩnh vực không tồn tại", "no such service")
+            if level not in LEVELS:
+                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal hoặc backup",
+                            "level must be primary, normal or backup")
+
+    printer_ids = set()
+    for i, p in enumerate(cfg.printers):
+        if p.id in printer_ids:
+            raise _fail(f"printers[{i}].id", "bị trùng", "is a duplicate")
+        printer_ids.add(p.id)
+        if p.width < 64 or p.width % 8:
+            raise _fail(f"printers[{i}].width", "phải là bội số của 8 (384 hoặc 576)", "must be a multiple of 8 (384 or 576)")
+        if p.timeout <= 0 or p.stale_after <= 0:
+            raise _fail(f"printers[{i}].timeout", "phải lớn hơn 0", "must be greater than 0")
+    kiosk_ids: set[str] = set()
+    tokens: set[str] = set()
+    for i, k in enumerate(cfg.kiosks):
+        if k.id in kiosk_ids:
+            raise _fail(f"kiosks[{i}].id", "bị trùng", "is a duplicate")
+        kiosk_ids.add(k.id)
+        if len(k.token) < 12:
+            raise _fail(f"kiosks[{i}].token", "cần ít nhất 12 ký tự", "needs at least 12 characters")
+        if k.token in tokens:
+            raise _fail(f"kiosks[{i}].token", "bị trùng", "is a duplicate")
+        tokens.add(k.token)
+        if k.printer and k.printer not in printer_ids:
+            raise _fail(f"kiosks[{i}].printer", "máy in không tồn tại", "no such printer")
+    for i, p in enumerate(cfg.printers):
+        if p.agent_token:
+            if len(p.agent_token) < 12:
+                raise _fail(f"printers[{i}].agent_token", "cần ít nhất 12 ký tự", "needs at least 12 characters")
+            if p.agent_token in tokens:
+                raise _fail(f"printers[{i}].agent_token", "bị trùng", "is a duplicate")
+            tokens.add(p.agent_token)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    cfg: Config = _build(Config, data, "")
+    _validate(cfg)
+    return dataclasses.replace(cfg, path=path)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate config.toml; raise ConfigError naming the key at fault."""
+    p = Path(path).resolve()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"Không đọc được tệp cấu hình {p}: {e.strerror}",
+                          f"Cannot read config file {p}: {e.strerror}", key="config") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="config") from None
+    return parse_config(data, p)
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(key, type, default, help) for every setting: the README's configuration table."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(cls: Any, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name == "path":
+                continue
+            tp = hints[f.name]
+            key = f"{prefix}{f.name}"
+            inner = typing.get_args(tp)[0] if typing.get_origin(tp) is list else None
+            if dataclasses.is_dataclass(tp):
+                walk(tp, key + ".")
+            elif inner is not None and dataclasses.is_dataclass(inner):
+                walk(inner, f"[[{key}]] ")
+            else:
+                default = "" if f.default is dataclasses.MISSING else repr(f.default)
+                rows.append((key, getattr(tp, "__name__", str(tp)), default, f.metadata.get("help", "")))
+
+    walk(Config, "")
+    return rows
+
+

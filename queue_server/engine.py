@@ -1,0 +1,757 @@
+"""The queue engine: tickets, counters, routing and the office day — without any I/O.
+
+Like the sans-I/O core of ``websockets``, this module never touches a socket, a file, a
+database or an event loop, and never reads the clock: every command takes ``now`` (an aware
+``datetime``) and returns the ``Event`` list describing what changed. The caller must persist
+those events (see ``queue_server.store``) before telling any client about them, and must
+serialise commands: the engine is not thread-safe and expects one command at a time.
+
+A command that is not allowed raises a ``MotcuaError`` subclass *before* changing anything, so
+a failed command leaves the engine exactly as it was.
+
+Ticket states::
+
+    waiting ──call──▶ called ──start──▶ serving ──done──▶ done
+       │  ▲             │ │                │
+       │  └─requeue── no_show              └──transfer──▶ waiting (front of its new queue)
+       │                 ▲ └─transfer──▶ waiting
+    cancel              no-show
+       ▼
+    cancelled          waiting/called ──day rollover──▶ expired
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .config import Config
+from .errors import BadRequest, Conflict, InvalidTransition, NotFound
+
+
+class TicketState(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class CounterState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    PAUSED = "paused"
+
+
+TERMINAL = frozenset({TicketState.DONE, TicketState.CANCELLED, TicketState.EXPIRED})
+LEVEL_RANK = {"primary": 0, "normal": 1, "backup": 2}
+# Recent service durations kept per service for the moving average.
+AVERAGE_WINDOW = 10
+
+_TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at")
+
+
+@dataclass
+class Ticket:
+    id: int
+    day: str
+    service: str
+    number: int
+    label: str
+    priority: bool
+    token: str
+    state: TicketState
+    issued_at: dt.datetime
+    queued_at: dt.datetime
+    front: bool = False
+    target_counter: int | None = None
+    counter: int | None = None
+    staff: str | None = None
+    called_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    recalls: int = 0
+    transfers: int = 0
+    kiosk: str | None = None
+    request_id: str | None = None
+    people_ahead: int = 0
+    estimated_wait_s: int = 0
+    rating: int | None = None
+    rated_at: dt.datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["state"] = self.state.value
+        for k in _TICKET_TIMES:
+            if d[k] is not None:
+                d[k] = d[k].isoformat()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Ticket:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["state"] = TicketState(kw["state"])
+        kw["priority"] = bool(kw["priority"])
+        kw["front"] = bool(kw.get("front") or False)
+        for k in _TICKET_TIMES:
+            if kw.get(k):
+                kw[k] = dt.datetime.fromisoformat(kw[k])
+        return cls(**kw)
+
+
+@dataclass
+class CounterStatus:
+    number: int
+    state: CounterState = CounterState.CLOSED
+    staff: str | None = None
+    ticket_id: int | None = None
+    pause_reason: str = ""
+    since: dt.datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "state": self.state.value,
+            "staff": self.staff,
+            "ticket_id": self.ticket_id,
+            "pause_reason": self.pause_reason,
+            "since": self.since.isoformat() if self.since else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CounterStatus:
+        return cls(
+            number=d["number"],
+            state=CounterState(d["state"]),
+            staff=d.get("staff"),
+            ticket_id=d.get("ticket_id"),
+            pause_reason=d.get("pause_reason") or "",
+            since=dt.datetime.fromisoformat(d["since"]) if d.get("since") else None,
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change. ``ticket`` and ``counter`` are full snapshots *after* the change."""
+
+    kind: str
+    at: dt.datetime
+    ticket: dict[str, Any] | None = None
+    counter: dict[str, Any] | None = None
+    staff: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceDay:
+    """Per-service settings and figures for the current office day."""
+
+    open: bool = True
+    cap: int | None = None  # overrides the config's daily_cap for today
+    last_number: int | None = None
+    issued: int = 0
+    durations: list[float] = field(default_factory=list)
+
+
+def _err_state(ticket: Ticket, action_vi: str, action_en: str) -> InvalidTransition:
+    return InvalidTransition(
+        f"Không thể {action_vi} số {ticket.label}: vé đang ở trạng thái {STATE_VI[ticket.state]}.",
+        f"Cannot {action_en} ticket {ticket.label}: it is {ticket.state.value}.",
+        ticket=ticket.label,
+        state=ticket.state.value,
+    )
+
+
+STATE_VI = {
+    TicketState.WAITING: "đang chờ",
+    TicketState.CALLED: "đã gọi",
+    TicketState.SERVING: "đang phục vụ",
+    TicketState.DONE: "đã xong",
+    TicketState.NO_SHOW: "vắng mặt",
+    TicketState.CANCELLED: "đã hủy",
+    TicketState.EXPIRED: "hết hạn",
+}
+
+
+class Engine:
+    """The whole office in memory: today's tickets, every counter, the queue rules."""
+
+    def __init__(
+        self,
+        config: Config,
+        now: dt.datetime,
+        *,
+        tickets: list[Ticket] = (),  # type: ignore[assignment]
+        counters: list[CounterStatus] = (),  # type: ignore[assignment]
+        meta: dict[str, Any] | None = None,
+    ):
+        self.config = config
+        meta = meta or {}
+        self.day: str = meta.get("day") or self.office_day(now)
+        self.normals_since_priority: int = meta.get("normals_since_priority", 0)
+        self.tickets: dict[int, Ticket] = {t.id: t for t in tickets}
+        self.next_id = max(self.tickets, default=0) + 1
+        if meta.get("next_id"):
+            self.next_id = max(self.next_id, meta["next_id"])
+        known = {c.number: c for c in counters}
+        self.counters: dict[int, CounterStatus] = {
+            c.number: known.get(c.number, CounterStatus(c.number)) for c in config.counters
+        }
+        self.services: dict[str, ServiceDay] = {s.code: ServiceDay() for s in config.services}
+        for code, saved in (meta.get("services") or {}).items():
+            if code in self.services:
+                self.services[code].open = saved.get("open", True)
+                self.services[code].cap = saved.get("cap")
+        for t in sorted(self.tickets.values(), key=lambda t: t.id):
+            if t.day == self.day and t.service in self.services:
+                sd = self.services[t.service]
+                sd.issued += 1
+                sd.last_number = max(sd.last_number or 0, t.number)
+                if t.state is TicketState.DONE:
+                    self._record_duration(t)
+        self.by_request: dict[tuple[str, str], int] = {
+            (t.kiosk or "", t.request_id): t.id for t in self.tickets.values() if t.request_id and t.day == self.day
+        }
+
+    # ---------------------------------------------------------------- the office day
+
+    def office_day(self, now: dt.datetime) -> str:
+        """The office day ``now`` belongs to: it starts at ``office.day_starts_at`` local time."""
+        local = now.astimezone(self.config.office.tz)
+        d = local.date()
+        if local.time() < self.config.office.day_start:
+            d -= dt.timedelta(days=1)
+        return d.isoformat()
+
+    def is_open_hours(self, now: dt.datetime) -> bool:
+        local = now.astimezone(self.config.office.tz)
+        t = local.time()
+        return any(a <= t < b for a, b in self.config.office.hours.sessions(local.weekday()))
+
+    def meta(self) -> dict[str, Any]:
+        """What, besides tickets and counters, must survive a restart."""
+        return {
+            "day": self.day,
+            "next_id": self.next_id,
+            "normals_since_priority": self.normals_since_priority,
+            "services": {c: {"open": s.open, "cap": s.cap} for c, s in self.services.items()},
+        }
+
+    def tick(self, now: dt.datetime) -> list[Event]:
+        """Roll over to a new office day if ``now`` is past the day start. Call it on every
+        command (the command methods do) and from a timer, so the rollover happens even in a
+        silent office."""
+        today = self.office_day(now)
+        if today <= self.day:
+            return []
+        events: list[Event] = []
+        for t in sorted(self.tickets.values(), key=lambda t: t.id):
+            if t.state in (TicketState.WAITING, TicketState.CALLED):
+                t.state = TicketState.EXPIRED
+                t.finished_at = now
+                events.append(Event("ticket_expired", now, t.to_dict()))
+        for c in self.counters.values():
+            held = self.tickets.get(c.ticket_id) if c.ticket_id else None
+            if held is not None and held.state is TicketState.EXPIRED:
+                c.ticket_id = None
+                events.append(Event("counter_changed", now, counter=c.to_dict(), details={"reason": "day_rollover"}))
+        previous = self.day
+        self.day = today
+        self.normals_since_priority = 0
+        self.services = {s.code: ServiceDay() for s in self.config.services}
+        self.by_request.clear()
+        # Forget finished tickets of earlier days; keep what a counter still holds.
+        held_ids = {c.ticket_id for c in self.counters.values() if c.ticket_id}
+        self.tickets = {i: t for i, t in self.tickets.items() if t.day == today or i in held_ids}
+        events.append(Event("day_started", now, details={"day": today, "previous": previous}))
+        return events
+
+    # ---------------------------------------------------------------- queries
+
+    def ticket(self, ticket_id: int) -> Ticket:
+        try:
+            return self.tickets[ticket_id]
+        except KeyError:
+            raise NotFound(f"Không có vé {ticket_id}.", f"No ticket {ticket_id}.", key="ticket_not_found") from None
+
+    def ticket_by_number(self, number: str | int) -> Ticket:
+        text = str(number).strip().upper()
+        for t in self.tickets.values():
+            if t.day == self.day and (t.label == text or str(t.number) == text):
+                return t
+        raise NotFound(f"Hôm nay không có số {text}.", f"No ticket number {text} today.", key="ticket_not_found")
+
+    def counter(self, number: int) -> CounterStatus:
+        try:
+            return self.counters[number]
+        except KeyError:
+            raise NotFound(f"Không có quầy {number}.", f"No counter {number}.", key="counter_not_found") from None
+
+    def waiting(self) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.state is TicketState.WAITING]
+
+    def average_service_seconds(self, code: str) -> float:
+        durations = self.services[code].durations
+        if durations:
+            return sum(durations) / len(durations)
+        return self.config.service(code).service_minutes * 60
+
+    def _serving_counters(self, code: str) -> int:
+        """Open counters serving ``code`` at primary/normal level (falling back sensibly
+        before anyone has signed on)."""
+        main = [c for c in self.config.counters if c.services.get(code) in ("primary", "normal")]
+        open_main = [c for c in main if self.counters[c.number].state is CounterState.OPEN]
+        if open_main:
+            return len(open_main)
+        return max(1, len(main))
+
+    def _ahead(self, code: str, priority: bool, before: Ticket | None = None) -> int:
+        count = 0
+        for t in self.waiting():
+            if t.service != code or t is before:
+                continue
+            if before is not None and not self._sorts_before(t, before):
+                continue
+            if before is None and priority and not (t.priority or t.front):
+                continue
+            count += 1
+        return count
+
+    def _sorts_before(self, a: Ticket, b: Ticket) -> bool:
+        strict = self.config.queue.priority_rule == "strict"
+
+        def key(t: Ticket) -> tuple[Any, ...]:
+            return (not t.front, (not t.priority) if strict else False, t.queued_at, t.id)
+
+        return key(a) < key(b)
+
+    def estimate(self, code: str, priority: bool = False) -> tuple[int, int]:
+        """(people ahead, estimated wait in seconds) for a new ticket of ``code``."""
+        ahead = self._ahead(code, priority)
+        wait = ahead * self.average_service_seconds(code) / self._serving_counters(code)
+        return ahead, round(wait)
+
+    def position(self, ticket: Ticket) -> tuple[int, int]:
+        """(people ahead, estimated wait in seconds) for a waiting ticket, now."""
+        if ticket.state is not TicketState.WAITING:
+            return 0, 0
+        ahead = self._ahead(ticket.service, ticket.priority, before=ticket)
+        wait = ahead * self.average_service_seconds(ticket.service) / self._serving_counters(ticket.service)
+        return ahead, round(wait)
+
+    def service_status(self, code: str, now: dt.datetime) -> tuple[bool, str | None]:
+        """Whether a ticket of ``code`` can be issued now, and the reason key if not."""
+        sd = self.services[code]
+        svc = self.config.service(code)
+        if not sd.open:
+            return False, "service_closed"
+        if self.config.office.enforce_hours and not self.is_open_hours(now):
+            return False, "outside_hours"
+        cap = sd.cap if sd.cap is not None else svc.daily_cap
+        if cap and sd.issued >= cap:
+            return False, "cap_reached"
+        if sd.last_number is not None and sd.last_number >= svc.last:
+            return False, "range_exhausted"
+        return True, None
+
+    # ---------------------------------------------------------------- kiosk
+
+    def find_request(self, kiosk: str | None, request_id: str | None) -> Ticket | None:
+        if not request_id:
+            return None
+        tid = self.by_request.get((kiosk or "", request_id))
+        return self.tickets.get(tid) if tid else None
+
+    def issue(
+        self,
+        now: dt.datetime,
+        *,
+        service: str,
+        token: str,
+        priority: bool = False,
+        kiosk: str | None = None,
+        request_id: str | None = None,
+    ) -> tuple[Ticket, list[Event]]:
+        """Issue a ticket. The same (kiosk, request_id) again returns the first ticket and
+        no event, so a double tap or a retried request never makes two tickets."""
+        events = self.tick(now)
+        existing = self.find_request(kiosk, request_id)
+        if existing is not None:
+            return existing, events
+        if service not in self.services:
+            raise NotFound(f"Không có lĩnh vực {service}.", f"No service {service}.", key="service_not_found")
+        if priority and not self.config.queue.priority_enabled:
+            raise BadRequest("Văn phòng không dùng số ưu tiên.", "This office does not issue priority tickets.",
+                             key="priority_disabled")
+        ok, reason = self.service_status(service, now)
+        if not ok:
+            raise Conflict(*ISSUE_REFUSALS[reason], key=reason)
+        svc = self.config.service(service)
+        sd = self.services[service]
+        number = svc.first if sd.last_number is None else sd.last_number + 1
+        ahead, wait = self.estimate(service, priority)
+        t = Ticket(
+            id=self.next_id,
+            day=self.day,
+            service=service,
+            number=number,
+            label=f"{svc.prefix}{number}",
+            priority=priority,
+            token=token,
+            state=TicketState.WAITING,
+            issued_at=now,
+            queued_at=now,
+            kiosk=kiosk,
+            request_id=request_id,
+            people_ahead=ahead,
+            estimated_wait_s=wait,
+        )
+        self.next_id += 1
+        self.tickets[t.id] = t
+        sd.last_number = number
+        sd.issued += 1
+        if request_id:
+            self.by_request[(kiosk or "", request_id)] = t.id
+        events.append(Event("ticket_issued", now, t.to_dict()))
+        return t, events
+
+    # ---------------------------------------------------------------- counters
+
+    def _open_counter(self, number: int) -> CounterStatus:
+        c = self.counter(number)
+        if c.state is CounterState.CLOSED:
+            raise InvalidTransition(f"Quầy {number} chưa mở: hãy đăng nhập tại quầy.",
+                                    f"Counter {number} is closed: sign on first.", key="counter_closed")
+        if c.state is CounterState.PAUSED:
+            raise InvalidTransition(f"Quầy {number} đang tạm dừng: hãy bấm Tiếp tục.",
+                                    f"Counter {number} is paused: resume first.", key="counter_paused")
+        return c
+
+    def _held(self, c: CounterStatus) -> Ticket:
+        if c.ticket_id is None:
+            raise InvalidTransition(f"Quầy {c.number} không có vé nào đang gọi.",
+                                    f"Counter {c.number} holds no ticket.", key="no_current_ticket")
+        return self.tickets[c.ticket_id]
+
+    def _check_expected(self, c: CounterStatus, expected: int | None | str) -> None:
+        """Refuse when the clerk's screen showed another current ticket: a double click or
+        a stale screen must not finish a ticket the clerk has not seen."""
+        if expected == "any":
+            return
+        if expected != c.ticket_id:
+            raise Conflict("Màn hình quầy chưa cập nhật: vé hiện tại đã thay đổi. Hãy thử lại.",
+                           "The counter screen was out of date: the current ticket changed. Try again.",
+                           key="stale_screen", current=c.ticket_id)
+
+    def _release(self, now: dt.datetime, c: CounterStatus, staff: str | None) -> list[Event]:
+        """Finish whatever ``c`` holds, as pressing Next does."""
+        if c.ticket_id is None:
+            return []
+        t = self.tickets[c.ticket_id]
+        if t.state is TicketState.CALLED and t.recalls >= self.config.queue.max_recalls:
+            return self._no_show(now, c, t, staff, automatic=True)
+        return self._finish(now, c, t, staff)
+
+    def _finish(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None) -> list[Event]:
+        if t.state not in (TicketState.CALLED, TicketState.SERVING):
+            raise _err_state(t, "hoàn thành", "finish")
+        if t.started_at is None:
+            t.started_at = t.called_at or now
+        t.state = TicketState.DONE
+        t.finished_at = now
+        c.ticket_id = None
+        self._record_duration(t)
+        return [Event("ticket_done", now, t.to_dict(), c.to_dict(), staff)]
+
+    def _no_show(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None,
+                 automatic: bool = False) -> list[Event]:
+        if t.state is not TicketState.CALLED:
+            raise _err_state(t, "đánh dấu vắng mặt", "mark as no-show")
+        t.state = TicketState.NO_SHOW
+        t.finished_at = now
+        c.ticket_id = None
+        return [Event("ticket_no_show", now, t.to_dict(), c.to_dict(), staff, {"automatic": automatic})]
+
+    def _record_duration(self, t: Ticket) -> None:
+        if t.finished_at and t.started_at and t.service in self.services:
+            d = self.services[t.service].durations
+            d.append(max(0.0, (t.finished_at - t.started_at).total_seconds()))
+            del d[:-AVERAGE_WINDOW]
+
+    def pick_next(self, number: int) -> Ticket | None:
+        """The ticket counter ``number`` would get on Next: tickets transferred to it first;
+        then tickets transferred to one of its services; then the priority rule; then the
+        level (primary, normal; backup only when nothing else waits); then arrival."""
+        levels = self.config.counter(number).services
+        waiting = self.waiting()
+        targeted = [t for t in waiting if t.target_counter == number]
+        if targeted:
+            return min(targeted, key=lambda t: (t.queued_at, t.id))
+        pool = [t for t in waiting if t.target_counter is None and t.service in levels]
+        main = [t for t in pool if levels[t.service] != "backup"] or pool
+        if not main:
+            return None
+        fronts = [t for t in main if t.front]
+        if fronts:
+            return min(fronts, key=lambda t: (t.queued_at, t.id))
+
+        def order(t: Ticket) -> tuple[Any, ...]:
+            return (LEVEL_RANK[levels[t.service]], t.queued_at, t.id)
+
+        best = min(main, key=order)
+        priority = [t for t in main if t.priority]
+        if not priority or best.priority:
+            return best
+        if self.config.queue.priority_rule == "strict":
+            return min(priority, key=order)
+        if self.normals_since_priority >= self.config.queue.interleave:
+            return min(priority, key=order)
+        return best
+
+    def _call(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None, kind: str) -> Event:
+        if t.priority:
+            self.normals_since_priority = 0
+        elif any(w.priority for w in self.waiting() if w is not t):
+            self.normals_since_priority += 1
+        t.state = TicketState.CALLED
+        t.counter = c.number
+        t.staff = staff
+        t.called_at = now
+        t.started_at = None
+        t.target_counter = None
+        t.front = False
+        c.ticket_id = t.id
+        return Event(kind, now, t.to_dict(), c.to_dict(), staff)
+
+    def call_next(self, now: dt.datetime, counter: int, staff: str | None,
+                  expected: int | None | str = "any") -> list[Event]:
+        """Finish the held ticket (no-show if recalled ``max_recalls`` times) and call the
+        next one. Returns no ``ticket_called`` event when nobody waits."""
+        events = self.tick(now)
+        c = self._open_counter(counter)
+        self._check_expected(c, expected)
+        events += self._release(now, c, staff)
+        t = self.pick_next(counter)
+        if t is not None:
+            events.append(self._call(now, c, t, staff, "ticket_called"))
+        elif not events or events[-1].counter is None:
+            events.append(Event("counter_changed", now, counter=c.to_dict(), staff=staff))
+        return events
+
+    def call_number(self, now: dt.datetime, counter: int, staff: str | None, number: str | int,
+                    expected: int | None | str = "any") -> list[Event]:
+        """Call one ticket out of order (waiting, or a no-show who came back)."""
+        events = self.tick(now)
+        c = self._open_counter(counter)
+        self._check_expected(c, expected)
+        t = self.ticket_by_number(number)
+        if t.state not in (TicketState.WAITING, TicketState.NO_SHOW) or t.id == c.ticket_id:
+            raise _err_state(t, "gọi", "call")
+        events += self._release(now, c, staff)
+        t.finished_at = None
+        events.append(self._call(now, c, t, staff, "ticket_called"))
+        events[-1].details["out_of_order"] = True
+        return events
+
+    def recall(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+        events = self.tick(now)
+        c = self._open_counter(counter)
+        t = self._held(c)
+        if t.state is not TicketState.CALLED:
+            raise _err_state(t, "gọi lại", "recall")
+        t.recalls += 1
+        events.append(Event("ticket_recalled", now, t.to_dict(), c.to_dict(), staff, {"recalls": t.recalls}))
+        return events
+
+    def start(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+        events = self.tick(now)
+        c = self._open_counter(counter)
+        t = self._held(c)
+        if t.state is not TicketState.CALLED:
+            raise _err_state(t, "bắt đầu phục vụ", "start serving")
+        t.state = TicketState.SERVING
+        t.started_at = now
+        events.append(Event("ticket_started", now, t.to_dict(), c.to_dict(), staff))
+        return events
+
+    def finish(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+        events = self.tick(now)
+        c = self.counter(counter)
+        return events + self._finish(now, c, self._held(c), staff)
+
+    def no_show(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+        events = self.tick(now)
+        c = self.counter(counter)
+        return events + self._no_show(now, c, self._held(c), staff)
+
+    def transfer(self, now: dt.datetime, counter: int, staff: str | None, *,
+                 service: str | None = None, to_counter: int | None = None) -> list[Event]:
+        """Send the held ticket to another service or counter; it keeps its number and goes
+        to the front of its new queue."""
+        events = self.tick(now)
+        c = self.counter(counter)
+        t = self._held(c)
+        if service is None and to_counter is None:
+            raise BadRequest("Hãy chọn lĩnh vực hoặc quầy để chuyển đến.", "Choose a service or a counter.",
+                             key="transfer_target_missing")
+        if service is not None and service not in self.services:
+            raise NotFound(f"Không có lĩnh vực {service}.", f"No service {service}.", key="service_not_found")
+        if to_counter is not None:
+            self.counter(to_counter)
+            if to_counter == counter:
+                raise BadRequest("Không thể chuyển vé đến chính quầy này.", "Cannot transfer to the same counter.",
+                                 key="transfer_same_counter")
+        if t.state not in (TicketState.CALLED, TicketState.SERVING):
+            raise _err_state(t, "chuyển", "transfer")
+        before = t.service
+        t.state = TicketState.WAITING
+        t.service = service or t.service
+        t.target_counter = to_counter
+        t.front = True
+        t.queued_at = now
+        t.transfers += 1
+        t.started_at = None
+        c.ticket_id = None
+        events.append(Event("ticket_transferred", now, t.to_dict(), c.to_dict(), staff,
+                            {"from_counter": counter, "from_service": before,
+                             "to_service": t.service, "to_counter": to_counter}))
+        return events
+
+    def requeue(self, now: dt.datetime, ticket_id: int, staff: str | None) -> list[Event]:
+        """A no-show came back late: back in the queue, at the end."""
+        events = self.tick(now)
+        t = self.ticket(ticket_id)
+        if t.state is not TicketState.NO_SHOW:
+            raise _err_state(t, "xếp lại", "requeue")
+        t.state = TicketState.WAITING
+        t.queued_at = now
+        t.finished_at = None
+        t.recalls = 0
+        events.append(Event("ticket_requeued", now, t.to_dict(), staff=staff))
+        return events
+
+    def cancel(self, now: dt.datetime, ticket_id: int, staff: str | None) -> list[Event]:
+        events = self.tick(now)
+        t = self.ticket(ticket_id)
+        if t.state is not TicketState.WAITING:
+            raise _err_state(t, "hủy", "cancel")
+        t.state = TicketState.CANCELLED
+        t.finished_at = now
+        events.append(Event("ticket_cancelled", now, t.to_dict(), staff=staff))
+        return events
+
+    def rate(self, now: dt.datetime, ticket_id: int, level: int) -> list[Event]:
+        """Store the citizen's rating: once per served ticket."""
+        events = self.tick(now)
+        t = self.ticket(ticket_id)
+        if not 1 <= level <= self.config.rating.levels:
+            raise BadRequest(f"Mức đánh giá phải từ 1 đến {self.config.rating.levels}.",
+                             f"Rating must be 1 to {self.config.rating.levels}.", key="bad_rating")
+        if t.state is not TicketState.DONE:
+            raise _err_state(t, "đánh giá", "rate")
+        if t.rating is not None:
+            raise Conflict(f"Số {t.label} đã được đánh giá.", f"Ticket {t.label} was already rated.",
+                           key="already_rated")
+        t.rating = level
+        t.rated_at = now
+        events.append(Event("ticket_rated", now, t.to_dict(), details={"level": level}))
+        return events
+
+    def sign_on(self, now: dt.datetime, counter: int, staff: str) -> list[Event]:
+        """Open a counter for a clerk; a clerk holds one counter at a time."""
+        events = self.tick(now)
+        c = self.counter(counter)
+        if c.staff == staff and c.state is not CounterState.CLOSED:
+            return events
+        if c.state is not CounterState.CLOSED:
+            raise Conflict(f"Quầy {counter} đang do {c.staff} phụ trách.", f"Counter {counter} is held by {c.staff}.",
+                           key="counter_taken")
+        for other in self.counters.values():
+            if other.staff == staff and other.state is not CounterState.CLOSED:
+                if other.ticket_id is not None:
+                    raise Conflict(f"Bạn còn vé đang gọi ở quầy {other.number}: hãy hoàn thành trước.",
+                                   f"You still hold a ticket at counter {other.number}: finish it first.",
+                                   key="ticket_held_elsewhere")
+                events += self._close(now, other, staff)
+        c.state = CounterState.OPEN
+        c.staff = staff
+        c.since = now
+        c.pause_reason = ""
+        events.append(Event("counter_opened", now, counter=c.to_dict(), staff=staff))
+        return events
+
+    def _close(self, now: dt.datetime, c: CounterStatus, staff: str | None) -> list[Event]:
+        if c.ticket_id is not None:
+            raise Conflict(f"Quầy {c.number} còn vé đang gọi: hãy hoàn thành hoặc chuyển trước.",
+                           f"Counter {c.number} still holds a ticket: finish or transfer it first.",
+                           key="ticket_held")
+        c.state = CounterState.CLOSED
+        c.staff = None
+        c.since = now
+        c.pause_reason = ""
+        return [Event("counter_closed", now, counter=c.to_dict(), staff=staff)]
+
+    def sign_off(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+        events = self.tick(now)
+        c = self.counter(counter)
+        if c.state is CounterState.CLOSED:
+            return events
+        return events + self._close(now, c, staff)
+
+    def pause(self, now: dt.datetime, counter: int, staff: str | None, reason: str) -> list[Event]:
+        events = self.tick(now)
+        c = self._open_counter(counter)
+        reason = reason.strip()
+        if not reason or len(reason) > 200:
+            raise BadRequest("Hãy ghi lý do tạm dừng (tối đa 200 ký tự).", "Give a pause reason (at most 200 characters).",
+                             key="pause_reason")
+        if c.ticket_id is not None:
+            raise Conflict("Hãy hoàn thành hoặc chuyển vé hiện tại trước khi tạm dừng.",
+                           "Finish or transfer the current ticket before pausing.", key="ticket_held")
+        c.state = CounterState.PAUSED
+        c.pause_reason = reason
+        c.since = now
+        events.append(Event("counter_paused", now, counter=c.to_dict(), staff=staff, details={"reason": reason}))
+        return events
+
+    def resume(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+        events = self.tick(now)
+        c = self.counter(counter)
+        if c.state is not CounterState.PAUSED:
+            raise InvalidTransition(f"Quầy {counter} không tạm dừng.", f"Counter {counter} is not paused.",
+                                    key="counter_not_paused")
+        c.state = CounterState.OPEN
+        c.pause_reason = ""
+        c.since = now
+        events.append(Event("counter_resumed", now, counter=c.to_dict(), staff=staff))
+        return events
+
+    def set_service(self, now: dt.datetime, code: str, staff: str | None, *,
+                    open: bool | None = None, cap: int | None | str = "keep") -> list[Event]:
+        """Open/close a service or change its cap, for today only."""
+        events = self.tick(now)
+        if code not in self.services:
+            raise NotFound(f"Không có lĩnh vực {code}.", f"No service {code}.", key="service_not_found")
+        sd = self.services[code]
+        if open is not None:
+            sd.open = open
+        if cap != "keep":
+            if cap is not None and (not isinstance(cap, int) or cap < 0):
+                raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
+            sd.cap = cap  # type: ignore[assignment]
+        events.append(Event("service_changed", now, staff=staff, details={"service": code, "open": sd.open, "cap": sd.cap}))
+        return events
+
+
+ISSUE_REFUSALS = {
+    "service_closed": ("Lĩnh vực này hôm nay tạm ngừng nhận hồ sơ.", "This service is closed today."),
+    "outside_hours": ("Ngoài giờ làm việc: hiện không cấp số.", "Outside opening hours: no tickets now."),
+    "cap_reached": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "Today's tickets for this service are used up."),
+    "range_exhausted": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "This service's number range is used up today."),
+}

@@ -1,0 +1,282 @@
+"""The running office: the pure engine adapted to SQLite, the push hub and a clock.
+
+``Office.execute`` is the one write path. Under one asyncio lock it runs an engine command,
+commits the events (and any extra rows, such as a print job) in the store's writer thread,
+and only then publishes them. If the commit fails, the engine is rebuilt from the database,
+so memory never holds what the database does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import speech
+from .config import Config
+from .engine import Engine, Event, Ticket, TicketState
+from .errors import MotcuaError, Unavailable
+from .hub import Hub
+from .store import Store
+
+log = logging.getLogger("motcua.office")
+
+Clock = Callable[[], dt.datetime]
+_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def public_ticket(t: dict[str, Any] | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {k: v for k, v in t.items() if k not in _PRIVATE_TICKET_KEYS}
+
+
+def public_counter(c: dict[str, Any] | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {k: v for k, v in c.items() if k != "staff"}
+
+
+class Office:
+    def __init__(self, config: Config, store: Store, *, clock: Clock = utc_now, hub: Hub | None = None):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.hub = hub or Hub()
+        self.lock = asyncio.Lock()
+        # The single writer: every commit runs in this thread, one at a time.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motcua-writer")
+        self.engine = self._load_engine()
+        self.seq = store.last_seq()
+        # Callbacks run after each commit with (events, seqs); used by the print service.
+        self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
+
+    def _load_engine(self) -> Engine:
+        meta = self.store.load_meta()
+        counters = self.store.load_counters()
+        tickets = self.store.load_tickets(meta.get("day"), [c.ticket_id for c in counters if c.ticket_id])
+        engine = Engine(self.config, self.clock(), tickets=tickets, counters=counters, meta=meta)
+        engine.next_id = max(engine.next_id, self.store.max_ticket_id() + 1)
+        return engine
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ the write path
+
+    async def execute(
+        self,
+        command: Callable[[Engine, dt.datetime], Any],
+        extra: Callable[[sqlite3.Connection, list[Event]], None] | None = None,
+    ) -> Any:
+        """Run ``command(engine, now)``, which returns events (or ``(value, events)``), commit,
+        then publish. Returns the command's value (or its events)."""
+        async with self.lock:
+            now = self.clock()
+            result = command(self.engine, now)
+            value, events = result if isinstance(result, tuple) else (result, result)
+            if not events:
+                return value
+            meta = self.engine.meta()
+            loop = asyncio.get_running_loop()
+            try:
+                seqs = await loop.run_in_executor(
+                    self.writer, self.store.commit, events, meta,
+                    (lambda conn: extra(conn, events)) if extra else None,
+                )
+            except MotcuaError:
+                self.engine = self._load_engine()
+                raise
+            except Exception as exc:  # disk full, I/O error, locked database
+                log.exception("commit failed; reloading state from the database")
+                self.engine = self._load_engine()
+                raise Unavailable(
+                    "Lỗi lưu dữ liệu: thao tác chưa được thực hiện. Hãy thử lại.",
+                    "Storage error: nothing was changed. Please try again.",
+                    key="storage_error",
+                ) from exc
+            self.seq = seqs[-1]
+            self._publish(events, seqs)
+            for callback in self.after_commit:
+                try:
+                    callback(events, seqs)
+                except Exception:
+                    log.exception("after-commit callback failed")
+            return value
+
+    async def tick(self) -> None:
+        """Day rollover without anyone pressing anything (called from a timer)."""
+        await self.execute(lambda engine, now: engine.tick(now))
+
+    # ------------------------------------------------------------------ messages
+
+    def _publish(self, events: list[Event], seqs: list[int]) -> None:
+        last = len(events) - 1
+        for i, (event, seq) in enumerate(zip(events, seqs)):
+            staff = self.event_message(event, seq, "staff", with_services=(i == last))
+            public = dict(staff)
+            public["ticket"] = public_ticket(staff["ticket"])
+            public["counter"] = public_counter(staff["counter"])
+            public.pop("staff", None)
+            self.hub.publish({
+                "staff": json.dumps(staff, ensure_ascii=False),
+                "public": json.dumps(public, ensure_ascii=False),
+            })
+
+    def event_message(self, event: Event, seq: int, audience: str, with_services: bool = False) -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "type": "event",
+            "seq": seq,
+            "kind": event.kind,
+            "at": event.at.isoformat(),
+            "ticket": event.ticket,
+            "counter": event.counter,
+            "staff": event.staff,
+            "details": event.details,
+        }
+        if event.kind in ("ticket_called", "ticket_recalled") and event.ticket:
+            msg["announce"] = self.announcement(event.ticket["label"], event.ticket["counter"])
+        if with_services:
+            msg["services"] = self.services_summary(event.at)
+        return msg
+
+    def announcement(self, label: str, counter: int) -> dict[str, Any]:
+        dialect = self.config.display.dialect
+        return {
+            "label": label,
+            "counter": counter,
+            "sentence": speech.call_sentence(label, counter, dialect),
+            "clips": speech.call_clips(label, counter, dialect),
+        }
+
+    # ------------------------------------------------------------------ reads
+
+    def services_summary(self, now: dt.datetime) -> list[dict[str, Any]]:
+        engine = self.engine
+        waiting_by_service: dict[str, list[Ticket]] = {}
+        for t in engine.waiting():
+            waiting_by_service.setdefault(t.service, []).append(t)
+        out = []
+        for svc in self.config.services:
+            sd = engine.services[svc.code]
+            ok, reason = engine.service_status(svc.code, now)
+            ahead, wait = engine.estimate(svc.code)
+            waiting = sorted(waiting_by_service.get(svc.code, []),
+                             key=lambda t: (not t.front, t.queued_at, t.id))
+            out.append({
+                "code": svc.code,
+                "name": svc.name,
+                "name_en": svc.name_en,
+                "open": sd.open,
+                "available": ok,
+                "reason": reason,
+                "issued": sd.issued,
+                "cap": sd.cap if sd.cap is not None else (svc.daily_cap or None),
+                "waiting": len(waiting),
+                "estimated_wait_s": wait,
+                "average_service_s": round(engine.average_service_seconds(svc.code)),
+                "next": [t.label for t in waiting[:3]],
+                "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds()) if waiting else 0,
+            })
+        return out
+
+    def snapshot(self, audience: str = "public") -> dict[str, Any]:
+        """Everything a screen needs, with the sequence number of the last event it includes."""
+        engine = self.engine
+        now = self.clock()
+        staff = audience == "staff"
+        today = [t for t in engine.tickets.values() if t.day == engine.day]
+        counters = []
+        for c in self.config.counters:
+            status = engine.counters[c.number]
+            held = engine.tickets.get(status.ticket_id) if status.ticket_id else None
+            served = [t for t in today if t.counter == c.number and t.state is TicketState.DONE]
+            entry: dict[str, Any] = {
+                "number": c.number,
+                "name": c.name,
+                "name_en": c.name_en,
+                "services": c.services,
+                "state": status.state.value,
+                "pause_reason": status.pause_reason,
+                "since": status.since.isoformat() if status.since else None,
+                "ticket": held.to_dict() if held else None,
+                "served_today": len(served),
+                "average_service_s": round(sum((t.finished_at - t.started_at).total_seconds()
+                                               for t in served if t.finished_at and t.started_at)
+                                           / len(served)) if served else None,
+            }
+            if staff:
+                entry["staff"] = status.staff
+            else:
+                entry["ticket"] = public_ticket(entry["ticket"])
+            counters.append(entry)
+        calls = sorted((t for t in today if t.called_at), key=lambda t: t.called_at, reverse=True)  # type: ignore
+        office = self.config.office
+        snap: dict[str, Any] = {
+            "type": "snapshot",
+            "seq": self.seq,
+            "now": now.isoformat(),
+            "office": {
+                "name": office.name,
+                "name_en": office.name_en,
+                "ticker": office.ticker,
+                "ticker_en": office.ticker_en,
+                "timezone": office.timezone,
+                "day": engine.day,
+                "open_now": engine.is_open_hours(now),
+                "priority_enabled": self.config.queue.priority_enabled,
+                "rating_levels": self.config.rating.levels,
+                "max_recalls": self.config.queue.max_recalls,
+                "voice": self.config.display.voice,
+                "chime": self.config.display.chime,
+                "dialect": self.config.display.dialect,
+            },
+            "services": self.services_summary(now),
+            "counters": counters,
+            "latest_calls": [
+                {"label": t.label, "service": t.service, "counter": t.counter, "at": t.called_at.isoformat(),  # type: ignore
+                 "state": t.state.value}
+                for t in calls[: self.config.display.latest_calls]
+            ],
+        }
+        if staff:
+            snap["waiting"] = [public_ticket(t.to_dict()) for t in sorted(engine.waiting(), key=lambda t: (t.queued_at, t.id))]
+            snap["no_shows"] = [public_ticket(t.to_dict()) for t in today if t.state is TicketState.NO_SHOW]
+        return snap
+
+    def latest_done(self, counter: int) -> Ticket | None:
+        """The ticket counter ``counter`` finished last today (what its rating tablet shows)."""
+        done = [t for t in self.engine.tickets.values()
+                if t.counter == counter and t.state is TicketState.DONE and t.finished_at]
+        return max(done, key=lambda t: (t.finished_at, t.id), default=None)
+
+    def ticket_status(self, token: str) -> dict[str, Any] | None:
+        """Public status of one ticket, by its status token."""
+        for t in self.engine.tickets.values():
+            if t.token == token:
+                break
+        else:
+            stored = self.store.ticket_by_token(token)
+            if stored is None:
+                return None
+            t = stored
+        ahead, wait = self.engine.position(t) if t.id in self.engine.tickets else (0, 0)
+        svc = self.config.service(t.service) if t.service in self.engine.services else None
+        d = public_ticket(t.to_dict()) or {}
+        d.update({
+            "people_ahead": ahead,
+            "estimated_wait_s": wait,
+            "service_name": svc.name if svc else t.service,
+            "service_name_en": svc.name_en if svc else t.service,
+            "office_name": self.config.office.name,
+        })
+        return d

@@ -1,0 +1,206 @@
+"""SQLite persistence: one write path, numbered migrations, durable commits.
+
+Every command's events, the rows they change and the engine's meta state commit in one
+``BEGIN IMMEDIATE`` transaction (``commit``) before any client hears of them, so after a
+crash the database holds exactly what clients were told. WAL mode lets readers (reports,
+status pages) run beside the writer; ``synchronous=FULL`` makes each commit durable.
+
+The store is used from one writer thread (see ``queue_server.office``); reads that need a
+consistent view of many rows (reports) open their own connection with ``reader()``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .engine import CounterStatus, Event, Ticket
+
+TICKET_COLUMNS = (
+    "id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
+    "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
+    "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at",
+)
+_UPSERT_TICKET = "INSERT OR REPLACE INTO tickets ({}) VALUES ({})".format(
+    ", ".join(TICKET_COLUMNS), ", ".join("?" * len(TICKET_COLUMNS))
+)
+_UPSERT_COUNTER = (
+    "INSERT OR REPLACE INTO counters (number, state, staff, ticket_id, pause_reason, since) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (at, day, kind, ticket_id, service, counter, staff, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["events"].create(
+        {"seq": int, "at": str, "day": str, "kind": str, "ticket_id": int, "service": str,
+         "counter": int, "staff": str, "details": str},
+        pk="seq",
+    )
+    db["tickets"].create(
+        {"id": int, "day": str, "service": str, "number": int, "label": str, "priority": int, "token": str,
+         "state": str, "issued_at": str, "queued_at": str, "front": int, "target_counter": int, "counter": int,
+         "staff": str, "called_at": str, "started_at": str, "finished_at": str, "recalls": int,
+         "transfers": int, "kiosk": str, "request_id": str, "people_ahead": int, "estimated_wait_s": int,
+         "rating": int, "rated_at": str},
+        pk="id",
+        not_null={"day", "service", "number", "label", "token", "state", "issued_at"},
+    )
+    db["tickets"].create_index(["day", "service", "number"], unique=True)
+    db["tickets"].create_index(["token"], unique=True)
+    db["tickets"].create_index(["state"])
+    db["events"].create_index(["day"])
+    db["events"].create_index(["ticket_id"])
+    db["counters"].create(
+        {"number": int, "state": str, "staff": str, "ticket_id": int, "pause_reason": str, "since": str},
+        pk="number",
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["users"].create(
+        {"username": str, "display_name": str, "role": str, "password_hash": str, "disabled": int,
+         "created_at": str},
+        pk="username",
+    )
+    db["audit"].create({"id": int, "at": str, "username": str, "action": str, "details": str}, pk="id")
+
+
+# Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1, each in
+# one transaction. Append; never edit a released one.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves (BEGIN IMMEDIATE per write).
+    if readonly:
+        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit survives power loss, not only a process crash. The kiosk tells the
+        # citizen a number only after this returns.
+        conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = connect(self.path)
+        self.db = sqlite_utils.Database(self.conn)
+        self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for i in range(version, len(MIGRATIONS)):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[i](self.db)
+                self.conn.execute(f"PRAGMA user_version = {i + 1}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------------ the write path
+
+    def commit(
+        self,
+        events: Iterable[Event],
+        meta: dict[str, Any],
+        extra: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> list[int]:
+        """Write events, the rows they change, the engine meta and ``extra`` in one
+        transaction. Returns each event's sequence number. On any error nothing is written
+        and the error propagates."""
+        seqs: list[int] = []
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for e in events:
+                t = e.ticket
+                seqs.append(conn.execute(_INSERT_EVENT, (
+                    e.at.isoformat(), meta["day"], e.kind, t["id"] if t else None, t["service"] if t else None,
+                    (e.counter or {}).get("number", t.get("counter") if t else None), e.staff,
+                    json.dumps(e.details, ensure_ascii=False) if e.details else None,
+                )).lastrowid)
+                if t is not None:
+                    conn.execute(_UPSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
+                if e.counter is not None:
+                    c = e.counter
+                    conn.execute(_UPSERT_COUNTER, (c["number"], c["state"], c["staff"], c["ticket_id"],
+                                                   c["pause_reason"], c["since"]))
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?)",
+                         (json.dumps(meta, ensure_ascii=False),))
+            if extra is not None:
+                extra(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return seqs
+
+    def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` in its own write transaction (for rows outside the engine: users, audit)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(self.conn)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return result
+
+    # ------------------------------------------------------------------ loading
+
+    def load_meta(self) -> dict[str, Any]:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'engine'").fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def load_counters(self) -> list[CounterStatus]:
+        return [CounterStatus.from_dict(r) for r in self.db["counters"].rows]
+
+    def load_tickets(self, day: str | None, held: Iterable[int] = ()) -> list[Ticket]:
+        """Tickets of ``day`` plus any a counter still holds."""
+        ids = [i for i in held if i is not None]
+        where = "day = ?" + (f" OR id IN ({', '.join('?' * len(ids))})" if ids else "")
+        return [Ticket.from_dict(r) for r in self.db["tickets"].rows_where(where, [day, *ids])]
+
+    def last_seq(self) -> int:
+        row = self.conn.execute("SELECT max(seq) FROM events").fetchone()
+        return row[0] or 0
+
+    def max_ticket_id(self) -> int:
+        row = self.conn.execute("SELECT max(id) FROM tickets").fetchone()
+        return row[0] or 0
+
+    def ticket_by_token(self, token: str) -> Ticket | None:
+        rows = list(self.db["tickets"].rows_where("token = ?", [token], limit=1))
+        return Ticket.from_dict(rows[0]) if rows else None
+
+    # ------------------------------------------------------------------ users
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        rows = list(self.db["users"].rows_where("username = ?", [username], limit=1))
+        return rows[0] if rows else None
+
+    def users(self) -> list[dict[str, Any]]:
+        return list(self.db["users"].rows_where(order_by="username"))
+
+    def audit(self, at: str, username: str | None, action: str, details: dict[str, Any]) -> None:
+        self.write(lambda c: c.execute(
+            "INSERT INTO audit (at, username, action, details) VALUES (?, ?, ?, ?)",
+            (at, username, action, json.dumps(details, ensure_ascii=False)),
+        ))
