@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -30,6 +32,7 @@ from .ws import websocket_endpoint
 log = logging.getLogger("motcua")
 
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
+FEATURE_MODULES = ("printing", "admin", "reports")
 # Seconds between day-rollover checks when nobody presses anything.
 TICK_SECONDS = 30
 _HTTP_MESSAGES = {
@@ -114,11 +117,9 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         app.state.office = office
         app.state.printing = None
         if printing:
-            try:
+            if importlib.util.find_spec(f"{__package__}.printing") is not None:
                 from .printing import PrintService
-            except ImportError:  # printing module not installed in this build
-                PrintService = None  # type: ignore[assignment,misc]
-            if PrintService is not None:
+
                 app.state.printing = PrintService(office)
                 await app.state.printing.start()
         tasks = [asyncio.create_task(_tick_forever(office))]
@@ -150,11 +151,10 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         Route("/admin", page("admin.html")),
         Mount("/static", StaticFiles(directory=DISPLAY_DIR, check_dir=False), name="static"),
     ]
-    try:
-        from .printing import routes as printing_routes
-    except ImportError:
-        printing_routes = []
-    routes.extend(printing_routes)
+    # Feature modules (printing, admin, reports…) each export ``routes``.
+    for name in FEATURE_MODULES:
+        if importlib.util.find_spec(f"{__package__}.{name}") is not None:
+            routes.extend(importlib.import_module(f"{__package__}.{name}").routes)
     app = Starlette(
         routes=routes,
         middleware=[

@@ -157,6 +157,18 @@ class Printer:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    long_wait_minutes: int = _help("Alert on the admin monitor when a ticket waits longer than this", 30)
+
+
+@dataclass(frozen=True)
+class Backup:
+    dir: str = _help("Folder for database backups, relative to config.toml", "var/backups")
+    keep: int = _help("How many backups to keep (oldest removed first)", 14)
+    daily_at: str = _help('Local time (HH:MM) of the automatic daily backup; "" for none', "12:15")
+
+
+@dataclass(frozen=True)
 class Config:
     office: Office = _help("The office")
     services: list[Service] = _help("Services (lĩnh vực)")
@@ -167,6 +179,8 @@ class Config:
     display: Display = _help("Hall display and voice", default_factory=Display)
     kiosks: list[Kiosk] = _help("Kiosks", default_factory=list)
     printers: list[Printer] = _help("Ticket printers", default_factory=list)
+    backup: Backup = _help("Database backups", default_factory=Backup)
+    alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
     path: Path | None = field(default=None, compare=False)
 
     def service(self, code: str) -> Service:
@@ -275,6 +289,15 @@ def _validate(cfg: Config) -> None:
         raise _fail("rating.levels", "phải là 3, 4 hoặc 5", "must be 3, 4 or 5")
     if cfg.display.dialect not in ("north", "south"):
         raise _fail("display.dialect", 'phải là "north" hoặc "south"', 'must be "north" or "south"')
+    if cfg.backup.keep < 1:
+        raise _fail("backup.keep", "phải ít nhất là 1", "must be at least 1")
+    if cfg.backup.daily_at:
+        try:
+            dt.time.fromisoformat(cfg.backup.daily_at)
+        except ValueError:
+            raise _fail("backup.daily_at", 'phải có dạng HH:MM hoặc ""', 'must look like HH:MM or ""') from None
+    if cfg.alerts.long_wait_minutes < 1:
+        raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
     if cfg.display.voice not in ("clips", "webspeech", "off"):
         raise _fail("display.voice", 'phải là "clips", "webspeech" hoặc "off"', 'must be "clips", "webspeech" or "off"')
     if not cfg.services:

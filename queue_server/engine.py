@@ -272,6 +272,28 @@ class Engine:
         events.append(Event("day_started", now, details={"day": today, "previous": previous}))
         return events
 
+    def reconfigure(self, config: Config) -> None:
+        """Adopt an edited config (live reload). Refused, changing nothing, when it would
+        strand a ticket: a removed counter holding one, a removed service with tickets
+        waiting."""
+        new_counters = {c.number for c in config.counters}
+        for c in self.counters.values():
+            if c.number not in new_counters and c.ticket_id is not None:
+                raise Conflict(f"Không thể bỏ quầy {c.number}: quầy đang giữ một vé.",
+                               f"Cannot remove counter {c.number}: it holds a ticket.", key="counter_busy")
+        new_services = {s.code for s in config.services}
+        for t in self.waiting():
+            if t.service not in new_services:
+                raise Conflict(f"Không thể bỏ lĩnh vực {t.service}: còn người đang chờ.",
+                               f"Cannot remove service {t.service}: tickets are waiting.", key="service_busy")
+            if t.target_counter is not None and t.target_counter not in new_counters:
+                raise Conflict(f"Không thể bỏ quầy {t.target_counter}: có vé được chuyển đến.",
+                               f"Cannot remove counter {t.target_counter}: a ticket was transferred to it.",
+                               key="counter_busy")
+        self.config = config
+        self.counters = {c.number: self.counters.get(c.number, CounterStatus(c.number)) for c in config.counters}
+        self.services = {s.code: self.services.get(s.code, ServiceDay()) for s in config.services}
+
     # ---------------------------------------------------------------- queries
 
     def ticket(self, ticket_id: int) -> Ticket:

@@ -113,6 +113,15 @@ class Office:
                     log.exception("after-commit callback failed")
             return value
 
+    async def reload_config(self, config: Config) -> None:
+        """Switch to an edited, already validated config without a restart: the engine
+        adopts it (or refuses, changing nothing) and every screen gets a fresh snapshot."""
+        async with self.lock:
+            self.engine.reconfigure(config)
+            self.config = config
+            self.hub.publish({audience: json.dumps(self.snapshot(audience), ensure_ascii=False)
+                              for audience in ("public", "staff")})
+
     async def tick(self) -> None:
         """Day rollover without anyone pressing anything (called from a timer)."""
         await self.execute(lambda engine, now: engine.tick(now))

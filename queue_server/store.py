@@ -70,9 +70,22 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["audit"].create({"id": int, "at": str, "username": str, "action": str, "details": str}, pk="id")
 
 
+def _m002_print_jobs(db: sqlite_utils.Database) -> None:
+    # One job per printed ticket (reprints add jobs). States: queued -> sent -> printed |
+    # failed | stale. Written in the same transaction as the ticket it prints.
+    db["print_jobs"].create(
+        {"id": int, "ticket_id": int, "printer": str, "state": str, "created_at": str, "updated_at": str,
+         "attempts": int, "error": str, "reprint_of": int, "requested_by": str},
+        pk="id",
+        not_null={"ticket_id", "printer", "state", "created_at"},
+    )
+    db["print_jobs"].create_index(["state"])
+    db["print_jobs"].create_index(["ticket_id"])
+
+
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1, each in
 # one transaction. Append; never edit a released one.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
