@@ -27,7 +27,7 @@ from printer.output import (
     printer_status,
 )
 from printer.render import TicketInfo, render_ticket
-from fakeprinter import (
+from tests.fakeprinter import (
     PAPER_NEAR_END,
     STATUS_OFFLINE,
     FakePrinter,
