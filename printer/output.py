@@ -29,6 +29,7 @@ from typing import Literal
 
 from escpos import printer as escpos_printer
 from escpos.escpos import Escpos
+from escpos.exceptions import ImageWidthError
 from PIL import Image
 
 from printer._raster import decode_raster
@@ -132,6 +133,12 @@ def print_ticket(
     for printer problems and never retries (see the module docstring)."""
     try:
         data = build_job(image, profile=profile, kanji_off=kanji_off, cut=cut)
+    except ImageWidthError as error:
+        return PrintResult(
+            "failed_before_send",
+            f"the ticket is wider than profile {profile!r} can print ({error}): "
+            "render it 384 dots wide for 58 mm paper, 576 for 80 mm",
+        )
     except Exception as error:
         return PrintResult("failed_before_send", f"cannot build the print job: {_describe(error)}")
     try:

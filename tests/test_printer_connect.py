@@ -10,6 +10,7 @@ from escpos import printer as escpos_printer
 from escpos.capabilities import get_profile_class
 from PIL import Image, ImageChops
 
+from printer.cli import print_test
 from printer.connect import (
     DEFAULT_TIMEOUT,
     PngPrinter,
@@ -305,3 +306,24 @@ def test_status_of_a_refused_printer_is_offline() -> None:
     status = printer_status(refused_url(), SHORT)
     assert status.online is False and status.paper == "unknown"
     assert "refused" in (status.error or "").lower()
+
+
+# --- motcua print-test ------------------------------------------------------------------------
+
+
+def test_print_test_prints_a_sample_ticket_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert print_test(f"png://{tmp_path}", None, 576, SHORT) == 0
+    assert len(list(tmp_path.glob("*.png"))) == 1
+    assert "Test ticket sent" in capsys.readouterr().out
+
+
+def test_print_test_failure_is_explained_in_vietnamese_and_english(capsys: pytest.CaptureFixture[str]) -> None:
+    assert print_test(refused_url(), None, 384, SHORT) == 1
+    err = capsys.readouterr().err
+    assert "Lỗi" in err and "Error" in err and "refused" in err.lower()
+
+
+@pytest.mark.parametrize("url, profile, width", [("lpt://1", None, 384), ("png:///tmp/x", "POS-58", 384), ("png:///tmp/x", None, 390)])
+def test_print_test_bad_settings_exit_2(url: str, profile: str | None, width: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert print_test(url, profile, width, SHORT) == 2
+    assert "Printer setting error" in capsys.readouterr().err
