@@ -82,36 +82,58 @@ class Office:
         then publish. Returns the command's value (or its events)."""
         async with self.lock:
             now = self.clock()
-            result = command(self.engine, now)
-            value, events = result if isinstance(result, tuple) else (result, result)
-            if not events:
-                return value
-            meta = self.engine.meta()
-            loop = asyncio.get_running_loop()
+            # The day rollover is committed even when the command after it is refused:
+            # otherwise memory would hold a new day the database does not.
+            rollover = self.engine.tick(now)
             try:
-                seqs = await loop.run_in_executor(
-                    self.writer, self.store.commit, events, meta,
-                    (lambda conn: extra(conn, events)) if extra else None,
-                )
+                result = command(self.engine, now)
             except MotcuaError:
+                if rollover:
+                    await self._commit(rollover, None)
+                raise
+            except Exception:
+                # A bug, not a refusal: the engine may be half-changed; trust the database.
+                log.exception("command failed unexpectedly; reloading state from the database")
                 self.engine = self._load_engine()
                 raise
-            except Exception as exc:  # disk full, I/O error, locked database
-                log.exception("commit failed; reloading state from the database")
-                self.engine = self._load_engine()
-                raise Unavailable(
-                    "Lỗi lưu dữ liệu: thao tác chưa được thực hiện. Hãy thử lại.",
-                    "Storage error: nothing was changed. Please try again.",
-                    key="storage_error",
-                ) from exc
-            self.seq = seqs[-1]
-            self._publish(events, seqs)
-            for callback in self.after_commit:
-                try:
-                    callback(events, seqs)
-                except Exception:
-                    log.exception("after-commit callback failed")
+            value, events = result if isinstance(result, tuple) else (result, result)
+            events = rollover + list(events)
+            if not events:
+                return value
+            await self._commit(events, extra)
             return value
+
+    async def _commit(
+        self,
+        events: list[Event],
+        extra: Callable[[sqlite3.Connection, list[Event]], None] | None,
+    ) -> None:
+        """Commit ``events`` in the writer thread, then publish them. Caller holds the lock."""
+        meta = self.engine.meta()
+        loop = asyncio.get_running_loop()
+        try:
+            seqs = await loop.run_in_executor(
+                self.writer, self.store.commit, events, meta,
+                (lambda conn: extra(conn, events)) if extra else None,
+            )
+        except MotcuaError:
+            self.engine = self._load_engine()
+            raise
+        except Exception as exc:  # disk full, I/O error, locked database
+            log.exception("commit failed; reloading state from the database")
+            self.engine = self._load_engine()
+            raise Unavailable(
+                "Lỗi lưu dữ liệu: thao tác chưa được thực hiện. Hãy thử lại.",
+                "Storage error: nothing was changed. Please try again.",
+                key="storage_error",
+            ) from exc
+        self.seq = seqs[-1]
+        self._publish(events, seqs)
+        for callback in self.after_commit:
+            try:
+                callback(events, seqs)
+            except Exception:
+                log.exception("after-commit callback failed")
 
     async def reload_config(self, config: Config) -> None:
         """Switch to an edited, already validated config without a restart: the engine
