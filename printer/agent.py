@@ -158,14 +158,21 @@ class JobHandler:
             image = self._render(info, self.width_for(job))
         except (TypeError, ValueError) as error:
             result = PrintResult("failed_before_send", f"invalid job: {error}")
+        except Exception as error:  # a bug in rendering must still get the job an answer
+            log.exception("job %s: rendering failed", job_id)
+            result = PrintResult("failed_before_send", f"rendering failed: {_describe(error)}")
         else:
-            result = self._print(
-                self.config.printer,
-                image,
-                profile=self.config.profile,
-                timeout=self.config.print_timeout,
-                kanji_off=self.config.kanji_off,
-            )
+            try:
+                result = self._print(
+                    self.config.printer,
+                    image,
+                    profile=self.config.profile,
+                    timeout=self.config.print_timeout,
+                    kanji_off=self.config.kanji_off,
+                )
+            except Exception as error:  # print_ticket does not raise; be safe anyway
+                log.exception("job %s: printing raised", job_id)
+                result = PrintResult("failed_partial", f"printing raised: {_describe(error)}")
         message = {"type": "result", "job_id": job_id, "outcome": result.outcome, "error": result.error}
         self._results[job_id] = message
         while len(self._results) > REMEMBERED_JOBS:
@@ -358,6 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
+        force=True,  # python-escpos calls logging.basicConfig() when imported
     )
     try:
         parse_printer_url(args.printer)

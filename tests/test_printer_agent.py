@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -19,6 +24,7 @@ from printer.agent import AgentConfig, JobHandler, PrinterAgent, main, printer_w
 from printer.output import decode_raster, print_ticket
 from printer.render import TicketInfo, render_ticket
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-token"
 TICKET = TicketInfo(
     office_name="UBND phường Hồng Hà",
@@ -253,6 +259,8 @@ def test_a_redelivered_job_is_answered_again_but_printed_once() -> None:
                 assert first == again and first["outcome"] == "printed"
                 await asyncio.sleep(0.2)
                 assert [m for m in server.drain() if m["type"] == "result"] == []
+                assert await asyncio.to_thread(fake.wait_for, lambda f: len(printed_jobs(f)) == 1)
+                await asyncio.sleep(0.1)
                 assert len(printed_jobs(fake)) == 1
 
     run(scenario)
@@ -315,7 +323,7 @@ def test_result_of_a_job_printing_when_the_connection_drops_is_sent_after_reconn
                     release.set()
                     index, result = await server.next("result")
                     assert index == 1 and result["job_id"] == 7 and result["outcome"] == "printed"
-                assert len(printed_jobs(fake)) == 1
+                assert await asyncio.to_thread(fake.wait_for, lambda f: len(printed_jobs(f)) == 1)
 
     run(scenario)
 
@@ -361,3 +369,38 @@ def test_server_url_becomes_the_printer_websocket_url(server: str, expected: str
 def test_command_line_rejects_bad_settings_with_exit_code_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "motcua-printer:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses SIGTERM")
+def test_motcua_printer_command_prints_a_job_and_stops_on_sigterm(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with server_side() as server:
+            env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "printer.agent",
+                "--server", server.url, "--token", TOKEN, "--printer", f"png://{tmp_path}",
+                "--width", "576", "--status-interval", "0.2",
+                cwd=str(REPO_ROOT), env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )
+            try:
+                await server.wait_connections(1, timeout=10)
+                _, status = await server.next("status", timeout=5)
+                assert status["online"] is True and status["paper"] == "ok"
+                await server.send_job(8)
+                _, result = await server.next("result", timeout=5)
+                assert result["outcome"] == "printed"
+                process.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(process.wait(), 5) == 0
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+            log = (await process.stdout.read()).decode()  # type: ignore[union-attr]
+            assert "job 8 printed" in log
+        files = list(tmp_path.glob("*.png"))
+        assert len(files) == 1
+        with Image.open(files[0]) as saved:
+            assert saved.size == render_ticket(TICKET, 576).size
+
+    run(scenario)
