@@ -117,7 +117,7 @@ class FakePrinter:
         while not self._stop.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             with self._lock:
                 index = len(self.jobs)
@@ -144,7 +144,7 @@ class FakePrinter:
                 limit = self.close_after - received
             try:
                 data = conn.recv(limit)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

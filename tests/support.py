@@ -110,6 +110,11 @@ class ServerProcess:
             cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()
+        return self._wait(timeout)
+
+    def _wait(self, timeout: float) -> ServerProcess:
+        """Wait for /healthz to answer (or the process to die)."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -19,10 +19,10 @@ from PIL import Image
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from tests.fakeprinter import FakePrinter, paper_out, refused_url
 from printer.agent import AgentConfig, JobHandler, PrinterAgent, main, printer_ws_url
 from printer.output import decode_raster, print_ticket
 from printer.render import TicketInfo, render_ticket
+from tests.fakeprinter import FakePrinter, paper_out, refused_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-token"
@@ -120,16 +120,16 @@ async def server_side(**kwargs: Any) -> AsyncIterator[ServerSide]:
 
 
 def agent_config(server: ServerSide, printer_url: str, **overrides: Any) -> AgentConfig:
-    fields: dict[str, Any] = dict(
-        server=server.url,
-        token=TOKEN,
-        printer=printer_url,
-        status_interval=60.0,
-        print_timeout=0.5,
-        backoff_min=0.05,
-        backoff_max=0.2,
-        open_timeout=2.0,
-    )
+    fields: dict[str, Any] = {
+        "server": server.url,
+        "token": TOKEN,
+        "printer": printer_url,
+        "status_interval": 60.0,
+        "print_timeout": 0.5,
+        "backoff_min": 0.05,
+        "backoff_max": 0.2,
+        "open_timeout": 2.0,
+    }
     fields.update(overrides)
     return AgentConfig(**fields)
 
@@ -219,7 +219,7 @@ def test_agent_reconnects_after_the_server_closes_the_connection() -> None:
                 agent = PrinterAgent(agent_config(server, fake.url))
                 async with running(agent):
                     await server.wait_connections(2)
-                    index, status = await server.next("status")
+                    _index, status = await server.next("status")
                     assert status["paper"] == "ok"
                     await server.send_job(4, connection=1)
                     _, result = await server.next("result")

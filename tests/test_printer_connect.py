@@ -40,16 +40,16 @@ SHORT = 0.5  # seconds: every socket in these tests gives up quickly
 
 
 def ticket_image(width: int = 384, **overrides: object) -> Image.Image:
-    fields: dict[str, object] = dict(
-        office_name="UBND phường Hồng Hà",
-        service_name="Đất đai – Xây dựng",
-        label="A1023",
-        issued_at="28/11/2026 08:15",
-        people_ahead=2,
-        estimated_wait_min=9,
-        status_url="http://192.168.1.10:8000/t/1",
-        footer="Cảm ơn quý khách",
-    )
+    fields: dict[str, object] = {
+        "office_name": "UBND phường Hồng Hà",
+        "service_name": "Đất đai – Xây dựng",
+        "label": "A1023",
+        "issued_at": "28/11/2026 08:15",
+        "people_ahead": 2,
+        "estimated_wait_min": 9,
+        "status_url": "http://192.168.1.10:8000/t/1",
+        "footer": "Cảm ơn quý khách",
+    }
     fields.update(overrides)
     return render_ticket(TicketInfo(**fields), width)  # type: ignore[arg-type]
 

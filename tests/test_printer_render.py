@@ -34,18 +34,18 @@ ALL_VIETNAMESE_LETTERS = "".join(_LOWER + [c.upper() for c in _LOWER])
 
 
 def ticket(**overrides: object) -> TicketInfo:
-    fields: dict[str, object] = dict(
-        office_name="UBND phường Hồng Hà",
-        service_name="Đất đai – Xây dựng",
-        label="1023",
-        issued_at="28/11/2026 08:15",
-        people_ahead=4,
-        estimated_wait_min=18,
-        status_url="http://192.168.1.10:8000/t/8f3a1c",
-        footer="Vui lòng giữ phiếu đến khi được gọi.",
-        priority=False,
-        lang="vi",
-    )
+    fields: dict[str, object] = {
+        "office_name": "UBND phường Hồng Hà",
+        "service_name": "Đất đai – Xây dựng",
+        "label": "1023",
+        "issued_at": "28/11/2026 08:15",
+        "people_ahead": 4,
+        "estimated_wait_min": 18,
+        "status_url": "http://192.168.1.10:8000/t/8f3a1c",
+        "footer": "Vui lòng giữ phiếu đến khi được gọi.",
+        "priority": False,
+        "lang": "vi",
+    }
     fields.update(overrides)
     return TicketInfo(**fields)  # type: ignore[arg-type]
 
