@@ -379,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_timeout=args.timeout,
             kanji_off=args.kanji_off,
         )
-        config.ws_url  # validates --server
+        printer_ws_url(config.server)  # validates --server
     except (PrinterConfigError, ValueError) as error:
         print(f"motcua-printer: {error}", file=sys.stderr)
         return 2

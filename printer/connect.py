@@ -119,12 +119,12 @@ def _parse_usb(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
         ids = [int(x, 16) for x in (vid, pid)]
         if not all(0 < i <= 0xFFFF for i in ids) or not all(len(x) <= 4 for x in (vid, pid)):
             raise ValueError
-        for key in options:
+        for key, value in options.items():
             if key not in _USB_OPTIONS:
                 raise PrinterConfigError(
                     f"printer URL {url!r}: unknown option {key!r} (known: in_ep, out_ep)"
                 )
-            int(options[key], 0)
+            int(value, 0)
     except ValueError:
         raise PrinterConfigError(
             f"printer URL {url!r}: expected usb://VID:PID in hex as `lsusb` shows it, "
@@ -147,7 +147,7 @@ def _parse_serial(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
     return PrinterURL("serial", device, options=options)
 
 
-class PngPrinter(escpos_printer.Dummy):
+class PngPrinter(escpos_printer.Dummy):  # type: ignore[misc]
     """A virtual printer: every job it receives is decoded and saved as a PNG in ``directory``.
 
     A job ends at ``close()`` (``printer.output`` closes after every job). The status
@@ -212,6 +212,7 @@ def open_printer(url: str, *, profile: str | None = None, timeout: float = DEFAU
     _profile_class(profile)  # fail early, with the name, on a typo
     kwargs: dict[str, Any] = {"profile": profile}
     cls: type[Escpos]
+    args: tuple[Any, ...]
     if parsed.scheme == "png":
         cls, args = PngPrinter, (parsed.target,)
     elif parsed.scheme == "tcp":
@@ -240,7 +241,7 @@ def open_printer(url: str, *, profile: str | None = None, timeout: float = DEFAU
     else:  # win32
         cls, args = escpos_printer.Win32Raw, (parsed.target,)
 
-    if not cls.is_usable():  # type: ignore[attr-defined]
+    if not cls.is_usable():
         needs = {"usb": "pyusb (pip install 'python-escpos[usb]') and libusb",
                  "serial": "pyserial (pip install 'python-escpos[serial]')",
                  "cups": "pycups (pip install pycups; needs the CUPS headers)",

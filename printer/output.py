@@ -33,7 +33,12 @@ from escpos.exceptions import ImageWidthError
 from PIL import Image
 
 from printer._raster import decode_raster
-from printer.connect import DEFAULT_TIMEOUT, PrinterConfigError, open_printer, own_profile
+from printer.connect import (
+    DEFAULT_TIMEOUT,
+    PrinterConfigError,
+    open_printer,
+    own_profile,
+)
 
 __all__ = [
     "PrintResult",
@@ -95,7 +100,7 @@ def build_job(
     job.image(image, impl="bitImageRaster", center=False)
     if cut:
         job.cut()
-    return job.output
+    return bytes(job.output)
 
 
 def _describe(error: BaseException) -> str:
@@ -220,7 +225,7 @@ def _status_byte(printer: Escpos, command: bytes) -> int | None:
     printer._raw(command)
     try:
         answer = printer._read()
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return None
     except OSError as error:
         # pyusb raises USBTimeoutError (an OSError subclass in recent versions).
@@ -264,12 +269,12 @@ def printer_status(url: str, timeout: float = STATUS_TIMEOUT, *, profile: str | 
             paper = "low"
         else:
             paper = "ok"
-        error = None
+        problem = None
         if paper == "out":
-            error = "printer is out of paper"
+            problem = "printer is out of paper"
         elif not online:
-            error = "printer reports it is offline (cover open, paper out or error)"
-        return PrinterStatus(online, paper, error)
+            problem = "printer reports it is offline (cover open, paper out or error)"
+        return PrinterStatus(online, paper, problem)
     except Exception as error:
         return PrinterStatus(False, "unknown", f"status query to {url} failed: {_describe(error)}")
     finally:

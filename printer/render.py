@@ -164,6 +164,14 @@ def _longest_prefix(word: str, font: ImageFont.FreeTypeFont, max_width: int) -> 
     return cut
 
 
+def _ink_box(font: ImageFont.FreeTypeFont, text: str) -> tuple[int, int, int, int]:
+    """Ink bounds of ``text`` drawn at (0, 0) with the ascender line as the anchor."""
+    if not text:
+        return (0, 0, 0, 0)
+    left, top, right, bottom = font.getbbox(text, anchor="la")
+    return (int(left), int(top), int(right), int(bottom))
+
+
 def _text_block(
     text: str, width: int, margin: int, size: int, bold: bool = False, invert: bool = False
 ) -> Image.Image:
@@ -175,7 +183,7 @@ def _text_block(
     placed: list[tuple[str, int, int]] = []  # line, x, y of the ascender line
     y = 0
     for line in lines:
-        left, top, right, bottom = font.getbbox(line, anchor="la") if line else (0, 0, 0, 0)
+        left, top, _right, bottom = _ink_box(font, line)
         lift = max(0, -top)  # stacked Vietnamese marks may rise above the ascender
         x = (width - int(font.getlength(line))) // 2
         x = max(x, margin - min(0, left), 0)
@@ -197,13 +205,13 @@ def _big_label(label: str, width: int, margin: int) -> Image.Image:
     low, high = 12, max_size
     while low < high:  # largest size whose ink fits the line
         mid = (low + high + 1) // 2
-        left, _top, right, _bottom = _font(mid, True).getbbox(label, anchor="la")
+        left, _top, right, _bottom = _ink_box(_font(mid, True), label)
         if right - min(0, left) <= available:
             low = mid
         else:
             high = mid - 1
     font = _font(low, True)
-    left, top, right, bottom = font.getbbox(label, anchor="la")
+    left, top, right, bottom = _ink_box(font, label)
     image = Image.new("1", (width, bottom - top), 1)
     draw = ImageDraw.Draw(image)
     draw.fontmode = "1"

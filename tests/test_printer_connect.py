@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from escpos import printer as escpos_printer
@@ -130,9 +131,9 @@ def test_file_and_png_urls_build_their_printers(tmp_path: Path) -> None:
         ("win32://POS58", escpos_printer.Win32Raw),
     ],
 )
-def test_driver_urls_build_their_printer_or_say_what_is_missing(url: str, cls: type) -> None:
+def test_driver_urls_build_their_printer_or_say_what_is_missing(url: str, cls: Any) -> None:
     if cls.is_usable():
-        printer = open_printer(url, profile=None, timeout=1.0)
+        printer: Any = open_printer(url, profile=None, timeout=1.0)
         assert isinstance(printer, cls)
         if cls is escpos_printer.Usb:
             assert printer.timeout == 1000  # pyusb counts milliseconds

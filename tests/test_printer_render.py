@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -233,6 +234,6 @@ def test_ticket_info_from_json_takes_defaults_and_ignores_unknown_keys() -> None
     "change, message",
     [({"lang": "fr"}, "lang"), ({"people_ahead": -1}, "people_ahead"), ({"label": " "}, "label")],
 )
-def test_ticket_info_rejects_bad_values(change: dict[str, object], message: str) -> None:
+def test_ticket_info_rejects_bad_values(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(ticket(), **change)
