@@ -114,6 +114,15 @@ def cmd_print_test(args: argparse.Namespace) -> int:
     return print_test(args.printer_url, args.profile or None, args.width, args.timeout)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .reports import run_command
+
+    where = run_command(_config(args), args.date_from, args.date_to, args.by, args.format, args.output)
+    if where != "-":
+        print(f"Đã ghi báo cáo / report written: {where}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Hệ thống xếp hàng một cửa / one-stop queue system")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="config.toml (default: ./config.toml)")
@@ -158,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=576)
     p.add_argument("--timeout", type=float, default=5.0)
     p.set_defaults(func=cmd_print_test)
+
+    p = sub.add_parser("report", help="report figures for a date range: csv, xlsx or json (see docs/reports.md)")
+    p.add_argument("--from", dest="date_from", required=True, help="first office day: DD/MM/YYYY or YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, help="last office day (inclusive)")
+    p.add_argument("--by", choices=("day", "service", "counter", "staff", "hour"), default="day")
+    p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
+    p.add_argument("--output", help="file to write (default: standard output; xlsx: bao-cao-….xlsx)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

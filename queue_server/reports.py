@@ -1,0 +1,418 @@
+"""Report figures from the database: counts, waiting and service times, the clerks' share of
+the work, satisfaction and how good the kiosk's wait estimates were.
+
+Everything is computed with a handful of grouped SQL scans of ``tickets`` (one row per
+ticket, kept by the store's write path together with the event log) over a range of office
+days; the ``tickets(day, …)`` covering index of migration 3 lets those scans read the index
+alone. Percentiles need the whole distribution, so SQL returns a histogram of whole seconds
+per group (a few thousand rows for a year) rather than 500,000 values.
+
+Definitions (also in docs/reports.md):
+
+- *issued*: tickets of the office day; *served*: state ``done``; *no-show*, *cancelled*,
+  *expired*: the final state; *transferred*: tickets transferred at least once.
+- *waiting time*: issue → first call, for every ticket that was called. A transferred
+  ticket's first call comes from the event log (its row keeps only the latest call).
+- *service time*: start → finish of served tickets.
+- *percentiles*: linear interpolation between closest ranks (Excel's PERCENTILE.INC).
+- *satisfied*: the two highest rating levels (the tablet's level ``levels`` is "Rất hài lòng").
+- *estimate error*: mean of |estimated wait at issue − real waiting time| over called tickets.
+- Grouping by counter or staff uses the counter/clerk that handled the ticket last; tickets
+  never called fall in a "—" group. Hour is the office-local hour of issue.
+
+This module does no HTTP: the admin routes (``queue_server.admin``) and the ``motcua report``
+command call ``build_report`` and the exporters below.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import sqlite3
+from collections import defaultdict
+from typing import Any
+
+from .config import Config
+from .errors import BadRequest
+
+GROUPINGS = ("day", "service", "counter", "staff", "hour")
+STATES = ("served", "no_show", "cancelled", "expired")
+# Minutes: the edges of the waiting-time distribution chart.
+WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60)
+# A larger range is refused: a leader's report covers at most a few years.
+MAX_DAYS = 3 * 366
+NO_GROUP = "—"
+
+# The feature-module loader in app.py includes ``routes`` from every module it finds; the
+# report endpoints live with the other admin routes.
+routes: list[Any] = []
+
+_GROUP_SQL = {
+    "day": "day",
+    "service": "service",
+    "counter": "counter",
+    "staff": "staff",
+    "hour": "CAST(strftime('%H', issued_at, :tz) AS INTEGER)",
+}
+_WAIT = "(julianday(called_at) - julianday(issued_at)) * 86400.0"
+_SERVICE = "(julianday(finished_at) - julianday(started_at)) * 86400.0"
+
+
+# --------------------------------------------------------------------------- dates
+
+def parse_date(text: str) -> dt.date:
+    """``DD/MM/YYYY`` (as Vietnamese offices write it) or ``YYYY-MM-DD``."""
+    text = text.strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise BadRequest(f"Ngày không hợp lệ: {text!r} (dạng dd/mm/yyyy).",
+                     f"Invalid date: {text!r} (use dd/mm/yyyy or yyyy-mm-dd).", key="bad_date")
+
+
+def vn_date(day: str | dt.date) -> str:
+    d = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    return d.strftime("%d/%m/%Y")
+
+
+def check_range(date_from: dt.date, date_to: dt.date, by: str) -> None:
+    if by not in GROUPINGS:
+        raise BadRequest(f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+                         f"Group by must be one of: {', '.join(GROUPINGS)}.", key="bad_group")
+    if date_to < date_from:
+        raise BadRequest("Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.",
+                         key="bad_range")
+    if (date_to - date_from).days >= MAX_DAYS:
+        raise BadRequest("Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).",
+                         key="bad_range")
+
+
+def _tz_modifier(config: Config, date_from: dt.date, date_to: dt.date) -> str:
+    """SQLite modifier turning UTC into office-local time. One offset for the range (taken at
+    its middle): exact for Vietnam, which has no daylight saving time."""
+    mid = date_from + (date_to - date_from) / 2
+    noon = dt.datetime.combine(mid, dt.time(12), config.office.tz)
+    offset = noon.utcoffset() or dt.timedelta(0)
+    return f"{int(offset.total_seconds()):+d} seconds"
+
+
+# --------------------------------------------------------------------------- statistics
+
+def quantile(hist: list[tuple[int, int]], q: float) -> float:
+    """The q-quantile (0..1) of sorted ``(value, count)`` pairs, interpolating linearly
+    between closest ranks like Excel's PERCENTILE.INC."""
+    n = sum(c for _, c in hist)
+    pos = (n - 1) * q
+    lo, frac = int(math.floor(pos)), pos - math.floor(pos)
+    low = high = None
+    seen = 0
+    for value, count in hist:
+        if low is None and lo < seen + count:
+            low = value
+        if lo + 1 < seen + count:
+            high = value
+            break
+        seen += count
+    assert low is not None
+    if high is None:
+        high = low
+    return low + (high - low) * frac
+
+
+def summarize(hist: dict[int, int]) -> dict[str, Any]:
+    """count, mean, median, p90 and max of a histogram of whole seconds."""
+    if not hist:
+        return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
+    pairs = sorted(hist.items())
+    n = sum(c for _, c in pairs)
+    return {
+        "count": n,
+        "mean": round(sum(v * c for v, c in pairs) / n, 1),
+        "median": round(quantile(pairs, 0.5), 1),
+        "p90": round(quantile(pairs, 0.9), 1),
+        "max": pairs[-1][0],
+    }
+
+
+# --------------------------------------------------------------------------- the report
+
+def _labels(conn: sqlite3.Connection, config: Config, by: str) -> dict[Any, str]:
+    if by == "service":
+        return {s.code: s.name for s in config.services}
+    if by == "counter":
+        return {c.number: c.name for c in config.counters}
+    if by == "staff":
+        return {r[0]: r[1] or r[0] for r in conn.execute("SELECT username, display_name FROM users")}
+    return {}
+
+
+def _label(by: str, key: Any, labels: dict[Any, str]) -> str:
+    if key is None:
+        return NO_GROUP
+    if by == "day":
+        return vn_date(key)
+    if by == "hour":
+        return f"{key:02d}:00–{(key + 1) % 24:02d}:00"
+    return labels.get(key, str(key))
+
+
+def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date,
+                 by: str = "day") -> dict[str, Any]:
+    """Figures for the office days ``date_from``..``date_to`` (inclusive) grouped ``by``.
+    ``conn`` may be a read-only connection: nothing is written."""
+    check_range(date_from, date_to, by)
+    key_sql = _GROUP_SQL[by]
+    levels = config.rating.levels
+    params = {"a": date_from.isoformat(), "b": date_to.isoformat(),
+              "tz": _tz_modifier(config, date_from, date_to)}
+    where = "day BETWEEN :a AND :b"
+    rating_cols = ", ".join(f"sum(rating = {i})" for i in range(1, levels + 1))
+
+    groups: dict[Any, dict[str, Any]] = {}
+    for row in conn.execute(f"""
+        SELECT {key_sql}, count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
+               sum(state = 'expired'), sum(transfers > 0),
+               sum(CASE WHEN called_at IS NOT NULL AND transfers = 0
+                        THEN abs(estimated_wait_s - round({_WAIT})) END),
+               {rating_cols}
+        FROM tickets WHERE {where} GROUP BY 1""", params):
+        key, issued, served, no_show, cancelled, expired, transferred, err = row[:8]
+        groups[key] = {"issued": issued, "served": served, "no_show": no_show, "cancelled": cancelled,
+                       "expired": expired, "transferred": transferred, "_err": err or 0,
+                       "_wait": defaultdict(int), "_service": defaultdict(int),
+                       "ratings": [c or 0 for c in row[8:]]}
+
+    def bump(key: Any, name: str, seconds: float | int, count: int) -> None:
+        groups[key][name][int(seconds)] += count
+
+    for key, seconds, count in conn.execute(f"""
+        SELECT {key_sql}, CAST(round({_WAIT}) AS INTEGER), count(*) FROM tickets
+        WHERE {where} AND called_at IS NOT NULL AND transfers = 0 GROUP BY 1, 2""", params):
+        bump(key, "_wait", seconds, count)
+    for key, seconds, count in conn.execute(f"""
+        SELECT {key_sql}, CAST(round({_SERVICE}) AS INTEGER), count(*) FROM tickets
+        WHERE {where} AND state = 'done' AND started_at IS NOT NULL GROUP BY 1, 2""", params):
+        bump(key, "_service", seconds, count)
+    # Transferred tickets (a few in a hundred): their first call is in the event log.
+    for key, seconds, estimate in conn.execute(f"""
+        SELECT {key_sql}, CAST(round((julianday(first) - julianday(issued_at)) * 86400.0) AS INTEGER),
+               estimated_wait_s
+        FROM (SELECT *, (SELECT at FROM events e WHERE e.ticket_id = tickets.id AND e.kind = 'ticket_called'
+                         ORDER BY seq LIMIT 1) AS first
+              FROM tickets WHERE {where} AND transfers > 0)
+        WHERE first IS NOT NULL""", params):
+        bump(key, "_wait", seconds, 1)
+        groups[key]["_err"] += abs((estimate or 0) - seconds)
+
+    served_by_staff = {staff: n for staff, n in conn.execute(
+        f"SELECT staff, count(*) FROM tickets WHERE {where} AND state = 'done' GROUP BY staff", params)}
+    arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
+    for service, hour, n in conn.execute(f"""
+        SELECT service, CAST(strftime('%H', issued_at, :tz) AS INTEGER), count(*) FROM tickets
+        WHERE {where} GROUP BY 1, 2""", params):
+        arrivals[service][hour] += n
+
+    labels = _labels(conn, config, by)
+    total_served = sum(g["served"] for g in groups.values())
+    total: dict[str, Any] = {"issued": 0, "served": 0, "no_show": 0, "cancelled": 0, "expired": 0,
+                             "transferred": 0, "_err": 0, "_wait": defaultdict(int),
+                             "_service": defaultdict(int), "ratings": [0] * levels}
+    rows = []
+    order = {s.code: i for i, s in enumerate(config.services)} if by == "service" else {}
+    for key in sorted(groups, key=lambda k: (k is None, order.get(k, len(order)), "" if k is None else k)):
+        g = groups[key]
+        for name in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "_err"):
+            total[name] += g[name]
+        for name in ("_wait", "_service"):
+            for v, c in g[name].items():
+                total[name][v] += c
+        total["ratings"] = [a + b for a, b in zip(total["ratings"], g["ratings"])]
+        rows.append(_finish_row(g, key, _label(by, key, labels), total_served, levels))
+    total_row = _finish_row(total, None, "Tổng cộng", total_served, levels)
+
+    staff_labels = labels if by == "staff" else _labels(conn, config, "staff")
+    staff = [{"staff": s or NO_GROUP, "name": staff_labels.get(s, s or NO_GROUP), "served": n,
+              "share": round(n / total_served, 4) if total_served else None}
+             for s, n in sorted(served_by_staff.items(), key=lambda kv: (-kv[1], kv[0] or ""))]
+    wait_hist = total["_wait"]
+    edges = [0, *WAIT_BUCKETS]
+    buckets = [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"]
+    counts = [0] * len(buckets)
+    for seconds, c in wait_hist.items():
+        minutes = seconds / 60
+        i = next((j for j, edge in enumerate(WAIT_BUCKETS) if minutes < edge), len(WAIT_BUCKETS))
+        counts[i] += c
+    services = {s.code: s.name for s in config.services}
+    return {
+        "office": config.office.name,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "by": by,
+        "rating_levels": levels,
+        "rows": rows,
+        "total": total_row,
+        "staff": staff,
+        "charts": {
+            "arrivals_by_hour": {"hours": list(range(24)),
+                                 "series": [{"service": code, "name": services.get(code, code), "counts": arrivals[code]}
+                                            for code in sorted(arrivals, key=lambda c: (c not in services, c))]},
+            "wait_distribution": {"buckets": buckets, "counts": counts},
+            "served_per_staff": [{"name": s["name"], "served": s["served"]} for s in staff],
+            "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
+        },
+    }
+
+
+def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, levels: int) -> dict[str, Any]:
+    wait = summarize(g["_wait"])
+    rated = sum(g["ratings"])
+    satisfied = sum(g["ratings"][-2:])
+    return {
+        "key": key,
+        "label": label,
+        "issued": g["issued"],
+        "served": g["served"],
+        "no_show": g["no_show"],
+        "cancelled": g["cancelled"],
+        "transferred": g["transferred"],
+        "expired": g["expired"],
+        "waiting": wait,
+        "service": summarize(g["_service"]),
+        "served_share": round(g["served"] / total_served, 4) if total_served else None,
+        "ratings": g["ratings"],
+        "rated": rated,
+        "satisfied_share": round(satisfied / rated, 4) if rated else None,
+        "estimate_mae": round(g["_err"] / wait["count"], 1) if wait["count"] else None,
+    }
+
+
+# --------------------------------------------------------------------------- exports
+
+GROUP_HEADERS = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy", "staff": "Cán bộ", "hour": "Giờ"}
+
+
+def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Vietnamese headers and one row per group plus the total; times in minutes, shares in %."""
+    levels = report["rating_levels"]
+    headers = [GROUP_HEADERS[report["by"]], "Số phát ra", "Đã phục vụ", "Vắng mặt", "Đã hủy", "Chuyển",
+               "Hết hạn"]
+    for what in ("Chờ", "Phục vụ"):
+        headers += [f"{what} TB (phút)", f"{what} trung vị (phút)", f"{what} P90 (phút)", f"{what} tối đa (phút)"]
+    headers += ["Tỷ lệ phục vụ (%)", *[f"Mức {i}" for i in range(1, levels + 1)], "Lượt đánh giá",
+                "Hài lòng (%)", "Sai số ước tính TB (phút)"]
+
+    def minutes(v: float | None) -> float | None:
+        return None if v is None else round(v / 60, 1)
+
+    def pct(v: float | None) -> float | None:
+        return None if v is None else round(v * 100, 1)
+
+    out = []
+    for r in [*report["rows"], report["total"]]:
+        first: Any = r["label"]
+        if report["by"] == "day" and r["key"] is not None:
+            first = dt.date.fromisoformat(r["key"])
+        line = [first, r["issued"], r["served"], r["no_show"], r["cancelled"], r["transferred"], r["expired"]]
+        for what in ("waiting", "service"):
+            line += [minutes(r[what][k]) for k in ("mean", "median", "p90", "max")]
+        line += [pct(r["served_share"]), *r["ratings"], r["rated"], pct(r["satisfied_share"]),
+                 minutes(r["estimate_mae"])]
+        out.append(line)
+    return headers, out
+
+
+def to_csv(report: dict[str, Any]) -> bytes:
+    """UTF-8 with a BOM (so Excel shows the Vietnamese), dates dd/mm/yyyy, comma-separated."""
+    headers, rows = table(report)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(headers)
+    for line in rows:
+        w.writerow([vn_date(v) if isinstance(v, dt.date) else ("" if v is None else v) for v in line])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(report: dict[str, Any]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    headers, rows = table(report)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Báo cáo"
+    ws.append([report["office"]])
+    ws.append([f"Báo cáo từ {vn_date(report['from'])} đến {vn_date(report['to'])}, "
+               f"theo {GROUP_HEADERS[report['by']].lower()}"])
+    ws.append([])
+    ws.append(headers)
+    for line in rows:
+        ws.append(line)
+    bold = Font(bold=True)
+    ws["A1"].font = Font(bold=True, size=14)
+    for cell in ws[4]:
+        cell.font = bold
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in ws[ws.max_row]:
+        cell.font = bold
+    for row in ws.iter_rows(min_row=5, max_col=1):
+        for cell in row:
+            if isinstance(cell.value, dt.date):
+                cell.number_format = "dd/mm/yyyy"
+    ws.freeze_panes = "B5"
+    ws.column_dimensions["A"].width = 28
+    for i in range(2, len(headers) + 1):
+        ws.column_dimensions[get_column_letter(i)].width = 12
+
+    staff = wb.create_sheet("Cán bộ")
+    staff.append(["Cán bộ", "Tên đăng nhập", "Đã phục vụ", "Tỷ lệ (%)"])
+    for cell in staff[1]:
+        cell.font = bold
+    for s in report["staff"]:
+        staff.append([s["name"], s["staff"], s["served"], None if s["share"] is None else round(s["share"] * 100, 1)])
+    staff.column_dimensions["A"].width = 28
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def filename(report: dict[str, Any], ext: str) -> str:
+    return f"bao-cao-{report['from']}-{report['to']}-{report['by']}.{ext}"
+
+
+def run_command(config: Config, date_from: str, date_to: str, by: str, fmt: str, output: str | None) -> str:
+    """``motcua report``: build the report from the database (read-only) and write it to
+    ``output`` (xlsx without one: a file named after the range). Returns where it went."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from .store import connect
+
+    start, end = parse_date(date_from), parse_date(date_to)
+    check_range(start, end, by)
+    path = config.resolve(config.server.database)
+    if not path.is_file():
+        raise BadRequest(f"Không có cơ sở dữ liệu {path}.", f"No database at {path}.", key="no_database")
+    conn = connect(path, readonly=True)
+    try:
+        report = build_report(conn, config, start, end, by)
+    finally:
+        conn.close()
+    if fmt == "json":
+        data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+    elif fmt == "csv":
+        data = to_csv(report)
+    else:
+        data = to_xlsx(report)
+        output = output or filename(report, "xlsx")
+    if output in (None, "-"):
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return "-"
+    Path(output).write_bytes(data)
+    return str(output)
