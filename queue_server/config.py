@@ -425,3 +425,9 @@ def describe() -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def markdown_table() -> str:
+    """The README's configuration table (tests/test_readme.py keeps README in step)."""
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for key, tp, default, text in describe():
+        lines.append(f"| `{key}` | {tp} | {f'`{default}`' if default else 'required'} | {text} |")
+    return "\n".join(lines)

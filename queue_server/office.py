@@ -266,6 +266,7 @@ class Office:
                 "open_now": engine.is_open_hours(now),
                 "priority_enabled": self.config.queue.priority_enabled,
                 "rating_levels": self.config.rating.levels,
+                "rating_timeout_s": self.config.rating.timeout_seconds,
                 "max_recalls": self.config.queue.max_recalls,
                 "voice": self.config.display.voice,
                 "chime": self.config.display.chime,
