@@ -1,0 +1,31 @@
+"""`motcua demo`: the sample office lives through a simulated day with nobody touching it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from queue_server.demo import demo_app
+from tests.support import office_config
+
+
+def test_demo_day_issues_calls_and_serves_tickets_by_itself(tmp_path: Path):
+    config = office_config(tmp_path)
+    app = demo_app(config, speed=600.0, database=tmp_path / "demo.db", seed=7)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 15
+        state = client.get("/api/state").json()
+        while time.monotonic() < deadline:
+            state = client.get("/api/state").json()
+            served = sum(c["served_today"] for c in state["counters"])
+            if served >= 3:
+                break
+            time.sleep(0.2)
+        assert sum(s["issued"] for s in state["services"]) > 0
+        assert all(c["state"] == "open" for c in state["counters"])
+        assert served >= 3 and state["latest_calls"]
+        # The demo accounts can sign in and take over a counter.
+        r = client.post("/api/login", json={"username": "demo2", "password": "demo-pass", "counter": 2})
+        assert r.status_code == 200
