@@ -114,6 +114,15 @@ def cmd_print_test(args: argparse.Namespace) -> int:
     return print_test(args.printer_url, args.profile or None, args.width, args.timeout)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import backup_config
+
+    config = _config(args)
+    path = backup_config(config, args.dir, args.keep)
+    print(f"Đã sao lưu / backup written: {path}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .reports import run_command
 
@@ -167,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=576)
     p.add_argument("--timeout", type=float, default=5.0)
     p.set_defaults(func=cmd_print_test)
+
+    p = sub.add_parser("backup", help="online copy of the database (safe while serving); see docs/backup.md")
+    p.add_argument("dir", nargs="?", help="backup folder (default: backup.dir in config.toml)")
+    p.add_argument("--keep", type=int, help="how many backups to keep (default: backup.keep)")
+    p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("report", help="report figures for a date range: csv, xlsx or json (see docs/reports.md)")
     p.add_argument("--from", dest="date_from", required=True, help="first office day: DD/MM/YYYY or YYYY-MM-DD")
