@@ -23,7 +23,9 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -110,12 +112,53 @@ def _describe(error: BaseException) -> str:
 
 def _open(url: str, profile: str | None, timeout: float) -> Escpos:
     printer = open_printer(url, profile=profile, timeout=timeout)
-    printer.open()
+    if isinstance(printer, escpos_printer.File):
+        _within(timeout, "opening the device", printer.open)  # a FIFO or odd device can block
+    else:
+        printer.open()
     if printer._device is None:  # some drivers log instead of raising
         raise OSError(f"could not open {url}")
     if isinstance(printer, escpos_printer.Serial) and printer._device:
         printer._device.write_timeout = timeout
     return printer
+
+
+class _Stuck(TimeoutError):
+    """A call into a device that has no timeout of its own did not return in time."""
+
+
+def _within(timeout: float, what: str, call: Callable[[], None]) -> None:
+    """Run ``call`` in a helper thread and give up waiting after ``timeout`` seconds.
+
+    Only for ``file://`` devices: a write to a printer device file blocks for as long
+    as the printer does not take data, and Python cannot interrupt it. On timeout
+    the thread is left behind (daemon); if the printer wakes up later, it finishes
+    the job then, which is why the outcome is ``failed_partial``.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name=f"motcua-{what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise _Stuck(f"{what} did not finish within {timeout:g} s")
+    if failure:
+        raise failure[0]
+
+
+def _send(printer: Escpos, data: bytes, timeout: float) -> None:
+    # One write for the whole job: the only failure point after "connected".
+    printer._raw(data)
+    if isinstance(printer, escpos_printer.Network) and printer._device:
+        _wait_until_taken(printer._device, timeout)
+    # Closing flushes (file, serial) or submits (cups, win32): still part of sending.
+    printer.close()
 
 
 def _close_quietly(printer: Escpos) -> None:
@@ -153,14 +196,13 @@ def print_ticket(
     except Exception as error:
         return PrintResult("failed_before_send", f"cannot connect to {url}: {_describe(error)}")
     try:
-        # One write for the whole job: the only failure point after "connected".
-        printer._raw(data)
-        if isinstance(printer, escpos_printer.Network) and printer._device:
-            _wait_until_taken(printer._device, timeout)
-        # Closing flushes (file, serial) or submits (cups, win32): still part of sending.
-        printer.close()
+        if isinstance(printer, escpos_printer.File):
+            _within(timeout, "writing to the device", lambda: _send(printer, data, timeout))
+        else:
+            _send(printer, data, timeout)
     except Exception as error:
-        _close_quietly(printer)
+        if not isinstance(error, _Stuck):  # a stuck device file would block close() too
+            _close_quietly(printer)
         if isinstance(error, TimeoutError) and str(error) in ("", "timed out"):
             detail = f"timed out after {timeout:g} s"
         else:
@@ -251,10 +293,9 @@ def printer_status(url: str, timeout: float = STATUS_TIMEOUT, *, profile: str | 
             # CUPS answers for its queue, not the printer: b"8" means stopped.
             online = printer._read() != b"8"
             return PrinterStatus(online, "unknown", None if online else "CUPS queue is stopped")
-        try:
-            state = _status_byte(printer, DLE_EOT_PRINTER)
-        except NotImplementedError:
+        if type(printer)._read is Escpos._read:  # file://, win32://: write-only
             return PrinterStatus(True, "unknown", "this connection cannot read printer status")
+        state = _status_byte(printer, DLE_EOT_PRINTER)
         if state is None:
             return PrinterStatus(
                 True, "unknown", "printer did not answer the status request (DLE EOT)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -328,3 +329,52 @@ def test_print_test_failure_is_explained_in_vietnamese_and_english(capsys: pytes
 def test_print_test_bad_settings_exit_2(url: str, profile: str | None, width: int, capsys: pytest.CaptureFixture[str]) -> None:
     assert print_test(url, profile, width, SHORT) == 2
     assert "Printer setting error" in capsys.readouterr().err
+
+
+# --- file:// devices ---------------------------------------------------------------------------
+
+
+def test_file_printer_receives_the_job(tmp_path: Path) -> None:
+    device = tmp_path / "lp0"
+    device.touch()
+    image = ticket_image()
+    assert print_ticket(f"file://{device}", image, timeout=SHORT) == PrintResult("printed", None)
+    assert same_pixels(decode_raster(device.read_bytes()), image)
+    status = printer_status(f"file://{device}", SHORT)
+    assert (status.online, status.paper) == (True, "unknown")
+    assert device.read_bytes() == b""  # opened (so truncated) by the status check, nothing written
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_file_device_that_stops_taking_data_fails_partial_after_the_timeout(tmp_path: Path) -> None:
+    fifo = tmp_path / "lp0"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # holds the pipe open, never reads
+    try:
+        started = time.monotonic()
+        result = print_ticket(f"file://{fifo}", ticket_image(576, footer="dài " * 400), timeout=SHORT)
+        assert result.outcome == "failed_partial", result
+        assert SHORT * 0.9 < time.monotonic() - started < SHORT * 4
+    finally:
+        _drain_and_close(reader)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_file_device_that_cannot_be_opened_in_time_fails_before_send(tmp_path: Path) -> None:
+    fifo = tmp_path / "lp0"
+    os.mkfifo(fifo)  # opening it for writing blocks until someone reads
+    result = print_ticket(f"file://{fifo}", ticket_image(), timeout=SHORT)
+    assert result.outcome == "failed_before_send", result
+    # Let the abandoned opener finish so no thread stays blocked.
+    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+
+
+def _drain_and_close(fd: int) -> None:
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            if not os.read(fd, 1 << 16):
+                break
+        except BlockingIOError:
+            time.sleep(0.02)
+    os.close(fd)
