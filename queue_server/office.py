@@ -59,6 +59,8 @@ class Office:
         self.seq = store.last_seq()
         # Callbacks run after each commit with (events, seqs); used by the print service.
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
+        # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
+        self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
 
     def _load_engine(self) -> Engine:
         meta = self.store.load_meta()
@@ -280,6 +282,8 @@ class Office:
                 for t in calls[: self.config.display.latest_calls]
             ],
         }
+        for key, part in self.snapshot_extras.items():
+            snap[key] = part(audience)
         if staff:
             snap["waiting"] = [public_ticket(t.to_dict()) for t in sorted(engine.waiting(), key=lambda t: (t.queued_at, t.id))]
             snap["no_shows"] = [public_ticket(t.to_dict()) for t in today if t.state is TicketState.NO_SHOW]
