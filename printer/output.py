@@ -113,7 +113,8 @@ def _describe(error: BaseException) -> str:
 def _open(url: str, profile: str | None, timeout: float) -> Escpos:
     printer = open_printer(url, profile=profile, timeout=timeout)
     if isinstance(printer, escpos_printer.File):
-        _within(timeout, "opening the device", printer.open)  # a FIFO or odd device can block
+        # A FIFO or an odd device can block in open().
+        _within(timeout, "opening the device", printer.open, lambda: _close_quietly(printer))
     else:
         printer.open()
     if printer._device is None:  # some drivers log instead of raising
@@ -127,27 +128,38 @@ class _Stuck(TimeoutError):
     """A call into a device that has no timeout of its own did not return in time."""
 
 
-def _within(timeout: float, what: str, call: Callable[[], None]) -> None:
+def _within(timeout: float, what: str, call: Callable[[], None], cleanup: Callable[[], None]) -> None:
     """Run ``call`` in a helper thread and give up waiting after ``timeout`` seconds.
 
     Only for ``file://`` devices: a write to a printer device file blocks for as long
     as the printer does not take data, and Python cannot interrupt it. On timeout
-    the thread is left behind (daemon); if the printer wakes up later, it finishes
-    the job then, which is why the outcome is ``failed_partial``.
+    the thread is left behind (daemon) and runs ``cleanup`` (closing the device)
+    once ``call`` finally returns; if the printer wakes up, it finishes the job then,
+    which is why the outcome is ``failed_partial``.
     """
     failure: list[BaseException] = []
+    lock = threading.Lock()
+    state = {"done": False, "given_up": False}
 
     def run() -> None:
         try:
             call()
         except BaseException as error:
             failure.append(error)
+        finally:
+            with lock:
+                state["done"] = True
+                late = state["given_up"]
+            if late:
+                cleanup()
 
     thread = threading.Thread(target=run, name=f"motcua-{what}", daemon=True)
     thread.start()
     thread.join(timeout)
-    if thread.is_alive():
-        raise _Stuck(f"{what} did not finish within {timeout:g} s")
+    with lock:
+        if not state["done"]:
+            state["given_up"] = True
+            raise _Stuck(f"{what} did not finish within {timeout:g} s")
     if failure:
         raise failure[0]
 
@@ -197,7 +209,12 @@ def print_ticket(
         return PrintResult("failed_before_send", f"cannot connect to {url}: {_describe(error)}")
     try:
         if isinstance(printer, escpos_printer.File):
-            _within(timeout, "writing to the device", lambda: _send(printer, data, timeout))
+            _within(
+                timeout,
+                "writing to the device",
+                lambda: _send(printer, data, timeout),
+                lambda: _close_quietly(printer),
+            )
         else:
             _send(printer, data, timeout)
     except Exception as error:
