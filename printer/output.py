@@ -5,15 +5,16 @@ call ``print_ticket``; it never retries. Retrying after a timeout is how a ticke
 gets printed twice, so the caller (the server) decides, knowing the outcome:
 
 ``printed``
-    every byte was handed to the connection and it closed cleanly. A powered-off
-    printer behind a print server can still lose the job silently: check
-    ``printer_status``.
+    every byte was handed over and the connection closed cleanly; for tcp://
+    printers, the printer's TCP stack has acknowledged the last byte. A printer
+    can still lose a job it took (power cut, paper out): check ``printer_status``.
 ``failed_before_send``
     nothing was sent (bad URL or profile, image too wide, connection refused,
     device missing). Safe to retry or send to another printer.
 ``failed_partial``
     the connection was open and sending had started when it failed (peer closed,
-    timeout). Part of a ticket may have come out; a person should look.
+    the printer took no data for ``timeout`` seconds). Part of a ticket may have
+    come out, or all of it later; a person should look before reprinting.
 """
 
 from __future__ import annotations
