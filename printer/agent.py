@@ -213,6 +213,7 @@ class PrinterAgent:
         from websockets.asyncio.client import connect
 
         stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
         delay = self.config.backoff_min
         headers = {"Authorization": f"Bearer {self.config.token}"}
         while not stop.is_set():
@@ -227,12 +228,16 @@ class PrinterAgent:
                     close_timeout=2,
                 ) as ws:
                     self.connections += 1
-                    delay = self.config.backoff_min
                     log.info("connected to %s", self.config.ws_url)
+                    connected_at = loop.time()
                     await self._serve_until(ws, stop)
                     if stop.is_set():
                         return
                     log.warning("server closed the connection")
+                    # Start the backoff over only after a session that lasted; a server
+                    # that accepts and drops us at once is not hammered every second.
+                    if loop.time() - connected_at >= self.config.backoff_max:
+                        delay = self.config.backoff_min
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # refused, DNS, 401, timeouts, dropped connection…
