@@ -404,3 +404,27 @@ def test_motcua_printer_command_prints_a_job_and_stops_on_sigterm(tmp_path: Path
             assert saved.size == render_ticket(TICKET, 576).size
 
     run(scenario)
+
+
+def test_reconnect_delay_doubles_up_to_the_cap_when_the_server_keeps_dropping_the_agent() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        connected_at: list[float] = []
+
+        async def drop(ws: ServerConnection) -> None:
+            connected_at.append(loop.time())
+            await ws.close()
+
+        with FakePrinter("accept") as fake:
+            async with serve(drop, "127.0.0.1", 0) as server:
+                side = ServerSide()
+                side.port = next(iter(server.sockets)).getsockname()[1]
+                agent = PrinterAgent(agent_config(side, fake.url, backoff_min=0.05, backoff_max=0.2))
+                async with running(agent):
+                    while len(connected_at) < 6:
+                        await asyncio.sleep(0.02)
+        gaps = [b - a for a, b in zip(connected_at, connected_at[1:])]
+        assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2  # 0.05, 0.1, 0.2, …
+        assert all(gap < 0.2 + 0.25 for gap in gaps)  # … capped at 0.2 s
+
+    run(scenario)
