@@ -1,0 +1,124 @@
+// Phone status page (/t/<token>, the kiosk QR target): the citizen's number, state, people
+// ahead and estimated wait, live; when called, a large "Mời đến quầy N" with vibration and
+// a tone (phones allow sound only after a tap: the "Bật âm báo" button).
+
+import { Live, getJSON } from "./live.js";
+import { initI18n, t, waitText, languageToggle, lang, onLangChange } from "./i18n.js";
+
+const REFRESH_DEBOUNCE_MS = 400;
+
+const $ = (id) => document.getElementById(id);
+const token = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
+const live = new Live();
+let ticket = null;
+let refreshTimer = null;
+let audio = null;
+let lastAlert = null; // "<state>/<recalls>" we last alerted for
+
+async function refresh() {
+  const result = await getJSON(`/api/tickets/${encodeURIComponent(token)}`);
+  if (result.ok) {
+    const before = ticket;
+    ticket = result.body;
+    render();
+    alertIfCalled(before);
+  } else if (result.status === 404) {
+    ticket = null;
+    document.body.dataset.state = "missing";
+    $("card").hidden = true;
+    $("missing").hidden = false;
+  }
+}
+
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, REFRESH_DEBOUNCE_MS);
+}
+
+function render() {
+  if (!ticket) return;
+  document.body.dataset.state = ticket.state;
+  $("missing").hidden = true;
+  $("card").hidden = false;
+  $("office-name").textContent = lang() === "en" ? ticket.office_name_en || ticket.office_name : ticket.office_name;
+  $("label").textContent = ticket.label;
+  $("priority").hidden = !ticket.priority;
+  $("service").textContent = lang() === "en" ? ticket.service_name_en || ticket.service_name : ticket.service_name;
+  document.title = `${ticket.label} – ${t("status.title")}`;
+
+  const state = ticket.state;
+  const called = state === "called";
+  $("called").hidden = !called;
+  if (called) {
+    $("called-text").textContent = t("status.go_to_counter", { n: ticket.counter });
+    $("called-hint").textContent = ticket.recalls ? t("status.recalled", { n: ticket.recalls }) : t("status.called_hint");
+  }
+  $("state").hidden = called;
+  let title = t(`status.state.${state}`);
+  let text = t(`status.text.${state}`, { n: ticket.counter ?? "" });
+  if (state === "waiting") {
+    if (ticket.transfers) title = t("status.state.transferred");
+    if (ticket.people_ahead === 0) text = t("status.text.next");
+  }
+  $("state-title").textContent = title;
+  $("state-text").textContent = text;
+  $("facts").hidden = state !== "waiting";
+  $("ahead").textContent = String(ticket.people_ahead ?? 0);
+  $("wait").textContent = waitText(ticket.estimated_wait_s);
+  document.querySelector(".note").hidden = !["waiting", "called", "serving"].includes(state);
+  $("sound").hidden = !["waiting", "called"].includes(state) || (audio && audio.state === "running");
+}
+
+function alertIfCalled(before) {
+  if (!ticket || ticket.state !== "called") return;
+  const key = `${ticket.id}/${ticket.counter}/${ticket.recalls}`;
+  if (key === lastAlert) return;
+  const first = lastAlert === null && before === null; // page opened on an already-called ticket
+  lastAlert = key;
+  if (first) return;
+  if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 800]);
+  tone();
+}
+
+// Two-note chime with an oscillator: no file to download, works offline.
+function tone() {
+  if (!audio || audio.state !== "running") return;
+  const start = audio.currentTime + 0.05;
+  [[880, 0], [660, 0.45], [880, 1.2], [660, 1.65]].forEach(([freq, at]) => {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, start + at);
+    gain.gain.exponentialRampToValueAtTime(0.4, start + at + 0.03);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.4);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(start + at);
+    osc.stop(start + at + 0.42);
+  });
+}
+
+$("sound").addEventListener("click", async () => {
+  const AudioContextClass = globalThis.AudioContext || globalThis.webkitAudioContext;
+  if (!AudioContextClass) return;
+  audio = audio || new AudioContextClass();
+  await audio.resume().catch(() => {});
+  tone(); // so the citizen hears what to listen for
+  render();
+});
+
+live.addEventListener("snapshot", refresh);
+live.addEventListener("event", (e) => {
+  const msg = e.detail;
+  if (!ticket) return;
+  if (msg.ticket && msg.ticket.id === ticket.id) refresh();
+  // The queue moved: people ahead and the estimate change.
+  else if (ticket.state === "waiting" && msg.services) refreshSoon();
+});
+
+window.motcua = { live };
+
+await initI18n();
+languageToggle($("lang"));
+onLangChange(render);
+await refresh();
+live.start();
