@@ -1,18 +1,19 @@
 """Report figures from the database: counts, waiting and service times, the clerks' share of
 the work, satisfaction and how good the kiosk's wait estimates were.
 
-Everything is computed with a handful of grouped SQL scans of ``tickets`` (one row per
-ticket, kept by the store's write path together with the event log) over a range of office
-days; the ``tickets(day, …)`` covering index of migration 3 lets those scans read the index
-alone. Percentiles need the whole distribution, so SQL returns a histogram of whole seconds
-per group (a few thousand rows for a year) rather than 500,000 values.
+Everything is computed with a few grouped SQL scans of ``ticket_facts`` over a range of
+office days: one row per ticket with its figures as whole seconds, clustered by day and kept
+by triggers on ``tickets`` (migration 3 in ``queue_server.store``), so a report never parses
+a timestamp. Percentiles need the whole distribution, so SQL returns a histogram of whole
+seconds per group rather than 500,000 values.
 
 Definitions (also in docs/reports.md):
 
 - *issued*: tickets of the office day; *served*: state ``done``; *no-show*, *cancelled*,
   *expired*: the final state; *transferred*: tickets transferred at least once.
-- *waiting time*: issue → first call, for every ticket that was called. A transferred
-  ticket's first call comes from the event log (its row keeps only the latest call).
+- *waiting time*: issue → call, for every ticket that was called. A transferred ticket
+  counts its first call (the time at the first counter is not waiting); a no-show who came
+  back and was called again counts that later call.
 - *service time*: start → finish of served tickets.
 - *percentiles*: linear interpolation between closest ranks (Excel's PERCENTILE.INC).
 - *satisfied*: the two highest rating levels (the tablet's level ``levels`` is "Rất hài lòng").
@@ -54,10 +55,8 @@ _GROUP_SQL = {
     "service": "service",
     "counter": "counter",
     "staff": "staff",
-    "hour": "CAST(strftime('%H', issued_at, :tz) AS INTEGER)",
+    "hour": "((issued_epoch + :offset) / 3600) % 24",
 }
-_WAIT = "(julianday(called_at) - julianday(issued_at)) * 86400.0"
-_SERVICE = "(julianday(finished_at) - julianday(started_at)) * 86400.0"
 
 
 # --------------------------------------------------------------------------- dates
@@ -91,13 +90,13 @@ def check_range(date_from: dt.date, date_to: dt.date, by: str) -> None:
                          key="bad_range")
 
 
-def _tz_modifier(config: Config, date_from: dt.date, date_to: dt.date) -> str:
-    """SQLite modifier turning UTC into office-local time. One offset for the range (taken at
-    its middle): exact for Vietnam, which has no daylight saving time."""
+def _tz_offset(config: Config, date_from: dt.date, date_to: dt.date) -> int:
+    """Seconds to add to UTC for office-local time. One offset for the range (taken at its
+    middle): exact for Vietnam, which has no daylight saving time."""
     mid = date_from + (date_to - date_from) / 2
     noon = dt.datetime.combine(mid, dt.time(12), config.office.tz)
     offset = noon.utcoffset() or dt.timedelta(0)
-    return f"{int(offset.total_seconds()):+d} seconds"
+    return int(offset.total_seconds())
 
 
 # --------------------------------------------------------------------------- statistics
@@ -168,52 +167,30 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
     key_sql = _GROUP_SQL[by]
     levels = config.rating.levels
     params = {"a": date_from.isoformat(), "b": date_to.isoformat(),
-              "tz": _tz_modifier(config, date_from, date_to)}
+              "offset": _tz_offset(config, date_from, date_to)}
     where = "day BETWEEN :a AND :b"
     rating_cols = ", ".join(f"sum(rating = {i})" for i in range(1, levels + 1))
 
     groups: dict[Any, dict[str, Any]] = {}
     for row in conn.execute(f"""
         SELECT {key_sql}, count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
-               sum(state = 'expired'), sum(transfers > 0),
-               sum(CASE WHEN called_at IS NOT NULL AND transfers = 0
-                        THEN abs(estimated_wait_s - round({_WAIT})) END),
-               {rating_cols}
-        FROM tickets WHERE {where} GROUP BY 1""", params):
+               sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)), {rating_cols}
+        FROM ticket_facts WHERE {where} GROUP BY 1""", params):
         key, issued, served, no_show, cancelled, expired, transferred, err = row[:8]
         groups[key] = {"issued": issued, "served": served, "no_show": no_show, "cancelled": cancelled,
                        "expired": expired, "transferred": transferred, "_err": err or 0,
-                       "_wait": defaultdict(int), "_service": defaultdict(int),
-                       "ratings": [c or 0 for c in row[8:]]}
-
-    def bump(key: Any, name: str, seconds: float | int, count: int) -> None:
-        groups[key][name][int(seconds)] += count
-
-    for key, seconds, count in conn.execute(f"""
-        SELECT {key_sql}, CAST(round({_WAIT}) AS INTEGER), count(*) FROM tickets
-        WHERE {where} AND called_at IS NOT NULL AND transfers = 0 GROUP BY 1, 2""", params):
-        bump(key, "_wait", seconds, count)
-    for key, seconds, count in conn.execute(f"""
-        SELECT {key_sql}, CAST(round({_SERVICE}) AS INTEGER), count(*) FROM tickets
-        WHERE {where} AND state = 'done' AND started_at IS NOT NULL GROUP BY 1, 2""", params):
-        bump(key, "_service", seconds, count)
-    # Transferred tickets (a few in a hundred): their first call is in the event log.
-    for key, seconds, estimate in conn.execute(f"""
-        SELECT {key_sql}, CAST(round((julianday(first) - julianday(issued_at)) * 86400.0) AS INTEGER),
-               estimated_wait_s
-        FROM (SELECT *, (SELECT at FROM events e WHERE e.ticket_id = tickets.id AND e.kind = 'ticket_called'
-                         ORDER BY seq LIMIT 1) AS first
-              FROM tickets WHERE {where} AND transfers > 0)
-        WHERE first IS NOT NULL""", params):
-        bump(key, "_wait", seconds, 1)
-        groups[key]["_err"] += abs((estimate or 0) - seconds)
+                       "_wait": {}, "_service": {}, "ratings": [c or 0 for c in row[8:]]}
+    for name, column in (("_wait", "wait_s"), ("_service", "service_s")):
+        for key, seconds, count in conn.execute(f"""
+            SELECT {key_sql}, {column}, count(*) FROM ticket_facts
+            WHERE {where} AND {column} IS NOT NULL GROUP BY 1, 2""", params):
+            groups[key][name][seconds] = count
 
     served_by_staff = {staff: n for staff, n in conn.execute(
-        f"SELECT staff, count(*) FROM tickets WHERE {where} AND state = 'done' GROUP BY staff", params)}
+        f"SELECT staff, count(*) FROM ticket_facts WHERE {where} AND state = 'done' GROUP BY staff", params)}
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
     for service, hour, n in conn.execute(f"""
-        SELECT service, CAST(strftime('%H', issued_at, :tz) AS INTEGER), count(*) FROM tickets
-        WHERE {where} GROUP BY 1, 2""", params):
+        SELECT service, {_GROUP_SQL["hour"]}, count(*) FROM ticket_facts WHERE {where} GROUP BY 1, 2""", params):
         arrivals[service][hour] += n
 
     labels = _labels(conn, config, by)
