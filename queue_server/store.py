@@ -72,12 +72,15 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
 
 def _m002_print_jobs(db: sqlite_utils.Database) -> None:
     # One job per printed ticket (reprints add jobs). States: queued -> sent -> printed |
-    # failed | stale. Written in the same transaction as the ticket it prints.
+    # failed | stale (see queue_server.printing). Written in the same transaction as the
+    # ticket it prints. ``info`` is the ticket as printed (printer.render.TicketInfo JSON),
+    # frozen at issue time so a delivery after a restart prints what the kiosk showed.
     db["print_jobs"].create(
         {"id": int, "ticket_id": int, "printer": str, "state": str, "created_at": str, "updated_at": str,
-         "attempts": int, "error": str, "reprint_of": int, "requested_by": str},
+         "attempts": int, "error": str, "reprint_of": int, "requested_by": str, "info": str},
         pk="id",
-        not_null={"ticket_id", "printer", "state", "created_at"},
+        not_null={"ticket_id", "printer", "state", "created_at", "updated_at", "attempts", "info"},
+        defaults={"attempts": 0},
     )
     db["print_jobs"].create_index(["state"])
     db["print_jobs"].create_index(["ticket_id"])
