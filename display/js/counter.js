@@ -9,7 +9,7 @@
 import { Live, postJSON, getJSON, duration, esc } from "./live.js";
 import { initI18n, t, errorText, localName, languageToggle, onLangChange } from "./i18n.js";
 
-const NEXT_COOLDOWN_MS = 900;
+const NEXT_COOLDOWN_MS = 600;
 const ERROR_SECONDS = 8;
 const KEYS = { n: "next", r: "recall", b: "start", x: "done", v: "no-show", c: "transfer", g: "call", p: "pause" };
 

@@ -1,0 +1,221 @@
+"""The screens in a real browser (headless Debian Chromium) against a real server.
+
+Each test also saves the screenshots that docs/screens.md shows.
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import time
+
+from queue_server import speech
+from queue_server.config import load_config
+from tests.browser import admin_state, browser, eventually, screens, screenshot, wait_online_mark  # noqa: F401
+from tests.support import KIOSK_TOKEN, ServerProcess, http, login
+
+KIOSK = f"/kiosk?device=sanh&token={KIOSK_TOKEN}"
+
+
+def issue(server: ServerProcess, service: str, **extra: object) -> dict:
+    status, body, _ = http("POST", server.base_url + "/api/tickets", {"service": service, **extra}, token=KIOSK_TOKEN)
+    assert status == 201, body
+    return body
+
+
+def service_summary(server: ServerProcess, code: str) -> dict:
+    status, body, _ = http("GET", server.base_url + "/api/state")
+    assert status == 200
+    return next(s for s in body["services"] if s["code"] == code)
+
+
+def announces(page, kind: str = "start") -> list[dict]:
+    return [a for a in page.evaluate("window.__announces") if a["type"] == kind]
+
+
+def test_kiosk_tap_shows_the_ticket_with_its_qr_and_a_double_tap_issues_one(screens, server):
+    issue(server, "CT")
+    issue(server, "CT")
+    issue(server, "HT")
+    kiosk = screens.open(KIOSK, 1920, 1080)
+    button = kiosk.locator(".service[data-service=CT]")
+    assert "2" in button.locator(".meta").inner_text()
+    screenshot(kiosk, "kiosk-landscape")
+
+    button.dblclick()
+    kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
+    assert kiosk.inner_text("[data-testid=ticket-label]") == "1003"
+    assert service_summary(server, "CT")["issued"] == 3, "a double tap must issue one ticket"
+    # No print service in this test server: the citizen is told to note the number.
+    print_note = kiosk.locator("[data-testid=ticket-print]")
+    if print_note.get_attribute("data-state") in ("none", "failed", "no_printer", "error"):
+        assert "ghi nhớ số" in print_note.inner_text()
+
+    # The QR code on screen is the phone status page of this very ticket.
+    import zxingcpp
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(kiosk.locator("#ticket-qr svg").screenshot()))
+    codes = zxingcpp.read_barcodes(image)
+    assert codes and "/t/" in codes[0].text
+    status, ticket, _ = http("GET", server.base_url + "/api/tickets/" + codes[0].text.rsplit("/", 1)[1])
+    assert status == 200 and ticket["label"] == "1003"
+    screenshot(kiosk, "kiosk-ticket")
+
+    kiosk.click("#ticket-done")
+    kiosk.wait_for_selector("[data-testid=services]", state="visible")
+    # The token was kept: a reload (now without it in the address) still issues tickets.
+    assert "token=" not in kiosk.url
+    kiosk.reload()
+    wait_online_mark(kiosk, online=True)
+    assert kiosk.locator("#setup").is_hidden()
+    kiosk.click(".service[data-service=HT]")
+    kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
+    assert kiosk.inner_text("[data-testid=ticket-label]") == "2002"
+
+    portrait = screens.open(KIOSK, 1080, 1920)
+    portrait.wait_for_selector(".service[data-service=CT]")
+    screenshot(portrait, "kiosk-portrait")
+
+
+def test_kiosk_shows_unavailable_services_disabled_with_the_reason(screens, server):
+    cookie = login(server.base_url, "boss")
+    status, body, _ = http("POST", server.base_url + "/api/services/DD", {"open": False}, cookie=cookie)
+    assert status == 200, body
+    kiosk = screens.open(KIOSK, 1920, 1080)
+    dd = kiosk.locator(".service[data-service=DD]")
+    assert dd.is_disabled()
+    assert "tạm ngừng" in dd.inner_text()
+    # Live: reopening it enables the button without a reload.
+    http("POST", server.base_url + "/api/services/DD", {"open": True}, cookie=cookie)
+    kiosk.wait_for_function("!document.querySelector('.service[data-service=DD]').disabled")
+
+
+def test_next_reaches_the_display_within_a_second_and_calls_queue_without_cutting_off(screens, server):
+    for _ in range(6):
+        issue(server, "CT")
+    display = screens.open("/display", 1920, 1080)
+    counter = screens.open("/counter/1", 420, 640, wait_online=True)
+    screenshot(counter, "counter-signon")
+    screens.sign_on(counter, "clerk1")
+
+    counter.click("[data-testid=next]")
+    display.wait_for_function("document.getElementById('hero-number').textContent === '1001'", timeout=1000)
+    assert display.inner_text("[data-counter='1'] .num") == "1001"
+    display.wait_for_function("window.__announces.some(a => a.type === 'start' && a.label === '1001')", timeout=2000)
+    first = announces(display)[0]
+    assert first["counter"] == 1
+    assert first["clips"] == speech.call_clips("1001", 1, "north")
+    assert first["clips"][0] == "moi_cong_dan_co_so_thu_tu" and first["clips"][-2:] == ["den_quay_so", "mot"]
+
+    # A second call while the first is still being said waits its turn.
+    clerk2 = login(server.base_url, "clerk2", 2)
+    status, body, _ = http("POST", server.base_url + "/api/counters/2/next", {"current": None}, cookie=clerk2)
+    assert status == 200 and body["ticket"]["label"] == "1002"
+    display.wait_for_function("window.motcua.announcer.queue.some(a => a.label === '1002')", timeout=1000)
+    assert display.evaluate("window.motcua.announcer.current.label") == "1001"
+    assert [a["label"] for a in announces(display)] == ["1001"]
+
+    # A double click on Next calls exactly one ticket. (Next is also locked for 0.6 s after
+    # each press, against two quick key presses: let that pass first.)
+    time.sleep(0.7)
+    counter.dblclick("[data-testid=next]")
+    counter.wait_for_function("document.getElementById('current-label').textContent === '1003'")
+    time.sleep(0.5)
+    state = admin_state(server)
+    held = next(c for c in state["counters"] if c["number"] == 1)["ticket"]
+    assert held["label"] == "1003"
+    assert next(s for s in state["services"] if s["code"] == "CT")["next"][0] == "1004"
+
+    # Recall (keyboard shortcut R) announces the same number again.
+    counter.keyboard.press("r")
+    display.wait_for_function(
+        "[window.motcua.announcer.current, ...window.motcua.announcer.queue].filter(a => a && a.label === '1003').length === 2",
+        timeout=2000)
+    counter.wait_for_function("document.getElementById('current-times').textContent.includes('1/2')")
+    screenshot(counter, "counter")
+
+    # The first call is played to its end before the second begins.
+    display.wait_for_function("window.__announces.some(a => a.type === 'start' && a.label === '1002')", timeout=15000)
+    events = display.evaluate("window.__announces")
+    end_first = next(a["at"] for a in events if a["type"] == "end" and a["label"] == "1001")
+    start_second = next(a["at"] for a in events if a["type"] == "start" and a["label"] == "1002")
+    assert end_first <= start_second
+    assert display.locator("#unlock").is_hidden()
+    screenshot(display, "display")
+
+
+def test_rating_after_done_is_stored_with_the_ticket(screens, server):
+    ticket = issue(server, "CT")
+    rate = screens.open("/rate/1", 1280, 800)
+    assert rate.locator("[data-testid=rate-idle]").is_visible()
+    clerk = login(server.base_url, "clerk1", 1)
+    http("POST", server.base_url + "/api/counters/1/next", {"current": None}, cookie=clerk)
+    http("POST", server.base_url + "/api/counters/1/done", {}, cookie=clerk)
+
+    rate.wait_for_selector("[data-testid=rate-ask]", state="visible", timeout=2000)
+    assert rate.inner_text("[data-testid=rate-label]") == ticket["label"]
+    labels = rate.locator(".level span").all_inner_texts()
+    assert labels == ["Rất hài lòng", "Hài lòng", "Bình thường", "Không hài lòng"]  # rating.levels = 4
+    screenshot(rate, "rate")
+    rate.click("[data-testid=level-4]")
+    rate.wait_for_selector("[data-testid=rate-thanks]", state="visible")
+
+    config = load_config(server.config_path)
+    with sqlite3.connect(config.resolve(config.server.database)) as db:
+        stored = db.execute("SELECT rating FROM tickets WHERE id = ?", (ticket["id"],)).fetchone()
+    assert stored == (4,)
+
+
+def test_phone_status_page_turns_to_called_live(screens, server):
+    issue(server, "CT")
+    mine = issue(server, "CT")
+    phone = screens.open(f"/t/{mine['token']}", 390, 844)
+    assert phone.inner_text("[data-testid=status-label]") == mine["label"]
+    assert phone.inner_text("[data-testid=status-ahead]") == "1"
+    clerk = login(server.base_url, "clerk1", 1)
+    http("POST", server.base_url + "/api/counters/1/next", {"current": None}, cookie=clerk)
+    phone.wait_for_function("document.querySelector('[data-testid=status-ahead]').textContent === '0'", timeout=2000)
+    screenshot(phone, "status-waiting")
+
+    status, body, _ = http("POST", server.base_url + "/api/counters/1/next", {}, cookie=clerk)
+    assert body["ticket"]["label"] == mine["label"]
+    phone.wait_for_selector("[data-testid=status-called]", state="visible", timeout=2000)
+    assert "Mời đến quầy 1" in phone.inner_text("[data-testid=status-called]")
+    assert phone.evaluate("window.__vibrations.length") == 1
+    screenshot(phone, "status-called")
+
+    http("POST", server.base_url + "/api/counters/1/done", {}, cookie=clerk)
+    phone.wait_for_function("document.body.dataset.state === 'done'", timeout=2000)
+    assert "Đã hoàn thành" in phone.inner_text("[data-testid=status-state]")
+
+
+def test_screens_show_offline_and_recover_the_true_state_without_reload(screens, server):
+    issue(server, "CT")
+    issue(server, "TKQ")
+    display = screens.open("/display", 1920, 1080)
+    kiosk = screens.open(KIOSK, 1080, 1920)
+    counter = screens.open("/counter/1", 420, 640)
+    screens.sign_on(counter, "clerk1")
+    pages = [display, kiosk, counter]
+
+    server.stop()
+    for page in pages:
+        wait_online_mark(page, online=False)
+    assert "Mất kết nối" in display.inner_text("[data-testid=offline-mark]")
+
+    server.start()
+    # Changed at once, likely before the screens are back: they must still show it.
+    clerk5 = login(server.base_url, "clerk5", 5)
+    status, body, _ = http("POST", server.base_url + "/api/counters/5/next", {"current": None}, cookie=clerk5)
+    assert status == 200 and body["ticket"]["label"] == "5001"
+    for page in pages:
+        wait_online_mark(page, online=True, timeout=15000)
+        assert page.evaluate("window.__sameDocument") is True, "the page must not have reloaded"
+    display.wait_for_function("document.querySelector('[data-counter=\"5\"] .num')?.textContent === '5001'")
+    kiosk.wait_for_function("document.querySelector('.service[data-service=TKQ] .meta b').textContent === '0'")
+
+    # The clerk's session and screen work on after the restart.
+    counter.click("[data-testid=next]")
+    display.wait_for_function("document.getElementById('hero-number').textContent === '1001'", timeout=2000)
+    assert counter.inner_text("[data-testid=current-label]") == "1001"
