@@ -1,0 +1,345 @@
+"""Admin HTTP routes (admin role only): live monitor, office setup, config.toml editing,
+staff accounts, ticket tools, the audit log and reports.
+
+Every change an admin makes is written to the ``audit`` table (who, what, when) after it
+succeeded. Queue changes go through ``Office.execute`` like every other command; account
+and audit rows are written in the office's writer thread, the one that owns the write
+connection. Reports read with their own read-only connection in a worker thread, so a year
+report never stalls the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import auth, configedit, reports
+from .api import get_bool, get_int, get_str, path_int, read_json
+from .engine import TicketState
+from .errors import BadRequest, NotFound, PayloadTooLarge
+from .office import Office
+from .store import connect
+
+AUDIT_LIMIT = 500
+
+
+def _office(request: Request) -> Office:
+    return request.app.state.office  # type: ignore[no-any-return]
+
+
+def _admin(request: Request) -> dict[str, Any]:
+    return auth.require_user(request, _office(request).store, role="admin")
+
+
+async def _in_writer(office: Office, fn: Any, *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(office.writer, fn, *args)
+
+
+async def audit(office: Office, user: dict[str, Any], action: str, **details: Any) -> None:
+    await _in_writer(office, office.store.audit, office.clock().isoformat(), user["username"], action, details)
+
+
+# --------------------------------------------------------------------------- monitor
+
+def monitor(office: Office) -> dict[str, Any]:
+    snap = office.snapshot("staff")
+    now = office.clock()
+    limit = office.config.alerts.long_wait_minutes * 60
+    alerts = []
+    for t in sorted(office.engine.waiting(), key=lambda t: t.issued_at):
+        waited = (now - t.issued_at).total_seconds()
+        if waited > limit:
+            alerts.append({"id": t.id, "label": t.label, "service": t.service, "waited_s": round(waited),
+                           "issued_at": t.issued_at.isoformat()})
+    served: dict[str, int] = {}
+    for t in office.engine.tickets.values():
+        if t.day == office.engine.day and t.state is TicketState.DONE and t.staff:
+            served[t.staff] = served.get(t.staff, 0) + 1
+    return {"snapshot": snap, "alerts": alerts, "long_wait_minutes": office.config.alerts.long_wait_minutes,
+            "served_by_staff": served}
+
+
+async def get_monitor(request: Request) -> JSONResponse:
+    _admin(request)
+    return JSONResponse(monitor(_office(request)))
+
+
+# --------------------------------------------------------------------------- office setup
+
+async def set_service(request: Request) -> JSONResponse:
+    """Open/close a service for today, or change today's cap (like POST /api/services/{code},
+    with an audit row)."""
+    office = _office(request)
+    user = _admin(request)
+    code = request.path_params["code"]
+    body = await read_json(request)
+    is_open = get_bool(body, "open")
+    cap: int | None | str = "keep"
+    if "cap" in body:
+        cap = get_int(body, "cap", minimum=0)
+    await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
+    await audit(office, user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})
+    return JSONResponse({"services": office.services_summary(office.clock())})
+
+
+async def counter_action(request: Request) -> JSONResponse:
+    """Pause, resume or close a counter from the admin screen."""
+    office = _office(request)
+    user = _admin(request)
+    n = path_int(request, "n")
+    office.engine.counter(n)
+    action = request.path_params["action"]
+    body = await read_json(request)
+    staff = user["username"]
+    if action == "pause":
+        reason = get_str(body, "reason", required=True, max_len=200) or ""
+        await office.execute(lambda e, now: e.pause(now, n, staff, reason))
+    elif action == "resume":
+        await office.execute(lambda e, now: e.resume(now, n, staff))
+    elif action == "close":
+        await office.execute(lambda e, now: e.sign_off(now, n, staff))
+    else:
+        raise NotFound("Không có thao tác này.", "No such action.")
+    await audit(office, user, f"counter_{action}", counter=n, **({"reason": body.get("reason")} if action == "pause" else {}))
+    return JSONResponse({"counter": office.engine.counters[n].to_dict()})
+
+
+def _config_path(office: Office) -> Any:
+    path = office.config.path
+    if path is None or not path.is_file():
+        raise NotFound("Máy chủ không chạy từ một tệp config.toml.", "The server was not started from a config.toml.",
+                       key="no_config_file")
+    return path
+
+
+async def get_config(request: Request) -> JSONResponse:
+    office = _office(request)
+    _admin(request)
+    path = _config_path(office)
+    return JSONResponse({"path": str(path), "text": configedit.read_text(path),
+                         "editable": configedit.editable(office.config)})
+
+
+async def _read_big_json(request: Request) -> dict[str, Any]:
+    """Like api.read_json, with room for a whole config.toml."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > configedit.MAX_TEXT:
+            raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Dữ liệu không phải JSON hợp lệ.", "Body is not valid JSON.", key="bad_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Dữ liệu phải là một đối tượng JSON.", "Body must be a JSON object.", key="bad_json")
+    return data
+
+
+async def _save_config(office: Office, doc: Any) -> Any:
+    path = _config_path(office)
+    config, pending = configedit.prepare(path, doc)
+    try:
+        await office.reload_config(config)
+    except BaseException:
+        pending.discard()
+        raise
+    pending.commit()
+    return config
+
+
+async def edit_config(request: Request) -> JSONResponse:
+    """Structured edit (services, counters, kiosks, printers, ticker) kept in config.toml."""
+    office = _office(request)
+    user = _admin(request)
+    changes = await _read_big_json(request)
+    doc = configedit.parse_text(configedit.read_text(_config_path(office)))
+    touched = configedit.apply_changes(doc, changes)
+    config = await _save_config(office, doc)
+    await audit(office, user, "config_edited", sections=touched)
+    return JSONResponse({"ok": True, "editable": configedit.editable(config)})
+
+
+async def edit_config_text(request: Request) -> JSONResponse:
+    """The whole config.toml as text (the IT person's own edit, from the screen)."""
+    office = _office(request)
+    user = _admin(request)
+    body = await _read_big_json(request)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest("Thiếu nội dung tệp cấu hình.", "The config text is missing.", key="bad_field", field="text")
+    config = await _save_config(office, configedit.parse_text(text))
+    await audit(office, user, "config_replaced", bytes=len(text.encode("utf-8")))
+    return JSONResponse({"ok": True, "editable": configedit.editable(config)})
+
+
+# --------------------------------------------------------------------------- staff
+
+def _user_view(u: dict[str, Any]) -> dict[str, Any]:
+    return {k: u[k] for k in ("username", "display_name", "role", "created_at")} | {"disabled": bool(u["disabled"])}
+
+
+async def list_users(request: Request) -> JSONResponse:
+    _admin(request)
+    return JSONResponse({"users": [_user_view(u) for u in _office(request).store.users()]})
+
+
+async def add_user(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = _admin(request)
+    body = await read_json(request)
+    username = get_str(body, "username", required=True, max_len=40) or ""
+    password = get_str(body, "password", required=True, max_len=200) or ""
+    role = get_str(body, "role", max_len=10) or "clerk"
+    display_name = get_str(body, "display_name", max_len=100) or ""
+    await _in_writer(office, auth.add_user, office.store, username, password, role, display_name)
+    await audit(office, user, "user_added", username=username.strip(), role=role)
+    return JSONResponse({"user": _user_view(office.store.get_user(username.strip()) or {})}, status_code=201)
+
+
+async def set_user_disabled(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = _admin(request)
+    name = request.path_params["name"]
+    disabled = get_bool(await read_json(request), "disabled")
+    if disabled is None:
+        raise BadRequest("Thiếu “disabled”.", "“disabled” is required.", key="bad_field", field="disabled")
+    if disabled and name == user["username"]:
+        raise BadRequest("Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.",
+                         key="self_disable")
+    await _in_writer(office, auth.set_disabled, office.store, name, disabled)
+    await audit(office, user, "user_disabled" if disabled else "user_enabled", username=name)
+    return JSONResponse({"user": _user_view(office.store.get_user(name) or {})})
+
+
+async def reset_password(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = _admin(request)
+    name = request.path_params["name"]
+    password = get_str(await read_json(request), "password", required=True, max_len=200) or ""
+    await _in_writer(office, auth.set_password, office.store, name, password)
+    await audit(office, user, "password_reset", username=name)
+    return JSONResponse({"ok": True})
+
+
+# --------------------------------------------------------------------------- tickets
+
+async def find_tickets(request: Request) -> JSONResponse:
+    """Today's tickets, newest first; ``q`` filters by number or label."""
+    office = _office(request)
+    _admin(request)
+    q = (request.query_params.get("q") or "").strip().upper()
+    found = [t for t in office.engine.tickets.values() if t.day == office.engine.day
+             and (not q or t.label == q or str(t.number) == q or q in t.label)]
+    found.sort(key=lambda t: t.id, reverse=True)
+    keys = ("id", "label", "service", "state", "priority", "counter", "staff", "issued_at", "called_at", "transfers")
+    return JSONResponse({"tickets": [{k: t.to_dict()[k] for k in keys} for t in found[:100]]})
+
+
+async def ticket_action(request: Request) -> JSONResponse:
+    office = _office(request)
+    user = _admin(request)
+    tid = path_int(request, "id")
+    action = request.path_params["action"]
+    if action == "cancel":
+        await office.execute(lambda e, now: e.cancel(now, tid, user["username"]))
+    elif action == "requeue":
+        await office.execute(lambda e, now: e.requeue(now, tid, user["username"]))
+    else:
+        raise NotFound("Không có thao tác này.", "No such action.")
+    t = office.engine.ticket(tid)
+    await audit(office, user, f"ticket_{action}", ticket_id=tid, label=t.label)
+    return JSONResponse({"ticket": {"id": t.id, "label": t.label, "state": t.state.value}})
+
+
+async def note_reprint(request: Request) -> JSONResponse:
+    """The screen reports a reprint it asked the print service for (the audit row)."""
+    office = _office(request)
+    user = _admin(request)
+    tid = path_int(request, "id")
+    body = await read_json(request)
+    await audit(office, user, "ticket_reprint", ticket_id=tid, label=get_str(body, "label", max_len=20),
+                result=get_str(body, "result", max_len=200))
+    return JSONResponse({"ok": True})
+
+
+# --------------------------------------------------------------------------- audit
+
+async def get_audit(request: Request) -> JSONResponse:
+    office = _office(request)
+    _admin(request)
+    rows = office.store.conn.execute(
+        "SELECT id, at, username, action, details FROM audit ORDER BY id DESC LIMIT ?", (AUDIT_LIMIT,)).fetchall()
+    return JSONResponse({"audit": [{"id": r[0], "at": r[1], "username": r[2], "action": r[3],
+                                    "details": json.loads(r[4]) if r[4] else {}} for r in rows]})
+
+
+# --------------------------------------------------------------------------- reports
+
+def _report_args(request: Request, office: Office) -> tuple[dt.date, dt.date, str]:
+    q = request.query_params
+    today = office.engine.day
+    start = reports.parse_date(q.get("from") or today)
+    end = reports.parse_date(q.get("to") or q.get("from") or today)
+    by = q.get("by") or "day"
+    reports.check_range(start, end, by)
+    return start, end, by
+
+
+async def _report(request: Request) -> dict[str, Any]:
+    office = _office(request)
+    _admin(request)
+    start, end, by = _report_args(request, office)
+
+    def run() -> dict[str, Any]:
+        conn = connect(office.store.path, readonly=True)
+        try:
+            return reports.build_report(conn, office.config, start, end, by)
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(run)
+
+
+async def get_report(request: Request) -> JSONResponse:
+    return JSONResponse(await _report(request))
+
+
+async def export_report(request: Request) -> Response:
+    fmt = request.query_params.get("format") or "xlsx"
+    if fmt not in ("csv", "xlsx"):
+        raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+    report = await _report(request)
+    if fmt == "csv":
+        data, media = reports.to_csv(report), "text/csv; charset=utf-8"
+    else:
+        data = await asyncio.to_thread(reports.to_xlsx, report)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = reports.filename(report, fmt)
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+routes = [
+    Route("/api/admin/monitor", get_monitor),
+    Route("/api/admin/services/{code}", set_service, methods=["POST"]),
+    Route("/api/admin/counters/{n}/{action}", counter_action, methods=["POST"]),
+    Route("/api/admin/config", get_config),
+    Route("/api/admin/config", edit_config, methods=["POST"]),
+    Route("/api/admin/config/text", edit_config_text, methods=["POST"]),
+    Route("/api/admin/users", list_users),
+    Route("/api/admin/users", add_user, methods=["POST"]),
+    Route("/api/admin/users/{name}/disabled", set_user_disabled, methods=["POST"]),
+    Route("/api/admin/users/{name}/password", reset_password, methods=["POST"]),
+    Route("/api/admin/tickets", find_tickets),
+    Route("/api/admin/tickets/{id}/reprinted", note_reprint, methods=["POST"]),
+    Route("/api/admin/tickets/{id}/{action}", ticket_action, methods=["POST"]),
+    Route("/api/admin/audit", get_audit),
+    Route("/api/reports", get_report),
+    Route("/api/reports/export", export_report),
+]

@@ -1,0 +1,164 @@
+"""Editing config.toml from the admin screen, keeping its comments and layout.
+
+The file stays the one source of the office's structure. An edit is applied to the tomlkit
+document (so every comment, blank line and key order the IT person wrote survives), the
+result is validated with the same ``parse_config`` the server starts with, and only a valid
+document is written — atomically (temporary file + rename), with the previous file kept as
+``config.toml.bak``. The caller then hands the new ``Config`` to ``Office.reload_config``.
+
+``apply_changes`` takes the form the admin screen sends::
+
+    {"office": {"ticker": "…", "ticker_en": "…"},
+     "services": [{"code": "CT", "name": "Chứng thực", "range": [1001, 1999], …}, …],
+     "counters": [{"number": 1, "name": "…", "services": {"CT": "primary"}}, …],
+     "kiosks": […], "printers": […]}
+
+Each list, when present, is the whole new list: entries are matched to the existing
+``[[tables]]`` by their key (code, number, id) and updated in place; new ones are appended;
+missing ones removed. A key sent as ``null`` is removed from its table (back to the default).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Table
+
+from .config import Config, parse_config
+from .errors import BadRequest, ConfigError
+
+# The lists the admin screen edits, with the key that identifies an entry.
+LISTS = {"services": "code", "counters": "number", "kiosks": "id", "printers": "id"}
+OFFICE_KEYS = ("name", "name_en", "ticker", "ticker_en")
+MAX_TEXT = 256 * 1024
+
+
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def parse_text(text: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as e:
+        raise ConfigError(f"config.toml: lỗi cú pháp TOML: {e}", f"config.toml: TOML syntax error: {e}",
+                          key="config") from None
+
+
+def editable(config: Config) -> dict[str, Any]:
+    """The parts of the config the admin screen's form shows, as plain data."""
+    import dataclasses
+
+    def plain(items: list[Any]) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(i) for i in items]
+
+    return {
+        "office": {k: getattr(config.office, k) for k in OFFICE_KEYS},
+        "services": plain(config.services),
+        "counters": plain(config.counters),
+        "kiosks": plain(config.kiosks),
+        "printers": plain(config.printers),
+    }
+
+
+def _value(v: Any) -> Any:
+    """Counters' ``services`` and other tables are written inline, like the sample file."""
+    if isinstance(v, dict):
+        t = tomlkit.inline_table()
+        t.update(v)
+        return t
+    return v
+
+
+def _update_table(table: Table, values: dict[str, Any]) -> None:
+    for k, v in values.items():
+        if v is None:
+            if k in table:
+                del table[k]
+        elif k not in table or table[k] != v:
+            table[k] = _value(v)
+
+
+def _sync_list(doc: tomlkit.TOMLDocument, name: str, entries: Any) -> None:
+    key = LISTS[name]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and key in e for e in entries):
+        raise BadRequest(f"“{name}” phải là danh sách, mỗi mục có “{key}”.",
+                         f"“{name}” must be a list of tables, each with “{key}”.", key="bad_field", field=name)
+    wanted = {e[key]: e for e in entries}
+    if len(wanted) != len(entries):
+        raise BadRequest(f"“{name}”: “{key}” bị trùng.", f"“{name}”: duplicate “{key}”.", key="bad_field", field=name)
+    aot = doc.get(name)
+    if not isinstance(aot, AoT):
+        aot = tomlkit.aot()
+        if name in doc:
+            del doc[name]
+        doc.append(name, aot)
+    existing = list(aot)
+    for i in reversed(range(len(existing))):
+        if existing[i].get(key) not in wanted:
+            del aot[i]
+    present = {t.get(key): t for t in aot}
+    for k, values in wanted.items():
+        if k in present:
+            _update_table(present[k], values)
+        else:
+            table = tomlkit.table()
+            for field, v in values.items():
+                if v is not None:
+                    table[field] = _value(v)
+            aot.append(table)
+
+
+def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[str]:
+    """Apply the admin screen's edit to ``doc`` in place; returns the sections changed."""
+    unknown = set(changes) - {"office", *LISTS}
+    if unknown:
+        raise BadRequest(f"Không sửa được: {', '.join(sorted(unknown))}.", f"Cannot edit: {', '.join(sorted(unknown))}.",
+                         key="bad_field")
+    touched = []
+    office = changes.get("office")
+    if office is not None:
+        if not isinstance(office, dict) or set(office) - set(OFFICE_KEYS):
+            raise BadRequest("“office” chỉ sửa được tên và dòng chữ chạy.", "“office”: only names and ticker.",
+                             key="bad_field", field="office")
+        _update_table(doc["office"], office)  # type: ignore[arg-type]
+        touched.append("office")
+    for name in LISTS:
+        if name in changes:
+            _sync_list(doc, name, changes[name])
+            touched.append(name)
+    return touched
+
+
+def validate(doc: tomlkit.TOMLDocument, path: Path) -> Config:
+    """The document as a validated ``Config`` (raises ConfigError naming the key)."""
+    return parse_config(doc.unwrap(), path)
+
+
+class PendingWrite:
+    """A validated document written beside the config file, waiting to replace it: the
+    caller commits it after the live reload succeeded, or discards it."""
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.tmp = path.with_name(path.name + ".new")
+        self.tmp.write_text(text, encoding="utf-8")
+
+    def commit(self) -> None:
+        if self.path.exists():
+            backup = self.path.with_name(self.path.name + ".bak")
+            backup.write_bytes(self.path.read_bytes())
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def prepare(path: Path, doc: tomlkit.TOMLDocument) -> tuple[Config, PendingWrite]:
+    """Validate ``doc`` and stage it for writing to ``path``."""
+    config = validate(doc, path)
+    return config, PendingWrite(path, tomlkit.dumps(doc))

@@ -1,0 +1,269 @@
+"""Admin routes: who may use them, the audit log, live config editing, ticket tools, reports;
+and the admin page in a real browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from starlette.testclient import TestClient
+
+from queue_server.app import create_app
+from queue_server.config import load_config
+from tests.support import KIOSK_TOKEN, PASSWORD, ROOT, add_staff, login, write_config
+
+ADMIN_ENDPOINTS = [
+    ("GET", "/api/admin/monitor"), ("POST", "/api/admin/services/CT"), ("POST", "/api/admin/counters/1/close"),
+    ("GET", "/api/admin/config"), ("POST", "/api/admin/config"), ("POST", "/api/admin/config/text"),
+    ("GET", "/api/admin/users"), ("POST", "/api/admin/users"), ("POST", "/api/admin/users/clerk1/disabled"),
+    ("POST", "/api/admin/users/clerk1/password"), ("GET", "/api/admin/tickets"),
+    ("POST", "/api/admin/tickets/1/cancel"), ("POST", "/api/admin/tickets/1/requeue"),
+    ("POST", "/api/admin/tickets/1/reprinted"), ("GET", "/api/admin/audit"), ("GET", "/api/reports"),
+    ("GET", "/api/reports/export"),
+]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.timezone.utc)  # 08:00 in Hà Nội
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def office(tmp_path: Path):
+    path = write_config(tmp_path)
+    add_staff(path, {"clerk1": "clerk", "boss": "admin"})
+    clock = Clock()
+    with TestClient(create_app(load_config(path), clock=clock, printing=False)) as client:
+        client.clock = clock  # type: ignore[attr-defined]
+        client.config_path = path  # type: ignore[attr-defined]
+        yield client
+
+
+def sign_in(client: TestClient, username: str) -> None:
+    r = client.post("/api/login", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+
+
+def issue(client: TestClient, service: str = "CT") -> dict:
+    r = client.post("/api/tickets", json={"service": service}, headers={"Authorization": f"Bearer {KIOSK_TOKEN}"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def audit_actions(client: TestClient) -> list[tuple[str, str]]:
+    return [(a["username"], a["action"]) for a in client.get("/api/admin/audit").json()["audit"]]
+
+
+@pytest.mark.parametrize("method,path", ADMIN_ENDPOINTS)
+def test_admin_endpoints_refuse_anonymous_with_401(office, method, path):
+    r = office.request(method, path, json={})
+    assert r.status_code == 401 and r.json()["error"] == "login_required"
+
+
+@pytest.mark.parametrize("method,path", ADMIN_ENDPOINTS)
+def test_admin_endpoints_refuse_clerks_with_403(office, method, path):
+    sign_in(office, "clerk1")
+    r = office.request(method, path, json={})
+    assert r.status_code == 403 and r.json()["error"] == "admin_only"
+
+
+def test_monitor_alerts_on_a_ticket_waiting_too_long(office):
+    sign_in(office, "boss")
+    first = issue(office)
+    issue(office, "HT")
+    office.clock.now += dt.timedelta(minutes=31)  # alerts.long_wait_minutes = 30
+    issue(office)
+    body = office.get("/api/admin/monitor").json()
+    assert [a["label"] for a in body["alerts"]] == [first["label"], "2001"]
+    assert body["alerts"][0]["waited_s"] == 31 * 60
+    ct = next(s for s in body["snapshot"]["services"] if s["code"] == "CT")
+    assert ct["waiting"] == 2 and ct["longest_wait_s"] == 31 * 60
+    assert {c["number"] for c in body["snapshot"]["counters"]} == {1, 2, 3, 4, 5}
+
+
+def test_service_close_and_cap_are_applied_and_audited(office):
+    sign_in(office, "boss")
+    r = office.post("/api/admin/services/DD", json={"open": False, "cap": 10})
+    assert r.status_code == 200
+    dd = next(s for s in r.json()["services"] if s["code"] == "DD")
+    assert dd["open"] is False and dd["cap"] == 10
+    entry = office.get("/api/admin/audit").json()["audit"][0]
+    assert (entry["username"], entry["action"], entry["details"]) == ("boss", "service_changed",
+                                                                      {"service": "DD", "open": False, "cap": 10})
+    assert dt.datetime.fromisoformat(entry["at"]) == office.clock.now
+
+
+def test_staff_add_disable_and_reset_password_are_audited(office):
+    sign_in(office, "boss")
+    r = office.post("/api/admin/users", json={"username": "clerk9", "password": "mat-khau-moi-1",
+                                              "display_name": "Nguyễn Văn Chín"})
+    assert r.status_code == 201 and r.json()["user"]["role"] == "clerk"
+    assert office.post("/api/admin/users/clerk9/password", json={"password": "mat-khau-moi-2"}).status_code == 200
+    assert office.post("/api/admin/users/clerk9/disabled", json={"disabled": True}).json()["user"]["disabled"]
+    assert office.post("/api/admin/users/boss/disabled", json={"disabled": True}).status_code == 400
+    users = {u["username"]: u for u in office.get("/api/admin/users").json()["users"]}
+    assert users["clerk9"]["display_name"] == "Nguyễn Văn Chín" and "password_hash" not in users["clerk9"]
+    assert audit_actions(office)[:3] == [("boss", "user_disabled"), ("boss", "password_reset"), ("boss", "user_added")]
+    office.post("/api/logout")
+    r = office.post("/api/login", json={"username": "clerk9", "password": "mat-khau-moi-2"})
+    assert r.status_code == 401
+
+
+def test_ticket_tools_cancel_and_requeue_a_no_show(office):
+    a, b = issue(office), issue(office)
+    sign_in(office, "boss")
+    assert office.post("/api/admin/tickets/{}/cancel".format(b["id"])).json()["ticket"]["state"] == "cancelled"
+    # A no-show to requeue: counter 1 calls A twice-recalled... simply mark it no-show.
+    assert office.post("/api/counters/1/open").status_code == 200
+    assert office.post("/api/counters/1/next").status_code == 200
+    assert office.post("/api/counters/1/no-show").status_code == 200
+    r = office.post("/api/admin/tickets/{}/requeue".format(a["id"]))
+    assert r.json()["ticket"]["state"] == "waiting"
+    again = office.post("/api/admin/tickets/{}/requeue".format(a["id"]))
+    assert again.status_code == 409 and again.json()["error"] == "invalid_transition"
+    found = office.get("/api/admin/tickets", params={"q": a["label"]}).json()["tickets"]
+    assert [t["id"] for t in found] == [a["id"]]
+    assert office.post("/api/admin/tickets/{}/reprinted".format(a["id"]), json={"label": a["label"],
+                                                                               "result": "404"}).status_code == 200
+    assert audit_actions(office)[:3] == [("boss", "ticket_reprint"), ("boss", "ticket_requeue"),
+                                         ("boss", "ticket_cancel")]
+
+
+def test_config_edit_keeps_comments_and_reloads_live(office):
+    sign_in(office, "boss")
+    before = office.config_path.read_text(encoding="utf-8")
+    current = office.get("/api/admin/config").json()["editable"]
+    services = current["services"] + [{"code": "BHYT", "name": "Bảo hiểm y tế", "range": [6001, 6999],
+                                       "service_minutes": 7}]
+    counters = current["counters"]
+    counters[4]["services"] = {**counters[4]["services"], "BHYT": "primary"}
+    r = office.post("/api/admin/config", json={"office": {"ticker": "Hôm nay nghỉ trưa từ 11:30."},
+                                               "services": services, "counters": counters})
+    assert r.status_code == 200, r.text
+    text = office.config_path.read_text(encoding="utf-8")
+    # Every comment line of the file is still there, and the untouched parts unchanged.
+    comments = [line for line in before.splitlines() if line.lstrip().startswith("#")]
+    assert all(c in text for c in comments)
+    assert 'ticker = "Hôm nay nghỉ trưa từ 11:30."' in text and 'code = "BHYT"' in text
+    # Outside the edited ticker line, the [office] part is byte for byte what it was.
+    head_before, head_after = before.split("[[services]]")[0], text.split("[[services]]")[0]
+    assert [x for x in head_before.splitlines() if not x.startswith("ticker =")] == \
+        [x for x in head_after.splitlines() if not x.startswith("ticker =")]
+    assert load_config(office.config_path).service("BHYT").name == "Bảo hiểm y tế"
+    assert (office.config_path.parent / "config.toml.bak").read_text(encoding="utf-8") == before
+    # Live: the state every screen reads shows the change without a restart.
+    state = office.get("/api/state").json()
+    assert state["office"]["ticker"] == "Hôm nay nghỉ trưa từ 11:30."
+    assert "BHYT" in [s["code"] for s in state["services"]]
+    assert issue(office, "BHYT")["number"] == 6001
+    assert audit_actions(office)[0] == ("boss", "config_edited")
+
+
+def test_invalid_config_edit_is_refused_and_the_file_left_alone(office):
+    sign_in(office, "boss")
+    before = office.config_path.read_text(encoding="utf-8")
+    services = office.get("/api/admin/config").json()["editable"]["services"]
+    services[1]["range"] = [1500, 2999]  # overlaps CT
+    r = office.post("/api/admin/config", json={"services": services})
+    assert r.status_code == 400 and r.json()["error"] == "services[1].range"  # the key at fault
+    r = office.post("/api/admin/config/text", json={"text": "[office\nname = 1"})
+    assert r.status_code == 400
+    assert office.config_path.read_text(encoding="utf-8") == before
+    assert not (office.config_path.parent / "config.toml.new").exists()
+
+
+def test_config_edit_that_would_strand_a_waiting_ticket_is_refused(office):
+    issue(office, "LD")
+    sign_in(office, "boss")
+    current = office.get("/api/admin/config").json()["editable"]
+    services = [s for s in current["services"] if s["code"] != "LD"]
+    counters = [{**c, "services": {k: v for k, v in c["services"].items() if k != "LD"}} for c in current["counters"]]
+    r = office.post("/api/admin/config", json={"services": services, "counters": counters})
+    assert r.status_code == 409 and r.json()["error"] == "service_busy"
+    assert 'code = "LD"' in office.config_path.read_text(encoding="utf-8")
+
+
+def test_config_text_edit_keeps_what_was_written(office):
+    sign_in(office, "boss")
+    text = office.get("/api/admin/config").json()["text"]
+    text = text.replace("[rating]\n", "[rating]\n# Năm mức từ 1/1/2027.\n").replace("levels = 4", "levels = 5")
+    assert office.post("/api/admin/config/text", json={"text": text}).status_code == 200
+    assert office.config_path.read_text(encoding="utf-8") == text
+    assert office.get("/api/state").json()["office"]["rating_levels"] == 5
+
+
+def test_reports_endpoint_and_exports(office):
+    sign_in(office, "boss")
+    issue(office)
+    office.post("/api/counters/1/open")
+    office.clock.now += dt.timedelta(minutes=4)
+    office.post("/api/counters/1/next")
+    office.clock.now += dt.timedelta(minutes=6)
+    office.post("/api/counters/1/done")
+    r = office.get("/api/reports", params={"from": "23/11/2026", "to": "23/11/2026", "by": "staff"})
+    assert r.status_code == 200, r.text
+    total = r.json()["total"]
+    assert (total["issued"], total["served"], total["waiting"]["mean"], total["service"]["mean"]) == (1, 1, 240, 360)
+    assert r.json()["staff"][0]["staff"] == "boss"
+    csv_r = office.get("/api/reports/export", params={"from": "2026-11-23", "format": "csv"})
+    assert csv_r.content.startswith(b"\xef\xbb\xbf") and "23/11/2026" in csv_r.content.decode("utf-8-sig")
+    x = office.get("/api/reports/export", params={"from": "2026-11-23", "format": "xlsx"})
+    assert "attachment" in x.headers["content-disposition"]
+    assert load_workbook(io.BytesIO(x.content))["Báo cáo"]["B5"].value == 1
+    assert office.get("/api/reports", params={"from": "31/02/2026"}).status_code == 400
+
+
+# --------------------------------------------------------------------------- the page
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
+
+
+def test_admin_page_in_a_browser(server):
+    playwright = pytest.importorskip("playwright.sync_api")
+    base = server.base_url
+    cookie = login(base, "clerk1", 1)
+    from tests.support import http
+
+    for service in ("CT", "CT", "HT", "DD"):
+        http("POST", base + "/api/tickets", {"service": service}, token=KIOSK_TOKEN)
+    http("POST", base + "/api/counters/1/next", {}, cookie=cookie)
+    shots = ROOT / "docs" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            # A clerk is told the screen is not for them.
+            page.goto(base + "/admin")
+            page.fill("#login-username", "clerk2")
+            page.fill("#login-password", PASSWORD)
+            page.click("#login-submit")
+            page.wait_for_selector("text=Chỉ dành cho quản trị")
+            page.click("#logout")
+            page.fill("#login-username", "boss")
+            page.fill("#login-password", PASSWORD)
+            page.click("#login-submit")
+            page.wait_for_selector("#monitor-services tr[data-code='CT']")
+            assert "2" in page.inner_text("#monitor-services tr[data-code='CT'] .waiting")
+            page.wait_for_selector("#monitor-counters tr[data-number='1'] >> text=clerk1")
+            page.screenshot(path=str(shots / "admin.png"), full_page=True)
+            page.click("nav [data-tab='reports']")
+            page.click("#report-run")
+            page.wait_for_selector("#report-table tbody tr")
+            page.wait_for_function("document.querySelectorAll('#tab-reports canvas').length >= 4")
+            page.wait_for_timeout(600)  # chart animation
+            assert page.locator("#tab-reports canvas").count() >= 4
+            page.screenshot(path=str(shots / "report.png"), full_page=True)
+            assert errors == []
+        finally:
+            browser.close()
+    assert (shots / "admin.png").stat().st_size > 10_000 and (shots / "report.png").stat().st_size > 10_000
