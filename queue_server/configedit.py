@@ -28,7 +28,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
-from .config import Config, parse_config
+from .config import Config, Counter, Kiosk, Office, Printer, Service, parse_config
 from .errors import BadRequest, ConfigError
 
 # The lists the admin screen edits, with the key that identifies an entry.
@@ -74,12 +74,24 @@ def _value(v: Any) -> Any:
     return v
 
 
-def _update_table(table: Table, values: dict[str, Any]) -> None:
+def _defaults(name: str) -> dict[str, Any]:
+    """Default values of a list entry's optional keys: not written when the file lacks them,
+    so saving the form does not fill the file with ``prefix = ""`` lines."""
+    import dataclasses
+
+    cls = {"services": Service, "counters": Counter, "kiosks": Kiosk, "printers": Printer}.get(name, Office)
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+def _update_table(table: Table, values: dict[str, Any], defaults: dict[str, Any]) -> None:
     for k, v in values.items():
         if v is None:
             if k in table:
                 del table[k]
-        elif k not in table or table[k] != v:
+        elif k not in table:
+            if k not in defaults or defaults[k] != v:
+                table[k] = _value(v)
+        elif table[k] != v:
             table[k] = _value(v)
 
 
@@ -102,14 +114,13 @@ def _sync_list(doc: tomlkit.TOMLDocument, name: str, entries: Any) -> None:
         if existing[i].get(key) not in wanted:
             del aot[i]
     present = {t.get(key): t for t in aot}
+    defaults = _defaults(name)
     for k, values in wanted.items():
         if k in present:
-            _update_table(present[k], values)
+            _update_table(present[k], values, defaults)
         else:
             table = tomlkit.table()
-            for field, v in values.items():
-                if v is not None:
-                    table[field] = _value(v)
+            _update_table(table, values, defaults)
             aot.append(table)
 
 
@@ -125,7 +136,7 @@ def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[st
         if not isinstance(office, dict) or set(office) - set(OFFICE_KEYS):
             raise BadRequest("“office” chỉ sửa được tên và dòng chữ chạy.", "“office”: only names and ticker.",
                              key="bad_field", field="office")
-        _update_table(doc["office"], office)  # type: ignore[arg-type]
+        _update_table(doc["office"], office, _defaults("office"))  # type: ignore[arg-type]
         touched.append("office")
     for name in LISTS:
         if name in changes:

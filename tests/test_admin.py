@@ -267,3 +267,11 @@ def test_admin_page_in_a_browser(server):
         finally:
             browser.close()
     assert (shots / "admin.png").stat().st_size > 10_000 and (shots / "report.png").stat().st_size > 10_000
+
+
+def test_saving_the_unchanged_form_leaves_the_file_byte_for_byte(office):
+    sign_in(office, "boss")
+    before = office.config_path.read_text(encoding="utf-8")
+    editable = office.get("/api/admin/config").json()["editable"]
+    assert office.post("/api/admin/config", json=editable).status_code == 200
+    assert office.config_path.read_text(encoding="utf-8") == before
