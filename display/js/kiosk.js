@@ -15,7 +15,7 @@ const MESSAGE_SECONDS = 8;
 const RETRIES = 3;
 const STORAGE_KEY = "motcua.kiosk";
 // Print states in which a paper ticket is on its way; anything else means "note your number".
-const PRINTING_OK = new Set(["queued", "printing", "printed", "sent", "done", "ok"]);
+const PRINTING_OK = new Set(["queued", "printing", "printed"]);
 
 const $ = (id) => document.getElementById(id);
 const live = new Live();
@@ -140,19 +140,24 @@ function fillTicket(ticket) {
   $("ticket-service").textContent = lang() === "en" ? ticket.service_name_en || ticket.service_name : ticket.service_name;
   $("ticket-ahead").textContent = String(ticket.people_ahead);
   $("ticket-wait").textContent = waitText(ticket.estimated_wait_s);
-  renderPrint(ticket.print?.state || "none");
+  renderPrint(ticket.print || { state: "none" });
   const qr = qrcode(0, "M");
   qr.addData(ticket.status_url);
   qr.make();
   $("ticket-qr").innerHTML = qr.createSvgTag({ cellSize: 8, margin: 2, scalable: true });
 }
 
-function renderPrint(state) {
-  const ok = PRINTING_OK.has(state);
+// `print` is the server's {state, error}: queued, printing, printed, failed, stale, or none
+// (no printer for this kiosk). A queued job with an error waits on a printer in trouble
+// (paper out, offline) and may never print: the citizen is told to note the number.
+function renderPrint(print) {
+  const state = print.state || "none";
+  const ok = PRINTING_OK.has(state) && !(state === "queued" && print.error);
   const el = $("ticket-print");
   el.textContent = ok ? t("kiosk.printing") : t("kiosk.print_failed");
   el.classList.toggle("warn", !ok);
   el.dataset.state = state;
+  if (shownTicket) shownTicket.print = print;
 }
 
 function countdown(seconds) {
@@ -203,12 +208,14 @@ document.addEventListener("contextmenu", (event) => event.preventDefault());
 
 live.addEventListener("snapshot", render);
 live.addEventListener("event", (e) => {
+  if (e.detail.services) render();
+});
+// The print service reports each job's progress: a ticket may fail to print after it is shown.
+live.addEventListener("push", (e) => {
   const msg = e.detail;
-  // The print service may report a ticket's outcome later (kind "print_…", details.state).
-  if (shownTicket && msg.kind?.startsWith("print") && msg.ticket?.id === shownTicket.id && msg.details?.state) {
-    renderPrint(msg.details.state);
+  if (msg.type === "print_job" && shownTicket && msg.ticket_id === shownTicket.id && msg.print) {
+    renderPrint(msg.print);
   }
-  if (msg.services) render();
 });
 
 window.motcua = { live };

@@ -13,6 +13,7 @@
 //   const live = new Live();
 //   live.addEventListener("snapshot", () => render(live.state));
 //   live.addEventListener("event", (e) => { const msg = e.detail; ...; render(live.state); });
+//   live.addEventListener("push", (e) => ...)   // unnumbered messages, e.g. {type: "print_job"}
 //   live.addEventListener("online", ...) / ("offline", ...)
 //   live.start();
 
@@ -234,7 +235,12 @@ export class Live extends EventTarget {
       this.dispatchEvent(new CustomEvent("snapshot", { detail: msg }));
       return;
     }
-    if (msg.type !== "event" || this.#awaitingSnapshot) return;
+    if (msg.type !== "event") {
+      // Unnumbered pushes beside the event stream (e.g. "print_job", "printer").
+      if (msg.type) this.dispatchEvent(new CustomEvent("push", { detail: msg }));
+      return;
+    }
+    if (this.#awaitingSnapshot) return;
     if (msg.seq <= this.state.seq) return; // already included in the snapshot
     if (msg.seq !== this.state.seq + 1) {
       console.info(`live: missed events ${this.state.seq + 1}..${msg.seq - 1}; resyncing`);
