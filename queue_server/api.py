@@ -39,7 +39,9 @@ async def read_json(request: Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        # Lone surrogates ("\ud800") parse but cannot be encoded back into a response.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: "[[[[…" nested deeper than Python allows
         raise BadRequest("Dữ liệu không phải JSON hợp lệ.", "Body is not valid JSON.", key="bad_json") from None
     if not isinstance(data, dict):
         raise BadRequest("Dữ liệu phải là một đối tượng JSON.", "Body must be a JSON object.", key="bad_json")
@@ -89,7 +91,7 @@ def get_bool(body: dict[str, Any], name: str) -> bool | None:
 
 def path_int(request: Request, name: str) -> int:
     raw = request.path_params[name]
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # "③".isdigit() is True
         raise NotFound(f"Không tìm thấy: {raw}", f"Not found: {raw}")
     return int(raw)
 
