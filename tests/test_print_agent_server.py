@@ -1,0 +1,222 @@
+"""The server's side of ``/ws/printer``: a scripted agent through TestClient for the protocol
+rules, then the real ``printer.agent.PrinterAgent`` against a real server process and a fake
+port-9100 printer, including server restarts while a job is queued."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import ImageChops
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from printer.agent import AgentConfig, PrinterAgent
+from printer.output import decode_raster
+from printer.render import TicketInfo, render_ticket
+from tests.fakeprinter import FakePrinter
+from tests.support import KIOSK_TOKEN, ServerProcess, add_staff, http, login, write_config
+from tests.test_printing import (  # noqa: F401  (fixtures)
+    RASTER,
+    issue,
+    make_client,
+    printed_jobs,
+    printer,
+    quick_printing,
+    service,
+    wait_for,
+)
+
+TOKEN = "agent-token-123456"
+AGENT = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def job_state(client: TestClient, ticket_id: int) -> str:
+    return service(client).job_status(ticket_id)["state"]
+
+
+# ------------------------------------------------------------------ the protocol, scripted agent
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token-123456"},
+                                     {"Authorization": f"Bearer {KIOSK_TOKEN}"}])
+def test_a_connection_without_the_printers_agent_token_is_refused(make_client, headers: dict[str, str]):
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client.websocket_connect("/ws/printer", headers=headers):
+            pass
+    assert refused.value.code == 1008
+
+
+def test_agent_gets_hello_then_the_job_and_its_result_marks_it_printed(make_client):
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
+    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+        assert ws.receive_json() == {"type": "hello", "printer_id": "may-in-sanh", "width_px": 384}
+        ws.send_json({"type": "status", "online": True, "paper": "low", "error": None})
+        answer = issue(client)
+        assert answer["print"]["state"] == "queued"
+        job = ws.receive_json()
+        assert job["type"] == "job" and job["width_px"] == 384
+        info = TicketInfo.from_json(job["ticket"])  # what the agent renders
+        assert (info.label, info.status_url, info.service_name) == (answer["label"], answer["status_url"], "Chứng thực")
+        assert job_state(client, answer["id"]) == "printing"
+        ws.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
+        wait_for(lambda: job_state(client, answer["id"]) == "printed")
+        (summary,) = service(client).printers_summary()
+        assert (summary["mode"], summary["agent_connected"], summary["paper"]) == ("agent", True, "low")
+    wait_for(lambda: service(client).printers["may-in-sanh"].agent_connected is False)
+
+
+def test_agent_gone_after_sent_fails_the_job_without_resending_and_a_late_result_settles_it(make_client):
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
+    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+        ws.receive_json()
+        first = issue(client)
+        lost = ws.receive_json()
+    wait_for(lambda: job_state(client, first["id"]) == "failed")
+    assert service(client).job_status(first["id"])["error"].startswith("no confirmation")
+
+    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+        ws.receive_json()
+        second = issue(client)
+        job = ws.receive_json()  # the failed job is not sent again: the next one is the new ticket
+        assert job["ticket"]["label"] == second["label"]
+        ws.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
+        # The agent finished the first job after all and reports it on reconnecting.
+        ws.send_json({"type": "result", "job_id": lost["job_id"], "outcome": "printed", "error": None})
+        wait_for(lambda: job_state(client, first["id"]) == "printed" and job_state(client, second["id"]) == "printed")
+
+
+def test_nothing_sent_by_the_agent_is_retried_under_a_new_job_id_and_partial_is_not(make_client):
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN, stale_after=30))
+    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+        ws.receive_json()
+        answer = issue(client)
+        first = ws.receive_json()
+        ws.send_json({"type": "result", "job_id": first["job_id"], "outcome": "failed_before_send",
+                      "error": "cannot connect to usb://0416:5011"})
+        again = ws.receive_json()
+        assert again["job_id"] != first["job_id"] and again["ticket"] == first["ticket"]
+        ws.send_json({"type": "result", "job_id": again["job_id"], "outcome": "failed_partial",
+                      "error": "timed out after 5 s"})
+        wait_for(lambda: job_state(client, answer["id"]) == "failed")
+        other = issue(client)
+        nxt = ws.receive_json()  # the next job is the next ticket, not a third try
+        assert nxt["ticket"]["label"] == other["label"]
+    job = service(client).latest_job(answer["id"])
+    assert job is not None and job.attempts == 2 and job.error == "timed out after 5 s"
+
+
+def test_a_newer_agent_connection_replaces_the_older_one(make_client):
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
+    with client.websocket_connect("/ws/printer", headers=AGENT) as old:
+        old.receive_json()
+        with client.websocket_connect("/ws/printer", headers=AGENT) as new:
+            new.receive_json()
+            with pytest.raises(WebSocketDisconnect):
+                old.receive_json()
+            answer = issue(client)
+            job = new.receive_json()
+            new.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
+            wait_for(lambda: job_state(client, answer["id"]) == "printed")
+            assert service(client).printers["may-in-sanh"].agent_connected is True
+
+
+# ------------------------------------------------------------------ the real agent, a real server
+
+@contextlib.contextmanager
+def running_agent(base_url: str, printer_url: str) -> Iterator[PrinterAgent]:
+    """``printer.agent.PrinterAgent`` in a thread of its own, stopped on exit."""
+    agent = PrinterAgent(AgentConfig(server=base_url, token=TOKEN, printer=printer_url, status_interval=0.5,
+                                     print_timeout=2.0, backoff_min=0.2, backoff_max=0.5, open_timeout=2.0))
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(stop),), daemon=True)
+    thread.start()
+    try:
+        yield agent
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+
+
+def agent_server(tmp_path: Path, stale_after: int) -> ServerProcess:
+    config = write_config(tmp_path, printers=[{"id": "may-in-sanh", "url": "png://unused", "width": 384,
+                                               "agent_token": TOKEN, "stale_after": stale_after}])
+    add_staff(config, {"clerk1": "clerk"})
+    return ServerProcess(tmp_path, config)
+
+
+def jobs(server: ServerProcess) -> list[dict[str, Any]]:
+    status, body, _ = http("GET", server.base_url + "/api/print-jobs", cookie=login(server.base_url, "clerk1"))
+    assert status == 200, body
+    return list(reversed(body["jobs"]))
+
+
+def issue_http(server: ServerProcess) -> dict[str, Any]:
+    status, body, _ = http("POST", server.base_url + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)
+    assert status == 201, body
+    return body
+
+
+def test_real_agent_prints_the_ticket_the_server_rendered_for_it(tmp_path: Path):
+    with FakePrinter("accept") as fake, agent_server(tmp_path, 30) as server:
+        with running_agent(server.base_url, fake.url):
+            answer = issue_http(server)
+            wait_for(lambda: jobs(server)[0]["state"] == "printed", timeout=10)
+            (data,) = printed_jobs(fake)
+    issued = dt.datetime.fromisoformat(answer["issued_at"]).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    expected = render_ticket(TicketInfo(
+        office_name="Bộ phận Một cửa – UBND phường Hồng Hà", service_name="Chứng thực", label=answer["label"],
+        issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=answer["people_ahead"],
+        estimated_wait_min=math.ceil(answer["estimated_wait_s"] / 60), status_url=answer["status_url"],
+        footer="Xin cảm ơn!"), 384)
+    got = decode_raster(data)
+    assert got.size == expected.size
+    assert ImageChops.difference(got.convert("L"), expected.convert("L")).getbbox() is None
+
+
+def test_a_job_queued_across_a_server_restart_is_delivered_once(tmp_path: Path):
+    with FakePrinter("accept") as fake:
+        server = agent_server(tmp_path, 30).start()
+        try:
+            answer = issue_http(server)  # no agent yet: the job waits
+            assert answer["print"]["state"] == "queued"
+            server.stop()
+            server.start()
+            with running_agent(server.base_url, fake.url) as agent:
+                wait_for(lambda: jobs(server)[0]["state"] == "printed", timeout=10)
+                # Another restart with the agent connected: it reconnects, nothing is printed again.
+                server.stop()
+                server.start()
+                wait_for(lambda: agent.connections >= 2, timeout=10)
+                time.sleep(1.0)
+                assert len(printed_jobs(fake)) == 1
+                assert [j["state"] for j in jobs(server)] == ["printed"]
+        finally:
+            server.stop()
+
+
+def test_a_job_older_than_stale_after_at_restart_is_never_printed(tmp_path: Path):
+    with FakePrinter("accept") as fake:
+        server = agent_server(tmp_path, 2).start()
+        try:
+            issue_http(server)
+            server.stop()
+            time.sleep(2.1)
+            server.start()
+            with running_agent(server.base_url, fake.url) as agent:
+                wait_for(lambda: agent.connections >= 1, timeout=10)
+                time.sleep(1.0)
+                assert printed_jobs(fake) == []
+                assert [j["state"] for j in jobs(server)] == ["stale"]
+        finally:
+            server.stop()
