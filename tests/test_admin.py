@@ -225,53 +225,64 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--d
                 "--disable-component-update", "--no-first-run"]
 
 
-def test_admin_page_in_a_browser(server):
+def test_admin_page_in_a_browser(tmp_path):
+    """Sign in (a clerk is turned away), see the live monitor, run a report with its charts.
+    The database holds the hand-checked fixture day of test_reports plus today's queue."""
     playwright = pytest.importorskip("playwright.sync_api")
-    base = server.base_url
-    cookie = login(base, "clerk1", 1)
-    from tests.support import http
+    from tests.support import ServerProcess, http
+    from tests.test_reports import play_fixture_day
 
-    for service in ("CT", "CT", "HT", "DD"):
-        http("POST", base + "/api/tickets", {"service": service}, token=KIOSK_TOKEN)
-    http("POST", base + "/api/counters/1/next", {}, cookie=cookie)
+    config_path = write_config(tmp_path)
+    config = load_config(config_path)
+    play_fixture_day(config, config.resolve(config.server.database))
+    add_staff(config_path, {"clerk1": "clerk", "clerk2": "clerk", "clerk3": "clerk", "boss": "admin"})
     shots = ROOT / "docs" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            # A clerk is told the screen is not for them.
-            page.goto(base + "/admin")
-            page.fill("#login-username", "clerk2")
-            page.fill("#login-password", PASSWORD)
-            page.click("#login-submit")
-            page.wait_for_selector("text=Chỉ dành cho quản trị")
-            page.click("#logout")
-            page.fill("#login-username", "boss")
-            page.fill("#login-password", PASSWORD)
-            page.click("#login-submit")
-            page.wait_for_selector("#monitor-services tr[data-code='CT']")
-            assert "2" in page.inner_text("#monitor-services tr[data-code='CT'] .waiting")
-            page.wait_for_selector("#monitor-counters tr[data-number='1'] >> text=clerk1")
-            page.screenshot(path=str(shots / "admin.png"), full_page=True)
-            page.click("nav [data-tab='reports']")
-            page.click("#report-run")
-            page.wait_for_selector("#report-table tbody tr")
-            page.wait_for_function("document.querySelectorAll('#tab-reports canvas').length >= 4")
-            page.wait_for_timeout(600)  # chart animation
-            assert page.locator("#tab-reports canvas").count() >= 4
-            page.screenshot(path=str(shots / "report.png"), full_page=True)
-            assert errors == []
-        finally:
-            browser.close()
+    with ServerProcess(tmp_path, config_path) as server:
+        base = server.base_url
+        cookie = login(base, "clerk2", 2)
+        for service in ("CT", "CT", "CT", "HT", "DD"):
+            http("POST", base + "/api/tickets", {"service": service}, token=KIOSK_TOKEN)
+        http("POST", base + "/api/counters/2/next", {}, cookie=cookie)
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                # A clerk is told the screen is not for them.
+                page.goto(base + "/admin")
+                page.fill("#login-username", "clerk3")
+                page.fill("#login-password", PASSWORD)
+                page.click("#login-submit")
+                page.wait_for_selector("text=Chỉ dành cho quản trị")
+                assert page.locator("#app").is_hidden()
+                page.click("#logout")
+                page.fill("#login-username", "boss")
+                page.fill("#login-password", PASSWORD)
+                page.click("#login-submit")
+                page.wait_for_selector("#monitor-services tr[data-code='CT']")
+                assert page.inner_text("#monitor-services tr[data-code='CT'] .waiting") == "2"
+                page.wait_for_selector("#monitor-counters tr[data-number='2'] >> text=clerk2")
+                # Live: a ticket issued now shows up without reloading the page.
+                http("POST", base + "/api/tickets", {"service": "HT"}, token=KIOSK_TOKEN)
+                page.wait_for_function(
+                    "document.querySelector(\"#monitor-services tr[data-code='HT'] .waiting\").textContent === '2'")
+                page.screenshot(path=str(shots / "admin.png"), full_page=True)
+                page.click("nav [data-tab='reports']")
+                page.fill("#report-from", "2026-11-23")
+                page.fill("#report-to", "2026-11-23")
+                page.select_option("#report-by", "service")
+                page.click("#report-run")
+                page.wait_for_selector("#report-table tbody tr")
+                assert page.locator("#report-table tbody tr").count() == 2  # CT, HT
+                assert page.inner_text("#report-table tfoot td:nth-child(2)") == "11"
+                page.wait_for_function("document.querySelectorAll('#tab-reports canvas').length === 4")
+                page.wait_for_timeout(800)  # let the charts finish their animation
+                page.screenshot(path=str(shots / "report.png"), full_page=True)
+                page.emulate_media(media="print")
+                assert page.locator("#report-form").is_hidden() and page.locator(".admin-bar").is_hidden()
+                assert errors == []
+            finally:
+                browser.close()
     assert (shots / "admin.png").stat().st_size > 10_000 and (shots / "report.png").stat().st_size > 10_000
-
-
-def test_saving_the_unchanged_form_leaves_the_file_byte_for_byte(office):
-    sign_in(office, "boss")
-    before = office.config_path.read_text(encoding="utf-8")
-    editable = office.get("/api/admin/config").json()["editable"]
-    assert office.post("/api/admin/config", json=editable).status_code == 200
-    assert office.config_path.read_text(encoding="utf-8") == before
