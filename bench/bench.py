@@ -234,71 +234,137 @@ async def issue_tickets(port: int, kiosks: int, count: int, start: int) -> dict[
 
 # --------------------------------------------------------------------------- screens
 
+class LightClient(asyncio.Protocol):
+    """A screen built on websockets' sans-I/O ``ClientProtocol``: arrival is timestamped when
+    the bytes reach the process, and parsing costs a few microseconds, so 230 screens in one
+    process measure the server rather than the client. It offers permessage-deflate, as
+    browsers do, and answers pings (the protocol queues the pong)."""
+
+    deflate = True  # --no-deflate: measure what per-message compression costs
+
+    def __init__(self, uri: str, cookie: str | None, on_text: Any):
+        from websockets.client import ClientProtocol
+        from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+        from websockets.uri import parse_uri
+
+        extensions = enable_client_permessage_deflate(None) if self.deflate else None
+        self.ws = ClientProtocol(parse_uri(uri), extensions=extensions, max_size=None)
+        self.request = self.ws.connect()
+        if cookie:
+            self.request.headers["Cookie"] = cookie
+        self.on_text = on_text
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.ws.send_request(self.request)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        from websockets.frames import Frame, Opcode
+        from websockets.http11 import Response
+
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Response):
+                if not self.opened.done():
+                    if event.status_code == 101:
+                        self.opened.set_result(None)
+                    else:
+                        self.opened.set_exception(RuntimeError(f"handshake refused: {event.status_code}"))
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self.on_text(event.data, now)
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for chunk in self.ws.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during handshake"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed.done():
+            try:
+                self.ws.send_close(1001)
+                self._flush()
+            except Exception:
+                pass
+            self.transport.close()
+
+
 class Screens:
     """D displays and C clerk screens on one event loop; displays time every call."""
 
-    def __init__(self, url: str, displays: int, clerk_cookies: list[str | None]):
+    def __init__(self, url: str, displays: int, clerk_cookies: list[str]):
         self.url = url
         self.displays = displays
         self.clerk_cookies = clerk_cookies
         self.received: dict[Any, list[float]] = {}   # call id -> receive times (displays)
         self.sizes: dict[str, list[int]] = {}         # kind -> message sizes (display 0)
-        self.ready = 0
-        self.closed_codes: dict[int, int] = {}
-        self.tasks: list[asyncio.Task[None]] = []
-        self.connections: list[Any] = []
+        self.first: list[int] = []                    # snapshot size per screen
+        self.clients: list[LightClient] = []
 
-    async def _client(self, index: int, cookie: str | None, all_ready: asyncio.Event) -> None:
-        headers = {"Cookie": cookie} if cookie else None
-        is_display = cookie is None and index >= 0
-        async with ws_connect(self.url, additional_headers=headers, proxy=None, max_size=None,
-                              ping_interval=None, open_timeout=30) as ws:
-            self.connections.append(ws)
-            await ws.recv()  # snapshot
-            self.ready += 1
-            if self.ready == self.displays + len(self.clerk_cookies):
-                all_ready.set()
-            try:
-                async for msg in ws:
-                    if not is_display:
-                        continue
-                    if '"ticket_called"' in msg:
-                        now = time.perf_counter()
-                        data = json.loads(msg)
-                        key = data["ticket"]["id"]
-                        self.received.setdefault(key, []).append(now)
-                        if index == 0:
-                            self.sizes.setdefault("ticket_called", []).append(len(msg.encode()))
-                    elif index == 0 and '"ticket_done"' in msg:
-                        self.sizes.setdefault("ticket_done", []).append(len(msg.encode()))
-            except Exception:
-                pass
-            if ws.close_code is not None:
-                self.closed_codes[ws.close_code] = self.closed_codes.get(ws.close_code, 0) + 1
+    def _handler(self, index: int) -> Any:
+        seen = [False]
+
+        def on_text(data: bytes, now: float) -> None:
+            if not seen[0]:
+                seen[0] = True
+                self.first.append(len(data))
+                return
+            if index < 0:
+                return  # a clerk screen: read and drop
+            if b'"ticket_called"' in data:
+                key = json.loads(data)["ticket"]["id"]
+                self.received.setdefault(key, []).append(now)
+                if index == 0:
+                    self.sizes.setdefault("ticket_called", []).append(len(data))
+            elif index == 0 and b'"ticket_done"' in data:
+                self.sizes.setdefault("ticket_done", []).append(len(data))
+
+        return on_text
 
     async def connect(self) -> float:
-        all_ready = asyncio.Event()
-        sem = asyncio.Semaphore(50)
+        from urllib.parse import urlsplit
+
+        loop = asyncio.get_running_loop()
+        parts = urlsplit(self.url)
+        sem = asyncio.Semaphore(20)
         t0 = time.perf_counter()
 
-        async def start(i: int, cookie: str | None) -> None:
+        async def start(index: int, cookie: str | None) -> None:
             async with sem:
-                task = asyncio.create_task(self._client(i, cookie, all_ready))
-                self.tasks.append(task)
-                while self.ready < len(self.tasks) and not task.done():
-                    await asyncio.sleep(0.001)
+                client = LightClient(self.url, cookie, self._handler(index))
+                await loop.create_connection(lambda: client, parts.hostname, parts.port)
+                await asyncio.wait_for(client.opened, 30)
+                self.clients.append(client)
 
         await asyncio.gather(*[start(i, None) for i in range(self.displays)],
                              *[start(-1 - i, c) for i, c in enumerate(self.clerk_cookies)])
-        await asyncio.wait_for(all_ready.wait(), 60)
+        deadline = time.perf_counter() + 60
+        while len(self.first) < len(self.clients) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)  # every screen has its snapshot
         return time.perf_counter() - t0
 
+    @property
+    def dropped(self) -> int:
+        return sum(1 for c in self.clients if c.closed.done())
+
     async def close(self) -> None:
-        for ws in self.connections:
-            await ws.close()
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for c in self.clients:
+            c.close()
+        await asyncio.sleep(0.1)
 
 
 def press_schedule(clerks: int, presses: int, interval: float, seed: int) -> list[list[float]]:
@@ -355,6 +421,7 @@ def floor_server(port: int, done_size: int, called_size: int) -> None:
     """A minimal broadcast server: a clerk connection sends ``call <id>``; every connection
     gets a ticket_done-sized and a ticket_called-sized message; the clerk gets ``ok``."""
     from websockets.asyncio.server import broadcast, serve
+    from websockets.exceptions import ConnectionClosed
 
     connections: set[Any] = set()
 
@@ -366,7 +433,7 @@ def floor_server(port: int, done_size: int, called_size: int) -> None:
         connections.add(ws)
         try:
             await ws.send(padded({"type": "snapshot", "seq": 0}, 2000))
-            async for msg in ws:
+            async for msg in ws:  # ends quietly when the screen goes away
                 if isinstance(msg, str) and msg.startswith("call "):
                     key = int(msg[5:])
                     broadcast(connections, padded({"type": "event", "kind": "ticket_done", "ticket": {"id": -key}},
@@ -374,6 +441,8 @@ def floor_server(port: int, done_size: int, called_size: int) -> None:
                     broadcast(connections, padded({"type": "event", "kind": "ticket_called", "ticket": {"id": key}},
                                                   called_size))
                     await ws.send("ok")
+        except ConnectionClosed:
+            pass
         finally:
             connections.discard(ws)
 
@@ -390,14 +459,23 @@ async def run_calls_floor(port: int, clerks: int, schedule: list[list[float]], s
     async def clerk(n: int, sleeps: list[float]) -> None:
         async with ws_connect(f"ws://127.0.0.1:{port}/", proxy=None, max_size=None, ping_interval=None) as ws:
             await ws.recv()
+            answers: asyncio.Queue[str] = asyncio.Queue()
+
+            async def read() -> None:
+                # Keep reading like a clerk screen does (and so keep answering pings).
+                async for msg in ws:
+                    if msg == "ok":
+                        answers.put_nowait(msg)
+
+            reader = asyncio.create_task(read())
             for k, pause in enumerate(sleeps):
                 await asyncio.sleep(pause)
                 key = n * 100_000 + k
                 t = time.perf_counter()
                 await ws.send(f"call {key}")
                 sent[key] = t
-                while (await ws.recv()) != "ok":
-                    pass
+                await answers.get()
+            reader.cancel()
 
     cpu0, t0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(clerk(i + 1, s) for i, s in enumerate(schedule)))
@@ -428,22 +506,48 @@ def raw_sqlite(folder: Path, count: int) -> float:
 
 # --------------------------------------------------------------------------- main
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    config_path = bench_config(folder, max(args.clerks, 1))
-    add_clerks(config_path, args.clerks)
+    # Phase 1, on its own database: issue throughput.
+    one = folder / "issue"
+    one.mkdir()
+    config_path = bench_config(one, max(args.clerks, 1))
     port = free_port()
-    proc, startup = start_server(folder, config_path, port)
+    proc, startup = start_server(one, config_path, port)
     results["startup_s"] = round(startup, 3)
     try:
         await issue_tickets(port, 2, 20, 0)  # warm-up
         results["issue"] = await issue_tickets(port, args.kiosks, args.tickets, 1000)
         print(f"issue: {results['issue']}", flush=True)
+        results["issue"]["server_rss_mb"] = round(proc_status(proc.pid).get("VmHWM", 0) / 1024, 1)
+    finally:
+        stop_server(proc)
+
+    # Phase 2, a fresh database with a realistic queue (W tickets waiting): screens and calls.
+    two = folder / "calls"
+    two.mkdir()
+    config_path = bench_config(two, max(args.clerks, 1))
+    add_clerks(config_path, args.clerks)
+    port = free_port()
+    proc, results["startup_2_s"] = start_server(two, config_path, port)
+    try:
+        await issue_tickets(port, args.kiosks, args.waiting, 0)
         cookies = [login(port, f"bench{i}", i) for i in range(1, args.clerks + 1)]
         screens = Screens(f"ws://127.0.0.1:{port}/ws", args.displays, cookies)
         results["connect_s"] = round(await screens.connect(), 3)
+        results["snapshot_bytes"] = {"public": max(screens.first[: args.displays], default=0),
+                                     "staff": max(screens.first[args.displays:], default=0)}
         results["server_rss_connected_mb"] = round(proc_status(proc.pid).get("VmRSS", 0) / 1024, 1)
-        results["issue_connected"] = await issue_tickets(port, args.kiosks, max(args.tickets // 4, 1), 100_000)
+        results["issue_connected"] = await issue_tickets(port, args.kiosks, max(args.tickets // 10, 1), 100_000)
         print(f"issue with {args.displays + args.clerks} screens: {results['issue_connected']}", flush=True)
         schedule = press_schedule(args.clerks, args.presses, args.interval, args.seed)
         results["calls"] = await run_calls_ours(port, cookies, schedule, screens)
@@ -451,17 +555,13 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         status = proc_status(proc.pid)
         results["server_rss_mb"] = {"peak": round(status.get("VmHWM", 0) / 1024, 1),
                                     "now": round(status.get("VmRSS", 0) / 1024, 1),
-                                    "connections": args.displays + args.clerks}
-        results["dropped_screens"] = screens.closed_codes
+                                    "connections": args.displays + args.clerks, "waiting": args.waiting}
+        results["dropped_screens"] = screens.dropped
         sizes = {k: round(sum(v) / len(v)) for k, v in screens.sizes.items() if v}
         results["message_bytes"] = sizes
         await screens.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
     # The floor: same clients, same schedule, same message sizes.
     fport = free_port()
@@ -507,6 +607,7 @@ def summarise(args: argparse.Namespace, r: dict[str, Any]) -> dict[str, Any]:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "params": {"displays": args.displays, "clerks": args.clerks, "kiosks": args.kiosks, "tickets": args.tickets,
+                   "waiting": args.waiting, "deflate": not args.no_deflate,
                    "presses": args.presses, "interval_s": args.interval, "seed": args.seed},
         **r,
     }
@@ -545,9 +646,12 @@ def main() -> int:
     # 30 clerks every 8 s on average: ~3.75 calls/s, 20x the busiest hour of a provincial
     # centre (5,000 tickets in 8 hours). -I 1 is the saturation run (docs/benchmarks.md).
     p.add_argument("--interval", "-I", type=float, default=8.0, help="mean seconds between a clerk's presses")
+    p.add_argument("--waiting", "-W", type=int, default=300, help="tickets waiting when the screens connect")
     p.add_argument("--seed", type=int, default=6)
+    p.add_argument("--no-deflate", action="store_true", help="screens do not offer permessage-deflate")
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = p.parse_args()
+    LightClient.deflate = not args.no_deflate
     with tempfile.TemporaryDirectory(prefix="motcua-bench-") as tmp:
         raw = asyncio.run(bench(args, Path(tmp)))
     result = summarise(args, raw)
