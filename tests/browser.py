@@ -31,6 +31,26 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
+# Makes Web Audio behave as in a browser without the autoplay flag: every AudioContext
+# starts suspended and resumes only after a tap. (Chromium's own
+# --autoplay-policy=document-user-activation-required does not block headless pages
+# reliably: some runs start the context running.)
+BLOCK_AUTOPLAY = """
+let tapped = false;
+window.addEventListener("pointerdown", () => { tapped = true; }, true);
+const RealAudioContext = window.AudioContext;
+window.AudioContext = class extends RealAudioContext {
+  #blocked = true;
+  get state() { return this.#blocked ? "suspended" : super.state; }
+  async resume() {
+    if (!tapped) return;
+    this.#blocked = false;
+    await super.resume();
+    this.dispatchEvent(new Event("statechange"));
+  }
+};
+"""
+
 # Recorded in every page before its scripts run: the Announcer's events (it dispatches
 # them on window too), vibration requests, and a flag a reload would wipe.
 INIT_SCRIPT = """
@@ -69,11 +89,11 @@ class Screens:
         self.contexts: list[Any] = []
         self.errors: list[str] = []
 
-    def open(self, path: str, width: int, height: int, *, wait_online: bool = True) -> Any:
+    def open(self, path: str, width: int, height: int, *, wait_online: bool = True, init_script: str = "") -> Any:
         context = self.browser.new_context(viewport={"width": width, "height": height}, locale="vi-VN",
                                            timezone_id="Asia/Ho_Chi_Minh")
         context.set_default_timeout(5000)
-        context.add_init_script(INIT_SCRIPT)
+        context.add_init_script(INIT_SCRIPT + init_script)
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{path}: {error}"))

@@ -11,7 +11,7 @@ import time
 
 from queue_server import speech
 from queue_server.config import load_config
-from tests.browser import Screens, admin_state, browser, eventually, screens, screenshot, wait_online_mark  # noqa: F401
+from tests.browser import BLOCK_AUTOPLAY, Screens, admin_state, browser, eventually, screens, screenshot, wait_online_mark  # noqa: F401
 from tests.support import KIOSK_TOKEN, ServerProcess, free_port, http, login, write_config
 
 KIOSK = f"/kiosk?device=sanh&token={KIOSK_TOKEN}"
@@ -257,3 +257,18 @@ def test_a_filtered_display_shows_and_announces_only_its_counters_in_english(scr
     queued = display.evaluate("window.motcua.announcer.queue.map(a => a.label)")
     assert "1001" not in labels + queued, "a call at another counter is not announced here"
     assert display.inner_text("#hero-counter") == "Counter 3"
+
+
+def test_display_offers_one_tap_sound_when_the_browser_blocks_autoplay(screens, server):
+    display = screens.open("/display", 1920, 1080, init_script=BLOCK_AUTOPLAY)
+    display.wait_for_selector("[data-testid=unlock]", state="visible", timeout=4000)
+    assert display.inner_text("[data-testid=unlock]") == "Bật âm thanh"
+    # A call made meanwhile waits for the sound instead of being lost.
+    issue(server, "CT")
+    clerk = login(server.base_url, "clerk1", 1)
+    http("POST", server.base_url + "/api/counters/1/next", {"current": None}, cookie=clerk)
+    display.wait_for_function("window.motcua.announcer.current?.label === '1001'")
+    assert announces(display)[0]["label"] == "1001" and not announces(display, "end")
+    display.click("[data-testid=unlock]")
+    display.wait_for_selector("#unlock", state="hidden", timeout=3000)
+    assert display.evaluate("window.motcua.announcer.needsUnlock") is False
