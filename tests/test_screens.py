@@ -98,7 +98,7 @@ def test_kiosk_tells_the_citizen_to_note_the_number_when_the_ticket_cannot_print
         assert not page.errors
 
 
-def test_kiosk_shows_unavailable_services_disabled_with_the_reason(screens, server):
+def test_kiosk_shows_unavailable_services_disabled_with_the_reason_and_issues_priority_tickets(screens, server):
     cookie = login(server.base_url, "boss")
     status, body, _ = http("POST", server.base_url + "/api/services/DD", {"open": False}, cookie=cookie)
     assert status == 200, body
@@ -109,6 +109,15 @@ def test_kiosk_shows_unavailable_services_disabled_with_the_reason(screens, serv
     # Live: reopening it enables the button without a reload.
     http("POST", server.base_url + "/api/services/DD", {"open": True}, cookie=cookie)
     kiosk.wait_for_function("!document.querySelector('.service[data-service=DD]').disabled")
+
+    # The priority path: one tap on "Lấy số ưu tiên", then the service.
+    kiosk.click("[data-testid=priority]")
+    assert kiosk.locator("#priority-banner").is_visible()
+    kiosk.click(".service[data-service=HT]")
+    kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
+    assert kiosk.locator("#ticket-priority").is_visible()
+    state = admin_state(server)
+    assert [t["priority"] for t in state["waiting"]] == [True]
 
 
 def test_next_reaches_the_display_within_a_second_and_calls_queue_without_cutting_off(screens, server):
@@ -272,3 +281,45 @@ def test_display_offers_one_tap_sound_when_the_browser_blocks_autoplay(screens, 
     display.click("[data-testid=unlock]")
     display.wait_for_selector("#unlock", state="hidden", timeout=3000)
     assert display.evaluate("window.motcua.announcer.needsUnlock") is False
+
+
+def test_clerk_marks_a_no_show_requeues_it_transfers_and_pauses_with_a_reason(screens, server):
+    issue(server, "CT")
+    issue(server, "CT")
+    counter = screens.open("/counter/1", 420, 640)
+    screens.sign_on(counter, "clerk1")
+    counter.keyboard.press("n")
+    counter.wait_for_function("document.getElementById('current-label').textContent === '1001'")
+
+    counter.keyboard.press("v")  # Vắng mặt
+    counter.wait_for_selector("[data-testid=noshows] [data-requeue]")
+    assert "1001" in counter.inner_text("[data-testid=noshows]")
+    assert counter.inner_text("[data-testid=current-label]") == "—"
+    counter.click("[data-testid=noshows] [data-requeue]")
+    counter.wait_for_function("!document.querySelector('[data-testid=noshows] [data-requeue]')")
+    counter.wait_for_function("document.querySelector('[data-testid=queue] [data-service=CT] b').textContent === '2'")
+
+    counter.keyboard.press("n")
+    counter.wait_for_function("document.getElementById('current-label').textContent === '1002'")
+    counter.keyboard.press("c")  # Chuyển → Hộ tịch
+    counter.click("#transfer-services [data-service=HT]")
+    counter.wait_for_function("document.getElementById('current-label').textContent === '—'")
+    ht = service_summary(server, "HT")
+    assert ht["waiting"] == 1 and ht["next"] == ["1002"]
+
+    counter.keyboard.press("p")  # Tạm dừng, with a reason
+    counter.click("#pause-reasons button >> nth=0")
+    counter.wait_for_function("document.querySelector('[data-testid=counter-state]').textContent === 'Tạm dừng: Nghỉ giải lao'")
+    assert counter.locator("[data-testid=next]").is_disabled()
+    counter.keyboard.press("p")  # Tiếp tục
+    counter.wait_for_function("document.querySelector('[data-testid=counter-state]').textContent === 'Đang mở'")
+
+    # A refused action shows the server's message in the page's language.
+    counter.click("#lang")
+    clerk2 = login(server.base_url, "clerk2", 2)
+    http("POST", server.base_url + "/api/counters/2/next", {"current": None}, cookie=clerk2)  # takes 1001
+    counter.keyboard.press("g")
+    counter.fill("#call-number", "1001")
+    counter.click("#call-ok")
+    counter.wait_for_selector("[data-testid=error]", state="visible")
+    assert "Cannot call ticket 1001" in counter.inner_text("[data-testid=error]")

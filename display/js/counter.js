@@ -197,6 +197,8 @@ function callNext(event) {
 function run(action, event) {
   const button = document.querySelector(`.action[data-action="${action}"]`);
   if (!button || button.disabled) return;
+  // The lock is against pressing Next twice; Next right after another button is meant.
+  if (action !== "next") cooldownUntil = 0;
   switch (action) {
     case "next":
       return callNext(event);
@@ -273,6 +275,7 @@ $("noshows").addEventListener("click", async (e) => {
   const b = e.target.closest("button[data-requeue]");
   if (!b) return;
   b.disabled = true;
+  cooldownUntil = 0;
   const result = await postJSON(`/api/tickets/${b.dataset.requeue}/requeue`);
   if (!result.ok) showError(errorText(result.body));
   render();
