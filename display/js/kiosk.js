@@ -108,7 +108,7 @@ async function take(code, button) {
   if (priorityMode) body.priority = true;
   let result;
   for (let attempt = 0; attempt < RETRIES; attempt += 1) {
-    result = await postJSON("/api/tickets", body, { Authorization: `Bearer ${device.token}` });
+    result = await postJSON("/api/tickets", body, { Authorization: `Bearer ${device.token}` }, 4000);
     // Retry only when the request may not have been handled: no answer, or the server busy.
     if (result.status !== 0 && result.status < 500) break;
     await new Promise((resolve) => setTimeout(resolve, 700 * (attempt + 1)));

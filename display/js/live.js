@@ -301,14 +301,20 @@ export class Live extends EventTarget {
   }
 }
 
-/** POST JSON; resolves to {ok, status, body}. Network failure gives status 0. */
-export async function postJSON(url, body = {}, headers = {}) {
+/**
+ * POST JSON; resolves to {ok, status, body}. No answer within `timeoutMs` (a dead Wi-Fi
+ * link can otherwise hang a request for minutes) or a network failure gives status 0.
+ */
+export async function postJSON(url, body = {}, headers = {}, timeoutMs = 8000) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
     const response = await fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", ...headers },
       body: JSON.stringify(body),
       credentials: "same-origin",
+      signal: controller.signal,
     });
     let data = {};
     try {
@@ -317,8 +323,11 @@ export async function postJSON(url, body = {}, headers = {}) {
       // empty or not JSON
     }
     return { ok: response.ok, status: response.status, body: data };
-  } catch (error) {
-    return { ok: false, status: 0, body: { error: "network", message: t("common.network_error"), message_en: t("common.network_error") } };
+  } catch {
+    const message = t("common.network_error");
+    return { ok: false, status: 0, body: { error: "network", message, message_en: message } };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
