@@ -1,4 +1,4 @@
-"""Playwright helpers for the screen tests: one headless Debian Chromium per test session,
+"""Playwright helpers for the screen tests: one headless Debian Chromium per test module,
 one browser context per screen (so a clerk's cookie never leaks into the hall display), and
 screenshots into ``docs/screenshots/``.
 
@@ -64,7 +64,9 @@ window.__sameDocument = true;
 """
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is running it keeps an asyncio
+# loop current in this thread, and later test modules calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}; it is not installed")
