@@ -31,12 +31,15 @@ import csv
 import datetime as dt
 import io
 import math
+import os
 import sqlite3
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .config import Config
 from .errors import BadRequest
+from .store import connect
 
 GROUPINGS = ("day", "service", "counter", "staff", "hour")
 STATES = ("served", "no_show", "cancelled", "expired")
@@ -101,10 +104,11 @@ def _tz_offset(config: Config, date_from: dt.date, date_to: dt.date) -> int:
 
 # --------------------------------------------------------------------------- statistics
 
-def quantile(hist: list[tuple[int, int]], q: float) -> float:
-    """The q-quantile (0..1) of sorted ``(value, count)`` pairs, interpolating linearly
-    between closest ranks like Excel's PERCENTILE.INC."""
-    n = sum(c for _, c in hist)
+def quantile(hist: list[tuple[int, int]], q: float, n: int | None = None) -> float:
+    """The q-quantile (0..1) of sorted ``(value, count)`` pairs (``n`` values in all),
+    interpolating linearly between closest ranks like Excel's PERCENTILE.INC."""
+    if n is None:
+        n = sum(c for _, c in hist)
     pos = (n - 1) * q
     lo, frac = int(math.floor(pos)), pos - math.floor(pos)
     low = high = None
@@ -131,8 +135,8 @@ def summarize(hist: dict[int, int]) -> dict[str, Any]:
     return {
         "count": n,
         "mean": round(sum(v * c for v, c in pairs) / n, 1),
-        "median": round(quantile(pairs, 0.5), 1),
-        "p90": round(quantile(pairs, 0.9), 1),
+        "median": round(quantile(pairs, 0.5, n), 1),
+        "p90": round(quantile(pairs, 0.9, n), 1),
         "max": pairs[-1][0],
     }
 
@@ -159,6 +163,33 @@ def _label(by: str, key: Any, labels: dict[Any, str]) -> str:
     return labels.get(key, str(key))
 
 
+def _database_file(conn: sqlite3.Connection) -> str | None:
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or None
+    return None
+
+
+def _fetch_all(conn: sqlite3.Connection, queries: list[str], params: dict[str, Any]) -> list[list[Any]]:
+    """Run independent read queries. On a file database with several cores they run at once,
+    each on its own read-only connection: SQLite releases the GIL while it scans, so a year
+    report uses every core. (Past days do not change, so separate snapshots agree.)"""
+    path = _database_file(conn)
+    workers = min(len(queries), os.cpu_count() or 1)
+    if path is None or workers < 2:
+        return [conn.execute(q, params).fetchall() for q in queries]
+
+    def run(query: str) -> list[Any]:
+        c = connect(path, readonly=True)
+        try:
+            return c.execute(query, params).fetchall()
+        finally:
+            c.close()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="motcua-report") as pool:
+        return list(pool.map(run, queries))
+
+
 def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date,
                  by: str = "day") -> dict[str, Any]:
     """Figures for the office days ``date_from``..``date_to`` (inclusive) grouped ``by``.
@@ -171,26 +202,29 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
     where = "day BETWEEN :a AND :b"
     rating_cols = ", ".join(f"sum(rating = {i})" for i in range(1, levels + 1))
 
+    main, wait_hist, service_hist, by_staff, by_hour = _fetch_all(conn, [
+        f"""SELECT {key_sql}, count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
+                   sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)), {rating_cols}
+            FROM ticket_facts WHERE {where} GROUP BY 1""",
+        f"""SELECT {key_sql}, wait_s, count(*) FROM ticket_facts
+            WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2""",
+        f"""SELECT {key_sql}, service_s, count(*) FROM ticket_facts
+            WHERE {where} AND service_s IS NOT NULL GROUP BY 1, 2""",
+        f"SELECT staff, count(*) FROM ticket_facts WHERE {where} AND state = 'done' GROUP BY staff",
+        f"SELECT service, {_GROUP_SQL['hour']}, count(*) FROM ticket_facts WHERE {where} GROUP BY 1, 2",
+    ], params)
     groups: dict[Any, dict[str, Any]] = {}
-    for row in conn.execute(f"""
-        SELECT {key_sql}, count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
-               sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)), {rating_cols}
-        FROM ticket_facts WHERE {where} GROUP BY 1""", params):
+    for row in main:
         key, issued, served, no_show, cancelled, expired, transferred, err = row[:8]
         groups[key] = {"issued": issued, "served": served, "no_show": no_show, "cancelled": cancelled,
                        "expired": expired, "transferred": transferred, "_err": err or 0,
                        "_wait": {}, "_service": {}, "ratings": [c or 0 for c in row[8:]]}
-    for name, column in (("_wait", "wait_s"), ("_service", "service_s")):
-        for key, seconds, count in conn.execute(f"""
-            SELECT {key_sql}, {column}, count(*) FROM ticket_facts
-            WHERE {where} AND {column} IS NOT NULL GROUP BY 1, 2""", params):
+    for name, hist in (("_wait", wait_hist), ("_service", service_hist)):
+        for key, seconds, count in hist:
             groups[key][name][seconds] = count
-
-    served_by_staff = {staff: n for staff, n in conn.execute(
-        f"SELECT staff, count(*) FROM ticket_facts WHERE {where} AND state = 'done' GROUP BY staff", params)}
+    served_by_staff = dict(by_staff)
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for service, hour, n in conn.execute(f"""
-        SELECT service, {_GROUP_SQL["hour"]}, count(*) FROM ticket_facts WHERE {where} GROUP BY 1, 2""", params):
+    for service, hour, n in by_hour:
         arrivals[service][hour] += n
 
     labels = _labels(conn, config, by)
@@ -367,8 +401,6 @@ def run_command(config: Config, date_from: str, date_to: str, by: str, fmt: str,
     import json
     import sys
     from pathlib import Path
-
-    from .store import connect
 
     start, end = parse_date(date_from), parse_date(date_to)
     check_range(start, end, by)
