@@ -89,7 +89,7 @@ async def set_service(request: Request) -> JSONResponse:
 
 
 async def counter_action(request: Request) -> JSONResponse:
-    """Pause, resume or close a counter from the admin screen."""
+    """Open (for a clerk), pause, resume or close a counter from the admin screen."""
     office = _office(request)
     user = _admin(request)
     n = path_int(request, "n")
@@ -97,7 +97,15 @@ async def counter_action(request: Request) -> JSONResponse:
     action = request.path_params["action"]
     body = await read_json(request)
     staff = user["username"]
-    if action == "pause":
+    if action == "open":
+        # Open the counter for a clerk (or the admin); the clerk then signs in there as usual.
+        clerk = get_str(body, "staff", max_len=40) or staff
+        account = office.store.get_user(clerk)
+        if account is None or account["disabled"]:
+            raise NotFound(f"Không có tài khoản {clerk} (hoặc đã bị khóa).", f"No active user {clerk}.",
+                           key="user_not_found")
+        await office.execute(lambda e, now: e.sign_on(now, n, clerk))
+    elif action == "pause":
         reason = get_str(body, "reason", required=True, max_len=200) or ""
         await office.execute(lambda e, now: e.pause(now, n, staff, reason))
     elif action == "resume":
@@ -106,7 +114,9 @@ async def counter_action(request: Request) -> JSONResponse:
         await office.execute(lambda e, now: e.sign_off(now, n, staff))
     else:
         raise NotFound("Không có thao tác này.", "No such action.")
-    await audit(office, user, f"counter_{action}", counter=n, **({"reason": body.get("reason")} if action == "pause" else {}))
+    extra = {"reason": body.get("reason")} if action == "pause" else {"staff": body.get("staff") or staff} \
+        if action == "open" else {}
+    await audit(office, user, f"counter_{action}", counter=n, **extra)
     return JSONResponse({"counter": office.engine.counters[n].to_dict()})
 
 

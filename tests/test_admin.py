@@ -286,3 +286,16 @@ def test_admin_page_in_a_browser(tmp_path):
             finally:
                 browser.close()
     assert (shots / "admin.png").stat().st_size > 10_000 and (shots / "report.png").stat().st_size > 10_000
+
+
+def test_counter_open_pause_resume_close_from_the_admin_screen(office):
+    sign_in(office, "boss")
+    assert office.post("/api/admin/counters/2/open", json={"staff": "nobody"}).status_code == 404
+    assert office.post("/api/admin/counters/2/open", json={"staff": "clerk1"}).json()["counter"]["staff"] == "clerk1"
+    paused = office.post("/api/admin/counters/2/pause", json={"reason": "Họp giao ban"}).json()["counter"]
+    assert (paused["state"], paused["pause_reason"]) == ("paused", "Họp giao ban")
+    assert office.post("/api/admin/counters/2/resume").json()["counter"]["state"] == "open"
+    assert office.post("/api/admin/counters/2/close").json()["counter"]["state"] == "closed"
+    assert office.post("/api/admin/counters/2/explode").status_code == 404
+    assert [a for _, a in audit_actions(office)[:4]] == ["counter_close", "counter_resume", "counter_pause",
+                                                          "counter_open"]

@@ -14,6 +14,7 @@ import { Live } from "./live.js";
 const REFRESH_MS = 15000;
 const ACTIONS_VI = {
   service_changed: "Đổi trạng thái lĩnh vực",
+  counter_open: "Mở quầy",
   counter_pause: "Tạm dừng quầy",
   counter_resume: "Tiếp tục quầy",
   counter_close: "Đóng quầy",
@@ -208,6 +209,11 @@ function counterButtons(c) {
   const act = (action, label, body) => el("button", {
     type: "button", class: "small", onclick: async () => {
       let payload = body;
+      if (action === "open") {
+        const staff = prompt(`Mở quầy ${c.number} cho cán bộ (tên đăng nhập):`, "");
+        if (!staff) return;
+        payload = { staff: staff.trim() };
+      }
       if (action === "pause") {
         const reason = prompt(`Lý do tạm dừng quầy ${c.number}:`, "Họp");
         if (!reason) return;
@@ -224,7 +230,7 @@ function counterButtons(c) {
   }, label);
   if (c.state === "open") return [act("pause", "Tạm dừng"), act("close", "Đóng")];
   if (c.state === "paused") return [act("resume", "Tiếp tục"), act("close", "Đóng")];
-  return [];
+  return [act("open", "Mở")];
 }
 
 // ---------------------------------------------------------------- staff
