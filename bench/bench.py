@@ -629,6 +629,8 @@ def table(r: dict[str, Any]) -> str:
     ]
     w = max(len(a) for a, _, _ in rows)
     lines = [f"{a:<{w}}  {b:>16}  {c_}" for a, b, c_ in rows]
+    lines.append(f"load average before/after (1 min): {r['loadavg']['before'][0]} / {r['loadavg']['after'][0]}"
+                 f" on {os.cpu_count()} CPUs")
     lines.append("targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in r["targets"].items()))
     return "\n".join(lines)
 
@@ -652,8 +654,11 @@ def main() -> int:
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = p.parse_args()
     LightClient.deflate = not args.no_deflate
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="motcua-bench-") as tmp:
         raw = asyncio.run(bench(args, Path(tmp)))
+    # Other work on the machine skews every figure: keep the load average with the results.
+    raw["loadavg"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     result = summarise(args, raw)
     print(table(result))
     if not args.no_save:
