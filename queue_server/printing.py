@@ -240,6 +240,7 @@ class PrintService:
             job = Job.from_row(row)
             self.jobs[job.id] = job
         self.office.after_commit.append(self._after_commit)
+        self.office.snapshot_extras["printers"] = self.printers_summary
         for p in config.printers:
             self._ensure_printer(p)
         self._tasks.append(asyncio.create_task(self._sweep_forever()))
@@ -261,6 +262,7 @@ class PrintService:
         await asyncio.gather(*workers, *self._tasks, return_exceptions=True)
         with contextlib.suppress(ValueError):
             self.office.after_commit.remove(self._after_commit)
+        self.office.snapshot_extras.pop("printers", None)
 
     def _recover(self, conn: sqlite3.Connection, config: Config, now: dt.datetime) -> list[sqlite3.Row]:
         """At start: ``sent`` jobs failed (nobody knows if they printed), queued ones too old
@@ -477,20 +479,21 @@ class PrintService:
                 if not await self._move(job, JobState.SENT):
                     continue
                 outcome, error = await self._send(p, job)
+                # The printer's state first: whoever sees the job's new state sees the printer's too.
                 if outcome == "printed":
                     retry = RETRY_SECONDS
-                    await self._move(job, JobState.PRINTED)
                     self._set_printer(printer_id, online=True, error=None, last_success_at=self.office.clock())
+                    await self._move(job, JobState.PRINTED)
                 elif outcome == "failed_before_send":
-                    await self._move(job, JobState.QUEUED, error)
                     if self.printers[printer_id].mode != "agent":
                         self._set_printer(printer_id, online=False, error=error, last_error_at=self.office.clock())
+                    await self._move(job, JobState.QUEUED, error)
                     wake.clear()  # a new job or a stop cuts the wait short, a status change does not
                     await self._sleep_or_wake(wake, retry)
                     retry = min(retry * 2, RETRY_MAX_SECONDS)
                 else:
-                    await self._move(job, JobState.FAILED, error)
                     self._set_printer(printer_id, error=error, last_error_at=self.office.clock())
+                    await self._move(job, JobState.FAILED, error)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -640,8 +643,8 @@ class PrintService:
             log.info("printer %s: ignoring a result for job_id %s", printer_id, delivery)
             return
         if outcome == "printed":
-            await self._move(job, JobState.PRINTED)
             self._set_printer(printer_id, last_success_at=self.office.clock())
+            await self._move(job, JobState.PRINTED)
         else:
             await self._move(job, JobState.FAILED, error or outcome)
 

@@ -220,3 +220,20 @@ def test_a_job_older_than_stale_after_at_restart_is_never_printed(tmp_path: Path
                 assert [j["state"] for j in jobs(server)] == ["stale"]
         finally:
             server.stop()
+
+
+def test_jobs_wait_while_the_agent_reports_paper_out_and_go_when_paper_is_back(make_client):
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN, stale_after=30))
+    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "status", "online": False, "paper": "out", "error": "printer is out of paper"})
+        wait_for(lambda: service(client).printers["may-in-sanh"].paper == "out")
+        answer = issue(client)
+        assert answer["print"]["state"] == "queued" and "paper" in answer["print"]["error"]
+        time.sleep(0.3)
+        assert job_state(client, answer["id"]) == "queued"
+        ws.send_json({"type": "status", "online": True, "paper": "ok", "error": None})
+        job = ws.receive_json()  # sent only now
+        assert job["type"] == "job" and job["ticket"]["label"] == answer["label"]
+        ws.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
+        wait_for(lambda: job_state(client, answer["id"]) == "printed")

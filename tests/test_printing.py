@@ -204,6 +204,11 @@ def test_a_printer_that_accepts_prints_the_job_once(make_client, tmp_path: Path)
         wait_for(lambda: service(client).printers["may-in-sanh"].paper == "ok")
         summary = service(client).printers_summary()[0]
         assert summary["online"] is True and summary["last_success_at"] and summary["mode"] == "server"
+        (public,) = client.get("/api/state").json()["printers"]
+        assert public["paper"] == "ok" and "url" not in public
+        sign_in(client)
+        (staff,) = client.get("/api/state").json()["printers"]
+        assert staff["url"] == fake.url
     assert jobs_in_db(tmp_path)[0]["attempts"] == 1
 
 
