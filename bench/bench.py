@@ -92,6 +92,15 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 class HttpConn:
     """A keep-alive HTTP/1.1 connection with just enough parsing for JSON answers."""
 
@@ -526,7 +535,9 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     results["startup_s"] = round(startup, 3)
     try:
         await issue_tickets(port, 2, 20, 0)  # warm-up
+        cpu = cpu_seconds(proc.pid)
         results["issue"] = await issue_tickets(port, args.kiosks, args.tickets, 1000)
+        results["issue"]["server_cpu_ms_per_ticket"] = round((cpu_seconds(proc.pid) - cpu) * 1000 / args.tickets, 3)
         print(f"issue: {results['issue']}", flush=True)
         results["issue"]["server_rss_mb"] = round(proc_status(proc.pid).get("VmHWM", 0) / 1024, 1)
     finally:
@@ -547,10 +558,15 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         results["snapshot_bytes"] = {"public": max(screens.first[: args.displays], default=0),
                                      "staff": max(screens.first[args.displays:], default=0)}
         results["server_rss_connected_mb"] = round(proc_status(proc.pid).get("VmRSS", 0) / 1024, 1)
-        results["issue_connected"] = await issue_tickets(port, args.kiosks, max(args.tickets // 10, 1), 100_000)
+        cpu, n = cpu_seconds(proc.pid), max(args.tickets // 10, 1)
+        results["issue_connected"] = await issue_tickets(port, args.kiosks, n, 100_000)
+        results["issue_connected"]["server_cpu_ms_per_ticket"] = round((cpu_seconds(proc.pid) - cpu) * 1000 / n, 3)
         print(f"issue with {args.displays + args.clerks} screens: {results['issue_connected']}", flush=True)
         schedule = press_schedule(args.clerks, args.presses, args.interval, args.seed)
+        cpu = cpu_seconds(proc.pid)
         results["calls"] = await run_calls_ours(port, cookies, schedule, screens)
+        results["calls"]["server_cpu_ms_per_call"] = round(
+            (cpu_seconds(proc.pid) - cpu) * 1000 / max(results["calls"]["calls"], 1), 2)
         print(f"calls: {results['calls']}", flush=True)
         status = proc_status(proc.pid)
         results["server_rss_mb"] = {"peak": round(status.get("VmHWM", 0) / 1024, 1),
@@ -577,7 +593,10 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         # The clerks' own sockets (see run_calls_floor) are the floor's clerk screens.
         screens = Screens(f"ws://127.0.0.1:{fport}/", args.displays, [])
         await screens.connect()
+        cpu = cpu_seconds(floor.pid)
         results["floor_calls"] = await run_calls_floor(fport, args.clerks, schedule, screens)
+        results["floor_calls"]["server_cpu_ms_per_call"] = round(
+            (cpu_seconds(floor.pid) - cpu) * 1000 / max(results["floor_calls"]["calls"], 1), 2)
         print(f"floor: {results['floor_calls']}", flush=True)
         fstatus = proc_status(floor.pid)
         results["floor_rss_mb"] = round(fstatus.get("VmHWM", 0) / 1024, 1)
@@ -625,6 +644,9 @@ def table(r: dict[str, Any]) -> str:
         ("call→display p50", f"{c['p50_ms']} ms", f"floor {f['p50_ms']} ms = {r['ratios']['call_p50_vs_floor']}×"),
         ("call→display p99", f"{c['p99_ms']} ms", f"floor {f['p99_ms']} ms = {r['ratios']['call_p99_vs_floor']}×"),
         ("samples (calls × displays)", f"{c['samples']}/{c['expected_samples']}", f"floor {f['samples']}/{f['expected_samples']}"),
+        ("server CPU per call", f"{c['server_cpu_ms_per_call']} ms", f"floor {f['server_cpu_ms_per_call']} ms"),
+        ("server CPU per ticket", f"{i['server_cpu_ms_per_ticket']} ms",
+         f"{ic['server_cpu_ms_per_ticket']} ms with screens"),
         ("server peak RSS", f"{r['server_rss_mb']['peak']} MB", f"floor {r['floor_rss_mb']} MB"),
     ]
     w = max(len(a) for a, _, _ in rows)
