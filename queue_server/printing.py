@@ -219,6 +219,7 @@ class PrintService:
     def __init__(self, office: Office) -> None:
         self.office = office
         self.jobs: dict[int, Job] = {}  # today's jobs and every unfinished one
+        self._latest: dict[int, Job] = {}  # ticket id -> its newest job
         self.printers: dict[str, PrinterState] = {}
         self._pending: dict[int, Job] = {}  # written in a ticket's transaction, not yet committed
         self._agents: dict[str, AgentLink] = {}
@@ -238,7 +239,7 @@ class PrintService:
         rows = await self._write(lambda conn: self._recover(conn, config, now))
         for row in rows:
             job = Job.from_row(row)
-            self.jobs[job.id] = job
+            self.jobs[job.id] = self._latest[job.ticket_id] = job
         self.office.after_commit.append(self._after_commit)
         self.office.snapshot_extras["printers"] = self.printers_summary
         for p in config.printers:
@@ -345,7 +346,7 @@ class PrintService:
                     self._add(job)
 
     def _add(self, job: Job) -> None:
-        self.jobs[job.id] = job
+        self.jobs[job.id] = self._latest[job.ticket_id] = job
         p = self._printer(job.printer)
         if p is not None:
             self._ensure_printer(p)
@@ -353,7 +354,7 @@ class PrintService:
         self._wake_printer(job.printer)
 
     def latest_job(self, ticket_id: int) -> Job | None:
-        return max((j for j in self.jobs.values() if j.ticket_id == ticket_id), key=lambda j: j.id, default=None)
+        return self._latest.get(ticket_id)
 
     def job_status(self, ticket_id: int) -> dict[str, Any]:
         """What the kiosk (and the ticket's ``print_job`` messages) say about its printing."""
@@ -382,12 +383,14 @@ class PrintService:
 
     # ------------------------------------------------------------------ state changes
 
-    async def _move(self, job: Job, new: JobState, error: str | None = None) -> bool:
-        """Commit ``job``'s move to ``new``; False when another move got there first."""
-        old = job.state
+    async def _move(self, job: Job, old: JobState, new: JobState, error: str | None = None) -> bool:
+        """Commit ``job``'s move from ``old`` to ``new``; False when it is no longer in ``old``
+        (another task moved it meanwhile, e.g. the sweeper made it stale)."""
         if new not in _MOVES[old]:
             raise InvalidTransition(f"Lệnh in {job.id}: không thể chuyển {old} → {new}.",
                                     f"Print job {job.id}: cannot go from {old} to {new}.")
+        if job.state is not old:
+            return False
         now = self.office.clock()
         attempts = job.attempts + (new is JobState.SENT)
 
@@ -445,10 +448,11 @@ class PrintService:
                 now = self.office.clock()
                 for job in [j for j in self.jobs.values() if j.state is JobState.QUEUED]:
                     if self._is_stale(job, now):
-                        await self._move(job, JobState.STALE, job.error or "not sent in time")
+                        await self._move(job, JobState.QUEUED, JobState.STALE, job.error or "not sent in time")
                 if self.office.engine.day != self._day:  # a new office day: forget finished jobs
                     self._day = self.office.engine.day
                     self.jobs = {i: j for i, j in self.jobs.items() if j.state in (JobState.QUEUED, JobState.SENT)}
+                    self._latest = {j.ticket_id: j for j in self.jobs.values()}
             except Exception:
                 log.exception("print job sweep failed")
 
@@ -468,7 +472,7 @@ class PrintService:
                     await wake.wait()
                     continue
                 if self._is_stale(job, self.office.clock()):
-                    await self._move(job, JobState.STALE, job.error or "not sent in time")
+                    await self._move(job, JobState.QUEUED, JobState.STALE, job.error or "not sent in time")
                     continue
                 hold = await self._hold_reason(p)
                 if hold is not None:
@@ -476,24 +480,24 @@ class PrintService:
                         await self._note(job, hold)
                     await self._sleep_or_wake(wake, POLL_SECONDS)
                     continue
-                if not await self._move(job, JobState.SENT):
+                if not await self._move(job, JobState.QUEUED, JobState.SENT):
                     continue
                 outcome, error = await self._send(p, job)
                 # The printer's state first: whoever sees the job's new state sees the printer's too.
                 if outcome == "printed":
                     retry = RETRY_SECONDS
                     self._set_printer(printer_id, online=True, error=None, last_success_at=self.office.clock())
-                    await self._move(job, JobState.PRINTED)
+                    await self._move(job, JobState.SENT, JobState.PRINTED)
                 elif outcome == "failed_before_send":
                     if self.printers[printer_id].mode != "agent":
                         self._set_printer(printer_id, online=False, error=error, last_error_at=self.office.clock())
-                    await self._move(job, JobState.QUEUED, error)
+                    await self._move(job, JobState.SENT, JobState.QUEUED, error)
                     wake.clear()  # a new job or a stop cuts the wait short, a status change does not
                     await self._sleep_or_wake(wake, retry)
                     retry = min(retry * 2, RETRY_MAX_SECONDS)
                 else:
                     self._set_printer(printer_id, error=error, last_error_at=self.office.clock())
-                    await self._move(job, JobState.FAILED, error)
+                    await self._move(job, JobState.SENT, JobState.FAILED, error)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -644,9 +648,9 @@ class PrintService:
             return
         if outcome == "printed":
             self._set_printer(printer_id, last_success_at=self.office.clock())
-            await self._move(job, JobState.PRINTED)
+            await self._move(job, JobState.FAILED, JobState.PRINTED)
         else:
-            await self._move(job, JobState.FAILED, error or outcome)
+            await self._move(job, JobState.FAILED, JobState.FAILED, error or outcome)
 
     # ------------------------------------------------------------------ staff
 

@@ -20,7 +20,8 @@ from starlette.testclient import TestClient
 from printer.render import TicketInfo, render_ticket
 from queue_server import auth, printing
 from queue_server.app import create_app
-from queue_server.printing import PrintService
+from queue_server.errors import InvalidTransition
+from queue_server.printing import JobState, PrintService
 from queue_server.store import Store
 from tests.fakeprinter import FakePrinter, paper_out, refused_url
 from tests.support import KIOSK_TOKEN, PASSWORD, office_config
@@ -190,6 +191,17 @@ def test_job_changes_reach_the_public_stream_as_print_job_messages(make_client, 
                 assert msg["ticket_id"] == answer["id"] and "requested_by" not in msg["job"]
                 states.append(msg["print"]["state"])
     assert states == ["queued", "printing", "printed"]
+
+
+def test_a_printed_job_never_changes_state_again(make_client, tmp_path: Path):
+    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    answer = issue(client)
+    wait_for(lambda: job_state(client, answer["id"]) == "printed")
+    job = service(client).latest_job(answer["id"])
+    for new in JobState:
+        with pytest.raises(InvalidTransition):
+            client.portal.call(service(client)._move, job, JobState.PRINTED, new)  # type: ignore[union-attr]
+    assert jobs_in_db(tmp_path)[0]["state"] == "printed"
 
 
 # ------------------------------------------------------------------ fake network printers
