@@ -13,6 +13,7 @@ const TICKET_SECONDS = 10;
 const PRIORITY_SECONDS = 30;
 const MESSAGE_SECONDS = 8;
 const RETRIES = 3;
+const REFRESH_SECONDS = 60;
 const STORAGE_KEY = "motcua.kiosk";
 // Print states in which a paper ticket is on its way; anything else means "note your number".
 const PRINTING_OK = new Set(["queued", "printing", "printed"]);
@@ -234,3 +235,6 @@ if (!device) {
 render();
 live.start();
 setInterval(renderClock, 1000);
+// Opening and closing hours pass without any event from the server: refresh the services'
+// availability every minute so the buttons unlock at opening time.
+setInterval(() => live.resync(), REFRESH_SECONDS * 1000);
