@@ -202,7 +202,7 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
     where = "day BETWEEN :a AND :b"
     rating_cols = ", ".join(f"sum(rating = {i})" for i in range(1, levels + 1))
 
-    main, wait_hist, service_hist, by_staff, by_hour = _fetch_all(conn, [
+    main, wait_hist, service_hist, spread = _fetch_all(conn, [
         f"""SELECT {key_sql}, count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
                    sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)), {rating_cols}
             FROM ticket_facts WHERE {where} GROUP BY 1""",
@@ -210,8 +210,9 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
             WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2""",
         f"""SELECT {key_sql}, service_s, count(*) FROM ticket_facts
             WHERE {where} AND service_s IS NOT NULL GROUP BY 1, 2""",
-        f"SELECT staff, count(*) FROM ticket_facts WHERE {where} AND state = 'done' GROUP BY staff",
-        f"SELECT service, {_GROUP_SQL['hour']}, count(*) FROM ticket_facts WHERE {where} GROUP BY 1, 2",
+        # One scan for the charts: arrivals per service and hour, served tickets per clerk.
+        f"""SELECT service, {_GROUP_SQL['hour']}, staff, count(*), sum(state = 'done') FROM ticket_facts
+            WHERE {where} GROUP BY 1, 2, 3""",
     ], params)
     groups: dict[Any, dict[str, Any]] = {}
     for row in main:
@@ -222,10 +223,12 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
     for name, hist in (("_wait", wait_hist), ("_service", service_hist)):
         for key, seconds, count in hist:
             groups[key][name][seconds] = count
-    served_by_staff = dict(by_staff)
+    served_by_staff: dict[str | None, int] = defaultdict(int)
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for service, hour, n in by_hour:
+    for service, hour, staff_name, n, done in spread:
         arrivals[service][hour] += n
+        if done:
+            served_by_staff[staff_name] += done
 
     labels = _labels(conn, config, by)
     total_served = sum(g["served"] for g in groups.values())
