@@ -222,7 +222,10 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
                        "_wait": {}, "_service": {}, "ratings": [c or 0 for c in row[8:]]}
     for name, hist in (("_wait", wait_hist), ("_service", service_hist)):
         for key, seconds, count in hist:
-            groups[key][name][seconds] = count
+            # A group may be missing from ``main`` when a command committed between the
+            # scans (today's figures while the office works): its times wait for next time.
+            if key in groups:
+                groups[key][name][seconds] = count
     served_by_staff: dict[str | None, int] = defaultdict(int)
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
     for service, hour, staff_name, n, done in spread:
@@ -261,6 +264,7 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
         i = next((j for j, edge in enumerate(WAIT_BUCKETS) if minutes < edge), len(WAIT_BUCKETS))
         counts[i] += c
     services = {s.code: s.name for s in config.services}
+    order_all = {s.code: i for i, s in enumerate(config.services)}
     return {
         "office": config.office.name,
         "from": date_from.isoformat(),
@@ -273,7 +277,7 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
         "charts": {
             "arrivals_by_hour": {"hours": list(range(24)),
                                  "series": [{"service": code, "name": services.get(code, code), "counts": arrivals[code]}
-                                            for code in sorted(arrivals, key=lambda c: (c not in services, c))]},
+                                            for code in sorted(arrivals, key=lambda c: (order_all.get(c, len(order_all)), c))]},
             "wait_distribution": {"buckets": buckets, "counts": counts},
             "served_per_staff": [{"name": s["name"], "served": s["served"]} for s in staff],
             "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
