@@ -226,6 +226,7 @@ class PrintService:
         self._wake: dict[str, asyncio.Event] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # one printer conversation at a time
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._polls: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._day = office.engine.day
@@ -258,9 +259,10 @@ class PrintService:
         if workers:
             limit = max((p.timeout for p in self.office.config.printers), default=5.0) + 1
             await asyncio.wait(workers, timeout=limit)
-        for task in [*workers, *self._tasks]:
+        others = [*self._polls.values(), *self._tasks]
+        for task in [*workers, *others]:
             task.cancel()
-        await asyncio.gather(*workers, *self._tasks, return_exceptions=True)
+        await asyncio.gather(*workers, *others, return_exceptions=True)
         with contextlib.suppress(ValueError):
             self.office.after_commit.remove(self._after_commit)
         self.office.snapshot_extras.pop("printers", None)
@@ -286,18 +288,22 @@ class PrintService:
             " (SELECT id FROM tickets WHERE day = ?) ORDER BY id", (self._day,)).fetchall()
 
     def _ensure_printer(self, p: Printer) -> None:
-        if p.id in self._workers:
-            return
+        """A worker (and a status poll) for ``p``; a fresh state when the config changed how
+        it is driven (printers added or changed by a live config reload)."""
         mode = "agent" if p.agent_token else "virtual" if p.url.startswith("png://") else "server"
-        state = PrinterState(p.id, mode, agent_connected=False if mode == "agent" else None)
+        state = self.printers.get(p.id)
+        if state is not None and state.mode == mode:
+            return
+        state = PrinterState(p.id, mode, agent_connected=(p.id in self._agents) if mode == "agent" else None)
         if mode == "virtual":
             state.online, state.paper = True, "ok"
         self.printers[p.id] = state
-        self._wake[p.id] = asyncio.Event()
-        self._locks[p.id] = asyncio.Lock()
-        self._workers[p.id] = asyncio.create_task(self._deliver_forever(p.id))
-        if mode == "server":
-            self._tasks.append(asyncio.create_task(self._poll_forever(p.id)))
+        if p.id not in self._workers:
+            self._wake[p.id] = asyncio.Event()
+            self._locks[p.id] = asyncio.Lock()
+            self._workers[p.id] = asyncio.create_task(self._deliver_forever(p.id))
+        if mode == "server" and p.id not in self._polls:
+            self._polls[p.id] = asyncio.create_task(self._poll_forever(p.id))
 
     def _printer(self, printer_id: str) -> Printer | None:
         for p in self.office.config.printers:  # the live config (it may be reloaded)
@@ -445,6 +451,8 @@ class PrintService:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
+                for p in self.office.config.printers:
+                    self._ensure_printer(p)
                 now = self.office.clock()
                 for job in [j for j in self.jobs.values() if j.state is JobState.QUEUED]:
                     if self._is_stale(job, now):
@@ -572,15 +580,16 @@ class PrintService:
         self._set_printer(p.id, **changes)
 
     async def _poll_forever(self, printer_id: str) -> None:
-        while True:
-            p = self._printer(printer_id)
-            if p is None:
-                return
-            try:
-                await self._poll(p)
-            except Exception:
-                log.exception("printer %s: status query failed", printer_id)
-            await asyncio.sleep(POLL_SECONDS)
+        """Ask the printer how it is every POLL_SECONDS, while the server drives it."""
+        try:
+            while (p := self._printer(printer_id)) is not None and self.printers[printer_id].mode == "server":
+                try:
+                    await self._poll(p)
+                except Exception:
+                    log.exception("printer %s: status query failed", printer_id)
+                await asyncio.sleep(POLL_SECONDS)
+        finally:
+            self._polls.pop(printer_id, None)
 
     # ------------------------------------------------------------------ print agents
 

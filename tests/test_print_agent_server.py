@@ -25,7 +25,6 @@ from printer.render import TicketInfo, render_ticket
 from tests.fakeprinter import FakePrinter
 from tests.support import KIOSK_TOKEN, ServerProcess, add_staff, http, login, write_config
 from tests.test_printing import (  # noqa: F401  (fixtures)
-    RASTER,
     issue,
     make_client,
     printed_jobs,

@@ -335,3 +335,17 @@ def test_after_a_restart_young_queued_jobs_print_once_old_ones_go_stale_sent_one
     assert states[old["id"]][0] == "stale"
     assert states[sent["id"]][0] == "failed" and states[sent["id"]][1].startswith("no confirmation")
     assert states[young["id"]] == ("printed", None)
+
+
+def test_a_printer_added_by_a_live_config_reload_gets_its_jobs(make_client, tmp_path: Path):
+    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    with FakePrinter("accept") as fake:
+        config = office_config(tmp_path, office={"enforce_hours": False},
+                               printers=[printer(f"png://{tmp_path / 'tickets'}"), printer(fake.url, id="in-2")],
+                               kiosks=[{"id": "sanh", "token": KIOSK_TOKEN, "printer": "in-2"}])
+        client.portal.call(client.app.state.office.reload_config, config)  # type: ignore[union-attr,attr-defined]
+        answer = issue(client)
+        assert answer["print"]["printer"] == "in-2"
+        wait_for(lambda: job_state(client, answer["id"]) == "printed")
+        assert len(printed_jobs(fake)) == 1
+        wait_for(lambda: [p["id"] for p in service(client).printers_summary()] == ["may-in-sanh", "in-2"])
