@@ -152,6 +152,14 @@ async def _read_big_json(request: Request) -> dict[str, Any]:
     return data
 
 
+def _config_lock(request: Request) -> asyncio.Lock:
+    """One config edit at a time: two admins saving at once must not interleave read-modify-write."""
+    state = request.app.state
+    if not hasattr(state, "admin_config_lock"):
+        state.admin_config_lock = asyncio.Lock()
+    return state.admin_config_lock  # type: ignore[no-any-return]
+
+
 async def _save_config(office: Office, doc: Any) -> Any:
     path = _config_path(office)
     config, pending = configedit.prepare(path, doc)
@@ -169,9 +177,10 @@ async def edit_config(request: Request) -> JSONResponse:
     office = _office(request)
     user = _admin(request)
     changes = await _read_big_json(request)
-    doc = configedit.parse_text(configedit.read_text(_config_path(office)))
-    touched = configedit.apply_changes(doc, changes)
-    config = await _save_config(office, doc)
+    async with _config_lock(request):
+        doc = configedit.parse_text(configedit.read_text(_config_path(office)))
+        touched = configedit.apply_changes(doc, changes)
+        config = await _save_config(office, doc)
     await audit(office, user, "config_edited", sections=touched)
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
@@ -184,7 +193,8 @@ async def edit_config_text(request: Request) -> JSONResponse:
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("Thiếu nội dung tệp cấu hình.", "The config text is missing.", key="bad_field", field="text")
-    config = await _save_config(office, configedit.parse_text(text))
+    async with _config_lock(request):
+        config = await _save_config(office, configedit.parse_text(text))
     await audit(office, user, "config_replaced", bytes=len(text.encode("utf-8")))
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
