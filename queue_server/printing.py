@@ -133,6 +133,8 @@ class Job:
              "updated_at": self.updated_at.isoformat()}
         if audience == "staff":
             d["requested_by"] = self.requested_by
+        else:
+            d["error"] = public_error(self.error)
         return d
 
 
@@ -173,6 +175,18 @@ class AgentLink:
     websocket: WebSocket
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     waiting: dict[int, asyncio.Future[tuple[str, str | None]]] = field(default_factory=dict)
+
+
+def public_error(error: str | None) -> str | None:
+    """An error for the public audience (hall screens, phones): what kind of trouble, without
+    device addresses or paths."""
+    if not error:
+        return None
+    if "paper" in error:
+        return "printer is out of paper"
+    if "agent" in error:
+        return "print agent not connected"
+    return "printer error"
 
 
 def ticket_info(config: Config, printer: Printer, ticket: dict[str, Any], url: str) -> dict[str, Any]:
@@ -384,6 +398,8 @@ class PrintService:
             d["failed"] = sum(1 for j in self.jobs.values() if j.printer == p.id and j.state is JobState.FAILED)
             if audience == "staff":
                 d["url"] = p.url
+            else:
+                d["error"] = public_error(d["error"])
             out.append(d)
         return out
 
@@ -413,10 +429,14 @@ class PrintService:
         return True
 
     def _publish_job(self, job: Job) -> None:
+        # "print" (as in the kiosk's answer) only from the ticket's newest job: an older job of a
+        # reprinted ticket must not overwrite what the kiosk shows.
         for_kiosk = self.job_status(job.ticket_id) if self.latest_job(job.ticket_id) is job else None
         messages = {}
         for audience in ("public", "staff"):
-            msg = {"type": "print_job", "ticket_id": job.ticket_id, "print": for_kiosk, "job": job.to_dict(audience)}
+            status = dict(for_kiosk, error=public_error(for_kiosk["error"])) if for_kiosk and audience == "public" \
+                else for_kiosk
+            msg = {"type": "print_job", "ticket_id": job.ticket_id, "print": status, "job": job.to_dict(audience)}
             messages[audience] = json.dumps(msg, ensure_ascii=False)
         self.office.hub.publish(messages)
 

@@ -349,3 +349,18 @@ def test_a_printer_added_by_a_live_config_reload_gets_its_jobs(make_client, tmp_
         wait_for(lambda: job_state(client, answer["id"]) == "printed")
         assert len(printed_jobs(fake)) == 1
         wait_for(lambda: [p["id"] for p in service(client).printers_summary()] == ["may-in-sanh", "in-2"])
+
+
+def test_the_public_stream_tells_the_kind_of_printer_trouble_without_addresses(make_client):
+    url = refused_url()
+    client = make_client(printer(url, stale_after=30))
+    wait_for(lambda: service(client).printers["may-in-sanh"].online is False)
+    with client.websocket_connect("/ws") as ws:
+        (public,) = ws.receive_json()["printers"]
+        assert public["online"] is False and public["error"] == "printer error" and "url" not in public
+        answer = issue(client)
+        assert url in answer["print"]["error"]  # the kiosk itself gets the details
+        msg = ws.receive_json()
+        while msg["type"] != "print_job":
+            msg = ws.receive_json()
+        assert msg["print"]["error"] == "printer error" and url not in str(msg)
