@@ -18,6 +18,8 @@ import pytest
 from PIL import ImageChops
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from printer.agent import AgentConfig, PrinterAgent
 from printer.output import decode_raster
@@ -168,6 +170,11 @@ def issue_http(server: ServerProcess) -> dict[str, Any]:
 
 def test_real_agent_prints_the_ticket_the_server_rendered_for_it(tmp_path: Path):
     with FakePrinter("accept") as fake, agent_server(tmp_path, 30) as server:
+        with pytest.raises(InvalidStatus) as refused:  # a wrong token fails at the handshake
+            with connect(server.base_url.replace("http", "ws") + "/ws/printer", open_timeout=5,
+                         additional_headers={"Authorization": "Bearer wrong-token-123456"}):
+                pass
+        assert refused.value.response.status_code == 403
         with running_agent(server.base_url, fake.url):
             answer = issue_http(server)
             wait_for(lambda: jobs(server)[0]["state"] == "printed", timeout=10)

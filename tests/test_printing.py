@@ -251,7 +251,6 @@ def test_a_hanging_printer_fails_the_job_and_it_is_not_retried(make_client, tmp_
         row = jobs_in_db(tmp_path)[0]
         assert (row["state"], row["attempts"]) == ("failed", 1)
         assert "part way" in row["error"]
-        assert len(printed_jobs(fake)) <= 1
 
 
 def test_a_printer_closing_mid_job_fails_it_and_a_reprint_prints_it_once_more(make_client, tmp_path: Path):
