@@ -157,7 +157,7 @@ def test_next_reaches_the_display_within_a_second_and_calls_queue_without_cuttin
     assert next(s for s in state["services"] if s["code"] == "CT")["next"][0] == "1004"
 
     # Recall (keyboard shortcut R) announces the same number again.
-    counter.keyboard.press("r")
+    press(counter, "r", "recall")
     display.wait_for_function(
         "[window.motcua.announcer.current, ...window.motcua.announcer.queue].filter(a => a && a.label === '1003').length === 2",
         timeout=2000)
@@ -283,6 +283,13 @@ def test_display_offers_one_tap_sound_when_the_browser_blocks_autoplay(screens, 
     assert display.evaluate("window.motcua.announcer.needsUnlock") is False
 
 
+def press(counter, key: str, action: str) -> None:
+    """Press a shortcut once its button is enabled (the screen may still await the answer
+    to the previous action, whose event can arrive first)."""
+    counter.wait_for_function(f"!document.querySelector('.action[data-action=\"{action}\"]').disabled")
+    counter.keyboard.press(key)
+
+
 def test_clerk_marks_a_no_show_requeues_it_transfers_and_pauses_with_a_reason(screens, server):
     issue(server, "CT")
     issue(server, "CT")
@@ -291,7 +298,7 @@ def test_clerk_marks_a_no_show_requeues_it_transfers_and_pauses_with_a_reason(sc
     counter.keyboard.press("n")
     counter.wait_for_function("document.getElementById('current-label').textContent === '1001'")
 
-    counter.keyboard.press("v")  # Vắng mặt
+    press(counter, "v", "no-show")  # Vắng mặt
     counter.wait_for_selector("[data-testid=noshows] [data-requeue]")
     assert "1001" in counter.inner_text("[data-testid=noshows]")
     assert counter.inner_text("[data-testid=current-label]") == "—"
@@ -299,26 +306,26 @@ def test_clerk_marks_a_no_show_requeues_it_transfers_and_pauses_with_a_reason(sc
     counter.wait_for_function("!document.querySelector('[data-testid=noshows] [data-requeue]')")
     counter.wait_for_function("document.querySelector('[data-testid=queue] [data-service=CT] b').textContent === '2'")
 
-    counter.keyboard.press("n")
+    press(counter, "n", "next")
     counter.wait_for_function("document.getElementById('current-label').textContent === '1002'")
-    counter.keyboard.press("c")  # Chuyển → Hộ tịch
+    press(counter, "c", "transfer")  # Chuyển → Hộ tịch
     counter.click("#transfer-services [data-service=HT]")
     counter.wait_for_function("document.getElementById('current-label').textContent === '—'")
     ht = service_summary(server, "HT")
     assert ht["waiting"] == 1 and ht["next"] == ["1002"]
 
-    counter.keyboard.press("p")  # Tạm dừng, with a reason
+    press(counter, "p", "pause")  # Tạm dừng, with a reason
     counter.click("#pause-reasons button >> nth=0")
     counter.wait_for_function("document.querySelector('[data-testid=counter-state]').textContent === 'Tạm dừng: Nghỉ giải lao'")
     assert counter.locator("[data-testid=next]").is_disabled()
-    counter.keyboard.press("p")  # Tiếp tục
+    press(counter, "p", "pause")  # Tiếp tục
     counter.wait_for_function("document.querySelector('[data-testid=counter-state]').textContent === 'Đang mở'")
 
     # A refused action shows the server's message in the page's language.
     counter.click("#lang")
     clerk2 = login(server.base_url, "clerk2", 2)
     http("POST", server.base_url + "/api/counters/2/next", {"current": None}, cookie=clerk2)  # takes 1001
-    counter.keyboard.press("g")
+    press(counter, "g", "call")
     counter.fill("#call-number", "1001")
     counter.click("#call-ok")
     counter.wait_for_selector("[data-testid=error]", state="visible")
