@@ -549,7 +549,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     config_path = bench_config(two, max(args.clerks, 1))
     add_clerks(config_path, args.clerks)
     port = free_port()
-    proc, results["startup_2_s"] = start_server(two, config_path, port)
+    proc, startup_2 = start_server(two, config_path, port)
+    results["startup_2_s"] = round(startup_2, 3)
     try:
         await issue_tickets(port, args.kiosks, args.waiting, 0)
         cookies = [login(port, f"bench{i}", i) for i in range(1, args.clerks + 1)]
