@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import random
 import sqlite3
@@ -176,7 +177,9 @@ def main() -> int:
         "benchmark": "year report",
         "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), "cpus": os.cpu_count(),
+                    # Other work on the machine slows the figures down: note how busy it was.
+                    "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
         "tickets": tickets, "events": events, "best_of": args.repeat, "seconds": timings,
     }, indent=2) + "\n", encoding="utf-8")
     print(f"written {out.relative_to(ROOT)}")
