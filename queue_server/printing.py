@@ -425,6 +425,11 @@ class PrintService:
         if not await self._write(write) or job.state is not old:
             return False
         job.state, job.error, job.attempts, job.updated_at = new, error, attempts, now
+        if new in (JobState.FAILED, JobState.STALE):
+            log.warning("print job %s (ticket %s) on %s: %s: %s", job.id, job.info.get("label"), job.printer,
+                        new.value, error)
+        else:
+            log.debug("print job %s (ticket %s) on %s: %s", job.id, job.info.get("label"), job.printer, new.value)
         self._publish_job(job)
         return True
 
