@@ -174,7 +174,6 @@ class AgentLink:
 
     websocket: WebSocket
     closed: asyncio.Event = field(default_factory=asyncio.Event)
-    waiting: dict[int, asyncio.Future[tuple[str, str | None]]] = field(default_factory=dict)
 
 
 def public_error(error: str | None) -> str | None:
@@ -237,6 +236,9 @@ class PrintService:
         self.printers: dict[str, PrinterState] = {}
         self._pending: dict[int, Job] = {}  # written in a ticket's transaction, not yet committed
         self._agents: dict[str, AgentLink] = {}
+        # Agent job_id -> the worker waiting for its result. Not per connection: an agent that
+        # reconnects sends the result of the job it was printing on its new connection.
+        self._waiting: dict[int, asyncio.Future[tuple[str, str | None]]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # one printer conversation at a time
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -571,7 +573,7 @@ class PrintService:
             return "failed_before_send", "print agent not connected"
         delivery = job.id * DELIVERIES + job.attempts
         future: asyncio.Future[tuple[str, str | None]] = asyncio.get_running_loop().create_future()
-        link.waiting[delivery] = future
+        self._waiting[delivery] = future
         closed = asyncio.create_task(link.closed.wait())
         try:
             await link.websocket.send_text(json.dumps(
@@ -581,7 +583,7 @@ class PrintService:
             log.warning("printer %s: sending job %s to the agent failed: %s", p.id, job.id, error)
         finally:
             closed.cancel()
-            link.waiting.pop(delivery, None)
+            self._waiting.pop(delivery, None)
         if future.done():
             return future.result()
         future.cancel()
@@ -665,8 +667,9 @@ class PrintService:
             if not isinstance(delivery, int) or isinstance(delivery, bool) or outcome not in OUTCOMES:
                 log.warning("printer %s: ignoring a malformed result %.200r", printer_id, text)
                 return
-            future = link.waiting.get(delivery)
-            if future is not None and not future.done():
+            future = self._waiting.get(delivery)
+            job = self.jobs.get(delivery // DELIVERIES)
+            if future is not None and not future.done() and job is not None and job.printer == printer_id:
                 future.set_result((outcome, error))
             else:
                 await self._settle_late(printer_id, delivery, outcome, error)

@@ -243,3 +243,15 @@ def test_jobs_wait_while_the_agent_reports_paper_out_and_go_when_paper_is_back(m
         assert job["type"] == "job" and job["ticket"]["label"] == answer["label"]
         ws.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
         wait_for(lambda: job_state(client, answer["id"]) == "printed")
+
+
+def test_the_result_of_a_job_sent_on_a_replaced_connection_counts_when_it_comes_on_the_new_one(make_client):
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
+    with client.websocket_connect("/ws/printer", headers=AGENT) as old:
+        old.receive_json()
+        answer = issue(client)
+        job = old.receive_json()
+        with client.websocket_connect("/ws/printer", headers=AGENT) as new:
+            new.receive_json()
+            new.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
+            wait_for(lambda: job_state(client, answer["id"]) == "printed")
