@@ -340,7 +340,11 @@ $("signon-form").addEventListener("submit", async (e) => {
 
 $("logout").addEventListener("click", async () => {
   const result = await postJSON("/api/logout");
-  if (!result.ok && result.status !== 0) showError(errorText(result.body));
+  if (!result.ok) {
+    // e.g. a ticket is still held: the counter stays open and the clerk signed in.
+    showError(errorText(result.body));
+    return;
+  }
   signedOut();
   live.restart();
 });

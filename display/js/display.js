@@ -67,7 +67,8 @@ function render() {
 
   const counters = state.counters.filter((c) => showsCounter(c.number));
   const list = $("counters");
-  list.dataset.count = String(counters.length);
+  // A district centre has dozens of counters: more columns (or a filtered second screen).
+  list.dataset.columns = String(counters.length > 16 ? 3 : counters.length > 8 ? 2 : 1);
   list.innerHTML = counters.map((c) => {
     let value;
     let cls = c.state;
@@ -172,3 +173,6 @@ onLangChange(render);
 render();
 live.start();
 setInterval(renderClock, 1000);
+// Row fitting (trimOverflow) needs the final font metrics and window size.
+document.fonts.ready.then(render);
+addEventListener("resize", render);
