@@ -26,7 +26,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Comment, Table, Whitespace
 
 from .config import Config, Counter, Kiosk, Office, Printer, Service, parse_config
 from .errors import BadRequest, ConfigError
@@ -104,6 +104,8 @@ def _sync_list(doc: tomlkit.TOMLDocument, name: str, entries: Any) -> None:
     if len(wanted) != len(entries):
         raise BadRequest(f"“{name}”: “{key}” bị trùng.", f"“{name}”: duplicate “{key}”.", key="bad_field", field=name)
     aot = doc.get(name)
+    if aot is None and not entries:
+        return
     if not isinstance(aot, AoT):
         aot = tomlkit.aot()
         if name in doc:
@@ -112,6 +114,10 @@ def _sync_list(doc: tomlkit.TOMLDocument, name: str, entries: Any) -> None:
     existing = list(aot)
     for i in reversed(range(len(existing))):
         if existing[i].get(key) not in wanted:
+            # Comments after a table's last key stand before the next header: keep them there.
+            tail = _take_trailing_trivia(existing[i])
+            if i > 0:
+                _give_trailing_trivia(existing[i - 1], tail)
             del aot[i]
     present = {t.get(key): t for t in aot}
     defaults = _defaults(name)
@@ -121,7 +127,31 @@ def _sync_list(doc: tomlkit.TOMLDocument, name: str, entries: Any) -> None:
         else:
             table = tomlkit.table()
             _update_table(table, values, defaults)
+            tail = []
+            if len(aot):
+                tail = _take_trailing_trivia(aot[-1])
+                aot[-1].value.body.append((None, Whitespace("\n")))  # a blank line between the tables
             aot.append(table)
+            _give_trailing_trivia(table, tail)
+
+
+def _take_trailing_trivia(table: Table) -> list[Any]:
+    """Remove and return the comments and blank lines after ``table``'s last key."""
+    body = table.value.body
+    i = len(body)
+    while i > 0 and body[i - 1][0] is None and isinstance(body[i - 1][1], (Comment, Whitespace)):
+        i -= 1
+    tail = body[i:]
+    del body[i:]
+    return tail
+
+
+def _give_trailing_trivia(table: Table, tail: list[Any]) -> None:
+    body = table.value.body
+    trailing_blank = bool(body) and body[-1][0] is None and isinstance(body[-1][1], Whitespace)
+    if trailing_blank and tail and isinstance(tail[0][1], Whitespace):
+        tail = tail[1:]
+    body.extend(tail)
 
 
 def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[str]:

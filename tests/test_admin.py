@@ -299,3 +299,30 @@ def test_counter_open_pause_resume_close_from_the_admin_screen(office):
     assert office.post("/api/admin/counters/2/explode").status_code == 404
     assert [a for _, a in audit_actions(office)[:4]] == ["counter_close", "counter_resume", "counter_pause",
                                                           "counter_open"]
+
+
+COUNTERS_COMMENT = '# (backup: only when no primary/normal ticket waits for that counter).\n[[counters]]'
+
+
+def test_config_edit_keeps_comments_in_place_when_adding_or_removing_the_last_table(office):
+    # The sample file has a comment between the last [[services]] and the first [[counters]].
+    sign_in(office, "boss")
+    (office.config_path.parent / "config.toml").write_text((ROOT / "config.toml").read_text(encoding="utf-8")
+                                                           .replace("enforce_hours = true", "enforce_hours = false")
+                                                           .replace('url = "png://var/tickets"',
+                                                                    f'url = "png://{office.config_path.parent}/t"'),
+                                                           encoding="utf-8")
+    current = office.get("/api/admin/config").json()["editable"]
+    added = current["services"] + [{"code": "BHYT", "name": "Bảo hiểm y tế", "range": [6001, 6999]}]
+    assert office.post("/api/admin/config", json={"services": added}).status_code == 200
+    text = office.config_path.read_text(encoding="utf-8")
+    assert COUNTERS_COMMENT in text and text.index('code = "BHYT"') < text.index(COUNTERS_COMMENT)
+    assert '\n\n[[services]]\ncode = "BHYT"' in text
+    counters = [{**c, "services": {k: v for k, v in c["services"].items() if k != "TKQ"}} for c in current["counters"]]
+    kept = [s for s in current["services"] if s["code"] != "TKQ"]
+    r = office.post("/api/admin/config", json={"services": kept, "counters": counters})
+    assert r.status_code == 200, r.text
+    text = office.config_path.read_text(encoding="utf-8")
+    assert 'code = "TKQ"' not in text and 'code = "BHYT"' not in text
+    assert 'service_minutes = 10\n\n# Each counter serves' in text and COUNTERS_COMMENT in text
+    assert [s["code"] for s in office.get("/api/state").json()["services"]] == ["CT", "HT", "DD", "LD"]
