@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import ImageChops
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import InvalidStatus
@@ -23,15 +20,17 @@ from websockets.sync.client import connect
 
 from printer.agent import AgentConfig, PrinterAgent
 from printer.output import decode_raster
-from printer.render import TicketInfo, render_ticket
+from printer.render import TicketInfo
 from tests.fakeprinter import FakePrinter
 from tests.support import KIOSK_TOKEN, ServerProcess, add_staff, http, login, write_config
 from tests.test_printing import (  # noqa: F401  (fixtures)
+    expected_ticket,
     issue,
     make_client,
     printed_jobs,
     printer,
     quick_printing,
+    same_image,
     service,
     wait_for,
 )
@@ -179,15 +178,7 @@ def test_real_agent_prints_the_ticket_the_server_rendered_for_it(tmp_path: Path)
             answer = issue_http(server)
             wait_for(lambda: jobs(server)[0]["state"] == "printed", timeout=10)
             (data,) = printed_jobs(fake)
-    issued = dt.datetime.fromisoformat(answer["issued_at"]).astimezone(dt.timezone(dt.timedelta(hours=7)))
-    expected = render_ticket(TicketInfo(
-        office_name="Bộ phận Một cửa – UBND phường Hồng Hà", service_name="Chứng thực", label=answer["label"],
-        issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=answer["people_ahead"],
-        estimated_wait_min=math.ceil(answer["estimated_wait_s"] / 60), status_url=answer["status_url"],
-        footer="Xin cảm ơn!"), 384)
-    got = decode_raster(data)
-    assert got.size == expected.size
-    assert ImageChops.difference(got.convert("L"), expected.convert("L")).getbbox() is None
+    assert same_image(decode_raster(data), expected_ticket(answer))
 
 
 def test_a_job_queued_across_a_server_restart_is_delivered_once(tmp_path: Path):

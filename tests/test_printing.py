@@ -80,8 +80,8 @@ def service(client: TestClient) -> PrintService:
     return client.app.state.printing  # type: ignore[no-any-return,attr-defined]
 
 
-def issue(client: TestClient, service_code: str = "CT") -> dict[str, Any]:
-    r = client.post("/api/tickets", json={"service": service_code}, headers=KIOSK)
+def issue(client: TestClient, service_code: str = "CT", priority: bool = False) -> dict[str, Any]:
+    r = client.post("/api/tickets", json={"service": service_code, "priority": priority}, headers=KIOSK)
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -130,6 +130,23 @@ def listen_on(url: str) -> FakePrinter:
     return fake
 
 
+SERVICE_NAMES = {"CT": "Chứng thực", "HT": "Hộ tịch", "DD": "Đất đai – Xây dựng", "TKQ": "Trả kết quả"}
+
+
+def expected_ticket(answer: dict[str, Any], width: int = 384) -> Image.Image:
+    """The ticket ``render_ticket`` draws for the kiosk's answer, built here independently."""
+    issued = dt.datetime.fromisoformat(answer["issued_at"]).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    return render_ticket(TicketInfo(
+        office_name="Bộ phận Một cửa – UBND phường Hồng Hà", service_name=SERVICE_NAMES[answer["service"]],
+        label=answer["label"], issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=answer["people_ahead"],
+        estimated_wait_min=math.ceil(answer["estimated_wait_s"] / 60), status_url=answer["status_url"],
+        footer="Xin cảm ơn!", priority=answer["priority"]), width)
+
+
+def same_image(got: Image.Image, expected: Image.Image) -> bool:
+    return got.size == expected.size and ImageChops.difference(got.convert("L"), expected.convert("L")).getbbox() is None
+
+
 # ------------------------------------------------------------------ png:// and the kiosk answer
 
 def test_issued_ticket_comes_out_of_the_png_printer_as_render_ticket_draws_it(make_client, tmp_path: Path):
@@ -140,15 +157,20 @@ def test_issued_ticket_comes_out_of_the_png_printer_as_render_ticket_draws_it(ma
     assert len(png) == 1
     wait_for(lambda: job_state(client, answer["id"]) == "printed")
 
-    issued = dt.datetime.fromisoformat(answer["issued_at"]).astimezone(dt.timezone(dt.timedelta(hours=7)))
-    expected = render_ticket(TicketInfo(
-        office_name="Bộ phận Một cửa – UBND phường Hồng Hà", service_name="Chứng thực", label=answer["label"],
-        issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=answer["people_ahead"],
-        estimated_wait_min=math.ceil(answer["estimated_wait_s"] / 60), status_url=answer["status_url"],
-        footer="Xin cảm ơn!"), 384)
     with Image.open(png[0]) as got:
-        assert got.size == expected.size
-        assert ImageChops.difference(got.convert("L"), expected.convert("L")).getbbox() is None
+        assert same_image(got, expected_ticket(answer))
+
+
+def test_tickets_print_one_at_a_time_in_the_order_issued(make_client, tmp_path: Path):
+    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    answers = [issue(client, code, priority=code == "HT") for code in ("CT", "HT", "CT", "DD", "TKQ")]
+    assert answers[1]["priority"]
+    wait_for(lambda: all(job_state(client, a["id"]) == "printed" for a in answers))
+    files = sorted((tmp_path / "tickets").glob("*.png"))  # named by time and a counter
+    assert len(files) == len(answers)
+    for path, answer in zip(files, answers):
+        with Image.open(path) as got:
+            assert same_image(got, expected_ticket(answer)), path.name
 
 
 def test_job_is_stored_with_the_ticket_before_the_kiosk_hears_of_it(make_client, tmp_path: Path):
