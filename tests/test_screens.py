@@ -330,3 +330,18 @@ def test_clerk_marks_a_no_show_requeues_it_transfers_and_pauses_with_a_reason(sc
     counter.click("#call-ok")
     counter.wait_for_selector("[data-testid=error]", state="visible")
     assert "Cannot call ticket 1001" in counter.inner_text("[data-testid=error]")
+
+
+def test_a_gap_in_the_event_sequence_brings_a_fresh_snapshot(screens, server):
+    issue(server, "CT")
+    issue(server, "CT")
+    display = screens.open("/display", 1920, 1080)
+    clerk = login(server.base_url, "clerk1", 1)
+    http("POST", server.base_url + "/api/counters/1/next", {"current": None}, cookie=clerk)
+    display.wait_for_function("document.getElementById('hero-number').textContent === '1001'")
+    # Pretend an event was lost: the screen's last seq is now behind what it really has.
+    display.evaluate("window.motcua.live.state.seq -= 2")
+    http("POST", server.base_url + "/api/counters/1/next", {}, cookie=clerk)
+    display.wait_for_function("window.motcua.live.resyncs === 1")
+    display.wait_for_function("document.querySelector('[data-counter=\"1\"] .num')?.textContent === '1002'")
+    assert display.evaluate("window.motcua.live.state.seq") == admin_state(server)["seq"]

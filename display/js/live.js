@@ -135,6 +135,7 @@ export class Live extends EventTarget {
     this.online = false;
     this.hasSnapshot = false;
     this.reconnects = 0;
+    this.resyncs = 0;
     this.showMark = showMark;
   }
 
@@ -165,6 +166,7 @@ export class Live extends EventTarget {
   /** Ask the server for a fresh snapshot. */
   resync() {
     if (this.#socket && this.#socket.readyState === WebSocket.OPEN) {
+      this.resyncs += 1;
       this.#awaitingSnapshot = true;
       this.#socket.send(JSON.stringify({ type: "resync" }));
     }
