@@ -558,9 +558,9 @@ class PrintService:
             job.error = error
             self._publish_job(job)
 
-    async def _sleep_or_wake(self, wake: asyncio.Event | None, seconds: float) -> None:
+    async def _sleep_or_wake(self, wake: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait() if wake else asyncio.Event().wait(), seconds)
+            await asyncio.wait_for(wake.wait(), seconds)
 
     async def _send(self, p: Printer, job: Job) -> tuple[str, str | None]:
         """Hand ``job`` to the printer or its agent: (outcome, error), outcome one of OUTCOMES
