@@ -575,10 +575,11 @@ class PrintService:
         future: asyncio.Future[tuple[str, str | None]] = asyncio.get_running_loop().create_future()
         self._waiting[delivery] = future
         closed = asyncio.create_task(link.closed.wait())
+        either: set[asyncio.Future[Any]] = {future, closed}
         try:
             await link.websocket.send_text(json.dumps(
                 {"type": "job", "job_id": delivery, "ticket": job.info, "width_px": p.width}, ensure_ascii=False))
-            await asyncio.wait({future, closed}, timeout=RESULT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(either, timeout=RESULT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         except Exception as error:  # the connection broke while sending: it may have got there
             log.warning("printer %s: sending job %s to the agent failed: %s", p.id, job.id, error)
         finally:

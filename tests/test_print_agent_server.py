@@ -22,14 +22,21 @@ from printer.agent import AgentConfig, PrinterAgent
 from printer.output import decode_raster
 from printer.render import TicketInfo
 from tests.fakeprinter import FakePrinter
-from tests.support import KIOSK_TOKEN, ServerProcess, add_staff, http, login, write_config
-from tests.test_printing import (  # noqa: F401  (fixtures)
+from tests.support import (
+    KIOSK_TOKEN,
+    ServerProcess,
+    add_staff,
+    http,
+    login,
+    write_config,
+)
+from tests.test_printing import (  # noqa: F401  (the fixtures are used by name)
     expected_ticket,
     issue,
-    make_client,
+    make_client_fixture,
     printed_jobs,
     printer,
-    quick_printing,
+    quick_printing_fixture,
     same_image,
     service,
     wait_for,
@@ -49,9 +56,8 @@ def job_state(client: TestClient, ticket_id: int) -> str:
                                      {"Authorization": f"Bearer {KIOSK_TOKEN}"}])
 def test_a_connection_without_the_printers_agent_token_is_refused(make_client, headers: dict[str, str]):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
-    with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect("/ws/printer", headers=headers):
-            pass
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/printer", headers=headers):
+        pass
     assert refused.value.code == 1008
 
 
@@ -169,10 +175,10 @@ def issue_http(server: ServerProcess) -> dict[str, Any]:
 
 def test_real_agent_prints_the_ticket_the_server_rendered_for_it(tmp_path: Path):
     with FakePrinter("accept") as fake, agent_server(tmp_path, 30) as server:
-        with pytest.raises(InvalidStatus) as refused:  # a wrong token fails at the handshake
-            with connect(server.base_url.replace("http", "ws") + "/ws/printer", open_timeout=5,
-                         additional_headers={"Authorization": "Bearer wrong-token-123456"}):
-                pass
+        wrong = {"Authorization": "Bearer wrong-token-123456"}
+        with pytest.raises(InvalidStatus) as refused, \
+                connect(server.ws_url + "/printer", open_timeout=5, additional_headers=wrong):
+            pass  # a wrong token fails at the handshake
         assert refused.value.response.status_code == 403
         with running_agent(server.base_url, fake.url):
             answer = issue_http(server)

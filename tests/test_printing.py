@@ -30,8 +30,8 @@ KIOSK = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
 RASTER = b"\x1dv0"  # GS v 0: a ticket image, as opposed to a status query
 
 
-@pytest.fixture(autouse=True)
-def quick_printing(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, name="quick_printing")
+def quick_printing_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(printing, "POLL_SECONDS", 0.2)
     monkeypatch.setattr(printing, "RETRY_SECONDS", 0.3)
     monkeypatch.setattr(printing, "SWEEP_SECONDS", 0.1)
@@ -44,15 +44,15 @@ class ShiftedClock:
         self.offset = dt.timedelta()
 
     def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + self.offset
+        return dt.datetime.now(dt.UTC) + self.offset
 
 
 def printer(url: str, **settings: Any) -> dict[str, Any]:
     return {"id": "may-in-sanh", "url": url, "width": 384, "timeout": 1.0, "stale_after": 3, **settings}
 
 
-@pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+@pytest.fixture(name="make_client")
+def make_client_fixture(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """``make_client(printer_settings, clock=None)``: the sample office with that one printer
     for the kiosk, staff clerk1 and boss, and printing on."""
     db_path = tmp_path / "motcua.db"
@@ -343,7 +343,7 @@ def test_after_a_restart_young_queued_jobs_print_once_old_ones_go_stale_sent_one
     old, sent, young = (issue(first) for _ in range(3))
     first.__exit__(None, None, None)
     with sqlite3.connect(tmp_path / "motcua.db") as conn:
-        hour_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat()
+        hour_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
         conn.execute("UPDATE print_jobs SET created_at = ? WHERE ticket_id = ?", (hour_ago, old["id"]))
         conn.execute("UPDATE print_jobs SET state = 'sent', attempts = 1 WHERE ticket_id = ?", (sent["id"],))
 
