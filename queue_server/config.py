@@ -106,6 +106,7 @@ class Display:
     latest_calls: int = _help("How many recent calls the display lists", 8)
     voice: str = _help('"clips" (bundled/own recordings), "webspeech" (a local browser voice) or "off"', "clips")
     chime: bool = _help("Play the chime before each call (also when the voice is off)", True)
+    speech_voice: str = _help('With voice = "webspeech": the browser voice name to use (e.g. "Microsoft An")', "")
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,10 @@ class Office:
                                                for t in served if t.finished_at and t.started_at)
                                            / len(served)) if served else None,
             }
+            last = self.latest_done(c.number)
+            # For the rating tablet after a reload: the ticket it may still ask about.
+            entry["last_done"] = ({"id": last.id, "label": last.label, "rated": last.rating is not None,
+                                   "finished_at": last.finished_at.isoformat()} if last and last.finished_at else None)
             if staff:
                 entry["staff"] = status.staff
             else:
@@ -273,6 +277,8 @@ class Office:
                 "voice": self.config.display.voice,
                 "chime": self.config.display.chime,
                 "dialect": self.config.display.dialect,
+                "speech_voice": self.config.display.speech_voice,
+                "kiosk_printers": {k.id: k.printer or None for k in self.config.kiosks},
             },
             "services": self.services_summary(now),
             "counters": counters,
@@ -314,5 +320,6 @@ class Office:
             "service_name": svc.name if svc else t.service,
             "service_name_en": svc.name_en if svc else t.service,
             "office_name": self.config.office.name,
+            "office_name_en": self.config.office.name_en,
         })
         return d

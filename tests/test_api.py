@@ -235,6 +235,9 @@ def test_rating_is_accepted_once_for_the_ticket_the_counter_just_finished(client
     client.post("/api/counters/1/next", json={})  # a done, b called
     client.post("/api/counters/1/done")  # b done
     client.cookies.clear()  # the tablet is not signed in
+    # A reloaded tablet learns from the public snapshot which ticket still awaits a rating.
+    last = client.get("/api/state").json()["counters"][0]["last_done"]
+    assert (last["id"], last["label"], last["rated"]) == (b["id"], b["label"], False)
     stale = client.post("/api/counters/1/rating", json={"ticket_id": a["id"], "level": 1})
     assert stale.status_code == 409 and stale.json()["error"] == "rating_closed"
     assert client.post("/api/counters/2/rating", json={"ticket_id": b["id"], "level": 4}).status_code == 403

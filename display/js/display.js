@@ -124,7 +124,7 @@ function setupAnnouncer(office) {
   const voice = ["clips", "webspeech", "off"].includes(office.voice) ? office.voice : "clips";
   const chime = office.chime !== false;
   if (!announcer) {
-    announcer = new Announcer({ voice, chime });
+    announcer = new Announcer({ voice, chime, speechVoiceName: office.speech_voice || null });
     window.motcua.announcer = announcer;
     announcer.addEventListener("audio-state", showUnlock);
     announcer.preload(["moi_cong_dan_co_so_thu_tu", "den_quay_so"]);

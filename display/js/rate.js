@@ -8,7 +8,7 @@
 import { Live, postJSON, esc } from "./live.js";
 import { initI18n, t, errorText, localName, onLangChange } from "./i18n.js";
 
-const ASK_SECONDS = 60; // the server's rating.timeout_seconds default (not in the snapshot)
+const DEFAULT_ASK_SECONDS = 60; // until the snapshot says rating.timeout_seconds
 const THANKS_SECONDS = 5;
 // Label keys for each number of levels, most satisfied first.
 const LEVEL_KEYS = {
@@ -69,7 +69,7 @@ function ask(done) {
   $("ask-label").textContent = done.label;
   renderLevels();
   show("ask");
-  later(ASK_SECONDS, idle);
+  later(askSeconds(), idle);
 }
 
 async function rate(level) {
@@ -92,7 +92,22 @@ $("levels").addEventListener("click", (e) => {
   if (button) rate(Number(button.dataset.level));
 });
 
-live.addEventListener("snapshot", renderHeader);
+function askSeconds() {
+  return (live.state && live.state.office && live.state.office.rating_timeout_s) || DEFAULT_ASK_SECONDS;
+}
+
+// After a reload or reconnect: still ask about the ticket just finished here, if unrated.
+function resumePending() {
+  const counter = live.state && (live.state.counters || []).find((c) => c.number === number);
+  const last = counter && counter.last_done;
+  if (!last || last.rated || ticket) return;
+  if (Date.now() - Date.parse(last.finished_at) < askSeconds() * 1000) ask(last);
+}
+
+live.addEventListener("snapshot", () => {
+  renderHeader();
+  resumePending();
+});
 live.addEventListener("event", (e) => {
   const msg = e.detail;
   if (msg.kind === "ticket_done" && msg.ticket && msg.ticket.counter === number) ask(msg.ticket);
