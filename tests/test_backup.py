@@ -31,6 +31,8 @@ def stable_state(state: dict[str, Any]) -> dict[str, Any]:
     state.pop("now", None)
     state["office"] = {k: v for k, v in state["office"].items() if k != "open_now"}
     state["services"] = [{k: v for k, v in s.items() if k not in ("longest_wait_s",)} for s in state["services"]]
+    if "printers" in state:  # live device status, not stored in the database
+        state["printers"] = sorted(p["id"] for p in state["printers"])
     return state
 
 
