@@ -42,17 +42,22 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         proc.stop()
 
 
-def write_routes(tmp_path: Path) -> list[tuple[str, str]]:
-    """(method, path) of every state-changing HTTP route the app has, feature modules
-    included, so a new endpoint is in the matrix the day it is added."""
+def all_routes(tmp_path: Path) -> list[tuple[str, str]]:
+    """(method, path) of every HTTP route the app has, feature modules included, so a new
+    endpoint is in the matrix the day it is added."""
     app = create_app(load_config(write_config(tmp_path)))
-    out = []
-    for route in app.routes:
-        if isinstance(route, Route) and route.methods:
-            for method in sorted(route.methods - {"GET", "HEAD", "OPTIONS"}):
-                out.append((method, route.path))
+    return [(method, route.path) for route in app.routes if isinstance(route, Route) and route.methods
+            for method in sorted(route.methods - {"HEAD", "OPTIONS"})]
+
+
+def write_routes(tmp_path: Path) -> list[tuple[str, str]]:
+    out = [(m, p) for m, p in all_routes(tmp_path) if m != "GET"]
     assert out
     return out
+
+
+def admin_reads(tmp_path: Path) -> list[tuple[str, str]]:
+    return [(m, p) for m, p in all_routes(tmp_path) if m == "GET" and p.startswith("/api/admin/")]
 
 
 def fill(path: str) -> str:
@@ -80,6 +85,10 @@ def test_every_state_changing_endpoint_needs_a_session_or_device_token(srv: Serv
         checked += 1
     assert checked >= 14
     assert event_count(srv) == seq
+    for method, path in admin_reads(tmp_path):  # admin pages read accounts, audit, config
+        status, body, _ = http(method, srv.base_url + fill(path))
+        assert status == 401, (path, status)
+        assert_error_body(body)
 
 
 def test_a_wrong_or_misplaced_token_is_no_credential(srv: ServerProcess) -> None:
@@ -119,9 +128,10 @@ def test_admin_endpoints_refuse_clerks(srv: ServerProcess, tmp_path: Path) -> No
     assert status in (200, 201)
     seq = event_count(srv)
     targets = [("POST", f"/api/tickets/{issued['id']}/cancel", {}), ("POST", "/api/services/CT", {"open": False})]
-    targets += [(m, fill(p), {}) for m, p in write_routes(tmp_path) if p.startswith("/api/admin/")]
+    targets += [(m, fill(p), {}) for m, p in write_routes(tmp_path) + admin_reads(tmp_path)
+                if p.startswith("/api/admin/")]
     for method, path, body in targets:
-        status, answer, _ = http(method, srv.base_url + path, body, cookie=cookie)
+        status, answer, _ = http(method, srv.base_url + path, body if method != "GET" else None, cookie=cookie)
         assert status == 403, (path, answer)
         assert_error_body(answer)
     assert event_count(srv) == seq
