@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from websockets.sync.client import connect
 from printer.agent import AgentConfig, PrinterAgent
 from printer.output import decode_raster
 from printer.render import TicketInfo
-from tests.fakeprinter import FakePrinter
+from tests.fakeprinter import FakePrinter, refused_url
 from tests.support import (
     KIOSK_TOKEN,
     ServerProcess,
@@ -33,6 +34,7 @@ from tests.support import (
 from tests.test_printing import (  # noqa: F401  (the fixtures are used by name)
     expected_ticket,
     issue,
+    listen_on,
     make_client_fixture,
     printed_jobs,
     printer,
@@ -252,3 +254,45 @@ def test_the_result_of_a_job_sent_on_a_replaced_connection_counts_when_it_comes_
             new.receive_json()
             new.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
             wait_for(lambda: job_state(client, answer["id"]) == "printed")
+
+
+def test_a_job_being_printed_when_the_server_is_killed_is_failed_not_sent_again(tmp_path: Path):
+    server = agent_server(tmp_path, 30).start()
+    try:
+        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=AGENT) as agent:
+            agent.recv(timeout=5)  # hello
+            answer = issue_http(server)
+            job = json.loads(agent.recv(timeout=5))
+            assert job["type"] == "job" and job["ticket"]["label"] == answer["label"]
+            server.kill()  # SIGKILL while the job is "sent": nothing is recorded about its fate
+        server.start()
+        (stored,) = jobs(server)
+        assert stored["state"] == "failed" and stored["error"].startswith("no confirmation")
+        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=AGENT) as agent:
+            agent.recv(timeout=5)  # hello
+            with pytest.raises(TimeoutError):
+                agent.recv(timeout=1.0)  # and no job: it is not sent again
+            # The agent did print it and says so on reconnecting: staff will not reprint it.
+            agent.send(json.dumps({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None}))
+            wait_for(lambda: jobs(server)[0]["state"] == "printed")
+    finally:
+        server.stop()
+
+
+def test_a_server_driven_job_waiting_for_its_printer_across_a_restart_prints_once(tmp_path: Path):
+    url = refused_url()
+    config = write_config(tmp_path, printers=[{"id": "may-in-sanh", "url": url, "width": 384, "timeout": 1.0,
+                                               "stale_after": 30}])
+    add_staff(config, {"clerk1": "clerk"})
+    server = ServerProcess(tmp_path, config).start()
+    try:
+        issue_http(server)
+        wait_for(lambda: jobs(server)[0]["attempts"] >= 1)
+        server.stop()
+        with listen_on(url) as fake:  # the printer is switched on while the server is down
+            server.start()
+            wait_for(lambda: jobs(server)[0]["state"] == "printed", timeout=10)
+            time.sleep(0.5)
+            assert len(printed_jobs(fake)) == 1
+    finally:
+        server.stop()
