@@ -135,7 +135,7 @@ function startApp() {
 let pending = null;
 function scheduleRefresh() {
   clearTimeout(pending);
-  pending = setTimeout(refreshMonitor, 250);
+  pending = setTimeout(refreshMonitor, 500);
 }
 
 async function refreshMonitor() {
