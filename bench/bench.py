@@ -393,7 +393,8 @@ def call_latencies(sent: dict[Any, float], screens: Screens) -> list[float]:
     return [r - sent[key] for key, times in screens.received.items() if key in sent for r in times]
 
 
-async def run_calls_ours(port: int, cookies: list[str], schedule: list[list[float]], screens: Screens) -> dict[str, Any]:
+async def run_calls_ours(port: int, cookies: list[str], schedule: list[list[float]],
+                         screens: Screens) -> dict[str, Any]:
     sent: dict[int, float] = {}
     errors: dict[int, int] = {}
 
@@ -502,7 +503,8 @@ def raw_sqlite(folder: Path, count: int) -> float:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, day TEXT, service TEXT, number INTEGER, body TEXT)")
-    row = json.dumps({"label": "1001", "token": "x" * 22, "state": "waiting", "issued_at": dt.datetime.now().isoformat()})
+    row = json.dumps({"label": "1001", "token": "x" * 22, "state": "waiting",
+                      "issued_at": dt.datetime.now().isoformat()})
     t0 = time.perf_counter()
     for i in range(count):
         conn.execute("BEGIN IMMEDIATE")
@@ -644,7 +646,8 @@ def table(r: dict[str, Any]) -> str:
          f"p50 {ic['p50_ms']} / p99 {ic['p99_ms']} ms"),
         ("call→display p50", f"{c['p50_ms']} ms", f"floor {f['p50_ms']} ms = {r['ratios']['call_p50_vs_floor']}×"),
         ("call→display p99", f"{c['p99_ms']} ms", f"floor {f['p99_ms']} ms = {r['ratios']['call_p99_vs_floor']}×"),
-        ("samples (calls × displays)", f"{c['samples']}/{c['expected_samples']}", f"floor {f['samples']}/{f['expected_samples']}"),
+        ("samples (calls × displays)", f"{c['samples']}/{c['expected_samples']}",
+         f"floor {f['samples']}/{f['expected_samples']}"),
         ("server CPU per call", f"{c['server_cpu_ms_per_call']} ms", f"floor {f['server_cpu_ms_per_call']} ms"),
         ("server CPU per ticket", f"{i['server_cpu_ms_per_ticket']} ms",
          f"{ic['server_cpu_ms_per_ticket']} ms with screens"),

@@ -60,7 +60,8 @@ def backup_database(source: Path, folder: Path, keep: int, now: dt.datetime | No
     source = Path(source)
     if not source.is_file():
         # sqlite3.connect would quietly create an empty database.
-        raise NotFound(f"Không có cơ sở dữ liệu {source}.", f"No database at {source}.", key="database_not_found")
+        raise NotFound(f"Không có cơ sở dữ liệu {source}.", f"No database at {source}.",
+                       key="database_not_found")
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
