@@ -27,6 +27,7 @@ from .office import Office
 from .store import connect
 
 AUDIT_LIMIT = 500
+REPORT_CACHE = 4
 
 
 def _office(request: Request) -> Office:
@@ -313,9 +314,19 @@ def _report_args(request: Request, office: Office) -> tuple[dt.date, dt.date, st
 
 
 async def _report(request: Request) -> dict[str, Any]:
+    """The report asked for. The last few are kept until the next event: viewing a year and
+    then downloading it as CSV and Excel builds it once. (A ticket of an earlier day can
+    still change — one being served over midnight — so any event clears the reuse.)"""
     office = _office(request)
     _admin(request)
     start, end, by = _report_args(request, office)
+    state = request.app.state
+    if not hasattr(state, "admin_reports"):
+        state.admin_reports = {}
+    cache: dict[tuple[Any, ...], dict[str, Any]] = state.admin_reports
+    key = (start, end, by, office.seq, id(office.config))
+    if key in cache:
+        return cache[key]
 
     def run() -> dict[str, Any]:
         conn = connect(office.store.path, readonly=True)
@@ -324,7 +335,13 @@ async def _report(request: Request) -> dict[str, Any]:
         finally:
             conn.close()
 
-    return await asyncio.to_thread(run)
+    report = await asyncio.to_thread(run)
+    if any(k[3:] != key[3:] for k in cache):
+        cache.clear()
+    while len(cache) >= REPORT_CACHE:
+        del cache[next(iter(cache))]  # the oldest
+    cache[key] = report
+    return report
 
 
 async def get_report(request: Request) -> JSONResponse:

@@ -326,3 +326,20 @@ def test_config_edit_keeps_comments_in_place_when_adding_or_removing_the_last_ta
     assert 'code = "TKQ"' not in text and 'code = "BHYT"' not in text
     assert 'service_minutes = 10\n\n# Each counter serves' in text and COUNTERS_COMMENT in text
     assert [s["code"] for s in office.get("/api/state").json()["services"]] == ["CT", "HT", "DD", "LD"]
+
+
+def test_a_report_is_built_once_for_viewing_and_downloading_until_the_next_event(office, monkeypatch):
+    from queue_server import reports
+
+    calls = []
+    real = reports.build_report
+    monkeypatch.setattr(reports, "build_report", lambda *a, **k: calls.append(a[2:]) or real(*a, **k))
+    sign_in(office, "boss")
+    params = {"from": "2026-11-01", "to": "2026-11-30", "by": "service"}
+    office.get("/api/reports", params=params)
+    office.get("/api/reports/export", params={**params, "format": "csv"})
+    office.get("/api/reports/export", params={**params, "format": "xlsx"})
+    assert len(calls) == 1
+    issue(office)
+    assert office.get("/api/reports", params=params).json()["total"]["issued"] == 1
+    assert len(calls) == 2
