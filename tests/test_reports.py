@@ -245,6 +245,7 @@ def test_xlsx_reads_back_with_dates_and_staff_sheet(fixture_db):
     assert "23/11/2026" in ws["A2"].value
     staff = [row for row in wb["Cán bộ"].iter_rows(min_row=2, values_only=True)]
     assert staff == [("clerk1", "clerk1", 5, 83.3), ("clerk3", "clerk3", 1, 16.7)]
+    assert wb.sheetnames == ["Báo cáo", "Cán bộ", "Giải thích"]
 
 
 def test_report_command_writes_every_format(fixture_db, tmp_path):
