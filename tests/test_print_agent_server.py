@@ -45,7 +45,12 @@ from tests.test_printing import (  # noqa: F401  (the fixtures are used by name)
 )
 
 TOKEN = "agent-token-123456"
-AGENT = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def agent_headers() -> dict[str, str]:
+    # A fresh dict each time: TestClient.websocket_connect adds its handshake headers to the
+    # dict it is given, which a later real client would then send twice.
+    return {"Authorization": f"Bearer {TOKEN}"}
 
 
 def job_state(client: TestClient, ticket_id: int) -> str:
@@ -65,7 +70,7 @@ def test_a_connection_without_the_printers_agent_token_is_refused(make_client, h
 
 def test_agent_gets_hello_then_the_job_and_its_result_marks_it_printed(make_client):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
-    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+    with client.websocket_connect("/ws/printer", headers=agent_headers()) as ws:
         assert ws.receive_json() == {"type": "hello", "printer_id": "may-in-sanh", "width_px": 384}
         ws.send_json({"type": "status", "online": True, "paper": "low", "error": None})
         answer = issue(client)
@@ -84,14 +89,14 @@ def test_agent_gets_hello_then_the_job_and_its_result_marks_it_printed(make_clie
 
 def test_agent_gone_after_sent_fails_the_job_without_resending_and_a_late_result_settles_it(make_client):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
-    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+    with client.websocket_connect("/ws/printer", headers=agent_headers()) as ws:
         ws.receive_json()
         first = issue(client)
         lost = ws.receive_json()
     wait_for(lambda: job_state(client, first["id"]) == "failed")
     assert service(client).job_status(first["id"])["error"].startswith("no confirmation")
 
-    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+    with client.websocket_connect("/ws/printer", headers=agent_headers()) as ws:
         ws.receive_json()
         second = issue(client)
         job = ws.receive_json()  # the failed job is not sent again: the next one is the new ticket
@@ -104,7 +109,7 @@ def test_agent_gone_after_sent_fails_the_job_without_resending_and_a_late_result
 
 def test_nothing_sent_by_the_agent_is_retried_under_a_new_job_id_and_partial_is_not(make_client):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN, stale_after=30))
-    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+    with client.websocket_connect("/ws/printer", headers=agent_headers()) as ws:
         ws.receive_json()
         answer = issue(client)
         first = ws.receive_json()
@@ -124,9 +129,9 @@ def test_nothing_sent_by_the_agent_is_retried_under_a_new_job_id_and_partial_is_
 
 def test_a_newer_agent_connection_replaces_the_older_one(make_client):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
-    with client.websocket_connect("/ws/printer", headers=AGENT) as old:
+    with client.websocket_connect("/ws/printer", headers=agent_headers()) as old:
         old.receive_json()
-        with client.websocket_connect("/ws/printer", headers=AGENT) as new:
+        with client.websocket_connect("/ws/printer", headers=agent_headers()) as new:
             new.receive_json()
             with pytest.raises(WebSocketDisconnect):
                 old.receive_json()
@@ -229,7 +234,7 @@ def test_a_job_older_than_stale_after_at_restart_is_never_printed(tmp_path: Path
 
 def test_jobs_wait_while_the_agent_reports_paper_out_and_go_when_paper_is_back(make_client):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN, stale_after=30))
-    with client.websocket_connect("/ws/printer", headers=AGENT) as ws:
+    with client.websocket_connect("/ws/printer", headers=agent_headers()) as ws:
         ws.receive_json()
         ws.send_json({"type": "status", "online": False, "paper": "out", "error": "printer is out of paper"})
         wait_for(lambda: service(client).printers["may-in-sanh"].paper == "out")
@@ -246,11 +251,11 @@ def test_jobs_wait_while_the_agent_reports_paper_out_and_go_when_paper_is_back(m
 
 def test_the_result_of_a_job_sent_on_a_replaced_connection_counts_when_it_comes_on_the_new_one(make_client):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
-    with client.websocket_connect("/ws/printer", headers=AGENT) as old:
+    with client.websocket_connect("/ws/printer", headers=agent_headers()) as old:
         old.receive_json()
         answer = issue(client)
         job = old.receive_json()
-        with client.websocket_connect("/ws/printer", headers=AGENT) as new:
+        with client.websocket_connect("/ws/printer", headers=agent_headers()) as new:
             new.receive_json()
             new.send_json({"type": "result", "job_id": job["job_id"], "outcome": "printed", "error": None})
             wait_for(lambda: job_state(client, answer["id"]) == "printed")
@@ -259,7 +264,7 @@ def test_the_result_of_a_job_sent_on_a_replaced_connection_counts_when_it_comes_
 def test_a_job_being_printed_when_the_server_is_killed_is_failed_not_sent_again(tmp_path: Path):
     server = agent_server(tmp_path, 30).start()
     try:
-        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=AGENT) as agent:
+        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=agent_headers()) as agent:
             agent.recv(timeout=5)  # hello
             answer = issue_http(server)
             job = json.loads(agent.recv(timeout=5))
@@ -268,7 +273,7 @@ def test_a_job_being_printed_when_the_server_is_killed_is_failed_not_sent_again(
         server.start()
         (stored,) = jobs(server)
         assert stored["state"] == "failed" and stored["error"].startswith("no confirmation")
-        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=AGENT) as agent:
+        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=agent_headers()) as agent:
             agent.recv(timeout=5)  # hello
             with pytest.raises(TimeoutError):
                 agent.recv(timeout=1.0)  # and no job: it is not sent again
