@@ -123,6 +123,9 @@ def _m003_report_facts(db: sqlite_utils.Database) -> None:
             FROM events e JOIN tickets t ON t.id = e.ticket_id
             WHERE e.ticket_id = ticket_facts.id AND e.kind = 'ticket_called' ORDER BY e.seq LIMIT 1)
         WHERE transfers > 0""")
+    # Day-by-day percentiles read these in order instead of sorting half a million rows.
+    conn.execute("CREATE INDEX ticket_facts_day_wait ON ticket_facts (day, wait_s)")
+    conn.execute("CREATE INDEX ticket_facts_day_service ON ticket_facts (day, service_s)")
 
 
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1, each in
