@@ -126,11 +126,12 @@ def quantile(hist: list[tuple[int, int]], q: float, n: int | None = None) -> flo
     return low + (high - low) * frac
 
 
-def summarize(hist: dict[int, int]) -> dict[str, Any]:
-    """count, mean, median, p90 and max of a histogram of whole seconds."""
+def summarize(hist: dict[int, int] | list[tuple[int, int]]) -> dict[str, Any]:
+    """count, mean, median, p90 and max of a histogram of whole seconds: a dict, or
+    ``(seconds, count)`` pairs already in order."""
     if not hist:
         return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
-    pairs = sorted(hist.items())
+    pairs = sorted(hist.items()) if isinstance(hist, dict) else hist
     n = sum(c for _, c in pairs)
     return {
         "count": n,
@@ -207,9 +208,9 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
                    sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)), {rating_cols}
             FROM ticket_facts WHERE {where} GROUP BY 1""",
         f"""SELECT {key_sql}, wait_s, count(*) FROM ticket_facts
-            WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2""",
+            WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""",
         f"""SELECT {key_sql}, service_s, count(*) FROM ticket_facts
-            WHERE {where} AND service_s IS NOT NULL GROUP BY 1, 2""",
+            WHERE {where} AND service_s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""",
         # One scan for the charts: arrivals per service and hour, served tickets per clerk.
         f"""SELECT service, {_GROUP_SQL['hour']}, staff, count(*), sum(state = 'done') FROM ticket_facts
             WHERE {where} GROUP BY 1, 2, 3""",
@@ -219,13 +220,13 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
         key, issued, served, no_show, cancelled, expired, transferred, err = row[:8]
         groups[key] = {"issued": issued, "served": served, "no_show": no_show, "cancelled": cancelled,
                        "expired": expired, "transferred": transferred, "_err": err or 0,
-                       "_wait": {}, "_service": {}, "ratings": [c or 0 for c in row[8:]]}
+                       "_wait": [], "_service": [], "ratings": [c or 0 for c in row[8:]]}
     for name, hist in (("_wait", wait_hist), ("_service", service_hist)):
         for key, seconds, count in hist:
             # A group may be missing from ``main`` when a command committed between the
             # scans (today's figures while the office works): its times wait for next time.
             if key in groups:
-                groups[key][name][seconds] = count
+                groups[key][name].append((seconds, count))  # in order of seconds (ORDER BY)
     served_by_staff: dict[str | None, int] = defaultdict(int)
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
     for service, hour, staff_name, n, done in spread:
@@ -245,8 +246,9 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
         for name in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "_err"):
             total[name] += g[name]
         for name in ("_wait", "_service"):
-            for v, c in g[name].items():
-                total[name][v] += c
+            hist = total[name]
+            for v, c in g[name]:
+                hist[v] += c
         total["ratings"] = [a + b for a, b in zip(total["ratings"], g["ratings"])]
         rows.append(_finish_row(g, key, _label(by, key, labels), total_served, levels))
     total_row = _finish_row(total, None, "Tổng cộng", total_served, levels)
