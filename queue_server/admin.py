@@ -98,9 +98,11 @@ async def counter_action(request: Request) -> JSONResponse:
     action = request.path_params["action"]
     body = await read_json(request)
     staff = user["username"]
+    details: dict[str, Any] = {"counter": n}
     if action == "open":
         # Open the counter for a clerk (or the admin); the clerk then signs in there as usual.
         clerk = get_str(body, "staff", max_len=40) or staff
+        details["staff"] = clerk
         account = office.store.get_user(clerk)
         if account is None or account["disabled"]:
             raise NotFound(f"Không có tài khoản {clerk} (hoặc đã bị khóa).", f"No active user {clerk}.",
@@ -108,6 +110,7 @@ async def counter_action(request: Request) -> JSONResponse:
         await office.execute(lambda e, now: e.sign_on(now, n, clerk))
     elif action == "pause":
         reason = get_str(body, "reason", required=True, max_len=200) or ""
+        details["reason"] = reason
         await office.execute(lambda e, now: e.pause(now, n, staff, reason))
     elif action == "resume":
         await office.execute(lambda e, now: e.resume(now, n, staff))
@@ -115,9 +118,7 @@ async def counter_action(request: Request) -> JSONResponse:
         await office.execute(lambda e, now: e.sign_off(now, n, staff))
     else:
         raise NotFound("Không có thao tác này.", "No such action.")
-    extra = {"reason": body.get("reason")} if action == "pause" else {"staff": body.get("staff") or staff} \
-        if action == "open" else {}
-    await audit(office, user, f"counter_{action}", counter=n, **extra)
+    await audit(office, user, f"counter_{action}", **details)
     return JSONResponse({"counter": office.engine.counters[n].to_dict()})
 
 
