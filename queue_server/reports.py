@@ -277,9 +277,9 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
         "total": total_row,
         "staff": staff,
         "charts": {
-            "arrivals_by_hour": {"hours": list(range(24)),
-                                 "series": [{"service": code, "name": services.get(code, code), "counts": arrivals[code]}
-                                            for code in sorted(arrivals, key=lambda c: (order_all.get(c, len(order_all)), c))]},
+            "arrivals_by_hour": {"hours": list(range(24)), "series": [
+                {"service": code, "name": services.get(code, code), "counts": arrivals[code]}
+                for code in sorted(arrivals, key=lambda c: (order_all.get(c, len(order_all)), c))]},
             "wait_distribution": {"buckets": buckets, "counts": counts},
             "served_per_staff": [{"name": s["name"], "served": s["served"]} for s in staff],
             "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
