@@ -39,6 +39,9 @@ def serve(config: Config, *, app: Any = None, host: str | None = None, port: int
         ws_ping_interval=10.0,
         ws_ping_timeout=10.0,
         ws_max_size=64 * 1024,
+        # Compressing small JSON per screen buys nothing on a LAN and was half the server's
+        # CPU per call with 230 screens (docs/benchmarks.md).
+        ws_per_message_deflate=False,
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )

@@ -137,6 +137,17 @@ class Office:
             except Exception:
                 log.exception("after-commit callback failed")
 
+    async def audit(self, user: dict[str, Any], action: str, **details: Any) -> None:
+        """Record that ``user`` did ``action`` (the ``audit`` table: when, who, what, details).
+
+        Call it after the action succeeded, so a refused action leaves no row. The row is
+        written in the writer thread, the one that owns the write connection; it is its own
+        transaction, after the action's (a crash between the two loses the row, not the action).
+        """
+        at = self.clock().isoformat()
+        await asyncio.get_running_loop().run_in_executor(
+            self.writer, self.store.audit, at, user["username"], action, details)
+
     async def reload_config(self, config: Config) -> None:
         """Switch to an edited, already validated config without a restart: the engine
         adopts it (or refuses, changing nothing) and every screen gets a fresh snapshot."""
@@ -228,11 +239,15 @@ class Office:
         now = self.clock()
         staff = audience == "staff"
         today = [t for t in engine.tickets.values() if t.day == engine.day]
+        served_at: dict[int, list[Ticket]] = {}
+        for t in today:
+            if t.state is TicketState.DONE and t.counter is not None:
+                served_at.setdefault(t.counter, []).append(t)
         counters = []
         for c in self.config.counters:
             status = engine.counters[c.number]
             held = engine.tickets.get(status.ticket_id) if status.ticket_id else None
-            served = [t for t in today if t.counter == c.number and t.state is TicketState.DONE]
+            served = served_at.get(c.number, [])
             entry: dict[str, Any] = {
                 "number": c.number,
                 "name": c.name,
@@ -247,7 +262,7 @@ class Office:
                                                for t in served if t.finished_at and t.started_at)
                                            / len(served)) if served else None,
             }
-            last = self.latest_done(c.number)
+            last = max(served, key=lambda t: (t.finished_at, t.id), default=None)
             # For the rating tablet after a reload: the ticket it may still ask about.
             entry["last_done"] = ({"id": last.id, "label": last.label, "rated": last.rating is not None,
                                    "finished_at": last.finished_at.isoformat()} if last and last.finished_at else None)
