@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import api, auth, openapi
+from .backup import backup_forever
 from .config import Config
 from .errors import MotcuaError, NotFound
 from .office import Clock, Office, utc_now
@@ -122,7 +123,7 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
 
                 app.state.printing = PrintService(office)
                 await app.state.printing.start()
-        tasks = [asyncio.create_task(_tick_forever(office))]
+        tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office))]
         tasks += [asyncio.create_task(start(office)) for start in background or ()]
         try:
             yield
