@@ -1,10 +1,12 @@
-"""Admin HTTP routes (admin role only): live monitor, office setup, config.toml editing,
-staff accounts, ticket tools, the audit log and reports.
+"""Admin HTTP routes (admin role only): live monitor, config.toml editing, staff accounts,
+ticket search, the audit log and reports.
 
 Every change an admin makes is written to the ``audit`` table (who, what, when) after it
-succeeded. Queue changes go through ``Office.execute`` like every other command; account
-and audit rows are written in the office's writer thread, the one that owns the write
-connection. Reports read with their own read-only connection in a worker thread, so a year
+succeeded, through ``Office.audit``. Queue changes an admin makes from the screen (a
+service's open/cap, a counter's open/pause/resume/close, cancel, requeue, reprint) are not
+here: the screen calls the core endpoints in ``api`` and ``printing``, which audit them.
+Account and audit rows are written in the office's writer thread, the one that owns the
+write connection. Reports read with their own read-only connection in a worker thread, so a year
 report never stalls the queue.
 """
 
@@ -20,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, configedit, reports
-from .api import get_bool, get_int, get_str, path_int, read_json
+from .api import get_bool, get_str, read_json
 from .engine import TicketState
 from .errors import BadRequest, NotFound, PayloadTooLarge
 from .office import Office
@@ -40,10 +42,6 @@ def _admin(request: Request) -> dict[str, Any]:
 
 async def _in_writer(office: Office, fn: Any, *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(office.writer, fn, *args)
-
-
-async def audit(office: Office, user: dict[str, Any], action: str, **details: Any) -> None:
-    await _in_writer(office, office.store.audit, office.clock().isoformat(), user["username"], action, details)
 
 
 # --------------------------------------------------------------------------- monitor
@@ -72,55 +70,6 @@ async def get_monitor(request: Request) -> JSONResponse:
 
 
 # --------------------------------------------------------------------------- office setup
-
-async def set_service(request: Request) -> JSONResponse:
-    """Open/close a service for today, or change today's cap (like POST /api/services/{code},
-    with an audit row)."""
-    office = _office(request)
-    user = _admin(request)
-    code = request.path_params["code"]
-    body = await read_json(request)
-    is_open = get_bool(body, "open")
-    cap: int | None | str = "keep"
-    if "cap" in body:
-        cap = get_int(body, "cap", minimum=0)
-    await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
-    await audit(office, user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})
-    return JSONResponse({"services": office.services_summary(office.clock())})
-
-
-async def counter_action(request: Request) -> JSONResponse:
-    """Open (for a clerk), pause, resume or close a counter from the admin screen."""
-    office = _office(request)
-    user = _admin(request)
-    n = path_int(request, "n")
-    office.engine.counter(n)
-    action = request.path_params["action"]
-    body = await read_json(request)
-    staff = user["username"]
-    details: dict[str, Any] = {"counter": n}
-    if action == "open":
-        # Open the counter for a clerk (or the admin); the clerk then signs in there as usual.
-        clerk = get_str(body, "staff", max_len=40) or staff
-        details["staff"] = clerk
-        account = office.store.get_user(clerk)
-        if account is None or account["disabled"]:
-            raise NotFound(f"Không có tài khoản {clerk} (hoặc đã bị khóa).", f"No active user {clerk}.",
-                           key="user_not_found")
-        await office.execute(lambda e, now: e.sign_on(now, n, clerk))
-    elif action == "pause":
-        reason = get_str(body, "reason", required=True, max_len=200) or ""
-        details["reason"] = reason
-        await office.execute(lambda e, now: e.pause(now, n, staff, reason))
-    elif action == "resume":
-        await office.execute(lambda e, now: e.resume(now, n, staff))
-    elif action == "close":
-        await office.execute(lambda e, now: e.sign_off(now, n, staff))
-    else:
-        raise NotFound("Không có thao tác này.", "No such action.")
-    await audit(office, user, f"counter_{action}", **details)
-    return JSONResponse({"counter": office.engine.counters[n].to_dict()})
-
 
 def _config_path(office: Office) -> Any:
     path = office.config.path
@@ -183,7 +132,7 @@ async def edit_config(request: Request) -> JSONResponse:
         doc = configedit.parse_text(configedit.read_text(_config_path(office)))
         touched = configedit.apply_changes(doc, changes)
         config = await _save_config(office, doc)
-    await audit(office, user, "config_edited", sections=touched)
+    await office.audit(user, "config_edited", sections=touched)
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
 
@@ -197,7 +146,7 @@ async def edit_config_text(request: Request) -> JSONResponse:
         raise BadRequest("Thiếu nội dung tệp cấu hình.", "The config text is missing.", key="bad_field", field="text")
     async with _config_lock(request):
         config = await _save_config(office, configedit.parse_text(text))
-    await audit(office, user, "config_replaced", bytes=len(text.encode("utf-8")))
+    await office.audit(user, "config_replaced", bytes=len(text.encode("utf-8")))
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
 
@@ -221,7 +170,7 @@ async def add_user(request: Request) -> JSONResponse:
     role = get_str(body, "role", max_len=10) or "clerk"
     display_name = get_str(body, "display_name", max_len=100) or ""
     await _in_writer(office, auth.add_user, office.store, username, password, role, display_name)
-    await audit(office, user, "user_added", username=username.strip(), role=role)
+    await office.audit(user, "user_added", username=username.strip(), role=role)
     return JSONResponse({"user": _user_view(office.store.get_user(username.strip()) or {})}, status_code=201)
 
 
@@ -236,7 +185,7 @@ async def set_user_disabled(request: Request) -> JSONResponse:
         raise BadRequest("Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.",
                          key="self_disable")
     await _in_writer(office, auth.set_disabled, office.store, name, disabled)
-    await audit(office, user, "user_disabled" if disabled else "user_enabled", username=name)
+    await office.audit(user, "user_disabled" if disabled else "user_enabled", username=name)
     return JSONResponse({"user": _user_view(office.store.get_user(name) or {})})
 
 
@@ -246,7 +195,7 @@ async def reset_password(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     password = get_str(await read_json(request), "password", required=True, max_len=200) or ""
     await _in_writer(office, auth.set_password, office.store, name, password)
-    await audit(office, user, "password_reset", username=name)
+    await office.audit(user, "password_reset", username=name)
     return JSONResponse({"ok": True})
 
 
@@ -262,33 +211,6 @@ async def find_tickets(request: Request) -> JSONResponse:
     found.sort(key=lambda t: t.id, reverse=True)
     keys = ("id", "label", "service", "state", "priority", "counter", "staff", "issued_at", "called_at", "transfers")
     return JSONResponse({"tickets": [{k: t.to_dict()[k] for k in keys} for t in found[:100]]})
-
-
-async def ticket_action(request: Request) -> JSONResponse:
-    office = _office(request)
-    user = _admin(request)
-    tid = path_int(request, "id")
-    action = request.path_params["action"]
-    if action == "cancel":
-        await office.execute(lambda e, now: e.cancel(now, tid, user["username"]))
-    elif action == "requeue":
-        await office.execute(lambda e, now: e.requeue(now, tid, user["username"]))
-    else:
-        raise NotFound("Không có thao tác này.", "No such action.")
-    t = office.engine.ticket(tid)
-    await audit(office, user, f"ticket_{action}", ticket_id=tid, label=t.label)
-    return JSONResponse({"ticket": {"id": t.id, "label": t.label, "state": t.state.value}})
-
-
-async def note_reprint(request: Request) -> JSONResponse:
-    """The screen reports a reprint it asked the print service for (the audit row)."""
-    office = _office(request)
-    user = _admin(request)
-    tid = path_int(request, "id")
-    body = await read_json(request)
-    await audit(office, user, "ticket_reprint", ticket_id=tid, label=get_str(body, "label", max_len=20),
-                result=get_str(body, "result", max_len=200))
-    return JSONResponse({"ok": True})
 
 
 # --------------------------------------------------------------------------- audit
@@ -365,8 +287,6 @@ async def export_report(request: Request) -> Response:
 
 routes = [
     Route("/api/admin/monitor", get_monitor),
-    Route("/api/admin/services/{code}", set_service, methods=["POST"]),
-    Route("/api/admin/counters/{n}/{action}", counter_action, methods=["POST"]),
     Route("/api/admin/config", get_config),
     Route("/api/admin/config", edit_config, methods=["POST"]),
     Route("/api/admin/config/text", edit_config_text, methods=["POST"]),
@@ -375,8 +295,6 @@ routes = [
     Route("/api/admin/users/{name}/disabled", set_user_disabled, methods=["POST"]),
     Route("/api/admin/users/{name}/password", reset_password, methods=["POST"]),
     Route("/api/admin/tickets", find_tickets),
-    Route("/api/admin/tickets/{id}/reprinted", note_reprint, methods=["POST"]),
-    Route("/api/admin/tickets/{id}/{action}", ticket_action, methods=["POST"]),
     Route("/api/admin/audit", get_audit),
     Route("/api/reports", get_report),
     Route("/api/reports/export", export_report),

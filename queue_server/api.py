@@ -222,6 +222,7 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
         user = auth.require_counter(request, office.store, n)
         staff = user["username"]
         body = await read_json(request)
+        details: dict[str, Any] = {"counter": n}
         if name == "next":
             expected = _expected(body)
             command = lambda e, now: e.call_next(now, n, staff, expected)  # noqa: E731
@@ -239,20 +240,40 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
             command = lambda e, now: e.transfer(now, n, staff, service=service, to_counter=to_counter)  # noqa: E731
         elif name == "pause":
             reason = get_str(body, "reason", required=True, max_len=200) or ""
+            details["reason"] = reason
             command = lambda e, now: e.pause(now, n, staff, reason)  # noqa: E731
         elif name == "open":
             if user["role"] != "admin" and request.session.get("counter") != n:
                 raise auth.Forbidden("Bạn không đăng nhập tại quầy này.", "You are not signed on at this counter.")
-            command = lambda e, now: e.sign_on(now, n, staff)  # noqa: E731
+            clerk = _clerk_to_open(office, user, body)
+            details["staff"] = clerk
+            command = lambda e, now: e.sign_on(now, n, clerk)  # noqa: E731
         else:
             method = {"recall": "recall", "start": "start", "done": "finish", "no-show": "no_show",
                       "resume": "resume", "close": "sign_off"}[name]
             command = lambda e, now: getattr(e, method)(now, n, staff)  # noqa: E731
         await office.execute(command)
+        if name in AUDITED_COUNTER_ACTIONS and user["role"] == "admin":
+            await office.audit(user, f"counter_{name}", **details)
         return JSONResponse(counter_view(office, n))
 
     handler.__name__ = f"counter_{name.replace('-', '_')}"
     return handler
+
+
+def _clerk_to_open(office: Office, user: dict[str, Any], body: dict[str, Any]) -> str:
+    """Whom ``open`` signs on: the user, or (for an admin) the active account named in ``staff``."""
+    clerk = get_str(body, "staff", max_len=40) or user["username"]
+    if clerk == user["username"]:
+        return clerk
+    if user["role"] != "admin":
+        raise auth.Forbidden("Chỉ quản trị viên được mở quầy cho người khác.",
+                             "Only an administrator may open a counter for someone else.", key="admin_only")
+    account = office.store.get_user(clerk)
+    if account is None or account["disabled"]:
+        raise NotFound(f"Không có tài khoản {clerk} (hoặc đã bị khóa).", f"No active user {clerk}.",
+                       key="user_not_found")
+    return clerk
 
 
 def counter_view(office: Office, n: int) -> dict[str, Any]:
@@ -267,6 +288,7 @@ async def requeue(request: Request) -> JSONResponse:
     user = auth.require_user(request, office.store)
     tid = path_int(request, "id")
     await office.execute(lambda e, now: e.requeue(now, tid, user["username"]))
+    await office.audit(user, "ticket_requeue", ticket_id=tid, label=office.engine.ticket(tid).label)
     return JSONResponse({"ticket": public_ticket(office.engine.ticket(tid).to_dict())})
 
 
@@ -275,6 +297,7 @@ async def cancel(request: Request) -> JSONResponse:
     user = auth.require_user(request, office.store, role="admin")
     tid = path_int(request, "id")
     await office.execute(lambda e, now: e.cancel(now, tid, user["username"]))
+    await office.audit(user, "ticket_cancel", ticket_id=tid, label=office.engine.ticket(tid).label)
     return JSONResponse({"ticket": public_ticket(office.engine.ticket(tid).to_dict())})
 
 
@@ -309,9 +332,14 @@ async def set_service(request: Request) -> JSONResponse:
     if "cap" in body:
         cap = get_int(body, "cap", minimum=0)
     await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
+    await office.audit(user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})
     return JSONResponse({"services": office.services_summary(office.clock())})
 
 
+# Audited when an admin does them (from the admin screen, or for a clerk's counter). A
+# clerk opening, pausing or closing their own counter is daily work, not an admin action:
+# the event log already says who did it.
+AUDITED_COUNTER_ACTIONS = ("open", "pause", "resume", "close")
 COUNTER_ACTIONS = ("open", "next", "recall", "start", "done", "no-show", "transfer", "call", "pause", "resume", "close")
 
 routes = [

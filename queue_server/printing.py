@@ -746,6 +746,10 @@ async def reprint(request: Request) -> JSONResponse:
     ticket_id = path_int(request, "ticket_id")
     service = _service(request)
     job = await service.reprint(ticket_id, user["username"], lambda token: status_url(request, token))
+    # Any staff may reprint, and every reprint is audited: a second paper ticket is a
+    # second claim on a place in the queue.
+    await office.audit(user, "ticket_reprint", ticket_id=ticket_id, label=job.info.get("label"), job_id=job.id,
+                       printer=job.printer)
     return JSONResponse({"job": job.to_dict(), "print": service.job_status(ticket_id)}, status_code=201)
 
 

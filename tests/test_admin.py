@@ -16,14 +16,16 @@ from queue_server.config import load_config
 from tests.support import KIOSK_TOKEN, PASSWORD, ROOT, add_staff, login, write_config
 
 ADMIN_ENDPOINTS = [
-    ("GET", "/api/admin/monitor"), ("POST", "/api/admin/services/CT"), ("POST", "/api/admin/counters/1/close"),
+    ("GET", "/api/admin/monitor"), ("POST", "/api/services/CT"),
     ("GET", "/api/admin/config"), ("POST", "/api/admin/config"), ("POST", "/api/admin/config/text"),
     ("GET", "/api/admin/users"), ("POST", "/api/admin/users"), ("POST", "/api/admin/users/clerk1/disabled"),
     ("POST", "/api/admin/users/clerk1/password"), ("GET", "/api/admin/tickets"),
-    ("POST", "/api/admin/tickets/1/cancel"), ("POST", "/api/admin/tickets/1/requeue"),
-    ("POST", "/api/admin/tickets/1/reprinted"), ("GET", "/api/admin/audit"), ("GET", "/api/reports"),
+    ("POST", "/api/tickets/1/cancel"), ("GET", "/api/admin/audit"), ("GET", "/api/reports"),
     ("GET", "/api/reports/export"),
 ]
+# The admin screen's counter controls are the clerks' own endpoints: an admin may act for
+# any counter, a clerk only for the one they signed on at (here: none).
+COUNTER_CONTROLS = [("POST", f"/api/counters/2/{action}") for action in ("open", "pause", "resume", "close")]
 
 
 class Clock:
@@ -60,7 +62,15 @@ def audit_actions(client: TestClient) -> list[tuple[str, str]]:
     return [(a["username"], a["action"]) for a in client.get("/api/admin/audit").json()["audit"]]
 
 
-@pytest.mark.parametrize("method,path", ADMIN_ENDPOINTS)
+def audit_log(client: TestClient) -> list[dict]:
+    """The audit rows, newest first, each checked to carry the office clock's time."""
+    rows = client.get("/api/admin/audit").json()["audit"]
+    for row in rows:
+        assert dt.datetime.fromisoformat(row["at"]) == client.clock.now, row
+    return rows
+
+
+@pytest.mark.parametrize("method,path", ADMIN_ENDPOINTS + COUNTER_CONTROLS + [("POST", "/api/tickets/1/requeue")])
 def test_admin_endpoints_refuse_anonymous_with_401(office, method, path):
     r = office.request(method, path, json={})
     assert r.status_code == 401 and r.json()["error"] == "login_required"
@@ -71,6 +81,24 @@ def test_admin_endpoints_refuse_clerks_with_403(office, method, path):
     sign_in(office, "clerk1")
     r = office.request(method, path, json={})
     assert r.status_code == 403 and r.json()["error"] == "admin_only"
+
+
+@pytest.mark.parametrize("method,path", COUNTER_CONTROLS)
+def test_counter_controls_refuse_a_clerk_of_another_counter_with_403(office, method, path):
+    r = office.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1})
+    assert r.status_code == 200, r.text
+    r = office.request(method, path, json={"reason": "Họp", "staff": "clerk1"})
+    assert r.status_code == 403 and r.json()["error"] == "wrong_counter"
+    assert office.app.state.office.engine.counters[2].state.value == "closed"
+
+
+def test_a_clerk_cannot_open_their_counter_for_someone_else(office):
+    r = office.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1})
+    assert r.status_code == 200, r.text
+    office.post("/api/counters/1/close")
+    r = office.post("/api/counters/1/open", json={"staff": "boss"})
+    assert r.status_code == 403 and r.json()["error"] == "admin_only"
+    assert office.post("/api/counters/1/open", json={"staff": "clerk1"}).json()["counter"]["staff"] == "clerk1"
 
 
 def test_monitor_alerts_on_a_ticket_waiting_too_long(office):
@@ -89,7 +117,7 @@ def test_monitor_alerts_on_a_ticket_waiting_too_long(office):
 
 def test_service_close_and_cap_are_applied_and_audited(office):
     sign_in(office, "boss")
-    r = office.post("/api/admin/services/DD", json={"open": False, "cap": 10})
+    r = office.post("/api/services/DD", json={"open": False, "cap": 10})
     assert r.status_code == 200
     dd = next(s for s in r.json()["services"] if s["code"] == "DD")
     assert dd["open"] is False and dd["cap"] == 10
@@ -115,24 +143,41 @@ def test_staff_add_disable_and_reset_password_are_audited(office):
     assert r.status_code == 401
 
 
-def test_ticket_tools_cancel_and_requeue_a_no_show(office):
+def test_ticket_tools_cancel_and_requeue_a_no_show_and_are_audited(office):
     a, b = issue(office), issue(office)
     sign_in(office, "boss")
-    assert office.post("/api/admin/tickets/{}/cancel".format(b["id"])).json()["ticket"]["state"] == "cancelled"
+    assert office.post("/api/tickets/{}/cancel".format(b["id"])).json()["ticket"]["state"] == "cancelled"
     # A no-show to requeue: counter 1 calls A twice-recalled... simply mark it no-show.
     assert office.post("/api/counters/1/open").status_code == 200
     assert office.post("/api/counters/1/next").status_code == 200
     assert office.post("/api/counters/1/no-show").status_code == 200
-    r = office.post("/api/admin/tickets/{}/requeue".format(a["id"]))
+    r = office.post("/api/tickets/{}/requeue".format(a["id"]))
     assert r.json()["ticket"]["state"] == "waiting"
-    again = office.post("/api/admin/tickets/{}/requeue".format(a["id"]))
+    again = office.post("/api/tickets/{}/requeue".format(a["id"]))
     assert again.status_code == 409 and again.json()["error"] == "invalid_transition"
+    assert office.post("/api/tickets/{}/cancel".format(b["id"])).status_code == 409
     found = office.get("/api/admin/tickets", params={"q": a["label"]}).json()["tickets"]
     assert [t["id"] for t in found] == [a["id"]]
-    assert office.post("/api/admin/tickets/{}/reprinted".format(a["id"]), json={"label": a["label"],
-                                                                               "result": "404"}).status_code == 200
-    assert audit_actions(office)[:3] == [("boss", "ticket_reprint"), ("boss", "ticket_requeue"),
-                                         ("boss", "ticket_cancel")]
+    # Refused actions leave no row; the admin opening counter 1 is an admin action too.
+    assert [(e["username"], e["action"], e["details"]) for e in audit_log(office)] == [
+        ("boss", "ticket_requeue", {"ticket_id": a["id"], "label": a["label"]}),
+        ("boss", "counter_open", {"counter": 1, "staff": "boss"}),
+        ("boss", "ticket_cancel", {"ticket_id": b["id"], "label": b["label"]}),
+    ]
+
+
+def test_a_clerk_requeue_is_audited_but_their_own_counter_work_is_not(office):
+    a = issue(office)
+    r = office.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1})
+    assert r.status_code == 200, r.text
+    for action, body in (("next", {}), ("no-show", {}), ("pause", {"reason": "Nghỉ trưa"}), ("resume", {}),
+                         ("close", {}), ("open", {})):
+        assert office.post(f"/api/counters/1/{action}", json=body).status_code == 200, action
+    assert office.post("/api/tickets/{}/requeue".format(a["id"])).status_code == 200
+    office.post("/api/logout")
+    sign_in(office, "boss")
+    assert [(e["username"], e["action"], e["details"]) for e in audit_log(office)] == [
+        ("clerk1", "ticket_requeue", {"ticket_id": a["id"], "label": a["label"]})]
 
 
 def test_config_edit_keeps_comments_and_reloads_live(office):
@@ -290,15 +335,19 @@ def test_admin_page_in_a_browser(tmp_path):
 
 def test_counter_open_pause_resume_close_from_the_admin_screen(office):
     sign_in(office, "boss")
-    assert office.post("/api/admin/counters/2/open", json={"staff": "nobody"}).status_code == 404
-    assert office.post("/api/admin/counters/2/open", json={"staff": "clerk1"}).json()["counter"]["staff"] == "clerk1"
-    paused = office.post("/api/admin/counters/2/pause", json={"reason": "Họp giao ban"}).json()["counter"]
+    assert office.post("/api/counters/2/open", json={"staff": "nobody"}).status_code == 404
+    assert office.post("/api/counters/2/open", json={"staff": "clerk1"}).json()["counter"]["staff"] == "clerk1"
+    paused = office.post("/api/counters/2/pause", json={"reason": "Họp giao ban"}).json()["counter"]
     assert (paused["state"], paused["pause_reason"]) == ("paused", "Họp giao ban")
-    assert office.post("/api/admin/counters/2/resume").json()["counter"]["state"] == "open"
-    assert office.post("/api/admin/counters/2/close").json()["counter"]["state"] == "closed"
-    assert office.post("/api/admin/counters/2/explode").status_code == 404
-    assert [a for _, a in audit_actions(office)[:4]] == ["counter_close", "counter_resume", "counter_pause",
-                                                          "counter_open"]
+    assert office.post("/api/counters/2/resume").json()["counter"]["state"] == "open"
+    assert office.post("/api/counters/2/close").json()["counter"]["state"] == "closed"
+    assert office.post("/api/counters/2/explode").status_code == 404
+    assert [(e["username"], e["action"], e["details"]) for e in audit_log(office)] == [
+        ("boss", "counter_close", {"counter": 2}),
+        ("boss", "counter_resume", {"counter": 2}),
+        ("boss", "counter_pause", {"counter": 2, "reason": "Họp giao ban"}),
+        ("boss", "counter_open", {"counter": 2, "staff": "clerk1"}),
+    ]
 
 
 COUNTERS_COMMENT = '# (backup: only when no primary/normal ticket waits for that counter).\n[[counters]]'

@@ -5,6 +5,7 @@ on 127.0.0.1 that accept, refuse, hang, close mid-job and report paper out."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import socket
 import sqlite3
@@ -327,12 +328,42 @@ def test_reprint_needs_staff_and_a_known_ticket_of_today(make_client, tmp_path: 
     assert r.status_code == 409 and r.json()["error"] == "ticket_not_today"
 
 
-def test_a_ticket_being_printed_is_not_reprinted(make_client):
+def test_a_ticket_being_printed_is_not_reprinted(make_client, tmp_path: Path):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token="agent-token-123456"))
     answer = issue(client)
     sign_in(client)
     r = client.post(f"/api/print-jobs/{answer['id']}/reprint")
     assert r.status_code == 409 and r.json()["error"] == "print_in_progress"
+    assert audit_rows(tmp_path) == []  # a refused reprint leaves no audit row
+
+
+def audit_rows(tmp_path: Path) -> list[dict[str, Any]]:
+    with sqlite3.connect(tmp_path / "motcua.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT at, username, action, details FROM audit ORDER BY id")]
+
+
+def test_every_reprint_is_audited_with_who_what_and_when(make_client, tmp_path: Path):
+    clock = ShiftedClock()
+    client = make_client(printer(f"png://{tmp_path / 'tickets'}"), clock)
+    answer = issue(client)
+    wait_for(lambda: job_state(client, answer["id"]) == "printed")
+    sign_in(client)  # a clerk may reprint: it is audited all the same
+    before = clock()
+    r = client.post(f"/api/print-jobs/{answer['id']}/reprint")
+    assert r.status_code == 201, r.text
+    (row,) = audit_rows(tmp_path)
+    assert (row["username"], row["action"]) == ("clerk1", "ticket_reprint")
+    assert json.loads(row["details"]) == {"ticket_id": answer["id"], "label": answer["label"],
+                                          "job_id": r.json()["job"]["id"], "printer": "may-in-sanh"}
+    assert before <= dt.datetime.fromisoformat(row["at"]) <= clock()
+    wait_for(lambda: job_state(client, answer["id"]) == "printed")
+    client.post("/api/logout")
+    sign_in(client, "boss")
+    assert client.post(f"/api/print-jobs/{answer['id']}/reprint").status_code == 201
+    entry = client.get("/api/admin/audit").json()["audit"][0]
+    assert (entry["username"], entry["action"], entry["details"]["ticket_id"]) == ("boss", "ticket_reprint",
+                                                                                    answer["id"])
 
 
 # ------------------------------------------------------------------ restart

@@ -47,7 +47,7 @@ function renderToday(ctx) {
     const cap = el("input", { type: "number", min: 0, value: s.cap ?? "", placeholder: "không giới hạn", "aria-label": `Giới hạn ${s.code}` });
     const send = async (body, text) => {
       try {
-        const { services: fresh } = await api(`/api/admin/services/${encodeURIComponent(s.code)}`, { method: "POST", body });
+        const { services: fresh } = await api(`/api/services/${encodeURIComponent(s.code)}`, { method: "POST", body });
         if (ctx.monitor) ctx.monitor.snapshot.services = fresh;
         toast(`${s.name}: ${text}`);
         renderToday(ctx);

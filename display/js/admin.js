@@ -1,7 +1,8 @@
 // The admin screen: sign-in, the live monitor, staff, ticket tools and the audit log.
 // Office setup is in admin-setup.js, reports and charts in admin-report.js.
 //
-// Data comes from /api/admin/*. The shared WebSocket client (live.js) only tells us that
+// Data comes from /api/admin/*; actions on the queue (counters, tickets, reprints) use the
+// core endpoints the clerks' screens use, which write the audit row themselves. The shared WebSocket client (live.js) only tells us that
 // something changed: the monitor is then fetched again (debounced), and every 15 s anyway so
 // the waiting times keep counting.
 
@@ -220,7 +221,7 @@ function counterButtons(c) {
         payload = { reason };
       }
       try {
-        await api(`/api/admin/counters/${c.number}/${action}`, { method: "POST", body: payload || {} });
+        await api(`/api/counters/${c.number}/${action}`, { method: "POST", body: payload || {} });
         toast(`Quầy ${c.number}: ${label}`);
         refreshMonitor();
       } catch (error) {
@@ -304,7 +305,7 @@ function ticketButtons(t) {
   const buttons = [];
   const run = async (action, label) => {
     try {
-      await api(`/api/admin/tickets/${t.id}/${action}`, { method: "POST" });
+      await api(`/api/tickets/${t.id}/${action}`, { method: "POST" });
       toast(`Số ${t.label}: ${label}`);
       loadTickets();
     } catch (error) {
@@ -322,18 +323,11 @@ function ticketButtons(t) {
 }
 
 async function reprint(t) {
-  let result = "ok";
   try {
     await api(`/api/print-jobs/${t.id}/reprint`, { method: "POST" });
     toast(`Đã gửi lệnh in lại số ${t.label}`);
   } catch (error) {
-    result = `${error.status}: ${error.message}`;
     toast(`Không in lại được số ${t.label}: ${error.message}`, true);
-  }
-  try {
-    await api(`/api/admin/tickets/${t.id}/reprinted`, { method: "POST", body: { label: t.label, result } });
-  } catch {
-    // the audit row is best effort here; the print service logs reprints itself
   }
 }
 
