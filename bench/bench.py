@@ -323,6 +323,7 @@ class Screens:
         self.sizes: dict[str, list[int]] = {}         # kind -> message sizes (display 0)
         self.first: list[int] = []                    # snapshot size per screen
         self.clients: list[LightClient] = []
+        self.deflate = False
 
     def _handler(self, index: int) -> Any:
         seen = [False]
@@ -358,6 +359,7 @@ class Screens:
                 await loop.create_connection(lambda: client, parts.hostname, parts.port)
                 await asyncio.wait_for(client.opened, 30)
                 self.clients.append(client)
+                self.deflate = bool(client.ws.extensions)  # what the server agreed to
 
         await asyncio.gather(*[start(i, None) for i in range(self.displays)],
                              *[start(-1 - i, c) for i, c in enumerate(self.clerk_cookies)])
@@ -427,7 +429,7 @@ async def run_calls_ours(port: int, cookies: list[str], schedule: list[list[floa
 
 # --------------------------------------------------------------------------- the floor
 
-def floor_server(port: int, done_size: int, called_size: int) -> None:
+def floor_server(port: int, done_size: int, called_size: int, deflate: bool) -> None:
     """A minimal broadcast server: a clerk connection sends ``call <id>``; every connection
     gets a ticket_done-sized and a ticket_called-sized message; the clerk gets ``ok``."""
     from websockets.asyncio.server import broadcast, serve
@@ -457,7 +459,8 @@ def floor_server(port: int, done_size: int, called_size: int) -> None:
             connections.discard(ws)
 
     async def main() -> None:
-        async with serve(handler, "127.0.0.1", port, max_size=64 * 1024, ping_interval=10, ping_timeout=10):
+        async with serve(handler, "127.0.0.1", port, max_size=64 * 1024, ping_interval=10, ping_timeout=10,
+                         compression="deflate" if deflate else None):
             await asyncio.Future()
 
     asyncio.run(main())
@@ -578,6 +581,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         results["dropped_screens"] = screens.dropped
         sizes = {k: round(sum(v) / len(v)) for k, v in screens.sizes.items() if v}
         results["message_bytes"] = sizes
+        # The floor compresses exactly when our server does (permessage-deflate negotiated).
+        results["permessage_deflate"] = deflate = screens.deflate
         await screens.close()
     finally:
         stop_server(proc)
@@ -585,7 +590,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     # The floor: same clients, same schedule, same message sizes.
     fport = free_port()
     floor = subprocess.Popen([sys.executable, __file__, "--floor-server", str(fport),
-                              str(sizes.get("ticket_done", 1500)), str(sizes.get("ticket_called", 2000))])
+                              str(sizes.get("ticket_done", 1500)), str(sizes.get("ticket_called", 2000)),
+                              "deflate" if deflate else "plain"])
     try:
         for _ in range(300):
             try:
@@ -655,6 +661,7 @@ def table(r: dict[str, Any]) -> str:
     ]
     w = max(len(a) for a, _, _ in rows)
     lines = [f"{a:<{w}}  {b:>16}  {c_}" for a, b, c_ in rows]
+    lines.append(f"permessage-deflate negotiated: {'yes' if r.get('permessage_deflate') else 'no'} (floor: the same)")
     lines.append(f"load average before/after (1 min): {r['loadavg']['before'][0]} / {r['loadavg']['after'][0]}"
                  f" on {os.cpu_count()} CPUs")
     lines.append("targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in r["targets"].items()))
@@ -663,7 +670,7 @@ def table(r: dict[str, Any]) -> str:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--floor-server":
-        floor_server(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        floor_server(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "deflate")
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--displays", "-D", type=int, default=200)
