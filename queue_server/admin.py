@@ -23,8 +23,9 @@ from starlette.routing import Route
 
 from . import auth, configedit, reports
 from .api import get_bool, get_str, read_json
+from .openapi import STAFF, STATE, obj, operation, path_param, query_param
 from .engine import TicketState
-from .errors import BadRequest, NotFound, PayloadTooLarge
+from .errors import BadRequest, NotFound
 from .office import Office
 from .store import connect
 
@@ -88,19 +89,8 @@ async def get_config(request: Request) -> JSONResponse:
 
 
 async def _read_big_json(request: Request) -> dict[str, Any]:
-    """Like api.read_json, with room for a whole config.toml."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > configedit.MAX_TEXT:
-            raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
-    try:
-        data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("Dữ liệu không phải JSON hợp lệ.", "Body is not valid JSON.", key="bad_json") from None
-    if not isinstance(data, dict):
-        raise BadRequest("Dữ liệu phải là một đối tượng JSON.", "Body must be a JSON object.", key="bad_json")
-    return data
+    """Like api.read_json (the same checks), with room for a whole config.toml."""
+    return await read_json(request, limit=configedit.MAX_TEXT)
 
 
 def _config_lock(request: Request) -> asyncio.Lock:
@@ -272,6 +262,7 @@ async def get_report(request: Request) -> JSONResponse:
 
 
 async def export_report(request: Request) -> Response:
+    _admin(request)  # before looking at the query: a stranger learns nothing
     fmt = request.query_params.get("format") or "xlsx"
     if fmt not in ("csv", "xlsx"):
         raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
@@ -299,3 +290,111 @@ routes = [
     Route("/api/reports", get_report),
     Route("/api/reports/export", export_report),
 ]
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_OBJECTS = {"type": "array", "items": {"type": "object"}}
+_ADMIN = (401, 403)  # every route here: not signed in, not an admin
+_USER = obj({"username": _STR, "display_name": _STR, "role": {"enum": list(auth.ROLES)}, "created_at": _STR,
+             "disabled": {"type": "boolean"}})
+_EDITABLE = obj({"office": obj({k: _STR for k in configedit.OFFICE_KEYS}),
+                 **{name: _OBJECTS for name in configedit.LISTS}})
+_CONFIG_EDIT = {
+    "type": "object", "additionalProperties": False,
+    "description": "Each list present is the whole new list; each entry needs its key "
+                   f"({', '.join(f'{n}: {k}' for n, k in configedit.LISTS.items())})",
+    "properties": {"office": {"type": "object", "additionalProperties": False,
+                              "properties": {k: _STR for k in configedit.OFFICE_KEYS}},
+                   **{name: _OBJECTS for name in configedit.LISTS}},
+}
+_SAVED = obj({"ok": {"const": True}, "editable": _EDITABLE})
+_NAME = path_param("name", _STR)
+_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _INT})
+_REPORT_ROW = obj({
+    "key": {"type": ["string", "integer", "null"]}, "label": _STR,
+    **{k: _INT for k in ("issued", "served", "no_show", "cancelled", "transferred", "expired", "rated")},
+    "waiting": _SUMMARY, "service": _SUMMARY, "ratings": {"type": "array", "items": _INT},
+    **{k: {"type": ["number", "null"]} for k in ("served_share", "satisfied_share", "estimate_mae")},
+})
+_REPORT = obj({
+    "office": _STR, "from": _STR, "to": _STR, "by": {"enum": list(reports.GROUPINGS)}, "rating_levels": _INT,
+    "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW,
+    "staff": {"type": "array", "items": obj({"staff": _STR, "name": _STR, "served": _INT,
+                                              "share": {"type": ["number", "null"]}})},
+    "charts": obj({k: {"type": ["object", "array"]} for k in ("arrivals_by_hour", "wait_distribution",
+                                                               "served_per_staff", "satisfaction")}),
+})
+_DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
+_REPORT_QUERY = [
+    query_param("from", _DATE, "First office day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
+    query_param("to", _DATE, "Last office day (default: from)"),
+    query_param("by", {"enum": list(reports.GROUPINGS)}, "Group by (default day)"),
+]
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _export() -> dict[str, Any]:
+    op = operation("The report as a file to download (CSV for any program, XLSX for Excel)", _STR,
+                   errors=(400, *_ADMIN), security=STAFF, media="text/csv",
+                   params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")])
+    ok = op["responses"]["200"]
+    ok["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
+    ok["headers"] = {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}}
+    return op
+
+
+openapi_paths: dict[str, Any] = {
+    "/api/admin/monitor": {"get": operation(
+        "Live monitor: the staff snapshot, tickets waiting too long, tickets served per clerk today",
+        obj({"snapshot": STATE, "long_wait_minutes": _INT,
+             "alerts": {"type": "array", "items": obj({"id": _INT, "label": _STR, "service": _STR, "waited_s": _INT,
+                                                       "issued_at": _STR})},
+             "served_by_staff": {"type": "object", "additionalProperties": _INT}}),
+        errors=_ADMIN, security=STAFF)},
+    "/api/admin/config": {
+        "get": operation("config.toml as text and as the form's data", obj({"path": _STR, "text": _STR,
+                                                                             "editable": _EDITABLE}),
+                         errors=(*_ADMIN, 404), security=STAFF),
+        "post": operation("Structured edit of config.toml, applied at once (audited)", _SAVED, body=_CONFIG_EDIT,
+                          errors=(400, *_ADMIN, 404, 409, 413), security=STAFF),
+    },
+    "/api/admin/config/text": {"post": operation(
+        "Replace config.toml with this text, applied at once (audited)", _SAVED,
+        body=obj({"text": {"type": "string", "minLength": 1}}), errors=(400, *_ADMIN, 404, 409, 413), security=STAFF)},
+    "/api/admin/users": {
+        "get": operation("Staff accounts (no password hashes)", obj({"users": {"type": "array", "items": _USER}}),
+                         errors=_ADMIN, security=STAFF),
+        "post": operation("Add an account (audited)", obj({"user": _USER}), status="201",
+                          body=obj({"username": {"type": "string", "maxLength": 40},
+                                    "password": {"type": "string", "minLength": 8, "maxLength": 200}},
+                                   {"role": {"enum": list(auth.ROLES)}, "display_name": {"type": "string",
+                                                                                       "maxLength": 100}}),
+                          errors=(400, *_ADMIN, 409, 413), security=STAFF),
+    },
+    "/api/admin/users/{name}/disabled": {"post": operation(
+        "Disable or enable an account (audited; not your own)", obj({"user": _USER}),
+        body=obj({"disabled": {"type": "boolean"}}), errors=(400, *_ADMIN, 404, 413), security=STAFF,
+        params=[_NAME])},
+    "/api/admin/users/{name}/password": {"post": operation(
+        "Set a new password (audited)", obj({"ok": {"const": True}}),
+        body=obj({"password": {"type": "string", "minLength": 8, "maxLength": 200}}),
+        errors=(400, *_ADMIN, 404, 413), security=STAFF, params=[_NAME])},
+    "/api/admin/tickets": {"get": operation(
+        "Today's tickets, newest first (at most 100); `q` filters by number or label",
+        obj({"tickets": {"type": "array", "items": obj({
+            "id": _INT, "label": _STR, "service": _STR, "state": _STR, "priority": {"type": "boolean"},
+            "counter": {"type": ["integer", "null"]}, "staff": {"type": ["string", "null"]}, "issued_at": _STR,
+            "called_at": {"type": ["string", "null"]}, "transfers": _INT})}}),
+        errors=_ADMIN, security=STAFF, params=[query_param("q", _STR)])},
+    "/api/admin/audit": {"get": operation(
+        f"The last {AUDIT_LIMIT} audit rows, newest first: when, who, what",
+        obj({"audit": {"type": "array", "items": obj({"id": _INT, "at": _STR, "username": {"type": ["string", "null"]},
+                                                       "action": _STR, "details": {"type": "object"}})}}),
+        errors=_ADMIN, security=STAFF)},
+    "/api/reports": {"get": operation("Report for a range of office days, grouped (see docs/reports.md)", _REPORT,
+                                      errors=(400, *_ADMIN), security=STAFF, params=_REPORT_QUERY)},
+    "/api/reports/export": {"get": _export()},
+}

@@ -24,9 +24,10 @@ def _office(request: Request) -> Office:
     return request.app.state.office  # type: ignore[no-any-return]
 
 
-async def read_json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, within the size limit; ``{}`` for an empty body."""
-    limit = request.app.state.config.server.max_body_bytes
+async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
+    ``{}`` for an empty body."""
+    limit = limit or request.app.state.config.server.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")

@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -33,6 +34,7 @@ from .ws import websocket_endpoint
 log = logging.getLogger("motcua")
 
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
+# Optional modules, each exporting ``routes`` and (for HTTP routes) ``openapi_paths``.
 FEATURE_MODULES = ("printing", "admin", "reports")
 # Seconds between day-rollover checks when nobody presses anything.
 TICK_SECONDS = 30
@@ -87,6 +89,12 @@ async def audio_clip(request: Request) -> Response:
 
 async def openapi_json(request: Request) -> Response:
     return JSONResponse(openapi.document())
+
+
+def feature_modules() -> list[ModuleType]:
+    """The feature modules this installation has (a build may leave some out)."""
+    return [importlib.import_module(f"{__package__}.{name}") for name in FEATURE_MODULES
+            if importlib.util.find_spec(f"{__package__}.{name}") is not None]
 
 
 def secret_key(config: Config) -> str:
@@ -152,10 +160,8 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         Route("/admin", page("admin.html")),
         Mount("/static", StaticFiles(directory=DISPLAY_DIR, check_dir=False), name="static"),
     ]
-    # Feature modules (printing, admin, reports…) each export ``routes``.
-    for name in FEATURE_MODULES:
-        if importlib.util.find_spec(f"{__package__}.{name}") is not None:
-            routes.extend(importlib.import_module(f"{__package__}.{name}").routes)
+    for module in feature_modules():
+        routes.extend(module.routes)
     app = Starlette(
         routes=routes,
         middleware=[

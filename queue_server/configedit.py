@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.exceptions import TOMLKitError
+from tomlkit.exceptions import ConvertError, TOMLKitError
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
 from .config import Config, Counter, Kiosk, Office, Printer, Service, parse_config
@@ -166,12 +166,20 @@ def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[st
         if not isinstance(office, dict) or set(office) - set(OFFICE_KEYS):
             raise BadRequest("“office” chỉ sửa được tên và dòng chữ chạy.", "“office”: only names and ticker.",
                              key="bad_field", field="office")
-        _update_table(doc["office"], office, _defaults("office"))  # type: ignore[arg-type]
         touched.append("office")
     for name in LISTS:
         if name in changes:
-            _sync_list(doc, name, changes[name])
             touched.append(name)
+    for name in touched:
+        try:
+            if name == "office":
+                _update_table(doc["office"], office, _defaults("office"))  # type: ignore[arg-type]
+            else:
+                _sync_list(doc, name, changes[name])
+        except ConvertError:  # a null inside a list or table: TOML has no null
+            raise BadRequest(f"“{name}” có giá trị không ghi được vào config.toml (null).",
+                             f"“{name}” holds a value config.toml cannot hold (null).", key="bad_field",
+                             field=name) from None
     return touched
 
 

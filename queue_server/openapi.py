@@ -1,7 +1,10 @@
 """The OpenAPI 3 description of the HTTP API, served at ``/api/openapi.json``.
 
-Kept beside the routes it describes; ``tests/test_openapi.py`` checks that every route has
-an entry, and the fuzz tests check every response against these schemas.
+The core endpoints (``queue_server.api``) are described here; each feature module listed in
+``app.FEATURE_MODULES`` describes its own next to its routes, as ``openapi_paths``, built
+with the helpers below (``operation``, ``path_param``, ``obj``…). ``document()`` merges
+them. ``tests/test_openapi.py`` checks that every HTTP route of the app has an entry with
+its methods, and the fuzz tests check every response against these schemas.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ ISSUED = {
 }
 
 
-def _errors(*codes: int) -> dict[str, Any]:
+def error_responses(*codes: int) -> dict[str, Any]:
+    """Error responses (the shared Error schema) for these status codes."""
     text = {400: "Bad input", 401: "Not signed in / no device token", 403: "Not allowed", 404: "Not found",
             409: "Refused by the current state", 413: "Body too large", 429: "Too many attempts",
             503: "Storage error, nothing changed"}
@@ -73,12 +77,15 @@ def _errors(*codes: int) -> dict[str, Any]:
             for c in codes}
 
 
-def _op(summary: str, ok: dict[str, Any], *, status: str = "200", body: dict[str, Any] | None = None,
-        errors: tuple[int, ...] = (), security: list[dict[str, list[str]]] | None = None,
-        params: list[dict[str, Any]] | None = None, extra_ok: dict[str, Any] | None = None) -> dict[str, Any]:
+def operation(summary: str, ok: dict[str, Any], *, status: str = "200", body: dict[str, Any] | None = None,
+              errors: tuple[int, ...] = (), security: list[dict[str, list[str]]] | None = None,
+              params: list[dict[str, Any]] | None = None, extra_ok: dict[str, Any] | None = None,
+              media: str = "application/json") -> dict[str, Any]:
+    """One operation: ``ok`` is the schema of its success answer (status ``status``, of type
+    ``media``), ``errors`` the status codes it may refuse with."""
     op: dict[str, Any] = {
         "summary": summary,
-        "responses": {status: {"description": "OK", "content": {"application/json": {"schema": ok}}}, **_errors(*errors)},
+        "responses": {status: {"description": "OK", "content": {media: {"schema": ok}}}, **error_responses(*errors)},
     }
     if extra_ok:
         op["responses"].update(extra_ok)
@@ -91,50 +98,70 @@ def _op(summary: str, ok: dict[str, Any], *, status: str = "200", body: dict[str
     return op
 
 
-def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def query_param(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    param = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object schema: keys of ``required`` must be present, those of ``optional`` may be."""
+    return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
 
 
 STAFF = [{"session": []}]
 KIOSK = [{"device": []}]
-COUNTER_N = _path("n", {"type": "integer", "minimum": 1})
-TICKET_ID = _path("id", {"type": "integer", "minimum": 1})
+COUNTER_N = path_param("n", {"type": "integer", "minimum": 1})
+TICKET_ID = path_param("id", {"type": "integer", "minimum": 1})
 EMPTY = {"type": "object"}
 CURRENT = {"type": "object", "properties": {"current": NULLABLE_INT}}
+# What a staff command may answer besides success: bad body, not signed in, not allowed,
+# no such thing, refused by the state, body too large, storage error.
+COMMAND_ERRORS = (400, 401, 403, 404, 409, 413, 503)
+TICKET_ANSWER = obj({"ticket": TICKET})
 
 
 def document() -> dict[str, Any]:
     counter_ops: dict[str, Any] = {}
     simple = {
-        "open": "Open (sign on) the counter",
         "recall": "Recall the current ticket (announced again)",
         "start": "Start serving the current ticket",
         "done": "Finish the current ticket (unlocks the rating tablet)",
         "no-show": "Mark the current ticket as no-show",
-        "resume": "Resume after a pause",
-        "close": "Close the counter (sign off)",
+        "resume": "Resume after a pause (audited when an admin does it)",
+        "close": "Close the counter (sign off; audited when an admin does it)",
     }
     for name, summary in simple.items():
-        counter_ops[f"/api/counters/{{n}}/{name}"] = {"post": _op(summary, COUNTER_VIEW, body=EMPTY,
-                                                                  errors=(400, 401, 403, 404, 409), security=STAFF,
+        counter_ops[f"/api/counters/{{n}}/{name}"] = {"post": operation(summary, COUNTER_VIEW, body=EMPTY,
+                                                                  errors=COMMAND_ERRORS, security=STAFF,
                                                                   params=[COUNTER_N])}
-    counter_ops["/api/counters/{n}/next"] = {"post": _op(
+    counter_ops["/api/counters/{n}/open"] = {"post": operation(
+        "Open (sign on) the counter; an admin may open it for another active account named in `staff` "
+        "(audited when an admin does it)", COUNTER_VIEW,
+        body={"type": "object", "properties": {"staff": {"type": "string", "maxLength": 40}}},
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
+    counter_ops["/api/counters/{n}/next"] = {"post": operation(
         "Finish the current ticket and call the next (send `current`: the ticket id your screen shows, "
-        "so a double click never calls two)", COUNTER_VIEW, body=CURRENT, errors=(400, 401, 403, 404, 409),
+        "so a double click never calls two)", COUNTER_VIEW, body=CURRENT, errors=COMMAND_ERRORS,
         security=STAFF, params=[COUNTER_N])}
-    counter_ops["/api/counters/{n}/call"] = {"post": _op(
+    counter_ops["/api/counters/{n}/call"] = {"post": operation(
         "Call one ticket by number, out of order", COUNTER_VIEW,
         body={"type": "object", "required": ["number"],
               "properties": {"number": {"type": ["integer", "string"]}, "current": NULLABLE_INT}},
-        errors=(400, 401, 403, 404, 409), security=STAFF, params=[COUNTER_N])}
-    counter_ops["/api/counters/{n}/transfer"] = {"post": _op(
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
+    counter_ops["/api/counters/{n}/transfer"] = {"post": operation(
         "Transfer the current ticket to a service or a counter (front of that queue)", COUNTER_VIEW,
         body={"type": "object", "properties": {"service": {"type": "string"}, "counter": {"type": "integer"}}},
-        errors=(400, 401, 403, 404, 409), security=STAFF, params=[COUNTER_N])}
-    counter_ops["/api/counters/{n}/pause"] = {"post": _op(
-        "Pause the counter with a reason", COUNTER_VIEW,
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
+    counter_ops["/api/counters/{n}/pause"] = {"post": operation(
+        "Pause the counter with a reason (audited when an admin does it)", COUNTER_VIEW,
         body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 200}}},
-        errors=(400, 401, 403, 404, 409), security=STAFF, params=[COUNTER_N])}
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
     return {
         "openapi": "3.1.0",
         "info": {"title": "motcua", "version": "0.1.0",
@@ -148,9 +175,9 @@ def document() -> dict[str, Any]:
             },
         },
         "paths": {
-            "/healthz": {"get": _op("Liveness", {"type": "object", "required": ["ok"]})},
-            "/api/state": {"get": _op("Office state snapshot (staff fields when signed in)", STATE)},
-            "/api/tickets": {"post": _op(
+            "/healthz": {"get": operation("Liveness", {"type": "object", "required": ["ok"]})},
+            "/api/state": {"get": operation("Office state snapshot (staff fields when signed in)", STATE)},
+            "/api/tickets": {"post": operation(
                 "Issue a ticket (kiosk). The same request_id again returns the same ticket with 200.",
                 ISSUED, status="201",
                 body={"type": "object", "required": ["service"],
@@ -159,36 +186,52 @@ def document() -> dict[str, Any]:
                 errors=(400, 401, 404, 409, 413, 503), security=KIOSK,
                 extra_ok={"200": {"description": "Same request_id: the ticket issued before",
                                   "content": {"application/json": {"schema": ISSUED}}}})},
-            "/api/tickets/{token}": {"get": _op(
+            "/api/tickets/{token}": {"get": operation(
                 "Public status of one ticket", TICKET, errors=(404,),
-                params=[_path("token", {"type": "string"})])},
-            "/api/tickets/{id}/requeue": {"post": _op(
-                "Put a no-show back in the queue", {"type": "object", "required": ["ticket"]},
-                body=EMPTY, errors=(400, 401, 403, 404, 409), security=STAFF, params=[TICKET_ID])},
-            "/api/tickets/{id}/cancel": {"post": _op(
-                "Cancel a waiting ticket (admin)", {"type": "object", "required": ["ticket"]},
-                body=EMPTY, errors=(400, 401, 403, 404, 409), security=STAFF, params=[TICKET_ID])},
-            "/api/login": {"post": _op(
+                params=[path_param("token", {"type": "string"})])},
+            "/api/tickets/{id}/requeue": {"post": operation(
+                "Put a no-show back in the queue (audited)", TICKET_ANSWER,
+                body=EMPTY, errors=COMMAND_ERRORS, security=STAFF, params=[TICKET_ID])},
+            "/api/tickets/{id}/cancel": {"post": operation(
+                "Cancel a waiting ticket (admin; audited)", TICKET_ANSWER,
+                body=EMPTY, errors=COMMAND_ERRORS, security=STAFF, params=[TICKET_ID])},
+            "/api/login": {"post": operation(
                 "Sign in; with `counter`, sign on at that counter",
                 {"type": "object", "required": ["user", "role"]},
                 body={"type": "object", "required": ["username", "password"],
                       "properties": {"username": {"type": "string"}, "password": {"type": "string"},
                                      "counter": {"type": "integer"}}},
-                errors=(400, 401, 404, 409, 429))},
-            "/api/logout": {"post": _op("Sign out (closes the counter)", {"type": "object"}, errors=(409,))},
-            "/api/me": {"get": _op("The signed-in user", {"type": "object", "required": ["user", "role"]},
+                errors=(400, 401, 404, 409, 413, 429, 503))},
+            "/api/logout": {"post": operation("Sign out (closes the counter)", obj({"ok": {"const": True}}),
+                                              errors=(409, 503))},
+            "/api/me": {"get": operation("The signed-in user", {"type": "object", "required": ["user", "role"]},
                                    errors=(401,), security=STAFF)},
-            "/api/counters/{n}/rating": {"post": _op(
+            "/api/counters/{n}/rating": {"post": operation(
                 "Rating tablet: rate the ticket this counter just finished",
                 {"type": "object", "required": ["ok"]},
                 body={"type": "object", "required": ["ticket_id", "level"],
                       "properties": {"ticket_id": {"type": "integer"}, "level": {"type": "integer"}}},
-                errors=(400, 403, 404, 409), params=[COUNTER_N])},
-            "/api/services/{code}": {"post": _op(
-                "Open/close a service or set today's cap (admin)", {"type": "object", "required": ["services"]},
+                errors=(400, 403, 404, 409, 413, 503), params=[COUNTER_N])},
+            "/api/services/{code}": {"post": operation(
+                "Open/close a service or set today's cap (admin; audited)",
+                obj({"services": {"type": "array", "items": {"type": "object", "required": ["code", "open", "cap"]}}}),
                 body={"type": "object", "properties": {"open": {"type": "boolean"},
                                                        "cap": {"type": ["integer", "null"]}}},
-                errors=(400, 401, 403, 404), security=STAFF, params=[_path("code", {"type": "string"})])},
+                errors=(400, 401, 403, 404, 413, 503), security=STAFF,
+                params=[path_param("code", {"type": "string"})])},
+            "/api/openapi.json": {"get": operation("This document", obj({"openapi": {"type": "string"},
+                                                                        "paths": {"type": "object"}}))},
             **counter_ops,
+            **feature_paths(),
         },
     }
+
+
+def feature_paths() -> dict[str, Any]:
+    """The ``openapi_paths`` of every feature module the app loads."""
+    from .app import feature_modules  # app imports this module: look it up when called
+
+    paths: dict[str, Any] = {}
+    for module in feature_modules():
+        paths.update(getattr(module, "openapi_paths", {}))
+    return paths

@@ -60,6 +60,7 @@ from .config import Config, Kiosk, Printer
 from .engine import Event
 from .errors import Conflict, InvalidTransition, NotFound
 from .office import Office
+from .openapi import STAFF, obj, operation, path_param, query_param
 
 log = logging.getLogger("motcua.printing")
 
@@ -784,3 +785,35 @@ routes = [
     Route("/api/printers", list_printers),
     WebSocketRoute("/ws/printer", agent_endpoint),
 ]
+
+
+# ---------------------------------------------------------------------- OpenAPI
+
+_NULL_STR = {"type": ["string", "null"]}
+_NULL_INT = {"type": ["integer", "null"]}
+_JOB = obj({"id": {"type": "integer"}, "ticket_id": {"type": "integer"}, "label": _NULL_STR, "printer": {"type": "string"},
+            "state": {"enum": [s.value for s in JobState]}, "error": _NULL_STR, "attempts": {"type": "integer"},
+            "reprint_of": _NULL_INT, "created_at": {"type": "string"}, "updated_at": {"type": "string"},
+            "requested_by": _NULL_STR})
+_PRINT_STATUS = obj({"state": {"enum": ["none", *_KIOSK_STATE.values()]}, "printer": _NULL_STR, "error": _NULL_STR,
+                     "job_id": _NULL_INT})
+_PRINTER = obj({"id": {"type": "string"}, "mode": {"enum": ["server", "agent", "virtual"]},
+                "online": {"type": ["boolean", "null"]}, "paper": {"enum": list(PAPERS)}, "error": _NULL_STR,
+                "checked_at": _NULL_STR, "last_success_at": _NULL_STR, "last_error_at": _NULL_STR,
+                "agent_connected": {"type": ["boolean", "null"]}, "queued": {"type": "integer"},
+                "failed": {"type": "integer"}, "url": {"type": "string"}})
+
+openapi_paths: dict[str, Any] = {
+    "/api/print-jobs": {"get": operation(
+        "Today's print jobs (and every unfinished one), newest first", obj({"jobs": {"type": "array", "items": _JOB}}),
+        errors=(401, 409), security=STAFF,
+        params=[query_param("state", {"type": "string"}, "Only jobs in this state (queued, sent, printed…)")])},
+    "/api/print-jobs/{ticket_id}/reprint": {"post": operation(
+        "Print a ticket of today again (any staff; audited). 409 while it is being printed, for a ticket "
+        "of another day, without a printer, or with printing off", obj({"job": _JOB, "print": _PRINT_STATUS}),
+        status="201", errors=(401, 404, 409, 503), security=STAFF,
+        params=[path_param("ticket_id", {"type": "integer", "minimum": 1})])},
+    "/api/printers": {"get": operation(
+        "Each printer's state", obj({"printers": {"type": "array", "items": _PRINTER}}), errors=(401, 409),
+        security=STAFF)},
+}

@@ -1,0 +1,81 @@
+"""queue_server.openapi: the document served at /api/openapi.json describes every HTTP route
+of the assembled app — the core and each feature module's — with its methods, and nothing
+that is not there. (tests/test_fuzz.py checks the live answers against it.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from queue_server import admin, api, printing
+from queue_server.app import create_app
+from tests.support import PASSWORD, add_staff, write_config
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    path = write_config(tmp_path)
+    add_staff(path, {"boss": "admin"})
+    from queue_server.config import load_config
+
+    with TestClient(create_app(load_config(path), printing=False)) as c:
+        yield c
+
+
+def http_routes(client: TestClient) -> list[Route]:
+    """The app's HTTP endpoints: every Route but the screens' pages and the voice clips
+    (the static Mount and the WebSocket routes are not ``Route``)."""
+    return [r for r in client.app.routes  # type: ignore[attr-defined]
+            if isinstance(r, Route) and not r.endpoint.__name__.startswith("page_")
+            and not r.path.startswith("/audio/")]
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            yield path, method.upper(), op
+
+
+def test_every_http_route_of_the_app_is_described_with_its_methods(client: TestClient):
+    doc = client.get("/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    routes = http_routes(client)
+    served = {(r.path, m) for r in routes for m in (r.methods or set()) - {"HEAD"}}
+    described = {(path, method) for path, method, _ in operations(doc)}
+    assert served - described == set(), "routes missing from the document"
+    assert described - served == set(), "the document describes routes the app does not have"
+    # The core's and the feature modules' routes are among those checked, not skipped.
+    for module in (api, admin, printing):
+        for route in module.routes:
+            if isinstance(route, Route):
+                assert route in routes, route.path
+
+
+def test_every_refusal_is_an_error_object_and_every_guarded_operation_says_401(client: TestClient):
+    doc = client.get("/api/openapi.json").json()
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, method, op in operations(doc):
+        for status, response in op["responses"].items():
+            if int(status) >= 400:
+                assert response["content"]["application/json"]["schema"] == error, (path, method, status)
+        if op.get("security"):
+            assert "401" in op["responses"], (path, method)
+        if "requestBody" in op:
+            assert {"400", "413"} <= set(op["responses"]), (path, method)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_report_downloads_answer_with_a_media_type_the_document_lists(client: TestClient, fmt: str):
+    doc = client.get("/api/openapi.json").json()
+    documented = doc["paths"]["/api/reports/export"]["get"]["responses"]["200"]["content"]
+    r = client.post("/api/login", json={"username": "boss", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    r = client.get("/api/reports/export", params={"format": fmt})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].split(";")[0] in documented
+    assert r.headers["content-disposition"].startswith("attachment")
