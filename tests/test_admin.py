@@ -223,6 +223,31 @@ def test_invalid_config_edit_is_refused_and_the_file_left_alone(office):
     assert not (office.config_path.parent / "config.toml.new").exists()
 
 
+@pytest.mark.parametrize("body", [
+    {"office": {"ticker": {"a": None}}},  # TOML has no null
+    {"services": [{"code": "CT", "tags": [None]}]},
+])
+def test_a_config_edit_holding_a_null_is_refused_and_the_file_left_alone(office, body):
+    sign_in(office, "boss")
+    before = office.config_path.read_text(encoding="utf-8")
+    r = office.post("/api/admin/config", json=body)
+    assert r.status_code == 400 and r.json()["error"] == "bad_field"
+    assert office.config_path.read_text(encoding="utf-8") == before
+
+
+@pytest.mark.parametrize("raw", [b'{"a":' * 5000, b'{"text": "\\ud800"}', b"[1]"])
+def test_config_bodies_that_are_not_a_json_object_are_refused(office, raw):
+    sign_in(office, "boss")
+    for path in ("/api/admin/config", "/api/admin/config/text"):
+        r = office.post(path, content=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"] == "bad_json", (path, r.text)
+
+
+def test_report_export_asks_who_is_asking_before_reading_the_query(office):
+    r = office.get("/api/reports/export", params={"format": "pdf"})
+    assert r.status_code == 401 and r.json()["error"] == "login_required"
+
+
 def test_config_edit_that_would_strand_a_waiting_ticket_is_refused(office):
     issue(office, "LD")
     sign_in(office, "boss")
@@ -327,6 +352,21 @@ def test_admin_page_in_a_browser(tmp_path):
                 page.screenshot(path=str(shots / "report.png"), full_page=True)
                 page.emulate_media(media="print")
                 assert page.locator("#report-form").is_hidden() and page.locator(".admin-bar").is_hidden()
+                page.emulate_media(media="screen")
+                # Counter controls and ticket tools call the core endpoints, which write the audit rows.
+                page.click("nav [data-tab='monitor']")
+                closed = page.locator("#monitor-counters tr:has(button:has-text('Mở'))").first
+                number = closed.get_attribute("data-number")
+                page.once("dialog", lambda dialog: dialog.accept("clerk3"))
+                closed.locator("button:has-text('Mở')").click()
+                page.wait_for_selector(f"#monitor-counters tr[data-number='{number}'] >> text=clerk3")
+                page.click("nav [data-tab='tickets']")
+                page.wait_for_selector("#tickets tbody tr[data-ticket]")
+                page.click("#tickets tbody tr[data-ticket] >> nth=0 >> button:has-text('In lại')")
+                page.wait_for_selector("text=Đã gửi lệnh in lại")
+                page.click("nav [data-tab='audit']")
+                page.wait_for_selector("#audit tbody >> text=In lại vé")
+                assert page.locator("#audit tbody >> text=Mở quầy").count() == 1
                 assert errors == []
             finally:
                 browser.close()
