@@ -41,10 +41,6 @@ def _admin(request: Request) -> dict[str, Any]:
     return auth.require_user(request, _office(request).store, role="admin")
 
 
-async def _in_writer(office: Office, fn: Any, *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(office.writer, fn, *args)
-
-
 # --------------------------------------------------------------------------- monitor
 
 def monitor(office: Office) -> dict[str, Any]:
@@ -159,7 +155,7 @@ async def add_user(request: Request) -> JSONResponse:
     password = get_str(body, "password", required=True, max_len=200) or ""
     role = get_str(body, "role", max_len=10) or "clerk"
     display_name = get_str(body, "display_name", max_len=100) or ""
-    await _in_writer(office, auth.add_user, office.store, username, password, role, display_name)
+    await office.in_writer(auth.add_user, office.store, username, password, role, display_name)
     await office.audit(user, "user_added", username=username.strip(), role=role)
     return JSONResponse({"user": _user_view(office.store.get_user(username.strip()) or {})}, status_code=201)
 
@@ -174,7 +170,7 @@ async def set_user_disabled(request: Request) -> JSONResponse:
     if disabled and name == user["username"]:
         raise BadRequest("Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.",
                          key="self_disable")
-    await _in_writer(office, auth.set_disabled, office.store, name, disabled)
+    await office.in_writer(auth.set_disabled, office.store, name, disabled)
     await office.audit(user, "user_disabled" if disabled else "user_enabled", username=name)
     return JSONResponse({"user": _user_view(office.store.get_user(name) or {})})
 
@@ -184,7 +180,7 @@ async def reset_password(request: Request) -> JSONResponse:
     user = _admin(request)
     name = request.path_params["name"]
     password = get_str(await read_json(request), "password", required=True, max_len=200) or ""
-    await _in_writer(office, auth.set_password, office.store, name, password)
+    await office.in_writer(auth.set_password, office.store, name, password)
     await office.audit(user, "password_reset", username=name)
     return JSONResponse({"ok": True})
 

@@ -189,8 +189,12 @@ async def login(request: Request) -> JSONResponse:
     if counter is not None:
         office.engine.counter(counter)
         await office.execute(lambda engine, now: engine.sign_on(now, counter, username))
+    old_sid = request.session.get("sid")
+    if isinstance(old_sid, str):
+        await office.in_writer(auth.end_session, office.store, old_sid)
+    sid = await office.in_writer(auth.start_session, office.store, username)
     request.session.clear()
-    request.session.update({"user": username, "counter": counter})
+    request.session.update({"user": username, "sid": sid, "counter": counter})
     return JSONResponse({"user": username, "display_name": user["display_name"], "role": user["role"],
                          "counter": counter})
 
@@ -202,6 +206,9 @@ async def logout(request: Request) -> JSONResponse:
     if user is not None and counter is not None and office.engine.counters.get(counter) \
             and office.engine.counters[counter].staff == user["username"]:
         await office.execute(lambda engine, now: engine.sign_off(now, counter, user["username"]))
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        await office.in_writer(auth.end_session, office.store, sid)
     request.session.clear()
     return JSONResponse({"ok": True})
 
@@ -332,6 +339,8 @@ async def set_service(request: Request) -> JSONResponse:
     cap: int | None | str = "keep"
     if "cap" in body:
         cap = get_int(body, "cap", minimum=0)
+    if is_open is None and cap == "keep":
+        raise BadRequest("Hãy gửi “open” hoặc “cap”.", "Send “open” or “cap”.", key="nothing_to_change")
     await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
     await office.audit(user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})
     return JSONResponse({"services": office.services_summary(office.clock())})

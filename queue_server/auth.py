@@ -1,8 +1,10 @@
 """Who may do what: staff accounts, sessions, device tokens and login throttling.
 
-- Staff sign in with a password (scrypt hash from the standard library, random salt); the
-  session is Starlette's signed cookie (HttpOnly, SameSite=Strict, Secure behind HTTPS).
-  The account is re-read on every request, so disabling it takes effect at once.
+- Staff sign in with a password (scrypt hash from the standard library, random salt). The
+  session lives in the ``sessions`` table; Starlette's signed cookie (HttpOnly,
+  SameSite=Strict, Secure behind HTTPS) carries its random id. Session and account are
+  re-read on every request, so signing out, disabling the account or changing its password
+  ends the session at once, also for a copied cookie.
 - Clerks act for the counter they signed on at; admins for any counter.
 - Kiosks and print agents send their device token as ``Authorization: Bearer TOKEN``.
 - The hall display, ticket status and rating tablets are public and read-only (rating
@@ -81,15 +83,40 @@ def add_user(store: Store, username: str, password: str, role: str, display_name
 def set_disabled(store: Store, username: str, disabled: bool) -> None:
     if store.get_user(username) is None:
         raise NotFound(f"Không có tài khoản {username}.", f"No user {username}.", key="user_not_found")
-    store.write(lambda c: c.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username)))
+
+    def write(c: Any) -> None:
+        c.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username))
+        if disabled:
+            c.execute("DELETE FROM sessions WHERE username = ?", (username,))
+
+    store.write(write)
 
 
 def set_password(store: Store, username: str, password: str) -> None:
+    """A new password ends every session of the account (a stolen cookie stops working)."""
     validate_password(password)
     if store.get_user(username) is None:
         raise NotFound(f"Không có tài khoản {username}.", f"No user {username}.", key="user_not_found")
-    store.write(lambda c: c.execute("UPDATE users SET password_hash = ? WHERE username = ?",
-                                    (hash_password(password), username)))
+    digest = hash_password(password)
+
+    def write(c: Any) -> None:
+        c.execute("UPDATE users SET password_hash = ? WHERE username = ?", (digest, username))
+        c.execute("DELETE FROM sessions WHERE username = ?", (username,))
+
+    store.write(write)
+
+
+def start_session(store: Store, username: str) -> str:
+    """Record a new session; returns its id for the signed cookie."""
+    sid = secrets.token_urlsafe(24)
+    at = dt.datetime.now(dt.timezone.utc).isoformat()
+    store.write(lambda c: c.execute("INSERT INTO sessions (id, username, created_at) VALUES (?, ?, ?)",
+                                    (sid, username, at)))
+    return sid
+
+
+def end_session(store: Store, sid: str) -> None:
+    store.write(lambda c: c.execute("DELETE FROM sessions WHERE id = ?", (sid,)))
 
 
 class LoginThrottle:
@@ -120,8 +147,13 @@ class LoginThrottle:
 
 def current_user(conn: HTTPConnection, store: Store) -> dict[str, Any] | None:
     """The signed-in, enabled staff account of this request, or None."""
-    username = conn.session.get("user") if "session" in conn.scope else None
-    if not username:
+    if "session" not in conn.scope:
+        return None
+    username, sid = conn.session.get("user"), conn.session.get("sid")
+    if not username or not isinstance(sid, str):
+        return None
+    row = store.conn.execute("SELECT 1 FROM sessions WHERE id = ? AND username = ?", (sid, username)).fetchone()
+    if row is None:
         return None
     user = store.get_user(username)
     if user is None or user["disabled"]:

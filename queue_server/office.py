@@ -137,6 +137,11 @@ class Office:
             except Exception:
                 log.exception("after-commit callback failed")
 
+    async def in_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a store write outside the engine (accounts, sessions, audit) in the writer
+        thread, the one that owns the write connection."""
+        return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
+
     async def audit(self, user: dict[str, Any], action: str, **details: Any) -> None:
         """Record that ``user`` did ``action`` (the ``audit`` table: when, who, what, details).
 
@@ -144,9 +149,7 @@ class Office:
         written in the writer thread, the one that owns the write connection; it is its own
         transaction, after the action's (a crash between the two loses the row, not the action).
         """
-        at = self.clock().isoformat()
-        await asyncio.get_running_loop().run_in_executor(
-            self.writer, self.store.audit, at, user["username"], action, details)
+        await self.in_writer(self.store.audit, self.clock().isoformat(), user["username"], action, details)
 
     async def reload_config(self, config: Config) -> None:
         """Switch to an edited, already validated config without a restart: the engine

@@ -130,8 +130,15 @@ def _m003_report_facts(db: sqlite_utils.Database) -> None:
 
 # Numbered migrations: MIGRATIONS[i] brings the schema from user_version i to i + 1, each in
 # one transaction. Append; never edit a released one.
+def _m004_sessions(db: sqlite_utils.Database) -> None:
+    # Server-side staff sessions: the signed cookie carries only the session id, so signing
+    # out, disabling an account or changing its password ends its sessions at once.
+    db["sessions"].create({"id": str, "username": str, "created_at": str}, pk="id", not_null={"username"})
+    db["sessions"].create_index(["username"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
-                                                               _m003_report_facts]
+                                                               _m003_report_facts, _m004_sessions]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:

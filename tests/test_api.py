@@ -326,3 +326,32 @@ def test_errors_never_carry_a_traceback_or_path(client: TestClient):
         text = r.text
         assert "Traceback" not in text and "/work/" not in text and ".py" not in text
         assert set(r.json()) >= {"error", "message", "message_en"}
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(client: TestClient):
+    sign_in(client, "clerk1", counter=1)
+    copied = dict(client.cookies)
+    assert client.get("/api/me").status_code == 200
+    assert client.post("/api/logout").status_code == 200
+    client.cookies.clear()
+    client.cookies.update(copied)
+    assert client.get("/api/me").status_code == 401
+
+
+def test_disabling_an_account_or_changing_its_password_ends_its_sessions(client: TestClient, db_path: Path):
+    sign_in(client, "clerk2", counter=2)
+    store = Store(db_path)
+    try:
+        auth.set_password(store, "clerk2", "mat-khau-moi-456")
+    finally:
+        store.close()
+    assert client.get("/api/me").status_code == 401
+    assert client.post("/api/counters/2/next", json={}).status_code == 401
+
+
+def test_a_service_change_with_nothing_to_change_is_400_and_writes_nothing(client: TestClient, db_path: Path):
+    sign_in(client, "boss")
+    before = event_count(db_path)
+    r = client.post("/api/services/CT", json={})
+    assert r.status_code == 400 and r.json()["error"] == "nothing_to_change"
+    assert event_count(db_path) == before
