@@ -487,3 +487,14 @@ def test_reconfigure_refuses_to_strand_a_waiting_ticket():
     with pytest.raises(Conflict):
         engine.reconfigure(smaller)
     assert engine.config is not smaller
+
+
+def test_the_engine_imports_no_io_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, queue_server.engine; "
+            "print(sorted(m for m in ('asyncio', 'sqlite3', 'sqlite_utils', 'starlette', 'uvicorn', 'websockets', "
+            "'escpos', 'socket') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
