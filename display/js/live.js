@@ -304,20 +304,15 @@ export class Live extends EventTarget {
 }
 
 /**
- * POST JSON; resolves to {ok, status, body}. No answer within `timeoutMs` (a dead Wi-Fi
- * link can otherwise hang a request for minutes) or a network failure gives status 0.
+ * fetch() resolving to {ok, status, body}. No answer within `timeoutMs` (a dead Wi-Fi link
+ * can otherwise hang a request for minutes) or a network failure gives status 0 and a
+ * translated "network" error body.
  */
-export async function postJSON(url, body = {}, headers = {}, timeoutMs = 8000) {
+async function fetchJSON(url, init, timeoutMs) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", ...headers },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-      signal: controller.signal,
-    });
+    const response = await fetch(url, { credentials: "same-origin", ...init, signal: controller.signal });
     let data = {};
     try {
       data = await response.json();
@@ -333,19 +328,18 @@ export async function postJSON(url, body = {}, headers = {}, timeoutMs = 8000) {
   }
 }
 
-export async function getJSON(url) {
-  try {
-    const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
-    let data = {};
-    try {
-      data = await response.json();
-    } catch {
-      // empty
-    }
-    return { ok: response.ok, status: response.status, body: data };
-  } catch {
-    return { ok: false, status: 0, body: { error: "network" } };
-  }
+/** POST JSON; resolves to {ok, status, body} (see fetchJSON). */
+export function postJSON(url, body = {}, headers = {}, timeoutMs = 8000) {
+  return fetchJSON(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  }, timeoutMs);
+}
+
+/** GET JSON without caching; resolves to {ok, status, body} (see fetchJSON). */
+export function getJSON(url, timeoutMs = 8000) {
+  return fetchJSON(url, { cache: "no-store" }, timeoutMs);
 }
 
 /** "HH:MM" (and a long date) in the office's time zone, from the server's clock. */
