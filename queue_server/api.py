@@ -110,7 +110,9 @@ def _expected(body: dict[str, Any]) -> int | None | str:
 
 async def healthz(request: Request) -> JSONResponse:
     office = _office(request)
-    return JSONResponse({"ok": True, "seq": office.seq, "day": office.engine.day})
+    # Screens connected now, and how many were dropped for falling behind since start.
+    return JSONResponse({"ok": True, "seq": office.seq, "day": office.engine.day,
+                         "screens": len(office.hub), "dropped_screens": office.hub.dropped_total})
 
 
 async def state(request: Request) -> JSONResponse:

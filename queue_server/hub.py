@@ -27,8 +27,6 @@ class Subscriber:
     audience: str
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     dropped: bool = False
-    # Set when the subscriber wants the events of one printer/kiosk only.
-    topic: str | None = None
 
 
 class Hub:
@@ -36,18 +34,18 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.dropped_total = 0
 
-    def subscribe(self, audience: str, topic: str | None = None) -> Subscriber:
-        sub = Subscriber(audience, topic=topic)
+    def subscribe(self, audience: str) -> Subscriber:
+        sub = Subscriber(audience)
         self.subscribers.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
-    def publish(self, messages: dict[str, str], topic: str | None = None) -> None:
-        """Queue ``messages[audience]`` for every subscriber of that audience (and topic)."""
+    def publish(self, messages: dict[str, str]) -> None:
+        """Queue ``messages[audience]`` for every subscriber of that audience."""
         for sub in list(self.subscribers):
-            if sub.dropped or (topic is not None and sub.topic != topic):
+            if sub.dropped:
                 continue
             text = messages.get(sub.audience)
             if text is None:

@@ -34,6 +34,10 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _last_finished(tickets: list[Ticket]) -> Ticket | None:
+    return max((t for t in tickets if t.finished_at), key=lambda t: (t.finished_at, t.id), default=None)
+
+
 def public_ticket(t: dict[str, Any] | None) -> dict[str, Any] | None:
     if t is None:
         return None
@@ -265,7 +269,7 @@ class Office:
                                                for t in served if t.finished_at and t.started_at)
                                            / len(served)) if served else None,
             }
-            last = max(served, key=lambda t: (t.finished_at, t.id), default=None)
+            last = _last_finished(served)
             # For the rating tablet after a reload: the ticket it may still ask about.
             entry["last_done"] = ({"id": last.id, "label": last.label, "rated": last.rating is not None,
                                    "finished_at": last.finished_at.isoformat()} if last and last.finished_at else None)
@@ -315,9 +319,8 @@ class Office:
 
     def latest_done(self, counter: int) -> Ticket | None:
         """The ticket counter ``counter`` finished last today (what its rating tablet shows)."""
-        done = [t for t in self.engine.tickets.values()
-                if t.counter == counter and t.state is TicketState.DONE and t.finished_at]
-        return max(done, key=lambda t: (t.finished_at, t.id), default=None)
+        return _last_finished([t for t in self.engine.tickets.values()
+                               if t.counter == counter and t.state is TicketState.DONE])
 
     def ticket_status(self, token: str) -> dict[str, Any] | None:
         """Public status of one ticket, by its status token."""
