@@ -33,6 +33,8 @@ class Hub:
     def __init__(self) -> None:
         self.subscribers: set[Subscriber] = set()
         self.dropped_total = 0
+        # Bumped by every publish: a cached snapshot from before it is out of date.
+        self.published = 0
 
     def subscribe(self, audience: str) -> Subscriber:
         sub = Subscriber(audience)
@@ -44,6 +46,7 @@ class Hub:
 
     def publish(self, messages: dict[str, str]) -> None:
         """Queue ``messages[audience]`` for every subscriber of that audience."""
+        self.published += 1
         for sub in list(self.subscribers):
             if sub.dropped:
                 continue

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,6 +28,8 @@ from .store import Store
 log = logging.getLogger("motcua.office")
 
 Clock = Callable[[], dt.datetime]
+# Seconds a serialized snapshot is reused while nothing happens (see Office.snapshot_text).
+SNAPSHOT_MAX_AGE = 1.0
 _PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at")
 
 
@@ -65,6 +68,9 @@ class Office:
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
         self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        # audience -> ((seq, hub messages, config), built at, text): see snapshot_text.
+        self._snapshot_cache: dict[str, tuple[tuple[int, int, int], float, str]] = {}
+        self.snapshots_built = 0
 
     def _load_engine(self) -> Engine:
         meta = self.store.load_meta()
@@ -316,6 +322,22 @@ class Office:
             snap["waiting"] = [public_ticket(t.to_dict()) for t in sorted(engine.waiting(), key=lambda t: (t.queued_at, t.id))]
             snap["no_shows"] = [public_ticket(t.to_dict()) for t in today if t.state is TicketState.NO_SHOW]
         return snap
+
+    def snapshot_text(self, audience: str = "public") -> str:
+        """``snapshot(audience)`` as JSON text, built once per (seq, audience) and reused for
+        up to ``SNAPSHOT_MAX_AGE`` seconds (its clock-derived parts, such as ``now`` and the
+        longest wait, may be that old). Any hub message (event, print job, printer status,
+        config reload) makes it stale. (Security issue 10's minimal cache: the per-view
+        cache planned in hub.py for protocol v2 should replace it.)"""
+        key = (self.seq, self.hub.published, id(self.config))
+        at = time.monotonic()
+        hit = self._snapshot_cache.get(audience)
+        if hit is not None and hit[0] == key and at - hit[1] < SNAPSHOT_MAX_AGE:
+            return hit[2]
+        text = json.dumps(self.snapshot(audience), ensure_ascii=False)
+        self.snapshots_built += 1
+        self._snapshot_cache[audience] = (key, at, text)
+        return text
 
     def latest_done(self, counter: int) -> Ticket | None:
         """The ticket counter ``counter`` finished last today (what its rating tablet shows)."""

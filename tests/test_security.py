@@ -306,7 +306,7 @@ def test_no_stack_trace_or_internal_path_in_error_responses(srv: ServerProcess, 
             status, answer, _ = http(method, b + fill(path), {"x": "\x00", "number": -1}, **kw)
             assert status < 500, (method, path, status)
             assert not LEAKS.search(repr(answer)), (path, answer)
-    status, raw = raw_request(srv, b"POST /api/tickets HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+    status, raw = raw_request(srv, b"POST /api/tickets HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Type: application/json\r\n"
                                    b"Authorization: Bearer " + KIOSK_TOKEN.encode() + b"\r\n\r\n{\"a\":")
     assert status == 400 and not LEAKS.search(raw.decode(errors="replace"))
 
