@@ -27,7 +27,7 @@ from .store import Store
 log = logging.getLogger("motcua.office")
 
 Clock = Callable[[], dt.datetime]
-_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at")
+_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at", "appointment")
 
 
 def utc_now() -> dt.datetime:
