@@ -120,6 +120,8 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
             await app.state.printing.start()
         tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office))]
         tasks += [asyncio.create_task(start(office)) for start in background or ()]
+        # Feature modules' own timers (e.g. deleting appointments' personal data).
+        tasks += [asyncio.create_task(run(office)) for run in features.BACKGROUND]
         try:
             yield
         finally:

@@ -5,27 +5,34 @@ plainly. Each one is a module with two names, checked by mypy through ``Feature`
 - ``openapi_paths``: the OpenAPI path items of its HTTP routes.
 
 The app adds their routes after the core's; ``openapi.document`` merges their paths.
-A feature that also needs to run something while the server runs (printing's workers) is
-started in ``app.create_app``'s lifespan, where the order is visible.
+``BACKGROUND`` lists the features' timers: coroutines the app runs beside the server for
+its whole life, given the office (appointments' personal-data purge). Printing, which must
+start before the first request and stop in order, is started in ``app.create_app``'s
+lifespan itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, report_routes
+from . import admin, appointments_api, report_routes
+from .office import Office
 from .printing import routes as printing
 
 
 class Feature(Protocol):
-    routes: Sequence[BaseRoute]
-    openapi_paths: dict[str, Any]
+    @property
+    def routes(self) -> Sequence[BaseRoute]: ...
+
+    @property
+    def openapi_paths(self) -> Mapping[str, Any]: ...
 
 
-FEATURES: tuple[Feature, ...] = (printing, admin, report_routes)
+FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api)
+BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (appointments_api.run_forever,)
 
 
 def routes() -> list[BaseRoute]:
