@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth
@@ -115,10 +115,11 @@ async def healthz(request: Request) -> JSONResponse:
                          "screens": len(office.hub), "dropped_screens": office.hub.dropped_total})
 
 
-async def state(request: Request) -> JSONResponse:
+async def state(request: Request) -> Response:
     office = _office(request)
     audience = "staff" if auth.current_user(request, office.store) else "public"
-    return JSONResponse(office.snapshot(audience))
+    # The same cached JSON the screens get (built once per seq and audience).
+    return Response(office.snapshot_message(audience)[0], media_type="application/json")
 
 
 async def ticket_status(request: Request) -> JSONResponse:

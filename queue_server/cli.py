@@ -28,14 +28,16 @@ def serve(config: Config, *, app: Any = None, host: str | None = None, port: int
     import uvicorn
 
     from .app import create_app
+    from .wsraw import FrameWritingProtocol
 
     app = app or create_app(config)
     uvicorn.run(
         app,
         host=host or config.server.host,
         port=port if port is not None else config.server.port,
-        # websockets' sans-I/O protocol; pings find dead screens within ~20 s.
-        ws="websockets-sansio",
+        # uvicorn's websockets sans-I/O protocol, letting the push hub write each frame
+        # straight to every screen (queue_server.wsraw); pings find dead screens within ~20 s.
+        ws=FrameWritingProtocol,
         ws_ping_interval=10.0,
         ws_ping_timeout=10.0,
         ws_max_size=64 * 1024,

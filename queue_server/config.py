@@ -24,6 +24,7 @@ from .speech import LETTER_NAMES
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LEVELS = ("primary", "normal", "backup")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -64,10 +65,21 @@ class Office:
     ticker: str = _help("Line scrolling at the bottom of the hall display", "")
     ticker_en: str = _help("Ticker line in English", "")
     hours: Hours = _help("Opening hours per weekday", default_factory=Hours)
+    closed_days: list[str] = _help('Dates the office is closed, "YYYY-MM-DD" (Tết, public holidays): '
+                                   "no kiosk tickets and no booking on those days", default_factory=list)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def closed_dates(self) -> frozenset[dt.date]:
+        """``closed_days`` as dates (validated at load)."""
+        return frozenset(dt.date.fromisoformat(d) for d in self.closed_days)
+
+    def is_closed_day(self, day: dt.date | str) -> bool:
+        """Whether the office is closed all day on ``day`` (a date or "YYYY-MM-DD")."""
+        return (day if isinstance(day, str) else day.isoformat()) in self.closed_days
 
     @property
     def day_start(self) -> dt.time:
@@ -287,6 +299,20 @@ def _validate(cfg: Config) -> None:
             h1, m1, h2, m2 = (int(x) for x in m.groups())
             if not (h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) < (h2, m2)):
                 raise _fail(key, "giờ không hợp lệ", "invalid hours")
+    seen_days: dict[str, int] = {}
+    for i, text in enumerate(cfg.office.closed_days):
+        key = f"office.closed_days[{i}]"
+        try:
+            if not _DATE.match(text):
+                raise ValueError(text)
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise _fail(key, 'phải là một ngày có dạng "YYYY-MM-DD" (ví dụ "2027-02-06")',
+                        'must be a date written "YYYY-MM-DD" (e.g. "2027-02-06")') from None
+        if text in seen_days:
+            raise _fail(key, f"trùng với office.closed_days[{seen_days[text]}]",
+                        f"duplicates office.closed_days[{seen_days[text]}]")
+        seen_days[text] = i
     if not 1 <= cfg.server.port <= 65535:
         raise _fail("server.port", "phải từ 1 đến 65535", "must be 1-65535")
     if cfg.queue.priority_rule not in ("strict", "interleave"):
@@ -433,7 +459,12 @@ def describe() -> list[tuple[str, str, str, str]]:
             elif inner is not None and dataclasses.is_dataclass(inner):
                 walk(inner, f"[[{key}]] ")
             else:
-                default = "" if f.default is dataclasses.MISSING else repr(f.default)
+                if f.default is not dataclasses.MISSING:
+                    default = repr(f.default)
+                elif f.default_factory is not dataclasses.MISSING:
+                    default = repr(f.default_factory())
+                else:
+                    default = ""
                 rows.append((key, getattr(tp, "__name__", str(tp)), default, f.metadata.get("help", "")))
 
     walk(Config, "")

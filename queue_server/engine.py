@@ -378,6 +378,8 @@ class Engine:
         svc = self.config.service(code)
         if not sd.open:
             return False, "service_closed"
+        if self.config.office.is_closed_day(self.office_day(now)):
+            return False, "closed_day"
         if self.config.office.enforce_hours and not self.is_open_hours(now):
             return False, "outside_hours"
         cap = sd.cap if sd.cap is not None else svc.daily_cap
@@ -779,6 +781,8 @@ class Engine:
 ISSUE_REFUSALS = {
     "service_closed": ("Lĩnh vực này hôm nay tạm ngừng nhận hồ sơ.", "This service is closed today."),
     "outside_hours": ("Ngoài giờ làm việc: hiện không cấp số.", "Outside opening hours: no tickets now."),
+    "closed_day": ("Hôm nay là ngày nghỉ: cơ quan không làm việc, không cấp số.",
+                   "The office is closed today (holiday): no tickets."),
     "cap_reached": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "Today's tickets for this service are used up."),
     "range_exhausted": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "This service's number range is used up today."),
 }

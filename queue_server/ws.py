@@ -1,11 +1,15 @@
 """``/ws``: live updates for every screen.
 
-On connect the server sends a snapshot (``{"type": "snapshot", "seq": S, ...}``), then every
-event as ``{"type": "event", "seq": S+1, ...}``, in order. A client that sees a gap in
+On connect the server sends a snapshot (``{"v": 2, "type": "snapshot", "seq": S, ...}``), then
+every event, in order, numbered from S+1. A client that sees a gap in
 ``seq`` sends ``{"type": "resync"}`` and receives a fresh snapshot. Signed-in staff get the
 staff audience (clerk names, waiting list); everyone else the public one.
 
-A client that falls ``hub.QUEUE_SIZE`` messages behind is closed with code 1013 (try again
+Protocol version 2 (``"v": 2``): the events of one command travel together in one
+``{"v": 2, "type": "events", "seq": S, "events": [...], "services": [...]}`` message (a
+call carries ``ticket_done`` and ``ticket_called``), each event with its own ``seq``.
+
+A client that falls behind (``hub.QUEUE_BYTES`` unsent) is closed with code 1013 (try again
 later); it reconnects and starts from a new snapshot. Dead connections are found by the
 server's WebSocket pings (uvicorn's ``ws_ping_interval`` / ``ws_ping_timeout``).
 """
@@ -20,7 +24,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import auth
-from .hub import Subscriber
+from .hub import FRAMES_EXTENSION, FrameWriter, Subscriber
 from .office import Office
 
 log = logging.getLogger("motcua.ws")
@@ -36,21 +40,23 @@ def same_origin(websocket: WebSocket) -> bool:
     return urlsplit(origin).netloc == host
 
 
-async def _subscribe(office: Office, audience: str) -> tuple[Subscriber, str]:
+async def _subscribe(office: Office, audience: str, writer: FrameWriter | None) -> Subscriber:
     # Under the write lock: the snapshot then holds exactly the committed events up to its
-    # seq, and every later event lands in the new queue.
+    # seq, and every later event is sent after it.
     async with office.lock:
-        sub = office.hub.subscribe(audience)
-        return sub, json.dumps(office.snapshot(audience), ensure_ascii=False)
+        sub = office.hub.subscribe(audience, writer)
+        text, frame = office.snapshot_message(audience)
+        sub.send(text, frame)
+        return sub
 
 
 async def _resync(office: Office, sub: Subscriber) -> None:
     async with office.lock:
-        text = json.dumps(office.snapshot(sub.audience), ensure_ascii=False)
-        try:
-            sub.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            sub.dropped = True
+        if sub.dropped:
+            return
+        text, frame = office.snapshot_message(sub.audience)
+        if not sub.send(text, frame):
+            office.hub.drop(sub)
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -61,10 +67,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     audience = "staff" if user is not None else "public"
     await websocket.accept()
-    sub, snapshot = await _subscribe(office, audience)
+    # uvicorn with queue_server.wsraw: the hub writes frames straight to this connection.
+    writer: FrameWriter | None = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)
+    sub = await _subscribe(office, audience, writer)
     try:
-        await websocket.send_text(snapshot)
-        sender = asyncio.create_task(_send_loop(websocket, sub))
+        sender = asyncio.create_task(_send_loop(websocket, sub) if writer is None else sub.gone.wait())
         receiver = asyncio.create_task(_receive_loop(websocket, office, sub))
         done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -80,6 +87,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 async def _send_loop(websocket: WebSocket, sub: Subscriber) -> None:
+    """The portable path (no raw connection): drain this screen's queue."""
     while True:
         text = await sub.queue.get()
         if sub.dropped:
