@@ -35,7 +35,7 @@ log = logging.getLogger("motcua")
 
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
 # Optional modules, each exporting ``routes`` and (for HTTP routes) ``openapi_paths``.
-FEATURE_MODULES = ("printing", "admin", "reports", "sync")
+FEATURE_MODULES = ("printing", "admin", "reports", "appointments_api", "sync")
 # Seconds between day-rollover checks when nobody presses anything.
 TICK_SECONDS = 30
 _HTTP_MESSAGES = {
@@ -133,6 +133,8 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
                 await app.state.printing.start()
         tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office))]
         tasks += [asyncio.create_task(start(office)) for start in background or ()]
+        # Feature modules' own timers (e.g. deleting appointments' personal data).
+        tasks += [asyncio.create_task(m.run_forever(office)) for m in feature_modules() if hasattr(m, "run_forever")]
         try:
             yield
         finally:

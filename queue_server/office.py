@@ -31,7 +31,7 @@ Clock = Callable[[], dt.datetime]
 PROTOCOL_VERSION = 2
 # A cached snapshot is reused for this long at most: it says "now" and waiting times.
 SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
-_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at")
+_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at", "appointment")
 
 
 def utc_now() -> dt.datetime:
