@@ -35,7 +35,7 @@ log = logging.getLogger("motcua")
 
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
 # Optional modules, each exporting ``routes`` and (for HTTP routes) ``openapi_paths``.
-FEATURE_MODULES = ("printing", "admin", "reports", "appointments_api")
+FEATURE_MODULES = ("printing", "admin", "reports", "appointments_api", "sync")
 # Seconds between day-rollover checks when nobody presses anything.
 TICK_SECONDS = 30
 _HTTP_MESSAGES = {
@@ -156,6 +156,7 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         Route("/", page("index.html")),
         Route("/kiosk", page("kiosk.html")),
         Route("/display", page("display.html")),
+        Route("/display/counter/{n}", page("board.html")),
         Route("/counter/{n}", page("counter.html")),
         Route("/rate/{n}", page("rate.html")),
         Route("/t/{token}", page("status.html")),
