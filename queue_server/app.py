@@ -143,6 +143,7 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         Route("/", page("index.html")),
         Route("/kiosk", page("kiosk.html")),
         Route("/display", page("display.html")),
+        Route("/display/counter/{n}", page("board.html")),
         Route("/counter/{n}", page("counter.html")),
         Route("/rate/{n}", page("rate.html")),
         Route("/t/{token}", page("status.html")),

@@ -198,6 +198,14 @@ class Printer:
 
 
 @dataclass(frozen=True)
+class Sync:
+    token: str = _help('Bearer token the central sends to pull this office\'s events ("" : sync off); '
+                       'see docs/central.md', "")
+    previous_token: str = _help("The token before a rotation, still accepted until the central is updated", "")
+    requests_per_minute: int = _help("Most sync requests a minute (429 beyond)", 120)
+
+
+@dataclass(frozen=True)
 class Alerts:
     long_wait_minutes: int = _help("Alert on the admin monitor when a ticket waits longer than this", 30)
 
@@ -232,6 +240,7 @@ class Config:
     backup: Backup = _help("Database backups", default_factory=Backup)
     alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
     appointments: Appointments = _help("Appointment booking, office-wide", default_factory=Appointments)
+    sync: Sync = _help("Sync with a central (province or commune overview)", default_factory=Sync)
     path: Path | None = field(default=None, compare=False)
 
     def service(self, code: str) -> Service:
@@ -361,6 +370,11 @@ def _validate(cfg: Config) -> None:
             dt.time.fromisoformat(cfg.backup.daily_at)
         except ValueError:
             raise _fail("backup.daily_at", 'phải có dạng HH:MM hoặc ""', 'must look like HH:MM or ""') from None
+    for key in ("token", "previous_token"):
+        if 0 < len(getattr(cfg.sync, key)) < 16:
+            raise _fail(f"sync.{key}", "cần ít nhất 16 ký tự (hoặc để trống)", "needs at least 16 characters (or empty)")
+    if cfg.sync.requests_per_minute < 1:
+        raise _fail("sync.requests_per_minute", "phải ít nhất là 1", "must be at least 1")
     if cfg.alerts.long_wait_minutes < 1:
         raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
     if cfg.display.voice not in ("clips", "webspeech", "off"):

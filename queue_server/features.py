@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, appointments_api, report_routes
+from . import admin, appointments_api, report_routes, sync
 from .office import Office
 from .printing import routes as printing
 
@@ -31,7 +31,7 @@ class Feature(Protocol):
     def openapi_paths(self) -> Mapping[str, Any]: ...
 
 
-FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api)
+FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api, sync)
 BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (appointments_api.run_forever,)
 
 

@@ -308,7 +308,8 @@ def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, leve
 
 # --------------------------------------------------------------------------- exports
 
-GROUP_HEADERS = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy", "staff": "Cán bộ", "hour": "Giờ"}
+GROUP_HEADERS = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy", "staff": "Cán bộ", "hour": "Giờ",
+                 "site": "Điểm một cửa"}
 
 
 def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
