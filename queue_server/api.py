@@ -116,12 +116,11 @@ async def healthz(request: Request) -> JSONResponse:
                          "screens": len(office.hub), "dropped_screens": office.hub.dropped_total})
 
 
-async def state(request: Request) -> JSONResponse:
+async def state(request: Request) -> Response:
     office = _office(request)
     audience = "staff" if auth.current_user(request, office.store) else "public"
-    if office.lock.locked():  # a commit is under way: the cache must not get a half-done state
-        return JSONResponse(office.snapshot(audience))
-    return Response(office.snapshot_text(audience), media_type="application/json")
+    # The same cached JSON the screens get (built once per seq and audience).
+    return Response(office.snapshot_message(audience)[0], media_type="application/json")
 
 
 async def ticket_status(request: Request) -> JSONResponse:

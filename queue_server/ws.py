@@ -1,9 +1,13 @@
 """``/ws``: live updates for every screen.
 
-On connect the server sends a snapshot (``{"type": "snapshot", "seq": S, ...}``), then every
-event as ``{"type": "event", "seq": S+1, ...}``, in order. A client that sees a gap in
+On connect the server sends a snapshot (``{"v": 2, "type": "snapshot", "seq": S, ...}``), then
+every event, in order, numbered from S+1. A client that sees a gap in
 ``seq`` sends ``{"type": "resync"}`` and receives a fresh snapshot. Signed-in staff get the
 staff audience (clerk names, waiting list); everyone else the public one.
+
+Protocol version 2 (``"v": 2``): the events of one command travel together in one
+``{"v": 2, "type": "events", "seq": S, "events": [...], "services": [...]}`` message (a
+call carries ``ticket_done`` and ``ticket_called``), each event with its own ``seq``.
 
 Limits, so that one bad client cannot slow the office down:
 
@@ -11,10 +15,10 @@ Limits, so that one bad client cannot slow the office down:
   that; a client beyond it is flooding and is closed with 1008 (policy violation).
 - Resyncs within ``RESYNC_INTERVAL`` of the last snapshot are coalesced: the client gets one
   snapshot when the interval is over, however many it asked for.
-- Snapshots come from ``Office.snapshot_text``, serialized once per (seq, audience), so a
+- Snapshots come from ``Office.snapshot_message``, serialized once per (seq, audience), so a
   resync costs a lookup, not a build under the office lock.
-- A client marked dropped (it fell ``hub.QUEUE_SIZE`` messages behind) gets nothing more
-  built for it; its sender closes it with 1013 (try again later) and it reconnects.
+- A client that fell behind (``hub.QUEUE_BYTES`` unsent) is dropped: it gets nothing more
+  built for it, is closed with 1013 (try again later) and reconnects.
 
 Staff streams end with their session: signing out, disabling the account, changing its
 password, or the clerk's counter being closed or taken over closes that user's streams with
@@ -37,7 +41,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import auth, guard
 from .engine import Event
-from .hub import Subscriber
+from .hub import FRAMES_EXTENSION, FrameWriter, Subscriber
 from .office import Office
 
 log = logging.getLogger("motcua.ws")
@@ -189,22 +193,25 @@ def streams(office: Office) -> Streams:
     return found
 
 
-async def _subscribe(office: Office, audience: str) -> tuple[Subscriber, str]:
+async def _subscribe(office: Office, audience: str, writer: FrameWriter | None) -> Subscriber:
     # Under the write lock: the snapshot then holds exactly the committed events up to its
-    # seq, and every later event lands in the new queue. The text is cached per seq.
+    # seq, and every later event is sent after it.
     async with office.lock:
-        sub = office.hub.subscribe(audience)
-        return sub, office.snapshot_text(audience)
+        sub = office.hub.subscribe(audience, writer)
+        text, frame = office.snapshot_message(audience)
+        sub.send(text, frame)
+        return sub
 
 
 async def _resync(office: Office, sub: Subscriber) -> None:
     if sub.dropped:
         return
     async with office.lock:
-        try:
-            sub.queue.put_nowait(office.snapshot_text(sub.audience))
-        except asyncio.QueueFull:
-            sub.dropped = True
+        if sub.dropped:
+            return
+        text, frame = office.snapshot_message(sub.audience)
+        if not sub.send(text, frame):
+            office.hub.drop(sub)
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -216,14 +223,15 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     audience = "staff" if user is not None else "public"
     await websocket.accept()
-    sub, snapshot = await _subscribe(office, audience)
+    # uvicorn with queue_server.wsraw: the hub writes frames straight to this connection.
+    writer: FrameWriter | None = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)
+    sub = await _subscribe(office, audience, writer)
     stream = Stream(websocket, user["username"], websocket.session.get("sid", "")) if user else None
     if stream is not None:
         streams(office).add(stream)
     tasks: set[asyncio.Task[Any]] = set()
     try:
-        await websocket.send_text(snapshot)
-        tasks = {asyncio.create_task(_send_loop(websocket, sub)),
+        tasks = {asyncio.create_task(_send_loop(websocket, sub) if writer is None else sub.gone.wait()),
                  asyncio.create_task(_receive_loop(websocket, office, sub, stream))}
         if stream is not None:
             tasks.add(asyncio.create_task(stream.ended.wait()))
@@ -253,6 +261,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 async def _send_loop(websocket: WebSocket, sub: Subscriber) -> tuple[int, str] | None:
+    """The portable path (no raw connection): drain this screen's queue."""
     while True:
         text = await sub.queue.get()
         if sub.dropped:
