@@ -228,9 +228,9 @@ class PrintService:
         """What the kiosk (and the ticket's ``print_job`` messages) say about its printing."""
         return self.book.job_status(ticket_id)
 
-    def printers_summary(self, audience: Audience = "staff") -> list[dict[str, Any]]:
+    def printers_summary(self, audience: str = "staff") -> list[dict[str, Any]]:
         """Each printer's state for the snapshot: see ``PrinterState``; staff also get the URL."""
-        return self.book.printers_summary(self.office.config.printers, audience)
+        return self.book.printers_summary(self.office.config.printers, "staff" if audience == "staff" else "public")
 
     def today_jobs(self, state: str | None = None) -> list[dict[str, Any]]:
         return self.book.today_jobs(state)
@@ -275,7 +275,7 @@ class PrintService:
         # "print" (as in the kiosk's answer) only from the ticket's newest job: an older job of a
         # reprinted ticket must not overwrite what the kiosk shows.
         for_kiosk = self.job_status(job.ticket_id) if self.latest_job(job.ticket_id) is job else None
-        messages = {}
+        messages: dict[str, str] = {}
         audiences: tuple[Audience, ...] = ("public", "staff")
         for audience in audiences:
             status = for_kiosk
@@ -288,7 +288,7 @@ class PrintService:
     def _set_printer(self, printer_id: str, **changes: Any) -> None:
         if self.book.change_printer(printer_id, changes):
             audiences: tuple[Audience, ...] = ("public", "staff")
-            messages = {audience: json.dumps({"type": "printer", "printer": entry}, ensure_ascii=False)
+            messages: dict[str, str] = {audience: json.dumps({"type": "printer", "printer": entry}, ensure_ascii=False)
                         for audience in audiences
                         for entry in self.printers_summary(audience) if entry["id"] == printer_id}
             self.office.hub.publish(messages)
