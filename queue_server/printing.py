@@ -201,6 +201,8 @@ def ticket_info(config: Config, printer: Printer, ticket: dict[str, Any], url: s
         issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=int(ticket["people_ahead"] or 0),
         estimated_wait_min=math.ceil((ticket["estimated_wait_s"] or 0) / 60), status_url=url,
         footer=printer.footer, priority=bool(ticket["priority"]),
+        appointment=(dt.datetime.fromisoformat(ticket["slot_start"]).astimezone(config.office.tz).strftime("%H:%M")
+                     if ticket.get("booked") and ticket.get("slot_start") else ""),
     ).to_json()
 
 
