@@ -21,8 +21,8 @@ Definitions (also in docs/reports.md):
 - Grouping by counter or staff uses the counter/clerk that handled the ticket last; tickets
   never called fall in a "—" group. Hour is the office-local hour of issue.
 
-This module does no HTTP: the admin routes (``queue_server.admin``) and the ``motcua report``
-command call ``build_report`` and the exporters below.
+This module does no HTTP: the report routes (``queue_server.report_routes``) and the
+``motcua report`` command call ``build_report`` and the exporters below.
 """
 
 from __future__ import annotations
@@ -48,10 +48,6 @@ WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60)
 # A larger range is refused: a leader's report covers at most a few years.
 MAX_DAYS = 3 * 366
 NO_GROUP = "—"
-
-# The feature-module loader in app.py includes ``routes`` from every module it finds; the
-# report endpoints live with the other admin routes.
-routes: list[Any] = []
 
 _GROUP_SQL = {
     "day": "day",

@@ -282,7 +282,7 @@ def test_admin_closes_a_slot(client: TestClient):
 def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):
     from printer.render import TicketInfo, render_ticket, ticket_text
     from queue_server.config import Printer
-    from queue_server.printing import ticket_info
+    from queue_server.printing.jobs import ticket_info
 
     with make_client(tmp_path, clock) as client:
         code = book(client, "09:00", "2026-12-07").json()["code"]
