@@ -342,7 +342,7 @@ class Office:
             "counters": counters,
             "latest_calls": [
                 {"label": t.label, "service": t.service, "counter": t.counter, "at": t.called_at.isoformat(),  # type: ignore
-                 "state": t.state.value}
+                 "state": t.state.value, "booked": t.booked}
                 for t in calls[: self.config.display.latest_calls]
             ],
         }

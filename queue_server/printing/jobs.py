@@ -215,6 +215,11 @@ def ticket_info(config: Config, printer: Printer, ticket: Mapping[str, Any], url
         status_url=url,
         footer=printer.footer,
         priority=bool(ticket["priority"]),
+        appointment=(
+            dt.datetime.fromisoformat(ticket["slot_start"]).astimezone(config.office.tz).strftime("%H:%M")
+            if ticket.get("booked") and ticket.get("slot_start")
+            else ""
+        ),
     ).to_json()
 
 
