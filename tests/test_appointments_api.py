@@ -3,7 +3,6 @@ clock: slots, booking, limits, cancel, move, check-in, staff endpoints."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +276,24 @@ def test_admin_closes_a_slot(client: TestClient):
                 .json()["slots"] if s["start"] == "09:00")
     assert slot["free"] == 0 and slot["closed"] is True
     assert book(client).json()["error"] == "slot_full"
+
+
+def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):
+    from printer.render import TicketInfo, render_ticket, ticket_text
+    from queue_server.config import Printer
+    from queue_server.printing.jobs import ticket_info
+
+    with make_client(tmp_path, clock) as client:
+        code = book(client, "09:00", "2026-12-07").json()["code"]
+        clock.now = MONDAY.replace(hour=8, minute=45)
+        assert client.post(f"/api/appointments/{code}/check-in", headers=KIOSK).status_code == 201
+        office = client.app.state.office  # type: ignore[attr-defined]
+        ticket = next(t for t in office.engine.tickets.values() if t.booked).to_dict()
+        info = TicketInfo.from_json(ticket_info(office.config, Printer(id="p", url="png:///tmp"), ticket, "http://x/t/1"))
+        text = ticket_text(info)
+        assert "LỊCH HẸN 09:00" in text and "H1001" in text
+        assert render_ticket(info, 384).width == 384
+        walk_in = client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK).json()
+        plain = next(t for t in office.engine.tickets.values() if t.id == walk_in["id"]).to_dict()
+        assert "LỊCH HẸN" not in ticket_text(TicketInfo.from_json(
+            ticket_info(office.config, Printer(id="p", url="png:///tmp"), plain, "http://x/t/2")))

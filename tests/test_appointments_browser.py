@@ -3,7 +3,6 @@ against a real server whose clock the test drives."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,4 +126,41 @@ def test_a_full_slot_is_shown_full_and_too_late_offers_a_walk_in(browser: Any, o
     kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
     assert kiosk.locator("[data-testid=ticket-label]").inner_text() == "1001"
     assert kiosk.locator("[data-testid=ticket-booked]").is_hidden()
+    assert not errors, errors
+
+
+def test_staff_book_for_a_caller_see_the_list_and_cancel_with_a_reason(browser: Any, office: tuple[str, Clock]):
+    url, clock = office
+    errors: list[str] = []
+    page = new_page(browser, url + "/appointments", 1280, 900, errors)
+    page.wait_for_selector("#signin", state="visible")
+    r = page.request.post(url + "/api/login", data={"username": "boss", "password": "mat-khau-123"})
+    assert r.ok
+    page.goto(url + "/book?staff=1")
+    page.wait_for_selector("#staff-note", state="visible")
+    page.click("[data-service=HT]")
+    page.click("[data-date='2026-12-08']")
+    page.click(".slot[data-start='14:00']")
+    page.fill("[data-testid=book-name]", "Phạm Văn Dũng")
+    page.fill("[data-testid=book-phone]", "0987 654 321")
+    page.click("[data-testid=book-submit]")
+    page.wait_for_selector("[data-testid=book-confirm]", state="visible")
+    assert page.locator("#c-name").inner_text() == "Phạm Văn Dũng"
+    assert page.locator("#print").is_visible()
+    page.emulate_media(media="print")
+    page.screenshot(path=str(SCREENSHOTS / "book-staff-slip.png"), full_page=True)
+    page.emulate_media(media="screen")
+    code = page.locator("[data-testid=book-code]").inner_text().replace("-", "")
+
+    page.goto(url + "/appointments?date=2026-12-08")
+    row = page.locator(f"[data-code='{code}']")
+    row.wait_for()
+    assert "Phạm Văn Dũng" in row.inner_text() and "0987654321" in row.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "appointments-staff.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept("Công dân gọi điện xin hủy"))
+    row.locator("[data-cancel]").click()
+    page.wait_for_selector(f"[data-code='{code}'].cancelled")
+    # An admin closes a slot: /book shows it closed.
+    page.locator("[data-service=HT] [data-slot='14:15']").click()
+    page.wait_for_selector("[data-service=HT] tr.closed")
     assert not errors, errors
