@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import api, auth, openapi
+from . import api, auth, openapi, report_days
 from .backup import backup_forever
 from .config import Config
 from .errors import MotcuaError, NotFound
@@ -131,7 +131,8 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
 
                 app.state.printing = PrintService(office)
                 await app.state.printing.start()
-        tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office))]
+        tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office)),
+                 asyncio.create_task(report_days.keep_fresh(office))]
         tasks += [asyncio.create_task(start(office)) for start in background or ()]
         try:
             yield

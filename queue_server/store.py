@@ -137,8 +137,17 @@ def _m004_sessions(db: sqlite_utils.Database) -> None:
     db["sessions"].create_index(["username"])
 
 
+def _m005_report_days(db: sqlite_utils.Database) -> None:
+    # Daily report aggregates, so a year report reads thousands of rows instead of 500,000
+    # (queue_server.report_days: the tables, the triggers that mark a day dirty, the rules).
+    from . import report_days
+
+    report_days.migrate(db.conn)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
-                                                               _m003_report_facts, _m004_sessions]
+                                                               _m003_report_facts, _m004_sessions,
+                                                               _m005_report_days]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
