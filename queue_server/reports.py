@@ -21,8 +21,8 @@ Definitions (also in docs/reports.md):
 - Grouping by counter or staff uses the counter/clerk that handled the ticket last; tickets
   never called fall in a "—" group. Hour is the office-local hour of issue.
 
-This module does no HTTP: the admin routes (``queue_server.admin``) and the ``motcua report``
-command call ``build_report`` and the exporters below.
+This module does no HTTP: the report routes (``queue_server.report_routes``) and the
+``motcua report`` command call ``build_report`` and the exporters below.
 """
 
 from __future__ import annotations
@@ -53,10 +53,6 @@ WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60)
 # A larger range is refused: a leader's report covers at most a few years.
 MAX_DAYS = 3 * 366
 NO_GROUP = "—"
-
-# The feature-module loader in app.py includes ``routes`` from every module it finds; the
-# report endpoints live with the other admin routes.
-routes: list[Any] = []
 
 _GROUP_SQL = report_days.GROUP_SQL
 
@@ -108,12 +104,12 @@ def quantile(hist: list[tuple[int, int]], q: float, n: int | None = None) -> flo
     interpolating linearly between closest ranks like Excel's PERCENTILE.INC."""
     values = [v for v, _ in hist]
     cumulative = list(itertools.accumulate(c for _, c in hist))
-    return _quantile(values, cumulative, q)
+    return _quantile(values, cumulative, q, n)
 
 
-def _quantile(values: Sequence[int], cumulative: list[int], q: float) -> float:
+def _quantile(values: Sequence[int], cumulative: list[int], q: float, n: int | None = None) -> float:
     # Rank r (0-based) is the first value whose cumulative count passes r.
-    pos = (cumulative[-1] - 1) * q
+    pos = ((cumulative[-1] if n is None else n) - 1) * q
     lo, frac = int(math.floor(pos)), pos - math.floor(pos)
     low = values[bisect.bisect_right(cumulative, lo)]
     i = bisect.bisect_right(cumulative, lo + 1)
@@ -292,7 +288,8 @@ def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, leve
 
 # --------------------------------------------------------------------------- exports
 
-GROUP_HEADERS = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy", "staff": "Cán bộ", "hour": "Giờ"}
+GROUP_HEADERS = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy", "staff": "Cán bộ", "hour": "Giờ",
+                 "site": "Điểm một cửa"}
 
 
 def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
