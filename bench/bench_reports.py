@@ -121,7 +121,7 @@ def generate(path: Path, total: int, seed: int = 2026) -> int:
                    "finished_at": finished and iso(finished), "recalls": 0, "transfers": transfers,
                    "kiosk": "sanh", "request_id": None, "people_ahead": 0, "estimated_wait_s": estimate,
                    "rating": rating, "rated_at": rated and iso(rated)}
-            tickets.append([row[c] for c in TICKET_COLUMNS])
+            tickets.append([row.get(c, 0 if c == "booked" else None) for c in TICKET_COLUMNS])
         conn.executemany(TICKET_SQL, tickets)
         conn.executemany(EVENT_SQL, evs)
         events += len(evs)

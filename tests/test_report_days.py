@@ -54,8 +54,8 @@ def random_tickets(rng: random.Random, config: Config) -> list[list[Any]]:
                    "started_at": iso(started), "finished_at": iso(finished), "recalls": 0,
                    "transfers": int(rng.random() < 0.05), "kiosk": "k", "request_id": None,
                    "people_ahead": rng.randint(0, 20), "estimated_wait_s": rng.randint(0, 3000),
-                   "rating": rating, "rated_at": iso(rated)}
-            rows.append([row[c] for c in TICKET_COLUMNS])
+                   "rating": rating, "rated_at": iso(rated), "booked": 0}
+            rows.append([row.get(c) for c in TICKET_COLUMNS])
     return rows
 
 
