@@ -19,17 +19,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from . import appointment_report, auth, reports
 from . import appointments as ap
-from . import auth
 from .api import get_bool, get_str, read_json, status_url
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, public_ticket
+from .store import connect
 
 log = logging.getLogger("motcua.appointments")
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
 # Booking attempts (good or bad) one address may make in ATTEMPT_WINDOW seconds; wrong
 # last-4 digits one code may take before it is locked for the window.
-MAX_ATTEMPTS = 30
+MAX_ATTEMPTS = 100
 MAX_WRONG_DIGITS = 5
 ATTEMPT_WINDOW = 600.0
 
@@ -400,6 +401,46 @@ async def staff_close_slot(request: Request) -> JSONResponse:
                          "closed": closed})
 
 
+# ---------------------------------------------------------------------- reports
+
+async def _report(request: Request) -> dict[str, Any]:
+    office = _office(request)
+    auth.require_user(request, office.store, role="admin")
+    q = request.query_params
+    today = office.engine.day
+    start = reports.parse_date(q.get("from") or today)
+    end = reports.parse_date(q.get("to") or q.get("from") or today)
+    now = office.clock()
+
+    def run() -> dict[str, Any]:
+        conn = connect(office.store.path, readonly=True)
+        try:
+            return appointment_report.build(conn, office.config, start, end, now)
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(run)
+
+
+async def report(request: Request) -> JSONResponse:
+    return JSONResponse(await _report(request))
+
+
+async def report_export(request: Request) -> Response:
+    auth.require_user(request, _office(request).store, role="admin")
+    fmt = request.query_params.get("format") or "xlsx"
+    if fmt not in ("csv", "xlsx"):
+        raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+    data = await _report(request)
+    if fmt == "csv":
+        body, media = appointment_report.to_csv(data), "text/csv; charset=utf-8"
+    else:
+        body = await asyncio.to_thread(appointment_report.to_xlsx, data)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = appointment_report.filename(data, fmt)
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 # ---------------------------------------------------------------------- timers
 
 # Minutes between two passes deleting expired personal data (one also runs at start).
@@ -455,6 +496,8 @@ routes = [
     Route("/api/staff/appointments", staff_create, methods=["POST"]),
     Route("/api/staff/appointments/slots", staff_close_slot, methods=["POST"]),
     Route("/api/staff/appointments/{code}/cancel", staff_cancel, methods=["POST"]),
+    Route("/api/reports/appointments", report, methods=["GET"]),
+    Route("/api/reports/appointments/export", report_export, methods=["GET"]),
     Route("/book", _page("book.html")),
     Route("/book/{code}", _page("book.html")),
     Route("/appointments", _page("appointments.html")),

@@ -35,7 +35,40 @@ CHECKED_IN = {**ISSUED, "properties": {**ISSUED["properties"], "booked": {"const
                                        "slot_start": {"type": "string"}, "appointment": APPOINTMENT}}
 
 
+_COUNT = {"type": "integer"}
+_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _COUNT})
+_REPORT_ROW = obj({"date": {"type": ["string", "null"]}, "service": {"type": ["string", "null"]}, "label": {"type": "string"},
+                   **{k: _COUNT for k in ("booked", "checked_in", "absent", "cancelled", "called", "on_time")},
+                   "wait": _SUMMARY, "on_time_share": {"type": ["number", "null"]}})
+_REPORT = obj({"office": {"type": "string"}, "from": DATE, "to": DATE, "on_time_minutes": _COUNT,
+               "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW})
+_RANGE = [query_param("from", {"type": "string"}, "First day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
+          query_param("to", {"type": "string"}, "Last day (default: from)")]
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def _paths() -> dict[str, Any]:
+    return {
+        "/api/reports/appointments": {"get": operation(
+            "Admin: appointments per service and day (booked, checked in, absent, cancelled; wait from the slot "
+            "start to the call; share called within 10 minutes)", _REPORT, errors=(400, 401, 403),
+            security=STAFF, params=_RANGE)},
+        "/api/reports/appointments/export": {"get": {
+            **operation("Admin: the appointment report as CSV or XLSX", {"type": "string", "format": "binary"},
+                        errors=(400, 401, 403), security=STAFF,
+                        params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+                        media=_XLSX),
+        }},
+    }
+
+
+def _with_csv(paths: dict[str, Any]) -> dict[str, Any]:
+    ok = paths["/api/reports/appointments/export"]["get"]["responses"]["200"]["content"]
+    ok["text/csv"] = {"schema": {"type": "string"}}
+    return paths
+
+
+def _more() -> dict[str, Any]:
     return {
         "/api/appointments/services": {"get": operation(
             "Services open for booking, with their next open days (the /book page)",
@@ -101,4 +134,4 @@ def _paths() -> dict[str, Any]:
     }
 
 
-openapi_paths = _paths()
+openapi_paths = _with_csv({**_paths(), **_more()})
