@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image
+from websockets.typing import Subprotocol
 
 from printer import protocol
 from printer.connect import DEFAULT_TIMEOUT, PrinterConfigError, parse_printer_url
@@ -185,7 +186,7 @@ class PrinterAgent:
                 async with connect(
                     self.config.ws_url,
                     additional_headers=headers,
-                    subprotocols=[protocol.SUBPROTOCOL],
+                    subprotocols=[Subprotocol(protocol.SUBPROTOCOL)],
                     open_timeout=self.config.open_timeout,
                     proxy=None,  # the server is on the office LAN
                     ping_interval=20,

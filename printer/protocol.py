@@ -146,8 +146,11 @@ def read_agent_message(raw: str | bytes) -> AgentMessage:
     kind, data = _object(raw)
     if kind == "status":
         paper = data.get("paper")
-        return Status(online=data.get("online") is True, paper=paper if paper in PAPERS else "unknown",
-                      error=_text(data.get("error")))
+        return Status(
+            online=data.get("online") is True,
+            paper=paper if paper in PAPERS else "unknown",
+            error=_text(data.get("error")),
+        )
     if kind == "result":
         job_id, outcome = _integer(data.get("job_id")), data.get("outcome")
         if job_id is None or outcome not in OUTCOMES:

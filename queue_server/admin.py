@@ -21,10 +21,10 @@ from starlette.routing import Route
 
 from . import auth, configedit
 from .api import get_bool, get_str, read_json
-from .openapi import STAFF, STATE, obj, operation, path_param, query_param
 from .engine import TicketState
 from .errors import BadRequest, NotFound
 from .office import Office
+from .openapi import STAFF, STATE, obj, operation, path_param, query_param
 
 AUDIT_LIMIT = 500
 

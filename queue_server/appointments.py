@@ -426,8 +426,8 @@ def ics(config: Config, found: dict[str, Any], now: dt.datetime) -> str:
     """An iCalendar event for "Add to calendar" (RFC 5545; times in UTC)."""
     view = public_view(config, found)
     day = dt.date.fromisoformat(found["date"])
-    start = slot_datetime(config, day, parse_time(found["start"])).astimezone(dt.timezone.utc)
-    end = slot_datetime(config, day, parse_time(found["end"])).astimezone(dt.timezone.utc)
+    start = slot_datetime(config, day, parse_time(found["start"])).astimezone(dt.UTC)
+    end = slot_datetime(config, day, parse_time(found["end"])).astimezone(dt.UTC)
 
     def esc(text: str) -> str:
         return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
@@ -441,7 +441,7 @@ def ics(config: Config, found: dict[str, Any], now: dt.datetime) -> str:
         "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//motcua//appointments//VI", "CALSCALE:GREGORIAN",
         "BEGIN:VEVENT",
         f"UID:{found['code']}@motcua",
-        f"DTSTAMP:{now.astimezone(dt.timezone.utc).strftime(fmt)}",
+        f"DTSTAMP:{now.astimezone(dt.UTC).strftime(fmt)}",
         f"DTSTART:{start.strftime(fmt)}",
         f"DTEND:{end.strftime(fmt)}",
         f"SUMMARY:{esc('Lịch hẹn ' + view['service_name'] + ' – ' + view['code_display'])}",

@@ -35,7 +35,7 @@ _PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rate
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _last_finished(tickets: list[Ticket]) -> Ticket | None:

@@ -114,8 +114,8 @@ def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dic
     return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
 
 
-STAFF = [{"session": []}]
-KIOSK = [{"device": []}]
+STAFF: list[dict[str, list[str]]] = [{"session": []}]
+KIOSK: list[dict[str, list[str]]] = [{"device": []}]
 COUNTER_N = path_param("n", {"type": "integer", "minimum": 1})
 TICKET_ID = path_param("id", {"type": "integer", "minimum": 1})
 EMPTY = {"type": "object"}

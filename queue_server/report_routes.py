@@ -101,20 +101,38 @@ _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _ADMIN = (401, 403)  # not signed in, not an admin
 _SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _INT})
-_REPORT_ROW = obj({
-    "key": {"type": ["string", "integer", "null"]}, "label": _STR,
-    **{k: _INT for k in ("issued", "served", "no_show", "cancelled", "transferred", "expired", "rated")},
-    "waiting": _SUMMARY, "service": _SUMMARY, "ratings": {"type": "array", "items": _INT},
-    **{k: {"type": ["number", "null"]} for k in ("served_share", "satisfied_share", "estimate_mae")},
-})
-_REPORT = obj({
-    "office": _STR, "from": _STR, "to": _STR, "by": {"enum": list(reports.GROUPINGS)}, "rating_levels": _INT,
-    "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW,
-    "staff": {"type": "array", "items": obj({"staff": _STR, "name": _STR, "served": _INT,
-                                              "share": {"type": ["number", "null"]}})},
-    "charts": obj({k: {"type": ["object", "array"]} for k in ("arrivals_by_hour", "wait_distribution",
-                                                               "served_per_staff", "satisfaction")}),
-})
+_REPORT_ROW = obj(
+    {
+        "key": {"type": ["string", "integer", "null"]},
+        "label": _STR,
+        **{k: _INT for k in ("issued", "served", "no_show", "cancelled", "transferred", "expired", "rated")},
+        "waiting": _SUMMARY,
+        "service": _SUMMARY,
+        "ratings": {"type": "array", "items": _INT},
+        **{k: {"type": ["number", "null"]} for k in ("served_share", "satisfied_share", "estimate_mae")},
+    }
+)
+_REPORT = obj(
+    {
+        "office": _STR,
+        "from": _STR,
+        "to": _STR,
+        "by": {"enum": list(reports.GROUPINGS)},
+        "rating_levels": _INT,
+        "rows": {"type": "array", "items": _REPORT_ROW},
+        "total": _REPORT_ROW,
+        "staff": {
+            "type": "array",
+            "items": obj({"staff": _STR, "name": _STR, "served": _INT, "share": {"type": ["number", "null"]}}),
+        },
+        "charts": obj(
+            {
+                k: {"type": ["object", "array"]}
+                for k in ("arrivals_by_hour", "wait_distribution", "served_per_staff", "satisfaction")
+            }
+        ),
+    }
+)
 _DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
 _REPORT_QUERY = [
     query_param("from", _DATE, "First office day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
@@ -125,9 +143,14 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _export() -> dict[str, Any]:
-    op = operation("The report as a file to download (CSV for any program, XLSX for Excel)", _STR,
-                   errors=(400, *_ADMIN), security=STAFF, media="text/csv",
-                   params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")])
+    op = operation(
+        "The report as a file to download (CSV for any program, XLSX for Excel)",
+        _STR,
+        errors=(400, *_ADMIN),
+        security=STAFF,
+        media="text/csv",
+        params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+    )
     ok = op["responses"]["200"]
     ok["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
     ok["headers"] = {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}}
@@ -135,7 +158,14 @@ def _export() -> dict[str, Any]:
 
 
 openapi_paths: dict[str, Any] = {
-    "/api/reports": {"get": operation("Report for a range of office days, grouped (see docs/reports.md)", _REPORT,
-                                      errors=(400, *_ADMIN), security=STAFF, params=_REPORT_QUERY)},
+    "/api/reports": {
+        "get": operation(
+            "Report for a range of office days, grouped (see docs/reports.md)",
+            _REPORT,
+            errors=(400, *_ADMIN),
+            security=STAFF,
+            params=_REPORT_QUERY,
+        )
+    },
     "/api/reports/export": {"get": _export()},
 }

@@ -3,7 +3,6 @@ clock: slots, booking, limits, cancel, move, check-in, staff endpoints."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path

@@ -3,7 +3,6 @@ against a real server whose clock the test drives."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -48,17 +48,33 @@ def book_with(*jobs: Job, printer: Printer | None = None, agent: bool = False) -
 
 
 def job(job_id: int = 1, state: JobState = JobState.QUEUED, created: float = 0, **fields: object) -> Job:
-    return Job(job_id, ticket_id=100 + job_id, printer="may-in", state=state, created_at=at(created),
-               updated_at=at(created), info={"label": f"100{job_id}"}, **fields)  # type: ignore[arg-type]
+    return Job(
+        job_id,
+        ticket_id=100 + job_id,
+        printer="may-in",
+        state=state,
+        created_at=at(created),
+        updated_at=at(created),
+        info={"label": f"100{job_id}"},
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ moves
 
+
 @pytest.mark.parametrize("old", list(JobState))
 @pytest.mark.parametrize("new", list(JobState))
 def test_only_the_drawn_moves_are_allowed(old: JobState, new: JobState) -> None:
-    drawn = {("queued", "sent"), ("queued", "stale"), ("sent", "printed"), ("sent", "failed"), ("sent", "queued"),
-             ("failed", "printed"), ("failed", "failed")}
+    drawn = {
+        ("queued", "sent"),
+        ("queued", "stale"),
+        ("sent", "printed"),
+        ("sent", "failed"),
+        ("sent", "queued"),
+        ("failed", "printed"),
+        ("failed", "failed"),
+    }
     if (old.value, new.value) in drawn:
         check_move(job(), old, new)
     else:
@@ -79,6 +95,7 @@ def test_a_move_to_sent_is_an_attempt_with_a_new_agent_job_id() -> None:
 
 
 # ------------------------------------------------------------------ what a printer's worker does next
+
 
 def test_the_oldest_queued_job_is_sent_first() -> None:
     book = book_with(job(2), job(1), job(3, JobState.PRINTED))
@@ -125,6 +142,7 @@ def test_a_printer_with_nothing_queued_is_idle() -> None:
 
 # ------------------------------------------------------------------ outcomes
 
+
 def test_nothing_sent_goes_back_to_queued_and_is_retried_with_backoff() -> None:
     result = settle("failed_before_send", "connection refused", "server", at(5))
     assert (result.new, result.error, result.retry) == (JobState.QUEUED, "connection refused", True)
@@ -170,6 +188,7 @@ def test_a_late_result_settles_only_a_job_failed_for_lack_of_confirmation() -> N
 
 # ------------------------------------------------------------------ restart and a new day
 
+
 def test_at_start_sent_jobs_fail_old_queued_ones_go_stale_young_ones_stay() -> None:
     rows = [
         {"id": 1, "state": "sent", "printer": "may-in", "created_at": at(0).isoformat()},
@@ -191,6 +210,7 @@ def test_a_new_day_forgets_finished_jobs_and_keeps_unfinished_ones() -> None:
 
 # ------------------------------------------------------------------ what screens are told
 
+
 def test_the_kiosk_hears_printing_for_sent_and_the_public_no_addresses() -> None:
     j = job(state=JobState.SENT, error=None)
     book = book_with(j)
@@ -211,6 +231,7 @@ def test_a_status_check_alone_is_not_a_change_worth_telling() -> None:
 
 # ------------------------------------------------------------------ the wire protocol both ends use
 
+
 def test_protocol_messages_read_back_as_they_were_written() -> None:
     from printer import protocol
 
@@ -220,8 +241,16 @@ def test_protocol_messages_read_back_as_they_were_written() -> None:
         assert protocol.read_server_message(protocol.encode(sent)) == sent
 
 
-@pytest.mark.parametrize("text", ['[1]', 'not json', '{"type": "result", "job_id": true, "outcome": "printed"}',
-                                  '{"type": "result", "job_id": 1, "outcome": "maybe"}', '{"type": "mystery"}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1]",
+        "not json",
+        '{"type": "result", "job_id": true, "outcome": "printed"}',
+        '{"type": "result", "job_id": 1, "outcome": "maybe"}',
+        '{"type": "mystery"}',
+    ],
+)
 def test_protocol_refuses_what_it_cannot_read(text: str) -> None:
     from printer import protocol
 

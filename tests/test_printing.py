@@ -20,9 +20,9 @@ from starlette.testclient import TestClient
 
 from printer.render import TicketInfo, render_ticket
 from queue_server import auth
-from queue_server.printing import service as printing
 from queue_server.app import create_app
 from queue_server.errors import InvalidTransition
+from queue_server.printing import service as printing
 from queue_server.printing.jobs import JobState
 from queue_server.printing.service import PrintService
 from queue_server.store import Store

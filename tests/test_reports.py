@@ -30,7 +30,7 @@ DAY = dt.date(2026, 11, 23)  # a Monday
 
 def at(h: int, m: int, s: int = 0, day: dt.date = DAY) -> dt.datetime:
     """Office-local wall time, stored as UTC like the server's clock does."""
-    return dt.datetime(day.year, day.month, day.day, h, m, s, tzinfo=VN).astimezone(dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, h, m, s, tzinfo=VN).astimezone(dt.UTC)
 
 
 class Play:

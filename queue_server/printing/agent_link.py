@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -118,9 +119,10 @@ class AgentLinks:
         future: asyncio.Future[tuple[Delivery, str | None]] = asyncio.get_running_loop().create_future()
         self._waiting[delivery] = future
         closed = asyncio.create_task(link.closed.wait())
+        either: set[asyncio.Future[Any]] = {future, closed}
         try:
             await link.websocket.send_text(protocol.encode(protocol.Job(delivery, job.info, p.width)))
-            await asyncio.wait({future, closed}, timeout=RESULT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(either, timeout=RESULT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         except Exception as error:  # the connection broke while sending: it may have got there
             log.warning("printer %s: sending job %s to the agent failed: %s", p.id, job.id, error)
         finally:

@@ -72,8 +72,13 @@ MOVES: dict[JobState, frozenset[JobState]] = {
 }
 UNFINISHED = (JobState.QUEUED, JobState.SENT)
 # What the kiosk is told (``sent`` is "printing" to a citizen).
-KIOSK_STATE = {JobState.QUEUED: "queued", JobState.SENT: "printing", JobState.PRINTED: "printed",
-               JobState.FAILED: "failed", JobState.STALE: "stale"}
+KIOSK_STATE = {
+    JobState.QUEUED: "queued",
+    JobState.SENT: "printing",
+    JobState.PRINTED: "printed",
+    JobState.FAILED: "failed",
+    JobState.STALE: "stale",
+}
 
 
 @dataclass
@@ -93,24 +98,48 @@ class Job:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
         r = dict(row)
-        return cls(id=r["id"], ticket_id=r["ticket_id"], printer=r["printer"], state=JobState(r["state"]),
-                   created_at=dt.datetime.fromisoformat(r["created_at"]),
-                   updated_at=dt.datetime.fromisoformat(r["updated_at"]), info=json.loads(r["info"]),
-                   attempts=r["attempts"] or 0, error=r["error"], reprint_of=r["reprint_of"],
-                   requested_by=r["requested_by"])
+        return cls(
+            id=r["id"],
+            ticket_id=r["ticket_id"],
+            printer=r["printer"],
+            state=JobState(r["state"]),
+            created_at=dt.datetime.fromisoformat(r["created_at"]),
+            updated_at=dt.datetime.fromisoformat(r["updated_at"]),
+            info=json.loads(r["info"]),
+            attempts=r["attempts"] or 0,
+            error=r["error"],
+            reprint_of=r["reprint_of"],
+            requested_by=r["requested_by"],
+        )
 
     def to_row(self) -> dict[str, Any]:
         """The ``print_jobs`` columns, without ``id``."""
-        return {"ticket_id": self.ticket_id, "printer": self.printer, "state": self.state.value,
-                "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
-                "attempts": self.attempts, "error": self.error, "reprint_of": self.reprint_of,
-                "requested_by": self.requested_by, "info": json.dumps(self.info, ensure_ascii=False)}
+        return {
+            "ticket_id": self.ticket_id,
+            "printer": self.printer,
+            "state": self.state.value,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "attempts": self.attempts,
+            "error": self.error,
+            "reprint_of": self.reprint_of,
+            "requested_by": self.requested_by,
+            "info": json.dumps(self.info, ensure_ascii=False),
+        }
 
     def to_dict(self, audience: Audience = "staff") -> dict[str, Any]:
-        d = {"id": self.id, "ticket_id": self.ticket_id, "label": self.info.get("label"), "printer": self.printer,
-             "state": self.state.value, "error": self.error, "attempts": self.attempts,
-             "reprint_of": self.reprint_of, "created_at": self.created_at.isoformat(),
-             "updated_at": self.updated_at.isoformat()}
+        d = {
+            "id": self.id,
+            "ticket_id": self.ticket_id,
+            "label": self.info.get("label"),
+            "printer": self.printer,
+            "state": self.state.value,
+            "error": self.error,
+            "attempts": self.attempts,
+            "reprint_of": self.reprint_of,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
         if audience == "staff":
             d["requested_by"] = self.requested_by
         else:
@@ -177,24 +206,34 @@ def ticket_info(config: Config, printer: Printer, ticket: Mapping[str, Any], url
         service_name = ticket["service"]
     issued = dt.datetime.fromisoformat(ticket["issued_at"]).astimezone(config.office.tz)
     return TicketInfo(
-        office_name=config.office.name, service_name=service_name, label=ticket["label"],
-        issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=int(ticket["people_ahead"] or 0),
-        estimated_wait_min=math.ceil((ticket["estimated_wait_s"] or 0) / 60), status_url=url,
-        footer=printer.footer, priority=bool(ticket["priority"]),
-        appointment=(dt.datetime.fromisoformat(ticket["slot_start"]).astimezone(config.office.tz).strftime("%H:%M")
-                     if ticket.get("booked") and ticket.get("slot_start") else ""),
+        office_name=config.office.name,
+        service_name=service_name,
+        label=ticket["label"],
+        issued_at=issued.strftime("%d/%m/%Y %H:%M"),
+        people_ahead=int(ticket["people_ahead"] or 0),
+        estimated_wait_min=math.ceil((ticket["estimated_wait_s"] or 0) / 60),
+        status_url=url,
+        footer=printer.footer,
+        priority=bool(ticket["priority"]),
+        appointment=(
+            dt.datetime.fromisoformat(ticket["slot_start"]).astimezone(config.office.tz).strftime("%H:%M")
+            if ticket.get("booked") and ticket.get("slot_start")
+            else ""
+        ),
     ).to_json()
 
 
 def check_move(job: Job, old: JobState, new: JobState) -> None:
     """Raise ``InvalidTransition`` unless a job may go from ``old`` to ``new``."""
     if new not in MOVES[old]:
-        raise InvalidTransition(f"Lệnh in {job.id}: không thể chuyển {old} → {new}.",
-                                f"Print job {job.id}: cannot go from {old} to {new}.")
+        raise InvalidTransition(
+            f"Lệnh in {job.id}: không thể chuyển {old} → {new}.", f"Print job {job.id}: cannot go from {old} to {new}."
+        )
 
 
-def recovery(rows: Iterable[Mapping[str, Any]], stale_after: Mapping[str, float], now: dt.datetime
-             ) -> list[tuple[int, JobState, str]]:
+def recovery(
+    rows: Iterable[Mapping[str, Any]], stale_after: Mapping[str, float], now: dt.datetime
+) -> list[tuple[int, JobState, str]]:
     """At start, for the unfinished jobs of the last run: (id, new state, error) for those
     that change. ``sent`` ones failed (nobody knows if they printed), queued ones older than
     their printer's ``stale_after`` are stale, younger ones stay queued (delivered once)."""
@@ -368,8 +407,11 @@ class PrintBook:
 
     def stale(self, printers: Mapping[str, Printer], now: dt.datetime) -> list[Job]:
         """Queued jobs past their printer's ``stale_after`` (or whose printer is gone)."""
-        return [j for j in self.jobs.values()
-                if j.state is JobState.QUEUED and self.is_stale(j, printers.get(j.printer), now)]
+        return [
+            j
+            for j in self.jobs.values()
+            if j.state is JobState.QUEUED and self.is_stale(j, printers.get(j.printer), now)
+        ]
 
     def hold_reason(self, printer_id: str, agent_connected: bool) -> str | None:
         """Why not to send to this printer now: no agent, or paper out."""
@@ -381,8 +423,11 @@ class PrintBook:
     def next_step(self, printer_id: str, p: Printer | None, now: dt.datetime, agent_connected: bool) -> Step:
         """What this printer's worker does next: its oldest queued job goes stale, waits, or is
         sent; or there is nothing to do."""
-        job = min((j for j in self.jobs.values() if j.printer == printer_id and j.state is JobState.QUEUED),
-                  key=lambda j: j.id, default=None)
+        job = min(
+            (j for j in self.jobs.values() if j.printer == printer_id and j.state is JobState.QUEUED),
+            key=lambda j: j.id,
+            default=None,
+        )
         if job is None or p is None:
             return Idle()
         if self.is_stale(job, p, now):
@@ -392,13 +437,19 @@ class PrintBook:
             return Hold(job, hold)
         return Send(job)
 
-    def late_result(self, printer_id: str, delivery: int, outcome: str, error: str | None
-                    ) -> tuple[Job, JobState, str | None] | None:
+    def late_result(
+        self, printer_id: str, delivery: int, outcome: str, error: str | None
+    ) -> tuple[Job, JobState, str | None] | None:
         """A result after its job was failed for lack of confirmation: the move that settles
         it (failed → printed, or failed with the agent's error), or None to ignore it."""
         job = self.jobs.get(delivery // DELIVERIES)
-        if (job is None or job.printer != printer_id or job.attempts != delivery % DELIVERIES
-                or job.state is not JobState.FAILED or not (job.error or "").startswith(NO_CONFIRMATION)):
+        if (
+            job is None
+            or job.printer != printer_id
+            or job.attempts != delivery % DELIVERIES
+            or job.state is not JobState.FAILED
+            or not (job.error or "").startswith(NO_CONFIRMATION)
+        ):
             return None
         if outcome == "printed":
             return job, JobState.PRINTED, None

@@ -25,8 +25,7 @@ from .service import PrintService
 def _service(request: Request) -> PrintService:
     service: PrintService | None = request.app.state.printing
     if service is None:
-        raise Conflict("Máy chủ đang chạy không in vé.", "Printing is turned off on this server.",
-                       key="printing_off")
+        raise Conflict("Máy chủ đang chạy không in vé.", "Printing is turned off on this server.", key="printing_off")
     return service
 
 
@@ -38,8 +37,9 @@ async def reprint(request: Request) -> JSONResponse:
     job = await service.reprint(ticket_id, user["username"], lambda token: status_url(request, token))
     # Any staff may reprint, and every reprint is audited: a second paper ticket is a
     # second claim on a place in the queue.
-    await office.audit(user, "ticket_reprint", ticket_id=ticket_id, label=job.info.get("label"), job_id=job.id,
-                       printer=job.printer)
+    await office.audit(
+        user, "ticket_reprint", ticket_id=ticket_id, label=job.info.get("label"), job_id=job.id, printer=job.printer
+    )
     return JSONResponse({"job": job.to_dict(), "print": service.job_status(ticket_id)}, status_code=201)
 
 
@@ -80,29 +80,68 @@ routes = [
 # The OpenAPI description of the routes above.
 _NULL_STR = {"type": ["string", "null"]}
 _NULL_INT = {"type": ["integer", "null"]}
-_JOB = obj({"id": {"type": "integer"}, "ticket_id": {"type": "integer"}, "label": _NULL_STR, "printer": {"type": "string"},
-            "state": {"enum": [s.value for s in JobState]}, "error": _NULL_STR, "attempts": {"type": "integer"},
-            "reprint_of": _NULL_INT, "created_at": {"type": "string"}, "updated_at": {"type": "string"},
-            "requested_by": _NULL_STR})
-_PRINT_STATUS = obj({"state": {"enum": ["none", *KIOSK_STATE.values()]}, "printer": _NULL_STR, "error": _NULL_STR,
-                     "job_id": _NULL_INT})
-_PRINTER = obj({"id": {"type": "string"}, "mode": {"enum": ["server", "agent", "virtual"]},
-                "online": {"type": ["boolean", "null"]}, "paper": {"enum": list(PAPERS)}, "error": _NULL_STR,
-                "checked_at": _NULL_STR, "last_success_at": _NULL_STR, "last_error_at": _NULL_STR,
-                "agent_connected": {"type": ["boolean", "null"]}, "queued": {"type": "integer"},
-                "failed": {"type": "integer"}, "url": {"type": "string"}})
+_JOB = obj(
+    {
+        "id": {"type": "integer"},
+        "ticket_id": {"type": "integer"},
+        "label": _NULL_STR,
+        "printer": {"type": "string"},
+        "state": {"enum": [s.value for s in JobState]},
+        "error": _NULL_STR,
+        "attempts": {"type": "integer"},
+        "reprint_of": _NULL_INT,
+        "created_at": {"type": "string"},
+        "updated_at": {"type": "string"},
+        "requested_by": _NULL_STR,
+    }
+)
+_PRINT_STATUS = obj(
+    {"state": {"enum": ["none", *KIOSK_STATE.values()]}, "printer": _NULL_STR, "error": _NULL_STR, "job_id": _NULL_INT}
+)
+_PRINTER = obj(
+    {
+        "id": {"type": "string"},
+        "mode": {"enum": ["server", "agent", "virtual"]},
+        "online": {"type": ["boolean", "null"]},
+        "paper": {"enum": list(PAPERS)},
+        "error": _NULL_STR,
+        "checked_at": _NULL_STR,
+        "last_success_at": _NULL_STR,
+        "last_error_at": _NULL_STR,
+        "agent_connected": {"type": ["boolean", "null"]},
+        "queued": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "url": {"type": "string"},
+    }
+)
 
 openapi_paths: dict[str, Any] = {
-    "/api/print-jobs": {"get": operation(
-        "Today's print jobs (and every unfinished one), newest first", obj({"jobs": {"type": "array", "items": _JOB}}),
-        errors=(401, 409), security=STAFF,
-        params=[query_param("state", {"type": "string"}, "Only jobs in this state (queued, sent, printed…)")])},
-    "/api/print-jobs/{ticket_id}/reprint": {"post": operation(
-        "Print a ticket of today again (any staff; audited). 409 while it is being printed, for a ticket "
-        "of another day, without a printer, or with printing off", obj({"job": _JOB, "print": _PRINT_STATUS}),
-        status="201", errors=(401, 404, 409, 503), security=STAFF,
-        params=[path_param("ticket_id", {"type": "integer", "minimum": 1})])},
-    "/api/printers": {"get": operation(
-        "Each printer's state", obj({"printers": {"type": "array", "items": _PRINTER}}), errors=(401, 409),
-        security=STAFF)},
+    "/api/print-jobs": {
+        "get": operation(
+            "Today's print jobs (and every unfinished one), newest first",
+            obj({"jobs": {"type": "array", "items": _JOB}}),
+            errors=(401, 409),
+            security=STAFF,
+            params=[query_param("state", {"type": "string"}, "Only jobs in this state (queued, sent, printed…)")],
+        )
+    },
+    "/api/print-jobs/{ticket_id}/reprint": {
+        "post": operation(
+            "Print a ticket of today again (any staff; audited). 409 while it is being printed, for a ticket "
+            "of another day, without a printer, or with printing off",
+            obj({"job": _JOB, "print": _PRINT_STATUS}),
+            status="201",
+            errors=(401, 404, 409, 503),
+            security=STAFF,
+            params=[path_param("ticket_id", {"type": "integer", "minimum": 1})],
+        )
+    },
+    "/api/printers": {
+        "get": operation(
+            "Each printer's state",
+            obj({"printers": {"type": "array", "items": _PRINTER}}),
+            errors=(401, 409),
+            security=STAFF,
+        )
+    },
 }

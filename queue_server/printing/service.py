@@ -80,8 +80,9 @@ def _print_job(printer: Printer, url: str, info: dict[str, Any]) -> tuple[Delive
     except Exception as error:  # nothing was sent: a bug or a bad width, not a printer fault
         log.exception("rendering a ticket failed")
         return "failed_before_send", f"rendering failed: {error}"
-    result = print_ticket(url, image, profile=printer.profile or None, timeout=printer.timeout,
-                          kanji_off=printer.kanji_off)
+    result = print_ticket(
+        url, image, profile=printer.profile or None, timeout=printer.timeout, kanji_off=printer.kanji_off
+    )
     return result.outcome, result.error
 
 
@@ -92,8 +93,12 @@ class PrintService:
     def __init__(self, office: Office) -> None:
         self.office = office
         self.book = PrintBook(office.engine.day)
-        self.agents = AgentLinks(on_status=self._on_agent_status, on_connected=self._on_agent_connected,
-                                 on_unmatched=self._settle_late, is_ours=self._is_ours)
+        self.agents = AgentLinks(
+            on_status=self._on_agent_status,
+            on_connected=self._on_agent_connected,
+            on_unmatched=self._settle_late,
+            is_ours=self._is_ours,
+        )
         self._pending: dict[int, Job] = {}  # written in a ticket's transaction, not yet committed
         self._wake: dict[str, asyncio.Event] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # one printer conversation at a time
@@ -124,11 +129,15 @@ class PrintService:
             cur.row_factory = sqlite3.Row
             unfinished = cur.execute("SELECT * FROM print_jobs WHERE state IN ('queued', 'sent')").fetchall()
             for job_id, state, error in recovery(unfinished, stale_after, now):
-                conn.execute("UPDATE print_jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?",
-                             (state.value, error, now.isoformat(), job_id))
+                conn.execute(
+                    "UPDATE print_jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+                    (state.value, error, now.isoformat(), job_id),
+                )
             return cur.execute(
                 "SELECT * FROM print_jobs WHERE state = 'queued' OR ticket_id IN"
-                " (SELECT id FROM tickets WHERE day = ?) ORDER BY id", (day,)).fetchall()
+                " (SELECT id FROM tickets WHERE day = ?) ORDER BY id",
+                (day,),
+            ).fetchall()
 
         for row in await self._write(recover):
             self.book.add(Job.from_row(row))
@@ -177,7 +186,7 @@ class PrintService:
     def _url(self, p: Printer) -> str:
         # png:// folders are relative to config.toml, like every other path in it.
         if p.url.startswith("png://"):
-            return "png://" + str(self.office.config.resolve(p.url[len("png://"):]))
+            return "png://" + str(self.office.config.resolve(p.url[len("png://") :]))
         return p.url
 
     async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
@@ -186,8 +195,9 @@ class PrintService:
 
     # ------------------------------------------------------------------ the kiosk's side
 
-    def job_writer(self, kiosk: Kiosk, status_url_fn: Callable[[str], str]
-                   ) -> Callable[[sqlite3.Connection, list[Event]], None] | None:
+    def job_writer(
+        self, kiosk: Kiosk, status_url_fn: Callable[[str], str]
+    ) -> Callable[[sqlite3.Connection, list[Event]], None] | None:
         """The ``extra`` for the kiosk's issue command: a queued job for the ticket it issues,
         in the ticket's own transaction. None when the kiosk has no printer."""
         config = self.office.config
@@ -228,9 +238,9 @@ class PrintService:
         """What the kiosk (and the ticket's ``print_job`` messages) say about its printing."""
         return self.book.job_status(ticket_id)
 
-    def printers_summary(self, audience: Audience = "staff") -> list[dict[str, Any]]:
+    def printers_summary(self, audience: str = "staff") -> list[dict[str, Any]]:
         """Each printer's state for the snapshot: see ``PrinterState``; staff also get the URL."""
-        return self.book.printers_summary(self.office.config.printers, audience)
+        return self.book.printers_summary(self.office.config.printers, "staff" if audience == "staff" else "public")
 
     def today_jobs(self, state: str | None = None) -> list[dict[str, Any]]:
         return self.book.today_jobs(state)
@@ -249,15 +259,17 @@ class PrintService:
         def write(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 "UPDATE print_jobs SET state = ?, error = ?, attempts = ?, updated_at = ? WHERE id = ? AND state = ?",
-                (new.value, error, attempts, now.isoformat(), job.id, old.value))
+                (new.value, error, attempts, now.isoformat(), job.id, old.value),
+            )
             return cur.rowcount == 1
 
         if not await self._write(write) or job.state is not old:
             return False
         self.book.apply(job, new, error, now)
         if new in (JobState.FAILED, JobState.STALE):
-            log.warning("print job %s (ticket %s) on %s: %s: %s", job.id, job.info.get("label"), job.printer,
-                        new.value, error)
+            log.warning(
+                "print job %s (ticket %s) on %s: %s: %s", job.id, job.info.get("label"), job.printer, new.value, error
+            )
         else:
             log.debug("print job %s (ticket %s) on %s: %s", job.id, job.info.get("label"), job.printer, new.value)
         self._publish_job(job)
@@ -265,8 +277,11 @@ class PrintService:
 
     async def _note(self, job: Job, error: str) -> None:
         """Record why a queued job waits (no state change)."""
-        await self._write(lambda conn: conn.execute(
-            "UPDATE print_jobs SET error = ? WHERE id = ? AND state = 'queued'", (error, job.id)))
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE print_jobs SET error = ? WHERE id = ? AND state = 'queued'", (error, job.id)
+            )
+        )
         if job.state is JobState.QUEUED:
             job.error = error
             self._publish_job(job)
@@ -275,7 +290,7 @@ class PrintService:
         # "print" (as in the kiosk's answer) only from the ticket's newest job: an older job of a
         # reprinted ticket must not overwrite what the kiosk shows.
         for_kiosk = self.job_status(job.ticket_id) if self.latest_job(job.ticket_id) is job else None
-        messages = {}
+        messages: dict[str, str] = {}
         audiences: tuple[Audience, ...] = ("public", "staff")
         for audience in audiences:
             status = for_kiosk
@@ -288,9 +303,12 @@ class PrintService:
     def _set_printer(self, printer_id: str, **changes: Any) -> None:
         if self.book.change_printer(printer_id, changes):
             audiences: tuple[Audience, ...] = ("public", "staff")
-            messages = {audience: json.dumps({"type": "printer", "printer": entry}, ensure_ascii=False)
-                        for audience in audiences
-                        for entry in self.printers_summary(audience) if entry["id"] == printer_id}
+            messages: dict[str, str] = {
+                audience: json.dumps({"type": "printer", "printer": entry}, ensure_ascii=False)
+                for audience in audiences
+                for entry in self.printers_summary(audience)
+                if entry["id"] == printer_id
+            }
             self.office.hub.publish(messages)
             self._wake_printer(printer_id)
 
@@ -376,8 +394,9 @@ class PrintService:
 
     async def _poll(self, p: Printer) -> None:
         async with self._locks[p.id]:
-            status = await asyncio.to_thread(printer_status, self._url(p), min(p.timeout, STATUS_TIMEOUT),
-                                             profile=p.profile or None)
+            status = await asyncio.to_thread(
+                printer_status, self._url(p), min(p.timeout, STATUS_TIMEOUT), profile=p.profile or None
+            )
         self._set_printer(p.id, **status_changes(status.online, status.paper, status.error, self.office.clock()))
 
     async def _poll_forever(self, printer_id: str) -> None:
@@ -402,8 +421,7 @@ class PrintService:
         self._set_printer(printer_id, agent_connected=connected)
 
     def _on_agent_status(self, printer_id: str, status: protocol.Status) -> None:
-        self._set_printer(printer_id, **status_changes(status.online, status.paper, status.error,
-                                                       self.office.clock()))
+        self._set_printer(printer_id, **status_changes(status.online, status.paper, status.error, self.office.clock()))
 
     def _is_ours(self, printer_id: str, delivery: int) -> bool:
         job = self.book.job_for_delivery(delivery)
@@ -434,13 +452,17 @@ class PrintService:
         else:
             day = ticket.day
         if day != engine.day:
-            raise Conflict("Vé này không phải của hôm nay: không in lại.",
-                           "This ticket is not from today: it cannot be reprinted.", key="ticket_not_today")
+            raise Conflict(
+                "Vé này không phải của hôm nay: không in lại.",
+                "This ticket is not from today: it cannot be reprinted.",
+                key="ticket_not_today",
+            )
         assert ticket is not None  # today's tickets are all in the engine
         previous = self.latest_job(ticket_id)
         if previous is not None and previous.state in (JobState.QUEUED, JobState.SENT):
-            raise Conflict(f"Vé {ticket.label} đang được in.", f"Ticket {ticket.label} is being printed.",
-                           key="print_in_progress")
+            raise Conflict(
+                f"Vé {ticket.label} đang được in.", f"Ticket {ticket.label} is being printed.", key="print_in_progress"
+            )
         config = self.office.config
         kiosk = next((k for k in config.kiosks if k.id == ticket.kiosk), None)
         printer = self._printer(previous.printer if previous else (kiosk.printer if kiosk else ""))
@@ -448,8 +470,17 @@ class PrintService:
             raise Conflict("Không có máy in cho vé này.", "There is no printer for this ticket.", key="no_printer")
         info = previous.info if previous else ticket_info(config, printer, ticket.to_dict(), url_fn(ticket.token))
         now = self.office.clock()
-        job = Job(0, ticket_id, printer.id, JobState.QUEUED, now, now, info,
-                  reprint_of=previous.id if previous else None, requested_by=username)
+        job = Job(
+            0,
+            ticket_id,
+            printer.id,
+            JobState.QUEUED,
+            now,
+            now,
+            info,
+            reprint_of=previous.id if previous else None,
+            requested_by=username,
+        )
         await self._write(lambda conn: _insert_job(conn, job))
         self._add(job)
         log.info("ticket %s: reprint requested by %s (job %s)", ticket.label, username, job.id)
