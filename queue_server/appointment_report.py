@@ -21,8 +21,8 @@ import sqlite3
 from typing import Any
 
 from .config import Config
-from .reports import MAX_DAYS, summarize, vn_date
 from .errors import BadRequest
+from .reports import MAX_DAYS, summarize, vn_date
 
 ON_TIME_MINUTES = 10
 
@@ -153,8 +153,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 28
     notes = wb.create_sheet("Giải thích")
-    for line in DEFINITIONS:
-        notes.append([line])
+    for text in DEFINITIONS:
+        notes.append([text])
     notes.column_dimensions["A"].width = 120
     out = io.BytesIO()
     wb.save(out)

@@ -200,8 +200,9 @@ async def show(request: Request) -> JSONResponse:
 async def calendar(request: Request) -> Response:
     office = _office(request)
     found = await _read(office, ap.get, _code(request))
+    name = f"lich-hen-{ap.show_code(found['code'])}.ics"
     return Response(ap.ics(office.config, found, office.clock()), media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="lich-hen-{ap.show_code(found["code"])}.ics"'})
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _owner_attempt(request: Request, code: str) -> Throttle:
@@ -391,8 +392,8 @@ async def staff_close_slot(request: Request) -> JSONResponse:
     start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
     closed = get_bool(body, "closed")
     if closed is None:
-        raise BadRequest("Trường “closed” là bắt buộc (true hoặc false).", "Field “closed” is required (true or false).",
-                         key="bad_field", field="closed")
+        raise BadRequest("Trường “closed” là bắt buộc (true hoặc false).",
+                         "Field “closed” is required (true or false).", key="bad_field", field="closed")
     config, now = office.config, office.clock()
     await _write(office, lambda conn: ap.close_slot(conn, config, service, day, start, closed, user["username"], now))
     await office.audit(user, "appointment_slot_closed" if closed else "appointment_slot_opened", service=service,

@@ -12,6 +12,7 @@ CODE = path_param("code", {"type": "string", "description": "Booking code, e.g. 
 STATE = {"enum": ["booked", "checked_in", "cancelled"]}
 SLOT = obj({"start": TIME, "end": TIME, "capacity": {"type": "integer"}, "free": {"type": "integer"}},
            {"booked": {"type": "integer"}, "closed": {"type": "boolean"}})
+_SLOT_PROPERTIES: dict[str, Any] = SLOT["properties"]
 APPOINTMENT = obj(
     {"code": {"type": "string", "minLength": 6, "maxLength": 6}, "code_display": {"type": "string"},
      "service": {"type": "string"}, "date": DATE, "start": TIME, "end": TIME, "state": STATE,
@@ -22,22 +23,27 @@ APPOINTMENT = obj(
      "status_url": {"type": "string"}, "ticket": {"type": ["object", "null"]},
      "office_name": {"type": "string"}, "office_name_en": {"type": "string"}},
 )
-CREATED = {**APPOINTMENT, "required": [*APPOINTMENT["required"], "status_url"]}
-STAFF_APPOINTMENT = {**APPOINTMENT, "properties": {**APPOINTMENT["properties"], "name": {"type": ["string", "null"]},
+_REQUIRED: list[str] = APPOINTMENT["required"]
+_PROPERTIES: dict[str, Any] = APPOINTMENT["properties"]
+CREATED = {**APPOINTMENT, "required": [*_REQUIRED, "status_url"]}
+STAFF_APPOINTMENT = {**APPOINTMENT, "properties": {**_PROPERTIES, "name": {"type": ["string", "null"]},
                                                    "phone": {"type": ["string", "null"]},
                                                    "created_by": {"type": ["string", "null"]}}}
 BOOKING = {"type": "object", "required": ["service", "date", "start", "name", "phone"],
            "properties": {"service": {"type": "string"}, "date": DATE, "start": TIME,
                           "name": {"type": "string", "minLength": 2, "maxLength": 100},
-                          "phone": {"type": "string", "description": "Vietnamese number, e.g. 0912345678 or +84912345678"}}}
+                          "phone": {"type": "string",
+                                    "description": "Vietnamese number, e.g. 0912345678 or +84912345678"}}}
 LAST4 = {"phone_last4": {"type": "string", "pattern": r"^\d{4}$"}}
-CHECKED_IN = {**ISSUED, "properties": {**ISSUED["properties"], "booked": {"const": True},
+_ISSUED_PROPERTIES: dict[str, Any] = ISSUED["properties"]  # type: ignore[assignment]
+CHECKED_IN = {**ISSUED, "properties": {**_ISSUED_PROPERTIES, "booked": {"const": True},
                                        "slot_start": {"type": "string"}, "appointment": APPOINTMENT}}
 
 
 _COUNT = {"type": "integer"}
 _SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _COUNT})
-_REPORT_ROW = obj({"date": {"type": ["string", "null"]}, "service": {"type": ["string", "null"]}, "label": {"type": "string"},
+_REPORT_ROW = obj({"date": {"type": ["string", "null"]}, "service": {"type": ["string", "null"]},
+                   "label": {"type": "string"},
                    **{k: _COUNT for k in ("booked", "checked_in", "absent", "cancelled", "called", "on_time")},
                    "wait": _SUMMARY, "on_time_share": {"type": ["number", "null"]}})
 _REPORT = obj({"office": {"type": "string"}, "from": DATE, "to": DATE, "on_time_minutes": _COUNT,
@@ -112,12 +118,12 @@ def _more() -> dict[str, Any]:
                 obj({"date": DATE, "services": {"type": "array", "items": obj({
                     "code": {"type": "string"},
                     "slots": {"type": "array", "items": {**SLOT, "properties": {
-                        **SLOT["properties"], "appointments": {"type": "array", "items": STAFF_APPOINTMENT}}}}})}}),
+                        **_SLOT_PROPERTIES, "appointments": {"type": "array", "items": STAFF_APPOINTMENT}}}}})}}),
                 errors=(400, 401, 404), security=STAFF, params=[query_param("date", DATE, "Default: today"),
                                                                    query_param("service", {"type": "string"})]),
             "post": operation(
                 "Staff: book for a citizen who calls or comes by (no per-phone limit; audited)",
-                {**STAFF_APPOINTMENT, "required": [*APPOINTMENT["required"], "status_url"]}, status="201",
+                {**STAFF_APPOINTMENT, "required": [*_REQUIRED, "status_url"]}, status="201",
                 body=BOOKING, errors=(400, 401, 404, 409, 413, 503), security=STAFF),
         },
         "/api/staff/appointments/slots": {"post": operation(
