@@ -63,7 +63,7 @@ TERMINAL = frozenset({TicketState.DONE, TicketState.CANCELLED, TicketState.EXPIR
 # Recent service durations kept per service for the moving average.
 AVERAGE_WINDOW = 10
 
-_TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at")
+_TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at", "slot_start")
 
 
 @dataclass
@@ -102,6 +102,9 @@ class Ticket:
     def __post_init__(self) -> None:
         if not self.issued_service:
             self.issued_service = self.service
+    booked: bool = False  # checked in for an appointment
+    appointment: str | None = None  # the booking code (staff only)
+    slot_start: dt.datetime | None = None  # the appointment's slot
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies and is ~5x slower, and every event, snapshot
@@ -122,6 +125,7 @@ class Ticket:
         kw["front"] = bool(kw.get("front") or False)
         kw["closed_unstarted"] = bool(kw.get("closed_unstarted") or False)
         kw["issued_service"] = kw.get("issued_service") or kw["service"]
+        kw["booked"] = bool(kw.get("booked") or False)
         for k in _TICKET_TIMES:
             if kw.get(k):
                 kw[k] = dt.datetime.fromisoformat(kw[k])
@@ -187,6 +191,7 @@ class ServiceDay:
     cap: int | None = None  # overrides the config's daily_cap for today
     # Highest number this service issued today inside its *current* range (None: none yet).
     last_number: int | None = None
+    last_appointment_number: int | None = None  # with its own booking.range
     issued: int = 0  # tickets this service issued today (its numbering, not its queue)
     # (finished_at, ticket id, seconds) of today's finished tickets, in finishing order.
     durations: list[tuple[dt.datetime, int, float]] = field(default_factory=list)
@@ -261,20 +266,26 @@ class Engine:
     def _rebuild_figures(self) -> None:
         """Recompute numbering, counts, averages and the request index from today's tickets."""
         for sd in self.services.values():
-            sd.last_number, sd.issued, sd.durations = None, 0, []
+            sd.last_number, sd.last_appointment_number, sd.issued, sd.durations = None, None, 0, []
         self.used_numbers = set()
         self.by_request = {}
+        self.by_appointment: dict[str, int] = {}
         for t in sorted(self.tickets.values(), key=lambda t: t.id):
             if t.day != self.day:
                 continue
             self.used_numbers.add(t.number)
             if t.request_id:
                 self.by_request[(t.kiosk or "", t.request_id)] = t.id
+            if t.appointment:
+                self.by_appointment[t.appointment] = t.id
             sd = self.services.get(t.issued_service)
             if sd is not None:
                 sd.issued += 1
                 svc = self.config.service(t.issued_service)
-                if svc.first <= t.number <= svc.last:
+                booking = svc.booking.range
+                if t.booked and booking and booking[0] <= t.number <= booking[1]:
+                    sd.last_appointment_number = max(sd.last_appointment_number or 0, t.number)
+                elif svc.first <= t.number <= svc.last:
                     sd.last_number = max(sd.last_number or 0, t.number)
             if t.state is TicketState.DONE:
                 self._record_duration(t)
@@ -288,11 +299,14 @@ class Engine:
             "tickets": {i: t.to_dict() for i, t in sorted(self.tickets.items())},
             "counters": {n: c.to_dict() for n, c in sorted(self.counters.items())},
             "services": {code: {"open": sd.open, "cap": sd.cap, "last_number": sd.last_number,
+                                "last_appointment_number": sd.last_appointment_number,
                                 "issued": sd.issued, "next_number": self._next_number(code),
+                                "next_appointment_number": self._next_number(code, booked=True),
                                 "durations": [(a.isoformat(), i, d) for a, i, d in sd.durations]}
                          for code, sd in sorted(self.services.items())},
             "used_numbers": sorted(self.used_numbers),
             "by_request": sorted(self.by_request.items()),
+            "by_appointment": sorted(self.by_appointment.items()),
             "config_services": [(s.code, s.first, s.last) for s in self.config.services],
         }
 
@@ -465,15 +479,20 @@ class Engine:
                          token="", state=TicketState.WAITING, issued_at=when, queued_at=when)
         return self._position(phantom, [*self.waiting(), phantom])
 
-    def _next_number(self, code: str) -> int | None:
-        """The number ``code`` would give next: after its highest number in its current range,
-        skipping any number given today; None when the range is used up."""
+    def _next_number(self, code: str, booked: bool = False) -> int | None:
+        """The number ``code`` would give next: after its highest number in its current range
+        (``booking.range`` for an appointment, when the service has one), skipping any number
+        given today; None when the range is used up."""
         svc = self.config.service(code)
         sd = self.services[code]
-        n = svc.first if sd.last_number is None else sd.last_number + 1
+        if booked and svc.booking.range:
+            (first, last), latest = svc.booking.range, sd.last_appointment_number
+        else:
+            first, last, latest = svc.first, svc.last, sd.last_number
+        n = first if latest is None else latest + 1
         while n in self.used_numbers:
             n += 1
-        return n if n <= svc.last else None
+        return n if n <= last else None
 
     def service_status(self, code: str, now: dt.datetime) -> tuple[bool, str | None]:
         """Whether a ticket of ``code`` can be issued now, and the reason key if not."""
@@ -481,6 +500,8 @@ class Engine:
         svc = self.config.service(code)
         if not sd.open:
             return False, "service_closed"
+        if self.config.office.is_closed_day(self.office_day(now)):
+            return False, "closed_day"
         if self.config.office.enforce_hours and not self.is_open_hours(now):
             return False, "outside_hours"
         cap = sd.cap if sd.cap is not None else svc.daily_cap
@@ -552,6 +573,63 @@ class Engine:
         # What the kiosk shows and the ticket prints: the same figure the phone page shows now.
         t.people_ahead, t.estimated_wait_s = self.position(t)
         events.append(Event("ticket_issued", now, t.to_dict()))
+        return t, events
+
+    def check_in(
+        self,
+        now: dt.datetime,
+        *,
+        service: str,
+        code: str,
+        slot_start: dt.datetime,
+        token: str,
+        kiosk: str | None = None,
+    ) -> tuple[Ticket, list[Event]]:
+        """Turn a booked appointment into a ticket marked ``booked``. Check-in opens
+        ``early_minutes`` before the slot (earlier: 409 ``too_early`` with ``opens_at``) and
+        closes ``late_minutes`` after its start (later: 409 ``too_late``; the citizen takes a
+        walk-in ticket). The same code again returns the same ticket and no event."""
+        events = self.tick(now)
+        existing = self.by_appointment.get(code)
+        if existing is not None and existing in self.tickets:
+            return self.tickets[existing], events
+        if service not in self.services:
+            raise NotFound(f"Không có lĩnh vực {service}.", f"No service {service}.", key="service_not_found")
+        svc = self.config.service(service)
+        b = svc.booking
+        opens = slot_start - dt.timedelta(minutes=b.early_minutes)
+        closes = slot_start + dt.timedelta(minutes=b.late_minutes)
+        if now < opens:
+            local = opens.astimezone(self.config.office.tz)
+            raise Conflict(f"Chưa đến giờ xác nhận lịch hẹn: mời quay lại lúc {local:%H:%M} ngày {local:%d/%m/%Y}.",
+                           f"Too early to check in: please come back at {local:%H:%M} on {local:%d/%m/%Y}.",
+                           key="too_early", opens_at=opens.isoformat())
+        if now > closes:
+            raise Conflict("Đã quá giờ hẹn: lịch hẹn không còn hiệu lực. Mời lấy số thường.",
+                           "You are past your appointment time: please take a regular number.",
+                           key="too_late", walk_in=True, service=service)
+        ok, reason = self.service_status(service, now)
+        if not ok and reason != "cap_reached":  # a booked seat does not count against today's cap
+            raise Conflict(*ISSUE_REFUSALS[reason or "service_closed"], key=reason)
+        sd = self.services[service]
+        number = self._next_number(service, booked=True)
+        if number is None:
+            raise Conflict(*ISSUE_REFUSALS["range_exhausted"], key="range_exhausted")
+        if b.range:
+            sd.last_appointment_number = number
+        else:
+            sd.last_number = number
+        label = f"{b.prefix or svc.prefix}{number}"
+        t = Ticket(id=self.next_id, day=self.day, service=service, number=number, label=label, priority=False,
+                   token=token, state=TicketState.WAITING, issued_at=now, queued_at=now, kiosk=kiosk,
+                   booked=True, appointment=code, slot_start=slot_start, issued_service=service)
+        self.next_id += 1
+        self.tickets[t.id] = t
+        self.used_numbers.add(number)
+        sd.issued += 1
+        self.by_appointment[code] = t.id
+        t.people_ahead, t.estimated_wait_s = self.position(t)
+        events.append(Event("ticket_issued", now, t.to_dict(), details={"appointment": True}))
         return t, events
 
     # ---------------------------------------------------------------- counters
@@ -917,6 +995,8 @@ class Engine:
 ISSUE_REFUSALS = {
     "service_closed": ("Lĩnh vực này hôm nay tạm ngừng nhận hồ sơ.", "This service is closed today."),
     "outside_hours": ("Ngoài giờ làm việc: hiện không cấp số.", "Outside opening hours: no tickets now."),
+    "closed_day": ("Hôm nay là ngày nghỉ: cơ quan không làm việc, không cấp số.",
+                   "The office is closed today (holiday): no tickets."),
     "cap_reached": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "Today's tickets for this service are used up."),
     "range_exhausted": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "This service's number range is used up today."),
 }

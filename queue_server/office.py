@@ -22,17 +22,21 @@ from . import speech
 from .config import Config
 from .engine import Engine, Event, Ticket, TicketState
 from .errors import MotcuaError, Unavailable
-from .hub import Hub
+from .hub import Hub, text_frame
 from .store import Store
 
 log = logging.getLogger("motcua.office")
 
 Clock = Callable[[], dt.datetime]
-_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at")
+# The /ws protocol (see queue_server.ws): 2 = one "events" message per command.
+PROTOCOL_VERSION = 2
+# A cached snapshot is reused for this long at most: it says "now" and waiting times.
+SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
+_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at", "appointment")
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _last_finished(tickets: list[Ticket]) -> Ticket | None:
@@ -60,12 +64,17 @@ class Office:
         self.lock = asyncio.Lock()
         # The single writer: every commit runs in this thread, one at a time.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motcua-writer")
+        # Status token -> ticket id for the tickets in memory (the phone status page).
+        self._tokens: dict[str, int] = {}
         self.engine = self._load_engine()
         self.seq = store.last_seq()
         # Callbacks run after each commit with (events, seqs); used by the print service.
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
         self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        # audience -> (key, built at, text, frame): see snapshot_message.
+        self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
+        self._config_epoch = 0
         # Called after a commit with (counter, old holder, new holder) whenever a counter
         # changes hands (signed off, taken over, removed by a config edit): the web layer
         # uses it to end the old holder's counter screens.
@@ -76,7 +85,9 @@ class Office:
         return {n: c.staff for n, c in self.engine.counters.items()}
 
     def _load_engine(self) -> Engine:
-        return self.store.load_engine(self.config, self.clock())
+        engine = self.store.load_engine(self.config, self.clock())
+        self._tokens = {t.token: t.id for t in engine.tickets.values()}
+        return engine
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
@@ -138,6 +149,11 @@ class Office:
                 key="storage_error",
             ) from exc
         self.seq = seqs[-1]
+        for event in events:
+            if event.ticket is not None:
+                self._tokens[event.ticket["token"]] = event.ticket["id"]
+            elif event.kind == "day_started":  # the engine forgot the earlier days' tickets
+                self._tokens = {t.token: t.id for t in self.engine.tickets.values()}
         self._publish(events, seqs)
         for callback in self.after_commit:
             try:
@@ -190,9 +206,9 @@ class Office:
             rollover = candidate.tick(now)
             events = rollover + candidate.reconfigure(config, now)
             self.engine, self.config = candidate, config
+            self._config_epoch += 1
             try:
-                snapshots = {audience: json.dumps(self.snapshot(audience), ensure_ascii=False)
-                             for audience in ("public", "staff")}
+                snapshots = {audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")}
                 if events:
                     await self._commit(events, None)
             except BaseException:
@@ -200,6 +216,8 @@ class Office:
                 commit_failed = self.engine is not candidate
                 self.config = old_config
                 self.engine = self.store.load_engine(old_config, now) if commit_failed else old_engine
+                self._tokens = {t.token: t.id for t in self.engine.tickets.values()}
+                self._config_epoch += 1
                 raise
             self.hub.publish(snapshots)
 
@@ -210,17 +228,22 @@ class Office:
     # ------------------------------------------------------------------ messages
 
     def _publish(self, events: list[Event], seqs: list[int]) -> None:
-        last = len(events) - 1
-        for i, (event, seq) in enumerate(zip(events, seqs)):
-            staff = self.event_message(event, seq, "staff", with_services=(i == last))
+        """One message per command and audience (protocol v2): its events in order, then the
+        services summary once, serialised once per audience."""
+        staff_events = [self.event_message(event, seq, "staff") for event, seq in zip(events, seqs)]
+        public_events = []
+        for staff in staff_events:
             public = dict(staff)
             public["ticket"] = public_ticket(staff["ticket"])
             public["counter"] = public_counter(staff["counter"])
             public.pop("staff", None)
-            self.hub.publish({
-                "staff": json.dumps(staff, ensure_ascii=False),
-                "public": json.dumps(public, ensure_ascii=False),
-            })
+            public_events.append(public)
+        services = self.services_summary(events[-1].at)
+        self.hub.publish({
+            audience: json.dumps({"v": PROTOCOL_VERSION, "type": "events", "seq": seqs[-1], "events": batch,
+                                  "services": services}, ensure_ascii=False)
+            for audience, batch in (("staff", staff_events), ("public", public_events))
+        })
 
     def event_message(self, event: Event, seq: int, audience: str, with_services: bool = False) -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -279,6 +302,21 @@ class Office:
             })
         return out
 
+    def snapshot_message(self, audience: str) -> tuple[str, bytes]:
+        """The snapshot as JSON text and as a WebSocket frame, built once per sequence number
+        and audience and reused (a resync flood, twenty screens reconnecting after a
+        restart) for up to ``SNAPSHOT_MAX_AGE``. Anything published (an event, a printer's
+        state, a config reload) makes it stale."""
+        now = self.clock()
+        key = (self.seq, self.hub.published, self._config_epoch)
+        cached = self._snapshots.get(audience)
+        if cached is not None and cached[0] == key and dt.timedelta(0) <= now - cached[1] < SNAPSHOT_MAX_AGE:
+            return cached[2], cached[3]
+        text = json.dumps(self.snapshot(audience), ensure_ascii=False)
+        frame = text_frame(text)
+        self._snapshots[audience] = (key, now, text, frame)
+        return text, frame
+
     def snapshot(self, audience: str = "public") -> dict[str, Any]:
         """Everything a screen needs, with the sequence number of the last event it includes."""
         engine = self.engine
@@ -320,6 +358,7 @@ class Office:
         calls = sorted((t for t in today if t.called_at), key=lambda t: t.called_at, reverse=True)  # type: ignore
         office = self.config.office
         snap: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
             "type": "snapshot",
             "seq": self.seq,
             "now": now.isoformat(),
@@ -345,7 +384,7 @@ class Office:
             "counters": counters,
             "latest_calls": [
                 {"label": t.label, "service": t.service, "counter": t.counter, "at": t.called_at.isoformat(),  # type: ignore
-                 "state": t.state.value}
+                 "state": t.state.value, "booked": t.booked}
                 for t in calls[: self.config.display.latest_calls]
             ],
         }
@@ -362,10 +401,11 @@ class Office:
 
     def ticket_status(self, token: str) -> dict[str, Any] | None:
         """Public status of one ticket, by its status token."""
-        for t in self.engine.tickets.values():
-            if t.token == token:
-                break
+        held = self.engine.tickets.get(self._tokens.get(token, 0))
+        if held is not None and held.token == token:
+            t = held
         else:
+            # An earlier day's ticket: the database's unique index on token.
             stored = self.store.ticket_by_token(token)
             if stored is None:
                 return None

@@ -27,6 +27,7 @@ TICKET_COLUMNS = (
     "id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
     "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
     "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at",
+    "booked", "appointment", "slot_start",
     "issued_service", "closed_unstarted",
 )
 # A ticket row is inserted once (its ``ticket_issued`` event) and updated after that: a
@@ -145,14 +146,45 @@ def _m004_sessions(db: sqlite_utils.Database) -> None:
     db["sessions"].create_index(["username"])
 
 
-_FACT_COLUMNS_5 = _FACT_COLUMNS + ", closed_unstarted"
-_FACT_VALUES_5 = _FACT_VALUES + ", NEW.closed_unstarted"
-_FACT_UPSERT_5 = _FACT_UPSERT.replace(f"({_FACT_COLUMNS})", f"({_FACT_COLUMNS_5})").replace(
-    f"VALUES ({_FACT_VALUES})", f"VALUES ({_FACT_VALUES_5})").replace(
+def _m005_appointments(db: sqlite_utils.Database) -> None:
+    # Bookings (queue_server.appointments). name/phone/phone_last4/client are personal data:
+    # blanked keep_days after the appointment (purged_at set), the rest kept for reports.
+    # ``client`` is a hash of the booking device's address, for the per-address limit.
+    db["appointments"].create(
+        {"code": str, "service": str, "date": str, "start": str, "end": str, "name": str, "phone": str,
+         "phone_last4": str, "state": str, "created_at": str, "created_by": str, "client": str,
+         "moved_at": str, "cancelled_at": str, "cancelled_by": str, "cancel_reason": str,
+         "checked_in_at": str, "ticket_id": int, "purged_at": str},
+        pk="code",
+        not_null={"service", "date", "start", "end", "state", "created_at"},
+    )
+    db["appointments"].create_index(["service", "date", "start"])
+    db["appointments"].create_index(["phone"])
+    db["appointments"].create_index(["client"])
+    db["appointments"].create_index(["date"])
+    db["appointment_closures"].create({"service": str, "date": str, "start": str, "closed_by": str, "closed_at": str},
+                                      pk=("service", "date", "start"))
+    # Appointment tickets: booked, the booking code (staff only) and the slot's start.
+    db["tickets"].add_column("booked", int, not_null_default=0)
+    db["tickets"].add_column("appointment", str)
+    db["tickets"].add_column("slot_start", str)
+
+
+def _m006_report_days(db: sqlite_utils.Database) -> None:
+    # Daily report aggregates, so a year report reads thousands of rows instead of 500,000
+    # (queue_server.report_days: the tables, the triggers that mark a day dirty, the rules).
+    from . import report_days
+
+    report_days.migrate(db.conn)
+
+_FACT_COLUMNS_7 = _FACT_COLUMNS + ", closed_unstarted"
+_FACT_VALUES_7 = _FACT_VALUES + ", NEW.closed_unstarted"
+_FACT_UPSERT_7 = _FACT_UPSERT.replace(f"({_FACT_COLUMNS})", f"({_FACT_COLUMNS_7})").replace(
+    f"VALUES ({_FACT_VALUES})", f"VALUES ({_FACT_VALUES_7})").replace(
     "rating = excluded.rating;", "rating = excluded.rating, closed_unstarted = excluded.closed_unstarted;")
 
 
-def _m005_issuing_service(db: sqlite_utils.Database) -> None:
+def _m007_issuing_service(db: sqlite_utils.Database) -> None:
     # Numbering belongs to the service that issued a ticket, not to the one it was
     # transferred to: keep that service on the row (from the ticket's first event for old
     # rows). Next on a called, never started ticket is its own outcome (closed_unstarted).
@@ -177,13 +209,14 @@ def _m005_issuing_service(db: sqlite_utils.Database) -> None:
     for when in ("INSERT", "UPDATE"):
         conn.execute(f"DROP TRIGGER ticket_facts_after_{when.lower()}")
         conn.execute(f"CREATE TRIGGER ticket_facts_after_{when.lower()} AFTER {when} ON tickets "
-                     f"BEGIN {_FACT_UPSERT_5} END")
+                     f"BEGIN {_FACT_UPSERT_7} END")
     conn.execute("INSERT INTO meta (key, value) VALUES ('engine', '{}') ON CONFLICT (key) DO NOTHING")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
                                                                _m003_report_facts, _m004_sessions,
-                                                               _m005_issuing_service]
+                                                               _m005_appointments, _m006_report_days,
+                                                               _m007_issuing_service]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
