@@ -35,7 +35,7 @@ log = logging.getLogger("motcua")
 
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
 # Optional modules, each exporting ``routes`` and (for HTTP routes) ``openapi_paths``.
-FEATURE_MODULES = ("printing", "admin", "reports", "appointments_api", "sync")
+FEATURE_MODULES = ("printing", "admin", "reports", "appointments_api", "sync", "kiosk")
 # Seconds between day-rollover checks when nobody presses anything.
 TICK_SECONDS = 30
 _HTTP_MESSAGES = {

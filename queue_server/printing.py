@@ -39,7 +39,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import math
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,13 +51,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from printer.output import print_ticket, printer_status
-from printer.render import TicketInfo, render_ticket
+from printer.render import TicketInfo, render_ticket, wait_minutes
 
 from . import auth
 from .api import path_int, status_url
 from .config import Config, Kiosk, Printer
 from .engine import Event
 from .errors import Conflict, InvalidTransition, NotFound
+from .kiosk import counters_text, serving_counters
 from .office import Office
 from .openapi import STAFF, obj, operation, path_param, query_param
 
@@ -199,8 +199,9 @@ def ticket_info(config: Config, printer: Printer, ticket: dict[str, Any], url: s
     return TicketInfo(
         office_name=config.office.name, service_name=service_name, label=ticket["label"],
         issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=int(ticket["people_ahead"] or 0),
-        estimated_wait_min=math.ceil((ticket["estimated_wait_s"] or 0) / 60), status_url=url,
+        estimated_wait_min=wait_minutes(ticket["estimated_wait_s"]), status_url=url,
         footer=printer.footer, priority=bool(ticket["priority"]),
+        counters=counters_text(serving_counters(config, ticket["service"])),
     ).to_json()
 
 
