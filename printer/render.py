@@ -42,6 +42,7 @@ WORDS: dict[str, dict[str, str]] = {
         "wait_none": "Thời gian chờ dự kiến: dưới 1 phút",
         "scan": "Quét mã để theo dõi",
         "priority": "ƯU TIÊN",
+        "appointment": "LỊCH HẸN {time}",
     },
     "en": {
         "number": "Your number",
@@ -50,6 +51,7 @@ WORDS: dict[str, dict[str, str]] = {
         "wait_none": "Estimated wait: under a minute",
         "scan": "Scan to follow your turn",
         "priority": "PRIORITY",
+        "appointment": "APPOINTMENT {time}",
     },
 }
 
@@ -70,6 +72,7 @@ class TicketInfo:
     lang: Lang = "vi"
     # The counters that serve the ticket's service, already formatted ("Quầy 1, 2").
     counters: str = ""
+    appointment: str = ""  # the booked slot's start, "HH:MM" ("" for a walk-in ticket)
 
     def __post_init__(self) -> None:
         if self.lang not in WORDS:
@@ -233,8 +236,13 @@ def _big_label(label: str, width: int, margin: int) -> Image.Image:
     return image
 
 
+QR_MASK = 2
+
+
 def _qr_block(url: str, width: int) -> Image.Image:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    # A fixed mask: qrcode otherwise draws the symbol eight times to score every mask, three
+    # quarters of a ticket's rendering time; any mask is valid and scanners read them all.
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, mask_pattern=QR_MASK)
     qr.add_data(url)
     qr.make(fit=True)
     modules = qr.modules_count + 2 * qr.border
@@ -282,6 +290,7 @@ def _ticket_strings(info: TicketInfo) -> dict[str, str]:
         "number": words["number"],
         "label": info.label,
         "priority": words["priority"] if info.priority else "",
+        "appointment": words["appointment"].format(time=info.appointment) if info.appointment else "",
         "issued_at": info.issued_at,
         "people_ahead": words["people_ahead"].format(n=info.people_ahead),
         # Worded as the kiosk screen words it (display/js/i18n.js waitText).
@@ -317,6 +326,8 @@ def render_ticket(info: TicketInfo, width_px: int) -> Image.Image:
     blocks += [_big_label(s["label"], w, margin), int(8 * unit)]
     if s["priority"]:
         blocks += [_text_block(s["priority"], w, margin, round(28 * unit), True, True), int(8 * unit)]
+    if s["appointment"]:
+        blocks += [_text_block(s["appointment"], w, margin, round(28 * unit), True, True), int(8 * unit)]
     blocks += [_text_block(s["issued_at"], w, margin, round(22 * unit)), int(6 * unit)]
     blocks += [_text_block(s["people_ahead"], w, margin, round(24 * unit), bold=True), int(4 * unit)]
     blocks += [_text_block(s["wait"], w, margin, round(22 * unit)), int(10 * unit)]

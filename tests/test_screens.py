@@ -11,7 +11,16 @@ import time
 
 from queue_server import speech
 from queue_server.config import load_config
-from tests.browser import BLOCK_AUTOPLAY, Screens, admin_state, browser, eventually, screens, screenshot, wait_online_mark  # noqa: F401
+from tests.browser import (  # noqa: F401
+    BLOCK_AUTOPLAY,
+    Screens,
+    admin_state,
+    browser,
+    eventually,
+    screens,
+    screenshot,
+    wait_online_mark,
+)
 from tests.support import KIOSK_TOKEN, ServerProcess, free_port, http, login, write_config
 
 KIOSK = f"/kiosk?device=sanh&token={KIOSK_TOKEN}"

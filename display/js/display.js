@@ -77,7 +77,7 @@ function render() {
   // With no other call yet (the day's first), the list is left out rather than saying "none".
   $("recent-box").hidden = recent.length === 0;
   $("recent").innerHTML = recent
-    .map((c) => `<li data-state="${esc(c.state)}"><span class="num">${esc(c.label)}</span><span class="to">➜ ${esc(counterLabel(c.counter))}</span></li>`)
+    .map((c) => `<li data-state="${esc(c.state)}"><span class="num">${esc(c.label)}</span>${c.booked ? `<span class="booked-mark">${esc(t("display.booked"))}</span>` : ""}<span class="to">➜ ${esc(counterLabel(c.counter))}</span></li>`)
     .join("");
   trimOverflow($("recent"));
 
