@@ -223,8 +223,13 @@ def _big_label(label: str, width: int, margin: int) -> Image.Image:
     return image
 
 
+QR_MASK = 2
+
+
 def _qr_block(url: str, width: int) -> Image.Image:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    # A fixed mask: qrcode otherwise draws the symbol eight times to score every mask, three
+    # quarters of a ticket's rendering time; any mask is valid and scanners read them all.
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, mask_pattern=QR_MASK)
     qr.add_data(url)
     qr.make(fit=True)
     modules = qr.modules_count + 2 * qr.border

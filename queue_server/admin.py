@@ -25,6 +25,7 @@ from .engine import TicketState
 from .errors import BadRequest, NotFound
 from .office import Office
 from .openapi import ADMIN, STATE, obj, operation, path_param, query_param
+from .ws import sessions_changed
 
 AUDIT_LIMIT = 500
 
@@ -167,6 +168,7 @@ async def set_user_disabled(request: Request) -> JSONResponse:
         raise BadRequest("Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.",
                          key="self_disable")
     await office.in_writer(auth.set_disabled, office.store, name, disabled)
+    sessions_changed(office)
     await office.audit(user, "user_disabled" if disabled else "user_enabled", username=name)
     return JSONResponse({"user": _user_view(office.store.get_user(name) or {})})
 
@@ -177,6 +179,7 @@ async def reset_password(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     password = get_str(await read_json(request), "password", required=True, max_len=200) or ""
     await office.in_writer(auth.set_password, office.store, name, password)
+    sessions_changed(office)
     await office.audit(user, "password_reset", username=name)
     return JSONResponse({"ok": True})
 

@@ -6,7 +6,8 @@ plainly. Each one is a module with two names, checked by mypy through ``Feature`
 
 The app adds their routes after the core's; ``openapi.document`` merges their paths.
 ``BACKGROUND`` lists the features' timers: coroutines the app runs beside the server for
-its whole life, given the office (appointments' personal-data purge). Printing, which must
+its whole life, given the office (appointments' personal-data purge, the daily report
+aggregates). Printing, which must
 start before the first request and stop in order, is started in ``app.create_app``'s
 lifespan itself.
 """
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, appointments_api, report_routes, sync
+from . import admin, appointments_api, report_days, report_routes, sync
 from .office import Office
 from .printing import routes as printing
 
@@ -32,7 +33,8 @@ class Feature(Protocol):
 
 
 FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api, sync)
-BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (appointments_api.run_forever,)
+BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (appointments_api.run_forever,
+                                                                      report_days.keep_fresh)
 
 
 def routes() -> list[BaseRoute]:
