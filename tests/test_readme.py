@@ -32,9 +32,7 @@ def test_readme_api_table_is_the_one_generated_from_the_served_document(tmp_path
     with TestClient(create_app(load_config(write_config(tmp_path)), printing=False)) as client:
         served = client.get("/api/openapi.json").json()
     block = re.search(r"<!-- api-table:start.*?-->\n(.*?)\n<!-- api-table:end -->", README, re.S)
-    assert block and block.group(1) == openapi.markdown_table(served), (
-        "regenerate: python -c 'from queue_server import openapi, features; "
-        "print(openapi.markdown_table(openapi.document(features.openapi_paths())))'")
+    assert block and block.group(1) == openapi.markdown_table(served), "regenerate: python scripts/api_table.py"
 
 
 def test_readme_api_table_lists_every_http_route_of_the_app_and_no_other(tmp_path: Path):
