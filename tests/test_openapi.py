@@ -12,9 +12,10 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from queue_server import admin, api, printing
+from queue_server import admin, api
 from queue_server.app import create_app
-from tests.support import PASSWORD, add_staff, write_config
+from queue_server.printing import routes as printing
+from tests.support import JSON_HEADERS, PASSWORD, add_staff, write_config
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     add_staff(path, {"boss": "admin"})
     from queue_server.config import load_config
 
-    with TestClient(create_app(load_config(path), printing=False)) as c:
+    with TestClient(create_app(load_config(path), printing=False), headers=JSON_HEADERS) as c:
         yield c
 
 
