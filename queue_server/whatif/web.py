@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import auth
+from ..openapi import STAFF, obj, operation, path_param, query_param
 from ..config import Config
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
 from ..reports import parse_date
@@ -84,7 +85,7 @@ def _admin(request: Request) -> dict[str, Any]:
     return auth.require_user(request, request.app.state.office.store, role="admin")
 
 
-async def page(request: Request) -> Response:
+async def page_whatif(request: Request) -> Response:
     return FileResponse(PAGE, headers={"Cache-Control": "no-cache"})
 
 
@@ -253,10 +254,55 @@ async def export_run(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/whatif", page),
+    Route("/admin/whatif", page_whatif),
     Route("/api/whatif/plan", get_plan),
     Route("/api/whatif/runs", start_run, methods=["POST"]),
     Route("/api/whatif/runs/{id}", get_run),
     Route("/api/whatif/runs/{id}/export", export_run),
 ]
 
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+_STR = {"type": "string"}
+_NUM = {"type": ["number", "null"]}
+_ADMIN = (401, 403)
+_ID = path_param("id", {"type": "integer", "minimum": 1})
+_COUNTER_PLAN = obj({"number": {"type": "integer", "minimum": 1, "maximum": 999}},
+                    {"services": {"type": "object", "additionalProperties": {"enum": ["primary", "normal", "backup"]}},
+                     "hours": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"}},
+                     "closed": {"type": "boolean"}, "shift_minutes": {"type": "integer", "minimum": -180, "maximum": 180}})
+_VARIANT = obj({"name": {"type": "string", "minLength": 1, "maxLength": 80}},
+               {"priority_rule": {"enum": ["strict", "interleave"]}, "interleave": {"type": "integer", "minimum": 0},
+                "clerks": {"type": "integer", "minimum": 1}, "counters": {"type": "array", "items": _COUNTER_PLAN}})
+_DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
+_RUN_BODY = {**obj({"from": _DATE}, {
+    "to": _DATE, "seeds": {"type": "integer", "minimum": 1, "maximum": 200},
+    "variants": {"type": "array", "items": _VARIANT, "maxItems": 20}, "recommend": {"type": "boolean"},
+    "objective": {"enum": ["p90", "balance", "mix"]}, "weight": {"type": "number", "minimum": 0, "maximum": 1},
+    "budget_s": {"type": "number", "minimum": 1, "maximum": 600}}), "additionalProperties": False}
+_RUN = obj({"id": {"type": "integer"}, "state": {"enum": ["running", "done", "failed"]},
+            "progress": {"type": "number"}},
+           {"result": {"type": "object"}, "agreement_text": {"type": "array", "items": _STR},
+            "error": {"type": "object"}})
+
+openapi_paths: dict[str, Any] = {
+    "/api/whatif/plan": {"get": operation(
+        "The actual counter plan, services, counters and the recorded days of the last 60 days (for the form)",
+        obj({"plan": _VARIANT, "services": {"type": "array", "items": obj({"code": _STR, "name": _STR})},
+             "counters": {"type": "array", "items": obj({"number": {"type": "integer"}, "name": _STR})},
+             "days": {"type": "array", "items": _STR}, "today": _STR}),
+        errors=_ADMIN, security=STAFF)},
+    "/api/whatif/runs": {"post": operation(
+        "Start a what-if run (one at a time): replay the days under the actual plan and the variants",
+        obj({"id": {"type": "integer"}, "state": {"const": "running"}, "status_url": _STR}), status="202",
+        body=_RUN_BODY, errors=(400, *_ADMIN, 404, 409, 413), security=STAFF)},
+    "/api/whatif/runs/{id}": {"get": operation(
+        "A run's progress (0-1) and, once done, its result (see docs/whatif.md)", _RUN,
+        errors=(*_ADMIN, 404), security=STAFF, params=[_ID])},
+    "/api/whatif/runs/{id}/export": {"get": operation(
+        "A finished run as a file: XLSX (with charts), CSV or JSON", _STR, media="text/csv",
+        errors=(400, *_ADMIN, 404, 409), security=STAFF,
+        params=[_ID, query_param("format", {"enum": ["xlsx", "csv", "json"]}, "Default xlsx")])},
+}
