@@ -23,6 +23,7 @@ from .config import Config
 from .engine import Engine, Event, Ticket, TicketState
 from .errors import MotcuaError, Unavailable
 from .hub import Hub, text_frame
+from .kiosk import serving_counters
 from .store import Store
 
 log = logging.getLogger("motcua.office")
@@ -299,6 +300,10 @@ class Office:
                 "average_service_s": round(engine.average_service_seconds(svc.code)),
                 "next": [t.label for t in waiting[:3]],
                 "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds()) if waiting else 0,
+                # The kiosk's priority path shows what a priority ticket would wait.
+                "waiting_priority": sum(1 for t in waiting if t.priority),
+                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True)[1],
+                "counters": serving_counters(self.config, svc.code),
             })
         return out
 
