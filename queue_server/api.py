@@ -15,6 +15,7 @@ from starlette.routing import Route
 from . import auth
 from .errors import BadRequest, NotFound, PayloadTooLarge
 from .office import Office, public_ticket
+from .store import ticket_by_token as store_ticket_by_token
 from .ws import sessions_changed
 
 # Largest whole number accepted anywhere in a body: larger is surely a mistake.
@@ -125,7 +126,12 @@ async def state(request: Request) -> Response:
 
 async def ticket_status(request: Request) -> JSONResponse:
     token = request.path_params["token"]
-    status = _office(request).ticket_status(token) if 8 <= len(token) <= 64 else None
+    office = _office(request)
+    status = office.ticket_status(token) if 8 <= len(token) <= 64 else None
+    if status is None and 8 <= len(token) <= 64:
+        # An earlier day's ticket: from the database, on a reader thread.
+        stored = await office.read(store_ticket_by_token, token)
+        status = office.ticket_status(token, stored) if stored is not None else None
     if status is None:
         raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
     return JSONResponse(status)
