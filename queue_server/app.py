@@ -35,7 +35,7 @@ log = logging.getLogger("motcua")
 
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
 # Optional modules, each exporting ``routes`` and (for HTTP routes) ``openapi_paths``.
-FEATURE_MODULES = ("printing", "admin", "reports")
+FEATURE_MODULES = ("printing", "admin", "reports", "dossier_api", "dossier_reports")
 # Seconds between day-rollover checks when nobody presses anything.
 TICK_SECONDS = 30
 _HTTP_MESSAGES = {
@@ -131,6 +131,9 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
 
                 app.state.printing = PrintService(office)
                 await app.state.printing.start()
+        for module in feature_modules():
+            if hasattr(module, "attach"):  # a feature that hooks into the office (dossiers)
+                module.attach(office)
         tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office))]
         tasks += [asyncio.create_task(start(office)) for start in background or ()]
         try:

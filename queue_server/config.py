@@ -96,6 +96,7 @@ class Queue:
 @dataclass(frozen=True)
 class Rating:
     levels: int = _help("Satisfaction levels on the rating tablet (3, 4 or 5)", 4)
+    satisfied_levels: int = _help("How many of the highest levels count as satisfied in the satisfaction rate", 2)
     timeout_seconds: int = _help("How long the tablet waits for a rating", 60)
 
 
@@ -134,6 +135,7 @@ class Counter:
     name: str = _help("Vietnamese name")
     services: dict[str, str] = _help("Service code -> level (primary, normal, backup)")
     name_en: str = _help("English name", "")
+    printer: str = _help("Printer id for slips printed at this counter (apology slips; '' for none)", "")
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,30 @@ class Printer:
     stale_after: int = _help("Seconds after which an unsent job is dropped", 60)
     agent_token: str = _help("If set, a print agent with this token drives the printer", "")
     footer: str = _help("Last line of the ticket", "Xin cảm ơn!")
+
+
+@dataclass(frozen=True)
+class Procedure:
+    service: str = _help("Service code the procedure (thủ tục) belongs to")
+    code: str = _help("Short procedure code, unique in the office (e.g. CT01)")
+    name: str = _help("Vietnamese name of the procedure")
+    days: int = _help("Legal processing time in working days (0: the same day)")
+    papers: list[str] = _help("Papers the citizen brings", default_factory=list)
+    name_en: str = _help("English name", "")
+
+
+@dataclass(frozen=True)
+class Dossiers:
+    code_pattern: str = _help("Regular expression a whole dossier code must match (a mistyped or misscanned code is "
+                              "refused)", r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+    code_description: str = _help("The code's shape in words, shown when a code is refused",
+                                  "mã cơ quan, ngày nhận (yymmdd) và số thứ tự, ví dụ 000.00.21.H40-261203-0001")
+    code_description_en: str = _help("The code's shape in English",
+                                     "agency code, date received (yymmdd) and sequence, e.g. 000.00.21.H40-261203-0001")
+    return_service: str = _help("Service code of result-return tickets (kiosk \"Nhận kết quả\"; '' for none)", "")
+    require_outcome: bool = _help("A ticket can be finished only after the clerk recorded the visit's outcome", False)
+    procedures_csv: str = _help("CSV file of more procedures (service,code,name,days,papers), relative to "
+                                "config.toml; '' for none", "")
 
 
 @dataclass(frozen=True)
@@ -182,6 +208,8 @@ class Config:
     printers: list[Printer] = _help("Ticket printers", default_factory=list)
     backup: Backup = _help("Database backups", default_factory=Backup)
     alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
+    procedures: list[Procedure] = _help("Procedures (thủ tục) per service", default_factory=list)
+    dossiers: Dossiers = _help("Dossiers (hồ sơ) and results", default_factory=Dossiers)
     path: Path | None = field(default=None, compare=False)
 
     def service(self, code: str) -> Service:
@@ -382,9 +410,13 @@ def _validate(cfg: Config) -> None:
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    from . import procedures
+
     cfg: Config = _build(Config, data, "")
+    cfg = procedures.with_csv(dataclasses.replace(cfg, path=path))
     _validate(cfg)
-    return dataclasses.replace(cfg, path=path)
+    procedures.validate(cfg)
+    return cfg
 
 
 def load_config(path: str | Path) -> Config:
