@@ -127,9 +127,18 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .reports import run_command
+    if args.kind in ("dossiers", "satisfaction"):
+        from . import dossier_reports
 
-    where = run_command(_config(args), args.date_from, args.date_to, args.by, args.format, args.output)
+        where = dossier_reports.run_command(_config(args), args.kind, args.date_from, args.date_to, args.by,
+                                            args.format, args.output)
+    else:
+        from .reports import run_command
+
+        if args.by in ("month", "procedure"):
+            raise MotcuaError(f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
+                              f"--by {args.by} is for --kind dossiers or satisfaction only.", key="bad_group")
+        where = run_command(_config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output)
     if where != "-":
         print(f"Đã ghi báo cáo / report written: {where}", file=sys.stderr)
     return 0
@@ -188,7 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="report figures for a date range: csv, xlsx or json (see docs/reports.md)")
     p.add_argument("--from", dest="date_from", required=True, help="first office day: DD/MM/YYYY or YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", required=True, help="last office day (inclusive)")
-    p.add_argument("--by", choices=("day", "service", "counter", "staff", "hour"), default="day")
+    p.add_argument("--kind", choices=("tickets", "dossiers", "satisfaction"), default="tickets",
+                   help="tickets (default), dossiers (on-time figures) or satisfaction (ratings)")
+    p.add_argument("--by", choices=("day", "month", "service", "procedure", "counter", "staff", "hour"),
+                   help="group by (tickets: day, service, counter, staff, hour; default day. dossiers: month, "
+                        "service, procedure, staff; satisfaction: month, service, staff, counter; default month)")
     p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
     p.add_argument("--output", help="file to write (default: standard output; xlsx: bao-cao-….xlsx)")
     p.set_defaults(func=cmd_report)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from .workdays import MAX_WORKING_DAYS
 if TYPE_CHECKING:
     from .config import Config, Procedure
 
+log = logging.getLogger("motcua.config")
 _PROC_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 CSV_COLUMNS = ("service", "code", "name", "days", "papers")
 MAX_CSV_BYTES = 2_000_000
@@ -65,10 +67,26 @@ def parse_csv(text: str, where: str = "procedures.csv") -> list[Procedure]:
 
 
 def with_csv(cfg: Config) -> Config:
-    """``cfg`` with the procedures of ``dossiers.procedures_csv`` appended."""
+    """``cfg`` with the procedures of ``dossiers.procedures_csv`` appended, and without those
+    of services the office does not have (a service removed from the list, e.g. from the
+    admin screen, takes its procedures with it; a warning is logged)."""
     name = cfg.dossiers.procedures_csv
-    if not name:
-        return cfg
+    if name:
+        cfg = _read_csv(cfg, name)
+    services = {s.code for s in cfg.services}
+    kept = [p for p in cfg.procedures if p.service in services]
+    if len(kept) != len(cfg.procedures):
+        dropped = sorted({p.service for p in cfg.procedures if p.service not in services})
+        log.warning("procedures of unknown services ignored: %s", ", ".join(dropped))
+        cfg = dataclasses.replace(cfg, procedures=kept)
+    if cfg.dossiers.return_service and cfg.dossiers.return_service not in services:
+        log.warning("dossiers.return_service %s is not a service; result-return tickets use the dossier's service",
+                    cfg.dossiers.return_service)
+        cfg = dataclasses.replace(cfg, dossiers=dataclasses.replace(cfg.dossiers, return_service=""))
+    return cfg
+
+
+def _read_csv(cfg: Config, name: str) -> Config:
     path = cfg.resolve(name)
     try:
         data = path.read_bytes()

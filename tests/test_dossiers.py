@@ -25,14 +25,14 @@ PASSWORD = "mat-khau-123"
 def _accounts(path: Path) -> None:
     store = Store(path)
     for name, role in [("clerk1", "clerk"), ("clerk2", "clerk"), ("clerk5", "clerk"), ("boss", "admin")]:
-        auth.add_user(store, name, PASSWORD, role)
+        if store.get_user(name) is None:
+            auth.add_user(store, name, PASSWORD, role)
     store.close()
 
 
 def make_client(tmp_path: Path, clock: Clock, **dossiers: Any) -> TestClient:
     db = tmp_path / "motcua.db"
-    if not db.exists():
-        _accounts(db)
+    _accounts(db)
     return TestClient(create_app(office(tmp_path, **dossiers), database=db, clock=clock, printing=False))
 
 
