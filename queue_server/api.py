@@ -9,12 +9,13 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth
 from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from .office import Office, public_ticket
+from .ws import sessions_changed
 
 # Largest whole number accepted anywhere in a body: larger is surely a mistake.
 MAX_INT = 1_000_000_000
@@ -115,10 +116,11 @@ async def healthz(request: Request) -> JSONResponse:
                          "screens": len(office.hub), "dropped_screens": office.hub.dropped_total})
 
 
-async def state(request: Request) -> JSONResponse:
+async def state(request: Request) -> Response:
     office = _office(request)
     audience = "staff" if auth.current_user(request, office.store) else "public"
-    return JSONResponse(office.snapshot(audience))
+    # The same cached JSON the screens get (built once per seq and audience).
+    return Response(office.snapshot_message(audience)[0], media_type="application/json")
 
 
 async def ticket_status(request: Request) -> JSONResponse:
@@ -183,11 +185,12 @@ async def login(request: Request) -> JSONResponse:
     throttle: auth.LoginThrottle = request.app.state.throttle
     throttle.check(username, address)
     user = office.store.get_user(username)
-    if user is None or user["disabled"] or not auth.verify_password(password, user["password_hash"]):
+    if not auth.check_login(user, password):
         throttle.failed(username, address)
         raise auth.Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
                                 "Wrong username or password (or the account is disabled).", key="bad_login")
     throttle.succeeded(username, address)
+    assert user is not None
     if counter is not None:
         office.engine.counter(counter)
         await office.execute(lambda engine, now: engine.sign_on(now, counter, username))
@@ -211,6 +214,7 @@ async def logout(request: Request) -> JSONResponse:
     sid = request.session.get("sid")
     if isinstance(sid, str):
         await office.in_writer(auth.end_session, office.store, sid)
+        sessions_changed(office)
     request.session.clear()
     return JSONResponse({"ok": True})
 

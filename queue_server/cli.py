@@ -28,20 +28,25 @@ def serve(config: Config, *, app: Any = None, host: str | None = None, port: int
     import uvicorn
 
     from .app import create_app
+    from .wsraw import FrameWritingProtocol
 
     app = app or create_app(config)
     uvicorn.run(
         app,
         host=host or config.server.host,
         port=port if port is not None else config.server.port,
-        # websockets' sans-I/O protocol; pings find dead screens within ~20 s.
-        ws="websockets-sansio",
+        # uvicorn's websockets sans-I/O protocol, letting the push hub write each frame
+        # straight to every screen (queue_server.wsraw); pings find dead screens within ~20 s.
+        ws=FrameWritingProtocol,
         ws_ping_interval=10.0,
         ws_ping_timeout=10.0,
         ws_max_size=64 * 1024,
         # Compressing small JSON per screen buys nothing on a LAN and was half the server's
         # CPU per call with 230 screens (docs/benchmarks.md).
         ws_per_message_deflate=False,
+        # X-Forwarded-* are handled inside the app, believed only from server.trusted_proxies
+        # (uvicorn's default would believe anything from 127.0.0.1).
+        proxy_headers=False,
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )
@@ -127,14 +132,23 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .central.config import is_central_config
+    from .reports import run_command
+
     if args.kind in ("dossiers", "satisfaction"):
         from . import dossier_reports
 
         where = dossier_reports.run_command(_config(args), args.kind, args.date_from, args.date_to, args.by,
                                             args.format, args.output)
-    else:
-        from .reports import run_command
+    elif is_central_config(args.config):
+        from .central.cli import report
 
+        sites = [s for s in (args.site or "").split(",") if s] or None
+        where = report(args.config, args.date_from, args.date_to, args.by or "day", args.format, args.output, sites)
+    else:
+        if args.by == "site" or args.site:
+            raise MotcuaError("--by site và --site chỉ dùng với central.toml.",
+                              "--by site and --site need a central.toml.", key="bad_group")
         if args.by in ("month", "procedure"):
             raise MotcuaError(f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
                               f"--by {args.by} is for --kind dossiers or satisfaction only.", key="bad_group")
@@ -142,6 +156,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     if where != "-":
         print(f"Đã ghi báo cáo / report written: {where}", file=sys.stderr)
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .sync import write_bundle
+
+    result = write_bundle(_config(args), args.since, args.output)
+    print(f"Đã xuất / exported {result['events']} sự kiện / events ({result['after']} → {result['next_after']}): "
+          f"{result['path']}")
+    return 0
+
+
+def cmd_central(args: argparse.Namespace) -> int:
+    from .central.cli import run
+
+    return run(args, _read_password)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,12 +228,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", required=True, help="last office day (inclusive)")
     p.add_argument("--kind", choices=("tickets", "dossiers", "satisfaction"), default="tickets",
                    help="tickets (default), dossiers (on-time figures) or satisfaction (ratings)")
-    p.add_argument("--by", choices=("day", "month", "service", "procedure", "counter", "staff", "hour"),
-                   help="group by (tickets: day, service, counter, staff, hour; default day. dossiers: month, "
-                        "service, procedure, staff; satisfaction: month, service, staff, counter; default month)")
+    p.add_argument("--by", choices=("day", "site", "month", "service", "procedure", "counter", "staff", "hour"),
+                   help="group by. tickets: day (default), service, counter, staff, hour, site (only with a "
+                        "central.toml, docs/central.md); dossiers: month (default), service, procedure, staff; "
+                        "satisfaction: month (default), service, staff, counter")
+    p.add_argument("--site", help="central.toml only: site ids to include, comma-separated (default: all)")
     p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
     p.add_argument("--output", help="file to write (default: standard output; xlsx: bao-cao-….xlsx)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="signed offline bundle of events for the central (docs/central.md)")
+    p.add_argument("--since", type=int, required=True, help="last event sequence number the central already has")
+    p.add_argument("--output", required=True, help="bundle file to write (e.g. on a USB stick)")
+    p.set_defaults(func=cmd_export)
+
+    from .central.cli import add_arguments
+
+    p = sub.add_parser("central", help="the central overview of many offices (central.toml; docs/central.md)")
+    add_arguments(p)
+    p.set_defaults(func=cmd_central)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import re
 import tomllib
 import typing
@@ -24,6 +25,7 @@ from .speech import LETTER_NAMES
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LEVELS = ("primary", "normal", "backup")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
@@ -64,10 +66,21 @@ class Office:
     ticker: str = _help("Line scrolling at the bottom of the hall display", "")
     ticker_en: str = _help("Ticker line in English", "")
     hours: Hours = _help("Opening hours per weekday", default_factory=Hours)
+    closed_days: list[str] = _help('Dates the office is closed, "YYYY-MM-DD" (Tết, public holidays): '
+                                   "no kiosk tickets and no booking on those days", default_factory=list)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def closed_dates(self) -> frozenset[dt.date]:
+        """``closed_days`` as dates (validated at load)."""
+        return frozenset(dt.date.fromisoformat(d) for d in self.closed_days)
+
+    def is_closed_day(self, day: dt.date | str) -> bool:
+        """Whether the office is closed all day on ``day`` (a date or "YYYY-MM-DD")."""
+        return (day if isinstance(day, str) else day.isoformat()) in self.closed_days
 
     @property
     def day_start(self) -> dt.time:
@@ -83,6 +96,10 @@ class Server:
     https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False)
     secret_file: str = _help("File holding the cookie signing key (created if missing)", "var/secret.key")
     max_body_bytes: int = _help("Largest accepted request body", 16384)
+    trusted_proxies: list[str] = _help("Reverse proxies (IP addresses or networks) whose X-Forwarded-For and "
+                                       "X-Forwarded-Proto headers are believed; none by default", default_factory=list)
+    allowed_origins: list[str] = _help("Other origins (scheme://host:port) whose pages may send changes; "
+                                       "this server's own address and public_url always may", default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,33 @@ class Display:
 
 
 @dataclass(frozen=True)
+class Booking:
+    open: bool = _help("Citizens may book appointments for this service (/book)", False)
+    windows: dict[str, list[str]] = _help(
+        'Booking windows per weekday inside opening hours, e.g. { mon = ["08:00-11:00"] }', default_factory=dict)
+    slot_minutes: int = _help("Length of one appointment slot in minutes", 15)
+    capacity: int = _help("Citizens the counters serve per slot", 3)
+    walk_in_share: float = _help("Share of each slot's capacity kept for walk-ins (0 to 0.9)", 0.0)
+    days_ahead: int = _help("How many days ahead booking opens", 14)
+    early_minutes: int = _help("Check-in at the kiosk opens this many minutes before the slot", 30)
+    late_minutes: int = _help("Check-in closes this many minutes after the slot starts (then: a walk-in ticket)", 15)
+    papers: str = _help("Papers to bring, shown on the confirmation", "")
+    papers_en: str = _help("Papers to bring, in English", "")
+    prefix: str = _help("Letter printed before appointment ticket numbers ('' : the service's prefix)", "")
+    range: list[int] = _help("Own number range for appointment tickets, e.g. [1901, 1999] ([]: the service's)",
+                             default_factory=list)
+
+    def window_times(self, weekday: int) -> list[tuple[dt.time, dt.time]]:
+        out = []
+        for text in self.windows.get(WEEKDAYS[weekday], []):
+            m = _SESSION.match(text)
+            assert m  # validated at load
+            h1, m1, h2, m2 = (int(x) for x in m.groups())
+            out.append((dt.time(h1, m1), dt.time(h2, m2)))
+        return out
+
+
+@dataclass(frozen=True)
 class Service:
     code: str = _help("Short code, capital letters (e.g. CT)")
     name: str = _help("Vietnamese name")
@@ -119,6 +163,7 @@ class Service:
     prefix: str = _help("Optional letter printed before the number", "")
     daily_cap: int = _help("Most tickets a day (0: no cap)", 0)
     service_minutes: float = _help("Expected minutes per citizen before today's average exists", 5.0)
+    booking: Booking = _help("Appointments for this service (see docs/appointments.md)", default_factory=Booking)
 
     @property
     def first(self) -> int:
@@ -160,6 +205,14 @@ class Printer:
 
 
 @dataclass(frozen=True)
+class Sync:
+    token: str = _help('Bearer token the central sends to pull this office\'s events ("" : sync off); '
+                       'see docs/central.md', "")
+    previous_token: str = _help("The token before a rotation, still accepted until the central is updated", "")
+    requests_per_minute: int = _help("Most sync requests a minute (429 beyond)", 120)
+
+
+@dataclass(frozen=True)
 class Procedure:
     service: str = _help("Service code the procedure (thủ tục) belongs to")
     code: str = _help("Short procedure code, unique in the office (e.g. CT01)")
@@ -189,6 +242,15 @@ class Alerts:
 
 
 @dataclass(frozen=True)
+class Appointments:
+    rule: str = _help('Inside its slot, a checked-in appointment goes first: "strict" or "interleave"', "interleave")
+    interleave: int = _help("With interleave: at most this many walk-ins called between two appointments", 2)
+    keep_days: int = _help("Names and phone numbers are deleted this many days after the appointment", 30)
+    max_per_phone: int = _help("Upcoming bookings one phone number may hold at once", 2)
+    max_per_address: int = _help("Bookings one client address may make per day on /book", 10)
+
+
+@dataclass(frozen=True)
 class Backup:
     dir: str = _help("Folder for database backups, relative to config.toml", "var/backups")
     keep: int = _help("How many backups to keep (oldest removed first)", 14)
@@ -208,6 +270,8 @@ class Config:
     printers: list[Printer] = _help("Ticket printers", default_factory=list)
     backup: Backup = _help("Database backups", default_factory=Backup)
     alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
+    appointments: Appointments = _help("Appointment booking, office-wide", default_factory=Appointments)
+    sync: Sync = _help("Sync with a central (province or commune overview)", default_factory=Sync)
     procedures: list[Procedure] = _help("Procedures (thủ tục) per service", default_factory=list)
     dossiers: Dossiers = _help("Dossiers (hồ sơ) and results", default_factory=Dossiers)
     path: Path | None = field(default=None, compare=False)
@@ -306,8 +370,32 @@ def _validate(cfg: Config) -> None:
             h1, m1, h2, m2 = (int(x) for x in m.groups())
             if not (h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) < (h2, m2)):
                 raise _fail(key, "giờ không hợp lệ", "invalid hours")
+    seen_days: dict[str, int] = {}
+    for i, text in enumerate(cfg.office.closed_days):
+        key = f"office.closed_days[{i}]"
+        try:
+            if not _DATE.match(text):
+                raise ValueError(text)
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise _fail(key, 'phải là một ngày có dạng "YYYY-MM-DD" (ví dụ "2027-02-06")',
+                        'must be a date written "YYYY-MM-DD" (e.g. "2027-02-06")') from None
+        if text in seen_days:
+            raise _fail(key, f"trùng với office.closed_days[{seen_days[text]}]",
+                        f"duplicates office.closed_days[{seen_days[text]}]")
+        seen_days[text] = i
     if not 1 <= cfg.server.port <= 65535:
         raise _fail("server.port", "phải từ 1 đến 65535", "must be 1-65535")
+    for i, proxy in enumerate(cfg.server.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise _fail(f"server.trusted_proxies[{i}]", "phải là địa chỉ IP hoặc mạng (127.0.0.1, 10.0.0.0/8)",
+                        "must be an IP address or network (127.0.0.1, 10.0.0.0/8)") from None
+    for i, origin in enumerate(cfg.server.allowed_origins):
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+            raise _fail(f"server.allowed_origins[{i}]", "phải có dạng http(s)://máy[:cổng], không có đường dẫn",
+                        "must look like http(s)://host[:port], without a path")
     if cfg.queue.priority_rule not in ("strict", "interleave"):
         raise _fail("queue.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
     if cfg.queue.interleave < 0:
@@ -325,6 +413,11 @@ def _validate(cfg: Config) -> None:
             dt.time.fromisoformat(cfg.backup.daily_at)
         except ValueError:
             raise _fail("backup.daily_at", 'phải có dạng HH:MM hoặc ""', 'must look like HH:MM or ""') from None
+    for key in ("token", "previous_token"):
+        if 0 < len(getattr(cfg.sync, key)) < 16:
+            raise _fail(f"sync.{key}", "cần ít nhất 16 ký tự (hoặc để trống)", "needs at least 16 characters (or empty)")
+    if cfg.sync.requests_per_minute < 1:
+        raise _fail("sync.requests_per_minute", "phải ít nhất là 1", "must be at least 1")
     if cfg.alerts.long_wait_minutes < 1:
         raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
     if cfg.display.voice not in ("clips", "webspeech", "off"):
@@ -354,6 +447,7 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"{key}.daily_cap", "không được âm", "must not be negative")
         if s.service_minutes <= 0:
             raise _fail(f"{key}.service_minutes", "phải lớn hơn 0", "must be greater than 0")
+    _validate_booking(cfg)
     for i, a in enumerate(cfg.services):
         for j in range(i):
             b = cfg.services[j]
@@ -409,6 +503,69 @@ def _validate(cfg: Config) -> None:
             tokens.add(p.agent_token)
 
 
+def _minutes(t: dt.time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def _validate_booking(cfg: Config) -> None:
+    a = cfg.appointments
+    if a.rule not in ("strict", "interleave"):
+        raise _fail("appointments.rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
+    for name in ("interleave", "max_per_phone", "max_per_address"):
+        if getattr(a, name) < 0:
+            raise _fail(f"appointments.{name}", "không được âm", "must not be negative")
+    if a.keep_days < 1:
+        raise _fail("appointments.keep_days", "phải ít nhất là 1", "must be at least 1")
+    ranges = [(s.first, s.last, f"services[{i}]") for i, s in enumerate(cfg.services)]
+    for i, s in enumerate(cfg.services):
+        b, key = s.booking, f"services[{i}].booking"
+        if not 5 <= b.slot_minutes <= 240:
+            raise _fail(f"{key}.slot_minutes", "phải từ 5 đến 240", "must be 5-240")
+        if not 1 <= b.capacity <= 1000:
+            raise _fail(f"{key}.capacity", "phải từ 1 đến 1000", "must be 1-1000")
+        if not 0 <= b.walk_in_share <= 0.9:
+            raise _fail(f"{key}.walk_in_share", "phải từ 0 đến 0,9", "must be 0 to 0.9")
+        if not 1 <= b.days_ahead <= 366:
+            raise _fail(f"{key}.days_ahead", "phải từ 1 đến 366", "must be 1-366")
+        for name in ("early_minutes", "late_minutes"):
+            if not 0 <= getattr(b, name) <= 240:
+                raise _fail(f"{key}.{name}", "phải từ 0 đến 240", "must be 0-240")
+        if b.prefix and not (len(b.prefix) == 1 and b.prefix in LETTER_NAMES):
+            raise _fail(f"{key}.prefix", "phải là một chữ cái in hoa tiếng Việt (A, B, Đ…)",
+                        "must be one capital letter the voice can read (A, B, Đ…)")
+        if b.range:
+            if len(b.range) != 2 or not 0 <= b.range[0] <= b.range[1] <= 999_999:
+                raise _fail(f"{key}.range", "phải là [đầu, cuối] với 0 ≤ đầu ≤ cuối ≤ 999999",
+                            "must be [first, last] with 0 ≤ first ≤ last ≤ 999999")
+            for first, last, other in ranges:
+                if b.range[0] <= last and first <= b.range[1]:
+                    raise _fail(f"{key}.range", f"trùng khoảng số với {other}", f"overlaps the number range of {other}")
+            ranges.append((b.range[0], b.range[1], key))
+        for day, windows in b.windows.items():
+            if day not in WEEKDAYS:
+                raise _fail(f"{key}.windows.{day}", "phải là mon, tue, wed, thu, fri, sat hoặc sun",
+                            "must be mon, tue, wed, thu, fri, sat or sun")
+            sessions = cfg.office.hours.sessions(WEEKDAYS.index(day))
+            for j, text in enumerate(windows):
+                wkey = f"{key}.windows.{day}[{j}]"
+                m = _SESSION.match(text)
+                if not m:
+                    raise _fail(wkey, "phải có dạng HH:MM-HH:MM", "must look like HH:MM-HH:MM")
+                h1, m1, h2, m2 = (int(x) for x in m.groups())
+                if not (h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) < (h2, m2)):
+                    raise _fail(wkey, "giờ không hợp lệ", "invalid hours")
+                start, end = dt.time(h1, m1), dt.time(h2, m2)
+                if not any(a1 <= start and end <= b1 for a1, b1 in sessions):
+                    raise _fail(wkey, "phải nằm trong giờ làm việc (office.hours)",
+                                "must lie inside the opening hours (office.hours)")
+                if _minutes(end) - _minutes(start) < b.slot_minutes:
+                    raise _fail(wkey, "ngắn hơn một khung giờ hẹn (slot_minutes)",
+                                "is shorter than one slot (slot_minutes)")
+        if b.open and not b.windows:
+            raise _fail(f"{key}.windows", "cần ít nhất một khung giờ khi mở đặt lịch",
+                        "at least one window is needed when booking is open")
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     from . import procedures
 
@@ -451,7 +608,12 @@ def describe() -> list[tuple[str, str, str, str]]:
             elif inner is not None and dataclasses.is_dataclass(inner):
                 walk(inner, f"[[{key}]] ")
             else:
-                default = "" if f.default is dataclasses.MISSING else repr(f.default)
+                if f.default is not dataclasses.MISSING:
+                    default = repr(f.default)
+                elif f.default_factory is not dataclasses.MISSING:
+                    default = repr(f.default_factory())
+                else:
+                    default = ""
                 rows.append((key, getattr(tp, "__name__", str(tp)), default, f.metadata.get("help", "")))
 
     walk(Config, "")

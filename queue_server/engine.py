@@ -53,7 +53,7 @@ LEVEL_RANK = {"primary": 0, "normal": 1, "backup": 2}
 # Recent service durations kept per service for the moving average.
 AVERAGE_WINDOW = 10
 
-_TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at")
+_TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at", "slot_start")
 
 
 @dataclass
@@ -83,6 +83,9 @@ class Ticket:
     estimated_wait_s: int = 0
     rating: int | None = None
     rated_at: dt.datetime | None = None
+    booked: bool = False  # checked in for an appointment
+    appointment: str | None = None  # the booking code (staff only)
+    slot_start: dt.datetime | None = None  # the appointment's slot
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies and is ~5x slower, and every event, snapshot
@@ -101,6 +104,7 @@ class Ticket:
         kw["state"] = TicketState(kw["state"])
         kw["priority"] = bool(kw["priority"])
         kw["front"] = bool(kw.get("front") or False)
+        kw["booked"] = bool(kw.get("booked") or False)
         for k in _TICKET_TIMES:
             if kw.get(k):
                 kw[k] = dt.datetime.fromisoformat(kw[k])
@@ -160,6 +164,7 @@ class ServiceDay:
     open: bool = True
     cap: int | None = None  # overrides the config's daily_cap for today
     last_number: int | None = None
+    last_appointment_number: int | None = None  # with its own booking.range
     issued: int = 0
     durations: list[float] = field(default_factory=list)
 
@@ -217,11 +222,17 @@ class Engine:
             if t.day == self.day and t.service in self.services:
                 sd = self.services[t.service]
                 sd.issued += 1
-                sd.last_number = max(sd.last_number or 0, t.number)
+                if t.booked and self.config.service(t.service).booking.range:
+                    sd.last_appointment_number = max(sd.last_appointment_number or 0, t.number)
+                else:
+                    sd.last_number = max(sd.last_number or 0, t.number)
                 if t.state is TicketState.DONE:
                     self._record_duration(t)
         self.by_request: dict[tuple[str, str], int] = {
             (t.kiosk or "", t.request_id): t.id for t in self.tickets.values() if t.request_id and t.day == self.day
+        }
+        self.by_appointment: dict[str, int] = {
+            t.appointment: t.id for t in self.tickets.values() if t.appointment and t.day == self.day
         }
 
     # ---------------------------------------------------------------- the office day
@@ -271,6 +282,7 @@ class Engine:
         self.normals_since_priority = 0
         self.services = {s.code: ServiceDay() for s in self.config.services}
         self.by_request.clear()
+        self.by_appointment.clear()
         # Forget finished tickets of earlier days; keep what a counter still holds.
         held_ids = {c.ticket_id for c in self.counters.values() if c.ticket_id}
         self.tickets = {i: t for i, t in self.tickets.items() if t.day == today or i in held_ids}
@@ -378,6 +390,8 @@ class Engine:
         svc = self.config.service(code)
         if not sd.open:
             return False, "service_closed"
+        if self.config.office.is_closed_day(self.office_day(now)):
+            return False, "closed_day"
         if self.config.office.enforce_hours and not self.is_open_hours(now):
             return False, "outside_hours"
         cap = sd.cap if sd.cap is not None else svc.daily_cap
@@ -446,6 +460,63 @@ class Engine:
         if request_id:
             self.by_request[(kiosk or "", request_id)] = t.id
         events.append(Event("ticket_issued", now, t.to_dict()))
+        return t, events
+
+    def check_in(
+        self,
+        now: dt.datetime,
+        *,
+        service: str,
+        code: str,
+        slot_start: dt.datetime,
+        token: str,
+        kiosk: str | None = None,
+    ) -> tuple[Ticket, list[Event]]:
+        """Turn a booked appointment into a ticket marked ``booked``. Check-in opens
+        ``early_minutes`` before the slot (earlier: 409 ``too_early`` with ``opens_at``) and
+        closes ``late_minutes`` after its start (later: 409 ``too_late``; the citizen takes a
+        walk-in ticket). The same code again returns the same ticket and no event."""
+        events = self.tick(now)
+        existing = self.by_appointment.get(code)
+        if existing is not None and existing in self.tickets:
+            return self.tickets[existing], events
+        if service not in self.services:
+            raise NotFound(f"Không có lĩnh vực {service}.", f"No service {service}.", key="service_not_found")
+        svc = self.config.service(service)
+        b = svc.booking
+        opens = slot_start - dt.timedelta(minutes=b.early_minutes)
+        closes = slot_start + dt.timedelta(minutes=b.late_minutes)
+        if now < opens:
+            local = opens.astimezone(self.config.office.tz)
+            raise Conflict(f"Chưa đến giờ xác nhận lịch hẹn: mời quay lại lúc {local:%H:%M} ngày {local:%d/%m/%Y}.",
+                           f"Too early to check in: please come back at {local:%H:%M} on {local:%d/%m/%Y}.",
+                           key="too_early", opens_at=opens.isoformat())
+        if now > closes:
+            raise Conflict("Đã quá giờ hẹn: lịch hẹn không còn hiệu lực. Mời lấy số thường.",
+                           "You are past your appointment time: please take a regular number.",
+                           key="too_late", walk_in=True, service=service)
+        ok, reason = self.service_status(service, now)
+        if not ok and reason != "cap_reached":  # a booked seat does not count against today's cap
+            raise Conflict(*ISSUE_REFUSALS[reason or "service_closed"], key=reason)
+        sd = self.services[service]
+        if b.range:
+            number = b.range[0] if sd.last_appointment_number is None else sd.last_appointment_number + 1
+            if number > b.range[1]:
+                raise Conflict(*ISSUE_REFUSALS["range_exhausted"], key="range_exhausted")
+            sd.last_appointment_number = number
+        else:
+            number = svc.first if sd.last_number is None else sd.last_number + 1
+            sd.last_number = number
+        label = f"{b.prefix or svc.prefix}{number}"
+        t = Ticket(id=self.next_id, day=self.day, service=service, number=number, label=label, priority=False,
+                   token=token, state=TicketState.WAITING, issued_at=now, queued_at=now, kiosk=kiosk,
+                   booked=True, appointment=code, slot_start=slot_start)
+        self.next_id += 1
+        self.tickets[t.id] = t
+        sd.issued += 1
+        self.by_appointment[code] = t.id
+        t.people_ahead, t.estimated_wait_s = self.position(t)
+        events.append(Event("ticket_issued", now, t.to_dict(), details={"appointment": True}))
         return t, events
 
     # ---------------------------------------------------------------- counters
@@ -779,6 +850,8 @@ class Engine:
 ISSUE_REFUSALS = {
     "service_closed": ("Lĩnh vực này hôm nay tạm ngừng nhận hồ sơ.", "This service is closed today."),
     "outside_hours": ("Ngoài giờ làm việc: hiện không cấp số.", "Outside opening hours: no tickets now."),
+    "closed_day": ("Hôm nay là ngày nghỉ: cơ quan không làm việc, không cấp số.",
+                   "The office is closed today (holiday): no tickets."),
     "cap_reached": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "Today's tickets for this service are used up."),
     "range_exhausted": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "This service's number range is used up today."),
 }

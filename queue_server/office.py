@@ -21,17 +21,21 @@ from . import speech
 from .config import Config
 from .engine import Engine, Event, Ticket, TicketState
 from .errors import MotcuaError, Unavailable
-from .hub import Hub
+from .hub import Hub, text_frame
 from .store import Store
 
 log = logging.getLogger("motcua.office")
 
 Clock = Callable[[], dt.datetime]
-_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at")
+# The /ws protocol (see queue_server.ws): 2 = one "events" message per command.
+PROTOCOL_VERSION = 2
+# A cached snapshot is reused for this long at most: it says "now" and waiting times.
+SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
+_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at", "appointment")
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _last_finished(tickets: list[Ticket]) -> Ticket | None:
@@ -59,6 +63,8 @@ class Office:
         self.lock = asyncio.Lock()
         # The single writer: every commit runs in this thread, one at a time.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motcua-writer")
+        # Status token -> ticket id for the tickets in memory (the phone status page).
+        self._tokens: dict[str, int] = {}
         self.engine = self._load_engine()
         self.seq = store.last_seq()
         # Callbacks run after each commit with (events, seqs); used by the print service.
@@ -70,6 +76,9 @@ class Office:
         self.commit_hooks: list[Callable[[sqlite3.Connection, list[Event]], None]] = []
         # Checked before a counter action runs, with (action, counter); raise to refuse it.
         self.counter_guards: list[Callable[[str, int], None]] = []
+        # audience -> (key, built at, text, frame): see snapshot_message.
+        self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
+        self._config_epoch = 0
 
     def _load_engine(self) -> Engine:
         meta = self.store.load_meta()
@@ -77,6 +86,7 @@ class Office:
         tickets = self.store.load_tickets(meta.get("day"), [c.ticket_id for c in counters if c.ticket_id])
         engine = Engine(self.config, self.clock(), tickets=tickets, counters=counters, meta=meta)
         engine.next_id = max(engine.next_id, self.store.max_ticket_id() + 1)
+        self._tokens = {t.token: t.id for t in engine.tickets.values()}
         return engine
 
     def close(self) -> None:
@@ -144,6 +154,11 @@ class Office:
                 key="storage_error",
             ) from exc
         self.seq = seqs[-1]
+        for event in events:
+            if event.ticket is not None:
+                self._tokens[event.ticket["token"]] = event.ticket["id"]
+            elif event.kind == "day_started":  # the engine forgot the earlier days' tickets
+                self._tokens = {t.token: t.id for t in self.engine.tickets.values()}
         self._publish(events, seqs)
         for callback in self.after_commit:
             try:
@@ -171,8 +186,8 @@ class Office:
         async with self.lock:
             self.engine.reconfigure(config)
             self.config = config
-            self.hub.publish({audience: json.dumps(self.snapshot(audience), ensure_ascii=False)
-                              for audience in ("public", "staff")})
+            self._config_epoch += 1
+            self.hub.publish({audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")})
 
     async def tick(self) -> None:
         """Day rollover without anyone pressing anything (called from a timer)."""
@@ -181,17 +196,22 @@ class Office:
     # ------------------------------------------------------------------ messages
 
     def _publish(self, events: list[Event], seqs: list[int]) -> None:
-        last = len(events) - 1
-        for i, (event, seq) in enumerate(zip(events, seqs)):
-            staff = self.event_message(event, seq, "staff", with_services=(i == last))
+        """One message per command and audience (protocol v2): its events in order, then the
+        services summary once, serialised once per audience."""
+        staff_events = [self.event_message(event, seq, "staff") for event, seq in zip(events, seqs)]
+        public_events = []
+        for staff in staff_events:
             public = dict(staff)
             public["ticket"] = public_ticket(staff["ticket"])
             public["counter"] = public_counter(staff["counter"])
             public.pop("staff", None)
-            self.hub.publish({
-                "staff": json.dumps(staff, ensure_ascii=False),
-                "public": json.dumps(public, ensure_ascii=False),
-            })
+            public_events.append(public)
+        services = self.services_summary(events[-1].at)
+        self.hub.publish({
+            audience: json.dumps({"v": PROTOCOL_VERSION, "type": "events", "seq": seqs[-1], "events": batch,
+                                  "services": services}, ensure_ascii=False)
+            for audience, batch in (("staff", staff_events), ("public", public_events))
+        })
 
     def event_message(self, event: Event, seq: int, audience: str, with_services: bool = False) -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -250,6 +270,21 @@ class Office:
             })
         return out
 
+    def snapshot_message(self, audience: str) -> tuple[str, bytes]:
+        """The snapshot as JSON text and as a WebSocket frame, built once per sequence number
+        and audience and reused (a resync flood, twenty screens reconnecting after a
+        restart) for up to ``SNAPSHOT_MAX_AGE``. Anything published (an event, a printer's
+        state, a config reload) makes it stale."""
+        now = self.clock()
+        key = (self.seq, self.hub.published, self._config_epoch)
+        cached = self._snapshots.get(audience)
+        if cached is not None and cached[0] == key and dt.timedelta(0) <= now - cached[1] < SNAPSHOT_MAX_AGE:
+            return cached[2], cached[3]
+        text = json.dumps(self.snapshot(audience), ensure_ascii=False)
+        frame = text_frame(text)
+        self._snapshots[audience] = (key, now, text, frame)
+        return text, frame
+
     def snapshot(self, audience: str = "public") -> dict[str, Any]:
         """Everything a screen needs, with the sequence number of the last event it includes."""
         engine = self.engine
@@ -291,6 +326,7 @@ class Office:
         calls = sorted((t for t in today if t.called_at), key=lambda t: t.called_at, reverse=True)  # type: ignore
         office = self.config.office
         snap: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
             "type": "snapshot",
             "seq": self.seq,
             "now": now.isoformat(),
@@ -316,7 +352,7 @@ class Office:
             "counters": counters,
             "latest_calls": [
                 {"label": t.label, "service": t.service, "counter": t.counter, "at": t.called_at.isoformat(),  # type: ignore
-                 "state": t.state.value}
+                 "state": t.state.value, "booked": t.booked}
                 for t in calls[: self.config.display.latest_calls]
             ],
         }
@@ -334,10 +370,11 @@ class Office:
 
     def ticket_status(self, token: str) -> dict[str, Any] | None:
         """Public status of one ticket, by its status token."""
-        for t in self.engine.tickets.values():
-            if t.token == token:
-                break
+        held = self.engine.tickets.get(self._tokens.get(token, 0))
+        if held is not None and held.token == token:
+            t = held
         else:
+            # An earlier day's ticket: the database's unique index on token.
             stored = self.store.ticket_by_token(token)
             if stored is None:
                 return None

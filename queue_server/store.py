@@ -25,6 +25,7 @@ TICKET_COLUMNS = (
     "id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
     "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
     "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at",
+    "booked", "appointment", "slot_start",
 )
 _UPSERT_TICKET = "INSERT OR REPLACE INTO tickets ({}) VALUES ({})".format(
     ", ".join(TICKET_COLUMNS), ", ".join("?" * len(TICKET_COLUMNS))
@@ -137,7 +138,39 @@ def _m004_sessions(db: sqlite_utils.Database) -> None:
     db["sessions"].create_index(["username"])
 
 
-def _m005_dossiers(db: sqlite_utils.Database) -> None:
+def _m005_appointments(db: sqlite_utils.Database) -> None:
+    # Bookings (queue_server.appointments). name/phone/phone_last4/client are personal data:
+    # blanked keep_days after the appointment (purged_at set), the rest kept for reports.
+    # ``client`` is a hash of the booking device's address, for the per-address limit.
+    db["appointments"].create(
+        {"code": str, "service": str, "date": str, "start": str, "end": str, "name": str, "phone": str,
+         "phone_last4": str, "state": str, "created_at": str, "created_by": str, "client": str,
+         "moved_at": str, "cancelled_at": str, "cancelled_by": str, "cancel_reason": str,
+         "checked_in_at": str, "ticket_id": int, "purged_at": str},
+        pk="code",
+        not_null={"service", "date", "start", "end", "state", "created_at"},
+    )
+    db["appointments"].create_index(["service", "date", "start"])
+    db["appointments"].create_index(["phone"])
+    db["appointments"].create_index(["client"])
+    db["appointments"].create_index(["date"])
+    db["appointment_closures"].create({"service": str, "date": str, "start": str, "closed_by": str, "closed_at": str},
+                                      pk=("service", "date", "start"))
+    # Appointment tickets: booked, the booking code (staff only) and the slot's start.
+    db["tickets"].add_column("booked", int, not_null_default=0)
+    db["tickets"].add_column("appointment", str)
+    db["tickets"].add_column("slot_start", str)
+
+
+def _m006_report_days(db: sqlite_utils.Database) -> None:
+    # Daily report aggregates, so a year report reads thousands of rows instead of 500,000
+    # (queue_server.report_days: the tables, the triggers that mark a day dirty, the rules).
+    from . import report_days
+
+    report_days.migrate(db.conn)
+
+
+def _m007_dossiers(db: sqlite_utils.Database) -> None:
     # Dossiers (hồ sơ) linked to the visits that received and returned them (see
     # queue_server.dossiers). Dates are office-local "YYYY-MM-DD"; times ISO with offset.
     # ``due_date`` is the original appointment; ``new_due_date`` the one of an apology slip.
@@ -163,7 +196,8 @@ def _m005_dossiers(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
                                                                _m003_report_facts, _m004_sessions,
-                                                               _m005_dossiers]
+                                                               _m005_appointments, _m006_report_days,
+                                                               _m007_dossiers]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:

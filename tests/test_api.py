@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from queue_server import auth
 from queue_server.app import create_app
 from queue_server.store import Store
-from tests.support import KIOSK_TOKEN, PASSWORD, office_config
+from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, office_config
 
 VN = dt.timezone(dt.timedelta(hours=7))
 KIOSK = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
@@ -45,7 +45,7 @@ def db_path(tmp_path: Path) -> Path:
 def client(tmp_path: Path, db_path: Path) -> Iterator[TestClient]:
     config = office_config(tmp_path)
     app = create_app(config, database=db_path, clock=Clock(), printing=False)
-    with TestClient(app) as c:
+    with TestClient(app, headers=JSON_HEADERS) as c:
         yield c
 
 
@@ -276,13 +276,30 @@ def test_public_state_has_no_staff_names_and_staff_state_does(client: TestClient
 def test_websocket_sends_snapshot_then_numbered_events(client: TestClient):
     with client.websocket_connect("/ws") as ws:
         snap = ws.receive_json()
-        assert snap["type"] == "snapshot"
+        assert snap["type"] == "snapshot" and snap["v"] == 2
         issue(client)
-        event = ws.receive_json()
+        message = ws.receive_json()
+        assert message["v"] == 2 and message["type"] == "events"
+        [event] = message["events"]
         assert event["type"] == "event" and event["kind"] == "ticket_issued"
-        assert event["seq"] == snap["seq"] + 1
+        assert event["seq"] == message["seq"] == snap["seq"] + 1
         assert "token" not in event["ticket"]
-        assert next(s for s in event["services"] if s["code"] == "CT")["waiting"] == 1
+        assert next(s for s in message["services"] if s["code"] == "CT")["waiting"] == 1
+
+
+def test_websocket_sends_a_call_as_one_message_with_done_and_called(client: TestClient):
+    issue(client)
+    issue(client)
+    sign_in(client, "clerk2", counter=2)
+    client.post("/api/counters/2/next", json={})
+    with client.websocket_connect("/ws") as ws:
+        snap = ws.receive_json()
+        client.post("/api/counters/2/next", json={})
+        message = ws.receive_json()
+        assert [e["kind"] for e in message["events"]] == ["ticket_done", "ticket_called"]
+        assert [e["seq"] for e in message["events"]] == [snap["seq"] + 1, snap["seq"] + 2]
+        assert message["seq"] == snap["seq"] + 2
+        assert message["events"][1]["ticket"]["label"] == "1002" and "announce" in message["events"][1]
 
 
 def test_websocket_call_event_carries_the_vietnamese_announcement(client: TestClient):
@@ -291,7 +308,7 @@ def test_websocket_call_event_carries_the_vietnamese_announcement(client: TestCl
     with client.websocket_connect("/ws") as ws:
         ws.receive_json()
         client.post("/api/counters/2/next", json={})
-        event = ws.receive_json()
+        [event] = ws.receive_json()["events"]
         assert event["kind"] == "ticket_called"
         assert event["announce"]["sentence"] == ("Mời công dân có số thứ tự một nghìn không trăm linh một "
                                                  "đến quầy số hai")

@@ -87,8 +87,9 @@ async def watch_issues(url: str, displays: int, expected: int, received: list[di
                 ready.set()
             while len(received[i]) < expected:
                 msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                if msg.get("kind") == "ticket_issued":
-                    received[i][msg["ticket"]["id"]] = time.perf_counter()
+                for event in msg.get("events", ()):
+                    if event["kind"] == "ticket_issued":
+                        received[i][event["ticket"]["id"]] = time.perf_counter()
 
     await asyncio.gather(*(display(i) for i in range(displays)))
 
@@ -166,14 +167,15 @@ class Screen:
                         if msg["type"] == "snapshot":
                             self.seq = msg["seq"]
                             self.counters = {c["number"]: (c["ticket"] or {}).get("id") for c in msg["counters"]}
-                        elif msg["type"] == "event":
-                            if msg["seq"] != self.seq + 1:
-                                await ws.send(json.dumps({"type": "resync"}))
-                                continue
-                            self.seq = msg["seq"]
-                            if msg.get("counter"):
-                                self.counters[msg["counter"]["number"]] = msg["counter"]["ticket_id"]
-            except (OSError, asyncio.TimeoutError, Exception):  # noqa: BLE001 - any failure: reconnect
+                        elif msg["type"] == "events":
+                            for event in msg["events"]:
+                                if event["seq"] != self.seq + 1:
+                                    await ws.send(json.dumps({"type": "resync"}))
+                                    break
+                                self.seq = event["seq"]
+                                if event.get("counter"):
+                                    self.counters[event["counter"]["number"]] = event["counter"]["ticket_id"]
+            except (TimeoutError, OSError, Exception):  # noqa: BLE001 - any failure: reconnect
                 pass
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)

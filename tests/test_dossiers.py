@@ -188,19 +188,19 @@ def test_kiosk_result_path_refuses_until_ready_then_gives_one_ticket_that_return
     sign_in(client, "clerk1", 1)
     serve_one(client)
     record(client, code=CODE, procedure="DD01")
-    r = client.post(f"/api/dossiers/{CODE}/check-in", headers=KIOSK)
+    r = client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK)
     assert r.status_code == 409
     assert r.json()["error"] == "not_ready" and r.json()["due_date"] == "2026-12-17"
     assert "17/12/2026" in r.json()["message"]
-    assert client.post(f"/api/dossiers/{CODE}/check-in").status_code == 401
+    assert client.post(f"/api/dossiers/{CODE}/check-in", json={}).status_code == 401
     assert client.post(f"/api/dossiers/{CODE}/ready", json={}).json()["dossier"]["status"] == "ready"
     assert client.get(f"/api/dossiers/{CODE}").json()["status_text"] == "Đã có kết quả – mời đến nhận"
-    first = client.post(f"/api/dossiers/{CODE}/check-in", headers=KIOSK)
+    first = client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK)
     assert first.status_code == 201, first.text
     assert first.json()["service"] == "TKQ"
-    again = client.post(f"/api/dossiers/{CODE}/check-in", headers=KIOSK)
+    again = client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
-    client.post("/api/logout")
+    client.post("/api/logout", json={})
     sign_in(client, "clerk5", 5)
     r = client.post("/api/counters/5/next", json={})
     assert r.json()["ticket"]["id"] == first.json()["id"]
@@ -208,13 +208,13 @@ def test_kiosk_result_path_refuses_until_ready_then_gives_one_ticket_that_return
     assert client.post("/api/counters/5/done", json={}).status_code == 200
     d = client.get(f"/api/dossiers/{CODE}").json()
     assert d["status"] == "returned" and d["status_text"] == "Đã trả" and d["returned_on"] == "2026-12-03"
-    r = client.post(f"/api/dossiers/{CODE}/check-in", headers=KIOSK)
+    r = client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK)
     assert r.status_code == 409 and r.json()["error"] == "already_returned"
 
 
 def test_unknown_dossiers_are_404_at_the_kiosk_and_the_lookup(client: TestClient):
     assert client.get(f"/api/dossiers/{CODE}").status_code == 404
-    assert client.post(f"/api/dossiers/{CODE}/check-in", headers=KIOSK).status_code == 404
+    assert client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK).status_code == 404
 
 
 def test_ready_in_bulk_is_for_staff_and_leaves_ready_ones_alone(client: TestClient):
@@ -223,7 +223,7 @@ def test_ready_in_bulk_is_for_staff_and_leaves_ready_ones_alone(client: TestClie
     for i in (1, 2, 3):
         record(client, code=code(i), procedure="CT03")
     client.post("/api/counters/1/done", json={})
-    assert client.post("/api/logout").status_code == 200
+    assert client.post("/api/logout", json={}).status_code == 200
     assert client.post("/api/dossiers/ready", json={"codes": [code(1)]}).status_code == 401
     sign_in(client, "boss")
     r = client.post("/api/dossiers/ready", json={"codes": [code(1), code(2)]})
@@ -273,7 +273,7 @@ def test_the_phone_page_lists_the_visits_dossiers_with_their_status(client: Test
     record(client, code=code(1), procedure="CT03")
     record(client, code=code(2), procedure="CT01")
     client.post(f"/api/dossiers/{code(2)}/ready", json={})
-    client.post("/api/logout")
+    client.post("/api/logout", json={})
     listed = client.get(f"/api/tickets/{token}/dossiers").json()["dossiers"]
     assert [(d["code"], d["status_text"]) for d in listed] == [
         (code(1), "Đang giải quyết"), (code(2), "Đã có kết quả – mời đến nhận")]
@@ -309,7 +309,7 @@ def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestCl
     serve_one(client)
     for i in (1, 2, 3):
         record(client, code=code(i), procedure="CT03")
-    client.post("/api/logout")
+    client.post("/api/logout", json={})
     sign_in(client, "boss")
     before_first = rows(tmp_path, "SELECT * FROM dossiers ORDER BY code")
     r = client.post("/api/dossiers/import", content=CSV.encode(), headers={"Content-Type": "text/csv"})
@@ -332,16 +332,16 @@ def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestCl
     sign_in(client, "clerk1", 1)
     serve_one(client)
     record(client, code=code(1), procedure="CT03")
-    r = client.post("/api/dossiers/import", content=CSV.encode())
+    r = client.post("/api/dossiers/import", content=CSV.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 403
-    client.post("/api/logout")
+    client.post("/api/logout", json={})
     sign_in(client, "boss")
     bad = CSV + f"{code(1)};Đã có kết quả;31/02/2026\n"
-    r = client.post("/api/dossiers/import", content=bad.encode())
+    r = client.post("/api/dossiers/import", content=bad.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 400 and r.json()["error"] == "bad_import" and "6" in r.json()["message"]
     assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
-    assert client.post("/api/dossiers/import", content=b"a,b\n1,2\n").status_code == 400
-    assert client.post("/api/dossiers/import", content=b"\xff\xfe").status_code == 400
+    assert client.post("/api/dossiers/import", content=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}).status_code == 400
+    assert client.post("/api/dossiers/import", content=b"\xff\xfe", headers={"Content-Type": "text/csv"}).status_code == 400
 
 
 # ---------------------------------------------------------------------- live events and restarts
@@ -366,7 +366,8 @@ def test_staff_hear_dossier_events_and_public_screens_do_not(client: TestClient)
         client.post(f"/api/dossiers/{code(2)}/ready", json={})
         # The public stream's next message is the next queue event, not the dossier's.
         client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK)
-        assert json.loads(public.receive_text())["kind"] == "ticket_issued"
+        msg = json.loads(public.receive_text())
+        assert msg["type"] == "events" and [e["kind"] for e in msg["events"]] == ["ticket_issued"]
 
 
 def test_dossiers_survive_a_restart_exactly(tmp_path: Path, clock: Clock):

@@ -60,12 +60,13 @@ def test_five_clerks_pressing_next_at_once_never_share_a_ticket(server: ServerPr
         pushed: list[dict[str, Any]] = []
         seq = first["seq"]
         while len([e for e in pushed if e["kind"] == "ticket_called"]) < len(calls):
-            event = json.loads(ws.recv(timeout=5))
-            if event["type"] != "event":  # print_job pushes carry no seq
+            message = json.loads(ws.recv(timeout=5))
+            if message["type"] != "events":  # print_job pushes carry no seq
                 continue
-            assert event["seq"] == seq + 1
-            seq = event["seq"]
-            pushed.append(event)
+            for event in message["events"]:
+                assert event["seq"] == seq + 1
+                seq = event["seq"]
+                pushed.append(event)
 
     ids = [tid for _, tid in calls]
     assert len(ids) == 40, "every press found a ticket"
@@ -109,9 +110,9 @@ def test_events_after_a_restart_continue_the_sequence(server: ServerProcess):
         snap = json.loads(ws.recv(timeout=5))
         issue(server)
         event = json.loads(ws.recv(timeout=5))
-        while event["type"] != "event":
+        while event["type"] != "events":
             event = json.loads(ws.recv(timeout=5))
-    assert snap["seq"] == 1 and event["seq"] == 2
+    assert snap["seq"] == 1 and event["seq"] == 2 and event["events"][0]["seq"] == 2
 
 
 def test_every_event_of_a_busy_morning_is_kept_for_reports(server: ServerProcess):

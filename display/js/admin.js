@@ -195,7 +195,7 @@ export function renderMonitor(m) {
 }
 
 function reasonVi(reason) {
-  return { outside_hours: "Ngoài giờ", cap_reached: "Hết số", range_exhausted: "Hết dải số", service_closed: "Tạm ngừng" }[reason] || reason;
+  return { outside_hours: "Ngoài giờ", cap_reached: "Hết số", range_exhausted: "Hết dải số", service_closed: "Tạm ngừng", closed_day: "Ngày nghỉ" }[reason] || reason;
 }
 
 function printerPill(p) {

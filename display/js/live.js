@@ -1,6 +1,8 @@
 // The one WebSocket client every screen uses.
 //
-// The server sends a snapshot first, then numbered events (seq + 1 each). `Live` keeps a
+// The server sends a snapshot first, then numbered events (seq + 1 each); protocol v2 sends
+// the events of one action together ({"v": 2, "type": "events", "events": [...]}) and `Live`
+// hands them to the screen one by one, as before. `Live` keeps a
 // `State` made from the snapshot and brings it up to date with each event, so a screen only
 // has to render `live.state`. It:
 //   - asks for a fresh snapshot ({"type":"resync"}) when a seq number is missing;
@@ -99,7 +101,7 @@ export class State {
       if (index >= 0) this.latestCalls.splice(index, 1);
       this.latestCalls.unshift({
         label: ticket.label, service: ticket.service, counter: ticket.counter,
-        at: ticket.called_at, state: ticket.state,
+        at: ticket.called_at, state: ticket.state, booked: Boolean(ticket.booked),
       });
       this.latestCalls.length = Math.min(this.latestCalls.length, this.latestLimit);
     } else if (index >= 0) {
@@ -237,11 +239,25 @@ export class Live extends EventTarget {
       this.dispatchEvent(new CustomEvent("snapshot", { detail: msg }));
       return;
     }
+    if (msg.type === "events") {
+      // Protocol v2: one message per action, its events in seq order; the services summary
+      // (sent once) belongs with the last, as in v1.
+      const events = Array.isArray(msg.events) ? msg.events : [];
+      events.forEach((event, i) => {
+        if (i === events.length - 1 && msg.services) event.services = msg.services;
+        this.#receiveEvent(event);
+      });
+      return;
+    }
     if (msg.type !== "event") {
       // Unnumbered pushes beside the event stream (e.g. "print_job", "printer").
       if (msg.type) this.dispatchEvent(new CustomEvent("push", { detail: msg }));
       return;
     }
+    this.#receiveEvent(msg);
+  }
+
+  #receiveEvent(msg) {
     if (this.#awaitingSnapshot) return;
     if (msg.seq <= this.state.seq) return; // already included in the snapshot
     if (msg.seq !== this.state.seq + 1) {

@@ -43,6 +43,8 @@ function render() {
   $("office-name").textContent = lang() === "en" ? ticket.office_name_en || ticket.office_name : ticket.office_name;
   $("label").textContent = ticket.label;
   $("priority").hidden = !ticket.priority;
+  $("booked").hidden = !ticket.booked;
+  if (ticket.booked) $("booked").textContent = t("status.booked", { time: (ticket.slot_start || "").slice(11, 16) });
   $("service").textContent = lang() === "en" ? ticket.service_name_en || ticket.service_name : ticket.service_name;
   document.title = `${ticket.label} – ${t("status.title")}`;
 
@@ -106,13 +108,35 @@ $("sound").addEventListener("click", async () => {
   render();
 });
 
+// Follow the events instead of asking the server after every action: our own ticket's
+// event carries its new state; the position is fetched again only when an event can move it.
+const MOVES_THE_QUEUE = new Set(["ticket_called", "ticket_cancelled", "ticket_transferred", "ticket_expired",
+  "ticket_done", "counter_opened", "counter_closed", "counter_paused", "counter_resumed"]);
+
+function movesMyPosition(msg) {
+  if (msg.kind === "day_started") return true;
+  if (msg.ticket) {
+    if (msg.ticket.service !== ticket.service) return false;
+    // A new ticket goes behind ours, unless it is a priority one.
+    return MOVES_THE_QUEUE.has(msg.kind) || (msg.kind === "ticket_issued" && msg.ticket.priority);
+  }
+  return MOVES_THE_QUEUE.has(msg.kind); // a counter opened or closed: the estimate changes
+}
+
 live.addEventListener("snapshot", refresh);
 live.addEventListener("event", (e) => {
   const msg = e.detail;
   if (!ticket) return;
-  if (msg.ticket && msg.ticket.id === ticket.id) refresh();
-  // The queue moved: people ahead and the estimate change.
-  else if (ticket.state === "waiting" && msg.services) refreshSoon();
+  if (msg.ticket && msg.ticket.id === ticket.id) {
+    const before = ticket;
+    // The event's ticket has no token and its people_ahead is the figure at issue time.
+    ticket = { ...ticket, ...msg.ticket, people_ahead: ticket.people_ahead, estimated_wait_s: ticket.estimated_wait_s };
+    render();
+    alertIfCalled(before);
+    if (ticket.state === "waiting") refreshSoon(); // transferred or requeued: a new position
+  } else if (ticket.state === "waiting" && movesMyPosition(msg)) {
+    refreshSoon();
+  }
 });
 
 window.motcua = { live };

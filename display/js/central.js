@@ -1,0 +1,147 @@
+// The central's overview: one line per site, pushed over /ws; and the combined reports.
+import { applyWords, cell, duration, lang, num, pct, t } from "./central-i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const rows = new Map();
+let socket = null;
+let retry = 1000;
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const error = new Error(body ? (lang === "en" ? body.message_en : body.message) : `HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+function siteStatus(site) {
+  if (site.silent) return site.status_en && lang === "en" ? site.status_en : site.status;
+  return site.last_heard_local ?? "—";
+}
+
+function renderSite(site) {
+  let tr = rows.get(site.id);
+  if (!tr) {
+    tr = document.createElement("tr");
+    tr.dataset.site = site.id;
+    rows.set(site.id, tr);
+    $("sites").tBodies[0].append(tr);
+  }
+  tr.replaceChildren();
+  const name = document.createElement("td");
+  const link = document.createElement("a");
+  link.href = `/site/${encodeURIComponent(site.id)}${lang === "en" ? "?lang=en" : ""}`;
+  link.textContent = site.name;
+  name.append(link);
+  if (site.behind > 0) name.append(` (${t("catching_up")}: ${num(site.behind)})`);
+  tr.append(name, cell(num(site.waiting), "num waiting"), cell(duration(site.longest_wait_s), "num longest"),
+    cell(`${num(site.open_counters)}/${num(site.counters)}`, "num open"), cell(num(site.served_today), "num served"),
+    cell(pct(site.satisfied_today), "num satisfied"));
+  const heard = cell(siteStatus(site), site.silent ? "heard silent-note" : "heard");
+  tr.append(heard);
+  tr.classList.toggle("silent", site.silent);
+}
+
+function renderOverview(snap) {
+  $("central-name").textContent = snap.name;
+  document.title = snap.name;
+  const select = document.querySelector("#report select[name=site]");
+  for (const site of snap.sites) {
+    renderSite(site);
+    if (![...select.options].some((o) => o.value === site.id)) select.append(new Option(site.name, site.id));
+  }
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  socket.onopen = () => { retry = 1000; $("live").textContent = t("live"); $("live").classList.remove("off"); };
+  socket.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === "overview") renderOverview(msg);
+    else if (msg.type === "site") renderSite(msg.site);
+  };
+  socket.onclose = () => {
+    $("live").textContent = t("offline");
+    $("live").classList.add("off");
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 15000);
+  };
+}
+
+function reportQuery() {
+  const form = new FormData($("report"));
+  const q = new URLSearchParams();
+  for (const key of ["from", "to", "by", "site"]) if (form.get(key)) q.set(key, form.get(key));
+  return q;
+}
+
+function minutes(s) { return s == null ? "—" : num(Math.round(s / 6) / 10); }
+
+async function showReport(event) {
+  event.preventDefault();
+  $("report-error").textContent = "";
+  try {
+    const report = await api(`/api/central/reports?${reportQuery()}`);
+    const table = $("report-table");
+    table.replaceChildren();
+    const head = table.createTHead().insertRow();
+    for (const key of [`by_${report.by}`, "issued", "served", "no_show", "wait_mean", "wait_median", "satisfied"]) {
+      const th = document.createElement("th");
+      th.textContent = t(key);
+      head.append(th);
+    }
+    const body = table.createTBody();
+    for (const r of [...report.rows, report.total]) {
+      const tr = body.insertRow();
+      tr.append(cell(r.label), cell(num(r.issued), "num"), cell(num(r.served), "num"), cell(num(r.no_show), "num"),
+        cell(minutes(r.waiting.mean), "num"), cell(minutes(r.waiting.median), "num"), cell(pct(r.satisfied_share), "num"));
+    }
+  } catch (error) {
+    $("report-error").textContent = error.message;
+  }
+}
+
+function download(format) {
+  if (!$("report").reportValidity()) return;
+  location.href = `/api/central/reports/export?${reportQuery()}&format=${format}`;
+}
+
+async function start() {
+  applyWords();
+  $("lang").textContent = lang === "en" ? "Tiếng Việt" : "English";
+  $("lang").href = lang === "en" ? "?lang=vi" : "?lang=en";
+  try {
+    const me = await api("/api/me");
+    $("who").textContent = me.user.display_name;
+    $("logout").hidden = false;
+    $("main").hidden = false;
+    connect();
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    $("login").hidden = false;
+  }
+}
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData($("login"));
+  try {
+    await api("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: form.get("username"), password: form.get("password") }) });
+    location.reload();
+  } catch (error) {
+    $("login-error").textContent = error.message;
+  }
+});
+$("logout").addEventListener("click", async () => {
+  await api("/api/logout", { method: "POST" });
+  location.reload();
+});
+$("report").addEventListener("submit", showReport);
+$("csv").addEventListener("click", () => download("csv"));
+$("xlsx").addEventListener("click", () => download("xlsx"));
+start();

@@ -1,0 +1,276 @@
+"""Combined reports over the sites the central pulled, with the site as a dimension
+(``by="site"``) and as a filter (``sites``).
+
+The answer has the shape of an office's own report (``queue_server.reports.build_report``),
+so the same CSV/XLSX exporters write it, and for one site its figures equal that site's own
+report exactly: the facts are the site's own (each ticket's figures as the site counts them),
+grouped by the site's own office day. Counts, sums and maxima come from the daily aggregates;
+medians and P90 need the whole distribution and come from a histogram of whole seconds over
+the facts of the range (the same interpolation as the offices').
+
+Across several sites, counters and staff are per site (counter 1 of one office is not
+counter 1 of another): their groups are keyed ``site/counter`` and ``site/username``.
+Services and hours are shared codes and are summed across sites.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..errors import BadRequest
+from ..reports import MAX_DAYS, NO_GROUP, WAIT_BUCKETS, quantile, vn_date
+from .config import CentralConfig
+from .store import AGG_COLUMNS, BUCKET_COLUMNS
+
+GROUPINGS = ("day", "site", "service", "counter", "staff", "hour")
+_SUMS = [c for c in AGG_COLUMNS if not c.endswith("_max")]
+
+
+def check(date_from: dt.date, date_to: dt.date, by: str, config: CentralConfig, sites: list[str] | None) -> None:
+    if by not in GROUPINGS:
+        raise BadRequest(f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+                         f"Group by must be one of: {', '.join(GROUPINGS)}.", key="bad_group")
+    if date_to < date_from:
+        raise BadRequest("Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.",
+                         key="bad_range")
+    if (date_to - date_from).days >= MAX_DAYS:
+        raise BadRequest("Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).",
+                         key="bad_range")
+    known = {s.id for s in config.sites}
+    for s in sites or ():
+        if s not in known:
+            raise BadRequest(f"Không có điểm một cửa {s!r} trong central.toml.", f"No site {s!r} in central.toml.",
+                             key="unknown_site")
+
+
+def _site_infos(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    return {r[0]: json.loads(r[1]) for r in conn.execute("SELECT id, info FROM sites WHERE info IS NOT NULL")}
+
+
+def _run(path: str, queries: list[tuple[str, dict[str, Any]]]) -> list[list[Any]]:
+    """Independent read queries, two at a time on their own read-only connections (SQLite
+    releases the GIL while it scans)."""
+    from ..store import connect
+
+    def run(q: tuple[str, dict[str, Any]]) -> list[Any]:
+        c = connect(path, readonly=True)
+        try:
+            return c.execute(q[0], q[1]).fetchall()
+        finally:
+            c.close()
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="central-report") as pool:
+        return list(pool.map(run, queries))
+
+
+def build_central_report(path: str, config: CentralConfig, date_from: dt.date, date_to: dt.date,
+                         by: str = "site", sites: list[str] | None = None) -> dict[str, Any]:
+    """Figures for office days ``date_from``..``date_to`` over ``sites`` (None: all) grouped
+    ``by``. Reads the central database at ``path`` read-only."""
+    check(date_from, date_to, by, config, sites)
+    from ..store import connect
+
+    conn = connect(path, readonly=True)
+    try:
+        infos = _site_infos(conn)
+    finally:
+        conn.close()
+    scope = list(sites) if sites else [s.id for s in config.sites]
+    single = len(scope) == 1
+    params: dict[str, Any] = {"a": date_from.isoformat(), "b": date_to.isoformat()}
+    site_filter = ""
+    if sites:
+        names = [f":s{i}" for i in range(len(scope))]
+        params.update({f"s{i}": s for i, s in enumerate(scope)})
+        site_filter = f" AND site IN ({', '.join(names)})"
+    dim = {"day": "site", "site": "site"}.get(by, by)
+    per_site = by in ("counter", "staff") and not single
+    group = {"day": "day", "site": "site"}.get(by, "site || '/' || key" if per_site else "key")
+    fact_key = {"day": "day", "site": "site", "service": "coalesce(service, '')",
+                "counter": "coalesce(CAST(counter AS TEXT), '')", "staff": "coalesce(staff, '')",
+                "hour": "CAST(hour AS TEXT)"}[by]
+    if per_site:
+        fact_key = f"site || '/' || {fact_key}"
+    sums = ", ".join(f"sum({c})" for c in _SUMS)
+    where = f"day BETWEEN :a AND :b{site_filter}"
+    main, waits, services, spread, staff_rows = _run(str(path), [
+        (f"SELECT {group}, {sums}, max(wait_max), max(service_max) FROM daily WHERE dim = '{dim}' AND {where} "
+         f"GROUP BY 1", params),
+        (f"SELECT {fact_key}, wait_s, count(*) FROM facts WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2 "
+         f"ORDER BY 1, 2", params),
+        (f"SELECT {fact_key}, service_s, count(*) FROM facts WHERE {where} AND service_s IS NOT NULL "
+         f"GROUP BY 1, 2 ORDER BY 1, 2", params),
+        (f"SELECT key, sum(issued) FROM daily WHERE dim = 'service_hour' AND {where} GROUP BY 1", params),
+        (f"SELECT {'key' if single else 'site || ' + repr('/') + ' || key'}, sum(served) FROM daily "
+         f"WHERE dim = 'staff' AND {where} GROUP BY 1", params),
+    ])
+    levels = max([int((infos.get(s) or {}).get("rating_levels") or 0) for s in scope] or [0]) or 5
+    groups: dict[Any, dict[str, Any]] = {}
+    for row in main:
+        g = dict(zip(_SUMS, (v or 0 for v in row[1:1 + len(_SUMS)])))
+        g["wait_max"], g["service_max"] = row[-2], row[-1]
+        g["_wait"], g["_service"] = [], []
+        groups[row[0]] = g
+    for name, hist in (("_wait", waits), ("_service", services)):
+        for key, seconds, count in hist:
+            if key in groups:
+                groups[key][name].append((seconds, count))
+    labels = _labels(by, scope, infos, config, single)
+    total_served = sum(g["served"] for g in groups.values())
+    total: dict[str, Any] = {c: 0 for c in _SUMS}
+    total.update({"_wait": defaultdict(int), "_service": defaultdict(int)})
+    rows = []
+    for key in sorted(groups, key=_sort_key(by, scope, infos, single)):
+        g = groups[key]
+        for c in _SUMS:
+            total[c] += g[c]
+        for name in ("_wait", "_service"):
+            for v, n in g[name]:
+                total[name][v] += n
+        rows.append(_row(g, _public_key(by, key, single), _label(by, key, labels), total_served, levels))
+    total["_wait"] = sorted(total["_wait"].items())
+    total["_service"] = sorted(total["_service"].items())
+    total_row = _row(total, None, "Tổng cộng", total_served, levels)
+
+    staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)
+    staff = [{"staff": s or NO_GROUP, "name": staff_labels.get(s, s or NO_GROUP) if s else NO_GROUP, "served": n,
+              "share": round(n / total_served, 4) if total_served else None}
+             for s, n in sorted(((k or None, v) for k, v in staff_rows if v),
+                                key=lambda kv: (-kv[1], kv[0] or ""))]
+    arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
+    for key, n in spread:
+        code, _, hour = key.rpartition("|")
+        arrivals[code][int(hour)] += n or 0
+    service_names = _labels("service", scope, infos, config, single)
+    order = _service_order(scope, infos)
+    edges = [0, *WAIT_BUCKETS]
+    office = (infos.get(scope[0]) or {}).get("name") or config.site(scope[0]).name if single else config.central.name
+    return {
+        "office": office,
+        "sites": scope,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "by": by,
+        "rating_levels": levels,
+        "rows": rows,
+        "total": total_row,
+        "staff": staff,
+        "charts": {
+            "arrivals_by_hour": {"hours": list(range(24)), "series": [
+                {"service": code, "name": service_names.get(code, code), "counts": arrivals[code]}
+                for code in sorted(arrivals, key=lambda c: (order.get(c, len(order)), c))]},
+            "wait_distribution": {"buckets": [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"],
+                                  "counts": [total[c] for c in BUCKET_COLUMNS]},
+            "served_per_staff": [{"name": s["name"], "served": s["served"]} for s in staff],
+            "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
+        },
+    }
+
+
+def _summary(hist: list[tuple[int, int]], n: int, total: int | None, top: int | None) -> dict[str, Any]:
+    if not n:
+        return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
+    return {"count": n, "mean": round((total or 0) / n, 1), "median": round(quantile(hist, 0.5, n), 1),
+            "p90": round(quantile(hist, 0.9, n), 1), "max": top}
+
+
+def _row(g: dict[str, Any], key: Any, label: str, total_served: int, levels: int) -> dict[str, Any]:
+    wait_n = g["wait_n"]
+    ratings = [g[f"r{i}"] for i in range(1, levels + 1)]
+    wait_max = g.get("wait_max", g["_wait"][-1][0] if g["_wait"] else None)
+    service_max = g.get("service_max", g["_service"][-1][0] if g["_service"] else None)
+    return {
+        "key": key,
+        "label": label,
+        "issued": g["issued"],
+        "served": g["served"],
+        "no_show": g["no_show"],
+        "cancelled": g["cancelled"],
+        "transferred": g["transferred"],
+        "expired": g["expired"],
+        "waiting": _summary(g["_wait"], wait_n, g["wait_sum"], wait_max),
+        "service": _summary(g["_service"], g["service_n"], g["service_sum"], service_max),
+        "served_share": round(g["served"] / total_served, 4) if total_served else None,
+        "ratings": ratings,
+        "rated": g["rated"],
+        "satisfied_share": round(g["satisfied"] / g["rated"], 4) if g["rated"] else None,
+        "estimate_mae": round(g["err"] / wait_n, 1) if wait_n else None,
+    }
+
+
+def _public_key(by: str, key: Any, single: bool) -> Any:
+    """The key as the office's own report gives it (numbers for counters and hours)."""
+    if key == "" or key is None:
+        return None
+    if by == "hour" or (by == "counter" and single):
+        return int(key)
+    return key
+
+
+def _label(by: str, key: Any, labels: dict[Any, str]) -> str:
+    if key == "" or key is None or (isinstance(key, str) and key.endswith("/")):
+        return NO_GROUP
+    if by == "day":
+        return vn_date(key)
+    if by == "hour":
+        h = int(key)
+        return f"{h:02d}:00–{(h + 1) % 24:02d}:00"
+    return labels.get(key, str(key))
+
+
+def _labels(by: str, scope: list[str], infos: dict[str, dict[str, Any]], config: CentralConfig,
+            single: bool) -> dict[Any, str]:
+    out: dict[Any, str] = {}
+    if by == "site":
+        for s in config.sites:
+            out[s.id] = s.name
+    for site in scope:
+        info = infos.get(site) or {}
+        prefix = "" if single else f"{site}/"
+        suffix = "" if single else f" ({config.site(site).name})"
+        if by == "service":
+            for s in info.get("services", []):
+                out.setdefault(s["code"], s["name"])
+        elif by == "counter":
+            for c in info.get("counters", []):
+                out[f"{prefix}{c['number']}"] = c["name"] + suffix
+        elif by == "staff":
+            for u in info.get("staff", []):
+                out[f"{prefix}{u['username']}"] = (u.get("display_name") or u["username"]) + suffix
+    return out
+
+
+def _service_order(scope: list[str], infos: dict[str, dict[str, Any]]) -> dict[str, int]:
+    order: dict[str, int] = {}
+    for site in scope:
+        for s in (infos.get(site) or {}).get("services", []):
+            order.setdefault(s["code"], len(order))
+    return order
+
+
+def _sort_key(by: str, scope: list[str], infos: dict[str, dict[str, Any]], single: bool) -> Any:
+    site_order = {s: i for i, s in enumerate(scope)}
+    services = _service_order(scope, infos)
+
+    def key(k: str) -> tuple[Any, ...]:
+        none = k == "" or k.endswith("/")
+        if by == "site":
+            return (site_order.get(k, len(site_order)), k)
+        if by == "service":
+            return (none, services.get(k, len(services)), k)
+        if by == "hour":
+            return (none, int(k) if not none else 0)
+        if by == "counter":
+            site, _, number = k.rpartition("/")
+            return (site_order.get(site, 0), none, int(number) if number else 0)
+        if by == "staff":
+            site, _, name = k.rpartition("/")
+            return (site_order.get(site, 0), none, name)
+        return (none, k)
+
+    return key

@@ -1,0 +1,269 @@
+"""The central's own SQLite database: what it pulled from each site, folded into
+
+- ``facts``: one row per ticket per site with its report figures (the same figures the site's
+  own reports count), clustered by (site, day);
+- ``daily``: daily aggregates per site and per service, counter, staff and hour (and per
+  service × hour for the arrivals chart), recomputed from ``facts`` for every (site, day) a
+  page touches, so reports over years read a few thousand rows;
+- ``live_tickets`` and ``counters``: each site's current office day, for the overview and
+  the read-only monitor;
+- ``other_events``: events about neither a ticket nor a counter (service closed, day
+  started, and kinds other modules add), kept as sent for reports built on them later;
+- ``sites``: the cursor per site, committed in the same transaction as the page it ends.
+
+Ingesting a page is idempotent: rows are keyed (site, ticket) and a snapshot older than the
+one stored (``snap_seq``) never overwrites it, so a repeated pull or a bundle imported twice
+or overlapping changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..reports import WAIT_BUCKETS
+from ..store import connect
+
+DIMENSIONS = ("site", "service", "counter", "staff", "hour", "service_hour")
+_KEY_SQL = {
+    "site": "''",
+    "service": "coalesce(service, '')",
+    "counter": "coalesce(CAST(counter AS TEXT), '')",
+    "staff": "coalesce(staff, '')",
+    "hour": "CAST(hour AS TEXT)",
+    "service_hour": "coalesce(service, '') || '|' || hour",
+}
+_EDGES = [0, *[m * 60 for m in WAIT_BUCKETS]]
+_BUCKET_SQL = ", ".join(
+    [f"sum(wait_s >= {a} AND wait_s < {b})" for a, b in zip(_EDGES, _EDGES[1:])] + [f"sum(wait_s >= {_EDGES[-1]})"])
+BUCKET_COLUMNS = [f"wb{i}" for i in range(len(_EDGES))]
+AGG_COLUMNS = ["issued", "served", "no_show", "cancelled", "expired", "transferred", "err", "wait_n", "wait_sum",
+               "wait_max", "service_n", "service_sum", "service_max", "rated", "satisfied",
+               "r1", "r2", "r3", "r4", "r5", *BUCKET_COLUMNS]
+_AGG_SQL = f"""count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
+    sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)),
+    count(wait_s), sum(wait_s), max(wait_s), count(service_s), sum(service_s), max(service_s),
+    sum(rating BETWEEN 1 AND :levels), sum(rating BETWEEN :levels - 1 AND :levels),
+    sum(rating = 1), sum(rating = 2), sum(rating = 3), sum(rating = 4), sum(rating = 5), {_BUCKET_SQL}"""
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sites (
+    id TEXT PRIMARY KEY, cursor INTEGER NOT NULL DEFAULT 0, snapshot_seq INTEGER NOT NULL DEFAULT 0,
+    info TEXT, timezone TEXT, day TEXT, last_heard TEXT, last_attempt TEXT, last_error TEXT,
+    events_total INTEGER NOT NULL DEFAULT 0, behind INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS facts (
+    site TEXT NOT NULL, day TEXT NOT NULL, id INTEGER NOT NULL, service TEXT, counter INTEGER, staff TEXT,
+    state TEXT, transfers INTEGER, issued_epoch INTEGER, hour INTEGER, wait_s INTEGER, service_s INTEGER,
+    estimated_wait_s INTEGER, rating INTEGER, snap_seq INTEGER NOT NULL,
+    PRIMARY KEY (site, day, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS daily (
+    dim TEXT NOT NULL, site TEXT NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL,
+    {", ".join(f"{c} INTEGER" for c in AGG_COLUMNS)},
+    PRIMARY KEY (dim, day, site, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS live_tickets (
+    site TEXT NOT NULL, id INTEGER NOT NULL, day TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,
+    snap_seq INTEGER NOT NULL, PRIMARY KEY (site, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    site TEXT NOT NULL, number INTEGER NOT NULL, state TEXT, staff TEXT, ticket_id INTEGER, pause_reason TEXT,
+    since TEXT, snap_seq INTEGER NOT NULL, PRIMARY KEY (site, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS other_events (
+    site TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT, day TEXT, kind TEXT, staff TEXT, details TEXT,
+    PRIMARY KEY (site, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY, display_name TEXT, password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT);
+CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, username TEXT NOT NULL, created_at TEXT);
+"""
+
+_FACT_UPSERT = """INSERT INTO facts (site, day, id, service, counter, staff, state, transfers, issued_epoch, hour,
+        wait_s, service_s, estimated_wait_s, rating, snap_seq)
+    VALUES (:site, :day, :id, :service, :counter, :staff, :state, :transfers, :issued_epoch, :hour,
+        :wait_s, :service_s, :estimated_wait_s, :rating, :snap_seq)
+    ON CONFLICT (site, day, id) DO UPDATE SET service = excluded.service, counter = excluded.counter,
+        staff = excluded.staff, state = excluded.state, transfers = excluded.transfers,
+        issued_epoch = excluded.issued_epoch, hour = excluded.hour, wait_s = excluded.wait_s,
+        service_s = excluded.service_s, estimated_wait_s = excluded.estimated_wait_s, rating = excluded.rating,
+        snap_seq = excluded.snap_seq
+    WHERE excluded.snap_seq >= facts.snap_seq"""
+_LIVE_UPSERT = """INSERT INTO live_tickets (site, id, day, state, data, snap_seq) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (site, id) DO UPDATE SET day = excluded.day, state = excluded.state, data = excluded.data,
+        snap_seq = excluded.snap_seq WHERE excluded.snap_seq >= live_tickets.snap_seq"""
+_COUNTER_UPSERT = """INSERT INTO counters (site, number, state, staff, ticket_id, pause_reason, since, snap_seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (site, number) DO UPDATE SET state = excluded.state, staff = excluded.staff,
+        ticket_id = excluded.ticket_id, pause_reason = excluded.pause_reason, since = excluded.since,
+        snap_seq = excluded.snap_seq WHERE excluded.snap_seq >= counters.snap_seq"""
+
+
+def _seconds(a: str | None, b: str | None) -> int | None:
+    if not a or not b:
+        return None
+    return round((dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)).total_seconds())
+
+
+def fact_row(site: str, t: dict[str, Any], tz: ZoneInfo, snap_seq: int) -> dict[str, Any]:
+    issued = dt.datetime.fromisoformat(t["issued_at"])
+    wait_s = t["wait_s"] if "wait_s" in t else _seconds(t.get("issued_at"), t.get("called_at"))
+    if "service_s" in t:
+        service_s = t["service_s"]
+    else:
+        service_s = _seconds(t.get("started_at"), t.get("finished_at")) if t.get("state") == "done" else None
+    return {
+        "site": site, "day": t["day"], "id": t["id"], "service": t.get("service"), "counter": t.get("counter"),
+        "staff": t.get("staff"), "state": t.get("state"), "transfers": t.get("transfers") or 0,
+        "issued_epoch": int(issued.timestamp()), "hour": issued.astimezone(tz).hour,
+        "wait_s": wait_s, "service_s": service_s, "estimated_wait_s": t.get("estimated_wait_s"),
+        "rating": t.get("rating"), "snap_seq": snap_seq,
+    }
+
+
+class CentralStore:
+    """One write connection (ingest, accounts); reports open read-only connections."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = connect(self.path)
+        # The central's data can be pulled again from the sites: NORMAL is durable enough
+        # in WAL mode and makes catching up several times faster.
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA cache_size = -65536")
+        self.conn.executescript(SCHEMA)
+        # For the event loop's own lookups (sessions): the write connection belongs to the
+        # writer thread.
+        self.read_conn = connect(self.path, readonly=True)
+
+    def close(self) -> None:
+        self.read_conn.close()
+        self.conn.close()
+
+    def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(self.conn)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def reader(self) -> sqlite3.Connection:
+        return connect(self.path, readonly=True)
+
+    # ------------------------------------------------------------------ sites
+
+    def site_row(self, site: str) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM sites WHERE id = ?", (site,))
+        row = cur.fetchone()
+        if row is None:
+            return {"id": site, "cursor": 0, "snapshot_seq": 0, "info": None, "timezone": None, "day": None,
+                    "last_heard": None, "last_attempt": None, "last_error": None, "events_total": 0, "behind": 0}
+        return dict(zip([d[0] for d in cur.description], row))
+
+    def cursor(self, site: str) -> int:
+        return int(self.site_row(site)["cursor"])
+
+    def note_failure(self, site: str, at: dt.datetime, error: str) -> None:
+        self.write(lambda c: c.execute(
+            """INSERT INTO sites (id, last_attempt, last_error) VALUES (?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET last_attempt = excluded.last_attempt, last_error = excluded.last_error""",
+            (site, at.isoformat(), error)))
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(self, site: str, page: dict[str, Any], heard_at: dt.datetime) -> dict[str, Any]:
+        """Fold one page (a sync answer or a bundle) into the database, with the site's new
+        cursor, in one transaction. Returns {applied, cursor, more, days}."""
+        info = page.get("site") or {}
+        tz_name = page.get("office_day_tz") or info.get("timezone") or "Asia/Ho_Chi_Minh"
+        tz = ZoneInfo(tz_name)
+        snap = int(page.get("snapshot_seq") or page.get("next_after") or 0)
+        after = int(page.get("after") or 0)
+        next_after = int(page.get("next_after") or after)
+        levels = int(info.get("rating_levels") or 5)
+        events = page.get("events") or []
+
+        def write(c: sqlite3.Connection) -> dict[str, Any]:
+            row = self.site_row(site)
+            cursor = int(row["cursor"])
+            tickets: dict[int, dict[str, Any]] = {}
+            counters: dict[int, dict[str, Any]] = {}
+            others = []
+            for e in events:
+                if int(e["seq"]) <= cursor:
+                    continue
+                t = e.get("ticket")
+                if t:
+                    tickets[t["id"]] = t
+                cs = e.get("counter_status")
+                if cs:
+                    counters[cs["number"]] = cs
+                if not t and not cs:
+                    others.append((site, e["seq"], e.get("at"), e.get("day"), e.get("kind"), e.get("staff"),
+                                   json.dumps(e.get("details"), ensure_ascii=False) if e.get("details") else None))
+            c.executemany(_FACT_UPSERT, [fact_row(site, t, tz, snap) for t in tickets.values()])
+            c.executemany(_LIVE_UPSERT, [(site, t["id"], t["day"], t["state"], json.dumps(t, ensure_ascii=False), snap)
+                                         for t in tickets.values()])
+            c.executemany(_COUNTER_UPSERT, [(site, n, s.get("state"), s.get("staff"), s.get("ticket_id"),
+                                             s.get("pause_reason"), s.get("since"), snap) for n, s in counters.items()])
+            c.executemany("INSERT OR IGNORE INTO other_events (site, seq, at, day, kind, staff, details) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)", others)
+            days = sorted({t["day"] for t in tickets.values()})
+            for day in days:
+                self._recompute_day(c, site, day, levels)
+            # The cursor moves only over a contiguous stretch: a bundle starting after a gap
+            # adds its rows but the gap is still pulled later.
+            new_cursor = max(cursor, next_after) if after <= cursor else cursor
+            site_day = max([row["day"] or "", *days, *[e.get("day") or "" for e in events]]) or None
+            applied = sum(1 for e in events if int(e["seq"]) > cursor)
+            c.execute(
+                """INSERT INTO sites (id, cursor, snapshot_seq, info, timezone, day, last_heard, last_attempt,
+                       last_error, events_total, behind)
+                   VALUES (:id, :cursor, :snap, :info, :tz, :day, :heard, :heard, NULL, :applied, :behind)
+                   ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor,
+                       snapshot_seq = max(sites.snapshot_seq, excluded.snapshot_seq),
+                       info = coalesce(excluded.info, sites.info), timezone = excluded.timezone, day = excluded.day,
+                       last_heard = max(coalesce(sites.last_heard, ''), excluded.last_heard),
+                       last_attempt = excluded.last_attempt, last_error = NULL,
+                       events_total = sites.events_total + excluded.events_total, behind = excluded.behind""",
+                {"id": site, "cursor": new_cursor, "snap": snap,
+                 "info": json.dumps(info, ensure_ascii=False) if info else None, "tz": tz_name, "day": site_day,
+                 "heard": heard_at.isoformat(), "applied": applied, "behind": max(0, snap - new_cursor)})
+            if site_day:
+                # The overview shows the site's current day; older tickets no counter holds go.
+                c.execute("""DELETE FROM live_tickets WHERE site = ? AND day < ? AND id NOT IN
+                             (SELECT ticket_id FROM counters WHERE site = ? AND ticket_id IS NOT NULL)""",
+                          (site, site_day, site))
+            return {"applied": applied, "cursor": new_cursor, "more": bool(page.get("more")), "days": days}
+
+        return self.write(write)
+
+    def _recompute_day(self, c: sqlite3.Connection, site: str, day: str, levels: int) -> None:
+        c.execute("DELETE FROM daily WHERE site = ? AND day = ?", (site, day))
+        for dim in DIMENSIONS:
+            key = _KEY_SQL[dim]
+            c.execute(f"""INSERT INTO daily (dim, site, day, key, {", ".join(AGG_COLUMNS)})
+                          SELECT '{dim}', site, day, {key}, {_AGG_SQL} FROM facts
+                          WHERE site = :site AND day = :day GROUP BY {key}""",
+                      {"site": site, "day": day, "levels": levels})
+
+    # ------------------------------------------------------------------ reads for the overview
+
+    def sites(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT * FROM sites")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur]
+
+    def live(self, site: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(tickets of the site's current day or still held, counters) as last pulled."""
+        tickets = [json.loads(r[0]) for r in self.conn.execute(
+            "SELECT data FROM live_tickets WHERE site = ? ORDER BY id", (site,))]
+        cur = self.conn.execute("SELECT number, state, staff, ticket_id, pause_reason, since FROM counters "
+                                "WHERE site = ? ORDER BY number", (site,))
+        counters = [dict(zip(("number", "state", "staff", "ticket_id", "pause_reason", "since"), r)) for r in cur]
+        return tickets, counters

@@ -1,0 +1,223 @@
+"""The central roll-up end to end: two real office servers and the central on 127.0.0.1.
+
+Tickets are issued and served at both offices; one office is stopped, misses a pull and is
+restarted; the central catches up in pages and its reports equal each office's own report
+exactly (and the combined one their sum). Pulling again and importing a bundle twice change
+nothing. The overview's lines come from the pulled rows with an injected clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomlkit
+
+from queue_server.central.config import load_central_config
+from queue_server.central.overview import site_row
+from queue_server.central.store import CentralStore
+from tests.support import KIOSK_TOKEN, ROOT, ServerProcess, add_staff, http, login, write_config
+
+TOKENS = {"a": "dong-bo-phuong-a-0123456789", "b": "dong-bo-phuong-b-9876543210"}
+NAMES = {"a": "Phường A", "b": "Phường B"}
+BYS = ("day", "service", "counter", "staff", "hour")
+
+
+def start_site(folder: Path, site: str) -> ServerProcess:
+    folder.mkdir()
+    path = write_config(folder, sync={"token": TOKENS[site]}, office={"name": NAMES[site]})
+    add_staff(path, {"clerk1": "clerk", "clerk2": "clerk", "boss": "admin"})
+    return ServerProcess(folder, path).start()
+
+
+def write_central(folder: Path, sites: dict[str, ServerProcess], **central: Any) -> Path:
+    data = {"central": {"name": "Tỉnh thử nghiệm", "database": "var/central.db", "page_size": 7, **central},
+            "sites": [{"id": sid, "name": NAMES[sid], "url": proc.base_url, "token": TOKENS[sid]}
+                      for sid, proc in sites.items()]}
+    path = folder / "central.toml"
+    path.write_text(tomlkit.dumps(data), encoding="utf-8")
+    return path
+
+
+def motcua(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "queue_server.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, input=stdin, timeout=120)
+
+
+def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> None:
+    """Issue ``tickets`` (service codes) and serve them at counters 1 (clerk1) and 3 (clerk2);
+    the last one called at counter 1 is a no-show."""
+    kiosk = site.base_url + "/api/tickets"
+    for code in tickets:
+        status, body, _ = http("POST", kiosk, {"service": code}, token=KIOSK_TOKEN)
+        assert status == 201, body
+    for clerk, counter in (("clerk1", 1), ("clerk2", 3)):
+        cookie = login(site.base_url, clerk, counter)
+        base = f"{site.base_url}/api/counters/{counter}"
+        http("POST", base + "/open", {}, cookie=cookie)
+        while True:
+            status, body, _ = http("POST", base + "/next", {}, cookie=cookie)
+            assert status in (200, 409), body
+            if status == 409 or body["ticket"] is None:
+                break
+            ticket = body["ticket"]
+            if clerk == "clerk1" and ticket["label"].endswith("3"):
+                assert http("POST", base + "/no-show", {}, cookie=cookie)[0] == 200
+                continue
+            assert http("POST", base + "/start", {}, cookie=cookie)[0] == 200
+            assert http("POST", base + "/done", {}, cookie=cookie)[0] == 200
+            if rate:
+                status, body, _ = http("POST", base + "/rating", {"ticket_id": ticket["id"], "level": rate})
+                assert status == 200, body
+
+
+def site_report(site: ServerProcess, day: str, by: str) -> dict[str, Any]:
+    cookie = login(site.base_url, "boss")
+    status, body, _ = http("GET", f"{site.base_url}/api/reports?from={day}&to={day}&by={by}", cookie=cookie)
+    assert status == 200, body
+    return body
+
+
+def central_report(config: Path, day: str, by: str, site: str | None = None) -> dict[str, Any]:
+    args = ["--config", str(config), "report", "--from", day, "--to", day, "--by", by, "--format", "json"]
+    done = motcua(*args, *(["--site", site] if site else []))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def snapshot(db: Path) -> dict[str, list[Any]]:
+    """Everything the central keeps, except when it last heard from each site."""
+    conn = sqlite3.connect(db)
+    try:
+        out = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
+               for t in ("facts", "daily", "live_tickets", "counters", "other_events")}
+        out["sites"] = conn.execute("SELECT id, cursor, snapshot_seq, info, day FROM sites ORDER BY id").fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def province(tmp_path: Path) -> Iterator[tuple[dict[str, ServerProcess], Path]]:
+    sites = {sid: start_site(tmp_path / sid, sid) for sid in ("a", "b")}
+    try:
+        yield sites, write_central(tmp_path, sites)
+    finally:
+        for proc in sites.values():
+            proc.stop()
+
+
+def test_central_catches_up_and_its_reports_equal_the_sites_own(province: tuple[dict[str, ServerProcess], Path],
+                                                                 tmp_path: Path) -> None:
+    sites, central = province
+    a, b = sites["a"], sites["b"]
+    work(a, ["CT", "CT", "HT", "CT", "TKQ"], rate=4)
+    work(b, ["HT", "CT", "CT"], rate=3)
+    first = motcua("--config", str(central), "central", "pull")
+    assert first.returncode == 0, first.stderr
+    assert "catching up" in first.stderr  # page_size 7: several pages, with progress
+
+    # Site A goes dark; B keeps working; the pull of A fails and is recorded.
+    a.stop()
+    work(b, ["CT", "LD"], rate=4)
+    missed = motcua("--config", str(central), "central", "pull")
+    assert missed.returncode == 1 and "a:" in missed.stderr
+    row = CentralStore(tmp_path / "var" / "central.db").site_row("a")
+    assert row["last_error"] and "Cannot reach site a" in row["last_error"]
+
+    # A comes back (same database, same port) and works on; the central catches up.
+    a.start()
+    work(a, ["CT", "HT", "HT", "DD"], rate=2)
+    caught = motcua("--config", str(central), "central", "pull")
+    assert caught.returncode == 0, caught.stderr
+    day = http("GET", a.base_url + "/healthz")[1]["day"]
+
+    for by in BYS:
+        own = {sid: site_report(proc, day, by) for sid, proc in sites.items()}
+        for sid in sites:
+            mine = central_report(central, day, by, sid)
+            for part in ("rows", "total", "staff", "charts", "rating_levels", "office"):
+                assert mine[part] == own[sid][part], (by, sid, part)
+        combined = central_report(central, day, by)
+        for figure in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "rated"):
+            assert combined["total"][figure] == sum(own[s]["total"][figure] for s in sites), (by, figure)
+        assert combined["total"]["waiting"]["count"] == sum(own[s]["total"]["waiting"]["count"] for s in sites)
+    by_site = central_report(central, day, "site")
+    assert [(r["key"], r["label"], r["issued"]) for r in by_site["rows"]] == [
+        ("a", "Phường A", 9), ("b", "Phường B", 5)]
+    assert by_site["total"]["issued"] == 14
+
+    # Pulling again changes nothing.
+    db = tmp_path / "var" / "central.db"
+    before = snapshot(db)
+    again = motcua("--config", str(central), "central", "pull")
+    assert again.returncode == 0 and snapshot(db) == before
+
+    # A bundle of A from the start overlaps everything pulled: it changes nothing, twice.
+    bundle = tmp_path / "a.motcua"
+    exported = motcua("--config", str(a.config_path), "export", "--since", "0", "--output", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    for _ in range(2):
+        done = motcua("central", "--config", str(central), "import", str(bundle))
+        assert done.returncode == 0, done.stderr
+        assert snapshot(db) == before
+
+    # A central that only ever sees bundles: importing twice changes nothing, and its
+    # figures for A equal A's own.
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    offline = usb / "central.toml"
+    offline.write_text(tomlkit.dumps({"central": {"database": "var/central.db"}, "sites": [
+        {"id": "a", "name": NAMES["a"], "token": TOKENS["a"]}]}), encoding="utf-8")
+    assert motcua("central", "--config", str(offline), "import", str(bundle)).returncode == 0
+    once = snapshot(usb / "var" / "central.db")
+    assert motcua("central", "--config", str(offline), "import", str(bundle)).returncode == 0
+    assert snapshot(usb / "var" / "central.db") == once
+    assert central_report(offline, day, "service")["rows"] == site_report(a, day, "service")["rows"]
+
+    # A bundle signed with another office's token is refused with a clear message.
+    foreign = usb / "central-b.toml"
+    foreign.write_text(tomlkit.dumps({"central": {"database": "var/other.db"}, "sites": [
+        {"id": "b", "name": NAMES["b"], "token": TOKENS["b"]}]}), encoding="utf-8")
+    refused = motcua("central", "--config", str(foreign), "import", str(bundle))
+    assert refused.returncode == 2 and "signature" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_wrong_token_in_central_toml_gets_401_and_is_shown(province: tuple[dict[str, ServerProcess], Path],
+                                                              tmp_path: Path) -> None:
+    sites, _ = province
+    status, body, _ = http("GET", sites["a"].base_url + "/api/sync/events?after=0", token=TOKENS["b"])
+    assert status == 401 and body["error"] == "sync_token_required"
+    path = tmp_path / "wrong.toml"
+    path.write_text(tomlkit.dumps({"central": {"database": "var/wrong.db"}, "sites": [
+        {"id": "a", "name": "A", "url": sites["a"].base_url, "token": "khong-phai-ma-cua-a-000"}]}), encoding="utf-8")
+    done = motcua("--config", str(path), "central", "pull")
+    assert done.returncode == 1 and "401" in done.stderr
+    assert "401" in CentralStore(tmp_path / "var" / "wrong.db").site_row("a")["last_error"]
+
+
+def test_overview_line_says_since_when_a_site_is_silent(tmp_path: Path) -> None:
+    path = tmp_path / "central.toml"
+    path.write_text(tomlkit.dumps({"central": {"silent_after_seconds": 120}, "sites": [
+        {"id": "a", "name": "Phường A", "token": TOKENS["a"]}]}), encoding="utf-8")
+    config = load_central_config(path)
+    store = CentralStore(tmp_path / "central.db")
+    heard = dt.datetime(2026, 11, 23, 3, 42, tzinfo=dt.UTC)  # 10:42 in Hà Nội
+    ticket = {"id": 1, "day": "2026-11-23", "service": "CT", "number": 1001, "label": "1001", "priority": False,
+              "state": "waiting", "issued_at": "2026-11-23T03:30:00+00:00", "queued_at": "2026-11-23T03:30:00+00:00"}
+    store.ingest("a", {"site": {"name": "Phường A", "rating_levels": 4}, "office_day_tz": "Asia/Ho_Chi_Minh",
+                       "after": 0, "next_after": 1, "snapshot_seq": 1, "more": False,
+                       "events": [{"seq": 1, "at": ticket["issued_at"], "day": "2026-11-23", "kind": "ticket_issued",
+                                   "ticket": ticket}]}, heard)
+    live = site_row(config, store, "a", heard + dt.timedelta(seconds=60))
+    assert not live["silent"] and live["waiting"] == 1 and live["longest_wait_s"] == 13 * 60
+    silent = site_row(config, store, "a", heard + dt.timedelta(minutes=5))
+    assert silent["silent"] and silent["status"] == "mất liên lạc từ 10:42"
+    assert silent["status_en"] == "out of contact since 10:42"
+    store.close()

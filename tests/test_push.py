@@ -1,0 +1,152 @@
+"""The push path: frames written straight to uvicorn's connections, one message per command,
+snapshots built once per sequence number and audience, status tokens found by index."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from websockets.asyncio.client import connect as ws_connect
+
+from queue_server.app import create_app
+from queue_server.hub import Hub
+from queue_server.office import Office
+from queue_server.store import Store
+from queue_server.wsraw import FrameWritingProtocol
+from tests.support import free_port, office_config
+
+T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@contextlib.asynccontextmanager
+async def run_server(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
+    config = office_config(tmp_path, office={"enforce_hours": False})
+    app = create_app(config, database=tmp_path / "push.db", printing=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ws=FrameWritingProtocol,
+                                           ws_per_message_deflate=False, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield port, app
+    finally:
+        server.should_exit = True
+        await task
+
+
+def test_the_hub_writes_each_frame_straight_to_every_uvicorn_connection(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with run_server(tmp_path) as (port, app):
+            office: Office = app.state.office
+            async with ws_connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as a, \
+                    ws_connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as b:
+                snapshots = [json.loads(await a.recv()), json.loads(await b.recv())]
+                assert [s["type"] for s in snapshots] == ["snapshot", "snapshot"]
+                assert len(office.hub) == 2
+                assert all(sub.writer is not None for sub in office.hub.subscribers), "no direct path"
+                await issue(office)
+                for ws in (a, b):
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    assert message["v"] == 2 and message["type"] == "events"
+                    assert [e["kind"] for e in message["events"]] == ["ticket_issued"]
+                    assert message["seq"] == snapshots[0]["seq"] + 1
+                    assert "token" not in message["events"][0]["ticket"]
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_direct_connection_is_closed_with_1013_and_counted(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with run_server(tmp_path) as (port, app):
+            office: Office = app.state.office
+            async with ws_connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as ws:
+                await ws.recv()
+                [sub] = office.hub.subscribers
+                assert sub.writer is not None
+                sub.writer.limit = -1  # type: ignore[attr-defined]  # as if its buffer were full
+                await issue(office)
+                with contextlib.suppress(Exception):
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 5)
+                assert ws.close_code == 1013
+            assert office.hub.dropped_total == 1 and len(office.hub) == 0
+
+    asyncio.run(scenario())
+
+
+async def issue(office: Office) -> Any:
+    """Issue a CT ticket the way the kiosk route does; returns the ticket."""
+    return await office.execute(lambda engine, now: engine.issue(now, service="CT", token=secrets.token_urlsafe(16)))
+
+
+def _office(tmp_path: Path) -> tuple[Office, Clock]:
+    clock = Clock()
+    config = office_config(tmp_path, office={"enforce_hours": False})
+    return Office(config, Store(tmp_path / "office.db"), clock=clock, hub=Hub()), clock
+
+
+def test_the_snapshot_is_built_once_per_sequence_number_and_audience(tmp_path: Path) -> None:
+    office, clock = _office(tmp_path)
+    built: list[str] = []
+    real = office.snapshot
+
+    def counting(audience: str = "public") -> dict[str, Any]:
+        built.append(audience)
+        return real(audience)
+
+    office.snapshot = counting  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        first = office.snapshot_message("public")
+        assert office.snapshot_message("public") is not None and built == ["public"]
+        assert office.snapshot_message("public") == first
+        office.snapshot_message("staff")
+        assert built == ["public", "staff"]
+        # A new event: the next snapshot is built again, and holds it.
+        await issue(office)
+        text, _ = office.snapshot_message("public")
+        assert json.loads(text)["seq"] == office.seq and built[-1] == "public" and len(built) == 3
+        # It says "now" and waiting times: after a second it is built again.
+        clock.now += dt.timedelta(seconds=1)
+        text, _ = office.snapshot_message("public")
+        assert len(built) == 4 and json.loads(text)["now"] == clock.now.isoformat()
+        # Anything published (a printer's state, say) makes it stale too.
+        office.hub.publish({"public": json.dumps({"type": "printer"})})
+        office.snapshot_message("public")
+        assert len(built) == 5
+
+    asyncio.run(scenario())
+    office.close()
+
+
+def test_a_ticket_status_is_found_by_its_token_today_and_on_a_later_day(tmp_path: Path) -> None:
+    office, clock = _office(tmp_path)
+
+    async def scenario() -> None:
+        ticket = await issue(office)
+        token = ticket.token
+        assert office.ticket_status(token)["label"] == ticket.label
+        assert office.ticket_status("no-such-token-000") is None
+        clock.now += dt.timedelta(days=1)
+        await office.tick()
+        status = office.ticket_status(token)
+        assert status is not None and status["state"] == "expired" and status["people_ahead"] == 0
+
+    asyncio.run(scenario())
+    office.close()
