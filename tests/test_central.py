@@ -21,6 +21,7 @@ import tomlkit
 
 from queue_server.central.config import load_central_config
 from queue_server.central.overview import site_row
+from queue_server.central.reports import build_central_report
 from queue_server.central.store import CentralStore
 from tests.support import KIOSK_TOKEN, PASSWORD, ROOT, ServerProcess, add_staff, http, login, write_config
 
@@ -77,9 +78,9 @@ def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> No
                 assert status == 200, body
 
 
-def site_report(site: ServerProcess, day: str, by: str) -> dict[str, Any]:
+def site_report(site: ServerProcess, day: str, by: str, end: str | None = None) -> dict[str, Any]:
     cookie = login(site.base_url, "boss")
-    status, body, _ = http("GET", f"{site.base_url}/api/reports?from={day}&to={day}&by={by}", cookie=cookie)
+    status, body, _ = http("GET", f"{site.base_url}/api/reports?from={day}&to={end or day}&by={by}", cookie=cookie)
     assert status == 200, body
     return body
 
@@ -137,24 +138,46 @@ def test_central_catches_up_and_its_reports_equal_the_sites_own(province: tuple[
     caught = motcua("--config", str(central), "central", "pull")
     assert caught.returncode == 0, caught.stderr
     day = http("GET", a.base_url + "/healthz")[1]["day"]
+    first = dt.date.fromisoformat(day).replace(day=1)
+    last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    config = load_central_config(central)
+    db = tmp_path / "var" / "central.db"
 
-    for by in BYS:
-        own = {sid: site_report(proc, day, by) for sid, proc in sites.items()}
-        for sid in sites:
-            mine = central_report(central, day, by, sid)
-            for part in ("rows", "total", "staff", "charts", "rating_levels", "office"):
-                assert mine[part] == own[sid][part], (by, sid, part)
-        combined = central_report(central, day, by)
-        for figure in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "rated"):
-            assert combined["total"][figure] == sum(own[s]["total"][figure] for s in sites), (by, figure)
-        assert combined["total"]["waiting"]["count"] == sum(own[s]["total"]["waiting"]["count"] for s in sites)
+    # The day alone (daily aggregates) and its whole month (the monthly roll-up).
+    for start, end in ((day, day), (first.isoformat(), last.isoformat())):
+        for by in BYS:
+            own = {sid: site_report(proc, start, by, end) for sid, proc in sites.items()}
+            for sid in sites:
+                mine = build_central_report(str(db), config, dt.date.fromisoformat(start), dt.date.fromisoformat(end),
+                                            by, [sid])
+                for part in ("rows", "total", "staff", "charts", "rating_levels", "office"):
+                    assert mine[part] == own[sid][part], (start, by, sid, part)
+            combined = build_central_report(str(db), config, dt.date.fromisoformat(start),
+                                            dt.date.fromisoformat(end), by)
+            for figure in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "rated"):
+                assert combined["total"][figure] == sum(own[s]["total"][figure] for s in sites), (by, figure)
+            assert combined["total"]["waiting"]["count"] == sum(own[s]["total"]["waiting"]["count"] for s in sites)
+    # The command line reads the same.
+    assert central_report(central, day, "staff", "b")["rows"] == site_report(b, day, "staff")["rows"]
     by_site = central_report(central, day, "site")
     assert [(r["key"], r["label"], r["issued"]) for r in by_site["rows"]] == [
         ("a", "Phường A", 9), ("b", "Phường B", 5)]
     assert by_site["total"]["issued"] == 14
 
+    # Past EXACT_LIMIT tickets, medians come from per-minute histograms: counts stay exact.
+    coarse = build_central_report(str(db), config, dt.date.fromisoformat(day), dt.date.fromisoformat(day), "site",
+                                  exact_limit=0)
+    assert coarse["percentiles"] == "minute" and by_site["percentiles"] == "exact"
+    for fine_row, coarse_row in zip(by_site["rows"], coarse["rows"]):
+        assert {k: v for k, v in coarse_row.items() if k not in ("waiting", "service")} == \
+            {k: v for k, v in fine_row.items() if k not in ("waiting", "service")}
+        for what in ("waiting", "service"):
+            assert coarse_row[what]["mean"] == fine_row[what]["mean"]
+            assert coarse_row[what]["max"] == fine_row[what]["max"]
+            if fine_row[what]["count"]:
+                assert abs(coarse_row[what]["median"] - fine_row[what]["median"]) <= 60
+
     # Pulling again changes nothing.
-    db = tmp_path / "var" / "central.db"
     before = snapshot(db)
     again = motcua("--config", str(central), "central", "pull")
     assert again.returncode == 0 and snapshot(db) == before

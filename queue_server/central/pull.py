@@ -99,6 +99,7 @@ class Puller:
             if result["more"]:
                 log.info("site %s: catching up, at event %d, %d to go", site.id, result["cursor"], behind)
             if not result["more"] or not page["events"]:
+                await loop.run_in_executor(self.writer, self.store.roll_up)
                 return applied
 
     def _changed(self, site_id: str) -> None:
@@ -138,4 +139,5 @@ def import_bundle(config: CentralConfig, store: CentralStore, path: str, clock: 
     site_id, page = read_bundle(path, {s.id: s.token for s in config.sites})
     # A bundle is a snapshot of the office at export time, ingested like a pulled page.
     result = store.ingest(site_id, page, clock())
+    store.roll_up()
     return {"site": site_id, **result, "events": len(page.get("events") or [])}

@@ -30,26 +30,95 @@ from ..reports import WAIT_BUCKETS
 from ..store import connect
 
 DIMENSIONS = ("site", "service", "counter", "staff", "hour", "service_hour")
-_KEY_SQL = {
-    "site": "''",
-    "service": "coalesce(service, '')",
-    "counter": "coalesce(CAST(counter AS TEXT), '')",
-    "staff": "coalesce(staff, '')",
-    "hour": "CAST(hour AS TEXT)",
-    "service_hour": "coalesce(service, '') || '|' || hour",
-}
-_EDGES = [0, *[m * 60 for m in WAIT_BUCKETS]]
-_BUCKET_SQL = ", ".join(
-    [f"sum(wait_s >= {a} AND wait_s < {b})" for a, b in zip(_EDGES, _EDGES[1:])] + [f"sum(wait_s >= {_EDGES[-1]})"])
-BUCKET_COLUMNS = [f"wb{i}" for i in range(len(_EDGES))]
-AGG_COLUMNS = ["issued", "served", "no_show", "cancelled", "expired", "transferred", "err", "wait_n", "wait_sum",
-               "wait_max", "service_n", "service_sum", "service_max", "rated", "satisfied",
-               "r1", "r2", "r3", "r4", "r5", *BUCKET_COLUMNS]
-_AGG_SQL = f"""count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
-    sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)),
-    count(wait_s), sum(wait_s), max(wait_s), count(service_s), sum(service_s), max(service_s),
-    sum(rating BETWEEN 1 AND :levels), sum(rating BETWEEN :levels - 1 AND :levels),
-    sum(rating = 1), sum(rating = 2), sum(rating = 3), sum(rating = 4), sum(rating = 5), {_BUCKET_SQL}"""
+_EDGES = [m * 60 for m in WAIT_BUCKETS]
+BUCKET_COLUMNS = [f"wb{i}" for i in range(len(_EDGES) + 1)]
+COUNT_COLUMNS = ["issued", "served", "no_show", "cancelled", "expired", "transferred", "err", "wait_n", "wait_sum",
+                 "service_n", "service_sum", "rated", "satisfied", "r1", "r2", "r3", "r4", "r5", *BUCKET_COLUMNS]
+MAX_COLUMNS = ["wait_max", "service_max"]
+HIST_COLUMNS = ["wait_hist", "service_hist"]
+AGG_COLUMNS = [*COUNT_COLUMNS, *MAX_COLUMNS]
+_STATE_COLUMN = {"done": "served", "no_show": "no_show", "cancelled": "cancelled", "expired": "expired"}
+
+
+def new_agg() -> dict[str, Any]:
+    g: dict[str, Any] = dict.fromkeys(COUNT_COLUMNS, 0)
+    g.update(wait_max=None, service_max=None, wait_hist={}, service_hist={})
+    return g
+
+
+def _keys(site_key: tuple[Any, ...]) -> list[tuple[str, str]]:
+    service, counter, staff, hour = site_key
+    service = service or ""
+    return [("site", ""), ("service", service), ("counter", "" if counter is None else str(counter)),
+            ("staff", staff or ""), ("hour", str(hour)), ("service_hour", f"{service}|{hour}")]
+
+
+def aggregate_facts(rows: list[tuple[Any, ...]], levels: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """Daily aggregates of one site's day: ``rows`` are (service, counter, staff, hour, state,
+    transfers, wait_s, service_s, estimated_wait_s, rating). Histograms are per whole minute."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for service, counter, staff, hour, state, transfers, wait_s, service_s, estimate, rating in rows:
+        for dk in _keys((service, counter, staff, hour)):
+            g = groups.get(dk)
+            if g is None:
+                g = groups[dk] = new_agg()
+            g["issued"] += 1
+            column = _STATE_COLUMN.get(state)
+            if column:
+                g[column] += 1
+            if transfers:
+                g["transferred"] += 1
+            if wait_s is not None:
+                g["wait_n"] += 1
+                g["wait_sum"] += wait_s
+                if g["wait_max"] is None or wait_s > g["wait_max"]:
+                    g["wait_max"] = wait_s
+                m = wait_s // 60
+                g["wait_hist"][m] = g["wait_hist"].get(m, 0) + 1
+                g[f"wb{sum(1 for e in _EDGES if wait_s >= e)}"] += 1
+                if estimate is not None:
+                    g["err"] += abs(estimate - wait_s)
+            if service_s is not None:
+                g["service_n"] += 1
+                g["service_sum"] += service_s
+                if g["service_max"] is None or service_s > g["service_max"]:
+                    g["service_max"] = service_s
+                m = service_s // 60
+                g["service_hist"][m] = g["service_hist"].get(m, 0) + 1
+            if rating is not None:
+                if 1 <= rating <= 5:
+                    g[f"r{rating}"] += 1
+                if 1 <= rating <= levels:
+                    g["rated"] += 1
+                    if rating >= levels - 1:
+                        g["satisfied"] += 1
+    return groups
+
+
+def merge_into(g: dict[str, Any], row: dict[str, Any]) -> None:
+    """Add one stored aggregate row (histograms as JSON text or dicts) to ``g``."""
+    for c in COUNT_COLUMNS:
+        g[c] += row[c] or 0
+    for c in MAX_COLUMNS:
+        if row[c] is not None and (g[c] is None or row[c] > g[c]):
+            g[c] = row[c]
+    for c in HIST_COLUMNS:
+        hist = row[c]
+        if isinstance(hist, str):
+            hist = json.loads(hist)
+        target = g[c]
+        for m, n in (hist or {}).items():
+            m = int(m)
+            target[m] = target.get(m, 0) + n
+
+
+def _agg_values(g: dict[str, Any]) -> list[Any]:
+    return [*(g[c] for c in AGG_COLUMNS), *(json.dumps(g[c], separators=(",", ":")) for c in HIST_COLUMNS)]
+
+
+_AGG_COLUMN_SQL = ", ".join(f"{c} INTEGER" for c in AGG_COLUMNS) + ", wait_hist TEXT, service_hist TEXT"
+_AGG_NAMES = ", ".join([*AGG_COLUMNS, *HIST_COLUMNS])
+_AGG_MARKS = ", ".join("?" * (len(AGG_COLUMNS) + len(HIST_COLUMNS)))
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sites (
@@ -62,9 +131,13 @@ CREATE TABLE IF NOT EXISTS facts (
     estimated_wait_s INTEGER, rating INTEGER, snap_seq INTEGER NOT NULL,
     PRIMARY KEY (site, day, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS daily (
-    dim TEXT NOT NULL, site TEXT NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL,
-    {", ".join(f"{c} INTEGER" for c in AGG_COLUMNS)},
+    dim TEXT NOT NULL, site TEXT NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL, {_AGG_COLUMN_SQL},
     PRIMARY KEY (dim, day, site, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS monthly (
+    dim TEXT NOT NULL, site TEXT NOT NULL, month TEXT NOT NULL, key TEXT NOT NULL, {_AGG_COLUMN_SQL},
+    PRIMARY KEY (dim, month, site, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dirty_months (site TEXT NOT NULL, month TEXT NOT NULL, PRIMARY KEY (site, month))
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS live_tickets (
     site TEXT NOT NULL, id INTEGER NOT NULL, day TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,
     snap_seq INTEGER NOT NULL, PRIMARY KEY (site, id)) WITHOUT ROWID;
@@ -207,8 +280,12 @@ class CentralStore:
                     others.append((site, e["seq"], e.get("at"), e.get("day"), e.get("kind"), e.get("staff"),
                                    json.dumps(e.get("details"), ensure_ascii=False) if e.get("details") else None))
             c.executemany(_FACT_UPSERT, [fact_row(site, t, tz, snap) for t in tickets.values()])
+            # Only the office's current day (and later) feeds the overview: a catch-up over
+            # old days does not write rows it would delete at once.
+            newest = max([row["day"] or "", *(t["day"] for t in tickets.values())])
             c.executemany(_LIVE_UPSERT, [(site, t["id"], t["day"], t["state"], json.dumps(t, ensure_ascii=False), snap)
-                                         for t in tickets.values()])
+                                         for t in tickets.values() if t["day"] >= newest or t["state"] in
+                                         ("called", "serving")])
             c.executemany(_COUNTER_UPSERT, [(site, n, s.get("state"), s.get("staff"), s.get("ticket_id"),
                                              s.get("pause_reason"), s.get("since"), snap) for n, s in counters.items()])
             c.executemany("INSERT OR IGNORE INTO other_events (site, seq, at, day, kind, staff, details) "
@@ -244,13 +321,39 @@ class CentralStore:
         return self.write(write)
 
     def _recompute_day(self, c: sqlite3.Connection, site: str, day: str, levels: int) -> None:
+        rows = c.execute("""SELECT service, counter, staff, hour, state, transfers, wait_s, service_s,
+                                   estimated_wait_s, rating FROM facts WHERE site = ? AND day = ?""",
+                         (site, day)).fetchall()
         c.execute("DELETE FROM daily WHERE site = ? AND day = ?", (site, day))
-        for dim in DIMENSIONS:
-            key = _KEY_SQL[dim]
-            c.execute(f"""INSERT INTO daily (dim, site, day, key, {", ".join(AGG_COLUMNS)})
-                          SELECT '{dim}', site, day, {key}, {_AGG_SQL} FROM facts
-                          WHERE site = :site AND day = :day GROUP BY {key}""",
-                      {"site": site, "day": day, "levels": levels})
+        c.executemany(f"INSERT INTO daily (dim, site, day, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
+                      [(dim, site, day, key, *_agg_values(g)) for (dim, key), g in aggregate_facts(rows, levels).items()])
+        # The month's roll-up is rebuilt later (``roll_up``), once per catch-up, not per page.
+        c.execute("INSERT OR IGNORE INTO dirty_months (site, month) VALUES (?, ?)", (site, day[:7]))
+
+    def roll_up(self) -> int:
+        """Rebuild the monthly aggregates of every month that changed. Returns how many."""
+
+        def write(c: sqlite3.Connection) -> int:
+            dirty = c.execute("SELECT site, month FROM dirty_months").fetchall()
+            for site, month in dirty:
+                cur = c.execute(f"SELECT dim, key, {_AGG_NAMES} FROM daily WHERE dim IN ({', '.join('?' * len(DIMENSIONS))}) "
+                                f"AND day BETWEEN ? AND ? AND site = ?", (*DIMENSIONS, f"{month}-01", f"{month}-31", site))
+                names = [d[0] for d in cur.description]
+                groups: dict[tuple[str, str], dict[str, Any]] = {}
+                for values in cur:
+                    row = dict(zip(names, values))
+                    g = groups.get((row["dim"], row["key"]))
+                    if g is None:
+                        g = groups[(row["dim"], row["key"])] = new_agg()
+                    merge_into(g, row)
+                c.execute("DELETE FROM monthly WHERE site = ? AND month = ?", (site, month))
+                c.executemany(f"INSERT INTO monthly (dim, site, month, key, {_AGG_NAMES}) "
+                              f"VALUES (?, ?, ?, ?, {_AGG_MARKS})",
+                              [(dim, site, month, key, *_agg_values(g)) for (dim, key), g in groups.items()])
+                c.execute("DELETE FROM dirty_months WHERE site = ? AND month = ?", (site, month))
+            return len(dirty)
+
+        return int(self.write(write))
 
     # ------------------------------------------------------------------ reads for the overview
 
