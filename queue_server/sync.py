@@ -2,10 +2,11 @@
 offline bundles (docs/central.md).
 
 ``GET /api/sync/events?after=SEQ&limit=N`` answers ``{site, office_day_tz, events,
-next_after, more, snapshot_seq}``: the office's events after ``SEQ`` in order, each with the
-ticket and counter it touched *as they are now* (so the central converges on the current
-state whatever it missed) and the ticket's report figures. ``snapshot_seq`` is the last
-event the snapshot includes: the central never lets an older snapshot overwrite a newer one.
+next_after, more, tickets, counters, snapshot_seq}``: the office's events after ``SEQ`` in
+order, and once each the tickets and counters they touched *as they are now* (so the central
+converges on the current state whatever it missed), each ticket with its report figures.
+``snapshot_seq`` is the last event that snapshot includes: the central never lets an older
+snapshot overwrite a newer one.
 
 No personal data leaves the office. Every row is copied through an allow-list, so a field
 added later (an appointment's name or phone, a dossier's owner) stays home until someone
@@ -116,23 +117,22 @@ def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int |
     for r in rows:
         e = dict(zip(EVENT_FIELDS, r[:8]))
         e["details"] = _details(r[8])
-        t = tickets.get(r[4]) if r[4] is not None else None
-        if t is not None:
-            ticket = _pick(t, TICKET_FIELDS)
-            ticket["priority"] = bool(ticket.get("priority"))
-            ticket["front"] = bool(ticket.get("front"))
-            ticket.update(facts.get(t["id"], {}))
-            e["ticket"] = ticket
-        c = counters.get(r[6]) if r[6] is not None and (r[3].startswith("counter_") or r[3].startswith("ticket_")) else None
-        if c is not None:
-            e["counter_status"] = _pick(c, COUNTER_FIELDS)
         events.append(e)
+    ticket_rows = []
+    for t in tickets.values():
+        ticket = _pick(t, TICKET_FIELDS)
+        ticket["priority"] = bool(ticket.get("priority"))
+        ticket["front"] = bool(ticket.get("front"))
+        ticket.update(facts.get(t["id"], {}))
+        ticket_rows.append(ticket)
     next_after = rows[-1][0] if rows else max(after, 0)
     return {
         "site": info,
         "office_day_tz": config.office.timezone,
         "after": after,
         "events": events,
+        "tickets": ticket_rows,
+        "counters": [_pick(c, COUNTER_FIELDS) for c in counters.values()],
         "next_after": next_after,
         "more": next_after < snapshot_seq,
         "snapshot_seq": snapshot_seq,
@@ -246,8 +246,7 @@ routes = [Route("/api/sync/events", sync_events)]
 
 _EVENT_SCHEMA = {"type": "object", "required": ["seq", "at", "kind"],
                  "properties": {"seq": {"type": "integer"}, "at": {"type": "string"}, "kind": {"type": "string"},
-                                "day": {"type": ["string", "null"]}, "ticket": {"type": "object"},
-                                "counter_status": {"type": "object"}}}
+                                "day": {"type": ["string", "null"]}, "ticket_id": {"type": ["integer", "null"]}}}
 openapi_paths: dict[str, Any] = {
     "/api/sync/events": {"get": operation(
         "Events after a cursor for the central (read-only; Bearer sync token; gzip when accepted; "
@@ -256,6 +255,8 @@ openapi_paths: dict[str, Any] = {
          "properties": {"site": {"type": "object"}, "office_day_tz": {"type": "string"},
                         "events": {"type": "array", "items": _EVENT_SCHEMA},
                         "next_after": {"type": "integer"}, "more": {"type": "boolean"},
+                        "tickets": {"type": "array", "items": {"type": "object"}},
+                        "counters": {"type": "array", "items": {"type": "object"}},
                         "snapshot_seq": {"type": "integer"}}},
         errors=(400, 401, 404, 429), security=[{"device": []}],
         params=[query_param("after", {"type": "integer", "minimum": 0}, "Last sequence number already received"),

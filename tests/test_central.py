@@ -237,7 +237,7 @@ def test_overview_line_says_since_when_a_site_is_silent(tmp_path: Path) -> None:
     store.ingest("a", {"site": {"name": "Phường A", "rating_levels": 4}, "office_day_tz": "Asia/Ho_Chi_Minh",
                        "after": 0, "next_after": 1, "snapshot_seq": 1, "more": False,
                        "events": [{"seq": 1, "at": ticket["issued_at"], "day": "2026-11-23", "kind": "ticket_issued",
-                                   "ticket": ticket}]}, heard)
+                                   "ticket_id": 1}], "tickets": [ticket]}, heard)
     live = site_row(config, store, "a", heard + dt.timedelta(seconds=60))
     assert not live["silent"] and live["waiting"] == 1 and live["longest_wait_s"] == 13 * 60
     silent = site_row(config, store, "a", heard + dt.timedelta(minutes=5))

@@ -77,13 +77,13 @@ def _month_ranges(date_from: dt.date, date_to: dt.date) -> tuple[list[str], list
 
 
 def _aggregates(conn: sqlite3.Connection, dim: str, date_from: dt.date, date_to: dt.date, scope: list[str],
-                by_day: bool) -> list[dict[str, Any]]:
+                by_day: bool, columns: list[str] | None = None) -> list[dict[str, Any]]:
     """Aggregate rows of ``dim`` for the range: whole months from ``monthly`` (unless a month
     is waiting for its roll-up), everything else from ``daily``. Each row has site, period,
-    key, the counts and the histograms."""
+    key and ``columns`` (default: the counts and the histograms)."""
     months, edges = ([], [(date_from.isoformat(), date_to.isoformat())]) if by_day else _month_ranges(date_from,
                                                                                                           date_to)
-    cols = ", ".join([*AGG_COLUMNS, *HIST_COLUMNS])
+    cols = ", ".join(columns or [*AGG_COLUMNS, *HIST_COLUMNS])
     marks = ", ".join("?" * len(scope))
     rows: list[dict[str, Any]] = []
 
@@ -197,11 +197,11 @@ def _build(conn: sqlite3.Connection, config: CentralConfig, date_from: dt.date, 
     total_row = _row(total, None, "Tổng cộng", total_served, levels)
 
     staff_served: dict[str, int] = defaultdict(int)
-    for row in _aggregates(conn, "staff", date_from, date_to, scope, False):
+    for row in _aggregates(conn, "staff", date_from, date_to, scope, False, ["served"]):
         if row["served"]:
             staff_served[row["key"] if single else f"{row['site']}/{row['key']}"] += row["served"]
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for row in _aggregates(conn, "service_hour", date_from, date_to, scope, False):
+    for row in _aggregates(conn, "service_hour", date_from, date_to, scope, False, ["issued"]):
         code, _, hour = row["key"].rpartition("|")
         arrivals[code][int(hour)] += row["issued"] or 0
     staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)
