@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 endif
 CONFIG ?= config.toml
 
-.PHONY: run demo test check bench fuzz clean
+.PHONY: run demo test check bench bench-central fuzz clean
 
 # The venv is rebuilt when pyproject.toml changes (the stamp files are older then).
 $(BIN)/python:
@@ -34,6 +34,10 @@ test: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+# The central for a province: 200 sites × 1 year × 150 tickets a day (docs/central.md).
+bench-central: $(VENV)/.test-installed
+	$(BIN)/python bench/bench_central.py $(BENCH_ARGS)
 
 fuzz: $(VENV)/.test-installed
 	MOTCUA_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
