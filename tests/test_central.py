@@ -244,3 +244,41 @@ def test_overview_line_says_since_when_a_site_is_silent(tmp_path: Path) -> None:
     assert silent["silent"] and silent["status"] == "mất liên lạc từ 10:42"
     assert silent["status_en"] == "out of contact since 10:42"
     store.close()
+
+
+def test_docs_list_every_central_setting_and_the_sample_loads() -> None:
+    import re
+
+    from queue_server.central.config import markdown_table
+
+    text = (ROOT / "docs" / "central.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- central-table:start -->\n(.*?)\n<!-- central-table:end -->", text, re.S)
+    assert block and block.group(1) == markdown_table()
+    sample = load_central_config(ROOT / "central.toml")
+    assert len(sample.sites) >= 2 and len({s.token for s in sample.sites}) == len(sample.sites)
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    ({"token": "ngan"}, "sites[0].token"), ({"id": "Có Dấu"}, "sites[0].id"),
+    ({"url": "ftp://x"}, "sites[0].url"), ({"pull_interval_seconds": 0.5}, "sites[0].pull_interval_seconds"),
+])
+def test_a_wrong_central_toml_names_the_key(tmp_path: Path, change: dict[str, Any], key: str) -> None:
+    from queue_server.errors import ConfigError
+
+    site = {"id": "a", "name": "A", "url": "http://127.0.0.1:1", "token": TOKENS["a"], **change}
+    path = tmp_path / "central.toml"
+    path.write_text(tomlkit.dumps({"sites": [site]}), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_central_config(path)
+    assert e.value.key == key
+
+
+def test_two_sites_with_one_token_are_refused(tmp_path: Path) -> None:
+    from queue_server.errors import ConfigError
+
+    path = tmp_path / "central.toml"
+    path.write_text(tomlkit.dumps({"sites": [{"id": "a", "name": "A", "token": TOKENS["a"]},
+                                             {"id": "b", "name": "B", "token": TOKENS["a"]}]}), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_central_config(path)
+    assert e.value.key == "sites[1].token"

@@ -13,6 +13,7 @@ import datetime as dt
 import gzip
 import json
 import logging
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -33,13 +34,15 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def fetch_page(site: Site, after: int, limit: int, timeout: float) -> dict[str, Any]:
-    """One GET of the site's sync feed (blocking; run it in a thread)."""
+def fetch_page(site: Site, after: int, limit: int, timeout: float,
+               context: ssl.SSLContext | None = None) -> dict[str, Any]:
+    """One GET of the site's sync feed (blocking; run it in a thread). ``context`` verifies
+    HTTPS sites (a province CA: ``central.ca_file``)."""
     url = f"{site.url.rstrip('/')}/api/sync/events?after={after}&limit={limit}"
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {site.token}",
                                                "Accept-Encoding": "gzip", "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             body = r.read()
             if r.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
@@ -77,6 +80,8 @@ class Puller:
         self.on_change = on_change
         # The one writer: pages from all sites commit one at a time in this thread.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-writer")
+        ca = config.central.ca_file
+        self.ssl = ssl.create_default_context(cafile=str(config.resolve(ca))) if ca else None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def pull_site(self, site: Site) -> int:
@@ -87,7 +92,8 @@ class Puller:
         while True:
             cursor = await loop.run_in_executor(self.writer, self.store.cursor, site.id)
             try:
-                page = await asyncio.to_thread(fetch_page, site, cursor, central.page_size, central.timeout_seconds)
+                page = await asyncio.to_thread(fetch_page, site, cursor, central.page_size, central.timeout_seconds,
+                                         self.ssl)
             except MotcuaError as e:
                 await loop.run_in_executor(self.writer, self.store.note_failure, site.id, self.clock(), e.message_en)
                 self._changed(site.id)
