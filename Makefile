@@ -1,4 +1,4 @@
-# motcua — two commands do everything: `make run` and `make test`.
+# motcua — two commands do everything: `make run` and `make test` (`make check` lints and type-checks).
 PYTHON ?= python3
 VENV   ?= .venv
 ifeq ($(OS),Windows_NT)
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 endif
 CONFIG ?= config.toml
 
-.PHONY: run demo test check bench bench-central fuzz clean
+.PHONY: run demo test test-fast check bench bench-central fuzz clean
 
 # The venv is rebuilt when pyproject.toml changes (the stamp files are older then).
 $(BIN)/python:
@@ -31,6 +31,22 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: everything but the browser tests and the wheel build.
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m "not browser and not wheel" $(PYTEST_ARGS)
+
+# Files already in ruff's format. Until the one project-wide formatting pass (then this
+# becomes `queue_server printer tests`), only these are checked, so work in progress elsewhere
+# is not reformatted under other people's feet.
+FORMAT_CHECKED ?= printer/protocol.py queue_server/printing queue_server/features.py \
+	queue_server/report_routes.py tests/test_print_jobs.py
+
+# Lint, formatting and types (CI runs it before the tests).
+check: $(VENV)/.test-installed
+	$(BIN)/ruff check queue_server printer tests
+	$(BIN)/ruff format --check $(FORMAT_CHECKED)
+	$(BIN)/mypy
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)

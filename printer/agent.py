@@ -7,36 +7,7 @@ Run it on the PC the printer is plugged into (the kiosk, a counter PC)::
 It keeps one WebSocket open to the server, prints the jobs it is sent and reports
 the printer's state. The server (``queue_server``) implements the other side.
 
-Protocol (JSON text messages on ``ws(s)://HOST:PORT/ws/printer``)
-------------------------------------------------------------------
-The agent connects with the header ``Authorization: Bearer TOKEN``. The server
-refuses a bad token at the handshake (HTTP 401/403); the agent keeps retrying
-with backoff and logs it.
-
-server → agent, once after connecting (the agent logs it)::
-
-    {"type": "hello", "printer_id": "kiosk-1", "width_px": 384}
-
-server → agent, one ticket to print::
-
-    {"type": "job", "job_id": 17, "ticket": {TicketInfo fields}, "width_px": 384 | null}
-
-    ticket = {"office_name": str, "service_name": str, "label": str,
-              "issued_at": str, "people_ahead": int, "estimated_wait_min": int,
-              "status_url": str, "footer": str, "priority": bool, "lang": "vi" | "en"}
-
-    (footer, priority and lang may be left out: "", false, "vi".)
-    Width: the job's width_px, else --width, else hello's width_px, else 384.
-
-agent → server, once per job, after trying it::
-
-    {"type": "result", "job_id": 17,
-     "outcome": "printed" | "failed_before_send" | "failed_partial", "error": str | null}
-
-agent → server, right after connecting and then every --status-interval seconds::
-
-    {"type": "status", "online": bool, "paper": "ok" | "low" | "out" | "unknown",
-     "error": str | null}
+The messages and their version are in ``printer.protocol`` (shared with the server).
 
 Rules both sides rely on:
 
@@ -59,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import logging
 import signal
 import sys
@@ -69,7 +39,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image
+from websockets.typing import Subprotocol
 
+from printer import protocol
 from printer.connect import DEFAULT_TIMEOUT, PrinterConfigError, parse_printer_url
 from printer.output import PrinterStatus, PrintResult, print_ticket, printer_status
 from printer.render import TicketInfo, render_ticket
@@ -105,7 +77,7 @@ def printer_ws_url(server: str) -> str:
     scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme.lower())
     if scheme is None or not parts.netloc:
         raise ValueError(f"--server {server!r}: expected http://HOST:PORT")
-    path = parts.path.rstrip("/") + "/ws/printer"
+    path = parts.path.rstrip("/") + protocol.PATH
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
@@ -115,7 +87,7 @@ RenderFn = Callable[[TicketInfo, int], Image.Image]
 
 
 class JobHandler:
-    """The agent's decisions, without any network: job message in, result message out.
+    """The agent's decisions, without any network: ``protocol.Job`` in, ``protocol.Result`` out.
 
     ``handle_job`` blocks while printing (run it in a thread from asyncio). It
     prints each ``job_id`` at most once; a repeated ``job_id`` returns the stored
@@ -135,31 +107,30 @@ class JobHandler:
         self._render = render
         self._print = print_fn
         self._status = status_fn
-        self._results: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
+        self._results: collections.OrderedDict[int, protocol.Result] = collections.OrderedDict()
 
-    def width_for(self, job: dict[str, Any]) -> int:
-        width = job.get("width_px") or self.config.width_px or self.hello_width or DEFAULT_WIDTH
+    def width_for(self, job: protocol.Job) -> int:
+        width = job.width_px or self.config.width_px or self.hello_width or DEFAULT_WIDTH
         if not isinstance(width, int) or isinstance(width, bool):
             raise ValueError(f"width_px must be an integer, not {width!r}")
         return width
 
-    def already_handled(self, job_id: int) -> dict[str, Any] | None:
+    def already_handled(self, job_id: int) -> protocol.Result | None:
         return self._results.get(job_id)
 
-    def handle_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Print one job message (whose ``job_id`` was checked) and return the result message."""
-        job_id = job["job_id"]
-        previous = self._results.get(job_id)
+    def handle_job(self, job: protocol.Job) -> protocol.Result:
+        """Print one job and return its result."""
+        previous = self._results.get(job.job_id)
         if previous is not None:
-            log.warning("job %s was already handled (%s); not printing it again", job_id, previous["outcome"])
+            log.warning("job %s was already handled (%s); not printing it again", job.job_id, previous.outcome)
             return previous
         try:
-            info = TicketInfo.from_json(job.get("ticket"))  # type: ignore[arg-type]
+            info = TicketInfo.from_json(job.ticket)
             image = self._render(info, self.width_for(job))
         except (TypeError, ValueError) as error:
             result = PrintResult("failed_before_send", f"invalid job: {error}")
         except Exception as error:  # a bug in rendering must still get the job an answer
-            log.exception("job %s: rendering failed", job_id)
+            log.exception("job %s: rendering failed", job.job_id)
             result = PrintResult("failed_before_send", f"rendering failed: {_describe(error)}")
         else:
             try:
@@ -171,29 +142,23 @@ class JobHandler:
                     kanji_off=self.config.kanji_off,
                 )
             except Exception as error:  # print_ticket does not raise; be safe anyway
-                log.exception("job %s: printing raised", job_id)
+                log.exception("job %s: printing raised", job.job_id)
                 result = PrintResult("failed_partial", f"printing raised: {_describe(error)}")
-        message = {"type": "result", "job_id": job_id, "outcome": result.outcome, "error": result.error}
-        self._results[job_id] = message
+        message = protocol.Result(job.job_id, result.outcome, result.error)
+        self._results[job.job_id] = message
         while len(self._results) > REMEMBERED_JOBS:
             self._results.popitem(last=False)
         if result.outcome == "printed":
-            log.info("job %s printed (ticket %s)", job_id, job.get("ticket", {}).get("label"))
+            label = job.ticket.get("label") if isinstance(job.ticket, dict) else None
+            log.info("job %s printed (ticket %s)", job.job_id, label)
         else:
-            log.error("job %s %s: %s", job_id, result.outcome, result.error)
+            log.error("job %s %s: %s", job.job_id, result.outcome, result.error)
         return message
 
-    def status_message(self) -> dict[str, Any]:
+    def status_message(self) -> protocol.Status:
         """Ask the printer how it is (blocks up to a few seconds)."""
         status = self._status(self.config.printer, min(self.config.print_timeout, 2.0), profile=self.config.profile)
-        return {"type": "status", "online": status.online, "paper": status.paper, "error": status.error}
-
-
-def _job_id(message: dict[str, Any]) -> int | None:
-    job_id = message.get("job_id")
-    if isinstance(job_id, int) and not isinstance(job_id, bool):
-        return job_id
-    return None
+        return protocol.Status(status.online, status.paper, status.error)
 
 
 class PrinterAgent:
@@ -204,9 +169,9 @@ class PrinterAgent:
         self.handler = handler or JobHandler(config)
         self.connections = 0  # successful handshakes so far (tests and logs)
         self._printer_lock = asyncio.Lock()  # one job or status query at a time
-        self._unsent: list[dict[str, Any]] = []  # results not yet handed to a connection
+        self._unsent: list[protocol.Result] = []  # results not yet handed to a connection
         self._unsent_changed = asyncio.Event()
-        self._last_status: tuple[Any, ...] | None = None
+        self._last_status: protocol.Status | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Connect, serve, reconnect with backoff; return when ``stop`` is set."""
@@ -221,6 +186,7 @@ class PrinterAgent:
                 async with connect(
                     self.config.ws_url,
                     additional_headers=headers,
+                    subprotocols=[Subprotocol(protocol.SUBPROTOCOL)],
                     open_timeout=self.config.open_timeout,
                     proxy=None,  # the server is on the office LAN
                     ping_interval=20,
@@ -253,7 +219,7 @@ class PrinterAgent:
             delay = min(delay * 2, self.config.backoff_max)
 
     async def _serve_until(self, ws: Any, stop: asyncio.Event) -> None:
-        jobs: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        jobs: asyncio.Queue[protocol.Job] = asyncio.Queue()
         tasks = [
             asyncio.create_task(self._receive(ws, jobs)),
             asyncio.create_task(self._work(jobs)),
@@ -274,7 +240,7 @@ class PrinterAgent:
             if jobs.qsize():
                 log.warning("dropping %d job(s) not started before the connection ended", jobs.qsize())
 
-    async def _receive(self, ws: Any, jobs: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _receive(self, ws: Any, jobs: asyncio.Queue[protocol.Job]) -> None:
         from websockets.exceptions import ConnectionClosed
 
         try:
@@ -283,35 +249,28 @@ class PrinterAgent:
         except ConnectionClosed:
             pass
 
-    def _on_message(self, raw: str | bytes, jobs: asyncio.Queue[dict[str, Any]]) -> None:
+    def _on_message(self, raw: str | bytes, jobs: asyncio.Queue[protocol.Job]) -> None:
         try:
-            message = json.loads(raw)
-            kind = message.get("type")
-        except (ValueError, AttributeError):
-            log.warning("ignoring a message that is not a JSON object: %.200r", raw)
+            message = protocol.read_server_message(raw)
+        except protocol.ProtocolError as error:
+            log.warning("ignoring a message: %s: %.200r", error, raw)
             return
-        if kind == "hello":
-            width = message.get("width_px")
-            self.handler.hello_width = width if isinstance(width, int) and width > 0 else None
-            log.info("server says hello: printer_id=%s width_px=%s", message.get("printer_id"), width)
-        elif kind == "job":
-            if _job_id(message) is None:
-                log.error("ignoring a job without an integer job_id: %.200r", raw)
-                return
-            jobs.put_nowait(message)
+        if isinstance(message, protocol.Hello):
+            self.handler.hello_width = message.width_px
+            log.info("server says hello: printer_id=%s width_px=%s", message.printer_id, message.width_px)
         else:
-            log.warning("ignoring unknown message type %r", kind)
+            jobs.put_nowait(message)
 
-    async def _work(self, jobs: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _work(self, jobs: asyncio.Queue[protocol.Job]) -> None:
         while True:
             job = await jobs.get()
             # Shielded: a job that started printing finishes and its result is kept,
             # even if the connection (and this task) goes away meanwhile.
             await asyncio.shield(self._run_job(job))
 
-    async def _run_job(self, job: dict[str, Any]) -> None:
+    async def _run_job(self, job: protocol.Job) -> None:
         async with self._printer_lock:
-            log.info("job %s received", job["job_id"])
+            log.info("job %s received", job.job_id)
             result = await asyncio.to_thread(self.handler.handle_job, job)
         self._unsent.append(result)
         self._unsent_changed.set()
@@ -319,7 +278,7 @@ class PrinterAgent:
     async def _send_results(self, ws: Any) -> None:
         while True:
             while self._unsent:
-                await ws.send(json.dumps(self._unsent[0], ensure_ascii=False))
+                await ws.send(protocol.encode(self._unsent[0]))
                 self._unsent.pop(0)
             self._unsent_changed.clear()
             await self._unsent_changed.wait()
@@ -328,12 +287,11 @@ class PrinterAgent:
         while True:
             async with self._printer_lock:
                 message = await asyncio.to_thread(self.handler.status_message)
-            key = (message["online"], message["paper"], message["error"])
-            if key != self._last_status:
-                log.info("printer status: online=%s paper=%s%s", message["online"], message["paper"],
-                         f" ({message['error']})" if message["error"] else "")
-                self._last_status = key
-            await ws.send(json.dumps(message, ensure_ascii=False))
+            if message != self._last_status:
+                log.info("printer status: online=%s paper=%s%s", message.online, message.paper,
+                         f" ({message.error})" if message.error else "")
+                self._last_status = message
+            await ws.send(protocol.encode(message))
             await asyncio.sleep(self.config.status_interval)
 
 

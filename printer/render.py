@@ -40,6 +40,7 @@ WORDS: dict[str, dict[str, str]] = {
         "wait": "Thời gian chờ dự kiến ~{n} phút",
         "scan": "Quét mã để theo dõi",
         "priority": "ƯU TIÊN",
+        "appointment": "LỊCH HẸN {time}",
     },
     "en": {
         "number": "Your number",
@@ -47,6 +48,7 @@ WORDS: dict[str, dict[str, str]] = {
         "wait": "Estimated wait ~{n} min",
         "scan": "Scan to follow your turn",
         "priority": "PRIORITY",
+        "appointment": "APPOINTMENT {time}",
     },
 }
 
@@ -65,6 +67,7 @@ class TicketInfo:
     footer: str = ""
     priority: bool = False
     lang: Lang = "vi"
+    appointment: str = ""  # the booked slot's start, "HH:MM" ("" for a walk-in ticket)
 
     def __post_init__(self) -> None:
         if self.lang not in WORDS:
@@ -220,8 +223,13 @@ def _big_label(label: str, width: int, margin: int) -> Image.Image:
     return image
 
 
+QR_MASK = 2
+
+
 def _qr_block(url: str, width: int) -> Image.Image:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    # A fixed mask: qrcode otherwise draws the symbol eight times to score every mask, three
+    # quarters of a ticket's rendering time; any mask is valid and scanners read them all.
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, mask_pattern=QR_MASK)
     qr.add_data(url)
     qr.make(fit=True)
     modules = qr.modules_count + 2 * qr.border
@@ -268,6 +276,7 @@ def _ticket_strings(info: TicketInfo) -> dict[str, str]:
         "number": words["number"],
         "label": info.label,
         "priority": words["priority"] if info.priority else "",
+        "appointment": words["appointment"].format(time=info.appointment) if info.appointment else "",
         "issued_at": info.issued_at,
         "people_ahead": words["people_ahead"].format(n=info.people_ahead),
         "wait": words["wait"].format(n=info.estimated_wait_min),
@@ -300,6 +309,8 @@ def render_ticket(info: TicketInfo, width_px: int) -> Image.Image:
     blocks += [_big_label(s["label"], w, margin), int(8 * unit)]
     if s["priority"]:
         blocks += [_text_block(s["priority"], w, margin, round(28 * unit), True, True), int(8 * unit)]
+    if s["appointment"]:
+        blocks += [_text_block(s["appointment"], w, margin, round(28 * unit), True, True), int(8 * unit)]
     blocks += [_text_block(s["issued_at"], w, margin, round(22 * unit)), int(6 * unit)]
     blocks += [_text_block(s["people_ahead"], w, margin, round(24 * unit), bold=True), int(4 * unit)]
     blocks += [_text_block(s["wait"], w, margin, round(22 * unit)), int(10 * unit)]

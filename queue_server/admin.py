@@ -1,36 +1,32 @@
 """Admin HTTP routes (admin role only): live monitor, config.toml editing, staff accounts,
-ticket search, the audit log and reports.
+ticket search and the audit log (the report routes are in ``report_routes``).
 
 Every change an admin makes is written to the ``audit`` table (who, what, when) after it
 succeeded, through ``Office.audit``. Queue changes an admin makes from the screen (a
 service's open/cap, a counter's open/pause/resume/close, cancel, requeue, reprint) are not
 here: the screen calls the core endpoints in ``api`` and ``printing``, which audit them.
 Account and audit rows are written in the office's writer thread, the one that owns the
-write connection. Reports read with their own read-only connection in a worker thread, so a year
-report never stalls the queue.
+write connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import auth, configedit, reports
+from . import auth, configedit
 from .api import get_bool, get_str, read_json
-from .openapi import STAFF, STATE, obj, operation, path_param, query_param
 from .engine import TicketState
 from .errors import BadRequest, NotFound
 from .office import Office
-from .store import connect
+from .openapi import STAFF, STATE, obj, operation, path_param, query_param
 
 AUDIT_LIMIT = 500
-REPORT_CACHE = 4
 
 
 def _office(request: Request) -> Office:
@@ -210,68 +206,6 @@ async def get_audit(request: Request) -> JSONResponse:
                                     "details": json.loads(r[4]) if r[4] else {}} for r in rows]})
 
 
-# --------------------------------------------------------------------------- reports
-
-def _report_args(request: Request, office: Office) -> tuple[dt.date, dt.date, str]:
-    q = request.query_params
-    today = office.engine.day
-    start = reports.parse_date(q.get("from") or today)
-    end = reports.parse_date(q.get("to") or q.get("from") or today)
-    by = q.get("by") or "day"
-    reports.check_range(start, end, by)
-    return start, end, by
-
-
-async def _report(request: Request) -> dict[str, Any]:
-    """The report asked for. The last few are kept until the next event: viewing a year and
-    then downloading it as CSV and Excel builds it once. (A ticket of an earlier day can
-    still change — one being served over midnight — so any event clears the reuse.)"""
-    office = _office(request)
-    _admin(request)
-    start, end, by = _report_args(request, office)
-    state = request.app.state
-    if not hasattr(state, "admin_reports"):
-        state.admin_reports = {}
-    cache: dict[tuple[Any, ...], dict[str, Any]] = state.admin_reports
-    key = (start, end, by, office.seq, id(office.config))
-    if key in cache:
-        return cache[key]
-
-    def run() -> dict[str, Any]:
-        conn = connect(office.store.path, readonly=True)
-        try:
-            return reports.build_report(conn, office.config, start, end, by)
-        finally:
-            conn.close()
-
-    report = await asyncio.to_thread(run)
-    if any(k[3:] != key[3:] for k in cache):
-        cache.clear()
-    while len(cache) >= REPORT_CACHE:
-        del cache[next(iter(cache))]  # the oldest
-    cache[key] = report
-    return report
-
-
-async def get_report(request: Request) -> JSONResponse:
-    return JSONResponse(await _report(request))
-
-
-async def export_report(request: Request) -> Response:
-    _admin(request)  # before looking at the query: a stranger learns nothing
-    fmt = request.query_params.get("format") or "xlsx"
-    if fmt not in ("csv", "xlsx"):
-        raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
-    report = await _report(request)
-    if fmt == "csv":
-        data, media = reports.to_csv(report), "text/csv; charset=utf-8"
-    else:
-        data = await asyncio.to_thread(reports.to_xlsx, report)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    name = reports.filename(report, fmt)
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
 routes = [
     Route("/api/admin/monitor", get_monitor),
     Route("/api/admin/config", get_config),
@@ -283,8 +217,6 @@ routes = [
     Route("/api/admin/users/{name}/password", reset_password, methods=["POST"]),
     Route("/api/admin/tickets", find_tickets),
     Route("/api/admin/audit", get_audit),
-    Route("/api/reports", get_report),
-    Route("/api/reports/export", export_report),
 ]
 
 
@@ -308,40 +240,6 @@ _CONFIG_EDIT = {
 }
 _SAVED = obj({"ok": {"const": True}, "editable": _EDITABLE})
 _NAME = path_param("name", _STR)
-_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _INT})
-_REPORT_ROW = obj({
-    "key": {"type": ["string", "integer", "null"]}, "label": _STR,
-    **{k: _INT for k in ("issued", "served", "no_show", "cancelled", "transferred", "expired", "rated")},
-    "waiting": _SUMMARY, "service": _SUMMARY, "ratings": {"type": "array", "items": _INT},
-    **{k: {"type": ["number", "null"]} for k in ("served_share", "satisfied_share", "estimate_mae")},
-})
-_REPORT = obj({
-    "office": _STR, "from": _STR, "to": _STR, "by": {"enum": list(reports.GROUPINGS)}, "rating_levels": _INT,
-    "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW,
-    "staff": {"type": "array", "items": obj({"staff": _STR, "name": _STR, "served": _INT,
-                                              "share": {"type": ["number", "null"]}})},
-    "charts": obj({k: {"type": ["object", "array"]} for k in ("arrivals_by_hour", "wait_distribution",
-                                                               "served_per_staff", "satisfaction")}),
-})
-_DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
-_REPORT_QUERY = [
-    query_param("from", _DATE, "First office day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
-    query_param("to", _DATE, "Last office day (default: from)"),
-    query_param("by", {"enum": list(reports.GROUPINGS)}, "Group by (default day)"),
-]
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _export() -> dict[str, Any]:
-    op = operation("The report as a file to download (CSV for any program, XLSX for Excel)", _STR,
-                   errors=(400, *_ADMIN), security=STAFF, media="text/csv",
-                   params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")])
-    ok = op["responses"]["200"]
-    ok["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
-    ok["headers"] = {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}}
-    return op
-
-
 openapi_paths: dict[str, Any] = {
     "/api/admin/monitor": {"get": operation(
         "Live monitor: the staff snapshot, tickets waiting too long, tickets served per clerk today",
@@ -390,7 +288,4 @@ openapi_paths: dict[str, Any] = {
         obj({"audit": {"type": "array", "items": obj({"id": _INT, "at": _STR, "username": {"type": ["string", "null"]},
                                                        "action": _STR, "details": {"type": "object"}})}}),
         errors=_ADMIN, security=STAFF)},
-    "/api/reports": {"get": operation("Report for a range of office days, grouped (see docs/reports.md)", _REPORT,
-                                      errors=(400, *_ADMIN), security=STAFF, params=_REPORT_QUERY)},
-    "/api/reports/export": {"get": _export()},
 }

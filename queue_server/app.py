@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,19 +20,18 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import api, auth, openapi
+from . import api, auth, features, openapi
 from .backup import backup_forever
 from .config import Config
 from .errors import MotcuaError, NotFound
 from .office import Clock, Office, utc_now
+from .printing.service import PrintService
 from .store import Store
 from .ws import websocket_endpoint
 
 log = logging.getLogger("motcua")
 
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
-# Optional modules, each exporting ``routes`` and (for HTTP routes) ``openapi_paths``.
-FEATURE_MODULES = ("printing", "admin", "reports", "appointments_api", "sync")
 # Seconds between day-rollover checks when nobody presses anything.
 TICK_SECONDS = 30
 _HTTP_MESSAGES = {
@@ -88,13 +84,7 @@ async def audio_clip(request: Request) -> Response:
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(openapi.document())
-
-
-def feature_modules() -> list[ModuleType]:
-    """The feature modules this installation has (a build may leave some out)."""
-    return [importlib.import_module(f"{__package__}.{name}") for name in FEATURE_MODULES
-            if importlib.util.find_spec(f"{__package__}.{name}") is not None]
+    return JSONResponse(openapi.document(features.openapi_paths()))
 
 
 def secret_key(config: Config) -> str:
@@ -126,15 +116,12 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         app.state.office = office
         app.state.printing = None
         if printing:
-            if importlib.util.find_spec(f"{__package__}.printing") is not None:
-                from .printing import PrintService
-
-                app.state.printing = PrintService(office)
-                await app.state.printing.start()
+            app.state.printing = PrintService(office)
+            await app.state.printing.start()
         tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office))]
         tasks += [asyncio.create_task(start(office)) for start in background or ()]
         # Feature modules' own timers (e.g. deleting appointments' personal data).
-        tasks += [asyncio.create_task(m.run_forever(office)) for m in feature_modules() if hasattr(m, "run_forever")]
+        tasks += [asyncio.create_task(run(office)) for run in features.BACKGROUND]
         try:
             yield
         finally:
@@ -156,14 +143,14 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         Route("/", page("index.html")),
         Route("/kiosk", page("kiosk.html")),
         Route("/display", page("display.html")),
+        Route("/display/counter/{n}", page("board.html")),
         Route("/counter/{n}", page("counter.html")),
         Route("/rate/{n}", page("rate.html")),
         Route("/t/{token}", page("status.html")),
         Route("/admin", page("admin.html")),
         Mount("/static", StaticFiles(directory=DISPLAY_DIR, check_dir=False), name="static"),
     ]
-    for module in feature_modules():
-        routes.extend(module.routes)
+    routes.extend(features.routes())
     app = Starlette(
         routes=routes,
         middleware=[

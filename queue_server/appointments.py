@@ -56,7 +56,7 @@ def parse_code(text: str) -> str | None:
     if not found:
         return None
     a, b = found[-1]
-    return a + b
+    return f"{a}{b}"
 
 
 def normalize_phone(text: str) -> str | None:
@@ -128,8 +128,8 @@ def find_service(config: Config, code: str) -> Service:
     except KeyError:
         raise NotFound(f"Không có lĩnh vực {code}.", f"No service {code}.", key="service_not_found") from None
     if not svc.booking.open:
-        raise Conflict(f"Lĩnh vực {svc.name} không nhận đặt lịch hẹn.", f"{svc.name_en or svc.code} takes no appointments.",
-                       key="booking_closed")
+        raise Conflict(f"Lĩnh vực {svc.name} không nhận đặt lịch hẹn.",
+                       f"{svc.name_en or svc.code} takes no appointments.", key="booking_closed")
     return svc
 
 
@@ -181,7 +181,8 @@ def slots_view(conn: sqlite3.Connection, config: Config, service: Service, day: 
                now: dt.datetime) -> list[dict[str, Any]]:
     """The slots of a day still ahead, each with its capacity and free seats."""
     counts = dict(conn.execute(
-        "SELECT start, count(*) FROM appointments WHERE service = ? AND date = ? AND state != 'cancelled' GROUP BY start",
+        "SELECT start, count(*) FROM appointments WHERE service = ? AND date = ? AND state != 'cancelled' "
+        "GROUP BY start",
         (service.code, day.isoformat())).fetchall())
     closed = {r[0] for r in conn.execute("SELECT start FROM appointment_closures WHERE service = ? AND date = ?",
                                          (service.code, day.isoformat()))}
@@ -288,8 +289,8 @@ def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetim
                 raise TooManyRequests("Thiết bị này đã đặt quá nhiều lịch hẹn hôm nay. Mời thử lại vào ngày mai.",
                                       "Too many bookings from this device today. Please try again tomorrow.",
                                       key="address_limit")
-    same = conn.execute("SELECT code FROM appointments WHERE phone = ? AND service = ? AND date = ? AND state = 'booked'",
-                        (req.phone, service.code, req.date.isoformat())).fetchone()
+    same = conn.execute("SELECT code FROM appointments WHERE phone = ? AND service = ? AND date = ? "
+                        "AND state = 'booked'", (req.phone, service.code, req.date.isoformat())).fetchone()
     if same:
         raise Conflict("Số điện thoại này đã có lịch hẹn cho lĩnh vực này trong ngày đó.",
                        "This phone number already has an appointment for this service on that day.",
@@ -426,8 +427,8 @@ def ics(config: Config, found: dict[str, Any], now: dt.datetime) -> str:
     """An iCalendar event for "Add to calendar" (RFC 5545; times in UTC)."""
     view = public_view(config, found)
     day = dt.date.fromisoformat(found["date"])
-    start = slot_datetime(config, day, parse_time(found["start"])).astimezone(dt.timezone.utc)
-    end = slot_datetime(config, day, parse_time(found["end"])).astimezone(dt.timezone.utc)
+    start = slot_datetime(config, day, parse_time(found["start"])).astimezone(dt.UTC)
+    end = slot_datetime(config, day, parse_time(found["end"])).astimezone(dt.UTC)
 
     def esc(text: str) -> str:
         return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
@@ -441,7 +442,7 @@ def ics(config: Config, found: dict[str, Any], now: dt.datetime) -> str:
         "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//motcua//appointments//VI", "CALSCALE:GREGORIAN",
         "BEGIN:VEVENT",
         f"UID:{found['code']}@motcua",
-        f"DTSTAMP:{now.astimezone(dt.timezone.utc).strftime(fmt)}",
+        f"DTSTAMP:{now.astimezone(dt.UTC).strftime(fmt)}",
         f"DTSTART:{start.strftime(fmt)}",
         f"DTEND:{end.strftime(fmt)}",
         f"SUMMARY:{esc('Lịch hẹn ' + view['service_name'] + ' – ' + view['code_display'])}",

@@ -19,17 +19,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from . import appointment_report, auth, reports
 from . import appointments as ap
-from . import auth
 from .api import get_bool, get_str, read_json, status_url
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, public_ticket
+from .store import connect
 
 log = logging.getLogger("motcua.appointments")
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
 # Booking attempts (good or bad) one address may make in ATTEMPT_WINDOW seconds; wrong
 # last-4 digits one code may take before it is locked for the window.
-MAX_ATTEMPTS = 30
+MAX_ATTEMPTS = 100
 MAX_WRONG_DIGITS = 5
 ATTEMPT_WINDOW = 600.0
 
@@ -199,8 +200,9 @@ async def show(request: Request) -> JSONResponse:
 async def calendar(request: Request) -> Response:
     office = _office(request)
     found = await _read(office, ap.get, _code(request))
+    name = f"lich-hen-{ap.show_code(found['code'])}.ics"
     return Response(ap.ics(office.config, found, office.clock()), media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="lich-hen-{ap.show_code(found["code"])}.ics"'})
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _owner_attempt(request: Request, code: str) -> Throttle:
@@ -390,14 +392,54 @@ async def staff_close_slot(request: Request) -> JSONResponse:
     start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
     closed = get_bool(body, "closed")
     if closed is None:
-        raise BadRequest("Trường “closed” là bắt buộc (true hoặc false).", "Field “closed” is required (true or false).",
-                         key="bad_field", field="closed")
+        raise BadRequest("Trường “closed” là bắt buộc (true hoặc false).",
+                         "Field “closed” is required (true or false).", key="bad_field", field="closed")
     config, now = office.config, office.clock()
     await _write(office, lambda conn: ap.close_slot(conn, config, service, day, start, closed, user["username"], now))
     await office.audit(user, "appointment_slot_closed" if closed else "appointment_slot_opened", service=service,
                        date=day.isoformat(), start=start.strftime("%H:%M"))
     return JSONResponse({"service": service, "date": day.isoformat(), "start": start.strftime("%H:%M"),
                          "closed": closed})
+
+
+# ---------------------------------------------------------------------- reports
+
+async def _report(request: Request) -> dict[str, Any]:
+    office = _office(request)
+    auth.require_user(request, office.store, role="admin")
+    q = request.query_params
+    today = office.engine.day
+    start = reports.parse_date(q.get("from") or today)
+    end = reports.parse_date(q.get("to") or q.get("from") or today)
+    now = office.clock()
+
+    def run() -> dict[str, Any]:
+        conn = connect(office.store.path, readonly=True)
+        try:
+            return appointment_report.build(conn, office.config, start, end, now)
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(run)
+
+
+async def report(request: Request) -> JSONResponse:
+    return JSONResponse(await _report(request))
+
+
+async def report_export(request: Request) -> Response:
+    auth.require_user(request, _office(request).store, role="admin")
+    fmt = request.query_params.get("format") or "xlsx"
+    if fmt not in ("csv", "xlsx"):
+        raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+    data = await _report(request)
+    if fmt == "csv":
+        body, media = appointment_report.to_csv(data), "text/csv; charset=utf-8"
+    else:
+        body = await asyncio.to_thread(appointment_report.to_xlsx, data)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = appointment_report.filename(data, fmt)
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---------------------------------------------------------------------- timers
@@ -455,6 +497,8 @@ routes = [
     Route("/api/staff/appointments", staff_create, methods=["POST"]),
     Route("/api/staff/appointments/slots", staff_close_slot, methods=["POST"]),
     Route("/api/staff/appointments/{code}/cancel", staff_cancel, methods=["POST"]),
+    Route("/api/reports/appointments", report, methods=["GET"]),
+    Route("/api/reports/appointments/export", report_export, methods=["GET"]),
     Route("/book", _page("book.html")),
     Route("/book/{code}", _page("book.html")),
     Route("/appointments", _page("appointments.html")),

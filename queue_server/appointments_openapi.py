@@ -12,6 +12,7 @@ CODE = path_param("code", {"type": "string", "description": "Booking code, e.g. 
 STATE = {"enum": ["booked", "checked_in", "cancelled"]}
 SLOT = obj({"start": TIME, "end": TIME, "capacity": {"type": "integer"}, "free": {"type": "integer"}},
            {"booked": {"type": "integer"}, "closed": {"type": "boolean"}})
+_SLOT_PROPERTIES: dict[str, Any] = SLOT["properties"]
 APPOINTMENT = obj(
     {"code": {"type": "string", "minLength": 6, "maxLength": 6}, "code_display": {"type": "string"},
      "service": {"type": "string"}, "date": DATE, "start": TIME, "end": TIME, "state": STATE,
@@ -22,20 +23,58 @@ APPOINTMENT = obj(
      "status_url": {"type": "string"}, "ticket": {"type": ["object", "null"]},
      "office_name": {"type": "string"}, "office_name_en": {"type": "string"}},
 )
-CREATED = {**APPOINTMENT, "required": [*APPOINTMENT["required"], "status_url"]}
-STAFF_APPOINTMENT = {**APPOINTMENT, "properties": {**APPOINTMENT["properties"], "name": {"type": ["string", "null"]},
+_REQUIRED: list[str] = APPOINTMENT["required"]
+_PROPERTIES: dict[str, Any] = APPOINTMENT["properties"]
+CREATED = {**APPOINTMENT, "required": [*_REQUIRED, "status_url"]}
+STAFF_APPOINTMENT = {**APPOINTMENT, "properties": {**_PROPERTIES, "name": {"type": ["string", "null"]},
                                                    "phone": {"type": ["string", "null"]},
                                                    "created_by": {"type": ["string", "null"]}}}
 BOOKING = {"type": "object", "required": ["service", "date", "start", "name", "phone"],
            "properties": {"service": {"type": "string"}, "date": DATE, "start": TIME,
                           "name": {"type": "string", "minLength": 2, "maxLength": 100},
-                          "phone": {"type": "string", "description": "Vietnamese number, e.g. 0912345678 or +84912345678"}}}
+                          "phone": {"type": "string",
+                                    "description": "Vietnamese number, e.g. 0912345678 or +84912345678"}}}
 LAST4 = {"phone_last4": {"type": "string", "pattern": r"^\d{4}$"}}
-CHECKED_IN = {**ISSUED, "properties": {**ISSUED["properties"], "booked": {"const": True},
+_ISSUED_PROPERTIES: dict[str, Any] = ISSUED["properties"]  # type: ignore[assignment]
+CHECKED_IN = {**ISSUED, "properties": {**_ISSUED_PROPERTIES, "booked": {"const": True},
                                        "slot_start": {"type": "string"}, "appointment": APPOINTMENT}}
 
 
+_COUNT = {"type": "integer"}
+_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _COUNT})
+_REPORT_ROW = obj({"date": {"type": ["string", "null"]}, "service": {"type": ["string", "null"]},
+                   "label": {"type": "string"},
+                   **{k: _COUNT for k in ("booked", "checked_in", "absent", "cancelled", "called", "on_time")},
+                   "wait": _SUMMARY, "on_time_share": {"type": ["number", "null"]}})
+_REPORT = obj({"office": {"type": "string"}, "from": DATE, "to": DATE, "on_time_minutes": _COUNT,
+               "rows": {"type": "array", "items": _REPORT_ROW}, "total": _REPORT_ROW})
+_RANGE = [query_param("from", {"type": "string"}, "First day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
+          query_param("to", {"type": "string"}, "Last day (default: from)")]
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def _paths() -> dict[str, Any]:
+    return {
+        "/api/reports/appointments": {"get": operation(
+            "Admin: appointments per service and day (booked, checked in, absent, cancelled; wait from the slot "
+            "start to the call; share called within 10 minutes)", _REPORT, errors=(400, 401, 403),
+            security=STAFF, params=_RANGE)},
+        "/api/reports/appointments/export": {"get": {
+            **operation("Admin: the appointment report as CSV or XLSX", {"type": "string", "format": "binary"},
+                        errors=(400, 401, 403), security=STAFF,
+                        params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+                        media=_XLSX),
+        }},
+    }
+
+
+def _with_csv(paths: dict[str, Any]) -> dict[str, Any]:
+    ok = paths["/api/reports/appointments/export"]["get"]["responses"]["200"]["content"]
+    ok["text/csv"] = {"schema": {"type": "string"}}
+    return paths
+
+
+def _more() -> dict[str, Any]:
     return {
         "/api/appointments/services": {"get": operation(
             "Services open for booking, with their next open days (the /book page)",
@@ -79,12 +118,12 @@ def _paths() -> dict[str, Any]:
                 obj({"date": DATE, "services": {"type": "array", "items": obj({
                     "code": {"type": "string"},
                     "slots": {"type": "array", "items": {**SLOT, "properties": {
-                        **SLOT["properties"], "appointments": {"type": "array", "items": STAFF_APPOINTMENT}}}}})}}),
+                        **_SLOT_PROPERTIES, "appointments": {"type": "array", "items": STAFF_APPOINTMENT}}}}})}}),
                 errors=(400, 401, 404), security=STAFF, params=[query_param("date", DATE, "Default: today"),
                                                                    query_param("service", {"type": "string"})]),
             "post": operation(
                 "Staff: book for a citizen who calls or comes by (no per-phone limit; audited)",
-                {**STAFF_APPOINTMENT, "required": [*APPOINTMENT["required"], "status_url"]}, status="201",
+                {**STAFF_APPOINTMENT, "required": [*_REQUIRED, "status_url"]}, status="201",
                 body=BOOKING, errors=(400, 401, 404, 409, 413, 503), security=STAFF),
         },
         "/api/staff/appointments/slots": {"post": operation(
@@ -101,4 +140,4 @@ def _paths() -> dict[str, Any]:
     }
 
 
-openapi_paths = _paths()
+openapi_paths = _with_csv({**_paths(), **_more()})

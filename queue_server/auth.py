@@ -74,7 +74,7 @@ def add_user(store: Store, username: str, password: str, role: str, display_name
         raise Conflict(f"Tài khoản {username} đã tồn tại.", f"User {username} already exists.", key="user_exists")
     row = {"username": username, "display_name": display_name or username, "role": role,
            "password_hash": hash_password(password), "disabled": 0,
-           "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+           "created_at": dt.datetime.now(dt.UTC).isoformat()}
     store.write(lambda c: c.execute(
         "INSERT INTO users (username, display_name, role, password_hash, disabled, created_at) "
         "VALUES (:username, :display_name, :role, :password_hash, :disabled, :created_at)", row))
@@ -109,7 +109,7 @@ def set_password(store: Store, username: str, password: str) -> None:
 def start_session(store: Store, username: str) -> str:
     """Record a new session; returns its id for the signed cookie."""
     sid = secrets.token_urlsafe(24)
-    at = dt.datetime.now(dt.timezone.utc).isoformat()
+    at = dt.datetime.now(dt.UTC).isoformat()
     store.write(lambda c: c.execute("INSERT INTO sessions (id, username, created_at) VALUES (?, ?, ?)",
                                     (sid, username, at)))
     return sid

@@ -110,7 +110,7 @@ def backup_config(config: Config, folder: str | Path | None = None, keep: int | 
                   now: dt.datetime | None = None) -> Path:
     """``backup_database`` with the database, folder and retention from ``config``."""
     target = Path(folder) if folder else config.resolve(config.backup.dir)
-    local = now or dt.datetime.now(dt.timezone.utc).astimezone(config.office.tz)
+    local = now or dt.datetime.now(dt.UTC).astimezone(config.office.tz)
     return backup_database(config.resolve(config.server.database), target,
                            keep if keep is not None else config.backup.keep, local)
 

@@ -35,17 +35,17 @@ class AcceleratedClock:
 
     def __init__(self, config: Config, speed: float, real: dt.datetime | None = None):
         tz = config.office.tz
-        real = real or dt.datetime.now(dt.timezone.utc)
+        real = real or dt.datetime.now(dt.UTC)
         day = real.astimezone(tz).date()
         while not config.office.hours.sessions(day.weekday()):
             day -= dt.timedelta(days=1)
         first = config.office.hours.sessions(day.weekday())[0][0]
-        self.start_sim = dt.datetime.combine(day, first, tzinfo=tz).astimezone(dt.timezone.utc)
+        self.start_sim = dt.datetime.combine(day, first, tzinfo=tz).astimezone(dt.UTC)
         self.start_real = real
         self.speed = speed
 
     def __call__(self) -> dt.datetime:
-        elapsed = dt.datetime.now(dt.timezone.utc) - self.start_real
+        elapsed = dt.datetime.now(dt.UTC) - self.start_real
         return self.start_sim + elapsed * self.speed
 
 

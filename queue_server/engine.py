@@ -507,8 +507,9 @@ class Engine:
         else:
             number = svc.first if sd.last_number is None else sd.last_number + 1
             sd.last_number = number
-        t = Ticket(id=self.next_id, day=self.day, service=service, number=number, label=f"{b.prefix or svc.prefix}{number}",
-                   priority=False, token=token, state=TicketState.WAITING, issued_at=now, queued_at=now, kiosk=kiosk,
+        label = f"{b.prefix or svc.prefix}{number}"
+        t = Ticket(id=self.next_id, day=self.day, service=service, number=number, label=label, priority=False,
+                   token=token, state=TicketState.WAITING, issued_at=now, queued_at=now, kiosk=kiosk,
                    booked=True, appointment=code, slot_start=slot_start)
         self.next_id += 1
         self.tickets[t.id] = t

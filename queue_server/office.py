@@ -35,7 +35,7 @@ _PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rate
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _last_finished(tickets: list[Ticket]) -> Ticket | None:
@@ -342,7 +342,7 @@ class Office:
             "counters": counters,
             "latest_calls": [
                 {"label": t.label, "service": t.service, "counter": t.counter, "at": t.called_at.isoformat(),  # type: ignore
-                 "state": t.state.value}
+                 "state": t.state.value, "booked": t.booked}
                 for t in calls[: self.config.display.latest_calls]
             ],
         }

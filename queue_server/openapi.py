@@ -1,9 +1,9 @@
 """The OpenAPI 3 description of the HTTP API, served at ``/api/openapi.json``.
 
 The core endpoints (``queue_server.api``) are described here; each feature module listed in
-``app.FEATURE_MODULES`` describes its own next to its routes, as ``openapi_paths``, built
-with the helpers below (``operation``, ``path_param``, ``obj``…). ``document()`` merges
-them. ``tests/test_openapi.py`` checks that every HTTP route of the app has an entry with
+``queue_server.features`` describes its own next to its routes, as ``openapi_paths``, built
+with the helpers below (``operation``, ``path_param``, ``obj``…); ``document(paths)`` merges
+them (the app passes ``features.openapi_paths()``). ``tests/test_openapi.py`` checks that every HTTP route of the app has an entry with
 its methods, and the fuzz tests check every response against these schemas.
 """
 
@@ -114,8 +114,8 @@ def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dic
     return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
 
 
-STAFF = [{"session": []}]
-KIOSK = [{"device": []}]
+STAFF: list[dict[str, list[str]]] = [{"session": []}]
+KIOSK: list[dict[str, list[str]]] = [{"device": []}]
 COUNTER_N = path_param("n", {"type": "integer", "minimum": 1})
 TICKET_ID = path_param("id", {"type": "integer", "minimum": 1})
 EMPTY = {"type": "object"}
@@ -126,7 +126,7 @@ COMMAND_ERRORS = (400, 401, 403, 404, 409, 413, 503)
 TICKET_ANSWER = obj({"ticket": TICKET})
 
 
-def document() -> dict[str, Any]:
+def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
     counter_ops: dict[str, Any] = {}
     simple = {
         "recall": "Recall the current ticket (announced again)",
@@ -222,16 +222,7 @@ def document() -> dict[str, Any]:
             "/api/openapi.json": {"get": operation("This document", obj({"openapi": {"type": "string"},
                                                                         "paths": {"type": "object"}}))},
             **counter_ops,
-            **feature_paths(),
+            **(feature_paths or {}),
         },
     }
 
-
-def feature_paths() -> dict[str, Any]:
-    """The ``openapi_paths`` of every feature module the app loads."""
-    from .app import feature_modules  # app imports this module: look it up when called
-
-    paths: dict[str, Any] = {}
-    for module in feature_modules():
-        paths.update(getattr(module, "openapi_paths", {}))
-    return paths

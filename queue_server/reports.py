@@ -21,24 +21,29 @@ Definitions (also in docs/reports.md):
 - Grouping by counter or staff uses the counter/clerk that handled the ticket last; tickets
   never called fall in a "—" group. Hour is the office-local hour of issue.
 
-This module does no HTTP: the admin routes (``queue_server.admin``) and the ``motcua report``
-command call ``build_report`` and the exporters below.
+This module does no HTTP: the report routes (``queue_server.report_routes``) and the
+``motcua report`` command call ``build_report`` and the exporters below.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import io
+import itertools
 import math
+import operator
 import os
 import sqlite3
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 from .config import Config
 from .errors import BadRequest
+from . import report_days
 from .store import connect
 
 GROUPINGS = ("day", "service", "counter", "staff", "hour")
@@ -49,17 +54,7 @@ WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60)
 MAX_DAYS = 3 * 366
 NO_GROUP = "—"
 
-# The feature-module loader in app.py includes ``routes`` from every module it finds; the
-# report endpoints live with the other admin routes.
-routes: list[Any] = []
-
-_GROUP_SQL = {
-    "day": "day",
-    "service": "service",
-    "counter": "counter",
-    "staff": "staff",
-    "hour": "((issued_epoch + :offset) / 3600) % 24",
-}
+_GROUP_SQL = report_days.GROUP_SQL
 
 
 # --------------------------------------------------------------------------- dates
@@ -107,22 +102,18 @@ def _tz_offset(config: Config, date_from: dt.date, date_to: dt.date) -> int:
 def quantile(hist: list[tuple[int, int]], q: float, n: int | None = None) -> float:
     """The q-quantile (0..1) of sorted ``(value, count)`` pairs (``n`` values in all),
     interpolating linearly between closest ranks like Excel's PERCENTILE.INC."""
-    if n is None:
-        n = sum(c for _, c in hist)
-    pos = (n - 1) * q
+    values = [v for v, _ in hist]
+    cumulative = list(itertools.accumulate(c for _, c in hist))
+    return _quantile(values, cumulative, q, n)
+
+
+def _quantile(values: Sequence[int], cumulative: list[int], q: float, n: int | None = None) -> float:
+    # Rank r (0-based) is the first value whose cumulative count passes r.
+    pos = ((cumulative[-1] if n is None else n) - 1) * q
     lo, frac = int(math.floor(pos)), pos - math.floor(pos)
-    low = high = None
-    seen = 0
-    for value, count in hist:
-        if low is None and lo < seen + count:
-            low = value
-        if lo + 1 < seen + count:
-            high = value
-            break
-        seen += count
-    assert low is not None
-    if high is None:
-        high = low
+    low = values[bisect.bisect_right(cumulative, lo)]
+    i = bisect.bisect_right(cumulative, lo + 1)
+    high = values[i] if i < len(values) else low
     return low + (high - low) * frac
 
 
@@ -132,13 +123,15 @@ def summarize(hist: dict[int, int] | list[tuple[int, int]]) -> dict[str, Any]:
     if not hist:
         return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
     pairs = sorted(hist.items()) if isinstance(hist, dict) else hist
-    n = sum(c for _, c in pairs)
+    values, counts = zip(*pairs)
+    cumulative = list(itertools.accumulate(counts))
+    n = cumulative[-1]
     return {
         "count": n,
-        "mean": round(sum(v * c for v, c in pairs) / n, 1),
-        "median": round(quantile(pairs, 0.5, n), 1),
-        "p90": round(quantile(pairs, 0.9, n), 1),
-        "max": pairs[-1][0],
+        "mean": round(sum(map(operator.mul, values, counts)) / n, 1),
+        "median": round(_quantile(values, cumulative, 0.5), 1),
+        "p90": round(_quantile(values, cumulative, 0.9), 1),
+        "max": values[-1],
     }
 
 
@@ -192,63 +185,46 @@ def _fetch_all(conn: sqlite3.Connection, queries: list[str], params: dict[str, A
 
 
 def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date,
-                 by: str = "day") -> dict[str, Any]:
+                 by: str = "day", *, aggregates: bool = True) -> dict[str, Any]:
     """Figures for the office days ``date_from``..``date_to`` (inclusive) grouped ``by``.
-    ``conn`` may be a read-only connection: nothing is written."""
+    ``conn`` may be a read-only connection: nothing is written. Ended days come from the
+    daily aggregates (``queue_server.report_days``) unless ``aggregates=False``; the
+    figures are the same either way."""
     check_range(date_from, date_to, by)
-    key_sql = _GROUP_SQL[by]
     levels = config.rating.levels
-    params = {"a": date_from.isoformat(), "b": date_to.isoformat(),
-              "offset": _tz_offset(config, date_from, date_to)}
-    where = "day BETWEEN :a AND :b"
-    rating_cols = ", ".join(f"sum(rating = {i})" for i in range(1, levels + 1))
-
-    main, wait_hist, service_hist, spread = _fetch_all(conn, [
-        f"""SELECT {key_sql}, count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
-                   sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)), {rating_cols}
-            FROM ticket_facts WHERE {where} GROUP BY 1""",
-        f"""SELECT {key_sql}, wait_s, count(*) FROM ticket_facts
-            WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""",
-        f"""SELECT {key_sql}, service_s, count(*) FROM ticket_facts
-            WHERE {where} AND service_s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""",
-        # One scan for the charts: arrivals per service and hour, served tickets per clerk.
-        f"""SELECT service, {_GROUP_SQL['hour']}, staff, count(*), sum(state = 'done') FROM ticket_facts
-            WHERE {where} GROUP BY 1, 2, 3""",
-    ], params)
+    offset = _tz_offset(config, date_from, date_to)
+    a, b = date_from.isoformat(), date_to.isoformat()
+    if aggregates:
+        figures = report_days.collect(conn, by, levels, a, b, offset, lambda qs, p: _fetch_all(conn, qs, p))
+    else:
+        figures = report_days.Figures()
+        figures.add_scan(_fetch_all(conn, report_days.queries(by, levels, "day BETWEEN :a AND :b"),
+                                    {"a": a, "b": b, "offset": offset}))
     groups: dict[Any, dict[str, Any]] = {}
-    for row in main:
-        key, issued, served, no_show, cancelled, expired, transferred, err = row[:8]
+    for key, row in figures.sums.items():
+        issued, served, no_show, cancelled, expired, transferred, err = row[:7]
         groups[key] = {"issued": issued, "served": served, "no_show": no_show, "cancelled": cancelled,
                        "expired": expired, "transferred": transferred, "_err": err or 0,
-                       "_wait": [], "_service": [], "ratings": [c or 0 for c in row[8:]]}
-    for name, hist in (("_wait", wait_hist), ("_service", service_hist)):
-        for key, seconds, count in hist:
-            # A group may be missing from ``main`` when a command committed between the
-            # scans (today's figures while the office works): its times wait for next time.
-            if key in groups:
-                groups[key][name].append((seconds, count))  # in order of seconds (ORDER BY)
-    served_by_staff: dict[str | None, int] = defaultdict(int)
+                       # A group may have times but no sums when a command committed between
+                       # the scans (today's figures while the office works): they wait for next time.
+                       "_wait": figures.histogram("wait", key), "_service": figures.histogram("service", key),
+                       "ratings": [c or 0 for c in row[7:]]}
+    served_by_staff = figures.served_by_staff
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for service, hour, staff_name, n, done in spread:
+    for (service, hour), n in figures.arrivals.items():
         arrivals[service][hour] += n
-        if done:
-            served_by_staff[staff_name] += done
 
     labels = _labels(conn, config, by)
     total_served = sum(g["served"] for g in groups.values())
     total: dict[str, Any] = {"issued": 0, "served": 0, "no_show": 0, "cancelled": 0, "expired": 0,
-                             "transferred": 0, "_err": 0, "_wait": defaultdict(int),
-                             "_service": defaultdict(int), "ratings": [0] * levels}
+                             "transferred": 0, "_err": 0, "_wait": figures.total_histogram("wait"),
+                             "_service": figures.total_histogram("service"), "ratings": [0] * levels}
     rows = []
     order = {s.code: i for i, s in enumerate(config.services)} if by == "service" else {}
     for key in sorted(groups, key=lambda k: (k is None, order.get(k, len(order)), "" if k is None else k)):
         g = groups[key]
         for name in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "_err"):
             total[name] += g[name]
-        for name in ("_wait", "_service"):
-            hist = total[name]
-            for v, c in g[name]:
-                hist[v] += c
         total["ratings"] = [a + b for a, b in zip(total["ratings"], g["ratings"])]
         rows.append(_finish_row(g, key, _label(by, key, labels), total_served, levels))
     total_row = _finish_row(total, None, "Tổng cộng", total_served, levels)

@@ -162,9 +162,17 @@ def _m005_appointments(db: sqlite_utils.Database) -> None:
     db["tickets"].add_column("slot_start", str)
 
 
+def _m006_report_days(db: sqlite_utils.Database) -> None:
+    # Daily report aggregates, so a year report reads thousands of rows instead of 500,000
+    # (queue_server.report_days: the tables, the triggers that mark a day dirty, the rules).
+    from . import report_days
+
+    report_days.migrate(db.conn)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
                                                                _m003_report_facts, _m004_sessions,
-                                                               _m005_appointments]
+                                                               _m005_appointments, _m006_report_days]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -22,3 +22,16 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow tiers so ``make test-fast`` can leave them out: ``browser`` (Chromium
+    through Playwright: the screens' modules, any test using the ``browser``/``screens``
+    fixtures, or marked by hand) and ``wheel`` (builds and installs the wheel)."""
+    for item in items:
+        module = item.module.__name__ if item.module else ""
+        if ({"browser", "screens"} & set(getattr(item, "fixturenames", ()))
+                or module.startswith("tests.test_screens") or module.endswith("_browser")):
+            item.add_marker(pytest.mark.browser)
+        if module == "tests.test_wheel":
+            item.add_marker(pytest.mark.wheel)

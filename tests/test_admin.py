@@ -30,7 +30,7 @@ COUNTER_CONTROLS = [("POST", f"/api/counters/2/{action}") for action in ("open",
 
 class Clock:
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.timezone.utc)  # 08:00 in Hà Nội
+        self.now = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)  # 08:00 in Hà Nội
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -295,6 +295,7 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--d
                 "--disable-component-update", "--no-first-run"]
 
 
+@pytest.mark.browser
 def test_admin_page_in_a_browser(tmp_path):
     """Sign in (a clerk is turned away), see the live monitor, run a report with its charts.
     The database holds the hand-checked fixture day of test_reports plus today's queue."""

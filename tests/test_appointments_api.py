@@ -3,7 +3,6 @@ clock: slots, booking, limits, cancel, move, check-in, staff endpoints."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +276,63 @@ def test_admin_closes_a_slot(client: TestClient):
                 .json()["slots"] if s["start"] == "09:00")
     assert slot["free"] == 0 and slot["closed"] is True
     assert book(client).json()["error"] == "slot_full"
+
+
+def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):
+    from printer.render import TicketInfo, render_ticket, ticket_text
+    from queue_server.config import Printer
+    from queue_server.printing.jobs import ticket_info
+
+    with make_client(tmp_path, clock) as client:
+        code = book(client, "09:00", "2026-12-07").json()["code"]
+        clock.now = MONDAY.replace(hour=8, minute=45)
+        assert client.post(f"/api/appointments/{code}/check-in", headers=KIOSK).status_code == 201
+        office = client.app.state.office  # type: ignore[attr-defined]
+        ticket = next(t for t in office.engine.tickets.values() if t.booked).to_dict()
+        info = TicketInfo.from_json(ticket_info(office.config, Printer(id="p", url="png:///tmp"), ticket, "http://x/t/1"))
+        text = ticket_text(info)
+        assert "LỊCH HẸN 09:00" in text and "H1001" in text
+        assert render_ticket(info, 384).width == 384
+        walk_in = client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK).json()
+        plain = next(t for t in office.engine.tickets.values() if t.id == walk_in["id"]).to_dict()
+        assert "LỊCH HẸN" not in ticket_text(TicketInfo.from_json(
+            ticket_info(office.config, Printer(id="p", url="png:///tmp"), plain, "http://x/t/2")))
+
+
+# ------------------------------------------------------------------ reports
+
+def test_report_per_service_and_day_counts_waits_and_on_time_share(tmp_path: Path, clock: Clock):
+    with make_client(tmp_path, clock) as client:
+        on_time = book(client, "08:30", "2026-12-07", phone="0911000001").json()["code"]
+        late_call = book(client, "08:30", "2026-12-07", phone="0911000002").json()["code"]
+        book(client, "09:00", "2026-12-07", phone="0911000003")  # never comes: absent
+        gone = book(client, "09:00", "2026-12-07", phone="0911000004").json()["code"]
+        client.post(f"/api/appointments/{gone}/cancel", json={"phone_last4": "0004"})
+        book(client, "09:00", "2026-12-07", service="HT", phone="0911000005")
+        clock.now = MONDAY.replace(hour=8, minute=20)
+        for code in (on_time, late_call):
+            assert client.post(f"/api/appointments/{code}/check-in", headers=KIOSK).status_code == 201
+        assert client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code == 200
+        clock.now = MONDAY.replace(hour=8, minute=35)  # 5 minutes into the slot
+        assert client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] == "H1001"
+        clock.now = MONDAY.replace(hour=8, minute=50)  # 20 minutes into the slot
+        assert client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] == "H1002"
+        clock.now = MONDAY.replace(hour=12)
+        assert client.get("/api/reports/appointments", params={"from": "07/12/2026"}).status_code == 403
+        sign_in(client, "boss")
+        r = client.get("/api/reports/appointments", params={"from": "07/12/2026", "to": "2026-12-07"})
+        assert r.status_code == 200, r.text
+        report = r.json()
+        ct = next(row for row in report["rows"] if row["service"] == "CT")
+        assert (ct["booked"], ct["checked_in"], ct["absent"], ct["cancelled"]) == (4, 2, 1, 1)
+        assert ct["wait"]["count"] == 2 and ct["wait"]["mean"] == (5 * 60 + 20 * 60) / 2
+        assert ct["on_time_share"] == 0.5
+        ht = next(row for row in report["rows"] if row["service"] == "HT")
+        assert (ht["booked"], ht["absent"]) == (1, 1)
+        assert report["total"]["booked"] == 5
+        csv_text = client.get("/api/reports/appointments/export",
+                              params={"from": "07/12/2026", "format": "csv"}).content.decode("utf-8-sig")
+        lines = csv_text.splitlines()
+        assert lines[0].startswith("Ngày,Lĩnh vực,Đã đặt") and lines[1].startswith("07/12/2026,Chứng thực,4,2,1,1,2")
+        xlsx = client.get("/api/reports/appointments/export", params={"from": "07/12/2026"})
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"

@@ -23,7 +23,7 @@ from queue_server.central.config import load_central_config
 from queue_server.central.overview import site_row
 from queue_server.central.reports import build_central_report
 from queue_server.central.store import CentralStore
-from tests.support import KIOSK_TOKEN, PASSWORD, ROOT, ServerProcess, add_staff, http, login, write_config
+from tests.support import KIOSK_TOKEN, ROOT, ServerProcess, add_staff, http, login, write_config
 
 TOKENS = {"a": "dong-bo-phuong-a-0123456789", "b": "dong-bo-phuong-b-9876543210"}
 NAMES = {"a": "Phường A", "b": "Phường B"}
@@ -231,7 +231,7 @@ def test_overview_line_says_since_when_a_site_is_silent(tmp_path: Path) -> None:
         {"id": "a", "name": "Phường A", "token": TOKENS["a"]}]}), encoding="utf-8")
     config = load_central_config(path)
     store = CentralStore(tmp_path / "central.db")
-    heard = dt.datetime(2026, 11, 23, 3, 42, tzinfo=dt.timezone.utc)  # 10:42 in Hà Nội
+    heard = dt.datetime(2026, 11, 23, 3, 42, tzinfo=dt.UTC)  # 10:42 in Hà Nội
     ticket = {"id": 1, "day": "2026-11-23", "service": "CT", "number": 1001, "label": "1001", "priority": False,
               "state": "waiting", "issued_at": "2026-11-23T03:30:00+00:00", "queued_at": "2026-11-23T03:30:00+00:00"}
     store.ingest("a", {"site": {"name": "Phường A", "rating_levels": 4}, "office_day_tz": "Asia/Ho_Chi_Minh",

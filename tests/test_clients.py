@@ -175,7 +175,7 @@ class Screen:
                                 self.seq = event["seq"]
                                 if event.get("counter"):
                                     self.counters[event["counter"]["number"]] = event["counter"]["ticket_id"]
-            except (OSError, asyncio.TimeoutError, Exception):  # noqa: BLE001 - any failure: reconnect
+            except (TimeoutError, OSError, Exception):  # noqa: BLE001 - any failure: reconnect
                 pass
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)

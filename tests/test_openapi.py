@@ -12,8 +12,9 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from queue_server import admin, api, printing
+from queue_server import admin, api
 from queue_server.app import create_app
+from queue_server.printing import routes as printing
 from tests.support import PASSWORD, add_staff, write_config
 
 

@@ -301,3 +301,13 @@ def test_a_server_driven_job_waiting_for_its_printer_across_a_restart_prints_onc
             assert len(printed_jobs(fake)) == 1
     finally:
         server.stop()
+
+
+def test_the_server_accepts_the_agents_versioned_subprotocol(make_client):
+    from printer import protocol
+
+    client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
+    with client.websocket_connect("/ws/printer", headers=agent_headers(),
+                                  subprotocols=[protocol.SUBPROTOCOL]) as ws:
+        assert ws.accepted_subprotocol == protocol.SUBPROTOCOL
+        assert ws.receive_json()["type"] == "hello"

@@ -1,4 +1,4 @@
-"""queue_server.printing: print jobs for printers the server drives itself, through the real
+"""queue_server.printing.service: print jobs for printers the server drives itself, through the real
 app (TestClient), a real SQLite file, the png:// virtual printer and fake port-9100 printers
 on 127.0.0.1 that accept, refuse, hang, close mid-job and report paper out."""
 
@@ -19,10 +19,12 @@ from PIL import Image, ImageChops
 from starlette.testclient import TestClient
 
 from printer.render import TicketInfo, render_ticket
-from queue_server import auth, printing
+from queue_server import auth
 from queue_server.app import create_app
 from queue_server.errors import InvalidTransition
-from queue_server.printing import JobState, PrintService
+from queue_server.printing import service as printing
+from queue_server.printing.jobs import JobState
+from queue_server.printing.service import PrintService
 from queue_server.store import Store
 from tests.fakeprinter import FakePrinter, paper_out, refused_url
 from tests.support import KIOSK_TOKEN, PASSWORD, office_config
@@ -235,7 +237,8 @@ def test_a_printer_that_accepts_prints_the_job_once(make_client, tmp_path: Path)
         answer = issue(client)
         assert answer["print"]["state"] == "queued"
         wait_for(lambda: job_state(client, answer["id"]) == "printed")
-        assert len(printed_jobs(fake)) == 1
+        # The fake records a connection's bytes when it closes, maybe just after the printer took them.
+        wait_for(lambda: len(printed_jobs(fake)) == 1)
         wait_for(lambda: service(client).printers["may-in-sanh"].paper == "ok")
         summary = service(client).printers_summary()[0]
         assert summary["online"] is True and summary["last_success_at"] and summary["mode"] == "server"
@@ -257,10 +260,10 @@ def test_a_refused_printer_is_retried_until_stale_and_never_printed_late(make_cl
     assert "refused" in (status["error"] or "").lower() or "connect" in (status["error"] or "")
     assert jobs_in_db(tmp_path)[0]["attempts"] >= 2
     assert service(client).printers["may-in-sanh"].online is False
-    # The printer comes back: the stale ticket must not come out now.
+    # The printer comes back: the stale ticket must not come out now (at any later time:
+    # tests/test_print_jobs.py).
     with listen_on(url) as fake:
         wait_for(lambda: service(client).printers["may-in-sanh"].online)
-        time.sleep(0.5)
         assert printed_jobs(fake) == []
     assert job_state(client, answer["id"]) == "stale"
 
@@ -270,7 +273,7 @@ def test_a_hanging_printer_fails_the_job_and_it_is_not_retried(make_client, tmp_
         client = make_client(printer(fake.url, stale_after=30))
         answer = issue(client)
         wait_for(lambda: job_state(client, answer["id"]) == "failed")
-        time.sleep(1.0)
+        # Not retried, at any later time: tests/test_print_jobs.py.
         row = jobs_in_db(tmp_path)[0]
         assert (row["state"], row["attempts"]) == ("failed", 1)
         assert "part way" in row["error"]
@@ -281,7 +284,6 @@ def test_a_printer_closing_mid_job_fails_it_and_a_reprint_prints_it_once_more(ma
         client = make_client(printer(fake.url, stale_after=30))
         answer = issue(client)
         wait_for(lambda: job_state(client, answer["id"]) == "failed")
-        time.sleep(0.8)  # not retried on its own
         assert len(printed_jobs(fake)) == 1 and jobs_in_db(tmp_path)[0]["attempts"] == 1
 
         fake.behaviour = "accept"  # paper freed, printer fine again
@@ -291,7 +293,6 @@ def test_a_printer_closing_mid_job_fails_it_and_a_reprint_prints_it_once_more(ma
         reprint = r.json()["job"]
         assert reprint["reprint_of"] == answer["print"]["job_id"] and reprint["requested_by"] == "clerk1"
         wait_for(lambda: job_state(client, answer["id"]) == "printed")
-        time.sleep(0.3)
         jobs = printed_jobs(fake)
         assert len(jobs) == 2 and len(jobs[1]) > len(jobs[0])
     rows = jobs_in_db(tmp_path)
@@ -381,7 +382,6 @@ def test_after_a_restart_young_queued_jobs_print_once_old_ones_go_stale_sent_one
     # Same printer id, now a png:// printer the server drives: what comes out is what it sends.
     second = make_client(printer(f"png://{tmp_path / 'tickets'}", stale_after=60))
     wait_for(lambda: job_state(second, young["id"]) == "printed")
-    time.sleep(0.5)
     assert len(list((tmp_path / "tickets").glob("*.png"))) == 1
     states = {r["ticket_id"]: (r["state"], r["error"]) for r in jobs_in_db(tmp_path)}
     assert states[old["id"]][0] == "stale"

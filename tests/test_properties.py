@@ -15,8 +15,8 @@ Invariants checked after every command:
 from __future__ import annotations
 
 import copy
-import os
 import datetime as dt
+import os
 from collections import Counter as Tally
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +32,7 @@ from queue_server.errors import MotcuaError
 from tests.support import KIOSK_TOKEN, ServerProcess, add_staff, http, login, office_config, write_config
 
 EXAMPLES = int(os.environ.get("MOTCUA_PROPERTY_EXAMPLES", "120"))
-T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.timezone.utc)  # 08:00 in Hanoi, a Monday
+T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)  # 08:00 in Hanoi, a Monday
 SERVICES = ("CT", "HT", "DD", "LD", "TKQ")
 COUNTERS = (1, 2, 3, 4, 5)
 STAFF = ("an", "binh", "chi", "dung", "em", "giang")

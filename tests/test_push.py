@@ -22,7 +22,7 @@ from queue_server.store import Store
 from queue_server.wsraw import FrameWritingProtocol
 from tests.support import free_port, office_config
 
-T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
 
 
 class Clock:

@@ -30,7 +30,7 @@ DAY = dt.date(2026, 11, 23)  # a Monday
 
 def at(h: int, m: int, s: int = 0, day: dt.date = DAY) -> dt.datetime:
     """Office-local wall time, stored as UTC like the server's clock does."""
-    return dt.datetime(day.year, day.month, day.day, h, m, s, tzinfo=VN).astimezone(dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, h, m, s, tzinfo=VN).astimezone(dt.UTC)
 
 
 class Play:
@@ -276,7 +276,10 @@ def test_migration_fills_the_facts_of_a_database_made_before_it(fixture_db, tmp_
     shutil.copy(db, old)
     conn = connect(old)
     conn.executescript("DROP TRIGGER ticket_facts_after_insert; DROP TRIGGER ticket_facts_after_update;"
-                       "DROP TABLE ticket_facts; DROP TABLE sessions; PRAGMA user_version = 2;")
+                       "DROP TABLE ticket_facts; DROP TABLE sessions; DROP TABLE report_days; DROP TABLE report_dirty;"
+                       "DROP TABLE appointments; DROP TABLE appointment_closures; ALTER TABLE tickets DROP COLUMN booked;"
+                       "ALTER TABLE tickets DROP COLUMN appointment; ALTER TABLE tickets DROP COLUMN slot_start;"
+                       "PRAGMA user_version = 2;")
     conn.close()
     Store(old).close()
     conn = connect(old, readonly=True)

@@ -10,7 +10,7 @@ from tests.support import ROOT
 
 DISPLAY = ROOT / "display"
 OWN_SCRIPTS = [p for p in (DISPLAY / "js").glob("*.js") if not p.name.startswith("admin")]
-SCREENS = ["index.html", "kiosk.html", "display.html", "counter.html", "rate.html", "status.html"]
+SCREENS = ["index.html", "kiosk.html", "display.html", "counter.html", "rate.html", "status.html", "board.html"]
 
 
 def catalogue(lang: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ OLD_TOKEN = "dong-bo-cu-phuong-a-9876543210"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.timezone.utc)  # 08:00 in Hà Nội
+        self.now = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)  # 08:00 in Hà Nội
 
     def __call__(self) -> dt.datetime:
         return self.now

@@ -72,6 +72,8 @@ function renderCurrent() {
   $("current").classList.toggle("serving", ticket?.state === "serving");
   $("current-label").textContent = ticket ? ticket.label : "—";
   $("current-priority").hidden = !ticket?.priority;
+  $("current-booked").hidden = !ticket?.booked;
+  if (ticket?.booked) $("current-booked").textContent = t("counter.booked", { time: (ticket.slot_start || "").slice(11, 16) });
   $("current-state").textContent = ticket ? t(`counter.ticket.${ticket.state}`) : "";
   $("current-service").textContent = ticket ? serviceName(ticket.service) : t("counter.no_ticket");
   renderTimes();

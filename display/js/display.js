@@ -1,15 +1,16 @@
-// Hall display (/display): the newest call very large, every counter's current number,
-// recent calls, people waiting per service, the ticker; chime + voice for each call.
+// Hall display (/display): the call being invited very large, every counter's current
+// number, recent calls, people waiting and the estimated wait per service, the ticker;
+// chime + voice for each call.
 //
 // Address options: ?services=CT,HT  ?counters=1,2  (a second screen for part of the hall),
 // ?lang=en, ?sound=off (a screen without speakers).
 
 import { Announcer } from "./announcer.js";
 import { Live, officeTime, esc } from "./live.js";
-import { initI18n, t, localName, onLangChange } from "./i18n.js";
+import { initI18n, t, localName, onLangChange, waitText } from "./i18n.js";
+import { withoutTitle } from "./names.js";
 
 const FLASH_MS = 6000;
-const RECENT_ROWS = 6;
 
 const params = new URLSearchParams(location.search);
 const listParam = (name) => {
@@ -22,7 +23,6 @@ const sound = params.get("sound") !== "off";
 
 const $ = (id) => document.getElementById(id);
 let flashTimer = null;
-let hero = null; // {label, counter}
 
 const live = new Live();
 let announcer = null;
@@ -43,6 +43,20 @@ function counterLabel(number) {
   return t("display.counter_n", { n: number });
 }
 
+// A call is still an invitation while its counter holds that ticket in the "called" state;
+// once the citizen is served, absent, or the counter closed, the call is past.
+function invitedNow(call) {
+  const c = live.state.counter(call.counter);
+  return Boolean(c && c.state !== "closed" && c.ticket && c.ticket.label === call.label && c.ticket.state === "called");
+}
+
+// The big box: the newest call still inviting someone; else the newest call, shown as past.
+function pickHero(calls) {
+  const active = calls.find(invitedNow);
+  if (active) return { call: active, active: true };
+  return calls.length ? { call: calls[0], active: false } : null;
+}
+
 function render() {
   const state = live.state;
   const office = state.office;
@@ -56,19 +70,25 @@ function render() {
   }
 
   const calls = state.latestCalls.filter(showsCall);
-  if (!hero && calls.length) hero = { label: calls[0].label, counter: calls[0].counter };
-  renderHero();
+  const hero = pickHero(calls);
+  renderHero(hero);
 
-  const recent = calls.filter((c) => !hero || c.label !== hero.label).slice(0, RECENT_ROWS);
-  $("recent").innerHTML = recent.length
-    ? recent.map((c) => `<li><span class="num">${esc(c.label)}</span><span class="to">➜ ${esc(counterLabel(c.counter))}</span></li>`).join("")
-    : `<li class="empty">${esc(t("display.no_calls"))}</li>`;
+  const recent = calls.filter((c) => !hero || c !== hero.call);
+  // With no other call yet (the day's first), the list is left out rather than saying "none".
+  $("recent-box").hidden = recent.length === 0;
+  $("recent").innerHTML = recent
+    .map((c) => `<li data-state="${esc(c.state)}"><span class="num">${esc(c.label)}</span>${c.booked ? `<span class="booked-mark">${esc(t("display.booked"))}</span>` : ""}<span class="to">➜ ${esc(counterLabel(c.counter))}</span></li>`)
+    .join("");
   trimOverflow($("recent"));
 
   const counters = state.counters.filter((c) => showsCounter(c.number));
   const list = $("counters");
   // A district centre has dozens of counters: more columns (or a filtered second screen).
-  list.dataset.columns = String(counters.length > 16 ? 3 : counters.length > 8 ? 2 : 1);
+  const columns = counters.length > 16 ? 3 : counters.length > 8 ? 2 : 1;
+  list.dataset.columns = String(columns);
+  $("board").dataset.columns = String(columns);
+  // Rows as tall as they may be, packed at the top: two counters sit together, not far apart.
+  list.style.setProperty("--rows", String(Math.max(1, Math.ceil(counters.length / columns))));
   list.innerHTML = counters.map((c) => {
     let value;
     let cls = c.state;
@@ -76,31 +96,44 @@ function render() {
     else if (c.state === "paused") value = `<span class="status">${esc(t("display.paused"))}</span>`;
     else if (c.ticket) value = `<span class="num">${esc(c.ticket.label)}</span>`;
     else value = `<span class="status">${esc(t("display.free"))}</span>`;
-    if (hero && c.ticket && c.ticket.label === hero.label && c.number === hero.counter) cls += " current";
-    return `<li class="${cls}" data-counter="${c.number}"><span class="label">${esc(counterLabel(c.number))}</span>${value}</li>`;
+    if (c.ticket && c.state !== "closed") cls += ` ticket-${c.ticket.state}`;
+    if (hero && hero.active && c.ticket && c.ticket.label === hero.call.label && c.number === hero.call.counter) cls += " current";
+    return `<li class="${esc(cls)}" data-counter="${c.number}"><span class="label">${esc(counterLabel(c.number))}</span>${value}</li>`;
   }).join("");
 
   const services = state.services.filter((s) => showsService(s.code));
-  $("waiting").innerHTML = services.map((s) => `
-    <li class="${s.available ? "" : "unavailable"}" data-service="${esc(s.code)}">
+  $("waiting").dataset.count = String(services.length);
+  $("waiting").innerHTML = services.map((s) => {
+    const wait = s.available
+      ? `<span class="wait">${esc(waitText(s.estimated_wait_s))}</span>`
+      : `<span class="wait reason">${esc(t(`kiosk.reason.${s.reason || "service_closed"}`))}</span>`;
+    return `<li class="${s.available ? "" : "unavailable"}" data-service="${esc(s.code)}">
       <span class="name">${esc(localName(s))}</span>
-      <span class="count"><b>${s.waiting}</b> ${esc(t("display.people"))}</span>
-    </li>`).join("");
+      <span class="figures"><span class="count"><b>${s.waiting}</b> ${esc(t("display.people"))}</span>${wait}</span>
+    </li>`;
+  }).join("");
   renderClock();
 }
 
 // Hide rows that would be cut off at the bottom: a half row is unreadable from afar.
 function trimOverflow(list) {
   const bottom = list.parentElement.getBoundingClientRect().bottom;
+  for (const li of list.children) li.hidden = false;
   for (const li of list.children) li.hidden = li.getBoundingClientRect().bottom > bottom + 1;
 }
 
-function renderHero() {
-  const counter = hero ? live.state.counter(hero.counter) : null;
-  $("hero-number").textContent = hero ? hero.label : "—";
-  $("hero-counter").textContent = hero ? counterLabel(hero.counter) : "";
-  $("hero-counter-name").textContent = counter ? localName(counter) : "";
-  $("hero").classList.toggle("empty", !hero);
+function renderHero(hero) {
+  const box = $("hero");
+  const counter = hero ? live.state.counter(hero.call.counter) : null;
+  const state = hero ? (hero.active ? "active" : "past") : "empty";
+  box.dataset.state = state;
+  box.classList.toggle("empty", !hero);
+  box.classList.toggle("past", state === "past");
+  $("hero-invite").textContent = t(state === "active" ? "display.invite" : state === "past" ? "display.called" : "display.no_calls");
+  $("hero-number").textContent = hero ? hero.call.label : "";
+  $("hero-counter").textContent = hero ? counterLabel(hero.call.counter) : "";
+  $("hero-counter-name").textContent = counter ? withoutTitle(localName(counter), counterLabel(counter.number)) : "";
+  if (state !== "active") box.classList.remove("flash");
 }
 
 function renderClock() {
@@ -136,35 +169,36 @@ function setupAnnouncer(office) {
   }
 }
 
+// A small corner notice, never a curtain: the calls stay readable on a TV nobody can tap.
 function showUnlock() {
   $("unlock").hidden = !(announcer && announcer.needsUnlock);
 }
 
+async function unlock() {
+  if (announcer) await announcer.unlock();
+  showUnlock();
+}
+
 live.addEventListener("snapshot", () => {
-  hero = null; // the snapshot's newest call is the truth now
   setupAnnouncer(live.state.office);
   render();
 });
 
 live.addEventListener("event", (e) => {
   const msg = e.detail;
+  render();
   if ((msg.kind === "ticket_called" || msg.kind === "ticket_recalled") && msg.ticket) {
     const call = { label: msg.ticket.label, counter: msg.ticket.counter, service: msg.ticket.service };
     if (showsCall(call)) {
-      hero = { label: call.label, counter: call.counter };
-      render();
       flash();
       if (announcer && msg.announce) announcer.announce(msg.announce);
-      return;
     }
   }
-  render();
 });
 
-$("unlock-button").addEventListener("click", async () => {
-  if (announcer) await announcer.unlock();
-  showUnlock();
-});
+$("unlock").addEventListener("click", unlock);
+// A TV remote's OK key, or any key on a keyboard, also turns the sound on.
+addEventListener("keydown", () => announcer && announcer.needsUnlock && unlock());
 
 window.motcua = { live, announcer: null, filters: { services: onlyServices, counters: onlyCounters } };
 

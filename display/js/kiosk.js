@@ -138,6 +138,8 @@ function fillTicket(ticket) {
   shownTicket = ticket;
   $("ticket-label").textContent = ticket.label;
   $("ticket-priority").hidden = !ticket.priority;
+  $("ticket-booked").hidden = !ticket.booked;
+  if (ticket.booked) $("ticket-booked").textContent = t("kiosk.booked_ticket", { time: (ticket.slot_start || "").slice(11, 16) });
   $("ticket-service").textContent = lang() === "en" ? ticket.service_name_en || ticket.service_name : ticket.service_name;
   $("ticket-ahead").textContent = String(ticket.people_ahead);
   $("ticket-wait").textContent = waitText(ticket.estimated_wait_s);
@@ -219,7 +221,10 @@ live.addEventListener("push", (e) => {
   }
 });
 
-window.motcua = { live };
+window.motcua = { live, get device() { return device; } };
+// Appointment check-in (kiosk-checkin.js) shows its ticket and messages through these.
+window.addEventListener("motcua:ticket", (e) => showTicket(e.detail));
+window.addEventListener("motcua:message", (e) => showMessage(e.detail));
 
 await initI18n();
 languageToggle($("lang"));

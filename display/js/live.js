@@ -101,7 +101,7 @@ export class State {
       if (index >= 0) this.latestCalls.splice(index, 1);
       this.latestCalls.unshift({
         label: ticket.label, service: ticket.service, counter: ticket.counter,
-        at: ticket.called_at, state: ticket.state,
+        at: ticket.called_at, state: ticket.state, booked: Boolean(ticket.booked),
       });
       this.latestCalls.length = Math.min(this.latestCalls.length, this.latestLimit);
     } else if (index >= 0) {

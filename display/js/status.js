@@ -43,6 +43,8 @@ function render() {
   $("office-name").textContent = lang() === "en" ? ticket.office_name_en || ticket.office_name : ticket.office_name;
   $("label").textContent = ticket.label;
   $("priority").hidden = !ticket.priority;
+  $("booked").hidden = !ticket.booked;
+  if (ticket.booked) $("booked").textContent = t("status.booked", { time: (ticket.slot_start || "").slice(11, 16) });
   $("service").textContent = lang() === "en" ? ticket.service_name_en || ticket.service_name : ticket.service_name;
   document.title = `${ticket.label} – ${t("status.title")}`;
 

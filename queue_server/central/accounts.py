@@ -16,7 +16,7 @@ from .store import CentralStore
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def get_user(store: CentralStore, username: str) -> dict[str, Any] | None:

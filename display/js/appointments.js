@@ -1,0 +1,119 @@
+// Staff appointment list (/appointments): one day's bookings per service and slot, with
+// names and phone numbers; cancel one (audited, with a reason); an admin closes or reopens a
+// slot. "Book for a caller" opens /book in staff mode (printable slip). Live: the staff
+// stream's appointment_booked / _cancelled / _checked_in pushes refresh the list.
+
+import { Live, getJSON, postJSON, esc } from "./live.js";
+import { initI18n, t, errorText, localName, languageToggle, onLangChange } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+let me = null;
+let data = null;
+let refreshTimer = null;
+
+function today() {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh" }).format(new Date());
+  return parts;
+}
+
+function showError(text) {
+  $("error").textContent = text || "";
+  $("error").hidden = !text;
+}
+
+function stateLabel(a) {
+  return t(`appt.state_${a.state}`);
+}
+
+function render() {
+  if (!data) return;
+  $("closed-day").hidden = !data.closed_day;
+  const admin = me?.role === "admin";
+  $("list").innerHTML = data.services.map((s) => {
+    const rows = s.slots.map((slot) => {
+      const people = slot.appointments.map((a) => `
+        <li class="appt ${a.state}" data-code="${esc(a.code)}">
+          <strong class="code">${esc(a.code_display)}</strong>
+          <span class="name">${esc(a.name || t("appt.deleted"))}</span>
+          <span class="phone">${esc(a.phone || "")}</span>
+          <span class="state">${esc(stateLabel(a))}${a.created_by ? ` · ${esc(t("appt.by", { user: a.created_by }))}` : ""}</span>
+          ${a.state === "booked" ? `<button type="button" class="small danger" data-cancel="${esc(a.code)}">${esc(t("appt.cancel"))}</button>` : ""}
+        </li>`).join("");
+      const slotButton = admin
+        ? `<button type="button" class="small" data-slot="${slot.start}" data-service="${esc(s.code)}" data-closed="${slot.closed ? "0" : "1"}">
+             ${esc(t(slot.closed ? "appt.reopen_slot" : "appt.close_slot"))}</button>` : "";
+      return `<tr class="${slot.closed ? "closed" : ""}${slot.free === 0 ? " full" : ""}">
+        <th scope="row">${slot.start}–${slot.end}</th>
+        <td class="num">${slot.booked}/${slot.capacity}${slot.closed ? ` <em>${esc(t("appt.slot_closed"))}</em>` : ""}</td>
+        <td><ul>${people}</ul></td>
+        <td>${slotButton}</td>
+      </tr>`;
+    }).join("");
+    return `<section class="service" data-service="${esc(s.code)}">
+      <h2>${esc(localName(s))} <small>(${esc(s.code)})</small></h2>
+      ${s.slots.length ? `<table><thead><tr><th>${esc(t("appt.slot"))}</th><th>${esc(t("appt.booked"))}</th>
+        <th>${esc(t("appt.people"))}</th><th></th></tr></thead><tbody>${rows}</tbody></table>`
+        : `<p>${esc(t("appt.no_slots"))}</p>`}
+    </section>`;
+  }).join("") || `<p>${esc(t("appt.none_open"))}</p>`;
+}
+
+async function load() {
+  const result = await getJSON(`/api/staff/appointments?date=${$("date").value}`);
+  if (result.status === 401) {
+    $("signin").hidden = false;
+    $("list").innerHTML = "";
+    return;
+  }
+  if (!result.ok) return showError(errorText(result.body));
+  showError("");
+  data = result.body;
+  render();
+}
+
+function loadSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(load, 300);
+}
+
+async function onClick(event) {
+  const cancel = event.target.closest("[data-cancel]");
+  if (cancel) {
+    const reason = prompt(t("appt.cancel_reason"));
+    if (reason === null) return;
+    const result = await postJSON(`/api/staff/appointments/${cancel.dataset.cancel}/cancel`, { reason });
+    if (!result.ok) return showError(errorText(result.body));
+    return load();
+  }
+  const slot = event.target.closest("[data-slot]");
+  if (slot) {
+    const result = await postJSON("/api/staff/appointments/slots", {
+      service: slot.dataset.service, date: $("date").value, start: slot.dataset.slot, closed: slot.dataset.closed === "1",
+    });
+    if (!result.ok) return showError(errorText(result.body));
+    return load();
+  }
+}
+
+async function main() {
+  await initI18n();
+  languageToggle($("lang"));
+  onLangChange(render);
+  $("date").value = new URLSearchParams(location.search).get("date") || today();
+  $("date").addEventListener("change", load);
+  $("list").addEventListener("click", onClick);
+  const who = await getJSON("/api/me");
+  if (who.ok) {
+    me = who.body;
+    $("who").textContent = t("appt.signed_in", { user: me.display_name || me.user });
+  }
+  await load();
+  const live = new Live();
+  live.addEventListener("push", (e) => {
+    if (e.detail.type === "appointment") loadSoon();
+  });
+  live.start();
+  window.motcua = { live };
+}
+
+main();

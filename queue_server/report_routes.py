@@ -1,0 +1,171 @@
+"""The report routes (admin role only): a report for a range of office days as JSON, and the
+same as a CSV or XLSX download. The figures come from ``queue_server.reports``; they are
+read with their own read-only connection in a worker thread, so a year report never stalls
+the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import auth, reports
+from .errors import BadRequest
+from .office import Office
+from .openapi import STAFF, obj, operation, query_param
+from .store import connect
+
+REPORT_CACHE = 4
+
+
+def _office(request: Request) -> Office:
+    return request.app.state.office  # type: ignore[no-any-return]
+
+
+def _admin(request: Request) -> dict[str, Any]:
+    return auth.require_user(request, _office(request).store, role="admin")
+
+
+def _report_args(request: Request, office: Office) -> tuple[dt.date, dt.date, str]:
+    q = request.query_params
+    today = office.engine.day
+    start = reports.parse_date(q.get("from") or today)
+    end = reports.parse_date(q.get("to") or q.get("from") or today)
+    by = q.get("by") or "day"
+    reports.check_range(start, end, by)
+    return start, end, by
+
+
+async def _report(request: Request) -> dict[str, Any]:
+    """The report asked for. The last few are kept until the next event: viewing a year and
+    then downloading it as CSV and Excel builds it once. (A ticket of an earlier day can
+    still change — one being served over midnight — so any event clears the reuse.)"""
+    office = _office(request)
+    _admin(request)
+    start, end, by = _report_args(request, office)
+    state = request.app.state
+    if not hasattr(state, "admin_reports"):
+        state.admin_reports = {}
+    cache: dict[tuple[Any, ...], dict[str, Any]] = state.admin_reports
+    key = (start, end, by, office.seq, id(office.config))
+    if key in cache:
+        return cache[key]
+
+    def run() -> dict[str, Any]:
+        conn = connect(office.store.path, readonly=True)
+        try:
+            return reports.build_report(conn, office.config, start, end, by)
+        finally:
+            conn.close()
+
+    report = await asyncio.to_thread(run)
+    if any(k[3:] != key[3:] for k in cache):
+        cache.clear()
+    while len(cache) >= REPORT_CACHE:
+        del cache[next(iter(cache))]  # the oldest
+    cache[key] = report
+    return report
+
+
+async def get_report(request: Request) -> JSONResponse:
+    return JSONResponse(await _report(request))
+
+
+async def export_report(request: Request) -> Response:
+    _admin(request)  # before looking at the query: a stranger learns nothing
+    fmt = request.query_params.get("format") or "xlsx"
+    if fmt not in ("csv", "xlsx"):
+        raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+    report = await _report(request)
+    if fmt == "csv":
+        data, media = reports.to_csv(report), "text/csv; charset=utf-8"
+    else:
+        data = await asyncio.to_thread(reports.to_xlsx, report)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = reports.filename(report, fmt)
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+routes = [
+    Route("/api/reports", get_report),
+    Route("/api/reports/export", export_report),
+]
+
+
+# The OpenAPI description of the routes above.
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_ADMIN = (401, 403)  # not signed in, not an admin
+_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _INT})
+_REPORT_ROW = obj(
+    {
+        "key": {"type": ["string", "integer", "null"]},
+        "label": _STR,
+        **{k: _INT for k in ("issued", "served", "no_show", "cancelled", "transferred", "expired", "rated")},
+        "waiting": _SUMMARY,
+        "service": _SUMMARY,
+        "ratings": {"type": "array", "items": _INT},
+        **{k: {"type": ["number", "null"]} for k in ("served_share", "satisfied_share", "estimate_mae")},
+    }
+)
+_REPORT = obj(
+    {
+        "office": _STR,
+        "from": _STR,
+        "to": _STR,
+        "by": {"enum": list(reports.GROUPINGS)},
+        "rating_levels": _INT,
+        "rows": {"type": "array", "items": _REPORT_ROW},
+        "total": _REPORT_ROW,
+        "staff": {
+            "type": "array",
+            "items": obj({"staff": _STR, "name": _STR, "served": _INT, "share": {"type": ["number", "null"]}}),
+        },
+        "charts": obj(
+            {
+                k: {"type": ["object", "array"]}
+                for k in ("arrivals_by_hour", "wait_distribution", "served_per_staff", "satisfaction")
+            }
+        ),
+    }
+)
+_DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
+_REPORT_QUERY = [
+    query_param("from", _DATE, "First office day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
+    query_param("to", _DATE, "Last office day (default: from)"),
+    query_param("by", {"enum": list(reports.GROUPINGS)}, "Group by (default day)"),
+]
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _export() -> dict[str, Any]:
+    op = operation(
+        "The report as a file to download (CSV for any program, XLSX for Excel)",
+        _STR,
+        errors=(400, *_ADMIN),
+        security=STAFF,
+        media="text/csv",
+        params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+    )
+    ok = op["responses"]["200"]
+    ok["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
+    ok["headers"] = {"Content-Disposition": {"required": True, "schema": {"type": "string", "pattern": "^attachment"}}}
+    return op
+
+
+openapi_paths: dict[str, Any] = {
+    "/api/reports": {
+        "get": operation(
+            "Report for a range of office days, grouped (see docs/reports.md)",
+            _REPORT,
+            errors=(400, *_ADMIN),
+            security=STAFF,
+            params=_REPORT_QUERY,
+        )
+    },
+    "/api/reports/export": {"get": _export()},
+}

@@ -1,0 +1,166 @@
+"""Booking on a phone (390×844) and checking in at the kiosk by typing the code, in Chromium
+against a real server whose clock the test drives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.appointment_server import threaded_server
+from tests.appointment_support import KIOSK_TOKEN, MONDAY, Clock, booking_config
+from tests.browser import SCREENSHOTS, browser  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[tuple[str, Clock]]:
+    clock = Clock(MONDAY.replace(hour=8, minute=0))
+    with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock, {"boss": "admin"}) as url:
+        yield url, clock
+
+
+def new_page(browser: Any, url: str, width: int, height: int, errors: list[str], **kw: Any) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh", **kw)
+    context.set_default_timeout(6000)
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    return page
+
+
+def test_book_on_a_phone_then_check_in_at_the_kiosk_by_typing_the_code(browser: Any, office: tuple[str, Clock]):
+    url, clock = office
+    errors: list[str] = []
+    phone = new_page(browser, url + "/book", 390, 844, errors, is_mobile=True, has_touch=True)
+    phone.wait_for_selector("[data-service=CT]")
+    phone.click("[data-service=CT]")
+    phone.click("[data-date='2026-12-07']")
+    slots = phone.locator("[data-testid=book-slots] .slot")
+    slots.first.wait_for()
+    # 08:00 has started; 08:15 is the first slot still ahead.
+    assert slots.first.get_attribute("data-start") == "08:15"
+    phone.click(".slot[data-start='08:45']")
+    assert "30 ngày" in phone.locator("[data-testid=book-purpose]").inner_text()
+    phone.fill("[data-testid=book-name]", "Nguyễn Thị Hoa")
+    phone.fill("[data-testid=book-phone]", "0912 345 678")
+    phone.screenshot(path=str(SCREENSHOTS / "book-phone.png"), full_page=True)
+    phone.click("[data-testid=book-submit]")
+    phone.wait_for_selector("[data-testid=book-confirm]", state="visible")
+    code = phone.locator("[data-testid=book-code]").inner_text()
+    assert len(code) == 7 and code[3] == "-"
+    assert phone.locator("[data-testid=book-time]").inner_text() == "08:45–09:00"
+    assert phone.locator("#qr svg").count() == 1
+    assert phone.locator("#papers").inner_text() == "Bản chính và bản sao"
+    assert phone.url.endswith(f"/book/{code}")
+    phone.screenshot(path=str(SCREENSHOTS / "book-confirmation.png"), full_page=True)
+
+    # The .ics link downloads the event.
+    with phone.expect_download() as download:
+        phone.click("[data-testid=book-ics]")
+    assert "BEGIN:VEVENT" in Path(download.value.path()).read_text(encoding="utf-8")
+
+    # The slot now shows one seat fewer; a full slot is shown full (disabled).
+    clock.now = MONDAY.replace(hour=8, minute=20)
+    kiosk = new_page(browser, f"{url}/kiosk?device=sanh&token={KIOSK_TOKEN}", 1080, 1920, errors)
+    kiosk.wait_for_selector("[data-testid=checkin-open]", state="visible")
+    kiosk.click("[data-testid=checkin-open]")
+    kiosk.wait_for_selector("[data-testid=checkin]", state="visible")
+    for ch in code.replace("-", ""):
+        kiosk.click(f"#checkin-keys [data-key='{ch}']")
+    assert kiosk.locator("[data-testid=checkin-code]").inner_text() == code
+    kiosk.screenshot(path=str(SCREENSHOTS / "kiosk-checkin.png"))
+    kiosk.click("[data-testid=checkin-go]")
+    kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
+    assert kiosk.locator("[data-testid=ticket-label]").inner_text() == "H1001"
+    assert kiosk.locator("[data-testid=ticket-booked]").inner_text() == "Lịch hẹn 08:45"
+
+    # Checking in again (a scanner typing the code + Enter on the start screen) gives the same ticket.
+    kiosk.click("#ticket-done")
+    kiosk.keyboard.type(code)
+    kiosk.keyboard.press("Enter")
+    kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
+    assert kiosk.locator("[data-testid=ticket-label]").inner_text() == "H1001"
+
+    phone.reload()
+    phone.wait_for_selector("[data-testid=book-state]")
+    assert phone.locator("[data-testid=book-state]").inner_text() == "Đã xác nhận tại kiosk"
+    assert not errors, errors
+
+
+def test_a_full_slot_is_shown_full_and_too_late_offers_a_walk_in(browser: Any, office: tuple[str, Clock]):
+    url, clock = office
+    errors: list[str] = []
+    import json
+    import urllib.request
+
+    def book(start: str, phone: str) -> dict[str, Any]:
+        body = json.dumps({"service": "CT", "date": "2026-12-07", "start": start, "name": "Trần Văn Ba",
+                           "phone": phone}).encode()
+        req = urllib.request.Request(url + "/api/appointments", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
+
+    for i in range(3):
+        book("09:00", f"091000000{i}")
+    late = book("08:30", "0987000000")
+    phone = new_page(browser, url + "/book", 390, 844, errors, is_mobile=True, has_touch=True)
+    phone.click("[data-service=CT]")
+    phone.click("[data-date='2026-12-07']")
+    full = phone.locator(".slot[data-start='09:00']")
+    full.wait_for()
+    assert full.is_disabled() and "Hết chỗ" in full.inner_text()
+    phone.screenshot(path=str(SCREENSHOTS / "book-slots.png"), full_page=True)
+
+    clock.now = MONDAY.replace(hour=8, minute=50)  # 20 minutes after 08:30: past the 15-minute grace
+    kiosk = new_page(browser, f"{url}/kiosk?device=sanh&token={KIOSK_TOKEN}", 1080, 1920, errors)
+    kiosk.click("[data-testid=checkin-open]")
+    for ch in late["code"]:
+        kiosk.click(f"#checkin-keys [data-key='{ch}']")
+    kiosk.click("[data-testid=checkin-go]")
+    kiosk.wait_for_selector("[data-testid=checkin-error]", state="visible")
+    assert "quá giờ hẹn" in kiosk.locator("[data-testid=checkin-error]").inner_text()
+    kiosk.click("[data-testid=checkin-walkin]")
+    kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
+    assert kiosk.locator("[data-testid=ticket-label]").inner_text() == "1001"
+    assert kiosk.locator("[data-testid=ticket-booked]").is_hidden()
+    assert not errors, errors
+
+
+def test_staff_book_for_a_caller_see_the_list_and_cancel_with_a_reason(browser: Any, office: tuple[str, Clock]):
+    url, clock = office
+    errors: list[str] = []
+    page = new_page(browser, url + "/appointments", 1280, 900, errors)
+    page.wait_for_selector("#signin", state="visible")
+    r = page.request.post(url + "/api/login", data={"username": "boss", "password": "mat-khau-123"})
+    assert r.ok
+    page.goto(url + "/book?staff=1")
+    page.wait_for_selector("#staff-note", state="visible")
+    page.click("[data-service=HT]")
+    page.click("[data-date='2026-12-08']")
+    page.click(".slot[data-start='14:00']")
+    page.fill("[data-testid=book-name]", "Phạm Văn Dũng")
+    page.fill("[data-testid=book-phone]", "0987 654 321")
+    page.click("[data-testid=book-submit]")
+    page.wait_for_selector("[data-testid=book-confirm]", state="visible")
+    assert page.locator("#c-name").inner_text() == "Phạm Văn Dũng"
+    assert page.locator("#print").is_visible()
+    page.emulate_media(media="print")
+    page.screenshot(path=str(SCREENSHOTS / "book-staff-slip.png"), full_page=True)
+    page.emulate_media(media="screen")
+    code = page.locator("[data-testid=book-code]").inner_text().replace("-", "")
+
+    page.goto(url + "/appointments?date=2026-12-08")
+    row = page.locator(f"[data-code='{code}']")
+    row.wait_for()
+    assert "Phạm Văn Dũng" in row.inner_text() and "0987654321" in row.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "appointments-staff.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept("Công dân gọi điện xin hủy"))
+    row.locator("[data-cancel]").click()
+    page.wait_for_selector(f"[data-code='{code}'].cancelled")
+    # An admin closes a slot: /book shows it closed.
+    page.locator("[data-service=HT] [data-slot='14:15']").click()
+    page.wait_for_selector("[data-service=HT] tr.closed")
+    assert not errors, errors

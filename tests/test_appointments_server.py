@@ -1,0 +1,150 @@
+"""Appointments against a real server: 50 phones racing for one slot, the WebSocket pushes
+(staff see the booking, public screens only counts), the deletion of personal data after
+``keep_days`` with an injected clock, and restart equivalence with appointment tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+from websockets.asyncio.client import connect as ws_connect
+
+from queue_server import appointments_api
+from queue_server.app import create_app
+from queue_server.office import Office
+from tests.appointment_server import threaded_server
+from tests.appointment_support import KIOSK, MONDAY, Clock, booking_config
+from tests.support import PASSWORD
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_fifty_concurrent_bookings_for_a_capacity_three_slot_give_exactly_three(tmp_path: Path):
+    clock = Clock(MONDAY)
+    with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock) as url:
+        def attempt(i: int) -> tuple[int, dict[str, Any]]:
+            return post(url + "/api/appointments", {"service": "CT", "date": "2026-12-08", "start": "10:00",
+                                                   "name": f"Công dân số {i}", "phone": f"09{i:08d}"})
+
+        with ThreadPoolExecutor(50) as pool:
+            results = list(pool.map(attempt, range(50)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(201) == 3, statuses
+    assert {(status, body["error"]) for status, body in results if status != 201} == {(409, "slot_full")}
+    assert len({body["code"] for status, body in results if status == 201}) == 3
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        assert conn.execute("SELECT count(*) FROM appointments WHERE start = '10:00'").fetchone() == (3,)
+
+
+def test_staff_screens_hear_of_bookings_and_public_screens_get_counts_only(tmp_path: Path):
+    clock = Clock(MONDAY)
+    with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock, {"boss": "admin"}) as url:
+        req = urllib.request.Request(url + "/api/login", json.dumps({"username": "boss", "password": PASSWORD}).encode(),
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            cookie = r.headers["set-cookie"].split(";")[0]
+        ws_url = url.replace("http", "ws") + "/ws"
+
+        async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            async with ws_connect(ws_url, additional_headers={"Cookie": cookie, "Origin": url}, proxy=None) as staff, \
+                    ws_connect(ws_url, proxy=None) as public:
+                await staff.recv()
+                await public.recv()  # snapshots
+                status, body = await asyncio.to_thread(post, url + "/api/appointments", {
+                    "service": "CT", "date": "2026-12-07", "start": "09:00", "name": "Hoàng Thị Én",
+                    "phone": "0912000111"})
+                assert status == 201
+                await asyncio.to_thread(post, f"{url}/api/appointments/{body['code']}/cancel", {"phone_last4": "0111"})
+
+                async def pushes(ws: Any) -> list[dict[str, Any]]:
+                    out: list[dict[str, Any]] = []
+                    while len(out) < 2:
+                        msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                        if msg.get("type") == "appointment":
+                            out.append(msg)
+                    return out
+
+                return await pushes(staff), await pushes(public)
+
+        staff_msgs, public_msgs = asyncio.run(scenario())
+    assert [m["kind"] for m in staff_msgs] == ["appointment_booked", "appointment_cancelled"]
+    assert staff_msgs[0]["appointment"]["name"] == "Hoàng Thị Én"
+    assert staff_msgs[0]["appointment"]["phone"] == "0912000111"
+    assert [m["kind"] for m in public_msgs] == ["appointment_booked", "appointment_cancelled"]
+    assert public_msgs[0]["counts"]["CT"]["booked"] == 1 and public_msgs[1]["counts"]["CT"]["cancelled"] == 1
+    text = json.dumps(public_msgs, ensure_ascii=False)
+    assert "Hoàng" not in text and "0912000111" not in text and staff_msgs[0]["appointment"]["code"] not in text
+
+
+def names(db: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT date, name, phone, phone_last4, client, state FROM appointments ORDER BY date").fetchall()
+
+
+def test_names_and_phones_are_deleted_keep_days_after_the_appointment(tmp_path: Path):
+    clock = Clock(MONDAY)
+    db = tmp_path / "m.db"
+    config = booking_config(tmp_path, appointments={"keep_days": 30})
+    with TestClient(create_app(config, database=db, clock=clock, printing=False)) as client:
+        for day, phone in (("2026-12-07", "0911111111"), ("2026-12-08", "0922222222")):
+            r = client.post("/api/appointments", json={"service": "CT", "date": day, "start": "15:00",
+                                                       "name": "Đỗ Văn Giang", "phone": phone})
+            assert r.status_code == 201
+        office: Office = client.app.state.office  # type: ignore[attr-defined]
+        clock.now = dt.datetime(2027, 1, 6, 12, 0, tzinfo=MONDAY.tzinfo)  # 30 days after 7 Dec: kept
+        assert client.portal.call(appointments_api.purge, office) == 0  # type: ignore[union-attr]
+        assert all(row[1] for row in names(db))
+        clock.now = dt.datetime(2027, 1, 7, 0, 5, tzinfo=MONDAY.tzinfo)  # 31 days: the first goes
+        assert client.portal.call(appointments_api.purge, office) == 1  # type: ignore[union-attr]
+        first, second = names(db)
+        assert first[1:5] == (None, None, None, None) and first[5] == "booked"
+        assert second[1] == "Đỗ Văn Giang"
+    # A server started later deletes what expired meanwhile, on its own timer (at start).
+    clock.now = dt.datetime(2027, 2, 1, 8, 0, tzinfo=MONDAY.tzinfo)
+    with TestClient(create_app(config, database=db, clock=clock, printing=False)):
+        deadline = time.monotonic() + 5
+        while names(db)[1][1] is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert names(db)[1][1:5] == (None, None, None, None)
+
+
+def test_restart_keeps_appointment_tickets_and_their_idempotent_check_in(tmp_path: Path):
+    clock = Clock(MONDAY)
+    db = tmp_path / "m.db"
+    config = booking_config(tmp_path)
+    with TestClient(create_app(config, database=db, clock=clock, printing=False)) as client:
+        codes = [client.post("/api/appointments", json={"service": "CT", "date": "2026-12-07", "start": "08:30",
+                                                        "name": "Vũ Văn Hải", "phone": f"091000000{i}"}).json()["code"]
+                 for i in range(3)]
+        clock.now = MONDAY.replace(hour=8, minute=10)
+        first = client.post(f"/api/appointments/{codes[0]}/check-in", headers=KIOSK).json()
+        client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK)
+        client.post(f"/api/appointments/{codes[1]}/check-in", headers=KIOSK)
+        before = client.app.state.office.engine  # type: ignore[attr-defined]
+        state_before = ({i: t.to_dict() for i, t in before.tickets.items()}, before.meta(), dict(before.by_appointment),
+                        {i: before.position(t) for i, t in before.tickets.items()})
+    with TestClient(create_app(config, database=db, clock=clock, printing=False)) as client:
+        after = client.app.state.office.engine  # type: ignore[attr-defined]
+        state_after = ({i: t.to_dict() for i, t in after.tickets.items()}, after.meta(), dict(after.by_appointment),
+                       {i: after.position(t) for i, t in after.tickets.items()})
+        assert state_after == state_before
+        again = client.post(f"/api/appointments/{codes[0]}/check-in", headers=KIOSK)
+        assert again.status_code == 200 and again.json()["id"] == first["id"]
+        third = client.post(f"/api/appointments/{codes[2]}/check-in", headers=KIOSK).json()
+        assert third["label"] == "H1004"  # numbering continues after the restart

@@ -1,0 +1,115 @@
+"""Daily report aggregates give exactly the figures of the direct computation, on random
+data, for every grouping and range, while days change after they were aggregated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from queue_server import report_days, reports
+from queue_server.config import Config
+from queue_server.store import TICKET_COLUMNS, Store, connect
+from tests.support import office_config
+
+FIRST = dt.date(2026, 3, 2)
+DAYS = 12
+UTC = dt.timezone.utc
+STATES = ("done", "done", "done", "no_show", "cancelled", "expired", "waiting", "called", "serving")
+INSERT = "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(TICKET_COLUMNS), ", ".join("?" * len(TICKET_COLUMNS)))
+
+
+def random_tickets(rng: random.Random, config: Config) -> list[list[Any]]:
+    rows = []
+    tid = 0
+    services = [s.code for s in config.services]
+    for d in range(DAYS):
+        day = FIRST + dt.timedelta(days=d)
+        opening = dt.datetime.combine(day, dt.time(0, 30), UTC)
+        for i in range(rng.randint(0, 60)):
+            tid += 1
+            issued = opening + dt.timedelta(seconds=rng.randint(0, 10 * 3600))
+            state = rng.choice(STATES)
+            called = started = finished = rated = None
+            counter = staff = rating = None
+            if state in ("done", "no_show", "called", "serving") or (state == "expired" and rng.random() < 0.3):
+                called = issued + dt.timedelta(seconds=rng.choice((0, 1, 59, 60, rng.randint(0, 5000))))
+                counter = rng.choice((1, 2, 3, 4, 5))
+                staff = rng.choice(("clerk1", "clerk2", "clerk3", None))
+            if state in ("done", "serving"):
+                started = called + dt.timedelta(seconds=rng.randint(0, 30))  # type: ignore[operator]
+            if state in ("done", "no_show", "cancelled", "expired"):
+                finished = (started or called or issued) + dt.timedelta(seconds=rng.randint(0, 2000))
+            if state == "done" and rng.random() < 0.6:
+                rating = rng.randint(1, config.rating.levels)
+                rated = finished
+            iso = lambda t: t.isoformat() if t else None  # noqa: E731
+            row = {"id": tid, "day": day.isoformat(), "service": rng.choice(services), "number": 1000 + tid,
+                   "label": str(1000 + tid), "priority": int(rng.random() < 0.1), "token": f"tok{tid:08d}",
+                   "state": state, "issued_at": iso(issued), "queued_at": iso(issued), "front": 0,
+                   "target_counter": None, "counter": counter, "staff": staff, "called_at": iso(called),
+                   "started_at": iso(started), "finished_at": iso(finished), "recalls": 0,
+                   "transfers": int(rng.random() < 0.05), "kiosk": "k", "request_id": None,
+                   "people_ahead": rng.randint(0, 20), "estimated_wait_s": rng.randint(0, 3000),
+                   "rating": rating, "rated_at": iso(rated), "booked": 0}
+            rows.append([row.get(c) for c in TICKET_COLUMNS])
+    return rows
+
+
+def reports_agree(path: Path, config: Config) -> None:
+    conn = connect(path, readonly=True)
+    last = FIRST + dt.timedelta(days=DAYS - 1)
+    ranges = [(FIRST, last), (FIRST + dt.timedelta(days=3), FIRST + dt.timedelta(days=7)), (last, last),
+              (FIRST - dt.timedelta(days=5), FIRST)]
+    try:
+        for a, b in ranges:
+            for by in reports.GROUPINGS:
+                fast = reports.build_report(conn, config, a, b, by)
+                direct = reports.build_report(conn, config, a, b, by, aggregates=False)
+                assert fast == direct, (a, b, by)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_aggregated_reports_equal_the_direct_computation_on_random_data(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    config = office_config(tmp_path)
+    path = tmp_path / "office.db"
+    store = Store(path)
+    store.write(lambda c: c.executemany(INSERT, random_tickets(rng, config)))
+    today = (FIRST + dt.timedelta(days=DAYS - 1)).isoformat()
+    # Every day is dirty until aggregated; the current office day stays out.
+    assert report_days.refresh_all(store.conn, config.rating.levels, config.office.tz, today) >= 1
+    assert [r[0] for r in store.conn.execute("SELECT day FROM report_dirty")] in ([today], [])
+    reports_agree(path, config)
+
+    # A past day changes after it was aggregated (a held ticket finished after midnight):
+    # it is read from the facts again until it is aggregated again.
+    some = store.conn.execute("SELECT id, day FROM tickets WHERE day < ? ORDER BY id LIMIT 1", (today,)).fetchone()
+    if some:
+        store.write(lambda c: c.execute("UPDATE tickets SET state = 'done', rating = 1, called_at = issued_at, "
+                                        "started_at = issued_at, finished_at = issued_at WHERE id = ?", (some[0],)))
+        assert store.conn.execute("SELECT 1 FROM report_dirty WHERE day = ?", (some[1],)).fetchone()
+        reports_agree(path, config)
+        report_days.refresh_all(store.conn, config.rating.levels, config.office.tz, today)
+        reports_agree(path, config)
+
+    # Other rating levels change the queries: the old aggregates are not used, then rebuilt.
+    five = office_config(tmp_path, rating={"levels": 5})
+    reports_agree(path, five)
+    assert report_days.refresh_all(store.conn, 5, five.office.tz, today) >= 1
+    reports_agree(path, five)
+    store.close()
+
+
+def test_a_new_database_has_nothing_dirty_and_a_ticket_marks_its_day(tmp_path: Path) -> None:
+    config = office_config(tmp_path)
+    store = Store(tmp_path / "office.db")
+    assert store.conn.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 0
+    store.write(lambda c: c.executemany(INSERT, random_tickets(random.Random(1), config)[:1]))
+    assert store.conn.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 1
+    store.close()
