@@ -65,11 +65,12 @@ def tokens(i: int) -> str:
 
 # --------------------------------------------------------------------------- 1. ingest
 
+
 def ingest(store: CentralStore, args: argparse.Namespace, days: list[dt.date]) -> dict[str, Any]:
     events = tickets = pages_n = 0
     wall = cpu = decode_wall = 0.0
     wire_bytes = 0
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for i in range(args.ingest_sites):
         sim = SiteSimulator(i, args.tickets, seed=args.seed)
         for page in pages(sim, days, args.page_size):
@@ -85,22 +86,35 @@ def ingest(store: CentralStore, args: argparse.Namespace, days: list[dt.date]) -
             events += len(page["events"])
             pages_n += 1
         tickets += sim.next_id - 1
-        print(f"  ingest: {site_id(i)} done, {events:,} events so far, "
-              f"{events / wall:,.0f} events/s (wall), {events / cpu:,.0f} events/s (CPU)", flush=True)
+        print(
+            f"  ingest: {site_id(i)} done, {events:,} events so far, "
+            f"{events / wall:,.0f} events/s (wall), {events / cpu:,.0f} events/s (CPU)",
+            flush=True,
+        )
     t0, c0 = time.perf_counter(), time.process_time()
     months = store.roll_up()
     roll_wall, roll_cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
-        "sites": args.ingest_sites, "days": len(days), "tickets": tickets, "events": events, "pages": pages_n,
-        "page_size": args.page_size, "wire_bytes_gzip": wire_bytes,
-        "seconds_wall": round(wall, 1), "seconds_cpu": round(cpu, 1), "decode_seconds_wall": round(decode_wall, 1),
-        "rollup_seconds_wall": round(roll_wall, 1), "rollup_seconds_cpu": round(roll_cpu, 1), "months_rolled": months,
+        "sites": args.ingest_sites,
+        "days": len(days),
+        "tickets": tickets,
+        "events": events,
+        "pages": pages_n,
+        "page_size": args.page_size,
+        "wire_bytes_gzip": wire_bytes,
+        "seconds_wall": round(wall, 1),
+        "seconds_cpu": round(cpu, 1),
+        "decode_seconds_wall": round(decode_wall, 1),
+        "rollup_seconds_wall": round(roll_wall, 1),
+        "rollup_seconds_cpu": round(roll_cpu, 1),
+        "months_rolled": months,
         "events_per_s_wall": round(events / (wall + roll_wall)),
         "events_per_s_cpu": round(events / (cpu + roll_cpu)),
     }
 
 
 # --------------------------------------------------------------------------- 2. the province
+
 
 def replicate(store: CentralStore, args: argparse.Namespace) -> dict[str, Any]:
     conn = store.conn
@@ -109,17 +123,28 @@ def replicate(store: CentralStore, args: argparse.Namespace) -> dict[str, Any]:
     for i in range(args.ingest_sites, args.sites):
         src, dst = site_id(i % args.ingest_sites), site_id(i)
         info = json.dumps(site_info(i), ensure_ascii=False)
-        conn.execute("INSERT OR REPLACE INTO sites (id, cursor, snapshot_seq, info, timezone, day, last_heard, "
-                     "events_total) SELECT ?, cursor, snapshot_seq, ?, timezone, day, last_heard, events_total "
-                     "FROM sites WHERE id = ?", (dst, info, src))
-        for table, cols in (("facts", "day, id, service, counter, staff, state, transfers, issued_epoch, hour, wait_s, "
-                                      "service_s, estimated_wait_s, rating, snap_seq"),
-                            ("daily", None), ("monthly", None)):
+        conn.execute(
+            "INSERT OR REPLACE INTO sites (id, cursor, snapshot_seq, info, timezone, day, last_heard, "
+            "events_total) SELECT ?, cursor, snapshot_seq, ?, timezone, day, last_heard, events_total "
+            "FROM sites WHERE id = ?",
+            (dst, info, src),
+        )
+        for table, cols in (
+            (
+                "facts",
+                "day, id, service, counter, staff, state, transfers, issued_epoch, hour, wait_s, "
+                "service_s, estimated_wait_s, rating, snap_seq",
+            ),
+            ("daily", None),
+            ("monthly", None),
+        ):
             if cols is None:
                 names = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] != "site"]
                 cols = ", ".join(names)
-            conn.execute(f"INSERT OR REPLACE INTO {table} (site, {cols}) SELECT ?, {cols} FROM {table} WHERE site = ?",
-                         (dst, src))
+            conn.execute(
+                f"INSERT OR REPLACE INTO {table} (site, {cols}) SELECT ?, {cols} FROM {table} WHERE site = ?",
+                (dst, src),
+            )
         if (i + 1) % 20 == 0:
             print(f"  province: {i + 1} sites", flush=True)
     conn.execute("COMMIT")
@@ -129,16 +154,27 @@ def replicate(store: CentralStore, args: argparse.Namespace) -> dict[str, Any]:
     daily = conn.execute("SELECT count(*) FROM daily").fetchone()[0]
     monthly = conn.execute("SELECT count(*) FROM monthly").fetchone()[0]
     size = store.path.stat().st_size
-    return {"sites": args.sites, "tickets": facts, "daily_rows": daily, "monthly_rows": monthly,
-            "database_bytes": size, "database_mb": round(size / 1e6), "bytes_per_ticket": round(size / facts),
-            "copy_seconds": round(seconds, 1)}
+    return {
+        "sites": args.sites,
+        "tickets": facts,
+        "daily_rows": daily,
+        "monthly_rows": monthly,
+        "database_bytes": size,
+        "database_mb": round(size / 1e6),
+        "bytes_per_ticket": round(size / facts),
+        "copy_seconds": round(seconds, 1),
+    }
 
 
 # --------------------------------------------------------------------------- 3. reports
 
+
 def time_reports(db: Path, config: Any, year: int, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    ranges = {"month": (dt.date(year, 3, 1), dt.date(year, 3, 31)), "year": (dt.date(year, 1, 1), dt.date(year, 12, 31))}
+    ranges = {
+        "month": (dt.date(year, 3, 1), dt.date(year, 3, 31)),
+        "year": (dt.date(year, 1, 1), dt.date(year, 12, 31)),
+    }
     for span, (a, b) in ranges.items():
         for by in ("site", "service", "counter", "staff", "hour", "day"):
             times = []
@@ -146,22 +182,31 @@ def time_reports(db: Path, config: Any, year: int, repeat: int) -> dict[str, Any
                 t0 = time.perf_counter()
                 report = build_central_report(str(db), config, a, b, by)
                 times.append(time.perf_counter() - t0)
-            out[f"{span}_by_{by}"] = {"best_s": round(min(times), 3), "median_s": round(statistics.median(times), 3),
-                                      "rows": len(report["rows"]), "tickets": report["total"]["issued"],
-                                      "percentiles": report["percentiles"]}
+            out[f"{span}_by_{by}"] = {
+                "best_s": round(min(times), 3),
+                "median_s": round(statistics.median(times), 3),
+                "rows": len(report["rows"]),
+                "tickets": report["total"]["issued"],
+                "percentiles": report["percentiles"],
+            }
             print(f"  report {span} by {by}: {min(times):.3f} s ({report['total']['issued']:,} tickets)", flush=True)
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         report = build_central_report(str(db), config, ranges["year"][0], ranges["year"][1], "service", [site_id(0)])
         times.append(time.perf_counter() - t0)
-    out["one_site_year_by_service"] = {"best_s": round(min(times), 3), "median_s": round(statistics.median(times), 3),
-                                       "tickets": report["total"]["issued"], "percentiles": report["percentiles"]}
+    out["one_site_year_by_service"] = {
+        "best_s": round(min(times), 3),
+        "median_s": round(statistics.median(times), 3),
+        "tickets": report["total"]["issued"],
+        "percentiles": report["percentiles"],
+    }
     print(f"  report one site, year: {min(times):.3f} s", flush=True)
     return out
 
 
 # --------------------------------------------------------------------------- 4. live overview
+
 
 class LiveFeeds:
     """A synthetic feed server for many sites: /s/<site>/api/sync/events (the sync protocol),
@@ -177,28 +222,57 @@ class LiveFeeds:
         self.day = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date().isoformat()
 
     def issue(self, site: str) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         with self.lock:
             tickets = self.tickets[site]
             tid = len(tickets) + 1
-            t = {"id": tid, "day": self.day, "service": "CT", "number": 1000 + tid, "label": str(1000 + tid),
-                 "priority": False, "front": False, "state": "waiting", "issued_at": now.isoformat(),
-                 "queued_at": now.isoformat(), "estimated_wait_s": 0, "transfers": 0, "wait_s": None,
-                 "service_s": None}
+            t = {
+                "id": tid,
+                "day": self.day,
+                "service": "CT",
+                "number": 1000 + tid,
+                "label": str(1000 + tid),
+                "priority": False,
+                "front": False,
+                "state": "waiting",
+                "issued_at": now.isoformat(),
+                "queued_at": now.isoformat(),
+                "estimated_wait_s": 0,
+                "transfers": 0,
+                "wait_s": None,
+                "service_s": None,
+            }
             tickets[tid] = t
-            self.events[site].append({"seq": len(self.events[site]) + 1, "at": now.isoformat(), "day": self.day,
-                                      "kind": "ticket_issued", "ticket_id": tid, "service": "CT", "counter": None,
-                                      "staff": None, "details": None})
+            self.events[site].append(
+                {
+                    "seq": len(self.events[site]) + 1,
+                    "at": now.isoformat(),
+                    "day": self.day,
+                    "kind": "ticket_issued",
+                    "ticket_id": tid,
+                    "service": "CT",
+                    "counter": None,
+                    "staff": None,
+                    "details": None,
+                }
+            )
             self.issued_at[(site, tid)] = time.monotonic()
 
     def page(self, site: str, after: int, limit: int) -> bytes:
         with self.lock:
-            events = self.events[site][after:after + limit]
+            events = self.events[site][after : after + limit]
             ids = {e["ticket_id"] for e in events}
-            body = {"site": {**site_info(int(site[5:])), "name": site}, "office_day_tz": "Asia/Ho_Chi_Minh",
-                    "after": after, "events": events, "tickets": [self.tickets[site][i] for i in sorted(ids)],
-                    "counters": [], "next_after": events[-1]["seq"] if events else after,
-                    "more": after + len(events) < len(self.events[site]), "snapshot_seq": len(self.events[site])}
+            body = {
+                "site": {**site_info(int(site[5:])), "name": site},
+                "office_day_tz": "Asia/Ho_Chi_Minh",
+                "after": after,
+                "events": events,
+                "tickets": [self.tickets[site][i] for i in sorted(ids)],
+                "counters": [],
+                "next_after": events[-1]["seq"] if events else after,
+                "more": after + len(events) < len(self.events[site]),
+                "snapshot_seq": len(self.events[site]),
+            }
         return gzip.compress(json.dumps(body).encode(), 5)
 
     def app(self) -> Any:
@@ -211,8 +285,9 @@ class LiveFeeds:
             site = request.path_params["site"]
             after = int(request.query_params.get("after", 0))
             limit = int(request.query_params.get("limit", 1000))
-            return Response(self.page(site, after, limit), media_type="application/json",
-                            headers={"Content-Encoding": "gzip"})
+            return Response(
+                self.page(site, after, limit), media_type="application/json", headers={"Content-Encoding": "gzip"}
+            )
 
         return Starlette(routes=[Route("/s/{site}/api/sync/events", feed)])
 
@@ -234,25 +309,47 @@ def free_port() -> int:
 
 def live_overview(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     import uvicorn
-    import websockets
 
     feeds = LiveFeeds(args.live_sites, args.live_every)
     feed_port, central_port = free_port(), free_port()
     server = uvicorn.Server(uvicorn.Config(feeds.app(), host="127.0.0.1", port=feed_port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    lines = ["[central]", 'name = "Bench"', 'database = "central-live.db"', f"port = {central_port}",
-             f"pull_interval_seconds = {args.live_pull}", "silent_after_seconds = 120", ""]
+    lines = [
+        "[central]",
+        'name = "Bench"',
+        'database = "central-live.db"',
+        f"port = {central_port}",
+        f"pull_interval_seconds = {args.live_pull}",
+        "silent_after_seconds = 120",
+        "",
+    ]
     for i in range(args.live_sites):
-        lines += ["[[sites]]", f'id = "{site_id(i)}"', f'name = "{site_id(i)}"',
-                  f'url = "http://127.0.0.1:{feed_port}/s/{site_id(i)}"', f'token = "{tokens(i)}"', ""]
+        lines += [
+            "[[sites]]",
+            f'id = "{site_id(i)}"',
+            f'name = "{site_id(i)}"',
+            f'url = "http://127.0.0.1:{feed_port}/s/{site_id(i)}"',
+            f'token = "{tokens(i)}"',
+            "",
+        ]
     config_path = folder / "central-live.toml"
     config_path.write_text("\n".join(lines), encoding="utf-8")
     cli = [sys.executable, "-m", "queue_server.cli"]
-    subprocess.run([*cli, "central", "--config", str(config_path), "user", "add", "bench", "--password-stdin"],
-                   input=PASSWORD + "\n", text=True, check=True, cwd=ROOT, capture_output=True)
-    proc = subprocess.Popen([*cli, "central", "--config", str(config_path), "--log-level", "warning"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*cli, "central", "--config", str(config_path), "user", "add", "bench", "--password-stdin"],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [*cli, "central", "--config", str(config_path), "--log-level", "warning"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{central_port}"
     try:
         for _ in range(200):
@@ -261,8 +358,12 @@ def live_overview(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 break
             except OSError:
                 time.sleep(0.1)
-        req = urllib.request.Request(base + "/api/login", data=json.dumps({"username": "bench", "password": PASSWORD})
-                                     .encode(), headers={"Content-Type": "application/json"}, method="POST")
+        req = urllib.request.Request(
+            base + "/api/login",
+            data=json.dumps({"username": "bench", "password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             cookie = r.headers["set-cookie"].split(";", 1)[0]
         return asyncio.run(_watch(feeds, f"ws://127.0.0.1:{central_port}/ws", cookie, args.live_seconds, proc.pid))
@@ -280,8 +381,11 @@ async def _watch(feeds: LiveFeeds, url: str, cookie: str, seconds: float, pid: i
     seen: dict[str, int] = {}
     messages = 0
     cpu0 = _cpu_seconds(pid)
-    async with websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": url.replace("ws", "http", 1)
-                                  .rsplit("/", 1)[0]}, max_size=2**24) as ws:
+    async with websockets.connect(
+        url,
+        additional_headers={"Cookie": cookie, "Origin": url.replace("ws", "http", 1).rsplit("/", 1)[0]},
+        max_size=2**24,
+    ) as ws:
         first = json.loads(await ws.recv())
         assert first["type"] == "overview" and len(first["sites"]) == feeds.n
 
@@ -310,8 +414,11 @@ async def _watch(feeds: LiveFeeds, url: str, cookie: str, seconds: float, pid: i
     cpu = _cpu_seconds(pid) - cpu0
     latencies.sort()
     return {
-        "sites": feeds.n, "tickets_issued": issued, "tickets_seen_on_overview": len(latencies),
-        "issue_rate_per_s": round(issued / seconds, 1), "ws_messages": messages,
+        "sites": feeds.n,
+        "tickets_issued": issued,
+        "tickets_seen_on_overview": len(latencies),
+        "issue_rate_per_s": round(issued / seconds, 1),
+        "ws_messages": messages,
         "latency_p50_s": round(latencies[len(latencies) // 2], 2) if latencies else None,
         "latency_p99_s": round(latencies[int(len(latencies) * 0.99)], 2) if latencies else None,
         "latency_max_s": round(latencies[-1], 2) if latencies else None,
@@ -328,6 +435,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 # --------------------------------------------------------------------------- main
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -352,13 +460,23 @@ def main() -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     db.parent.mkdir(parents=True, exist_ok=True)
-    config = parse_central_config({"central": {"name": "Tỉnh mô phỏng"}, "sites": [
-        {"id": site_id(i), "name": f"Trung tâm PVHCC số {i + 1}", "token": tokens(i)} for i in range(args.sites)]})
+    config = parse_central_config(
+        {
+            "central": {"name": "Tỉnh mô phỏng"},
+            "sites": [
+                {"id": site_id(i), "name": f"Trung tâm PVHCC số {i + 1}", "token": tokens(i)} for i in range(args.sites)
+            ],
+        }
+    )
     days = [dt.date(args.year, 1, 1) + dt.timedelta(days=i) for i in range(args.days)]
     result: dict[str, Any] = {
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average_at_start": os.getloadavg()},
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg(),
+        },
         "args": vars(args),
     }
     print(f"1. ingest: {args.ingest_sites} sites × {args.days} days × ~{args.tickets} tickets", flush=True)

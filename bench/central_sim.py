@@ -20,10 +20,20 @@ from zoneinfo import ZoneInfo
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 # code, first number, share of arrivals, mean service seconds, counters serving it
-SERVICES = [("CT", 1001, 0.40, 300, (1, 2)), ("HT", 2001, 0.20, 600, (3,)), ("DD", 3001, 0.10, 900, (4,)),
-            ("LD", 4001, 0.10, 600, (4, 5)), ("TKQ", 5001, 0.20, 180, (5,))]
-SERVICE_NAMES = {"CT": "Chứng thực", "HT": "Hộ tịch", "DD": "Đất đai – Xây dựng",
-                 "LD": "Lao động – Thương binh và Xã hội", "TKQ": "Trả kết quả"}
+SERVICES = [
+    ("CT", 1001, 0.40, 300, (1, 2)),
+    ("HT", 2001, 0.20, 600, (3,)),
+    ("DD", 3001, 0.10, 900, (4,)),
+    ("LD", 4001, 0.10, 600, (4, 5)),
+    ("TKQ", 5001, 0.20, 180, (5,)),
+]
+SERVICE_NAMES = {
+    "CT": "Chứng thực",
+    "HT": "Hộ tịch",
+    "DD": "Đất đai – Xây dựng",
+    "LD": "Lao động – Thương binh và Xã hội",
+    "TKQ": "Trả kết quả",
+}
 # Minutes after 07:30 local, with the lunch break 11:30-13:30 left out.
 _MORNING, _AFTERNOON = (0, 240), (360, 570)
 
@@ -36,7 +46,9 @@ def site_info(index: int) -> dict[str, Any]:
         "day_starts_at": "03:00",
         "rating_levels": 4,
         "services": [{"code": c, "name": SERVICE_NAMES[c], "name_en": c} for c, *_ in SERVICES],
-        "counters": [{"number": n, "name": f"Quầy {n}", "name_en": f"Counter {n}", "services": []} for n in range(1, 6)],
+        "counters": [
+            {"number": n, "name": f"Quầy {n}", "name_en": f"Counter {n}", "services": []} for n in range(1, 6)
+        ],
         "staff": [{"username": f"canbo{n}", "display_name": f"Cán bộ {n}"} for n in range(1, 6)],
     }
 
@@ -54,19 +66,39 @@ class SiteSimulator:
         # Busier and quieter sites: ±30 % around the mean.
         self.load = 0.7 + 0.6 * self.rnd.random()
 
-    def _event(self, kind: str, at: dt.datetime, day: str, ticket: dict[str, Any] | None, counter: int | None,
-               staff: str | None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _event(
+        self,
+        kind: str,
+        at: dt.datetime,
+        day: str,
+        ticket: dict[str, Any] | None,
+        counter: int | None,
+        staff: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         self.seq += 1
-        e: dict[str, Any] = {"seq": self.seq, "at": at.isoformat(), "day": day, "kind": kind,
-                             "ticket_id": ticket["id"] if ticket else None,
-                             "service": ticket["service"] if ticket else None, "counter": counter, "staff": staff,
-                             "details": details}
+        e: dict[str, Any] = {
+            "seq": self.seq,
+            "at": at.isoformat(),
+            "day": day,
+            "kind": kind,
+            "ticket_id": ticket["id"] if ticket else None,
+            "service": ticket["service"] if ticket else None,
+            "counter": counter,
+            "staff": staff,
+            "details": details,
+        }
         if ticket is not None:
             e["_ticket"] = ticket
         if counter is not None and kind.startswith("counter_"):
-            e["_counter"] = {"number": counter, "state": "open" if kind == "counter_opened" else "closed",
-                             "staff": staff if kind == "counter_opened" else None, "ticket_id": None,
-                             "pause_reason": "", "since": at.isoformat()}
+            e["_counter"] = {
+                "number": counter,
+                "state": "open" if kind == "counter_opened" else "closed",
+                "staff": staff if kind == "counter_opened" else None,
+                "ticket_id": None,
+                "pause_reason": "",
+                "since": at.isoformat(),
+            }
         return e
 
     def day(self, day: dt.date) -> list[dict[str, Any]]:
@@ -78,10 +110,12 @@ class SiteSimulator:
         timed: list[tuple[dt.datetime, int, dict[str, Any]]] = []
         numbers = {code: first for code, first, *_ in SERVICES}
         for c in range(1, 6):
-            timed.append((start - dt.timedelta(minutes=5), 0, {"kind": "counter_opened", "counter": c,
-                                                                "staff": f"canbo{c}"}))
-            timed.append((start + dt.timedelta(minutes=575), 9, {"kind": "counter_closed", "counter": c,
-                                                                 "staff": f"canbo{c}"}))
+            timed.append(
+                (start - dt.timedelta(minutes=5), 0, {"kind": "counter_opened", "counter": c, "staff": f"canbo{c}"})
+            )
+            timed.append(
+                (start + dt.timedelta(minutes=575), 9, {"kind": "counter_closed", "counter": c, "staff": f"canbo{c}"})
+            )
         for _ in range(n):
             code, _first, _share, mean_service, counters = rnd.choices(SERVICES, [s[2] for s in SERVICES])[0]
             span = _MORNING if rnd.random() < 0.6 else _AFTERNOON
@@ -93,14 +127,31 @@ class SiteSimulator:
             staff = f"canbo{counter}"
             wait = int(rnd.expovariate(1 / (420 * self.load))) + rnd.randint(0, 30)
             called = issued + dt.timedelta(seconds=wait)
-            t: dict[str, Any] = {"id": self.next_id, "day": iso, "service": code, "number": number,
-                                 "label": str(number), "priority": rnd.random() < 0.08, "state": "waiting",
-                                 "issued_at": issued.isoformat(), "queued_at": issued.isoformat(), "front": False,
-                                 "target_counter": None, "counter": None, "staff": None, "called_at": None,
-                                 "started_at": None, "finished_at": None, "recalls": 0,
-                                 "transfers": 1 if rnd.random() < 0.02 else 0,
-                                 "estimated_wait_s": max(0, int(wait * rnd.uniform(0.6, 1.4))), "rating": None,
-                                 "rated_at": None, "wait_s": wait, "service_s": None}
+            t: dict[str, Any] = {
+                "id": self.next_id,
+                "day": iso,
+                "service": code,
+                "number": number,
+                "label": str(number),
+                "priority": rnd.random() < 0.08,
+                "state": "waiting",
+                "issued_at": issued.isoformat(),
+                "queued_at": issued.isoformat(),
+                "front": False,
+                "target_counter": None,
+                "counter": None,
+                "staff": None,
+                "called_at": None,
+                "started_at": None,
+                "finished_at": None,
+                "recalls": 0,
+                "transfers": 1 if rnd.random() < 0.02 else 0,
+                "estimated_wait_s": max(0, int(wait * rnd.uniform(0.6, 1.4))),
+                "rating": None,
+                "rated_at": None,
+                "wait_s": wait,
+                "service_s": None,
+            }
             self.next_id += 1
             fate = rnd.random()
             t.update(counter=counter, staff=staff, called_at=called.isoformat())
@@ -113,8 +164,13 @@ class SiteSimulator:
                 continue
             if fate < 0.05:
                 t.update(state="no_show", finished_at=(called + dt.timedelta(minutes=2)).isoformat())
-                timed.append((called + dt.timedelta(minutes=2), 3, {"kind": "ticket_no_show", "ticket": t,
-                                                                    "counter": counter, "staff": staff}))
+                timed.append(
+                    (
+                        called + dt.timedelta(minutes=2),
+                        3,
+                        {"kind": "ticket_no_show", "ticket": t, "counter": counter, "staff": staff},
+                    )
+                )
                 continue
             started = called + dt.timedelta(seconds=rnd.randint(10, 60))
             service = max(30, int(rnd.lognormvariate(0, 0.5) * mean_service))
@@ -131,8 +187,11 @@ class SiteSimulator:
         events = []
         for at, _order, e in timed:
             details = e.get("details")
-            events.append(self._event(e["kind"], at.astimezone(dt.timezone.utc), iso, e.get("ticket"),
-                                      e.get("counter"), e.get("staff"), details))
+            events.append(
+                self._event(
+                    e["kind"], at.astimezone(dt.UTC), iso, e.get("ticket"), e.get("counter"), e.get("staff"), details
+                )
+            )
         return events
 
 
@@ -149,7 +208,15 @@ def pages(sim: SiteSimulator, days: list[dt.date], page_size: int) -> Iterator[d
             tickets = {e["_ticket"]["id"]: e["_ticket"] for e in chunk if "_ticket" in e}
             counters = {e["_counter"]["number"]: e["_counter"] for e in chunk if "_counter" in e}
             events = [{k: v for k, v in e.items() if not k.startswith("_")} for e in chunk]
-            yield {"site": sim.info, "office_day_tz": "Asia/Ho_Chi_Minh", "after": after, "events": events,
-                   "tickets": list(tickets.values()), "counters": list(counters.values()),
-                   "next_after": next_after, "more": bool(buffer) or not last, "snapshot_seq": next_after}
+            yield {
+                "site": sim.info,
+                "office_day_tz": "Asia/Ho_Chi_Minh",
+                "after": after,
+                "events": events,
+                "tickets": list(tickets.values()),
+                "counters": list(counters.values()),
+                "next_after": next_after,
+                "more": bool(buffer) or not last,
+                "snapshot_seq": next_after,
+            }
             after = next_after

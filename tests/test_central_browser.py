@@ -38,9 +38,25 @@ class CentralProcess:
     def start(self) -> CentralProcess:
         log = open(self.config.parent / "central.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "queue_server.cli", "central", "--config", str(self.config), "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            cwd=self.config.parent, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            [
+                sys.executable,
+                "-m",
+                "queue_server.cli",
+                "central",
+                "--config",
+                str(self.config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=self.config.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         log.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -64,12 +80,36 @@ def setup(tmp_path: Path) -> Iterator[tuple[ServerProcess, CentralProcess]]:
     add_staff(path, {"clerk1": "clerk", "boss": "admin"})
     site = ServerProcess(tmp_path / "a", path).start()
     config = tmp_path / "central.toml"
-    config.write_text(tomlkit.dumps({
-        "central": {"name": "Tỉnh thử nghiệm", "pull_interval_seconds": 1, "silent_after_seconds": 3},
-        "sites": [{"id": "a", "name": "Phường A", "url": site.base_url, "token": TOKEN}]}), encoding="utf-8")
-    added = subprocess.run([sys.executable, "-m", "queue_server.cli", "central", "--config", str(config), "user",
-                            "add", "tonghop", "--display-name", "Sở Nội vụ", "--password-stdin"],
-                           input=CENTRAL_PASSWORD + "\n", text=True, capture_output=True, cwd=ROOT, timeout=60)
+    config.write_text(
+        tomlkit.dumps(
+            {
+                "central": {"name": "Tỉnh thử nghiệm", "pull_interval_seconds": 1, "silent_after_seconds": 3},
+                "sites": [{"id": "a", "name": "Phường A", "url": site.base_url, "token": TOKEN}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "queue_server.cli",
+            "central",
+            "--config",
+            str(config),
+            "user",
+            "add",
+            "tonghop",
+            "--display-name",
+            "Sở Nội vụ",
+            "--password-stdin",
+        ],
+        input=CENTRAL_PASSWORD + "\n",
+        text=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert added.returncode == 0, added.stderr
     central = CentralProcess(config).start()
     try:
@@ -79,15 +119,18 @@ def setup(tmp_path: Path) -> Iterator[tuple[ServerProcess, CentralProcess]]:
         site.stop()
 
 
-def test_overview_updates_live_and_opens_the_site_monitor(browser: Any, setup: tuple[ServerProcess, CentralProcess]) -> None:  # noqa: F811
+def test_overview_updates_live_and_opens_the_site_monitor(
+    browser: Any, setup: tuple[ServerProcess, CentralProcess]
+) -> None:  # noqa: F811
     site, central = setup
     # An office's admin is nobody at the central.
     status, body, _ = http("POST", central.base_url + "/api/login", {"username": "boss", "password": PASSWORD})
     assert status == 401 and body["error"] == "bad_login"
     assert http("GET", central.base_url + "/api/central/overview")[0] == 401
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN",
-                                  timezone_id="Asia/Ho_Chi_Minh")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+    )
     context.set_default_timeout(15000)
     errors: list[str] = []
     try:
@@ -121,7 +164,8 @@ def test_overview_updates_live_and_opens_the_site_monitor(browser: Any, setup: t
         page.goto(central.base_url + "/")
         site.stop()
         page.wait_for_function(
-            "document.querySelector('tr[data-site=a] td.heard').textContent.startsWith('mất liên lạc từ ')")
+            "document.querySelector('tr[data-site=a] td.heard').textContent.startsWith('mất liên lạc từ ')"
+        )
         assert "silent" in (row.get_attribute("class") or "")
         screenshot(page, "central-overview-silent")
     finally:

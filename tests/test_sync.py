@@ -154,21 +154,25 @@ def test_fields_added_later_stay_home_by_default(site: TestClient) -> None:
     conn = site.app.state.office.store.conn
     conn.execute("ALTER TABLE tickets ADD COLUMN citizen_phone TEXT")
     conn.execute("UPDATE tickets SET citizen_phone = '0912345678'")
-    conn.execute("INSERT INTO events (at, day, kind, details) VALUES ('2026-11-23T01:30:00+00:00', '2026-11-23', "
-                 "'appointment_booked', '{\"name\": \"Nguyễn Văn A\", \"phone\": \"0912345678\", \"service\": \"CT\"}')")
+    conn.execute(
+        "INSERT INTO events (at, day, kind, details) VALUES ('2026-11-23T01:30:00+00:00', '2026-11-23', "
+        '\'appointment_booked\', \'{"name": "Nguyễn Văn A", "phone": "0912345678", "service": "CT"}\')'
+    )
     text = json.dumps(pull(site), ensure_ascii=False)
     assert "0912345678" not in text and "Nguyễn Văn A" not in text
     assert '"kind": "appointment_booked"' in text
 
 
 def test_rate_limited_with_429(site: TestClient) -> None:
-    statuses = [site.get("/api/sync/events", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
-                for _ in range(31)]
+    statuses = [
+        site.get("/api/sync/events", headers={"Authorization": f"Bearer {TOKEN}"}).status_code for _ in range(31)
+    ]
     assert statuses[:30] == [200] * 30 and statuses[30] == 429
 
 
-def test_export_writes_a_signed_bundle_that_verifies_only_with_the_token(site: TestClient, tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_writes_a_signed_bundle_that_verifies_only_with_the_token(
+    site: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sign_on(site)
     serve_one(site)
     out = tmp_path / "goi.motcua"

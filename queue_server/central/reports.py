@@ -24,26 +24,34 @@ from typing import Any
 from ..errors import BadRequest
 from ..reports import MAX_DAYS, NO_GROUP, WAIT_BUCKETS, quantile, vn_date
 from .config import CentralConfig
-from .store import AGG_COLUMNS, BUCKET_COLUMNS, HIST_COLUMNS, new_agg, merge_into
+from .store import AGG_COLUMNS, BUCKET_COLUMNS, HIST_COLUMNS, merge_into, new_agg
 
 GROUPINGS = ("day", "site", "service", "counter", "staff", "hour")
 
 
 def check(date_from: dt.date, date_to: dt.date, by: str, config: CentralConfig, sites: list[str] | None) -> None:
     if by not in GROUPINGS:
-        raise BadRequest(f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
-                         f"Group by must be one of: {', '.join(GROUPINGS)}.", key="bad_group")
+        raise BadRequest(
+            f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+            f"Group by must be one of: {', '.join(GROUPINGS)}.",
+            key="bad_group",
+        )
     if date_to < date_from:
-        raise BadRequest("Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.",
-                         key="bad_range")
+        raise BadRequest(
+            "Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.", key="bad_range"
+        )
     if (date_to - date_from).days >= MAX_DAYS:
-        raise BadRequest("Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).",
-                         key="bad_range")
+        raise BadRequest(
+            "Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).", key="bad_range"
+        )
     known = {s.id for s in config.sites}
     for s in sites or ():
         if s not in known:
-            raise BadRequest(f"Không có điểm một cửa {s!r} trong central.toml.", f"No site {s!r} in central.toml.",
-                             key="unknown_site")
+            raise BadRequest(
+                f"Không có điểm một cửa {s!r} trong central.toml.",
+                f"No site {s!r} in central.toml.",
+                key="unknown_site",
+            )
 
 
 def _site_infos(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
@@ -76,13 +84,21 @@ def _month_ranges(date_from: dt.date, date_to: dt.date) -> tuple[list[str], list
     return months, edges
 
 
-def _aggregates(conn: sqlite3.Connection, dim: str, date_from: dt.date, date_to: dt.date, scope: list[str],
-                by_day: bool, columns: list[str] | None = None) -> list[dict[str, Any]]:
+def _aggregates(
+    conn: sqlite3.Connection,
+    dim: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    scope: list[str],
+    by_day: bool,
+    columns: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """Aggregate rows of ``dim`` for the range: whole months from ``monthly`` (unless a month
     is waiting for its roll-up), everything else from ``daily``. Each row has site, period,
     key and ``columns`` (default: the counts and the histograms)."""
-    months, edges = ([], [(date_from.isoformat(), date_to.isoformat())]) if by_day else _month_ranges(date_from,
-                                                                                                          date_to)
+    months, edges = (
+        ([], [(date_from.isoformat(), date_to.isoformat())]) if by_day else _month_ranges(date_from, date_to)
+    )
     cols = ", ".join(columns or [*AGG_COLUMNS, *HIST_COLUMNS])
     marks = ", ".join("?" * len(scope))
     rows: list[dict[str, Any]] = []
@@ -100,31 +116,48 @@ def _aggregates(conn: sqlite3.Connection, dim: str, date_from: dt.date, date_to:
         if clean:
             clean_months.append((month, clean))
         if stale:
-            fetch(f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
-                  f"AND site IN ({', '.join('?' * len(stale))})", [dim, f"{month}-01", f"{month}-31", *stale])
+            fetch(
+                f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
+                f"AND site IN ({', '.join('?' * len(stale))})",
+                [dim, f"{month}-01", f"{month}-31", *stale],
+            )
     for month, clean in clean_months:
-        fetch(f"SELECT site, month AS period, key, {cols} FROM monthly WHERE dim = ? AND month = ? "
-              f"AND site IN ({', '.join('?' * len(clean))})", [dim, month, *clean])
+        fetch(
+            f"SELECT site, month AS period, key, {cols} FROM monthly WHERE dim = ? AND month = ? "
+            f"AND site IN ({', '.join('?' * len(clean))})",
+            [dim, month, *clean],
+        )
     for lo, hi in edges:
-        fetch(f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
-              f"AND site IN ({marks})", [dim, lo, hi, *scope])
+        fetch(
+            f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
+            f"AND site IN ({marks})",
+            [dim, lo, hi, *scope],
+        )
     return rows
 
 
-def _exact_histograms(conn: sqlite3.Connection, fact_key: str, date_from: dt.date, date_to: dt.date,
-                      scope: list[str], column: str) -> dict[Any, list[tuple[int, int]]]:
+def _exact_histograms(
+    conn: sqlite3.Connection, fact_key: str, date_from: dt.date, date_to: dt.date, scope: list[str], column: str
+) -> dict[Any, list[tuple[int, int]]]:
     out: dict[Any, list[tuple[int, int]]] = defaultdict(list)
     for key, seconds, count in conn.execute(
-            f"SELECT {fact_key}, {column}, count(*) FROM facts WHERE site IN ({', '.join('?' * len(scope))}) "
-            f"AND day BETWEEN ? AND ? AND {column} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-            [*scope, date_from.isoformat(), date_to.isoformat()]):
+        f"SELECT {fact_key}, {column}, count(*) FROM facts WHERE site IN ({', '.join('?' * len(scope))}) "
+        f"AND day BETWEEN ? AND ? AND {column} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+        [*scope, date_from.isoformat(), date_to.isoformat()],
+    ):
         out[key].append((seconds, count))
     return out
 
 
-def build_central_report(path: str, config: CentralConfig, date_from: dt.date, date_to: dt.date,
-                         by: str = "site", sites: list[str] | None = None,
-                         exact_limit: int = EXACT_LIMIT) -> dict[str, Any]:
+def build_central_report(
+    path: str,
+    config: CentralConfig,
+    date_from: dt.date,
+    date_to: dt.date,
+    by: str = "site",
+    sites: list[str] | None = None,
+    exact_limit: int = EXACT_LIMIT,
+) -> dict[str, Any]:
     """Figures for office days ``date_from``..``date_to`` over ``sites`` (None: all) grouped
     ``by``. Reads the central database at ``path`` read-only, in one snapshot."""
     check(date_from, date_to, by, config, sites)
@@ -138,8 +171,15 @@ def build_central_report(path: str, config: CentralConfig, date_from: dt.date, d
         conn.close()
 
 
-def _build(conn: sqlite3.Connection, config: CentralConfig, date_from: dt.date, date_to: dt.date, by: str,
-           sites: list[str] | None, exact_limit: int) -> dict[str, Any]:
+def _build(
+    conn: sqlite3.Connection,
+    config: CentralConfig,
+    date_from: dt.date,
+    date_to: dt.date,
+    by: str,
+    sites: list[str] | None,
+    exact_limit: int,
+) -> dict[str, Any]:
     infos = _site_infos(conn)
     scope = list(sites) if sites else [s.id for s in config.sites]
     single = len(scope) == 1
@@ -163,9 +203,14 @@ def _build(conn: sqlite3.Connection, config: CentralConfig, date_from: dt.date, 
     issued = sum(g["issued"] for g in groups.values())
     exact = issued <= exact_limit
     if exact:
-        fact_key = {"day": "day", "site": "site", "service": "coalesce(service, '')",
-                    "counter": "coalesce(CAST(counter AS TEXT), '')", "staff": "coalesce(staff, '')",
-                    "hour": "CAST(hour AS TEXT)"}[by]
+        fact_key = {
+            "day": "day",
+            "site": "site",
+            "service": "coalesce(service, '')",
+            "counter": "coalesce(CAST(counter AS TEXT), '')",
+            "staff": "coalesce(staff, '')",
+            "hour": "CAST(hour AS TEXT)",
+        }[by]
         if per_site:
             fact_key = f"site || '/' || {fact_key}"
         for name, column in (("_wait", "wait_s"), ("_service", "service_s")):
@@ -205,10 +250,18 @@ def _build(conn: sqlite3.Connection, config: CentralConfig, date_from: dt.date, 
         code, _, hour = row["key"].rpartition("|")
         arrivals[code][int(hour)] += row["issued"] or 0
     staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)
-    staff = [{"staff": s or NO_GROUP, "name": staff_labels.get(s, s) if s else NO_GROUP, "served": n,
-              "share": round(n / total_served, 4) if total_served else None}
-             for s, n in sorted(((k if k and not k.endswith("/") else None, v) for k, v in staff_served.items()),
-                                key=lambda kv: (-kv[1], kv[0] or ""))]
+    staff = [
+        {
+            "staff": s or NO_GROUP,
+            "name": staff_labels.get(s, s) if s else NO_GROUP,
+            "served": n,
+            "share": round(n / total_served, 4) if total_served else None,
+        }
+        for s, n in sorted(
+            ((k if k and not k.endswith("/") else None, v) for k, v in staff_served.items()),
+            key=lambda kv: (-kv[1], kv[0] or ""),
+        )
+    ]
     service_names = _labels("service", scope, infos, config, single)
     order = _service_order(scope, infos)
     edges = [0, *WAIT_BUCKETS]
@@ -225,11 +278,17 @@ def _build(conn: sqlite3.Connection, config: CentralConfig, date_from: dt.date, 
         "total": total_row,
         "staff": staff,
         "charts": {
-            "arrivals_by_hour": {"hours": list(range(24)), "series": [
-                {"service": code, "name": service_names.get(code, code), "counts": arrivals[code]}
-                for code in sorted(arrivals, key=lambda c: (order.get(c, len(order)), c))]},
-            "wait_distribution": {"buckets": [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"],
-                                  "counts": [total[c] for c in BUCKET_COLUMNS]},
+            "arrivals_by_hour": {
+                "hours": list(range(24)),
+                "series": [
+                    {"service": code, "name": service_names.get(code, code), "counts": arrivals[code]}
+                    for code in sorted(arrivals, key=lambda c: (order.get(c, len(order)), c))
+                ],
+            },
+            "wait_distribution": {
+                "buckets": [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"],
+                "counts": [total[c] for c in BUCKET_COLUMNS],
+            },
             "served_per_staff": [{"name": s["name"], "served": s["served"]} for s in staff],
             "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
         },
@@ -239,8 +298,13 @@ def _build(conn: sqlite3.Connection, config: CentralConfig, date_from: dt.date, 
 def _summary(hist: list[tuple[int, int]], n: int, total: int | None, top: int | None) -> dict[str, Any]:
     if not n:
         return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
-    return {"count": n, "mean": round((total or 0) / n, 1), "median": round(quantile(hist, 0.5, n), 1),
-            "p90": round(quantile(hist, 0.9, n), 1), "max": top}
+    return {
+        "count": n,
+        "mean": round((total or 0) / n, 1),
+        "median": round(quantile(hist, 0.5, n), 1),
+        "p90": round(quantile(hist, 0.9, n), 1),
+        "max": top,
+    }
 
 
 def _row(g: dict[str, Any], key: Any, label: str, total_served: int, levels: int) -> dict[str, Any]:
@@ -286,8 +350,9 @@ def _label(by: str, key: Any, labels: dict[Any, str]) -> str:
     return labels.get(key, str(key))
 
 
-def _labels(by: str, scope: list[str], infos: dict[str, dict[str, Any]], config: CentralConfig,
-            single: bool) -> dict[Any, str]:
+def _labels(
+    by: str, scope: list[str], infos: dict[str, dict[str, Any]], config: CentralConfig, single: bool
+) -> dict[Any, str]:
     out: dict[Any, str] = {}
     if by == "site":
         for s in config.sites:

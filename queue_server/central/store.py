@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from bisect import bisect_right
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,27 @@ from ..store import connect
 DIMENSIONS = ("site", "service", "counter", "staff", "hour", "service_hour")
 _EDGES = [m * 60 for m in WAIT_BUCKETS]
 BUCKET_COLUMNS = [f"wb{i}" for i in range(len(_EDGES) + 1)]  # waits below 5, 5-10, … , 60+ minutes
-COUNT_COLUMNS = ["issued", "served", "no_show", "cancelled", "expired", "transferred", "err", "wait_n", "wait_sum",
-                 "service_n", "service_sum", "rated", "satisfied", "r1", "r2", "r3", "r4", "r5", *BUCKET_COLUMNS]
+COUNT_COLUMNS = [
+    "issued",
+    "served",
+    "no_show",
+    "cancelled",
+    "expired",
+    "transferred",
+    "err",
+    "wait_n",
+    "wait_sum",
+    "service_n",
+    "service_sum",
+    "rated",
+    "satisfied",
+    "r1",
+    "r2",
+    "r3",
+    "r4",
+    "r5",
+    *BUCKET_COLUMNS,
+]
 MAX_COLUMNS = ["wait_max", "service_max"]
 HIST_COLUMNS = ["wait_hist", "service_hist"]
 AGG_COLUMNS = [*COUNT_COLUMNS, *MAX_COLUMNS]
@@ -47,25 +66,34 @@ def new_agg() -> dict[str, Any]:
 
 
 _EDGE_SQL = ", ".join(
-    [f"sum(wait_s < {_EDGES[0]})"] + [f"sum(wait_s >= {lo} AND wait_s < {hi})" for lo, hi in zip(_EDGES, _EDGES[1:])]
-    + [f"sum(wait_s >= {_EDGES[-1]})"])
+    [f"sum(wait_s < {_EDGES[0]})"]
+    + [f"sum(wait_s >= {lo} AND wait_s < {hi})" for lo, hi in zip(_EDGES, _EDGES[1:])]
+    + [f"sum(wait_s >= {_EDGES[-1]})"]
+)
 _INDEX = {c: i for i, c in enumerate(COUNT_COLUMNS)}
-_STATE_INDEX = {"done": _INDEX["served"], "no_show": _INDEX["no_show"], "cancelled": _INDEX["cancelled"],
-                "expired": _INDEX["expired"]}
+_STATE_INDEX = {
+    "done": _INDEX["served"],
+    "no_show": _INDEX["no_show"],
+    "cancelled": _INDEX["cancelled"],
+    "expired": _INDEX["expired"],
+}
 _FACTS_OF_DAY = """SELECT service, counter, staff, hour, state, transfers, wait_s, service_s, estimated_wait_s, rating
     FROM facts WHERE site = ? AND day = ?"""
 
 
-def aggregate_facts(conn: sqlite3.Connection, site: str, day: str, levels: int) -> dict[tuple[str, str], dict[str, Any]]:
+def aggregate_facts(
+    conn: sqlite3.Connection, site: str, day: str, levels: int
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Daily aggregates of one site's day per dimension and key, with per-minute histograms.
 
     Each ticket's few non-zero increments are worked out once and added to its six groups
     (this loop is most of the ingest time: keep it lean)."""
-    I = _INDEX  # noqa: N806
+    I = _INDEX  # noqa: N806, E741
     acc: dict[tuple[str, str], list[Any]] = {}
     size = len(COUNT_COLUMNS)
     for service, counter, staff, hour, state, transfers, wait_s, service_s, estimate, rating in conn.execute(
-            _FACTS_OF_DAY, (site, day)):
+        _FACTS_OF_DAY, (site, day)
+    ):
         inc = [(I["issued"], 1)]
         column = _STATE_INDEX.get(state)
         if column is not None:
@@ -86,8 +114,14 @@ def aggregate_facts(conn: sqlite3.Connection, site: str, day: str, levels: int) 
                 if rating >= levels - 1:
                     inc.append((I["satisfied"], 1))
         service = service or ""
-        keys = (("site", ""), ("service", service), ("counter", "" if counter is None else str(counter)),
-                ("staff", staff or ""), ("hour", str(hour)), ("service_hour", f"{service}|{hour}"))
+        keys = (
+            ("site", ""),
+            ("service", service),
+            ("counter", "" if counter is None else str(counter)),
+            ("staff", staff or ""),
+            ("hour", str(hour)),
+            ("service_hour", f"{service}|{hour}"),
+        )
         wait_m = None if wait_s is None else wait_s // 60
         service_m = None if service_s is None else service_s // 60
         for dk in keys:
@@ -200,11 +234,21 @@ def fact_row(site: str, t: dict[str, Any], tz: ZoneInfo, snap_seq: int) -> dict[
     else:
         service_s = _seconds(t.get("started_at"), t.get("finished_at")) if t.get("state") == "done" else None
     return {
-        "site": site, "day": t["day"], "id": t["id"], "service": t.get("service"), "counter": t.get("counter"),
-        "staff": t.get("staff"), "state": t.get("state"), "transfers": t.get("transfers") or 0,
-        "issued_epoch": int(issued.timestamp()), "hour": issued.astimezone(tz).hour,
-        "wait_s": wait_s, "service_s": service_s, "estimated_wait_s": t.get("estimated_wait_s"),
-        "rating": t.get("rating"), "snap_seq": snap_seq,
+        "site": site,
+        "day": t["day"],
+        "id": t["id"],
+        "service": t.get("service"),
+        "counter": t.get("counter"),
+        "staff": t.get("staff"),
+        "state": t.get("state"),
+        "transfers": t.get("transfers") or 0,
+        "issued_epoch": int(issued.timestamp()),
+        "hour": issued.astimezone(tz).hour,
+        "wait_s": wait_s,
+        "service_s": service_s,
+        "estimated_wait_s": t.get("estimated_wait_s"),
+        "rating": t.get("rating"),
+        "snap_seq": snap_seq,
     }
 
 
@@ -247,18 +291,32 @@ class CentralStore:
         cur = self.conn.execute("SELECT * FROM sites WHERE id = ?", (site,))
         row = cur.fetchone()
         if row is None:
-            return {"id": site, "cursor": 0, "snapshot_seq": 0, "info": None, "timezone": None, "day": None,
-                    "last_heard": None, "last_attempt": None, "last_error": None, "events_total": 0, "behind": 0}
+            return {
+                "id": site,
+                "cursor": 0,
+                "snapshot_seq": 0,
+                "info": None,
+                "timezone": None,
+                "day": None,
+                "last_heard": None,
+                "last_attempt": None,
+                "last_error": None,
+                "events_total": 0,
+                "behind": 0,
+            }
         return dict(zip([d[0] for d in cur.description], row))
 
     def cursor(self, site: str) -> int:
         return int(self.site_row(site)["cursor"])
 
     def note_failure(self, site: str, at: dt.datetime, error: str) -> None:
-        self.write(lambda c: c.execute(
-            """INSERT INTO sites (id, last_attempt, last_error) VALUES (?, ?, ?)
+        self.write(
+            lambda c: c.execute(
+                """INSERT INTO sites (id, last_attempt, last_error) VALUES (?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET last_attempt = excluded.last_attempt, last_error = excluded.last_error""",
-            (site, at.isoformat(), error)))
+                (site, at.isoformat(), error),
+            )
+        )
 
     # ------------------------------------------------------------------ ingest
 
@@ -281,20 +339,52 @@ class CentralStore:
             # A page wholly behind the cursor (a repeated pull, an old bundle) changes nothing.
             tickets = {t["id"]: t for t in (page.get("tickets") or [])} if fresh else {}
             counters = {cs["number"]: cs for cs in (page.get("counters") or [])} if fresh else {}
-            others = [(site, e["seq"], e.get("at"), e.get("day"), e.get("kind"), e.get("staff"),
-                       json.dumps(e.get("details"), ensure_ascii=False) if e.get("details") else None)
-                      for e in fresh if e.get("ticket_id") is None and not str(e.get("kind")).startswith("counter_")]
+            others = [
+                (
+                    site,
+                    e["seq"],
+                    e.get("at"),
+                    e.get("day"),
+                    e.get("kind"),
+                    e.get("staff"),
+                    json.dumps(e.get("details"), ensure_ascii=False) if e.get("details") else None,
+                )
+                for e in fresh
+                if e.get("ticket_id") is None and not str(e.get("kind")).startswith("counter_")
+            ]
             c.executemany(_FACT_UPSERT, [fact_row(site, t, tz, snap) for t in tickets.values()])
             # Only the office's current day (and later) feeds the overview: a catch-up over
             # old days does not write rows it would delete at once.
             newest = max([row["day"] or "", *(t["day"] for t in tickets.values())])
-            c.executemany(_LIVE_UPSERT, [(site, t["id"], t["day"], t["state"], json.dumps(t, ensure_ascii=False), snap)
-                                         for t in tickets.values() if t["day"] >= newest or t["state"] in
-                                         ("called", "serving")])
-            c.executemany(_COUNTER_UPSERT, [(site, n, s.get("state"), s.get("staff"), s.get("ticket_id"),
-                                             s.get("pause_reason"), s.get("since"), snap) for n, s in counters.items()])
-            c.executemany("INSERT OR IGNORE INTO other_events (site, seq, at, day, kind, staff, details) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?)", others)
+            c.executemany(
+                _LIVE_UPSERT,
+                [
+                    (site, t["id"], t["day"], t["state"], json.dumps(t, ensure_ascii=False), snap)
+                    for t in tickets.values()
+                    if t["day"] >= newest or t["state"] in ("called", "serving")
+                ],
+            )
+            c.executemany(
+                _COUNTER_UPSERT,
+                [
+                    (
+                        site,
+                        n,
+                        s.get("state"),
+                        s.get("staff"),
+                        s.get("ticket_id"),
+                        s.get("pause_reason"),
+                        s.get("since"),
+                        snap,
+                    )
+                    for n, s in counters.items()
+                ],
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO other_events (site, seq, at, day, kind, staff, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                others,
+            )
             days = sorted({t["day"] for t in tickets.values()})
             for day in days:
                 self._recompute_day(c, site, day, levels)
@@ -313,23 +403,37 @@ class CentralStore:
                        last_heard = max(coalesce(sites.last_heard, ''), excluded.last_heard),
                        last_attempt = excluded.last_attempt, last_error = NULL,
                        events_total = sites.events_total + excluded.events_total, behind = excluded.behind""",
-                {"id": site, "cursor": new_cursor, "snap": snap,
-                 "info": json.dumps(info, ensure_ascii=False) if info else None, "tz": tz_name, "day": site_day,
-                 "heard": heard_at.isoformat(), "applied": applied, "behind": max(0, snap - new_cursor)})
+                {
+                    "id": site,
+                    "cursor": new_cursor,
+                    "snap": snap,
+                    "info": json.dumps(info, ensure_ascii=False) if info else None,
+                    "tz": tz_name,
+                    "day": site_day,
+                    "heard": heard_at.isoformat(),
+                    "applied": applied,
+                    "behind": max(0, snap - new_cursor),
+                },
+            )
             if site_day:
                 # The overview shows the site's current day; older tickets no counter holds go.
-                c.execute("""DELETE FROM live_tickets WHERE site = ? AND day < ? AND id NOT IN
+                c.execute(
+                    """DELETE FROM live_tickets WHERE site = ? AND day < ? AND id NOT IN
                              (SELECT ticket_id FROM counters WHERE site = ? AND ticket_id IS NOT NULL)""",
-                          (site, site_day, site))
+                    (site, site_day, site),
+                )
             return {"applied": applied, "cursor": new_cursor, "more": bool(page.get("more")), "days": days}
 
-        return self.write(write)
+        result: dict[str, Any] = self.write(write)
+        return result
 
     def _recompute_day(self, c: sqlite3.Connection, site: str, day: str, levels: int) -> None:
         groups = aggregate_facts(c, site, day, levels)
         c.execute("DELETE FROM daily WHERE site = ? AND day = ?", (site, day))
-        c.executemany(f"INSERT INTO daily (dim, site, day, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
-                      [(dim, site, day, key, *_agg_values(g)) for (dim, key), g in groups.items()])
+        c.executemany(
+            f"INSERT INTO daily (dim, site, day, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
+            [(dim, site, day, key, *_agg_values(g)) for (dim, key), g in groups.items()],
+        )
         # The month's roll-up is rebuilt later (``roll_up``), once per catch-up, not per page.
         c.execute("INSERT OR IGNORE INTO dirty_months (site, month) VALUES (?, ?)", (site, day[:7]))
 
@@ -339,8 +443,11 @@ class CentralStore:
         def write(c: sqlite3.Connection) -> int:
             dirty = c.execute("SELECT site, month FROM dirty_months").fetchall()
             for site, month in dirty:
-                cur = c.execute(f"SELECT dim, key, {_AGG_NAMES} FROM daily WHERE dim IN ({', '.join('?' * len(DIMENSIONS))}) "
-                                f"AND day BETWEEN ? AND ? AND site = ?", (*DIMENSIONS, f"{month}-01", f"{month}-31", site))
+                cur = c.execute(
+                    f"SELECT dim, key, {_AGG_NAMES} FROM daily WHERE dim IN ({', '.join('?' * len(DIMENSIONS))}) "
+                    f"AND day BETWEEN ? AND ? AND site = ?",
+                    (*DIMENSIONS, f"{month}-01", f"{month}-31", site),
+                )
                 names = [d[0] for d in cur.description]
                 groups: dict[tuple[str, str], dict[str, Any]] = {}
                 for values in cur:
@@ -350,9 +457,10 @@ class CentralStore:
                         g = groups[(row["dim"], row["key"])] = new_agg()
                     merge_into(g, row)
                 c.execute("DELETE FROM monthly WHERE site = ? AND month = ?", (site, month))
-                c.executemany(f"INSERT INTO monthly (dim, site, month, key, {_AGG_NAMES}) "
-                              f"VALUES (?, ?, ?, ?, {_AGG_MARKS})",
-                              [(dim, site, month, key, *_agg_values(g)) for (dim, key), g in groups.items()])
+                c.executemany(
+                    f"INSERT INTO monthly (dim, site, month, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
+                    [(dim, site, month, key, *_agg_values(g)) for (dim, key), g in groups.items()],
+                )
                 c.execute("DELETE FROM dirty_months WHERE site = ? AND month = ?", (site, month))
             return len(dirty)
 
@@ -367,9 +475,13 @@ class CentralStore:
 
     def live(self, site: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(tickets of the site's current day or still held, counters) as last pulled."""
-        tickets = [json.loads(r[0]) for r in self.conn.execute(
-            "SELECT data FROM live_tickets WHERE site = ? ORDER BY id", (site,))]
-        cur = self.conn.execute("SELECT number, state, staff, ticket_id, pause_reason, since FROM counters "
-                                "WHERE site = ? ORDER BY number", (site,))
+        tickets = [
+            json.loads(r[0])
+            for r in self.conn.execute("SELECT data FROM live_tickets WHERE site = ? ORDER BY id", (site,))
+        ]
+        cur = self.conn.execute(
+            "SELECT number, state, staff, ticket_id, pause_reason, since FROM counters WHERE site = ? ORDER BY number",
+            (site,),
+        )
         counters = [dict(zip(("number", "state", "staff", "ticket_id", "pause_reason", "since"), r)) for r in cur]
         return tickets, counters
