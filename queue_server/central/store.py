@@ -70,6 +70,7 @@ _EDGE_SQL = ", ".join(
     + [f"sum(wait_s >= {lo} AND wait_s < {hi})" for lo, hi in zip(_EDGES, _EDGES[1:])]
     + [f"sum(wait_s >= {_EDGES[-1]})"]
 )
+_DIMS = ", ".join("?" * len(DIMENSIONS))
 _INDEX = {c: i for i, c in enumerate(COUNT_COLUMNS)}
 _STATE_INDEX = {
     "done": _INDEX["served"],
@@ -429,7 +430,9 @@ class CentralStore:
 
     def _recompute_day(self, c: sqlite3.Connection, site: str, day: str, levels: int) -> None:
         groups = aggregate_facts(c, site, day, levels)
-        c.execute("DELETE FROM daily WHERE site = ? AND day = ?", (site, day))
+        # ``dim IN (…)`` lets SQLite use the primary key (dim, day, site, key) instead of
+        # scanning the whole table, which grows with every day of every site.
+        c.execute(f"DELETE FROM daily WHERE dim IN ({_DIMS}) AND day = ? AND site = ?", (*DIMENSIONS, day, site))
         c.executemany(
             f"INSERT INTO daily (dim, site, day, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
             [(dim, site, day, key, *_agg_values(g)) for (dim, key), g in groups.items()],
@@ -456,7 +459,9 @@ class CentralStore:
                     if g is None:
                         g = groups[(row["dim"], row["key"])] = new_agg()
                     merge_into(g, row)
-                c.execute("DELETE FROM monthly WHERE site = ? AND month = ?", (site, month))
+                c.execute(
+                    f"DELETE FROM monthly WHERE dim IN ({_DIMS}) AND month = ? AND site = ?", (*DIMENSIONS, month, site)
+                )
                 c.executemany(
                     f"INSERT INTO monthly (dim, site, month, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
                     [(dim, site, month, key, *_agg_values(g)) for (dim, key), g in groups.items()],
