@@ -44,6 +44,9 @@ def serve(config: Config, *, app: Any = None, host: str | None = None, port: int
         # Compressing small JSON per screen buys nothing on a LAN and was half the server's
         # CPU per call with 230 screens (docs/benchmarks.md).
         ws_per_message_deflate=False,
+        # X-Forwarded-* are handled inside the app, believed only from server.trusted_proxies
+        # (uvicorn's default would believe anything from 127.0.0.1).
+        proxy_headers=False,
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )

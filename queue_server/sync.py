@@ -310,8 +310,8 @@ _EVENT_SCHEMA = {
 openapi_paths: dict[str, Any] = {
     "/api/sync/events": {
         "get": operation(
-            "Events after a cursor for the central (read-only; Bearer sync token; gzip when accepted; "
-            "no personal data)",
+            "Events after a cursor, with the tickets and counters they touched, for the central overview "
+            "(read-only; gzip when accepted; no personal data; see docs/central.md)",
             {
                 "type": "object",
                 "required": ["site", "office_day_tz", "events", "next_after", "more"],
@@ -328,6 +328,7 @@ openapi_paths: dict[str, Any] = {
             },
             errors=(400, 401, 404, 429),
             security=[{"device": []}],
+            who="the central (`[sync] token`)",
             params=[
                 query_param("after", {"type": "integer", "minimum": 0}, "Last sequence number already received"),
                 query_param(

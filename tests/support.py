@@ -30,6 +30,8 @@ from queue_server.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CONFIG = ROOT / "config.toml"
 KIOSK_TOKEN = "kiosk-sanh-doi-ma-nay"
+# Every state-changing request must say it sends JSON (else 415): the default for TestClients.
+JSON_HEADERS = {"Content-Type": "application/json"}
 PASSWORD = "mat-khau-123"
 
 
