@@ -94,7 +94,7 @@ def test_bad_cursor_or_limit_is_400(site: TestClient, query: str) -> None:
 
 
 def test_the_feed_is_read_only(site: TestClient) -> None:
-    r = site.post("/api/sync/events", headers={"Authorization": f"Bearer {TOKEN}"})
+    r = site.post("/api/sync/events", json={}, headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 405
 
 
