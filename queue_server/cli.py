@@ -173,6 +173,12 @@ def cmd_central(args: argparse.Namespace) -> int:
     return run(args, _read_password)
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from .whatif.cli import command
+
+    return command(_config(args), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Hệ thống xếp hàng một cửa / one-stop queue system")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="config.toml (default: ./config.toml)")
@@ -247,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("central", help="the central overview of many offices (central.toml; docs/central.md)")
     add_arguments(p)
     p.set_defaults(func=cmd_central)
+
+    from .whatif.cli import add_arguments as whatif_arguments
+
+    p = sub.add_parser("whatif", help="replay recorded days under other counter plans (docs/whatif.md)")
+    whatif_arguments(p)
+    p.set_defaults(func=cmd_whatif)
     return parser
 
 
