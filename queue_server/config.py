@@ -108,11 +108,15 @@ class Queue:
     interleave: int = _help("With interleave: at most this many normal tickets between two priority ones", 2)
     priority_enabled: bool = _help("Offer the priority path on the kiosk", True)
     max_recalls: int = _help("Next on a ticket recalled this often marks it no-show", 2)
+    closed_without_start: str = _help(
+        'Next on a called ticket never started: "served" (service time from the call) or "absent" (a no-show); '
+        "reports count these tickets apart either way", "served")
 
 
 @dataclass(frozen=True)
 class Rating:
     levels: int = _help("Satisfaction levels on the rating tablet (3, 4 or 5)", 4)
+    satisfied_levels: int = _help("How many of the highest levels count as satisfied in the satisfaction rate", 2)
     timeout_seconds: int = _help("How long the tablet waits for a rating", 60)
 
 
@@ -179,6 +183,7 @@ class Counter:
     name: str = _help("Vietnamese name")
     services: dict[str, str] = _help("Service code -> level (primary, normal, backup)")
     name_en: str = _help("English name", "")
+    printer: str = _help("Printer id for slips printed at this counter (apology slips; '' for none)", "")
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,30 @@ class Keypad:
 
 
 @dataclass(frozen=True)
+class Procedure:
+    service: str = _help("Service code the procedure (thủ tục) belongs to")
+    code: str = _help("Short procedure code, unique in the office (e.g. CT01)")
+    name: str = _help("Vietnamese name of the procedure")
+    days: int = _help("Legal processing time in working days (0: the same day)")
+    papers: list[str] = _help("Papers the citizen brings", default_factory=list)
+    name_en: str = _help("English name", "")
+
+
+@dataclass(frozen=True)
+class Dossiers:
+    code_pattern: str = _help("Regular expression a whole dossier code must match (a mistyped or misscanned code is "
+                              "refused)", r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+    code_description: str = _help("The code's shape in words, shown when a code is refused",
+                                  "mã cơ quan, ngày nhận (yymmdd) và số thứ tự, ví dụ 000.00.21.H40-261203-0001")
+    code_description_en: str = _help("The code's shape in English",
+                                     "agency code, date received (yymmdd) and sequence, e.g. 000.00.21.H40-261203-0001")
+    return_service: str = _help("Service code of result-return tickets (kiosk \"Nhận kết quả\"; '' for none)", "")
+    require_outcome: bool = _help("A ticket can be finished only after the clerk recorded the visit's outcome", False)
+    procedures_csv: str = _help("CSV file of more procedures (service,code,name,days,papers), relative to "
+                                "config.toml; '' for none", "")
+
+
+@dataclass(frozen=True)
 class Alerts:
     long_wait_minutes: int = _help("Alert on the admin monitor when a ticket waits longer than this", 30)
 
@@ -263,6 +292,8 @@ class Config:
     keypad: Keypad = _help("Call keypad at the clerk station", default_factory=Keypad)
     appointments: Appointments = _help("Appointment booking, office-wide", default_factory=Appointments)
     sync: Sync = _help("Sync with a central (province or commune overview)", default_factory=Sync)
+    procedures: list[Procedure] = _help("Procedures (thủ tục) per service", default_factory=list)
+    dossiers: Dossiers = _help("Dossiers (hồ sơ) and results", default_factory=Dossiers)
     path: Path | None = field(default=None, compare=False)
 
     def service(self, code: str) -> Service:
@@ -389,6 +420,8 @@ def _validate(cfg: Config) -> None:
         raise _fail("queue.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
     if cfg.queue.interleave < 0:
         raise _fail("queue.interleave", "không được âm", "must not be negative")
+    if cfg.queue.closed_without_start not in ("served", "absent"):
+        raise _fail("queue.closed_without_start", 'phải là "served" hoặc "absent"', 'must be "served" or "absent"')
     if cfg.queue.max_recalls < 0:
         raise _fail("queue.max_recalls", "không được âm", "must not be negative")
     if cfg.rating.levels not in (3, 4, 5):
@@ -563,9 +596,13 @@ def _validate_booking(cfg: Config) -> None:
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    from . import procedures
+
     cfg: Config = _build(Config, data, "")
+    cfg = procedures.with_csv(dataclasses.replace(cfg, path=path))
     _validate(cfg)
-    return dataclasses.replace(cfg, path=path)
+    procedures.validate(cfg)
+    return cfg
 
 
 def load_config(path: str | Path) -> Config:
