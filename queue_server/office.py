@@ -9,6 +9,7 @@ so memory never holds what the database does not.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import json
 import logging
@@ -72,16 +73,25 @@ class Office:
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
         self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        # Run inside every commit's transaction with (connection, events): rows outside the
+        # engine that must change with an event (a dossier returned when its ticket is done).
+        self.commit_hooks: list[Callable[[sqlite3.Connection, list[Event]], None]] = []
+        # Checked before a counter action runs, with (action, counter); raise to refuse it.
+        self.counter_guards: list[Callable[[str, int], None]] = []
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
         self._config_epoch = 0
+        # Called after a commit with (counter, old holder, new holder) whenever a counter
+        # changes hands (signed off, taken over, removed by a config edit): the web layer
+        # uses it to end the old holder's counter screens.
+        self.holder_changed: list[Callable[[int, str | None, str | None], None]] = []
+        self._holders = self._current_holders()
+
+    def _current_holders(self) -> dict[int, str | None]:
+        return {n: c.staff for n, c in self.engine.counters.items()}
 
     def _load_engine(self) -> Engine:
-        meta = self.store.load_meta()
-        counters = self.store.load_counters()
-        tickets = self.store.load_tickets(meta.get("day"), [c.ticket_id for c in counters if c.ticket_id])
-        engine = Engine(self.config, self.clock(), tickets=tickets, counters=counters, meta=meta)
-        engine.next_id = max(engine.next_id, self.store.max_ticket_id() + 1)
+        engine = self.store.load_engine(self.config, self.clock())
         self._tokens = {t.token: t.id for t in engine.tickets.values()}
         return engine
 
@@ -128,10 +138,15 @@ class Office:
         """Commit ``events`` in the writer thread, then publish them. Caller holds the lock."""
         meta = self.engine.meta()
         loop = asyncio.get_running_loop()
+        writers = [*([extra] if extra else []), *self.commit_hooks]
+
+        def write_extra(conn: sqlite3.Connection) -> None:
+            for write in writers:
+                write(conn, events)
+
         try:
             seqs = await loop.run_in_executor(
-                self.writer, self.store.commit, events, meta,
-                (lambda conn: extra(conn, events)) if extra else None,
+                self.writer, self.store.commit, events, meta, write_extra if writers else None,
             )
         except MotcuaError:
             self.engine = self._load_engine()
@@ -156,6 +171,22 @@ class Office:
                 callback(events, seqs)
             except Exception:
                 log.exception("after-commit callback failed")
+        self._announce_holders(events)
+
+    def _announce_holders(self, events: list[Event]) -> None:
+        for event in events:
+            if event.counter is None:
+                continue
+            number, holder = event.counter["number"], event.counter["staff"]
+            before = self._holders.get(number)
+            if holder == before:
+                continue
+            self._holders[number] = holder
+            for listener in self.holder_changed:
+                try:
+                    listener(number, before, holder)
+                except Exception:
+                    log.exception("holder-changed listener failed")
 
     async def in_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a store write outside the engine (accounts, sessions, audit) in the writer
@@ -172,13 +203,34 @@ class Office:
         await self.in_writer(self.store.audit, self.clock().isoformat(), user["username"], action, details)
 
     async def reload_config(self, config: Config) -> None:
-        """Switch to an edited, already validated config without a restart: the engine
-        adopts it (or refuses, changing nothing) and every screen gets a fresh snapshot."""
+        """Switch to an edited, already validated config without a restart.
+
+        The new state is built on a copy of the engine and both snapshots are rendered from
+        it before anything is switched; on any failure (a refusal from the engine, a storage
+        error) the office keeps running on the old config and state, unchanged. Events of
+        the switch (counters the new config removes are closed) commit before it is visible.
+        """
         async with self.lock:
-            self.engine.reconfigure(config)
-            self.config = config
+            now = self.clock()
+            old_engine, old_config = self.engine, self.config
+            candidate = copy.deepcopy(old_engine)
+            rollover = candidate.tick(now)
+            events = rollover + candidate.reconfigure(config, now)
+            self.engine, self.config = candidate, config
             self._config_epoch += 1
-            self.hub.publish({audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")})
+            try:
+                snapshots = {audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")}
+                if events:
+                    await self._commit(events, None)
+            except BaseException:
+                # A failed commit has already replaced the engine: rebuild it from the database.
+                commit_failed = self.engine is not candidate
+                self.config = old_config
+                self.engine = self.store.load_engine(old_config, now) if commit_failed else old_engine
+                self._tokens = {t.token: t.id for t in self.engine.tickets.values()}
+                self._config_epoch += 1
+                raise
+            self.hub.publish(snapshots)
 
     async def tick(self) -> None:
         """Day rollover without anyone pressing anything (called from a timer)."""
@@ -241,7 +293,7 @@ class Office:
         for svc in self.config.services:
             sd = engine.services[svc.code]
             ok, reason = engine.service_status(svc.code, now)
-            ahead, wait = engine.estimate(svc.code)
+            ahead, wait = engine.estimate(svc.code, now=now)
             waiting = sorted(waiting_by_service.get(svc.code, []),
                              key=lambda t: (not t.front, t.queued_at, t.id))
             out.append({
@@ -341,6 +393,7 @@ class Office:
                 "chime": self.config.display.chime,
                 "dialect": self.config.display.dialect,
                 "speech_voice": self.config.display.speech_voice,
+                "keypad": {"keys": self.config.keypad.keys, "digits_call": self.config.keypad.digits_call},
                 "kiosk_printers": {k.id: k.printer or None for k in self.config.kiosks},
             },
             "services": self.services_summary(now),
@@ -360,8 +413,7 @@ class Office:
 
     def latest_done(self, counter: int) -> Ticket | None:
         """The ticket counter ``counter`` finished last today (what its rating tablet shows)."""
-        return _last_finished([t for t in self.engine.tickets.values()
-                               if t.counter == counter and t.state is TicketState.DONE])
+        return self.engine.latest_done(counter)
 
     def ticket_status(self, token: str) -> dict[str, Any] | None:
         """Public status of one ticket, by its status token."""
