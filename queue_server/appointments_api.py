@@ -191,7 +191,7 @@ async def show(request: Request) -> JSONResponse:
     ticket = office.engine.tickets.get(found["ticket_id"]) if found["ticket_id"] else None
     view["ticket"] = None
     if ticket is not None:
-        ahead, wait = office.engine.position(ticket)
+        ahead, wait = office.engine.position(ticket, office.clock())
         view["ticket"] = {**(public_ticket(ticket.to_dict()) or {}), "people_ahead": ahead, "estimated_wait_s": wait,
                           "status_url": status_url(request, ticket.token)}
     return JSONResponse(view)
@@ -298,7 +298,7 @@ async def check_in(request: Request) -> JSONResponse:
         _push(office, "appointment_checked_in", found, counts)
     data = ticket.to_dict()
     svc = config.service(ticket.service)
-    ahead, wait = office.engine.position(ticket)
+    ahead, wait = office.engine.position(ticket, office.clock())
     result = {
         "ticket": public_ticket(data), "id": ticket.id, "number": ticket.number, "label": ticket.label,
         "service": ticket.service, "service_name": svc.name, "service_name_en": svc.name_en,
