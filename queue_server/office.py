@@ -73,6 +73,11 @@ class Office:
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
         self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        # Run inside every commit's transaction with (connection, events): rows outside the
+        # engine that must change with an event (a dossier returned when its ticket is done).
+        self.commit_hooks: list[Callable[[sqlite3.Connection, list[Event]], None]] = []
+        # Checked before a counter action runs, with (action, counter); raise to refuse it.
+        self.counter_guards: list[Callable[[str, int], None]] = []
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
         self._config_epoch = 0
@@ -133,10 +138,15 @@ class Office:
         """Commit ``events`` in the writer thread, then publish them. Caller holds the lock."""
         meta = self.engine.meta()
         loop = asyncio.get_running_loop()
+        writers = [*([extra] if extra else []), *self.commit_hooks]
+
+        def write_extra(conn: sqlite3.Connection) -> None:
+            for write in writers:
+                write(conn, events)
+
         try:
             seqs = await loop.run_in_executor(
-                self.writer, self.store.commit, events, meta,
-                (lambda conn: extra(conn, events)) if extra else None,
+                self.writer, self.store.commit, events, meta, write_extra if writers else None,
             )
         except MotcuaError:
             self.engine = self._load_engine()
