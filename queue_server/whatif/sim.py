@@ -168,15 +168,21 @@ class Replay:
             self._push(a.at, _ARRIVE, a)
         for at, number, kind in _timeline(self.day, self.config, self.plan):
             self._push(at, _CHANGE, (number, kind))
+        # The replay ends where the recorded day ended (or at the plan's last closing time):
+        # whoever is still waiting then was not called that day, as on the recorded day.
+        closes = [at for at, _, kind in _timeline(self.day, self.config, self.plan) if kind == "close"]
+        end = max([self.day.end or self.start, *closes])
         last = self.start
-        while self.heap:
+        while self.heap and self.heap[0][0] <= end:
             now = self.heap[0][0]
             while self.heap and self.heap[0][0] == now:
                 _, order, _, payload = heapq.heappop(self.heap)
                 self._handle(now, order, payload)
             self._dispatch(now)
             last = now
-        end = max(last, self.day.end or last)
+        for number, called in self.call_at.items():  # still with a citizen at the end
+            self.trace.busy_s[number] = self.trace.busy_s.get(number, 0.0) + (end - called).total_seconds()
+        end = max(last, end)
         for n, since in list(self.open_since.items()):
             self.trace.open_s[n] = self.trace.open_s.get(n, 0.0) + (end - since).total_seconds()
         for t in self.engine.waiting():
