@@ -87,11 +87,12 @@ def add_staff(config_path: Path, users: dict[str, str]) -> None:
 
 class ServerProcess:
     def __init__(self, folder: Path, config_path: Path | None = None, port: int | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, log_level: str = "warning"):
         self.folder = folder
         self.config_path = config_path or write_config(folder)
         self.port = port or free_port()
         self.env = env or {}
+        self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = folder / "server.log"
 
@@ -108,7 +109,7 @@ class ServerProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "queue_server.cli", "--config", str(self.config_path), "serve",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.log_level],
             cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()
