@@ -79,9 +79,17 @@ def live_server(config: Config, db: Path, clock: HandClock) -> Iterator[str]:
 
 levels_st = st.lists(
     st.dictionaries(st.sampled_from(CODES), st.sampled_from(("primary", "normal", "backup")), min_size=1, max_size=3),
-    min_size=2, max_size=3)
-arrival_st = st.tuples(st.integers(0, 90), st.sampled_from(CODES), st.booleans(), st.integers(60, 900),
-                       st.one_of(st.none(), st.sampled_from(CODES)), st.booleans())
+    min_size=2,
+    max_size=3,
+)
+arrival_st = st.tuples(
+    st.integers(0, 90),
+    st.sampled_from(CODES),
+    st.booleans(),
+    st.integers(60, 900),
+    st.one_of(st.none(), st.sampled_from(CODES)),
+    st.booleans(),
+)
 
 
 def recorded(arrivals: list[tuple[int, str, bool, int, str | None, bool]], counters: int) -> RecordedDay:
@@ -89,34 +97,58 @@ def recorded(arrivals: list[tuple[int, str, bool, int, str | None, bool]], count
     for i, (minute, code, priority, busy, transfer_to, no_show) in enumerate(sorted(arrivals, key=lambda a: a[0])):
         at = START + dt.timedelta(minutes=minute, seconds=i)
         if transfer_to is not None:
-            visits = (Visit(code, None, busy, "transferred", to_service=transfer_to),
-                      Visit(transfer_to, None, busy / 2, "done"))
+            visits = (
+                Visit(code, None, busy, "transferred", to_service=transfer_to),
+                Visit(transfer_to, None, busy / 2, "done"),
+            )
         elif no_show:
             visits = (Visit(code, None, 90, "no_show"),)
         else:
             visits = (Visit(code, None, busy, "done"),)
         out.append(Arrival(i + 1, at, code, priority, visits))
     changes = tuple(CounterChange(START - dt.timedelta(minutes=5), n, "open") for n in range(1, counters + 1))
-    return RecordedDay(START.date().isoformat(), tuple(out), changes, {}, START - dt.timedelta(minutes=5),
-                       START + dt.timedelta(hours=4))
+    return RecordedDay(
+        START.date().isoformat(),
+        tuple(out),
+        changes,
+        {},
+        START - dt.timedelta(minutes=5),
+        START + dt.timedelta(hours=4),
+    )
 
 
-ACTIONS = {"call_next": "next", "start": "start", "finish": "done", "no_show": "no-show", "sign_off": "close",
-           "resume": "resume"}
+ACTIONS = {
+    "call_next": "next",
+    "start": "start",
+    "finish": "done",
+    "no_show": "no-show",
+    "sign_off": "close",
+    "resume": "resume",
+}
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(levels=levels_st, rule=st.sampled_from(("strict", "interleave")), interleave=st.integers(1, 3),
-       arrivals=st.lists(arrival_st, min_size=3, max_size=18))
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    levels=levels_st,
+    rule=st.sampled_from(("strict", "interleave")),
+    interleave=st.integers(1, 3),
+    arrivals=st.lists(arrival_st, min_size=3, max_size=18),
+)
 def test_the_simulator_and_a_live_server_call_the_same_tickets_in_the_same_order(
-        tmp_path_factory: Any, levels: list[dict[str, str]], rule: str, interleave: int,
-        arrivals: list[tuple[int, str, bool, int, str | None, bool]]) -> None:
+    tmp_path_factory: Any,
+    levels: list[dict[str, str]],
+    rule: str,
+    interleave: int,
+    arrivals: list[tuple[int, str, bool, int, str | None, bool]],
+) -> None:
     config = parse_config(office(levels, rule, interleave))
     day = recorded(arrivals, len(levels))
     log: list[tuple[dt.datetime, str, tuple[Any, ...], dict[str, Any]]] = []
-    trace = replay(day, config, actual_plan(config), seed=1,
-                   log=lambda now, name, *args, **kw: log.append((now, name, args, kw)))
+    trace = replay(
+        day, config, actual_plan(config), seed=1, log=lambda now, name, *args, **kw: log.append((now, name, args, kw))
+    )
 
     db = tmp_path_factory.mktemp("live") / "motcua.db"
     clock = HandClock()
@@ -125,14 +157,18 @@ def test_the_simulator_and_a_live_server_call_the_same_tickets_in_the_same_order
         for i, (now, name, args, kw) in enumerate(log):
             clock.now = now
             if name == "issue":
-                status, body, _ = http("POST", base + "/api/tickets",
-                                       {"service": kw["service"], "priority": kw["priority"], "request_id": f"r{i}"},
-                                       token=KIOSK)
+                status, body, _ = http(
+                    "POST",
+                    base + "/api/tickets",
+                    {"service": kw["service"], "priority": kw["priority"], "request_id": f"r{i}"},
+                    token=KIOSK,
+                )
                 assert status == 201, body
             elif name == "sign_on":
                 number, staff = args
-                status, body, headers = http("POST", base + "/api/login",
-                                             {"username": staff, "password": PASSWORD, "counter": number})
+                status, body, headers = http(
+                    "POST", base + "/api/login", {"username": staff, "password": PASSWORD, "counter": number}
+                )
                 assert status == 200, body
                 cookies[number] = headers["set-cookie"].split(";")[0]
             else:
@@ -146,11 +182,14 @@ def test_the_simulator_and_a_live_server_call_the_same_tickets_in_the_same_order
                     payload, action = {"reason": args[2]}, "pause"
                 else:
                     payload, action = {}, ACTIONS[name]
-                status, body, _ = http("POST", base + f"/api/counters/{number}/{action}", payload,
-                                       cookie=cookies[number])
+                status, body, _ = http(
+                    "POST", base + f"/api/counters/{number}/{action}", payload, cookie=cookies[number]
+                )
                 assert status == 200, (name, body)
     with sqlite3.connect(db) as conn:
-        live = conn.execute("SELECT e.counter, t.label FROM events e JOIN tickets t ON t.id = e.ticket_id "
-                            "WHERE e.kind = 'ticket_called' ORDER BY e.seq").fetchall()
+        live = conn.execute(
+            "SELECT e.counter, t.label FROM events e JOIN tickets t ON t.id = e.ticket_id "
+            "WHERE e.kind = 'ticket_called' ORDER BY e.seq"
+        ).fetchall()
     simulated = [(counter, label) for _, counter, label in trace.calls]
     assert simulated == [tuple(row) for row in live]

@@ -72,8 +72,14 @@ def _minutes(seconds: float | None) -> float | None:
 def wait_figures(waits: list[float], never_called: int) -> dict[str, Any]:
     n = len(waits) + never_called
     if not waits:
-        return {"called": 0, "never_called": never_called, "mean_min": None, "median_min": None, "p90_min": None,
-                "within_15_share": None if n == 0 else 0.0}
+        return {
+            "called": 0,
+            "never_called": never_called,
+            "mean_min": None,
+            "median_min": None,
+            "p90_min": None,
+            "within_15_share": None if n == 0 else 0.0,
+        }
     ordered = sorted(waits)
     p90 = ordered[0] if len(ordered) == 1 else statistics.quantiles(ordered, n=10, method="inclusive")[8]
     return {
@@ -94,8 +100,9 @@ def _queue_series(traces: list[Trace], tz: ZoneInfo) -> tuple[list[dict[str, Any
     for tr in traces:
         steps = sorted(tr.queue_steps)
         local_start = tr.start.astimezone(tz)
-        first = local_start.replace(minute=local_start.minute - local_start.minute % SAMPLE_MINUTES,
-                                    second=0, microsecond=0)
+        first = local_start.replace(
+            minute=local_start.minute - local_start.minute % SAMPLE_MINUTES, second=0, microsecond=0
+        )
         t = (first - local_start).total_seconds()
         level, peak, i = 0, 0, 0
         while t <= tr.end_s + SAMPLE_MINUTES * 60:
@@ -132,14 +139,24 @@ def figures(traces: list[Trace], tz: ZoneInfo) -> dict[str, Any]:
             busy[c] += v
         for c, v in tr.open_s.items():
             opened[c] += v
-    services = {code: wait_figures(by_service.get(code, []), never.get(code, 0))
-                for code in sorted(set(by_service) | set(never))}
+    services = {
+        code: wait_figures(by_service.get(code, []), never.get(code, 0))
+        for code in sorted(set(by_service) | set(never))
+    }
     overall = wait_figures([w for ws in by_service.values() for w in ws], sum(never.values()))
     series, longest_mean, longest_max = _queue_series(traces, tz)
-    utilisation = {str(c): round(min(busy.get(c, 0.0) / opened[c], 1.0), 4) if opened.get(c) else None
-                   for c in sorted(set(busy) | set(opened))}
-    return {"services": services, "overall": overall, "longest_queue": longest_mean,
-            "longest_queue_max": longest_max, "queue_over_time": series, "utilisation": utilisation}
+    utilisation = {
+        str(c): round(min(busy.get(c, 0.0) / opened[c], 1.0), 4) if opened.get(c) else None
+        for c in sorted(set(busy) | set(opened))
+    }
+    return {
+        "services": services,
+        "overall": overall,
+        "longest_queue": longest_mean,
+        "longest_queue_max": longest_max,
+        "queue_over_time": series,
+        "utilisation": utilisation,
+    }
 
 
 def agreement(actual: dict[str, Any], replayed: dict[str, Any]) -> list[dict[str, Any]]:
@@ -152,8 +169,14 @@ def agreement(actual: dict[str, Any], replayed: dict[str, Any]) -> list[dict[str
         if a is None or b is None:
             continue
         diff_s = (b - a) * 60
-        rows.append({"service": code, "actual_mean_min": a, "replay_mean_min": b,
-                     "difference_min": round(b - a, 1),
-                     "difference_share": round((b - a) / a, 3) if a else None,
-                     "agrees": abs(diff_s) <= max(AGREE_SHARE * a * 60, AGREE_SECONDS)})
+        rows.append(
+            {
+                "service": code,
+                "actual_mean_min": a,
+                "replay_mean_min": b,
+                "difference_min": round(b - a, 1),
+                "difference_share": round((b - a) / a, 3) if a else None,
+                "agrees": abs(diff_s) <= max(AGREE_SHARE * a * 60, AGREE_SECONDS),
+            }
+        )
     return rows

@@ -56,8 +56,14 @@ def plan_config(config: Config, plan: Plan) -> Config:
     for cp in sorted(plan.counters, key=lambda c: c.number):
         base = known.get(cp.number)
         name = base.name if base else f"Quầy {cp.number}"
-        counters.append(Counter(number=cp.number, name=name, services=dict(cp.services),
-                                name_en=base.name_en if base else f"Counter {cp.number}"))
+        counters.append(
+            Counter(
+                number=cp.number,
+                name=name,
+                services=dict(cp.services),
+                name_en=base.name_en if base else f"Counter {cp.number}",
+            )
+        )
     return dataclasses.replace(
         config,
         counters=counters,
@@ -97,8 +103,16 @@ def _timeline(day: RecordedDay, config: Config, plan: Plan) -> list[tuple[dt.dat
 class Replay:
     """One replay of one day under one plan with one seed. Call ``run()`` once."""
 
-    def __init__(self, day: RecordedDay, config: Config, plan: Plan, *, seed: int = 0,
-                 pool: dict[str, list[float]] | None = None, log: Callable[..., None] | None = None):
+    def __init__(
+        self,
+        day: RecordedDay,
+        config: Config,
+        plan: Plan,
+        *,
+        seed: int = 0,
+        pool: dict[str, list[float]] | None = None,
+        log: Callable[..., None] | None = None,
+    ):
         self.day, self.plan, self.log = day, plan, log
         self.config = plan_config(config, plan)
         self.rng = random.Random(f"{day.day}:{seed}")
@@ -186,17 +200,21 @@ class Replay:
         for n, since in list(self.open_since.items()):
             self.trace.open_s[n] = self.trace.open_s.get(n, 0.0) + (end - since).total_seconds()
         for t in self.engine.waiting():
-            a = self.arrival_of.get(t.id)
-            if a is not None and self.visit_no.get(t.id, 0) == 0:
-                self.trace.never_called[a.service] = self.trace.never_called.get(a.service, 0) + 1
+            left = self.arrival_of.get(t.id)
+            if left is not None and self.visit_no.get(t.id, 0) == 0:
+                self.trace.never_called[left.service] = self.trace.never_called.get(left.service, 0) + 1
         self.trace.end_s = self._seconds(end)
         return self.trace
 
     def _handle(self, now: dt.datetime, order: int, payload: Any) -> None:
         if order == _ARRIVE:
-            a: Arrival = payload
-            ticket, events = self.engine.issue(now, service=a.service, token=f"sim-{a.ticket_id}",
-                                               priority=a.priority and self.config.queue.priority_enabled)
+            a = payload
+            ticket, events = self.engine.issue(
+                now,
+                service=a.service,
+                token=f"sim-{a.ticket_id}",
+                priority=a.priority and self.config.queue.priority_enabled,
+            )
             if self.log is not None:
                 self.log(now, "issue", service=a.service, priority=ticket.priority, recorded=a.ticket_id)
             self.arrival_of[ticket.id] = a
@@ -265,8 +283,12 @@ class Replay:
             return
         for number in sorted(self.engine.counters):
             c = self.engine.counters[number]
-            if (c.state is CounterState.OPEN and c.ticket_id is None and number not in self.releasing
-                    and self.engine.pick_next(number) is not None):
+            if (
+                c.state is CounterState.OPEN
+                and c.ticket_id is None
+                and number not in self.releasing
+                and self.engine.pick_next(number) is not None
+            ):
                 self._next(now, number)
                 if self.waiting <= 0:
                     return
@@ -306,7 +328,8 @@ class Replay:
         self.releasing.discard(number)
         visit = self.current.pop(number, None)
         c = self.engine.counters[number]
-        self.trace.busy_s[number] = self.trace.busy_s.get(number, 0.0) + (now - self.call_at.pop(number)).total_seconds()
+        busy = (now - self.call_at.pop(number)).total_seconds()
+        self.trace.busy_s[number] = self.trace.busy_s.get(number, 0.0) + busy
         if c.ticket_id is None:
             return
         tid = c.ticket_id
@@ -338,8 +361,15 @@ class Replay:
             self._do(now, "sign_on", number, self._staff(number))
 
 
-def replay(day: RecordedDay, config: Config, plan: Plan, *, seed: int = 0,
-           pool: dict[str, list[float]] | None = None, log: Callable[..., None] | None = None) -> Trace:
+def replay(
+    day: RecordedDay,
+    config: Config,
+    plan: Plan,
+    *,
+    seed: int = 0,
+    pool: dict[str, list[float]] | None = None,
+    log: Callable[..., None] | None = None,
+) -> Trace:
     """Replay ``day`` under ``plan``; see the module docstring."""
     try:
         return Replay(day, config, plan, seed=seed, pool=pool, log=log).run()
