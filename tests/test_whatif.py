@@ -55,6 +55,10 @@ WARD: dict[str, Any] = {
 }
 
 
+# A ward's usual mix: certification the busiest, land files the fewest.
+MIX = {"CT": 5.0, "HT": 2.0, "DD": 1.0, "LD": 1.0, "TKQ": 2.0}
+
+
 def ward(tmp_path: Path) -> Config:
     path = tmp_path / "config.toml"
     path.write_text(tomlkit.dumps(WARD), encoding="utf-8")
@@ -69,8 +73,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Path]:
     db = config.resolve(config.server.database)
     store = Store(db)
     try:
-        record_day(store, config, DAY, tickets=150, seed=7)
-        record_day(store, config, DAY + dt.timedelta(days=1), tickets=260, seed=8)
+        record_day(store, config, DAY, tickets=150, seed=7, mix=MIX)
+        record_day(store, config, DAY + dt.timedelta(days=1), tickets=260, seed=8, mix=MIX)
     finally:
         store.close()
     return config, db
@@ -137,17 +141,19 @@ def test_closing_a_counter_does_not_lower_the_p90_wait(recorded: tuple[Config, P
     assert "2" not in closed["utilisation"]
 
 
-def test_a_backup_level_for_the_busiest_service_does_not_raise_the_p90_wait(recorded: tuple[Config, Path]):
+def test_a_backup_level_for_the_busiest_service_does_not_raise_its_p90_wait(recorded: tuple[Config, Path]):
     config, db = recorded
     base = run(config, db)["scenarios"][0]
     busiest = max(base["services"], key=lambda code: base["services"][code]["called"])
     assert busiest == "CT"
-    variant = {
-        "name": "Quầy 4 giúp CT",
-        "counters": [{"number": 4, "services": {"DD": "primary", "LD": "normal", "CT": "backup"}}],
-    }
-    result = run(config, db, variants=[variant])
-    assert result["scenarios"][2]["overall"]["p90_min"] <= result["scenarios"][1]["overall"]["p90_min"]
+    levels = {"DD": "primary", "LD": "normal", "CT": "backup"}
+    # Over both days: the busy Wednesday is when certification queues.
+    result = run(
+        config, db, days=2, variants=[{"name": "Quầy 4 giúp CT", "counters": [{"number": 4, "services": levels}]}]
+    )
+    before, after = result["scenarios"][1]["services"]["CT"], result["scenarios"][2]["services"]["CT"]
+    assert after["p90_min"] <= before["p90_min"]
+    assert after["mean_min"] <= before["mean_min"]
 
 
 def test_fewer_clerks_than_counters_keeps_the_rest_closed(recorded: tuple[Config, Path]):

@@ -34,7 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --recommend: p90 wait, balance of utilisation, or a weighted mix (default p90)",
     )
     p.add_argument("--weight", type=float, default=0.5, help="with --objective mix: the weight of p90 (0-1)")
-    p.add_argument("--budget", type=float, default=25.0, help="with --recommend: search time in seconds (default 25)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=25.0,
+        help="with --recommend: seconds for the whole run, search included (default 25)",
+    )
     p.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
     p.add_argument("--output", help="file to write (default: standard output; xlsx: mo-phong-….xlsx)")
 

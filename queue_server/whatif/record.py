@@ -18,6 +18,7 @@ import json
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 # Longest gap between a visit's end and the counter's next call still counted as the
 # clerk's turnaround (filing, a word with a colleague); longer gaps are idle time.
@@ -83,13 +84,20 @@ class RecordedDay:
     end: dt.datetime | None = None
 
     def durations(self) -> dict[str, list[float]]:
-        """Every visit's busy time, per service: the pool variant plans sample from."""
+        """Every visit's busy time: the pool variant plans sample from, keyed by service and
+        outcome (``"CT|done"``: a served citizen's visit is not as short as an absent one's)
+        and by service alone (``"CT"``) as the fallback."""
         out: dict[str, list[float]] = defaultdict(list)
         for a in self.arrivals:
             for v in a.visits:
                 if v.outcome != "unfinished":
                     out[v.service].append(v.busy_s)
+                    out[pool_key(v.service, v.outcome)].append(v.busy_s)
         return dict(out)
+
+
+def pool_key(service: str, outcome: str) -> str:
+    return f"{service}|{outcome}"
 
 
 class _Building:
@@ -97,7 +105,7 @@ class _Building:
 
     def __init__(self, ticket_id: int, at: dt.datetime, service: str, priority: bool):
         self.ticket_id, self.at, self.service, self.priority = ticket_id, at, service, priority
-        self.visits: list[dict[str, object]] = []
+        self.visits: list[dict[str, Any]] = []
         self.cancelled_at: dt.datetime | None = None
         self.waits: list[list[dt.datetime | None]] = [[at, None]]
 
@@ -105,13 +113,13 @@ class _Building:
         visits = tuple(
             Visit(
                 service=str(v["service"]),
-                counter=v["counter"],  # type: ignore[arg-type]
+                counter=v["counter"],
                 busy_s=float(v["busy_s"]),
-                outcome=str(v["outcome"]),  # type: ignore[arg-type]
+                outcome=str(v["outcome"]),
                 to_service=v.get("to_service"),
-                to_counter=v.get("to_counter"),  # type: ignore[arg-type]
+                to_counter=v.get("to_counter"),
                 requeued_at=v.get("requeued_at"),
-            )  # type: ignore[arg-type]
+            )
             for v in self.visits
         )
         return Arrival(

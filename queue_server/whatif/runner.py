@@ -84,6 +84,7 @@ def run(
     """Replay the recorded days under the actual plan and every variant (and search, when
     asked); the result is plain JSON-ready data (see docs/whatif.md)."""
     request.check()
+    started = clock()
     days = load_days(conn, request)
     tz = config.office.tz
     pool = pooled_durations(days)
@@ -130,7 +131,8 @@ def run(
             lambda p: evaluate(p, search_seeds),
             objective=request.objective,
             weight=request.weight,
-            budget_s=request.budget_s,
+            # The budget covers the whole run: what the scenarios took is already spent.
+            budget_s=max(1.0, request.budget_s - (clock() - started)),
             progress=lambda f: note(len(plans) + f, "recommend"),
             clock=clock,
         )

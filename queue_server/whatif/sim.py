@@ -26,7 +26,7 @@ from ..config import Config, Counter
 from ..engine import CounterState, Engine, Event, TicketState
 from ..errors import MotcuaError
 from .plan import Plan
-from .record import Arrival, RecordedDay, Visit
+from .record import Arrival, RecordedDay, Visit, pool_key
 
 # Order of happenings at the same instant: counters change first, then clerks finish, then
 # citizens arrive; clerks who are free press Next after all of them.
@@ -40,7 +40,8 @@ class Trace:
     day: str
     start: dt.datetime
     first_waits: list[tuple[str, float]] = field(default_factory=list)  # (issuing service, seconds)
-    never_called: dict[str, int] = field(default_factory=dict)  # still waiting at the end, per service
+    # (issuing service, seconds waited until the end) of those never called that day
+    never_called: list[tuple[str, float]] = field(default_factory=list)
     queue_steps: list[tuple[float, int]] = field(default_factory=list)  # (seconds from start, +1/-1)
     busy_s: dict[int, float] = field(default_factory=dict)
     open_s: dict[int, float] = field(default_factory=dict)
@@ -196,13 +197,14 @@ class Replay:
             last = now
         for number, called in self.call_at.items():  # still with a citizen at the end
             self.trace.busy_s[number] = self.trace.busy_s.get(number, 0.0) + (end - called).total_seconds()
+        stop = end
         end = max(last, end)
         for n, since in list(self.open_since.items()):
             self.trace.open_s[n] = self.trace.open_s.get(n, 0.0) + (end - since).total_seconds()
         for t in self.engine.waiting():
             left = self.arrival_of.get(t.id)
             if left is not None and self.visit_no.get(t.id, 0) == 0:
-                self.trace.never_called[left.service] = self.trace.never_called.get(left.service, 0) + 1
+                self.trace.never_called.append((left.service, (stop - left.at).total_seconds()))
         self.trace.end_s = self._seconds(end)
         return self.trace
 
@@ -319,7 +321,8 @@ class Replay:
     def _duration(self, visit: Visit | None, number: int, service: str) -> float:
         if visit is not None and visit.outcome != "unfinished" and visit.counter == number and visit.service == service:
             return visit.busy_s
-        pool = self.pool.get(service)
+        outcome = visit.outcome if visit is not None and visit.outcome != "unfinished" else "done"
+        pool = self.pool.get(pool_key(service, outcome)) or self.pool.get(service)
         if pool:
             return self.rng.choice(pool)
         return self.config.service(service).service_minutes * 60

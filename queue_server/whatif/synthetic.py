@@ -57,7 +57,7 @@ def record_day(
         raise ValueError(f"{day} is not an opening day")
     codes = [s.code for s in config.services]
     weights = [(mix or {}).get(c, 4.0 if i == 0 else 2.0) for i, c in enumerate(codes)]
-    engine = Engine(config, sessions[0][0] - dt.timedelta(minutes=30))
+    engine = Engine(config, sessions[0][0] - dt.timedelta(minutes=30), meta={"next_id": store.max_ticket_id() + 1})
     pending: list[Event] = []
     written = 0
 
