@@ -215,6 +215,22 @@ class Sync:
     requests_per_minute: int = _help("Most sync requests a minute (429 beyond)", 120)
 
 
+# Actions a clerk station key may do (display/js/counter.js), and the default map for a USB
+# numeric keypad used as the call keypad: KeyboardEvent.code -> action.
+KEYPAD_ACTIONS = ("next", "recall", "start", "done", "no-show", "transfer", "call", "pause")
+KEYPAD_DEFAULT = {
+    "NumpadEnter": "next", "NumpadAdd": "recall", "NumpadMultiply": "start", "NumpadSubtract": "done",
+    "NumpadDecimal": "no-show", "NumpadDivide": "pause",
+}
+
+
+@dataclass(frozen=True)
+class Keypad:
+    keys: dict[str, str] = _help("USB numeric keypad at the clerk station: key code -> action (docs/screens.md)",
+                                 default_factory=lambda: dict(KEYPAD_DEFAULT))
+    digits_call: bool = _help("Numpad digits then the next key call that number", True)
+
+
 @dataclass(frozen=True)
 class Procedure:
     service: str = _help("Service code the procedure (thủ tục) belongs to")
@@ -273,6 +289,7 @@ class Config:
     printers: list[Printer] = _help("Ticket printers", default_factory=list)
     backup: Backup = _help("Database backups", default_factory=Backup)
     alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
+    keypad: Keypad = _help("Call keypad at the clerk station", default_factory=Keypad)
     appointments: Appointments = _help("Appointment booking, office-wide", default_factory=Appointments)
     sync: Sync = _help("Sync with a central (province or commune overview)", default_factory=Sync)
     procedures: list[Procedure] = _help("Procedures (thủ tục) per service", default_factory=list)
@@ -423,6 +440,13 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"sync.{key}", "cần ít nhất 16 ký tự (hoặc để trống)", "needs at least 16 characters (or empty)")
     if cfg.sync.requests_per_minute < 1:
         raise _fail("sync.requests_per_minute", "phải ít nhất là 1", "must be at least 1")
+    for code, action in cfg.keypad.keys.items():
+        if action not in KEYPAD_ACTIONS:
+            raise _fail(f"keypad.keys.{code}", f"việc phải là một trong {', '.join(KEYPAD_ACTIONS)}",
+                        f"action must be one of {', '.join(KEYPAD_ACTIONS)}")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,31}", code):
+            raise _fail(f"keypad.keys.{code}", 'phải là mã phím như "NumpadEnter", "Numpad0", "F2"',
+                        'must be a key code such as "NumpadEnter", "Numpad0", "F2"')
     if cfg.alerts.long_wait_minutes < 1:
         raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
     if cfg.display.voice not in ("clips", "webspeech", "off"):

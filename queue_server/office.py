@@ -393,6 +393,7 @@ class Office:
                 "chime": self.config.display.chime,
                 "dialect": self.config.display.dialect,
                 "speech_voice": self.config.display.speech_voice,
+                "keypad": {"keys": self.config.keypad.keys, "digits_call": self.config.keypad.digits_call},
                 "kiosk_printers": {k.id: k.printer or None for k in self.config.kiosks},
             },
             "services": self.services_summary(now),
