@@ -23,7 +23,7 @@ from .errors import ConfigError
 from .speech import LETTER_NAMES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LEVELS = ("primary", "normal", "backup")
+LEVELS = ("primary", "normal", "backup", "appointment")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -181,7 +181,8 @@ class Service:
 class Counter:
     number: int = _help("Counter number, said aloud by the display")
     name: str = _help("Vietnamese name")
-    services: dict[str, str] = _help("Service code -> level (primary, normal, backup)")
+    services: dict[str, str] = _help("Service code -> level (primary, normal, backup; appointment: "
+                                     "only that service's appointment tickets)")
     name_en: str = _help("English name", "")
     printer: str = _help("Printer id for slips printed at this counter (apology slips; '' for none)", "")
 
@@ -498,8 +499,8 @@ def _validate(cfg: Config) -> None:
             if code not in codes:
                 raise _fail(f"{key}.services.{code}", "lĩnh vực không tồn tại", "no such service")
             if level not in LEVELS:
-                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal hoặc backup",
-                            "level must be primary, normal or backup")
+                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal, backup hoặc appointment",
+                            "level must be primary, normal, backup or appointment")
 
     printer_ids = set()
     for i, p in enumerate(cfg.printers):
