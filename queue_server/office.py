@@ -73,6 +73,11 @@ class Office:
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
         self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        # Run inside every commit's transaction with (connection, events): rows outside the
+        # engine that must change with an event (a dossier returned when its ticket is done).
+        self.commit_hooks: list[Callable[[sqlite3.Connection, list[Event]], None]] = []
+        # Checked before a counter action runs, with (action, counter); raise to refuse it.
+        self.counter_guards: list[Callable[[str, int], None]] = []
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
         self._config_epoch = 0
@@ -133,10 +138,15 @@ class Office:
         """Commit ``events`` in the writer thread, then publish them. Caller holds the lock."""
         meta = self.engine.meta()
         loop = asyncio.get_running_loop()
+        writers = [*([extra] if extra else []), *self.commit_hooks]
+
+        def write_extra(conn: sqlite3.Connection) -> None:
+            for write in writers:
+                write(conn, events)
+
         try:
             seqs = await loop.run_in_executor(
-                self.writer, self.store.commit, events, meta,
-                (lambda conn: extra(conn, events)) if extra else None,
+                self.writer, self.store.commit, events, meta, write_extra if writers else None,
             )
         except MotcuaError:
             self.engine = self._load_engine()
@@ -302,7 +312,7 @@ class Office:
                 "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds()) if waiting else 0,
                 # The kiosk's priority path shows what a priority ticket would wait.
                 "waiting_priority": sum(1 for t in waiting if t.priority),
-                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True)[1],
+                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True, now=now)[1],
                 "counters": serving_counters(self.config, svc.code),
             })
         return out
@@ -383,6 +393,7 @@ class Office:
                 "chime": self.config.display.chime,
                 "dialect": self.config.display.dialect,
                 "speech_voice": self.config.display.speech_voice,
+                "keypad": {"keys": self.config.keypad.keys, "digits_call": self.config.keypad.digits_call},
                 "kiosk_printers": {k.id: k.printer or None for k in self.config.kiosks},
             },
             "services": self.services_summary(now),
@@ -415,7 +426,7 @@ class Office:
             if stored is None:
                 return None
             t = stored
-        ahead, wait = self.engine.position(t) if t.id in self.engine.tickets else (0, 0)
+        ahead, wait = self.engine.position(t, self.clock()) if t.id in self.engine.tickets else (0, 0)
         svc = self.config.service(t.service) if t.service in self.engine.services else None
         d = public_ticket(t.to_dict()) or {}
         d.update({
