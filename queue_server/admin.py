@@ -24,7 +24,8 @@ from .api import get_bool, get_str, read_json
 from .engine import TicketState
 from .errors import BadRequest, NotFound
 from .office import Office
-from .openapi import STAFF, STATE, obj, operation, path_param, query_param
+from .openapi import ADMIN, STATE, obj, operation, path_param, query_param
+from .ws import sessions_changed
 
 AUDIT_LIMIT = 500
 
@@ -167,6 +168,7 @@ async def set_user_disabled(request: Request) -> JSONResponse:
         raise BadRequest("Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.",
                          key="self_disable")
     await office.in_writer(auth.set_disabled, office.store, name, disabled)
+    sessions_changed(office)
     await office.audit(user, "user_disabled" if disabled else "user_enabled", username=name)
     return JSONResponse({"user": _user_view(office.store.get_user(name) or {})})
 
@@ -177,6 +179,7 @@ async def reset_password(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     password = get_str(await read_json(request), "password", required=True, max_len=200) or ""
     await office.in_writer(auth.set_password, office.store, name, password)
+    sessions_changed(office)
     await office.audit(user, "password_reset", username=name)
     return JSONResponse({"ok": True})
 
@@ -247,45 +250,45 @@ openapi_paths: dict[str, Any] = {
              "alerts": {"type": "array", "items": obj({"id": _INT, "label": _STR, "service": _STR, "waited_s": _INT,
                                                        "issued_at": _STR})},
              "served_by_staff": {"type": "object", "additionalProperties": _INT}}),
-        errors=_ADMIN, security=STAFF)},
+        errors=_ADMIN, security=ADMIN)},
     "/api/admin/config": {
         "get": operation("config.toml as text and as the form's data", obj({"path": _STR, "text": _STR,
                                                                              "editable": _EDITABLE}),
-                         errors=(*_ADMIN, 404), security=STAFF),
+                         errors=(*_ADMIN, 404), security=ADMIN),
         "post": operation("Structured edit of config.toml, applied at once (audited)", _SAVED, body=_CONFIG_EDIT,
-                          errors=(400, *_ADMIN, 404, 409, 413), security=STAFF),
+                          errors=(400, *_ADMIN, 404, 409, 413), security=ADMIN),
     },
     "/api/admin/config/text": {"post": operation(
         "Replace config.toml with this text, applied at once (audited)", _SAVED,
-        body=obj({"text": {"type": "string", "minLength": 1}}), errors=(400, *_ADMIN, 404, 409, 413), security=STAFF)},
+        body=obj({"text": {"type": "string", "minLength": 1}}), errors=(400, *_ADMIN, 404, 409, 413), security=ADMIN)},
     "/api/admin/users": {
         "get": operation("Staff accounts (no password hashes)", obj({"users": {"type": "array", "items": _USER}}),
-                         errors=_ADMIN, security=STAFF),
+                         errors=_ADMIN, security=ADMIN),
         "post": operation("Add an account (audited)", obj({"user": _USER}), status="201",
                           body=obj({"username": {"type": "string", "maxLength": 40},
                                     "password": {"type": "string", "minLength": 8, "maxLength": 200}},
                                    {"role": {"enum": list(auth.ROLES)}, "display_name": {"type": "string",
                                                                                        "maxLength": 100}}),
-                          errors=(400, *_ADMIN, 409, 413), security=STAFF),
+                          errors=(400, *_ADMIN, 409, 413), security=ADMIN),
     },
     "/api/admin/users/{name}/disabled": {"post": operation(
         "Disable or enable an account (audited; not your own)", obj({"user": _USER}),
-        body=obj({"disabled": {"type": "boolean"}}), errors=(400, *_ADMIN, 404, 413), security=STAFF,
+        body=obj({"disabled": {"type": "boolean"}}), errors=(400, *_ADMIN, 404, 413), security=ADMIN,
         params=[_NAME])},
     "/api/admin/users/{name}/password": {"post": operation(
         "Set a new password (audited)", obj({"ok": {"const": True}}),
         body=obj({"password": {"type": "string", "minLength": 8, "maxLength": 200}}),
-        errors=(400, *_ADMIN, 404, 413), security=STAFF, params=[_NAME])},
+        errors=(400, *_ADMIN, 404, 413), security=ADMIN, params=[_NAME])},
     "/api/admin/tickets": {"get": operation(
         "Today's tickets, newest first (at most 100); `q` filters by number or label",
         obj({"tickets": {"type": "array", "items": obj({
             "id": _INT, "label": _STR, "service": _STR, "state": _STR, "priority": {"type": "boolean"},
             "counter": {"type": ["integer", "null"]}, "staff": {"type": ["string", "null"]}, "issued_at": _STR,
             "called_at": {"type": ["string", "null"]}, "transfers": _INT})}}),
-        errors=_ADMIN, security=STAFF, params=[query_param("q", _STR)])},
+        errors=_ADMIN, security=ADMIN, params=[query_param("q", _STR)])},
     "/api/admin/audit": {"get": operation(
         f"The last {AUDIT_LIMIT} audit rows, newest first: when, who, what",
         obj({"audit": {"type": "array", "items": obj({"id": _INT, "at": _STR, "username": {"type": ["string", "null"]},
                                                        "action": _STR, "details": {"type": "object"}})}}),
-        errors=_ADMIN, security=STAFF)},
+        errors=_ADMIN, security=ADMIN)},
 }

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from . import auth
 from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from .office import Office, public_ticket
+from .ws import sessions_changed
 
 # Largest whole number accepted anywhere in a body: larger is surely a mistake.
 MAX_INT = 1_000_000_000
@@ -184,11 +185,12 @@ async def login(request: Request) -> JSONResponse:
     throttle: auth.LoginThrottle = request.app.state.throttle
     throttle.check(username, address)
     user = office.store.get_user(username)
-    if user is None or user["disabled"] or not auth.verify_password(password, user["password_hash"]):
+    if not auth.check_login(user, password):
         throttle.failed(username, address)
         raise auth.Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
                                 "Wrong username or password (or the account is disabled).", key="bad_login")
     throttle.succeeded(username, address)
+    assert user is not None
     if counter is not None:
         office.engine.counter(counter)
         await office.execute(lambda engine, now: engine.sign_on(now, counter, username))
@@ -212,6 +214,7 @@ async def logout(request: Request) -> JSONResponse:
     sid = request.session.get("sid")
     if isinstance(sid, str):
         await office.in_writer(auth.end_session, office.store, sid)
+        sessions_changed(office)
     request.session.clear()
     return JSONResponse({"ok": True})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -20,10 +21,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import api, auth, features, openapi
+from . import api, auth, features, guard, openapi
 from .backup import backup_forever
 from .config import Config
-from .errors import MotcuaError, NotFound
+from .errors import ConfigError, MotcuaError, NotFound
 from .office import Clock, Office, utc_now
 from .printing.service import PrintService
 from .store import Store
@@ -50,13 +51,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     vi, en = _HTTP_MESSAGES.get(exc.status_code, ("Yêu cầu không hợp lệ.", "Bad request."))
     return JSONResponse({"error": f"http_{exc.status_code}", "message": vi, "message_en": en},
                         status_code=exc.status_code, headers=exc.headers)
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    # Logged in full for the IT person; the user sees no traceback or path.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "internal", "message": "Lỗi hệ thống: hãy thử lại hoặc báo cán bộ kỹ thuật.",
-                         "message_en": "Internal error: try again or tell the IT staff."}, status_code=500)
 
 
 def page(name: str):  # type: ignore[no-untyped-def]
@@ -88,17 +82,36 @@ async def openapi_json(request: Request) -> Response:
 
 
 def secret_key(config: Config) -> str:
-    """The cookie-signing key, created on first start and kept in var/."""
+    """The cookie-signing key, created on first start and kept in var/. An existing file is
+    never overwritten: a malformed one stops the start with an error naming the setting."""
     path = config.resolve(config.server.secret_file)
-    if path.is_file():
-        key = path.read_text().strip()
-        if len(key) >= 32:
-            return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    path.write_text(key)
-    with contextlib.suppress(OSError):
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+def _read_secret(path: Path) -> str:
+    def bad(vi: str, en: str) -> ConfigError:
+        return ConfigError(f"server.secret_file ({path}): {vi}", f"server.secret_file ({path}): {en}",
+                           key="server.secret_file")
+
+    if not path.is_file():
+        raise bad("không phải một tệp thường", "is not a regular file")
+    with path.open("rb") as f:
+        raw = f.read(1025)
+    try:
+        key = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise bad("không phải khóa hợp lệ (chỉ gồm ký tự ASCII)", "is not a valid key (ASCII only)") from None
+    if not 32 <= len(key) <= 1024 or not key.isprintable() or any(ch.isspace() for ch in key):
+        raise bad("không phải khóa hợp lệ (32-1024 ký tự, một dòng); hãy xóa tệp để tạo khóa mới",
+                  "is not a valid key (32-1024 characters, one line); delete it to make a new one")
     return key
 
 
@@ -115,6 +128,7 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         office = Office(config, store, clock=clock)
         app.state.office = office
         app.state.printing = None
+        guard.redact_server_logs()
         if printing:
             app.state.printing = PrintService(office)
             await app.state.printing.start()
@@ -151,16 +165,22 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         Mount("/static", StaticFiles(directory=DISPLAY_DIR, check_dir=False), name="static"),
     ]
     routes.extend(features.routes())
+    origins = guard.allowed_origins(config.server.public_url, config.server.allowed_origins)
     app = Starlette(
         routes=routes,
         middleware=[
+            *guard.proxy_middleware(config.server.trusted_proxies),
+            Middleware(guard.SecurityHeaders),
+            Middleware(guard.CrossSiteGuard, allowed=origins),
             Middleware(SessionMiddleware, secret_key=secret_key(config), session_cookie="motcua_session",
                        same_site="strict", https_only=config.server.https, max_age=14 * 24 * 3600),
+            Middleware(guard.CatchErrors),
         ],
-        exception_handlers={MotcuaError: motcua_error, HTTPException: http_error, Exception: server_error},
+        exception_handlers={MotcuaError: motcua_error, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.config = config
+    app.state.allowed_origins = origins
     app.state.throttle = auth.LoginThrottle()
     return app
 

@@ -7,8 +7,8 @@
   ends the session at once, also for a copied cookie.
 - Clerks act for the counter they signed on at; admins for any counter.
 - Kiosks and print agents send their device token as ``Authorization: Bearer TOKEN``.
-- The hall display, ticket status and rating tablets are public and read-only (rating
-  accepts one rating for the ticket the counter just finished).
+- The hall display and ticket status are public and read-only. Rating tablets send their
+  device token (``[[rating_tablets]]``) and rate only for their own counter.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -119,30 +120,87 @@ def end_session(store: Store, sid: str) -> None:
     store.write(lambda c: c.execute("DELETE FROM sessions WHERE id = ?", (sid,)))
 
 
+_dummy_hash: str | None = None
+
+
+def dummy_hash() -> str:
+    """A real scrypt hash of a random password: checking a sign-in for a missing or disabled
+    account against it costs what a real check costs, so timing does not tell which
+    usernames exist."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
+
+
+def check_login(user: dict[str, Any] | None, password: str) -> bool:
+    """Whether ``password`` signs ``user`` in; the same scrypt work whether or not the
+    account exists or is enabled."""
+    ok = verify_password(password, user["password_hash"] if user is not None else dummy_hash())
+    return ok and user is not None and not user["disabled"]
+
+
 class LoginThrottle:
-    """At most ``limit`` failed sign-ins per minute per (username, address)."""
+    """Failed sign-ins within ``window`` seconds: at most ``per_user`` for one username (from
+    any address, so rotating addresses cannot guess one account's password) and
+    ``per_address`` from one client address (any usernames). Past either, sign-in answers
+    429 until the window has passed.
 
-    def __init__(self, limit: int = 5, window: float = 60.0):
-        self.limit = limit
+    The table is bounded: entries expire ``window`` seconds after their last failure, and
+    beyond ``max_keys`` the least recently failing are forgotten first."""
+
+    def __init__(self, per_user: int = 5, per_address: int = 20, window: float = 60.0,
+                 max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self.limits = {"user": per_user, "address": per_address}
         self.window = window
-        self.failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self.max_keys = max_keys
+        self.clock = clock
+        self.failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
 
-    def check(self, username: str, address: str) -> None:
-        q = self.failures.get((username, address))
+    def _keys(self, username: str, address: str) -> list[tuple[str, str]]:
+        return [("user", username), ("address", address)]
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float] | None:
+        q = self.failures.get(key)
         if q is None:
-            return
-        now = time.monotonic()
+            return None
         while q and now - q[0] > self.window:
             q.popleft()
-        if len(q) >= self.limit:
-            raise TooManyRequests("Đăng nhập sai quá nhiều lần: hãy đợi một phút.",
-                                  "Too many failed sign-ins: wait a minute.", key="too_many_logins")
+        if not q:
+            del self.failures[key]
+            return None
+        return q
+
+    def check(self, username: str, address: str) -> None:
+        now = self.clock()
+        for key in self._keys(username, address):
+            q = self._recent(key, now)
+            if q is not None and len(q) >= self.limits[key[0]]:
+                raise TooManyRequests("Đăng nhập sai quá nhiều lần: hãy đợi một phút.",
+                                      "Too many failed sign-ins: wait a minute.", key="too_many_logins")
 
     def failed(self, username: str, address: str) -> None:
-        self.failures[(username, address)].append(time.monotonic())
+        now = self.clock()
+        for key in self._keys(username, address):
+            q = self._recent(key, now) or deque(maxlen=max(self.limits.values()))
+            q.append(now)
+            self.failures[key] = q
+            self.failures.move_to_end(key)
+        self._expire(now)
 
     def succeeded(self, username: str, address: str) -> None:
-        self.failures.pop((username, address), None)
+        self.failures.pop(("user", username), None)
+
+    def _expire(self, now: float) -> None:
+        # Oldest last-failure first (move_to_end on every failure keeps that order).
+        while self.failures:
+            key, q = next(iter(self.failures.items()))
+            if len(self.failures) <= self.max_keys and q and now - q[-1] <= self.window:
+                break
+            del self.failures[key]
+
+    def __len__(self) -> int:
+        return len(self.failures)
 
 
 def current_user(conn: HTTPConnection, store: Store) -> dict[str, Any] | None:
@@ -152,6 +210,11 @@ def current_user(conn: HTTPConnection, store: Store) -> dict[str, Any] | None:
     username, sid = conn.session.get("user"), conn.session.get("sid")
     if not username or not isinstance(sid, str):
         return None
+    return session_user(store, username, sid)
+
+
+def session_user(store: Store, username: str, sid: str) -> dict[str, Any] | None:
+    """The enabled account of session ``sid`` if that session still exists, else None."""
     row = store.conn.execute("SELECT 1 FROM sessions WHERE id = ? AND username = ?", (sid, username)).fetchone()
     if row is None:
         return None

@@ -44,6 +44,9 @@ def serve(config: Config, *, app: Any = None, host: str | None = None, port: int
         # Compressing small JSON per screen buys nothing on a LAN and was half the server's
         # CPU per call with 230 screens (docs/benchmarks.md).
         ws_per_message_deflate=False,
+        # X-Forwarded-* are handled inside the app, believed only from server.trusted_proxies
+        # (uvicorn's default would believe anything from 127.0.0.1).
+        proxy_headers=False,
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )
@@ -162,6 +165,12 @@ def cmd_central(args: argparse.Namespace) -> int:
     return run(args, _read_password)
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from .whatif.cli import command
+
+    return command(_config(args), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Hệ thống xếp hàng một cửa / one-stop queue system")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="config.toml (default: ./config.toml)")
@@ -232,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("central", help="the central overview of many offices (central.toml; docs/central.md)")
     add_arguments(p)
     p.set_defaults(func=cmd_central)
+
+    from .whatif.cli import add_arguments as whatif_arguments
+
+    p = sub.add_parser("whatif", help="replay recorded days under other counter plans (docs/whatif.md)")
+    whatif_arguments(p)
+    p.set_defaults(func=cmd_whatif)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import re
 import tomllib
 import typing
@@ -95,6 +96,10 @@ class Server:
     https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False)
     secret_file: str = _help("File holding the cookie signing key (created if missing)", "var/secret.key")
     max_body_bytes: int = _help("Largest accepted request body", 16384)
+    trusted_proxies: list[str] = _help("Reverse proxies (IP addresses or networks) whose X-Forwarded-For and "
+                                       "X-Forwarded-Proto headers are believed; none by default", default_factory=list)
+    allowed_origins: list[str] = _help("Other origins (scheme://host:port) whose pages may send changes; "
+                                       "this server's own address and public_url always may", default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -353,6 +358,16 @@ def _validate(cfg: Config) -> None:
         seen_days[text] = i
     if not 1 <= cfg.server.port <= 65535:
         raise _fail("server.port", "phải từ 1 đến 65535", "must be 1-65535")
+    for i, proxy in enumerate(cfg.server.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise _fail(f"server.trusted_proxies[{i}]", "phải là địa chỉ IP hoặc mạng (127.0.0.1, 10.0.0.0/8)",
+                        "must be an IP address or network (127.0.0.1, 10.0.0.0/8)") from None
+    for i, origin in enumerate(cfg.server.allowed_origins):
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+            raise _fail(f"server.allowed_origins[{i}]", "phải có dạng http(s)://máy[:cổng], không có đường dẫn",
+                        "must look like http(s)://host[:port], without a path")
     if cfg.queue.priority_rule not in ("strict", "interleave"):
         raise _fail("queue.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
     if cfg.queue.interleave < 0:

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 from . import admin, appointments_api, report_days, report_routes, sync
 from .office import Office
 from .printing import routes as printing
+from .whatif import web as whatif
 
 
 class Feature(Protocol):
@@ -32,7 +33,7 @@ class Feature(Protocol):
     def openapi_paths(self) -> Mapping[str, Any]: ...
 
 
-FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api, sync)
+FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api, sync, whatif)
 BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (appointments_api.run_forever,
                                                                       report_days.keep_fresh)
 

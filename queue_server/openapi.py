@@ -3,8 +3,9 @@
 The core endpoints (``queue_server.api``) are described here; each feature module listed in
 ``queue_server.features`` describes its own next to its routes, as ``openapi_paths``, built
 with the helpers below (``operation``, ``path_param``, ``obj``…); ``document(paths)`` merges
-them (the app passes ``features.openapi_paths()``). ``tests/test_openapi.py`` checks that every HTTP route of the app has an entry with
-its methods, and the fuzz tests check every response against these schemas.
+them (the app passes ``features.openapi_paths()``). ``tests/test_openapi.py`` checks that
+every HTTP route of the app has an entry with its methods, and the fuzz tests check every
+response against these schemas. ``markdown_table`` is README's API table.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ STATE = {
 }
 ISSUED = {
     "type": "object",
-    "required": ["id", "number", "label", "service", "people_ahead", "estimated_wait_s", "token", "status_url", "print"],
+    "required": ["id", "number", "label", "service", "people_ahead", "estimated_wait_s", "token", "status_url",
+                 "print"],
     "properties": {
         "ticket": TICKET, "id": {"type": "integer"}, "number": {"type": "integer"}, "label": {"type": "string"},
         "service": {"type": "string"}, "service_name": {"type": "string"}, "priority": {"type": "boolean"},
@@ -73,16 +75,17 @@ def error_responses(*codes: int) -> dict[str, Any]:
     text = {400: "Bad input", 401: "Not signed in / no device token", 403: "Not allowed", 404: "Not found",
             409: "Refused by the current state", 413: "Body too large", 429: "Too many attempts",
             503: "Storage error, nothing changed"}
-    return {str(c): {"description": text[c], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            for c in codes}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {str(c): {"description": text[c], "content": error} for c in codes}
 
 
 def operation(summary: str, ok: dict[str, Any], *, status: str = "200", body: dict[str, Any] | None = None,
               errors: tuple[int, ...] = (), security: list[dict[str, list[str]]] | None = None,
               params: list[dict[str, Any]] | None = None, extra_ok: dict[str, Any] | None = None,
-              media: str = "application/json") -> dict[str, Any]:
+              media: str = "application/json", who: str | None = None) -> dict[str, Any]:
     """One operation: ``ok`` is the schema of its success answer (status ``status``, of type
-    ``media``), ``errors`` the status codes it may refuse with."""
+    ``media``), ``errors`` the status codes it may refuse with. ``who`` (``x-who``) says who
+    may call it in README's words when ``security`` alone does not (see ``who_may_call``)."""
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {status: {"description": "OK", "content": {media: {"schema": ok}}}, **error_responses(*errors)},
@@ -95,7 +98,33 @@ def operation(summary: str, ok: dict[str, Any], *, status: str = "200", body: di
         op["security"] = security
     if params:
         op["parameters"] = params
+    if who is not None:
+        op["x-who"] = who
     return op
+
+
+def who_may_call(op: dict[str, Any]) -> str:
+    """Who may call ``op``, for people: its ``x-who``, else read from its security (a session
+    with the role ``admin``, any staff session, a device token, or anyone)."""
+    if "x-who" in op:
+        return str(op["x-who"])
+    needs = {scheme: roles for requirement in op.get("security", []) for scheme, roles in requirement.items()}
+    if "session" in needs:
+        return " or ".join(needs["session"]) if needs["session"] else "staff"
+    if "device" in needs:
+        return "device token"
+    return "anyone"
+
+
+def markdown_table(doc: dict[str, Any]) -> str:
+    """README's API table: one row per operation of ``doc``, in the document's order
+    (tests/test_readme.py keeps README in step with the app's document)."""
+    lines = ["| method and path | who | what |", "| --- | --- | --- |"]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            what = " ".join(op["summary"].split()).replace("|", "\\|")
+            lines.append(f"| `{method.upper()} {path}` | {who_may_call(op)} | {what} |")
+    return "\n".join(lines)
 
 
 def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +144,8 @@ def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dic
 
 
 STAFF: list[dict[str, list[str]]] = [{"session": []}]
+# OpenAPI 3.1 lets non-OAuth schemes list the roles an operation needs.
+ADMIN: list[dict[str, list[str]]] = [{"session": ["admin"]}]
 KIOSK: list[dict[str, list[str]]] = [{"device": []}]
 COUNTER_N = path_param("n", {"type": "integer", "minimum": 1})
 TICKET_ID = path_param("id", {"type": "integer", "minimum": 1})
@@ -123,6 +154,7 @@ CURRENT = {"type": "object", "properties": {"current": NULLABLE_INT}}
 # What a staff command may answer besides success: bad body, not signed in, not allowed,
 # no such thing, refused by the state, body too large, storage error.
 COMMAND_ERRORS = (400, 401, 403, 404, 409, 413, 503)
+CLERK_OF_N = "clerk of n, admin"
 TICKET_ANSWER = obj({"ticket": TICKET})
 
 
@@ -139,29 +171,31 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
     for name, summary in simple.items():
         counter_ops[f"/api/counters/{{n}}/{name}"] = {"post": operation(summary, COUNTER_VIEW, body=EMPTY,
                                                                   errors=COMMAND_ERRORS, security=STAFF,
-                                                                  params=[COUNTER_N])}
+                                                                  params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/open"] = {"post": operation(
         "Open (sign on) the counter; an admin may open it for another active account named in `staff` "
         "(audited when an admin does it)", COUNTER_VIEW,
         body={"type": "object", "properties": {"staff": {"type": "string", "maxLength": 40}}},
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/next"] = {"post": operation(
-        "Finish the current ticket and call the next (send `current`: the ticket id your screen shows, "
-        "so a double click never calls two)", COUNTER_VIEW, body=CURRENT, errors=COMMAND_ERRORS,
-        security=STAFF, params=[COUNTER_N])}
+        "Finish the current ticket (no-show after `max_recalls` recalls) and call the next; send "
+        "`{\"current\": <id shown or null>}` so a double click never calls two", COUNTER_VIEW, body=CURRENT,
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/call"] = {"post": operation(
-        "Call one ticket by number, out of order", COUNTER_VIEW,
+        "`{number}`: call one ticket out of order (also a no-show who came back)", COUNTER_VIEW,
         body={"type": "object", "required": ["number"],
               "properties": {"number": {"type": ["integer", "string"]}, "current": NULLABLE_INT}},
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/transfer"] = {"post": operation(
-        "Transfer the current ticket to a service or a counter (front of that queue)", COUNTER_VIEW,
+        "`{service}` or `{counter}`: transfer the current ticket; it keeps its number and goes to the front "
+        "there", COUNTER_VIEW,
         body={"type": "object", "properties": {"service": {"type": "string"}, "counter": {"type": "integer"}}},
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/pause"] = {"post": operation(
-        "Pause the counter with a reason (audited when an admin does it)", COUNTER_VIEW,
+        "`{reason}`: pause the counter (a paused counter gets no tickets; audited when an admin does it)",
+        COUNTER_VIEW,
         body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 200}}},
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N])}
+        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "motcua", "version": "0.1.0",
@@ -175,49 +209,56 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             },
         },
         "paths": {
-            "/healthz": {"get": operation("Liveness", {"type": "object", "required": ["ok"]})},
-            "/api/state": {"get": operation("Office state snapshot (staff fields when signed in)", STATE)},
+            "/healthz": {"get": operation(
+                "Liveness: `{\"ok\": true, \"seq\": 41, \"day\": \"2026-11-30\", \"screens\": 7, "
+                "\"dropped_screens\": 0}` (screens connected, and dropped for falling behind)",
+                {"type": "object", "required": ["ok"]})},
+            "/api/state": {"get": operation(
+                "Office state snapshot: office, day, services (open, waiting, estimated wait, next numbers), "
+                "counters (state, current ticket, served today), latest calls, `seq`", STATE,
+                who="anyone (staff see more)")},
             "/api/tickets": {"post": operation(
-                "Issue a ticket (kiosk). The same request_id again returns the same ticket with 200.",
+                "Issue a ticket `{service, priority?, request_id?}` → 201; the same `request_id` again → 200 "
+                "with the same ticket",
                 ISSUED, status="201",
                 body={"type": "object", "required": ["service"],
                       "properties": {"service": {"type": "string"}, "priority": {"type": "boolean"},
                                      "request_id": {"type": "string", "maxLength": 64}}},
-                errors=(400, 401, 404, 409, 413, 503), security=KIOSK,
+                errors=(400, 401, 404, 409, 413, 503), security=KIOSK, who="kiosk token",
                 extra_ok={"200": {"description": "Same request_id: the ticket issued before",
                                   "content": {"application/json": {"schema": ISSUED}}}})},
             "/api/tickets/{token}": {"get": operation(
                 "Public status of one ticket", TICKET, errors=(404,),
-                params=[path_param("token", {"type": "string"})])},
+                params=[path_param("token", {"type": "string"})], who="anyone with the token")},
             "/api/tickets/{id}/requeue": {"post": operation(
                 "Put a no-show back in the queue (audited)", TICKET_ANSWER,
                 body=EMPTY, errors=COMMAND_ERRORS, security=STAFF, params=[TICKET_ID])},
             "/api/tickets/{id}/cancel": {"post": operation(
-                "Cancel a waiting ticket (admin; audited)", TICKET_ANSWER,
-                body=EMPTY, errors=COMMAND_ERRORS, security=STAFF, params=[TICKET_ID])},
+                "Cancel a waiting ticket (audited)", TICKET_ANSWER,
+                body=EMPTY, errors=COMMAND_ERRORS, security=ADMIN, params=[TICKET_ID])},
             "/api/login": {"post": operation(
-                "Sign in; with `counter`, sign on at that counter",
+                "`{username, password, counter?}`: sign in; with `counter` the counter opens",
                 {"type": "object", "required": ["user", "role"]},
                 body={"type": "object", "required": ["username", "password"],
                       "properties": {"username": {"type": "string"}, "password": {"type": "string"},
                                      "counter": {"type": "integer"}}},
-                errors=(400, 401, 404, 409, 413, 429, 503))},
+                errors=(400, 401, 404, 409, 413, 429, 503), who="—")},
             "/api/logout": {"post": operation("Sign out (closes the counter)", obj({"ok": {"const": True}}),
-                                              errors=(409, 503))},
+                                              errors=(409, 503), who="staff")},
             "/api/me": {"get": operation("The signed-in user", {"type": "object", "required": ["user", "role"]},
                                    errors=(401,), security=STAFF)},
             "/api/counters/{n}/rating": {"post": operation(
-                "Rating tablet: rate the ticket this counter just finished",
+                "`{ticket_id, level}`: rate, once, the ticket counter n finished last",
                 {"type": "object", "required": ["ok"]},
                 body={"type": "object", "required": ["ticket_id", "level"],
                       "properties": {"ticket_id": {"type": "integer"}, "level": {"type": "integer"}}},
-                errors=(400, 403, 404, 409, 413, 503), params=[COUNTER_N])},
+                errors=(400, 403, 404, 409, 413, 503), params=[COUNTER_N], who="rating tablet")},
             "/api/services/{code}": {"post": operation(
-                "Open/close a service or set today's cap (admin; audited)",
+                "`{open?, cap?}`: open or close a service, or set its cap, for today (audited)",
                 obj({"services": {"type": "array", "items": {"type": "object", "required": ["code", "open", "cap"]}}}),
                 body={"type": "object", "properties": {"open": {"type": "boolean"},
                                                        "cap": {"type": ["integer", "null"]}}},
-                errors=(400, 401, 403, 404, 413, 503), security=STAFF,
+                errors=(400, 401, 403, 404, 413, 503), security=ADMIN,
                 params=[path_param("code", {"type": "string"})])},
             "/api/openapi.json": {"get": operation("This document", obj({"openapi": {"type": "string"},
                                                                         "paths": {"type": "object"}}))},

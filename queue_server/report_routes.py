@@ -16,7 +16,7 @@ from starlette.routing import Route
 from . import auth, reports
 from .errors import BadRequest
 from .office import Office
-from .openapi import STAFF, obj, operation, query_param
+from .openapi import ADMIN, obj, operation, query_param
 from .store import connect
 
 REPORT_CACHE = 4
@@ -147,7 +147,7 @@ def _export() -> dict[str, Any]:
         "The report as a file to download (CSV for any program, XLSX for Excel)",
         _STR,
         errors=(400, *_ADMIN),
-        security=STAFF,
+        security=ADMIN,
         media="text/csv",
         params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
     )
@@ -163,7 +163,7 @@ openapi_paths: dict[str, Any] = {
             "Report for a range of office days, grouped (see docs/reports.md)",
             _REPORT,
             errors=(400, *_ADMIN),
-            security=STAFF,
+            security=ADMIN,
             params=_REPORT_QUERY,
         )
     },

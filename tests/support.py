@@ -30,6 +30,8 @@ from queue_server.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CONFIG = ROOT / "config.toml"
 KIOSK_TOKEN = "kiosk-sanh-doi-ma-nay"
+# Every state-changing request must say it sends JSON (else 415): the default for TestClients.
+JSON_HEADERS = {"Content-Type": "application/json"}
 PASSWORD = "mat-khau-123"
 
 
@@ -85,11 +87,12 @@ def add_staff(config_path: Path, users: dict[str, str]) -> None:
 
 class ServerProcess:
     def __init__(self, folder: Path, config_path: Path | None = None, port: int | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, log_level: str = "warning"):
         self.folder = folder
         self.config_path = config_path or write_config(folder)
         self.port = port or free_port()
         self.env = env or {}
+        self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = folder / "server.log"
 
@@ -106,7 +109,7 @@ class ServerProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "queue_server.cli", "--config", str(self.config_path), "serve",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.log_level],
             cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()

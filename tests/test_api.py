@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from queue_server import auth
 from queue_server.app import create_app
 from queue_server.store import Store
-from tests.support import KIOSK_TOKEN, PASSWORD, office_config
+from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, office_config
 
 VN = dt.timezone(dt.timedelta(hours=7))
 KIOSK = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
@@ -45,7 +45,7 @@ def db_path(tmp_path: Path) -> Path:
 def client(tmp_path: Path, db_path: Path) -> Iterator[TestClient]:
     config = office_config(tmp_path)
     app = create_app(config, database=db_path, clock=Clock(), printing=False)
-    with TestClient(app) as c:
+    with TestClient(app, headers=JSON_HEADERS) as c:
         yield c
 
 

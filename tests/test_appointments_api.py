@@ -192,12 +192,12 @@ def test_unknown_code_is_404(client: TestClient):
 def test_check_in_gives_a_booked_ticket_and_the_same_ticket_again(client: TestClient, clock: Clock):
     code = book(client, "09:00", "2026-12-07").json()["code"]
     clock.now = MONDAY.replace(hour=8, minute=40)
-    r = client.post(f"/api/appointments/{code}/check-in", headers=KIOSK)
+    r = client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK)
     assert r.status_code == 201, r.text
     t = r.json()
     assert t["booked"] is True and t["label"] == "H1001" and t["service"] == "CT"
     assert t["slot_start"].startswith("2026-12-07T09:00")
-    again = client.post(f"/api/appointments/{code}/check-in", headers=KIOSK)
+    again = client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK)
     assert again.status_code == 200 and again.json()["id"] == t["id"]
     assert client.get(f"/api/appointments/{code}").json()["state"] == "checked_in"
     status = client.get(f"/api/tickets/{t['token']}").json()
@@ -207,7 +207,7 @@ def test_check_in_gives_a_booked_ticket_and_the_same_ticket_again(client: TestCl
 def test_check_in_too_early_says_when_it_opens(client: TestClient, clock: Clock):
     code = book(client, "09:00", "2026-12-07").json()["code"]
     clock.now = MONDAY.replace(hour=8, minute=10)
-    r = client.post(f"/api/appointments/{code}/check-in", headers=KIOSK)
+    r = client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK)
     assert (r.status_code, r.json()["error"]) == (409, "too_early")
     assert r.json()["details"]["opens_at"].startswith("2026-12-07T08:30")
     assert "08:30" in r.json()["message"]
@@ -216,21 +216,21 @@ def test_check_in_too_early_says_when_it_opens(client: TestClient, clock: Clock)
 def test_check_in_too_late_offers_a_walk_in(client: TestClient, clock: Clock):
     code = book(client, "09:00", "2026-12-07").json()["code"]
     clock.now = MONDAY.replace(hour=9, minute=16)
-    r = client.post(f"/api/appointments/{code}/check-in", headers=KIOSK)
+    r = client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK)
     assert (r.status_code, r.json()["error"]) == (409, "too_late")
     assert r.json()["details"]["walk_in"] is True
 
 
 def test_check_in_needs_the_kiosk_token(client: TestClient):
     code = book(client).json()["code"]
-    assert client.post(f"/api/appointments/{code}/check-in").status_code == 401
+    assert client.post(f"/api/appointments/{code}/check-in", json={}).status_code == 401
 
 
 def test_a_cancelled_appointment_cannot_check_in(client: TestClient, clock: Clock):
     code = book(client, "09:00", "2026-12-07").json()["code"]
     client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"})
     clock.now = MONDAY.replace(hour=8, minute=50)
-    r = client.post(f"/api/appointments/{code}/check-in", headers=KIOSK)
+    r = client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK)
     assert (r.status_code, r.json()["error"]) == (409, "appointment_cancelled")
 
 
@@ -286,7 +286,7 @@ def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):
     with make_client(tmp_path, clock) as client:
         code = book(client, "09:00", "2026-12-07").json()["code"]
         clock.now = MONDAY.replace(hour=8, minute=45)
-        assert client.post(f"/api/appointments/{code}/check-in", headers=KIOSK).status_code == 201
+        assert client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK).status_code == 201
         office = client.app.state.office  # type: ignore[attr-defined]
         ticket = next(t for t in office.engine.tickets.values() if t.booked).to_dict()
         info = TicketInfo.from_json(ticket_info(office.config, Printer(id="p", url="png:///tmp"), ticket, "http://x/t/1"))
@@ -311,7 +311,7 @@ def test_report_per_service_and_day_counts_waits_and_on_time_share(tmp_path: Pat
         book(client, "09:00", "2026-12-07", service="HT", phone="0911000005")
         clock.now = MONDAY.replace(hour=8, minute=20)
         for code in (on_time, late_call):
-            assert client.post(f"/api/appointments/{code}/check-in", headers=KIOSK).status_code == 201
+            assert client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK).status_code == 201
         assert client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code == 200
         clock.now = MONDAY.replace(hour=8, minute=35)  # 5 minutes into the slot
         assert client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] == "H1001"

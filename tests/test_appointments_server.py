@@ -133,9 +133,9 @@ def test_restart_keeps_appointment_tickets_and_their_idempotent_check_in(tmp_pat
                                                         "name": "Vũ Văn Hải", "phone": f"091000000{i}"}).json()["code"]
                  for i in range(3)]
         clock.now = MONDAY.replace(hour=8, minute=10)
-        first = client.post(f"/api/appointments/{codes[0]}/check-in", headers=KIOSK).json()
+        first = client.post(f"/api/appointments/{codes[0]}/check-in", json={}, headers=KIOSK).json()
         client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK)
-        client.post(f"/api/appointments/{codes[1]}/check-in", headers=KIOSK)
+        client.post(f"/api/appointments/{codes[1]}/check-in", json={}, headers=KIOSK)
         before = client.app.state.office.engine  # type: ignore[attr-defined]
         state_before = ({i: t.to_dict() for i, t in before.tickets.items()}, before.meta(), dict(before.by_appointment),
                         {i: before.position(t) for i, t in before.tickets.items()})
@@ -144,7 +144,7 @@ def test_restart_keeps_appointment_tickets_and_their_idempotent_check_in(tmp_pat
         state_after = ({i: t.to_dict() for i, t in after.tickets.items()}, after.meta(), dict(after.by_appointment),
                        {i: after.position(t) for i, t in after.tickets.items()})
         assert state_after == state_before
-        again = client.post(f"/api/appointments/{codes[0]}/check-in", headers=KIOSK)
+        again = client.post(f"/api/appointments/{codes[0]}/check-in", json={}, headers=KIOSK)
         assert again.status_code == 200 and again.json()["id"] == first["id"]
-        third = client.post(f"/api/appointments/{codes[2]}/check-in", headers=KIOSK).json()
+        third = client.post(f"/api/appointments/{codes[2]}/check-in", json={}, headers=KIOSK).json()
         assert third["label"] == "H1004"  # numbering continues after the restart

@@ -10,7 +10,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from queue_server.app import create_app
-from tests.support import KIOSK_TOKEN, office_config
+from tests.support import JSON_HEADERS, KIOSK_TOKEN, office_config
 
 VN = dt.timezone(dt.timedelta(hours=7))
 
@@ -25,7 +25,7 @@ def test_server_writes_the_daily_backup_at_the_configured_time(tmp_path: Path):
     config = office_config(tmp_path, office={"enforce_hours": False},
                            backup={"dir": str(tmp_path / "backups"), "daily_at": "12:15", "keep": 3})
     app = create_app(config, database=tmp_path / "motcua.db", clock=clock, printing=False)
-    with TestClient(app) as client:
+    with TestClient(app, headers=JSON_HEADERS) as client:
         r = client.post("/api/tickets", json={"service": "CT"}, headers={"Authorization": f"Bearer {KIOSK_TOKEN}"})
         assert r.status_code == 201
         deadline = time.monotonic() + 10

@@ -8,13 +8,13 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from queue_server.demo import demo_app
-from tests.support import office_config
+from tests.support import JSON_HEADERS, office_config
 
 
 def test_demo_day_issues_calls_and_serves_tickets_by_itself(tmp_path: Path):
     config = office_config(tmp_path)
     app = demo_app(config, speed=600.0, database=tmp_path / "demo.db", seed=7)
-    with TestClient(app) as client:
+    with TestClient(app, headers=JSON_HEADERS) as client:
         deadline = time.monotonic() + 15
         state = client.get("/api/state").json()
         while time.monotonic() < deadline:

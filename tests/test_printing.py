@@ -27,7 +27,7 @@ from queue_server.printing.jobs import JobState
 from queue_server.printing.service import PrintService
 from queue_server.store import Store
 from tests.fakeprinter import FakePrinter, paper_out, refused_url
-from tests.support import KIOSK_TOKEN, PASSWORD, office_config
+from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, office_config
 
 KIOSK = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
 RASTER = b"\x1dv0"  # GS v 0: a ticket image, as opposed to a status query
@@ -69,7 +69,7 @@ def make_client_fixture(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     def make(printer_settings: dict[str, Any], clock: Callable[[], dt.datetime] | None = None) -> TestClient:
         config = office_config(tmp_path, office={"enforce_hours": False}, printers=[printer_settings])
         app = create_app(config, database=db_path, clock=clock or ShiftedClock(), printing=True)
-        client = TestClient(app)
+        client = TestClient(app, headers=JSON_HEADERS)
         client.__enter__()
         clients.append(client)
         return client
@@ -189,7 +189,7 @@ def test_job_is_stored_with_the_ticket_before_the_kiosk_hears_of_it(make_client,
 def test_a_kiosk_without_a_printer_gets_no_job(tmp_path: Path):
     config = office_config(tmp_path, office={"enforce_hours": False},
                            kiosks=[{"id": "sanh", "token": KIOSK_TOKEN, "printer": ""}])
-    with TestClient(create_app(config, database=tmp_path / "motcua.db", printing=True)) as client:
+    with TestClient(create_app(config, database=tmp_path / "motcua.db", printing=True), headers=JSON_HEADERS) as client:
         answer = issue(client)
     assert answer["print"]["state"] == "none"
     assert jobs_in_db(tmp_path) == []

@@ -11,10 +11,12 @@ export class ApiError extends Error {
 
 /** fetch JSON; throws ApiError on a non-2xx answer. */
 export async function api(path, { method = "GET", body } = {}) {
+  // Every change is sent as JSON, also without a body: the server refuses anything else (415).
+  const sends = method !== "GET";
   const response = await fetch(path, {
     method,
-    headers: body !== undefined ? { "Content-Type": "application/json" } : {},
-    body: body !== undefined ? JSON.stringify(body) : undefined,
+    headers: sends ? { "Content-Type": "application/json" } : {},
+    body: sends ? JSON.stringify(body ?? {}) : undefined,
     credentials: "same-origin",
     cache: "no-store",
   });
