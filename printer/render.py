@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,8 @@ WORDS: dict[str, dict[str, str]] = {
     "vi": {
         "number": "Số thứ tự",
         "people_ahead": "Người chờ trước: {n}",
-        "wait": "Thời gian chờ dự kiến ~{n} phút",
+        "wait": "Thời gian chờ dự kiến: khoảng {n} phút",
+        "wait_none": "Thời gian chờ dự kiến: dưới 1 phút",
         "scan": "Quét mã để theo dõi",
         "priority": "ƯU TIÊN",
         "appointment": "LỊCH HẸN {time}",
@@ -45,7 +47,8 @@ WORDS: dict[str, dict[str, str]] = {
     "en": {
         "number": "Your number",
         "people_ahead": "People ahead: {n}",
-        "wait": "Estimated wait ~{n} min",
+        "wait": "Estimated wait: about {n} min",
+        "wait_none": "Estimated wait: under a minute",
         "scan": "Scan to follow your turn",
         "priority": "PRIORITY",
         "appointment": "APPOINTMENT {time}",
@@ -67,6 +70,8 @@ class TicketInfo:
     footer: str = ""
     priority: bool = False
     lang: Lang = "vi"
+    # The counters that serve the ticket's service, already formatted ("Quầy 1, 2").
+    counters: str = ""
     appointment: str = ""  # the booked slot's start, "HH:MM" ("" for a walk-in ticket)
 
     def __post_init__(self) -> None:
@@ -94,6 +99,14 @@ class TicketInfo:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def wait_minutes(seconds: float | None) -> int:
+    """The estimated wait as printed, in whole minutes: 0 ("under a minute") below 30 s,
+    else rounded up, so the ticket says what the kiosk screen says."""
+    if not seconds or seconds < 30:
+        return 0
+    return math.ceil(seconds / 60)
 
 
 # --- fonts -------------------------------------------------------------------
@@ -273,13 +286,15 @@ def _ticket_strings(info: TicketInfo) -> dict[str, str]:
     strings = {
         "office": info.office_name,
         "service": info.service_name,
+        "counters": info.counters,
         "number": words["number"],
         "label": info.label,
         "priority": words["priority"] if info.priority else "",
         "appointment": words["appointment"].format(time=info.appointment) if info.appointment else "",
         "issued_at": info.issued_at,
         "people_ahead": words["people_ahead"].format(n=info.people_ahead),
-        "wait": words["wait"].format(n=info.estimated_wait_min),
+        # Worded as the kiosk screen words it (display/js/i18n.js waitText).
+        "wait": words["wait"].format(n=info.estimated_wait_min) if info.estimated_wait_min else words["wait_none"],
         "scan": words["scan"],
         "footer": info.footer,
     }
@@ -304,6 +319,8 @@ def render_ticket(info: TicketInfo, width_px: int) -> Image.Image:
         blocks += [_text_block(s["office"], w, margin, round(22 * unit), bold=True), int(6 * unit)]
     if s["service"]:
         blocks += [_text_block(s["service"], w, margin, round(26 * unit)), int(8 * unit)]
+    if s["counters"]:
+        blocks += [_text_block(s["counters"], w, margin, round(24 * unit), bold=True), int(8 * unit)]
     blocks += [_rule(w, margin), int(8 * unit)]
     blocks += [_text_block(s["number"], w, margin, round(22 * unit)), int(4 * unit)]
     blocks += [_big_label(s["label"], w, margin), int(8 * unit)]

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth
-from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from .errors import BadRequest, NotFound, PayloadTooLarge
 from .office import Office, public_ticket
 from .ws import sessions_changed
 
@@ -150,13 +150,17 @@ async def issue_ticket(request: Request) -> JSONResponse:
     priority = bool(get_bool(body, "priority"))
     request_id = get_str(body, "request_id", max_len=64)
     token = secrets.token_urlsafe(16)
-    before = office.engine.find_request(kiosk.id, request_id)
     printing = request.app.state.printing
 
-    ticket = await office.execute(
-        lambda engine, now: engine.issue(now, service=service, token=token, priority=priority,  # type: ignore[arg-type]
-                                         kiosk=kiosk.id, request_id=request_id),
-        extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
+    def command(engine: Any, now: Any) -> tuple[tuple[Any, bool], list[Any]]:
+        # The repeat lookup runs inside the engine, under the office lock: two racing copies
+        # of one request get one ticket, the first 201 and the other 200.
+        ticket, events = engine.issue(now, service=service, token=token, priority=priority,
+                                      kiosk=kiosk.id, request_id=request_id)
+        return (ticket, any(e.kind == "ticket_issued" for e in events)), events
+
+    ticket, created = await office.execute(
+        command, extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
     )
     data = ticket.to_dict()
     svc = office.config.service(ticket.service)
@@ -176,7 +180,7 @@ async def issue_ticket(request: Request) -> JSONResponse:
         "status_url": status_url(request, ticket.token),
         "print": printing.job_status(ticket.id) if printing else {"state": "none"},
     }
-    return JSONResponse(result, status_code=200 if before is not None else 201)
+    return JSONResponse(result, status_code=201 if created else 200)
 
 
 # ---------------------------------------------------------------------- staff
@@ -241,11 +245,14 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
         office.engine.counter(n)
         user = auth.require_counter(request, office.store, n)
         staff = user["username"]
+        # The engine refuses a clerk acting for a counter another account now holds (a stale
+        # session); an administrator may act on any counter.
+        override = user["role"] == "admin"
         body = await read_json(request)
         details: dict[str, Any] = {"counter": n}
         if name == "next":
             expected = _expected(body)
-            command = lambda e, now: e.call_next(now, n, staff, expected)  # noqa: E731
+            command = lambda e, now: e.call_next(now, n, staff, expected, override=override)  # noqa: E731
         elif name == "call":
             number = body.get("number")
             if isinstance(number, int) and not isinstance(number, bool):
@@ -253,15 +260,17 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
             else:
                 number = get_str(body, "number", required=True, max_len=12)
             expected = _expected(body)
-            command = lambda e, now: e.call_number(now, n, staff, number, expected)  # noqa: E731
+            command = lambda e, now: e.call_number(now, n, staff, number, expected,  # noqa: E731
+                                                    override=override)
         elif name == "transfer":
             service = get_str(body, "service", max_len=16)
             to_counter = get_int(body, "counter", minimum=1)
-            command = lambda e, now: e.transfer(now, n, staff, service=service, to_counter=to_counter)  # noqa: E731
+            command = lambda e, now: e.transfer(now, n, staff, service=service, to_counter=to_counter,  # noqa: E731
+                                                 override=override)
         elif name == "pause":
             reason = get_str(body, "reason", required=True, max_len=200) or ""
             details["reason"] = reason
-            command = lambda e, now: e.pause(now, n, staff, reason)  # noqa: E731
+            command = lambda e, now: e.pause(now, n, staff, reason, override=override)  # noqa: E731
         elif name == "open":
             if user["role"] != "admin" and request.session.get("counter") != n:
                 raise auth.Forbidden("Bạn không đăng nhập tại quầy này.", "You are not signed on at this counter.")
@@ -271,7 +280,7 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
         else:
             method = {"recall": "recall", "start": "start", "done": "finish", "no-show": "no_show",
                       "resume": "resume", "close": "sign_off"}[name]
-            command = lambda e, now: getattr(e, method)(now, n, staff)  # noqa: E731
+            command = lambda e, now: getattr(e, method)(now, n, staff, override=override)  # noqa: E731
         await office.execute(command)
         if name in AUDITED_COUNTER_ACTIONS and user["role"] == "admin":
             await office.audit(user, f"counter_{name}", **details)
@@ -329,16 +338,9 @@ async def rate(request: Request) -> JSONResponse:
     body = await read_json(request)
     tid = get_int(body, "ticket_id", required=True, minimum=1)
     level = get_int(body, "level", required=True, minimum=0)
-    ticket = office.engine.ticket(tid)  # type: ignore[arg-type]
-    if ticket.counter != n:
-        raise auth.Forbidden(f"Vé {ticket.label} không được phục vụ tại quầy {n}.",
-                             f"Ticket {ticket.label} was not served at counter {n}.", key="wrong_counter")
-    # Only the citizen just served at this counter may rate: not any earlier ticket.
-    latest = office.latest_done(n)
-    if latest is not None and latest.id != ticket.id and ticket.rating is None:
-        raise Conflict(f"Đã hết thời gian đánh giá số {ticket.label}.", f"Rating for {ticket.label} is closed.",
-                       key="rating_closed")
-    await office.execute(lambda e, now: e.rate(now, tid, level))  # type: ignore[arg-type]
+    # The engine checks, under the office lock, that this counter served the ticket and that
+    # it is still the one the tablet may rate (the counter's latest finished ticket).
+    await office.execute(lambda e, now: e.rate(now, tid, level, counter=n))  # type: ignore[arg-type]
     return JSONResponse({"ok": True, "ticket_id": tid, "level": level})
 
 

@@ -108,6 +108,9 @@ class Queue:
     interleave: int = _help("With interleave: at most this many normal tickets between two priority ones", 2)
     priority_enabled: bool = _help("Offer the priority path on the kiosk", True)
     max_recalls: int = _help("Next on a ticket recalled this often marks it no-show", 2)
+    closed_without_start: str = _help(
+        'Next on a called ticket never started: "served" (service time from the call) or "absent" (a no-show); '
+        "reports count these tickets apart either way", "served")
 
 
 @dataclass(frozen=True)
@@ -372,6 +375,8 @@ def _validate(cfg: Config) -> None:
         raise _fail("queue.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
     if cfg.queue.interleave < 0:
         raise _fail("queue.interleave", "không được âm", "must not be negative")
+    if cfg.queue.closed_without_start not in ("served", "absent"):
+        raise _fail("queue.closed_without_start", 'phải là "served" hoặc "absent"', 'must be "served" or "absent"')
     if cfg.queue.max_recalls < 0:
         raise _fail("queue.max_recalls", "không được âm", "must not be negative")
     if cfg.rating.levels not in (3, 4, 5):

@@ -18,10 +18,19 @@ Ticket states::
     cancel              no-show
        ▼
     cancelled          waiting/called ──day rollover──▶ expired
+
+Next on a ticket that was called and never started closes it "without start"
+(``closed_unstarted``): done (service time from the call) or no-show, as the office's
+``queue.closed_without_start`` says. Numbering belongs to the service that issued a ticket
+(``issued_service``) and to its office day; transfers never touch it.
+
+Counter commands take the acting account (``staff``) and refuse anyone but the counter's
+holder unless ``override`` (an administrator) is set.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
@@ -29,7 +38,9 @@ from enum import StrEnum
 from typing import Any
 
 from .config import Config
-from .errors import BadRequest, Conflict, InvalidTransition, NotFound
+from .errors import BadRequest, Conflict, Forbidden, InvalidTransition, NotFound
+from .order import LEVEL_RANK as LEVEL_RANK
+from .order import Picker, next_normals, positions_ahead
 
 
 class TicketState(StrEnum):
@@ -49,7 +60,6 @@ class CounterState(StrEnum):
 
 
 TERMINAL = frozenset({TicketState.DONE, TicketState.CANCELLED, TicketState.EXPIRED})
-LEVEL_RANK = {"primary": 0, "normal": 1, "backup": 2}
 # Recent service durations kept per service for the moving average.
 AVERAGE_WINDOW = 10
 
@@ -83,6 +93,15 @@ class Ticket:
     estimated_wait_s: int = 0
     rating: int | None = None
     rated_at: dt.datetime | None = None
+    # The service that gave the number: numbering belongs to it and to the day, forever
+    # (a transfer changes ``service``, never this).
+    issued_service: str = ""
+    # Closed by Next while called and never started (see ``queue.closed_without_start``).
+    closed_unstarted: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.issued_service:
+            self.issued_service = self.service
     booked: bool = False  # checked in for an appointment
     appointment: str | None = None  # the booking code (staff only)
     slot_start: dt.datetime | None = None  # the appointment's slot
@@ -104,6 +123,8 @@ class Ticket:
         kw["state"] = TicketState(kw["state"])
         kw["priority"] = bool(kw["priority"])
         kw["front"] = bool(kw.get("front") or False)
+        kw["closed_unstarted"] = bool(kw.get("closed_unstarted") or False)
+        kw["issued_service"] = kw.get("issued_service") or kw["service"]
         kw["booked"] = bool(kw.get("booked") or False)
         for k in _TICKET_TIMES:
             if kw.get(k):
@@ -159,14 +180,21 @@ class Event:
 
 @dataclass
 class ServiceDay:
-    """Per-service settings and figures for the current office day."""
+    """Per-service settings and figures for the current office day.
+
+    ``issued``, ``last_number`` and ``durations`` are derived from today's tickets (see
+    ``Engine._rebuild_figures``), so a restart or a config reload recomputes exactly what the
+    running engine had; ``open`` and ``cap`` are today's switches, kept in the engine meta.
+    """
 
     open: bool = True
     cap: int | None = None  # overrides the config's daily_cap for today
+    # Highest number this service issued today inside its *current* range (None: none yet).
     last_number: int | None = None
     last_appointment_number: int | None = None  # with its own booking.range
-    issued: int = 0
-    durations: list[float] = field(default_factory=list)
+    issued: int = 0  # tickets this service issued today (its numbering, not its queue)
+    # (finished_at, ticket id, seconds) of today's finished tickets, in finishing order.
+    durations: list[tuple[dt.datetime, int, float]] = field(default_factory=list)
 
 
 def _err_state(ticket: Ticket, action_vi: str, action_en: str) -> InvalidTransition:
@@ -188,9 +216,20 @@ STATE_VI = {
     TicketState.EXPIRED: "hết hạn",
 }
 
+# States a ticket of an earlier office day may still be in (a counter serving it across the
+# day start, or a transfer of such a ticket): the engine keeps those, and forgets the rest.
+ACTIVE = frozenset({TicketState.WAITING, TicketState.CALLED, TicketState.SERVING})
+# Outcomes of Next on a called ticket that was never started (``queue.closed_without_start``).
+CLOSED_WITHOUT_START = ("served", "absent")
+
 
 class Engine:
-    """The whole office in memory: today's tickets, every counter, the queue rules."""
+    """The whole office in memory: today's tickets, every counter, the queue rules.
+
+    Everything here is a function of the tickets, the counters, ``meta()`` and the config: a
+    new ``Engine`` built from the stored rows equals this one field by field (``state()``),
+    which tests/test_restart_equivalence.py checks for random command sequences.
+    """
 
     def __init__(
         self,
@@ -205,10 +244,8 @@ class Engine:
         meta = meta or {}
         self.day: str = meta.get("day") or self.office_day(now)
         self.normals_since_priority: int = meta.get("normals_since_priority", 0)
-        self.tickets: dict[int, Ticket] = {t.id: t for t in tickets}
-        self.next_id = max(self.tickets, default=0) + 1
-        if meta.get("next_id"):
-            self.next_id = max(self.next_id, meta["next_id"])
+        self.tickets: dict[int, Ticket] = {t.id: t for t in tickets if self._keeps(t)}
+        self.next_id = max(max(self.tickets, default=0) + 1, meta.get("next_id") or 0)
         known = {c.number: c for c in counters}
         self.counters: dict[int, CounterStatus] = {
             c.number: known.get(c.number, CounterStatus(c.number)) for c in config.counters
@@ -218,21 +255,59 @@ class Engine:
             if code in self.services:
                 self.services[code].open = saved.get("open", True)
                 self.services[code].cap = saved.get("cap")
+        # Every number given today, by any service (a number is never given twice a day).
+        self.used_numbers: set[int] = set()
+        self.by_request: dict[tuple[str, str], int] = {}
+        self._rebuild_figures()
+
+    def _keeps(self, t: Ticket) -> bool:
+        return t.day == self.day or t.state in ACTIVE
+
+    def _rebuild_figures(self) -> None:
+        """Recompute numbering, counts, averages and the request index from today's tickets."""
+        for sd in self.services.values():
+            sd.last_number, sd.last_appointment_number, sd.issued, sd.durations = None, None, 0, []
+        self.used_numbers = set()
+        self.by_request = {}
+        self.by_appointment: dict[str, int] = {}
         for t in sorted(self.tickets.values(), key=lambda t: t.id):
-            if t.day == self.day and t.service in self.services:
-                sd = self.services[t.service]
+            if t.day != self.day:
+                continue
+            self.used_numbers.add(t.number)
+            if t.request_id:
+                self.by_request[(t.kiosk or "", t.request_id)] = t.id
+            if t.appointment:
+                self.by_appointment[t.appointment] = t.id
+            sd = self.services.get(t.issued_service)
+            if sd is not None:
                 sd.issued += 1
-                if t.booked and self.config.service(t.service).booking.range:
+                svc = self.config.service(t.issued_service)
+                booking = svc.booking.range
+                if t.booked and booking and booking[0] <= t.number <= booking[1]:
                     sd.last_appointment_number = max(sd.last_appointment_number or 0, t.number)
-                else:
+                elif svc.first <= t.number <= svc.last:
                     sd.last_number = max(sd.last_number or 0, t.number)
-                if t.state is TicketState.DONE:
-                    self._record_duration(t)
-        self.by_request: dict[tuple[str, str], int] = {
-            (t.kiosk or "", t.request_id): t.id for t in self.tickets.values() if t.request_id and t.day == self.day
-        }
-        self.by_appointment: dict[str, int] = {
-            t.appointment: t.id for t in self.tickets.values() if t.appointment and t.day == self.day
+            if t.state is TicketState.DONE:
+                self._record_duration(t)
+
+    def state(self) -> dict[str, Any]:
+        """The whole state as plain data, for comparing two engines field by field."""
+        return {
+            "day": self.day,
+            "next_id": self.next_id,
+            "normals_since_priority": self.normals_since_priority,
+            "tickets": {i: t.to_dict() for i, t in sorted(self.tickets.items())},
+            "counters": {n: c.to_dict() for n, c in sorted(self.counters.items())},
+            "services": {code: {"open": sd.open, "cap": sd.cap, "last_number": sd.last_number,
+                                "last_appointment_number": sd.last_appointment_number,
+                                "issued": sd.issued, "next_number": self._next_number(code),
+                                "next_appointment_number": self._next_number(code, booked=True),
+                                "durations": [(a.isoformat(), i, d) for a, i, d in sd.durations]}
+                         for code, sd in sorted(self.services.items())},
+            "used_numbers": sorted(self.used_numbers),
+            "by_request": sorted(self.by_request.items()),
+            "by_appointment": sorted(self.by_appointment.items()),
+            "config_services": [(s.code, s.first, s.last) for s in self.config.services],
         }
 
     # ---------------------------------------------------------------- the office day
@@ -281,18 +356,20 @@ class Engine:
         self.day = today
         self.normals_since_priority = 0
         self.services = {s.code: ServiceDay() for s in self.config.services}
-        self.by_request.clear()
-        self.by_appointment.clear()
-        # Forget finished tickets of earlier days; keep what a counter still holds.
-        held_ids = {c.ticket_id for c in self.counters.values() if c.ticket_id}
-        self.tickets = {i: t for i, t in self.tickets.items() if t.day == today or i in held_ids}
+        # Forget finished tickets of earlier days; keep what a counter still serves.
+        self.tickets = {i: t for i, t in self.tickets.items() if self._keeps(t)}
+        self._rebuild_figures()
         events.append(Event("day_started", now, details={"day": today, "previous": previous}))
         return events
 
-    def reconfigure(self, config: Config) -> None:
-        """Adopt an edited config (live reload). Refused, changing nothing, when it would
-        strand a ticket: a removed counter holding one, a removed service with tickets
-        waiting."""
+    def reconfigure(self, config: Config, now: dt.datetime | None = None) -> list[Event]:
+        """Adopt an edited config (live reload); returns the events to commit.
+
+        Refused, changing nothing, when it would strand a ticket (a removed counter holding
+        one, a removed service with tickets waiting) or when a new or changed number range
+        holds a number already given today by another service. An open counter that the new
+        config removes is closed (its clerk is signed off).
+        """
         new_counters = {c.number for c in config.counters}
         for c in self.counters.values():
             if c.number not in new_counters and c.ticket_id is not None:
@@ -307,9 +384,36 @@ class Engine:
                 raise Conflict(f"Không thể bỏ quầy {t.target_counter}: có vé được chuyển đến.",
                                f"Cannot remove counter {t.target_counter}: a ticket was transferred to it.",
                                key="counter_busy")
+        self._check_ranges(config)
+        events: list[Event] = []
+        at = now or dt.datetime.now(dt.timezone.utc)
+        for c in self.counters.values():
+            if c.number not in new_counters and c.state is not CounterState.CLOSED:
+                holder = c.staff
+                events += self._close(at, c, None)
+                events[-1].details.update(reason="counter_removed", holder=holder)
         self.config = config
         self.counters = {c.number: self.counters.get(c.number, CounterStatus(c.number)) for c in config.counters}
         self.services = {s.code: self.services.get(s.code, ServiceDay()) for s in config.services}
+        self._rebuild_figures()
+        return events
+
+    def _check_ranges(self, config: Config) -> None:
+        """A new or changed range may not hold a number another service gave today: labels
+        already given stay valid, and no number is given twice in a day."""
+        old = {s.code: (s.first, s.last) for s in self.config.services}
+        today = [t for t in self.tickets.values() if t.day == self.day]
+        for i, s in enumerate(config.services):
+            if old.get(s.code) == (s.first, s.last):
+                continue
+            for t in sorted(today, key=lambda t: t.number):
+                if t.issued_service != s.code and s.first <= t.number <= s.last:
+                    raise Conflict(
+                        f"services[{i}].range: khoảng số {s.first}-{s.last} của {s.code} trùng số {t.label} "
+                        f"({t.issued_service}) đã cấp hôm nay.",
+                        f"services[{i}].range: {s.code}'s range {s.first}-{s.last} holds {t.label} "
+                        f"({t.issued_service}), already issued today.",
+                        key="range_overlaps_issued", field=f"services[{i}].range", label=t.label)
 
     # ---------------------------------------------------------------- queries
 
@@ -338,51 +442,57 @@ class Engine:
     def average_service_seconds(self, code: str) -> float:
         durations = self.services[code].durations
         if durations:
-            return sum(durations) / len(durations)
+            return sum(d for _, _, d in durations) / len(durations)
         return self.config.service(code).service_minutes * 60
 
-    def _serving_counters(self, code: str) -> int:
-        """Open counters serving ``code`` at primary/normal level (falling back sensibly
-        before anyone has signed on)."""
-        main = [c for c in self.config.counters if c.services.get(code) in ("primary", "normal")]
-        open_main = [c for c in main if self.counters[c.number].state is CounterState.OPEN]
-        if open_main:
-            return len(open_main)
-        return max(1, len(main))
-
-    def _ahead(self, code: str, priority: bool, before: Ticket | None = None) -> int:
-        count = 0
-        for t in self.waiting():
-            if t.service != code or t is before:
-                continue
-            if before is not None and not self._sorts_before(t, before):
-                continue
-            if before is None and priority and not (t.priority or t.front):
-                continue
-            count += 1
-        return count
-
-    def _sorts_before(self, a: Ticket, b: Ticket) -> bool:
-        strict = self.config.queue.priority_rule == "strict"
-
-        def key(t: Ticket) -> tuple[Any, ...]:
-            return (not t.front, (not t.priority) if strict else False, t.queued_at, t.id)
-
-        return key(a) < key(b)
-
-    def estimate(self, code: str, priority: bool = False) -> tuple[int, int]:
-        """(people ahead, estimated wait in seconds) for a new ticket of ``code``."""
-        ahead = self._ahead(code, priority)
-        wait = ahead * self.average_service_seconds(code) / self._serving_counters(code)
-        return ahead, round(wait)
+    def _callers(self, t: Ticket) -> list[tuple[int, dict[str, str]]]:
+        """The counters that would call ``t`` (number, levels), in number order: the counter
+        it was transferred to; else the open (or paused) counters serving its service; else,
+        before anyone has signed on, the counters serving it at primary/normal level."""
+        if t.target_counter is not None:
+            return [(t.target_counter, self.config.counter(t.target_counter).services)]
+        serving = [c for c in self.config.counters if t.service in c.services]
+        staffed = [c for c in serving if self.counters[c.number].state is not CounterState.CLOSED]
+        chosen = staffed or [c for c in serving if c.services[t.service] != "backup"] or serving
+        return [(c.number, c.services) for c in sorted(chosen, key=lambda c: c.number)]
 
     def position(self, ticket: Ticket) -> tuple[int, int]:
-        """(people ahead, estimated wait in seconds) for a waiting ticket, now."""
+        """(people ahead, estimated wait in seconds) for a waiting ticket, now: the tickets
+        Next would call before it if the counters that can call it press Next in turn (see
+        ``queue_server.order``), and that count times the service's average over the number
+        of those counters. 0, 0 for a ticket that no longer waits."""
         if ticket.state is not TicketState.WAITING:
             return 0, 0
-        ahead = self._ahead(ticket.service, ticket.priority, before=ticket)
-        wait = ahead * self.average_service_seconds(ticket.service) / self._serving_counters(ticket.service)
+        return self._position(ticket, self.waiting())
+
+    def _position(self, ticket: Ticket, waiting: list[Ticket]) -> tuple[int, int]:
+        callers = self._callers(ticket)
+        ahead = positions_ahead(ticket, waiting, callers, self.normals_since_priority,
+                                self.config.queue.priority_rule == "strict", self.config.queue.interleave)
+        wait = ahead * self.average_service_seconds(ticket.service) / max(1, len(callers))
         return ahead, round(wait)
+
+    def estimate(self, code: str, priority: bool = False, now: dt.datetime | None = None) -> tuple[int, int]:
+        """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now."""
+        when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.timezone.utc))
+        phantom = Ticket(id=self.next_id, day=self.day, service=code, number=0, label="", priority=priority,
+                         token="", state=TicketState.WAITING, issued_at=when, queued_at=when)
+        return self._position(phantom, [*self.waiting(), phantom])
+
+    def _next_number(self, code: str, booked: bool = False) -> int | None:
+        """The number ``code`` would give next: after its highest number in its current range
+        (``booking.range`` for an appointment, when the service has one), skipping any number
+        given today; None when the range is used up."""
+        svc = self.config.service(code)
+        sd = self.services[code]
+        if booked and svc.booking.range:
+            (first, last), latest = svc.booking.range, sd.last_appointment_number
+        else:
+            first, last, latest = svc.first, svc.last, sd.last_number
+        n = first if latest is None else latest + 1
+        while n in self.used_numbers:
+            n += 1
+        return n if n <= last else None
 
     def service_status(self, code: str, now: dt.datetime) -> tuple[bool, str | None]:
         """Whether a ticket of ``code`` can be issued now, and the reason key if not."""
@@ -397,7 +507,7 @@ class Engine:
         cap = sd.cap if sd.cap is not None else svc.daily_cap
         if cap and sd.issued >= cap:
             return False, "cap_reached"
-        if sd.last_number is not None and sd.last_number >= svc.last:
+        if self._next_number(code) is None:
             return False, "range_exhausted"
         return True, None
 
@@ -420,7 +530,8 @@ class Engine:
         request_id: str | None = None,
     ) -> tuple[Ticket, list[Event]]:
         """Issue a ticket. The same (kiosk, request_id) again returns the first ticket and
-        no event, so a double tap or a retried request never makes two tickets."""
+        no event, so a double tap or a retried request never makes two tickets (the lookup
+        runs here, under the caller's one lock, so two racing copies cannot both issue)."""
         events = self.tick(now)
         existing = self.find_request(kiosk, request_id)
         if existing is not None:
@@ -435,8 +546,8 @@ class Engine:
             raise Conflict(*ISSUE_REFUSALS[reason], key=reason)
         svc = self.config.service(service)
         sd = self.services[service]
-        number = svc.first if sd.last_number is None else sd.last_number + 1
-        ahead, wait = self.estimate(service, priority)
+        number = self._next_number(service)
+        assert number is not None  # service_status checked it
         t = Ticket(
             id=self.next_id,
             day=self.day,
@@ -450,15 +561,17 @@ class Engine:
             queued_at=now,
             kiosk=kiosk,
             request_id=request_id,
-            people_ahead=ahead,
-            estimated_wait_s=wait,
+            issued_service=service,
         )
         self.next_id += 1
         self.tickets[t.id] = t
         sd.last_number = number
         sd.issued += 1
+        self.used_numbers.add(number)
         if request_id:
             self.by_request[(kiosk or "", request_id)] = t.id
+        # What the kiosk shows and the ticket prints: the same figure the phone page shows now.
+        t.people_ahead, t.estimated_wait_s = self.position(t)
         events.append(Event("ticket_issued", now, t.to_dict()))
         return t, events
 
@@ -499,20 +612,20 @@ class Engine:
         if not ok and reason != "cap_reached":  # a booked seat does not count against today's cap
             raise Conflict(*ISSUE_REFUSALS[reason or "service_closed"], key=reason)
         sd = self.services[service]
+        number = self._next_number(service, booked=True)
+        if number is None:
+            raise Conflict(*ISSUE_REFUSALS["range_exhausted"], key="range_exhausted")
         if b.range:
-            number = b.range[0] if sd.last_appointment_number is None else sd.last_appointment_number + 1
-            if number > b.range[1]:
-                raise Conflict(*ISSUE_REFUSALS["range_exhausted"], key="range_exhausted")
             sd.last_appointment_number = number
         else:
-            number = svc.first if sd.last_number is None else sd.last_number + 1
             sd.last_number = number
         label = f"{b.prefix or svc.prefix}{number}"
         t = Ticket(id=self.next_id, day=self.day, service=service, number=number, label=label, priority=False,
                    token=token, state=TicketState.WAITING, issued_at=now, queued_at=now, kiosk=kiosk,
-                   booked=True, appointment=code, slot_start=slot_start)
+                   booked=True, appointment=code, slot_start=slot_start, issued_service=service)
         self.next_id += 1
         self.tickets[t.id] = t
+        self.used_numbers.add(number)
         sd.issued += 1
         self.by_appointment[code] = t.id
         t.people_ahead, t.estimated_wait_s = self.position(t)
@@ -521,14 +634,30 @@ class Engine:
 
     # ---------------------------------------------------------------- counters
 
-    def _open_counter(self, number: int) -> CounterStatus:
+    def _acting(self, c: CounterStatus, staff: str | None, override: bool) -> None:
+        """Refuse a clerk acting for a counter another account holds: a session left open
+        after its clerk closed the counter (or was moved) must not touch the new clerk's
+        work. ``override`` is for an administrator acting on any counter."""
+        if override or staff is None or c.state is CounterState.CLOSED or c.staff == staff:
+            return
+        raise Forbidden(f"Quầy {c.number} đang do {c.staff} phụ trách: bạn không còn giữ quầy này.",
+                        f"Counter {c.number} is held by {c.staff}: you no longer hold it.",
+                        key="counter_held_by_other", counter=c.number, holder=c.staff)
+
+    def _open_counter(self, number: int, staff: str | None = None, override: bool = True) -> CounterStatus:
         c = self.counter(number)
+        self._acting(c, staff, override)
         if c.state is CounterState.CLOSED:
             raise InvalidTransition(f"Quầy {number} chưa mở: hãy đăng nhập tại quầy.",
                                     f"Counter {number} is closed: sign on first.", key="counter_closed")
         if c.state is CounterState.PAUSED:
             raise InvalidTransition(f"Quầy {number} đang tạm dừng: hãy bấm Tiếp tục.",
                                     f"Counter {number} is paused: resume first.", key="counter_paused")
+        return c
+
+    def _owned_counter(self, number: int, staff: str | None, override: bool) -> CounterStatus:
+        c = self.counter(number)
+        self._acting(c, staff, override)
         return c
 
     def _held(self, c: CounterStatus) -> Ticket:
@@ -548,24 +677,35 @@ class Engine:
                            key="stale_screen", current=c.ticket_id)
 
     def _release(self, now: dt.datetime, c: CounterStatus, staff: str | None) -> list[Event]:
-        """Finish whatever ``c`` holds, as pressing Next does."""
+        """Finish whatever ``c`` holds, as pressing Next does. A called ticket recalled
+        ``max_recalls`` times becomes a no-show; one called and never started is closed
+        "without start", counted as served or absent by ``queue.closed_without_start``."""
         if c.ticket_id is None:
             return []
         t = self.tickets[c.ticket_id]
-        if t.state is TicketState.CALLED and t.recalls >= self.config.queue.max_recalls:
-            return self._no_show(now, c, t, staff, automatic=True)
+        if t.state is TicketState.CALLED:
+            if t.recalls >= self.config.queue.max_recalls:
+                return self._no_show(now, c, t, staff, automatic=True)
+            t.closed_unstarted = True
+            if self.config.queue.closed_without_start == "absent":
+                return self._no_show(now, c, t, staff, automatic=True)
+            events = self._finish(now, c, t, staff)
+            events[-1].details["closed_without_start"] = True
+            return events
         return self._finish(now, c, t, staff)
 
     def _finish(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None) -> list[Event]:
         if t.state not in (TicketState.CALLED, TicketState.SERVING):
             raise _err_state(t, "hoàn thành", "finish")
         if t.started_at is None:
-            t.started_at = t.called_at or now
+            t.started_at = t.called_at or now  # service time measured from the call
         t.state = TicketState.DONE
         t.finished_at = now
         c.ticket_id = None
         self._record_duration(t)
-        return [Event("ticket_done", now, t.to_dict(), c.to_dict(), staff)]
+        event = Event("ticket_done", now, t.to_dict(), c.to_dict(), staff)
+        self._forget_if_old(t)
+        return [event]
 
     def _no_show(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None,
                  automatic: bool = False) -> list[Event]:
@@ -574,49 +714,35 @@ class Engine:
         t.state = TicketState.NO_SHOW
         t.finished_at = now
         c.ticket_id = None
-        return [Event("ticket_no_show", now, t.to_dict(), c.to_dict(), staff, {"automatic": automatic})]
+        details: dict[str, Any] = {"automatic": automatic}
+        if t.closed_unstarted:
+            details["closed_without_start"] = True
+        event = Event("ticket_no_show", now, t.to_dict(), c.to_dict(), staff, details)
+        self._forget_if_old(t)
+        return [event]
+
+    def _forget_if_old(self, t: Ticket) -> None:
+        """A ticket of an earlier day leaves memory once it no longer waits or is served (as
+        a restart would leave it in the database only)."""
+        if not self._keeps(t):
+            del self.tickets[t.id]
 
     def _record_duration(self, t: Ticket) -> None:
-        if t.finished_at and t.started_at and t.service in self.services:
-            d = self.services[t.service].durations
-            d.append(max(0.0, (t.finished_at - t.started_at).total_seconds()))
-            del d[:-AVERAGE_WINDOW]
+        if t.day != self.day or not (t.finished_at and t.started_at) or t.service not in self.services:
+            return
+        d = self.services[t.service].durations
+        bisect.insort(d, (t.finished_at, t.id, max(0.0, (t.finished_at - t.started_at).total_seconds())))
+        del d[:-AVERAGE_WINDOW]
 
     def pick_next(self, number: int) -> Ticket | None:
-        """The ticket counter ``number`` would get on Next: tickets transferred to it first;
-        then tickets transferred to one of its services; then the priority rule; then the
-        level (primary, normal; backup only when nothing else waits); then arrival."""
-        levels = self.config.counter(number).services
-        waiting = self.waiting()
-        targeted = [t for t in waiting if t.target_counter == number]
-        if targeted:
-            return min(targeted, key=lambda t: (t.queued_at, t.id))
-        pool = [t for t in waiting if t.target_counter is None and t.service in levels]
-        main = [t for t in pool if levels[t.service] != "backup"] or pool
-        if not main:
-            return None
-        fronts = [t for t in main if t.front]
-        if fronts:
-            return min(fronts, key=lambda t: (t.queued_at, t.id))
-
-        def order(t: Ticket) -> tuple[Any, ...]:
-            return (LEVEL_RANK[levels[t.service]], t.queued_at, t.id)
-
-        best = min(main, key=order)
-        priority = [t for t in main if t.priority]
-        if not priority or best.priority:
-            return best
-        if self.config.queue.priority_rule == "strict":
-            return min(priority, key=order)
-        if self.normals_since_priority >= self.config.queue.interleave:
-            return min(priority, key=order)
-        return best
+        """The ticket counter ``number`` would get on Next (the rules: ``queue_server.order``)."""
+        picker = Picker(number, self.config.counter(number).services, self.waiting())
+        return picker.pick(set(), self.normals_since_priority, self.config.queue.priority_rule == "strict",
+                           self.config.queue.interleave)
 
     def _call(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None, kind: str) -> Event:
-        if t.priority:
-            self.normals_since_priority = 0
-        elif any(w.priority for w in self.waiting() if w is not t):
-            self.normals_since_priority += 1
+        priority_left = sum(1 for w in self.waiting() if w.priority and w is not t)
+        self.normals_since_priority = next_normals(t, priority_left, self.normals_since_priority)
         t.state = TicketState.CALLED
         t.counter = c.number
         t.staff = staff
@@ -624,15 +750,16 @@ class Engine:
         t.started_at = None
         t.target_counter = None
         t.front = False
+        t.closed_unstarted = False
         c.ticket_id = t.id
         return Event(kind, now, t.to_dict(), c.to_dict(), staff)
 
     def call_next(self, now: dt.datetime, counter: int, staff: str | None,
-                  expected: int | None | str = "any") -> list[Event]:
+                  expected: int | None | str = "any", *, override: bool = False) -> list[Event]:
         """Finish the held ticket (no-show if recalled ``max_recalls`` times) and call the
         next one. Returns no ``ticket_called`` event when nobody waits."""
         events = self.tick(now)
-        c = self._open_counter(counter)
+        c = self._open_counter(counter, staff, override)
         self._check_expected(c, expected)
         events += self._release(now, c, staff)
         t = self.pick_next(counter)
@@ -643,10 +770,10 @@ class Engine:
         return events
 
     def call_number(self, now: dt.datetime, counter: int, staff: str | None, number: str | int,
-                    expected: int | None | str = "any") -> list[Event]:
+                    expected: int | None | str = "any", *, override: bool = False) -> list[Event]:
         """Call one ticket out of order (waiting, or a no-show who came back)."""
         events = self.tick(now)
-        c = self._open_counter(counter)
+        c = self._open_counter(counter, staff, override)
         self._check_expected(c, expected)
         t = self.ticket_by_number(number)
         if t.state not in (TicketState.WAITING, TicketState.NO_SHOW) or t.id == c.ticket_id:
@@ -657,9 +784,9 @@ class Engine:
         events[-1].details["out_of_order"] = True
         return events
 
-    def recall(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+    def recall(self, now: dt.datetime, counter: int, staff: str | None, *, override: bool = False) -> list[Event]:
         events = self.tick(now)
-        c = self._open_counter(counter)
+        c = self._open_counter(counter, staff, override)
         t = self._held(c)
         if t.state is not TicketState.CALLED:
             raise _err_state(t, "gọi lại", "recall")
@@ -667,9 +794,9 @@ class Engine:
         events.append(Event("ticket_recalled", now, t.to_dict(), c.to_dict(), staff, {"recalls": t.recalls}))
         return events
 
-    def start(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+    def start(self, now: dt.datetime, counter: int, staff: str | None, *, override: bool = False) -> list[Event]:
         events = self.tick(now)
-        c = self._open_counter(counter)
+        c = self._open_counter(counter, staff, override)
         t = self._held(c)
         if t.state is not TicketState.CALLED:
             raise _err_state(t, "bắt đầu phục vụ", "start serving")
@@ -678,22 +805,22 @@ class Engine:
         events.append(Event("ticket_started", now, t.to_dict(), c.to_dict(), staff))
         return events
 
-    def finish(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+    def finish(self, now: dt.datetime, counter: int, staff: str | None, *, override: bool = False) -> list[Event]:
         events = self.tick(now)
-        c = self.counter(counter)
+        c = self._owned_counter(counter, staff, override)
         return events + self._finish(now, c, self._held(c), staff)
 
-    def no_show(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+    def no_show(self, now: dt.datetime, counter: int, staff: str | None, *, override: bool = False) -> list[Event]:
         events = self.tick(now)
-        c = self.counter(counter)
+        c = self._owned_counter(counter, staff, override)
         return events + self._no_show(now, c, self._held(c), staff)
 
     def transfer(self, now: dt.datetime, counter: int, staff: str | None, *,
-                 service: str | None = None, to_counter: int | None = None) -> list[Event]:
-        """Send the held ticket to another service or counter; it keeps its number and goes
-        to the front of its new queue."""
+                 service: str | None = None, to_counter: int | None = None, override: bool = False) -> list[Event]:
+        """Send the held ticket to another service or counter; it keeps its number (numbering
+        stays with the service that issued it) and goes to the front of its new queue."""
         events = self.tick(now)
-        c = self.counter(counter)
+        c = self._owned_counter(counter, staff, override)
         t = self._held(c)
         if service is None and to_counter is None:
             raise BadRequest("Hãy chọn lĩnh vực hoặc quầy để chuyển đến.", "Choose a service or a counter.",
@@ -731,6 +858,7 @@ class Engine:
         t.queued_at = now
         t.finished_at = None
         t.recalls = 0
+        t.closed_unstarted = False
         events.append(Event("ticket_requeued", now, t.to_dict(), staff=staff))
         return events
 
@@ -744,18 +872,34 @@ class Engine:
         events.append(Event("ticket_cancelled", now, t.to_dict(), staff=staff))
         return events
 
-    def rate(self, now: dt.datetime, ticket_id: int, level: int) -> list[Event]:
-        """Store the citizen's rating: once per served ticket."""
+    def latest_done(self, counter: int) -> Ticket | None:
+        """The ticket counter ``counter`` finished last today (what its rating tablet asks about)."""
+        return max((t for t in self.tickets.values()
+                    if t.counter == counter and t.state is TicketState.DONE and t.finished_at),
+                   key=lambda t: (t.finished_at, t.id), default=None)
+
+    def rate(self, now: dt.datetime, ticket_id: int, level: int, counter: int | None = None) -> list[Event]:
+        """Store the citizen's rating: once per served ticket. From a counter's tablet
+        (``counter``), only for the ticket that counter finished last: the rating window
+        closes when the clerk finishes the next one."""
         events = self.tick(now)
         t = self.ticket(ticket_id)
         if not 1 <= level <= self.config.rating.levels:
             raise BadRequest(f"Mức đánh giá phải từ 1 đến {self.config.rating.levels}.",
                              f"Rating must be 1 to {self.config.rating.levels}.", key="bad_rating")
+        if counter is not None and t.counter != counter:
+            raise Forbidden(f"Vé {t.label} không được phục vụ tại quầy {counter}.",
+                            f"Ticket {t.label} was not served at counter {counter}.", key="wrong_counter")
         if t.state is not TicketState.DONE:
             raise _err_state(t, "đánh giá", "rate")
         if t.rating is not None:
             raise Conflict(f"Số {t.label} đã được đánh giá.", f"Ticket {t.label} was already rated.",
                            key="already_rated")
+        if counter is not None:
+            latest = self.latest_done(counter)
+            if latest is not None and latest.id != t.id:
+                raise Conflict(f"Đã hết thời gian đánh giá số {t.label}.", f"Rating for {t.label} is closed.",
+                               key="rating_closed")
         t.rating = level
         t.rated_at = now
         events.append(Event("ticket_rated", now, t.to_dict(), details={"level": level}))
@@ -795,16 +939,17 @@ class Engine:
         c.pause_reason = ""
         return [Event("counter_closed", now, counter=c.to_dict(), staff=staff)]
 
-    def sign_off(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+    def sign_off(self, now: dt.datetime, counter: int, staff: str | None, *, override: bool = False) -> list[Event]:
         events = self.tick(now)
-        c = self.counter(counter)
+        c = self._owned_counter(counter, staff, override)
         if c.state is CounterState.CLOSED:
             return events
         return events + self._close(now, c, staff)
 
-    def pause(self, now: dt.datetime, counter: int, staff: str | None, reason: str) -> list[Event]:
+    def pause(self, now: dt.datetime, counter: int, staff: str | None, reason: str, *,
+              override: bool = False) -> list[Event]:
         events = self.tick(now)
-        c = self._open_counter(counter)
+        c = self._open_counter(counter, staff, override)
         reason = reason.strip()
         if not reason or len(reason) > 200:
             raise BadRequest("Hãy ghi lý do tạm dừng (tối đa 200 ký tự).", "Give a pause reason (at most 200 characters).",
@@ -818,9 +963,9 @@ class Engine:
         events.append(Event("counter_paused", now, counter=c.to_dict(), staff=staff, details={"reason": reason}))
         return events
 
-    def resume(self, now: dt.datetime, counter: int, staff: str | None) -> list[Event]:
+    def resume(self, now: dt.datetime, counter: int, staff: str | None, *, override: bool = False) -> list[Event]:
         events = self.tick(now)
-        c = self.counter(counter)
+        c = self._owned_counter(counter, staff, override)
         if c.state is not CounterState.PAUSED:
             raise InvalidTransition(f"Quầy {counter} không tạm dừng.", f"Counter {counter} is not paused.",
                                     key="counter_not_paused")

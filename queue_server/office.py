@@ -9,6 +9,7 @@ so memory never holds what the database does not.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import json
 import logging
@@ -23,6 +24,7 @@ from .engine import Engine, Event, Ticket, TicketState
 from .errors import MotcuaError
 from .commits import GroupCommitter
 from .hub import Hub, text_frame
+from .kiosk import serving_counters
 from .store import Store
 
 log = logging.getLogger("motcua.office")
@@ -76,13 +78,17 @@ class Office:
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
         self._config_epoch = 0
+        # Called after a commit with (counter, old holder, new holder) whenever a counter
+        # changes hands (signed off, taken over, removed by a config edit): the web layer
+        # uses it to end the old holder's counter screens.
+        self.holder_changed: list[Callable[[int, str | None, str | None], None]] = []
+        self._holders = self._current_holders()
+
+    def _current_holders(self) -> dict[int, str | None]:
+        return {n: c.staff for n, c in self.engine.counters.items()}
 
     def _load_engine(self) -> Engine:
-        meta = self.store.load_meta()
-        counters = self.store.load_counters()
-        tickets = self.store.load_tickets(meta.get("day"), [c.ticket_id for c in counters if c.ticket_id])
-        engine = Engine(self.config, self.clock(), tickets=tickets, counters=counters, meta=meta)
-        engine.next_id = max(engine.next_id, self.store.max_ticket_id() + 1)
+        engine = self.store.load_engine(self.config, self.clock())
         self._tokens = {t.token: t.id for t in engine.tickets.values()}
         return engine
 
@@ -156,6 +162,22 @@ class Office:
                 callback(events, seqs)
             except Exception:
                 log.exception("after-commit callback failed")
+        self._announce_holders(events)
+
+    def _announce_holders(self, events: list[Event]) -> None:
+        for event in events:
+            if event.counter is None:
+                continue
+            number, holder = event.counter["number"], event.counter["staff"]
+            before = self._holders.get(number)
+            if holder == before:
+                continue
+            self._holders[number] = holder
+            for listener in self.holder_changed:
+                try:
+                    listener(number, before, holder)
+                except Exception:
+                    log.exception("holder-changed listener failed")
 
     def _reload(self) -> None:
         """After a failed commit: memory must not hold what the database does not."""
@@ -176,14 +198,35 @@ class Office:
         await self.in_writer(self.store.audit, self.clock().isoformat(), user["username"], action, details)
 
     async def reload_config(self, config: Config) -> None:
-        """Switch to an edited, already validated config without a restart: the engine
-        adopts it (or refuses, changing nothing) and every screen gets a fresh snapshot."""
+        """Switch to an edited, already validated config without a restart.
+
+        The new state is built on a copy of the engine and both snapshots are rendered from
+        it before anything is switched; on any failure (a refusal from the engine, a storage
+        error) the office keeps running on the old config and state, unchanged. Events of
+        the switch (counters the new config removes are closed) commit before it is visible.
+        """
         async with self.lock:
             await self.settled()
-            self.engine.reconfigure(config)
-            self.config = config
+            now = self.clock()
+            old_engine, old_config = self.engine, self.config
+            candidate = copy.deepcopy(old_engine)
+            rollover = candidate.tick(now)
+            events = rollover + candidate.reconfigure(config, now)
+            self.engine, self.config = candidate, config
             self._config_epoch += 1
-            self.hub.publish({audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")})
+            try:
+                snapshots = {audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")}
+                if events:
+                    await self._commit(events, None)
+            except BaseException:
+                # A failed commit has already replaced the engine: rebuild it from the database.
+                commit_failed = self.engine is not candidate
+                self.config = old_config
+                self.engine = self.store.load_engine(old_config, now) if commit_failed else old_engine
+                self._tokens = {t.token: t.id for t in self.engine.tickets.values()}
+                self._config_epoch += 1
+                raise
+            self.hub.publish(snapshots)
 
     async def tick(self) -> None:
         """Day rollover without anyone pressing anything (called from a timer)."""
@@ -246,7 +289,7 @@ class Office:
         for svc in self.config.services:
             sd = engine.services[svc.code]
             ok, reason = engine.service_status(svc.code, now)
-            ahead, wait = engine.estimate(svc.code)
+            ahead, wait = engine.estimate(svc.code, now=now)
             waiting = sorted(waiting_by_service.get(svc.code, []),
                              key=lambda t: (not t.front, t.queued_at, t.id))
             out.append({
@@ -263,6 +306,10 @@ class Office:
                 "average_service_s": round(engine.average_service_seconds(svc.code)),
                 "next": [t.label for t in waiting[:3]],
                 "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds()) if waiting else 0,
+                # The kiosk's priority path shows what a priority ticket would wait.
+                "waiting_priority": sum(1 for t in waiting if t.priority),
+                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True)[1],
+                "counters": serving_counters(self.config, svc.code),
             })
         return out
 
@@ -361,8 +408,7 @@ class Office:
 
     def latest_done(self, counter: int) -> Ticket | None:
         """The ticket counter ``counter`` finished last today (what its rating tablet shows)."""
-        return _last_finished([t for t in self.engine.tickets.values()
-                               if t.counter == counter and t.state is TicketState.DONE])
+        return self.engine.latest_done(counter)
 
     def ticket_status(self, token: str) -> dict[str, Any] | None:
         """Public status of one ticket, by its status token."""

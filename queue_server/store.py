@@ -11,6 +11,7 @@ consistent view of many rows (reports) open their own connection with ``reader()
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -19,19 +20,26 @@ from typing import Any
 
 import sqlite_utils
 
-from .engine import CounterStatus, Event, Ticket
+from .config import Config
+from .engine import CounterStatus, Engine, Event, Ticket
 
 TICKET_COLUMNS = (
     "id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
     "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
     "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at",
     "booked", "appointment", "slot_start",
+    "issued_service", "closed_unstarted",
 )
-_UPSERT_TICKET = "INSERT OR REPLACE INTO tickets ({}) VALUES ({})".format(
+# A ticket row is inserted once (its ``ticket_issued`` event) and updated after that: a
+# second insert of the same id, token or number is an error, never a silent overwrite.
+_INSERT_TICKET = "INSERT INTO tickets ({}) VALUES ({})".format(
     ", ".join(TICKET_COLUMNS), ", ".join("?" * len(TICKET_COLUMNS))
 )
+_UPDATE_TICKET = "UPDATE tickets SET {} WHERE id = ?".format(", ".join(f"{c} = ?" for c in TICKET_COLUMNS[1:]))
 _UPSERT_COUNTER = (
-    "INSERT OR REPLACE INTO counters (number, state, staff, ticket_id, pause_reason, since) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO counters (number, state, staff, ticket_id, pause_reason, since) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (number) DO UPDATE SET state = excluded.state, staff = excluded.staff, "
+    "ticket_id = excluded.ticket_id, pause_reason = excluded.pause_reason, since = excluded.since"
 )
 # One command for ``Store.commit_batch``: its events, the engine meta after it, extra rows.
 Command = tuple[list[Event], dict[str, Any], Callable[[sqlite3.Connection], None] | None]
@@ -172,10 +180,46 @@ def _m006_report_days(db: sqlite_utils.Database) -> None:
 
     report_days.migrate(db.conn)
 
+_FACT_COLUMNS_7 = _FACT_COLUMNS + ", closed_unstarted"
+_FACT_VALUES_7 = _FACT_VALUES + ", NEW.closed_unstarted"
+_FACT_UPSERT_7 = _FACT_UPSERT.replace(f"({_FACT_COLUMNS})", f"({_FACT_COLUMNS_7})").replace(
+    f"VALUES ({_FACT_VALUES})", f"VALUES ({_FACT_VALUES_7})").replace(
+    "rating = excluded.rating;", "rating = excluded.rating, closed_unstarted = excluded.closed_unstarted;")
+
+
+def _m007_issuing_service(db: sqlite_utils.Database) -> None:
+    # Numbering belongs to the service that issued a ticket, not to the one it was
+    # transferred to: keep that service on the row (from the ticket's first event for old
+    # rows). Next on a called, never started ticket is its own outcome (closed_unstarted).
+    conn = db.conn
+    if "issued_service" not in db["tickets"].columns_dict:  # (tests rebuild old schemas from new files)
+        conn.execute("ALTER TABLE tickets ADD COLUMN issued_service TEXT")
+        conn.execute("ALTER TABLE tickets ADD COLUMN closed_unstarted INTEGER NOT NULL DEFAULT 0")
+    conn.execute("""UPDATE tickets SET issued_service = coalesce((
+            SELECT e.service FROM events e WHERE e.ticket_id = tickets.id AND e.kind = 'ticket_issued'
+            ORDER BY e.seq LIMIT 1), service)""")
+    # A number is given once a day, whatever service gave it (ranges never share a number
+    # given that day). A database written before this rule may hold a duplicate: keep it.
+    conn.execute("DROP INDEX IF EXISTS idx_tickets_day_service_number")
+    conn.execute("DROP INDEX IF EXISTS tickets_day_number")
+    conn.execute("DROP INDEX IF EXISTS tickets_day_issued_service")
+    duplicate = conn.execute("SELECT 1 FROM tickets GROUP BY day, number HAVING count(*) > 1 LIMIT 1").fetchone()
+    unique = "" if duplicate else "UNIQUE "
+    conn.execute(f"CREATE {unique}INDEX tickets_day_number ON tickets (day, number)")
+    conn.execute("CREATE INDEX tickets_day_issued_service ON tickets (day, issued_service)")
+    if "closed_unstarted" not in db["ticket_facts"].columns_dict:
+        conn.execute("ALTER TABLE ticket_facts ADD COLUMN closed_unstarted INTEGER NOT NULL DEFAULT 0")
+    for when in ("INSERT", "UPDATE"):
+        conn.execute(f"DROP TRIGGER ticket_facts_after_{when.lower()}")
+        conn.execute(f"CREATE TRIGGER ticket_facts_after_{when.lower()} AFTER {when} ON tickets "
+                     f"BEGIN {_FACT_UPSERT_7} END")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('engine', '{}') ON CONFLICT (key) DO NOTHING")
+
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
                                                                _m003_report_facts, _m004_sessions,
-                                                               _m005_appointments, _m006_report_days]
+                                                               _m005_appointments, _m006_report_days,
+                                                               _m007_issuing_service]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -272,12 +316,16 @@ class Store:
                 json.dumps(e.details, ensure_ascii=False) if e.details else None,
             )).lastrowid)
             if t is not None:
-                conn.execute(_UPSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
+                if e.kind == "ticket_issued":
+                    conn.execute(_INSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
+                elif conn.execute(_UPDATE_TICKET, [*(t[c] for c in TICKET_COLUMNS[1:]), t["id"]]).rowcount != 1:
+                    raise LookupError(f"event {e.kind} for ticket {t['id']}, which is not in the database")
             if e.counter is not None:
                 c = e.counter
                 conn.execute(_UPSERT_COUNTER, (c["number"], c["state"], c["staff"], c["ticket_id"],
                                                c["pause_reason"], c["since"]))
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?)",
+        conn.execute("INSERT INTO meta (key, value) VALUES ('engine', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                      (json.dumps(meta, ensure_ascii=False),))
         if extra is not None:
             extra(conn)
@@ -304,10 +352,22 @@ class Store:
         return [CounterStatus.from_dict(r) for r in self.db["counters"].rows]
 
     def load_tickets(self, day: str | None, held: Iterable[int] = ()) -> list[Ticket]:
-        """Tickets of ``day`` plus any a counter still holds."""
+        """Tickets of ``day``, plus earlier ones still waiting, called or served (what the
+        engine keeps in memory), plus any a counter holds."""
         ids = [i for i in held if i is not None]
-        where = "day = ?" + (f" OR id IN ({', '.join('?' * len(ids))})" if ids else "")
+        where = "day = ? OR state IN ('waiting', 'called', 'serving')"
+        where += f" OR id IN ({', '.join('?' * len(ids))})" if ids else ""
         return [Ticket.from_dict(r) for r in self.db["tickets"].rows_where(where, [day, *ids])]
+
+    def load_engine(self, config: Config, now: dt.datetime) -> Engine:
+        """The engine as the database holds it: what a restart rebuilds (equal, field by
+        field, to the engine that committed those rows)."""
+        meta = self.load_meta()
+        counters = self.load_counters()
+        tickets = self.load_tickets(meta.get("day"), [c.ticket_id for c in counters if c.ticket_id])
+        engine = Engine(config, now, tickets=tickets, counters=counters, meta=meta)
+        engine.next_id = max(engine.next_id, self.max_ticket_id() + 1)
+        return engine
 
     def last_seq(self) -> int:
         row = self.conn.execute("SELECT max(seq) FROM events").fetchone()

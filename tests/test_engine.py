@@ -427,13 +427,26 @@ def test_estimated_wait_uses_the_default_then_todays_average_divided_by_open_cou
     assert engine.estimate("CT") == (3, 3 * 120)
 
 
-def test_priority_ticket_estimate_counts_only_priority_tickets_ahead():
-    engine, clock = office()
+def test_with_strict_priority_a_priority_ticket_has_only_priority_tickets_ahead():
+    engine, clock = office(queue={"priority_rule": "strict"})
     for _ in range(3):
         issue(engine, clock)
     issue(engine, clock, priority=True)
     assert engine.estimate("CT", priority=True)[0] == 1
     assert engine.estimate("CT")[0] == 4
+
+
+def test_with_interleave_the_estimate_follows_the_order_next_takes():
+    # Interleave 2, one counter: N1 N2 P1 N3 N4 P2 ... — the figure a citizen is told is
+    # the number of tickets Next will really call first.
+    engine, clock = office(queue={"priority_rule": "interleave", "interleave": 2})
+    open_counters(engine, clock, 1)
+    n1, n2 = issue(engine, clock), issue(engine, clock)
+    p1 = issue(engine, clock, priority=True)
+    assert (n1.people_ahead, n2.people_ahead, p1.people_ahead) == (0, 1, 2)
+    assert [engine.position(t)[0] for t in (n1, n2, p1)] == [0, 1, 2]
+    assert engine.estimate("CT", priority=True)[0] == 3
+    assert engine.estimate("CT")[0] == 3
 
 
 def test_position_of_a_waiting_ticket_counts_those_before_it():

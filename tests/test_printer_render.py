@@ -22,6 +22,7 @@ from printer.render import (
     missing_glyphs,
     render_ticket,
     ticket_text,
+    wait_minutes,
     wrap_text,
 )
 
@@ -124,8 +125,25 @@ def test_fixed_words_follow_the_ticket_language() -> None:
     vi = ticket_text(ticket(people_ahead=7, estimated_wait_min=25))
     en = ticket_text(ticket(people_ahead=7, estimated_wait_min=25, lang="en"))
     assert "Số thứ tự" in vi and "Người chờ trước: 7" in vi
-    assert "Thời gian chờ dự kiến ~25 phút" in vi and "Quét mã để theo dõi" in vi
-    assert "Your number" in en and "People ahead: 7" in en and "~25 min" in en
+    assert "Thời gian chờ dự kiến: khoảng 25 phút" in vi and "Quét mã để theo dõi" in vi
+    assert "Your number" in en and "People ahead: 7" in en and "about 25 min" in en
+
+
+def test_the_wait_is_worded_as_the_kiosk_screen_words_it() -> None:
+    # display/js/i18n.js waitText: under 30 s "dưới 1 phút", else "khoảng N phút" rounded up.
+    assert [wait_minutes(s) for s in (None, 0, 29, 30, 60, 61, 1500)] == [0, 0, 0, 1, 1, 2, 25]
+    assert "Thời gian chờ dự kiến: dưới 1 phút" in ticket_text(ticket(estimated_wait_min=0))
+    assert "~0" not in ticket_text(ticket(estimated_wait_min=0))
+    assert "Estimated wait: under a minute" in ticket_text(ticket(estimated_wait_min=0, lang="en"))
+
+
+def test_the_ticket_names_the_counters_that_serve_it() -> None:
+    assert "Quầy 1, 2" in ticket_text(ticket(counters="Quầy 1, 2")).splitlines()
+    assert not same_pixels(render_ticket(ticket(counters="Quầy 1, 2"), 384), render_ticket(ticket(), 384))
+    # A ticket from an older print agent's protocol, without the field, still renders.
+    data = ticket().to_json()
+    del data["counters"]
+    assert TicketInfo.from_json(data).counters == ""
 
 
 def test_decomposed_input_prints_like_precomposed() -> None:

@@ -134,6 +134,8 @@ def listen_on(url: str) -> FakePrinter:
 
 
 SERVICE_NAMES = {"CT": "Chứng thực", "HT": "Hộ tịch", "DD": "Đất đai – Xây dựng", "TKQ": "Trả kết quả"}
+# The sample office's counters serving each service at primary or normal level.
+SERVICE_COUNTERS = {"CT": "Quầy 1, 2", "HT": "Quầy 3", "DD": "Quầy 4", "TKQ": "Quầy 5"}
 
 
 def expected_ticket(answer: dict[str, Any], width: int = 384) -> Image.Image:
@@ -142,8 +144,9 @@ def expected_ticket(answer: dict[str, Any], width: int = 384) -> Image.Image:
     return render_ticket(TicketInfo(
         office_name="Bộ phận Một cửa – UBND phường Hồng Hà", service_name=SERVICE_NAMES[answer["service"]],
         label=answer["label"], issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=answer["people_ahead"],
-        estimated_wait_min=math.ceil(answer["estimated_wait_s"] / 60), status_url=answer["status_url"],
-        footer="Xin cảm ơn!", priority=answer["priority"]), width)
+        estimated_wait_min=0 if answer["estimated_wait_s"] < 30 else math.ceil(answer["estimated_wait_s"] / 60),
+        status_url=answer["status_url"], footer="Xin cảm ơn!", priority=answer["priority"],
+        counters=SERVICE_COUNTERS[answer["service"]]), width)
 
 
 def same_image(got: Image.Image, expected: Image.Image) -> bool:

@@ -50,7 +50,9 @@ class Play:
 
 def play_fixture_day(config, path: Path) -> dict[str, int]:
     """Counters 1 (clerk1: CT primary) and 3 (clerk3: HT primary, CT backup); max_recalls 2.
-    Estimates at issue: CT 300 s and HT 600 s per person ahead until a CT service finishes."""
+    Estimates at issue: the tickets Next calls first when the counters that can call the new
+    one (CT: 1 and 3, HT: 3) press Next in turn, times CT 300 s / HT 600 s per person (until
+    a CT service finishes), over the number of those counters."""
     p = Play(config, path)
     ids: dict[str, int] = {}
 
@@ -60,11 +62,11 @@ def play_fixture_day(config, path: Path) -> dict[str, int]:
     p(at(7, 30), lambda e, now: e.sign_on(now, 1, "clerk1"))
     p(at(7, 31), lambda e, now: e.sign_on(now, 3, "clerk3"))
     issue("A", at(8, 0), "CT")   # ahead 0 -> estimate 0
-    issue("B", at(8, 1), "CT")   # ahead 1 x 300 / 1 open counter -> 300
+    issue("B", at(8, 1), "CT")   # 1 calls A, 3 (no HT waits) calls B: ahead 1 x 300 / 2 -> 150
     issue("C", at(8, 2), "HT")   # ahead 0 -> 0
-    issue("D", at(8, 3), "CT")   # ahead 2 -> 600
-    issue("E", at(8, 4), "CT")   # ahead 3 -> 900
-    issue("F", at(8, 5), "HT")   # ahead 1 x 600 -> 600
+    issue("D", at(8, 3), "CT")   # 1: A, 3: C, 1: B, 3: D -> ahead 3 x 300 / 2 -> 450
+    issue("E", at(8, 4), "CT")   # A, C, B, D, then E -> ahead 4 -> 600
+    issue("F", at(8, 5), "HT")   # only 3 calls HT: C, then F -> ahead 1 x 600 -> 600
     p(at(8, 10), lambda e, now: e.call_next(now, 1, "clerk1"))        # A called: wait 600
     p(at(8, 11), lambda e, now: e.start(now, 1, "clerk1"))
     p(at(8, 12), lambda e, now: e.call_next(now, 3, "clerk3"))        # C called: wait 600
@@ -92,7 +94,7 @@ def play_fixture_day(config, path: Path) -> dict[str, int]:
     p(at(8, 44), lambda e, now: e.call_next(now, 3, "clerk3"))        # H called: wait 60
     issue("I", at(8, 45), "CT")  # 0
     issue("J", at(8, 46), "HT")  # 0 (H is called, not waiting)
-    issue("K", at(8, 47), "CT")  # ahead 1 (I) x mean(300, 420, 180, 240) = 285
+    issue("K", at(8, 47), "CT")  # 1: I, 3: J, 1: K -> ahead 2 x mean(300, 420, 180, 240) / 2 = 285
     p(at(8, 50), lambda e, now: e.no_show(now, 3, "clerk3"))          # H no-show
     p(at(8, 51), lambda e, now: e.call_next(now, 3, "clerk3"))        # J called: wait 300
     p(at(8, 55), lambda e, now: e.requeue(now, ids["D"], "boss"))     # D came back
@@ -166,8 +168,8 @@ def test_satisfaction_counts_levels_and_top_two_are_satisfied(fixture_db):
 
 
 def test_estimate_error_is_mean_absolute_difference(fixture_db):
-    # |est - wait|: A 600, B 660, C 600, D 2820, E 900, F 360, H 60, J 300, K 1155 -> 7455 / 9.
-    assert run_report(fixture_db)["total"]["estimate_mae"] == 828.3
+    # |est - wait|: A 600, B 810, C 600, D 2970, E 1200, F 360, H 60, J 300, K 1155 -> 8055 / 9.
+    assert run_report(fixture_db)["total"]["estimate_mae"] == 895.0
 
 
 def test_clerks_share_of_served_tickets(fixture_db):

@@ -100,7 +100,7 @@ def test_kiosk_tells_the_citizen_to_note_the_number_when_the_ticket_cannot_print
             note = kiosk.locator("[data-testid=ticket-print]")
             kiosk.wait_for_function(
                 "document.querySelector('[data-testid=ticket-print]').classList.contains('warn')", timeout=8000)
-            assert "Không in được vé — vui lòng ghi nhớ số của bạn" in note.inner_text()
+            assert "Không in được vé — xin quý công dân ghi nhớ số thứ tự trên màn hình" in note.inner_text()
             assert kiosk.inner_text("[data-testid=ticket-label]") == "1001"
         finally:
             page.close()

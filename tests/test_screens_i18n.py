@@ -60,6 +60,7 @@ def test_every_ticket_state_counter_state_and_refusal_has_its_texts():
     vi = catalogue("vi")
     for state in TicketState:
         assert f"status.state.{state.value}" in vi and f"status.text.{state.value}" in vi
+        assert f"common.ticket_state.{state.value}" in vi  # staff screens' label (display/js/labels.js)
     for state in (TicketState.CALLED, TicketState.SERVING):
         assert f"counter.ticket.{state.value}" in vi
     for state in CounterState:

@@ -14,6 +14,7 @@ const PRIORITY_SECONDS = 30;
 const MESSAGE_SECONDS = 8;
 const RETRIES = 3;
 const REFRESH_SECONDS = 60;
+const CHECK_RETRY_SECONDS = 5;
 const STORAGE_KEY = "motcua.kiosk";
 // Print states in which a paper ticket is on its way; anything else means "note your number".
 const PRINTING_OK = new Set(["queued", "printing", "printed"]);
@@ -27,6 +28,7 @@ let priorityTimer = null;
 let ticketTimer = null;
 let messageTimer = null;
 let shownTicket = null;
+let badToken = false;
 
 function loadDevice() {
   const params = new URLSearchParams(location.search);
@@ -74,12 +76,18 @@ function render() {
   const other = lang() === "vi" ? "en" : "vi";
   $("services").innerHTML = state.services.map((s) => {
     const secondName = other === "en" ? s.name_en : s.name;
+    // In priority mode the figures are those a priority ticket meets: priority tickets
+    // waiting, and the wait a priority ticket would have.
+    const waiting = priorityMode ? s.waiting_priority ?? 0 : s.waiting;
+    const wait = priorityMode ? s.estimated_wait_priority_s ?? s.estimated_wait_s : s.estimated_wait_s;
     const meta = s.available
-      ? `<span class="meta"><b>${s.waiting}</b> ${esc(t("kiosk.people_waiting"))} · <span class="nowrap">${esc(waitText(s.estimated_wait_s))}</span></span>`
+      ? `<span class="meta"><b>${waiting}</b> ${esc(t(priorityMode ? "kiosk.priority_waiting" : "kiosk.people_waiting"))} · <span class="nowrap">${esc(waitText(wait))}</span></span>`
       : `<span class="reason">${esc(t(`kiosk.reason.${s.reason || "service_closed"}`))}</span>`;
+    const counters = s.counters?.length ? `<span class="counters" data-testid="service-counters">${esc(countersText(s.counters))}</span>` : "";
     return `<button type="button" class="service" data-service="${esc(s.code)}" ${s.available ? "" : "disabled aria-disabled=\"true\""}>
       <span class="name">${esc(localName(s))}</span>
       ${secondName && secondName !== localName(s) ? `<span class="name-other" lang="${other}">${esc(secondName)}</span>` : ""}
+      ${counters}
       ${meta}
     </button>`;
   }).join("");
@@ -87,6 +95,46 @@ function render() {
   $("closed-note").hidden = anyOpen || !live.hasSnapshot;
   $("closed-note").textContent = office.open_now === false ? t("kiosk.closed_hours") : t("kiosk.closed_all");
   renderClock();
+}
+
+/** [1, 2] → "Quầy 1, 2" (as printed on the ticket). */
+function countersText(numbers) {
+  return t("kiosk.counters", { list: numbers.join(", ") });
+}
+
+// The token is checked as soon as the page opens: a wrong one shows the installer what to
+// fix, instead of normal buttons that fail when a citizen taps. No answer (server down):
+// the offline mark shows; check again shortly.
+async function checkDevice() {
+  if (!device) return;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 5000);
+  let status = 0;
+  try {
+    const response = await fetch("/api/kiosk", {
+      headers: { Authorization: `Bearer ${device.token}` }, cache: "no-store", signal: controller.signal,
+    });
+    status = response.status;
+  } catch {
+    status = 0;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (status === 401 || status === 403) showBadToken();
+  else if (status !== 200) setTimeout(checkDevice, CHECK_RETRY_SECONDS * 1000);
+  else if (badToken) location.reload();
+}
+
+function showBadToken() {
+  badToken = true;
+  $("setup-title").textContent = t("kiosk.bad_token_title");
+  $("setup-text").textContent = t("kiosk.bad_token_text");
+  $("setup-device").textContent = device?.device || "sanh";
+  $("setup-citizen").hidden = false;
+  $("setup").hidden = false;
+  $("setup").classList.add("bad-token");
+  $("start").hidden = true;
+  $("ticket").hidden = true;
 }
 
 function renderClock() {
@@ -121,7 +169,7 @@ async function take(code, button) {
     setPriorityMode(false);
     showTicket(result.body);
   } else if (result.status === 401) {
-    showMessage(t("kiosk.bad_token"));
+    showBadToken();
   } else {
     showMessage(errorText(result.body));
   }
@@ -141,6 +189,8 @@ function fillTicket(ticket) {
   $("ticket-booked").hidden = !ticket.booked;
   if (ticket.booked) $("ticket-booked").textContent = t("kiosk.booked_ticket", { time: (ticket.slot_start || "").slice(11, 16) });
   $("ticket-service").textContent = lang() === "en" ? ticket.service_name_en || ticket.service_name : ticket.service_name;
+  const numbers = live.state.service(ticket.service)?.counters || [];
+  $("ticket-counters").textContent = numbers.length ? countersText(numbers) : "";
   $("ticket-ahead").textContent = String(ticket.people_ahead);
   $("ticket-wait").textContent = waitText(ticket.estimated_wait_s);
   renderPrint(ticket.print || { state: "none" });
@@ -231,12 +281,16 @@ languageToggle($("lang"));
 onLangChange(() => {
   render();
   if (shownTicket) fillTicket(shownTicket);
+  if (badToken) showBadToken();
 });
 device = loadDevice();
 if (!device) {
   $("setup").hidden = false;
   $("start").hidden = true;
 }
+checkDevice();
+// After a restart the server may have a new config.toml (a changed token): check again.
+live.addEventListener("online", checkDevice);
 render();
 live.start();
 setInterval(renderClock, 1000);

@@ -54,8 +54,9 @@ def _store(conn: HTTPConnection) -> CentralStore:
 def _admin(conn: HTTPConnection) -> dict[str, Any]:
     user = accounts.current_user(conn, _store(conn))
     if user is None:
-        raise Unauthorized("Hãy đăng nhập (tài khoản của central).", "Please sign in (a central account).",
-                           key="login_required")
+        raise Unauthorized(
+            "Hãy đăng nhập (tài khoản của central).", "Please sign in (a central account).", key="login_required"
+        )
     return user
 
 
@@ -68,7 +69,9 @@ def page(name: str):  # type: ignore[no-untyped-def]
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"ok": True, "sites": len(request.app.state.config.sites), "screens": len(request.app.state.hub)})
+    return JSONResponse(
+        {"ok": True, "sites": len(request.app.state.config.sites), "screens": len(request.app.state.hub)}
+    )
 
 
 async def login(request: Request) -> JSONResponse:
@@ -101,14 +104,20 @@ async def logout(request: Request) -> JSONResponse:
 
 async def me(request: Request) -> JSONResponse:
     user = _admin(request)
-    return JSONResponse({"user": {"username": user["username"], "display_name": user["display_name"]},
-                         "central": request.app.state.config.central.name})
+    return JSONResponse(
+        {
+            "user": {"username": user["username"], "display_name": user["display_name"]},
+            "central": request.app.state.config.central.name,
+        }
+    )
 
 
 async def get_overview(request: Request) -> JSONResponse:
     _admin(request)
     app = request.app
-    return JSONResponse(await app.state.in_writer(overview.overview, app.state.config, _store(request), app.state.clock()))
+    return JSONResponse(
+        await app.state.in_writer(overview.overview, app.state.config, _store(request), app.state.clock())
+    )
 
 
 async def get_monitor(request: Request) -> JSONResponse:
@@ -117,8 +126,9 @@ async def get_monitor(request: Request) -> JSONResponse:
     site_id = request.path_params["site"]
     if site_id not in {s.id for s in app.state.config.sites}:
         raise NotFound("Không có điểm một cửa này.", "No such site.", key="site_not_found")
-    return JSONResponse(await app.state.in_writer(overview.monitor, app.state.config, _store(request), site_id,
-                                                  app.state.clock()))
+    return JSONResponse(
+        await app.state.in_writer(overview.monitor, app.state.config, _store(request), site_id, app.state.clock())
+    )
 
 
 def _report_args(request: Request) -> tuple[dt.date, dt.date, str, list[str] | None]:
@@ -127,8 +137,11 @@ def _report_args(request: Request) -> tuple[dt.date, dt.date, str, list[str] | N
         raise BadRequest("Cần from và to (dd/mm/yyyy).", "from and to are required (dd/mm/yyyy).", key="bad_range")
     by = q.get("by") or "site"
     if by not in GROUPINGS:
-        raise BadRequest(f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
-                         f"Group by must be one of: {', '.join(GROUPINGS)}.", key="bad_group")
+        raise BadRequest(
+            f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+            f"Group by must be one of: {', '.join(GROUPINGS)}.",
+            key="bad_group",
+        )
     sites = [s for s in (q.get("site") or "").split(",") if s] or None
     return parse_date(q["from"]), parse_date(q["to"]), by, sites
 
@@ -137,8 +150,9 @@ async def _report(request: Request) -> dict[str, Any]:
     _admin(request)
     date_from, date_to, by, sites = _report_args(request)
     config: CentralConfig = request.app.state.config
-    return await asyncio.to_thread(build_central_report, str(_store(request).path), config, date_from, date_to,
-                                   by, sites)
+    return await asyncio.to_thread(
+        build_central_report, str(_store(request).path), config, date_from, date_to, by, sites
+    )
 
 
 async def get_report(request: Request) -> JSONResponse:
@@ -152,11 +166,17 @@ async def export_report(request: Request) -> Response:
     report = await _report(request)
     name = f"bao-cao-tong-hop-{report['from']}-{report['to']}-{report['by']}.{fmt}"
     if fmt == "csv":
-        return Response(to_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     data = await asyncio.to_thread(to_xlsx, report)
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 async def websocket_overview(websocket: WebSocket) -> None:
@@ -234,8 +254,9 @@ def secret_key(config: CentralConfig) -> str:
     return key
 
 
-def create_central_app(config: CentralConfig, *, database: str | Path | None = None, clock: Clock = utc_now,
-                       pull: bool = True) -> Starlette:
+def create_central_app(
+    config: CentralConfig, *, database: str | Path | None = None, clock: Clock = utc_now, pull: bool = True
+) -> Starlette:
     """The central's app. ``pull=False`` leaves the sites alone (tests drive ``app.state.puller``)."""
 
     @contextlib.asynccontextmanager
@@ -278,8 +299,16 @@ def create_central_app(config: CentralConfig, *, database: str | Path | None = N
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SessionMiddleware, secret_key=secret_key(config), session_cookie="motcua_central",
-                               same_site="strict", https_only=config.central.https, max_age=14 * 24 * 3600)],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret_key(config),
+                session_cookie="motcua_central",
+                same_site="strict",
+                https_only=config.central.https,
+                max_age=14 * 24 * 3600,
+            )
+        ],
         exception_handlers={MotcuaError: motcua_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )

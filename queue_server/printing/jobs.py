@@ -31,16 +31,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from printer.render import TicketInfo
+from printer.render import TicketInfo, wait_minutes
 
 from ..config import Config, Printer
 from ..errors import InvalidTransition
+from ..kiosk import counters_text, serving_counters
 
 # Agent job ids are job.id * DELIVERIES + attempt: the agent prints a job_id at most once,
 # so every new attempt needs a new id, also across server restarts (attempts are stored).
@@ -211,10 +211,11 @@ def ticket_info(config: Config, printer: Printer, ticket: Mapping[str, Any], url
         label=ticket["label"],
         issued_at=issued.strftime("%d/%m/%Y %H:%M"),
         people_ahead=int(ticket["people_ahead"] or 0),
-        estimated_wait_min=math.ceil((ticket["estimated_wait_s"] or 0) / 60),
+        estimated_wait_min=wait_minutes(ticket["estimated_wait_s"]),
         status_url=url,
         footer=printer.footer,
         priority=bool(ticket["priority"]),
+        counters=counters_text(serving_counters(config, ticket["service"])),
         appointment=(
             dt.datetime.fromisoformat(ticket["slot_start"]).astimezone(config.office.tz).strftime("%H:%M")
             if ticket.get("booked") and ticket.get("slot_start")

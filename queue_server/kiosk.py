@@ -1,0 +1,48 @@
+"""What the kiosk needs beside issuing tickets: a check of its device token when the page
+loads (so a wrong token shows an installer's error at once, not when a citizen taps), and
+which counters serve each service (on the kiosk's buttons and on the printed ticket)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from . import auth
+from .config import Config
+from .openapi import KIOSK, obj, operation
+
+
+def serving_counters(config: Config, code: str) -> list[int]:
+    """The counters a citizen of service ``code`` is called to: those serving it at the
+    primary or normal level; if none does, its backup counters. Sorted by number."""
+    main = sorted(c.number for c in config.counters if c.services.get(code) in ("primary", "normal"))
+    return main or sorted(c.number for c in config.counters if c.services.get(code) == "backup")
+
+
+def counters_text(numbers: list[int], lang: str = "vi") -> str:
+    """``[1, 2]`` → "Quầy 1, 2" ("Counter 1, 2" in English); "" for none."""
+    if not numbers:
+        return ""
+    word = "Counter" if lang == "en" else "Quầy"
+    return f"{word} {', '.join(str(n) for n in numbers)}"
+
+
+async def kiosk_check(request: Request) -> JSONResponse:
+    """The kiosk this token belongs to; 401 with the usual message for a wrong or missing one."""
+    config: Config = request.app.state.config
+    kiosk = auth.require_kiosk(request, config)
+    return JSONResponse({"id": kiosk.id, "name": kiosk.name, "printer": kiosk.printer or None})
+
+
+routes = [Route("/api/kiosk", kiosk_check)]
+
+_KIOSK: dict[str, Any] = obj({"id": {"type": "string"}, "name": {"type": "string"},
+                              "printer": {"type": ["string", "null"]}})
+openapi_paths: dict[str, Any] = {
+    "/api/kiosk": {"get": operation(
+        "Check a kiosk's device token (the kiosk page does this when it loads): which kiosk it is",
+        _KIOSK, errors=(401,), security=KIOSK)},
+}
