@@ -281,6 +281,8 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
             method = {"recall": "recall", "start": "start", "done": "finish", "no-show": "no_show",
                       "resume": "resume", "close": "sign_off"}[name]
             command = lambda e, now: getattr(e, method)(now, n, staff, override=override)  # noqa: E731
+        for guard in office.counter_guards:
+            guard(name, n)
         await office.execute(command)
         if name in AUDITED_COUNTER_ACTIONS and user["role"] == "admin":
             await office.audit(user, f"counter_{name}", **details)

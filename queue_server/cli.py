@@ -135,16 +135,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .central.config import is_central_config
     from .reports import run_command
 
-    if is_central_config(args.config):
+    if args.kind in ("dossiers", "satisfaction"):
+        from . import dossier_reports
+
+        where = dossier_reports.run_command(_config(args), args.kind, args.date_from, args.date_to, args.by,
+                                            args.format, args.output)
+    elif is_central_config(args.config):
         from .central.cli import report
 
         sites = [s for s in (args.site or "").split(",") if s] or None
-        where = report(args.config, args.date_from, args.date_to, args.by, args.format, args.output, sites)
+        where = report(args.config, args.date_from, args.date_to, args.by or "day", args.format, args.output, sites)
     else:
         if args.by == "site" or args.site:
             raise MotcuaError("--by site và --site chỉ dùng với central.toml.",
                               "--by site and --site need a central.toml.", key="bad_group")
-        where = run_command(_config(args), args.date_from, args.date_to, args.by, args.format, args.output)
+        if args.by in ("month", "procedure"):
+            raise MotcuaError(f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
+                              f"--by {args.by} is for --kind dossiers or satisfaction only.", key="bad_group")
+        where = run_command(_config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output)
     if where != "-":
         print(f"Đã ghi báo cáo / report written: {where}", file=sys.stderr)
     return 0
@@ -224,8 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="report figures for a date range: csv, xlsx or json (see docs/reports.md)")
     p.add_argument("--from", dest="date_from", required=True, help="first office day: DD/MM/YYYY or YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", required=True, help="last office day (inclusive)")
-    p.add_argument("--by", choices=("day", "site", "service", "counter", "staff", "hour"), default="day",
-                   help="site: only with a central.toml (docs/central.md)")
+    p.add_argument("--kind", choices=("tickets", "dossiers", "satisfaction"), default="tickets",
+                   help="tickets (default), dossiers (on-time figures) or satisfaction (ratings)")
+    p.add_argument("--by", choices=("day", "site", "month", "service", "procedure", "counter", "staff", "hour"),
+                   help="group by. tickets: day (default), service, counter, staff, hour, site (only with a "
+                        "central.toml, docs/central.md); dossiers: month (default), service, procedure, staff; "
+                        "satisfaction: month (default), service, staff, counter")
     p.add_argument("--site", help="central.toml only: site ids to include, comma-separated (default: all)")
     p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
     p.add_argument("--output", help="file to write (default: standard output; xlsx: bao-cao-….xlsx)")

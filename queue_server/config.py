@@ -116,6 +116,7 @@ class Queue:
 @dataclass(frozen=True)
 class Rating:
     levels: int = _help("Satisfaction levels on the rating tablet (3, 4 or 5)", 4)
+    satisfied_levels: int = _help("How many of the highest levels count as satisfied in the satisfaction rate", 2)
     timeout_seconds: int = _help("How long the tablet waits for a rating", 60)
 
 
@@ -182,6 +183,7 @@ class Counter:
     name: str = _help("Vietnamese name")
     services: dict[str, str] = _help("Service code -> level (primary, normal, backup)")
     name_en: str = _help("English name", "")
+    printer: str = _help("Printer id for slips printed at this counter (apology slips; '' for none)", "")
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,46 @@ class Sync:
                        'see docs/central.md', "")
     previous_token: str = _help("The token before a rotation, still accepted until the central is updated", "")
     requests_per_minute: int = _help("Most sync requests a minute (429 beyond)", 120)
+
+
+# Actions a clerk station key may do (display/js/counter.js), and the default map for a USB
+# numeric keypad used as the call keypad: KeyboardEvent.code -> action.
+KEYPAD_ACTIONS = ("next", "recall", "start", "done", "no-show", "transfer", "call", "pause")
+KEYPAD_DEFAULT = {
+    "NumpadEnter": "next", "NumpadAdd": "recall", "NumpadMultiply": "start", "NumpadSubtract": "done",
+    "NumpadDecimal": "no-show", "NumpadDivide": "pause",
+}
+
+
+@dataclass(frozen=True)
+class Keypad:
+    keys: dict[str, str] = _help("USB numeric keypad at the clerk station: key code -> action (docs/screens.md)",
+                                 default_factory=lambda: dict(KEYPAD_DEFAULT))
+    digits_call: bool = _help("Numpad digits then the next key call that number", True)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    service: str = _help("Service code the procedure (thủ tục) belongs to")
+    code: str = _help("Short procedure code, unique in the office (e.g. CT01)")
+    name: str = _help("Vietnamese name of the procedure")
+    days: int = _help("Legal processing time in working days (0: the same day)")
+    papers: list[str] = _help("Papers the citizen brings", default_factory=list)
+    name_en: str = _help("English name", "")
+
+
+@dataclass(frozen=True)
+class Dossiers:
+    code_pattern: str = _help("Regular expression a whole dossier code must match (a mistyped or misscanned code is "
+                              "refused)", r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+    code_description: str = _help("The code's shape in words, shown when a code is refused",
+                                  "mã cơ quan, ngày nhận (yymmdd) và số thứ tự, ví dụ 000.00.21.H40-261203-0001")
+    code_description_en: str = _help("The code's shape in English",
+                                     "agency code, date received (yymmdd) and sequence, e.g. 000.00.21.H40-261203-0001")
+    return_service: str = _help("Service code of result-return tickets (kiosk \"Nhận kết quả\"; '' for none)", "")
+    require_outcome: bool = _help("A ticket can be finished only after the clerk recorded the visit's outcome", False)
+    procedures_csv: str = _help("CSV file of more procedures (service,code,name,days,papers), relative to "
+                                "config.toml; '' for none", "")
 
 
 @dataclass(frozen=True)
@@ -247,8 +289,11 @@ class Config:
     printers: list[Printer] = _help("Ticket printers", default_factory=list)
     backup: Backup = _help("Database backups", default_factory=Backup)
     alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
+    keypad: Keypad = _help("Call keypad at the clerk station", default_factory=Keypad)
     appointments: Appointments = _help("Appointment booking, office-wide", default_factory=Appointments)
     sync: Sync = _help("Sync with a central (province or commune overview)", default_factory=Sync)
+    procedures: list[Procedure] = _help("Procedures (thủ tục) per service", default_factory=list)
+    dossiers: Dossiers = _help("Dossiers (hồ sơ) and results", default_factory=Dossiers)
     path: Path | None = field(default=None, compare=False)
 
     def service(self, code: str) -> Service:
@@ -395,6 +440,13 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"sync.{key}", "cần ít nhất 16 ký tự (hoặc để trống)", "needs at least 16 characters (or empty)")
     if cfg.sync.requests_per_minute < 1:
         raise _fail("sync.requests_per_minute", "phải ít nhất là 1", "must be at least 1")
+    for code, action in cfg.keypad.keys.items():
+        if action not in KEYPAD_ACTIONS:
+            raise _fail(f"keypad.keys.{code}", f"việc phải là một trong {', '.join(KEYPAD_ACTIONS)}",
+                        f"action must be one of {', '.join(KEYPAD_ACTIONS)}")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,31}", code):
+            raise _fail(f"keypad.keys.{code}", 'phải là mã phím như "NumpadEnter", "Numpad0", "F2"',
+                        'must be a key code such as "NumpadEnter", "Numpad0", "F2"')
     if cfg.alerts.long_wait_minutes < 1:
         raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
     if cfg.display.voice not in ("clips", "webspeech", "off"):
@@ -544,9 +596,13 @@ def _validate_booking(cfg: Config) -> None:
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    from . import procedures
+
     cfg: Config = _build(Config, data, "")
+    cfg = procedures.with_csv(dataclasses.replace(cfg, path=path))
     _validate(cfg)
-    return dataclasses.replace(cfg, path=path)
+    procedures.validate(cfg)
+    return cfg
 
 
 def load_config(path: str | Path) -> Config:

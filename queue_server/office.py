@@ -75,6 +75,11 @@ class Office:
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
         self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        # Run inside every commit's transaction with (connection, events): rows outside the
+        # engine that must change with an event (a dossier returned when its ticket is done).
+        self.commit_hooks: list[Callable[[sqlite3.Connection, list[Event]], None]] = []
+        # Checked before a counter action runs, with (action, counter); raise to refuse it.
+        self.counter_guards: list[Callable[[str, int], None]] = []
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
         self._config_epoch = 0
@@ -137,7 +142,13 @@ class Office:
         """Queue ``events`` for the next group commit (``queue_server.commits``); they are
         published once durable. The caller holds the lock and must await the future before
         acknowledging anything."""
-        return self._commits.submit(events, self.engine.meta(), (lambda conn: extra(conn, events)) if extra else None)
+        writers = [*([extra] if extra else []), *self.commit_hooks]
+
+        def write_extra(conn: sqlite3.Connection) -> None:
+            for write in writers:
+                write(conn, events)
+
+        return self._commits.submit(events, self.engine.meta(), write_extra if writers else None)
 
     async def settled(self) -> None:
         """Wait until every command run so far is durable (or failed). Call it holding the
@@ -389,6 +400,7 @@ class Office:
                 "chime": self.config.display.chime,
                 "dialect": self.config.display.dialect,
                 "speech_voice": self.config.display.speech_voice,
+                "keypad": {"keys": self.config.keypad.keys, "digits_call": self.config.keypad.digits_call},
                 "kiosk_printers": {k.id: k.printer or None for k in self.config.kiosks},
             },
             "services": self.services_summary(now),

@@ -216,10 +216,34 @@ def _m007_issuing_service(db: sqlite_utils.Database) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES ('engine', '{}') ON CONFLICT (key) DO NOTHING")
 
 
+def _m008_dossiers(db: sqlite_utils.Database) -> None:
+    # Dossiers (hồ sơ) linked to the visits that received and returned them (see
+    # queue_server.dossiers). Dates are office-local "YYYY-MM-DD"; times ISO with offset.
+    # ``due_date`` is the original appointment; ``new_due_date`` the one of an apology slip.
+    db["dossiers"].create(
+        {"code": str, "procedure": str, "service": str, "status": str, "received_on": str, "received_at": str,
+         "due_date": str, "new_due_date": str, "extend_reason": str, "extended_at": str, "ready_on": str,
+         "returned_at": str, "ticket_id": int, "staff": str, "counter": int, "return_ticket_id": int,
+         "updated_at": str},
+        pk="code", not_null={"status", "updated_at"},
+    )
+    for columns in (["status"], ["received_on"], ["due_date"], ["ticket_id"], ["return_ticket_id"]):
+        db["dossiers"].create_index(columns)
+    # Every change to a dossier and every outcome a clerk recorded for a visit (guidance has
+    # no dossier): who, when, which ticket, what.
+    db["dossier_log"].create(
+        {"id": int, "at": str, "code": str, "action": str, "ticket_id": int, "staff": str, "counter": int,
+         "details": str},
+        pk="id", not_null={"at", "action"},
+    )
+    db["dossier_log"].create_index(["ticket_id"])
+    db["dossier_log"].create_index(["code"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
                                                                _m003_report_facts, _m004_sessions,
                                                                _m005_appointments, _m006_report_days,
-                                                               _m007_issuing_service]
+                                                               _m007_issuing_service, _m008_dossiers]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
