@@ -23,7 +23,7 @@ from .errors import ConfigError
 from .speech import LETTER_NAMES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LEVELS = ("primary", "normal", "backup")
+LEVELS = ("primary", "normal", "backup", "appointment")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -181,7 +181,8 @@ class Service:
 class Counter:
     number: int = _help("Counter number, said aloud by the display")
     name: str = _help("Vietnamese name")
-    services: dict[str, str] = _help("Service code -> level (primary, normal, backup)")
+    services: dict[str, str] = _help("Service code -> level (primary, normal, backup; appointment: "
+                                     "only that service's appointment tickets)")
     name_en: str = _help("English name", "")
     printer: str = _help("Printer id for slips printed at this counter (apology slips; '' for none)", "")
 
@@ -197,7 +198,8 @@ class Kiosk:
 @dataclass(frozen=True)
 class Printer:
     id: str = _help("Printer id")
-    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://)")
+    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://); file:// only "
+                     "a printer device, png:// only a folder inside the data folder (the database's)")
     width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576)
     profile: str = _help("python-escpos printer profile name ('' for default)", "")
     kanji_off: bool = _help("Send FS . first (Chinese printers starting in Kanji mode)", False)
@@ -498,8 +500,8 @@ def _validate(cfg: Config) -> None:
             if code not in codes:
                 raise _fail(f"{key}.services.{code}", "lĩnh vực không tồn tại", "no such service")
             if level not in LEVELS:
-                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal hoặc backup",
-                            "level must be primary, normal or backup")
+                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal, backup hoặc appointment",
+                            "level must be primary, normal, backup or appointment")
 
     printer_ids = set()
     for i, p in enumerate(cfg.printers):
@@ -510,6 +512,7 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"printers[{i}].width", "phải là bội số của 8 (384 hoặc 576)", "must be a multiple of 8 (384 or 576)")
         if p.timeout <= 0 or p.stale_after <= 0:
             raise _fail(f"printers[{i}].timeout", "phải lớn hơn 0", "must be greater than 0")
+        _validate_printer_url(cfg, f"printers[{i}].url", p.url)
     kiosk_ids: set[str] = set()
     tokens: set[str] = set()
     for i, k in enumerate(cfg.kiosks):
@@ -593,6 +596,27 @@ def _validate_booking(cfg: Config) -> None:
         if b.open and not b.windows:
             raise _fail(f"{key}.windows", "cần ít nhất một khung giờ khi mở đặt lịch",
                         "at least one window is needed when booking is open")
+
+
+def data_folder(cfg: Config) -> Path:
+    """The folder holding the database (``server.database``): png:// printers write there."""
+    return cfg.resolve(cfg.server.database).parent
+
+
+def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
+    """A known scheme and a well-formed URL; file:// only a printer device, png:// only a
+    folder inside the data folder (the web can edit printers)."""
+    from printer.connect import PrinterConfigError, parse_printer_url  # not at import: engine stays light
+
+    try:
+        parsed = parse_printer_url(url)
+    except PrinterConfigError as e:
+        raise _fail(key, f"địa chỉ máy in không hợp lệ ({e})", f"invalid printer URL ({e})") from None
+    if parsed.scheme == "png":
+        folder, inside = data_folder(cfg).resolve(), cfg.resolve(parsed.target).resolve()
+        if inside != folder and folder not in inside.parents:
+            raise _fail(key, f"thư mục png:// phải nằm trong thư mục dữ liệu {folder}",
+                        f"a png:// folder must be inside the data folder {folder}")
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:

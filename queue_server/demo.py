@@ -121,7 +121,10 @@ def demo_app(config: Config, *, speed: float = 20.0, database: Path | None = Non
     auth.add_user(store, "admin", DEMO_PASSWORD, "admin", "Quản trị demo")
     store.close()
     rng = random.Random(seed)
+    from .appointments_api import simulate as simulate_bookings
+
     return create_app(config, database=database, clock=AcceleratedClock(config, speed),
-                      background=[lambda office: simulate(office, rng)])
+                      background=[lambda office: simulate(office, rng),
+                                  lambda office: simulate_bookings(office, random.Random(rng.random()))])
 
 

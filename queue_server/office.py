@@ -319,7 +319,7 @@ class Office:
                 "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds()) if waiting else 0,
                 # The kiosk's priority path shows what a priority ticket would wait.
                 "waiting_priority": sum(1 for t in waiting if t.priority),
-                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True)[1],
+                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True, now=now)[1],
                 "counters": serving_counters(self.config, svc.code),
             })
         return out
@@ -433,7 +433,7 @@ class Office:
             if stored is None:
                 return None
             t = stored
-        ahead, wait = self.engine.position(t) if t.id in self.engine.tickets else (0, 0)
+        ahead, wait = self.engine.position(t, self.clock()) if t.id in self.engine.tickets else (0, 0)
         svc = self.config.service(t.service) if t.service in self.engine.services else None
         d = public_ticket(t.to_dict()) or {}
         d.update({

@@ -128,8 +128,9 @@ def test_overview_updates_live_and_opens_the_site_monitor(
     assert status == 401 and body["error"] == "bad_login"
     assert http("GET", central.base_url + "/api/central/overview")[0] == 401
 
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's CSP forbids.
     context = browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+        viewport={"width": 1280, "height": 800}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", bypass_csp=True
     )
     context.set_default_timeout(15000)
     errors: list[str] = []

@@ -28,13 +28,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .. import auth
+from .. import auth, guard
 from ..api import read_json
-from ..app import http_error, motcua_error, server_error
+from ..app import http_error, motcua_error
 from ..errors import BadRequest, MotcuaError, NotFound, Unauthorized
 from ..hub import Hub
 from ..reports import parse_date, to_csv, to_xlsx
-from ..ws import same_origin
 from . import accounts, overview
 from .config import CentralConfig
 from .pull import Clock, Puller, utc_now
@@ -182,7 +181,7 @@ async def export_report(request: Request) -> Response:
 async def websocket_overview(websocket: WebSocket) -> None:
     app = websocket.app
     user = accounts.current_user(websocket, app.state.store)
-    if user is None or not same_origin(websocket):
+    if user is None or guard.foreign_origin(websocket.scope, frozenset()) is not None:
         await websocket.close(code=1008, reason="login required")
         return
     await websocket.accept()
@@ -300,6 +299,10 @@ def create_central_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            # The offices' guards: security headers (CSP), no state change from another
+            # origin or without a JSON body, no traceback to a user.
+            Middleware(guard.SecurityHeaders),
+            Middleware(guard.CrossSiteGuard, allowed=guard.allowed_origins("", [])),
             Middleware(
                 SessionMiddleware,
                 secret_key=secret_key(config),
@@ -307,9 +310,10 @@ def create_central_app(
                 same_site="strict",
                 https_only=config.central.https,
                 max_age=14 * 24 * 3600,
-            )
+            ),
+            Middleware(guard.CatchErrors),
         ],
-        exception_handlers={MotcuaError: motcua_error, HTTPException: http_error, Exception: server_error},
+        exception_handlers={MotcuaError: motcua_error, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.config = config
