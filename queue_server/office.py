@@ -16,6 +16,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from . import speech
@@ -27,6 +28,8 @@ from .hub import Hub, text_frame
 from .kiosk import serving_counters
 from .store import Store
 
+# The clips that ship with motcua (display/audio/clips); an office's own are in display.clips_dir.
+BUNDLED_CLIPS = Path(__file__).resolve().parent.parent / "display" / "audio" / "clips"
 log = logging.getLogger("motcua.office")
 
 Clock = Callable[[], dt.datetime]
@@ -275,19 +278,32 @@ class Office:
             "details": event.details,
         }
         if event.kind in ("ticket_called", "ticket_recalled") and event.ticket:
-            msg["announce"] = self.announcement(event.ticket["label"], event.ticket["counter"])
+            msg["announce"] = self.announcement(event.ticket["label"], event.ticket["counter"],
+                                                recall=event.kind == "ticket_recalled")
         if with_services:
             msg["services"] = self.services_summary(event.at)
         return msg
 
-    def announcement(self, label: str, counter: int) -> dict[str, Any]:
+    def announcement(self, label: str, counter: int, recall: bool = False) -> dict[str, Any]:
+        """What the displays say for a call; a recall starts with display.recall_phrase."""
         dialect = self.config.display.dialect
+        prefix = self.config.display.recall_phrase if recall else speech.CALL_PREFIX
+        clips = speech.call_clips(label, counter, dialect, prefix)
+        if recall and not self._has_clip(clips[0]):
+            # The office worded its own recall phrase but has not recorded it yet: the
+            # bundled recall phrase still makes a recall sound different from a call.
+            clips[0] = speech.phrase_clip_name(speech.RECALL_PREFIX)
         return {
             "label": label,
             "counter": counter,
-            "sentence": speech.call_sentence(label, counter, dialect),
-            "clips": speech.call_clips(label, counter, dialect),
+            "recall": recall,
+            "sentence": speech.call_sentence(label, counter, dialect, prefix),
+            "clips": clips,
         }
+
+    def _has_clip(self, name: str) -> bool:
+        folders = (self.config.resolve(self.config.display.clips_dir), BUNDLED_CLIPS)
+        return any((folder / f"{name}.wav").is_file() for folder in folders)
 
     # ------------------------------------------------------------------ reads
 
