@@ -22,7 +22,8 @@ from typing import Any
 from . import speech
 from .config import Config
 from .engine import Engine, Event, Ticket, TicketState
-from .errors import MotcuaError, Unavailable
+from .errors import MotcuaError
+from .commits import GroupCommitter
 from .hub import Hub, text_frame
 from .kiosk import serving_counters
 from .store import Store
@@ -72,6 +73,7 @@ class Office:
         self._tokens: dict[str, int] = {}
         self.engine = self._load_engine()
         self.seq = store.last_seq()
+        self._commits = GroupCommitter(store, self.writer, self._committed, self._reload)
         # Callbacks run after each commit with (events, seqs); used by the print service.
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
@@ -119,7 +121,7 @@ class Office:
                 result = command(self.engine, now)
             except MotcuaError:
                 if rollover:
-                    await self._commit(rollover, None)
+                    await asyncio.shield(self._commit(rollover, None))
                 raise
             except Exception:
                 # A bug, not a refusal: the engine may be half-changed; trust the database.
@@ -128,40 +130,40 @@ class Office:
                 raise
             value, events = result if isinstance(result, tuple) else (result, result)
             events = rollover + list(events)
-            if not events:
-                return value
-            await self._commit(events, extra)
-            return value
+            # Nothing new: the answer may still rest on commands not yet durable.
+            durable = self._commit(events, extra) if events else self._commits.tail()
+        # The lock is free while the batch commits: the next commands join the next batch.
+        if durable is not None:
+            await asyncio.shield(durable)
+        return value
 
-    async def _commit(
+    def _commit(
         self,
         events: list[Event],
         extra: Callable[[sqlite3.Connection, list[Event]], None] | None,
-    ) -> None:
-        """Commit ``events`` in the writer thread, then publish them. Caller holds the lock."""
-        meta = self.engine.meta()
-        loop = asyncio.get_running_loop()
+    ) -> asyncio.Future[list[int]]:
+        """Queue ``events`` for the next group commit (``queue_server.commits``); they are
+        published once durable. The caller holds the lock and must await the future before
+        acknowledging anything."""
         writers = [*([extra] if extra else []), *self.commit_hooks]
 
         def write_extra(conn: sqlite3.Connection) -> None:
             for write in writers:
                 write(conn, events)
 
-        try:
-            seqs = await loop.run_in_executor(
-                self.writer, self.store.commit, events, meta, write_extra if writers else None,
-            )
-        except MotcuaError:
-            self.engine = self._load_engine()
-            raise
-        except Exception as exc:  # disk full, I/O error, locked database
-            log.exception("commit failed; reloading state from the database")
-            self.engine = self._load_engine()
-            raise Unavailable(
-                "Lỗi lưu dữ liệu: thao tác chưa được thực hiện. Hãy thử lại.",
-                "Storage error: nothing was changed. Please try again.",
-                key="storage_error",
-            ) from exc
+        return self._commits.submit(events, self.engine.meta(), write_extra if writers else None)
+
+    async def settled(self) -> None:
+        """Wait until every command run so far is durable (or failed). Call it holding the
+        lock before reading the engine for a screen: the snapshot then holds no change that
+        is not yet committed."""
+        await self._commits.settled()
+
+    def commit_counts(self) -> dict[str, int]:
+        """Group commits since start: transactions (one fsync each) and commands in them."""
+        return {"transactions": self._commits.batches, "commands": self._commits.commands}
+
+    def _committed(self, events: list[Event], seqs: list[int]) -> None:
         self.seq = seqs[-1]
         for event in events:
             if event.ticket is not None:
@@ -191,6 +193,10 @@ class Office:
                 except Exception:
                     log.exception("holder-changed listener failed")
 
+    def _reload(self) -> None:
+        """After a failed commit: memory must not hold what the database does not."""
+        self.engine = self._load_engine()
+
     async def in_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a store write outside the engine (accounts, sessions, audit) in the writer
         thread, the one that owns the write connection."""
@@ -214,6 +220,7 @@ class Office:
         the switch (counters the new config removes are closed) commit before it is visible.
         """
         async with self.lock:
+            await self.settled()
             now = self.clock()
             old_engine, old_config = self.engine, self.config
             candidate = copy.deepcopy(old_engine)
