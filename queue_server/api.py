@@ -47,7 +47,26 @@ async def read_json(request: Request, limit: int | None = None) -> dict[str, Any
         raise BadRequest("Dữ liệu không phải JSON hợp lệ.", "Body is not valid JSON.", key="bad_json") from None
     if not isinstance(data, dict):
         raise BadRequest("Dữ liệu phải là một đối tượng JSON.", "Body must be a JSON object.", key="bad_json")
+    _check_depth(data, "", 0)
     return data
+
+
+# No body needs more: a config edit is {"counters": [{"services": {"CT": "primary"}}]}.
+MAX_DEPTH = 16
+
+
+def _check_depth(value: Any, where: str, depth: int) -> None:
+    """Refuse JSON nested deeper than ``MAX_DEPTH``, naming the key where it goes too deep
+    (deeper structures make the TOML writer and validators recurse without end)."""
+    if depth > MAX_DEPTH:
+        raise BadRequest(f"“{where}” lồng nhau quá sâu (tối đa {MAX_DEPTH} tầng).",
+                         f"“{where}” is nested too deeply (at most {MAX_DEPTH} levels).", key="too_deep", field=where)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_depth(v, f"{where}.{k}" if where else str(k), depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_depth(v, f"{where}[{i}]", depth + 1)
 
 
 def _bad(name: str, vi: str, en: str) -> BadRequest:

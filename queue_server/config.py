@@ -198,7 +198,8 @@ class Kiosk:
 @dataclass(frozen=True)
 class Printer:
     id: str = _help("Printer id")
-    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://)")
+    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://); file:// only "
+                     "a printer device, png:// only a folder inside the data folder (the database's)")
     width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576)
     profile: str = _help("python-escpos printer profile name ('' for default)", "")
     kanji_off: bool = _help("Send FS . first (Chinese printers starting in Kanji mode)", False)
@@ -511,6 +512,7 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"printers[{i}].width", "phải là bội số của 8 (384 hoặc 576)", "must be a multiple of 8 (384 or 576)")
         if p.timeout <= 0 or p.stale_after <= 0:
             raise _fail(f"printers[{i}].timeout", "phải lớn hơn 0", "must be greater than 0")
+        _validate_printer_url(cfg, f"printers[{i}].url", p.url)
     kiosk_ids: set[str] = set()
     tokens: set[str] = set()
     for i, k in enumerate(cfg.kiosks):
@@ -594,6 +596,27 @@ def _validate_booking(cfg: Config) -> None:
         if b.open and not b.windows:
             raise _fail(f"{key}.windows", "cần ít nhất một khung giờ khi mở đặt lịch",
                         "at least one window is needed when booking is open")
+
+
+def data_folder(cfg: Config) -> Path:
+    """The folder holding the database (``server.database``): png:// printers write there."""
+    return cfg.resolve(cfg.server.database).parent
+
+
+def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
+    """A known scheme and a well-formed URL; file:// only a printer device, png:// only a
+    folder inside the data folder (the web can edit printers)."""
+    from printer.connect import PrinterConfigError, parse_printer_url  # not at import: engine stays light
+
+    try:
+        parsed = parse_printer_url(url)
+    except PrinterConfigError as e:
+        raise _fail(key, f"địa chỉ máy in không hợp lệ ({e})", f"invalid printer URL ({e})") from None
+    if parsed.scheme == "png":
+        folder, inside = data_folder(cfg).resolve(), cfg.resolve(parsed.target).resolve()
+        if inside != folder and folder not in inside.parents:
+            raise _fail(key, f"thư mục png:// phải nằm trong thư mục dữ liệu {folder}",
+                        f"a png:// folder must be inside the data folder {folder}")
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
