@@ -51,6 +51,7 @@ check: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_whatif.py
 
 # The central for a province: 200 sites × 1 year × 150 tickets a day (docs/central.md).
 bench-central: $(VENV)/.test-installed
