@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, reports
+from .csvout import DEFAULT_DIALECT, DIALECTS
 from .errors import BadRequest
 from .office import Office
 from .openapi import ADMIN, obj, operation, query_param
@@ -80,9 +81,13 @@ async def export_report(request: Request) -> Response:
     fmt = request.query_params.get("format") or "xlsx"
     if fmt not in ("csv", "xlsx"):
         raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+    dialect = request.query_params.get("dialect") or DEFAULT_DIALECT
+    if dialect not in DIALECTS:
+        raise BadRequest('Kiểu CSV phải là "excel" hoặc "comma".', 'CSV dialect must be "excel" or "comma".',
+                         key="bad_dialect")
     report = await _report(request)
     if fmt == "csv":
-        data, media = reports.to_csv(report), "text/csv; charset=utf-8"
+        data, media = reports.to_csv(report, dialect), "text/csv; charset=utf-8"
     else:
         data = await asyncio.to_thread(reports.to_xlsx, report)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -149,7 +154,10 @@ def _export() -> dict[str, Any]:
         errors=(400, *_ADMIN),
         security=ADMIN,
         media="text/csv",
-        params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+        params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"),
+                query_param("dialect", {"enum": list(DIALECTS)},
+                            'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
+                            'reads it) or "comma" (plain "," and decimal point)')],
     )
     ok = op["responses"]["200"]
     ok["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
