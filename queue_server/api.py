@@ -130,16 +130,22 @@ def _expected(body: dict[str, Any]) -> int | None | str:
 
 async def healthz(request: Request) -> JSONResponse:
     office = _office(request)
-    # Screens connected now, and how many were dropped for falling behind since start.
+    # Screens connected now, and how many were dropped for falling behind since start;
+    # group commits since start: transactions written and the commands they carried.
     return JSONResponse({"ok": True, "seq": office.seq, "day": office.engine.day,
-                         "screens": len(office.hub), "dropped_screens": office.hub.dropped_total})
+                         "screens": len(office.hub), "dropped_screens": office.hub.dropped_total,
+                         "commits": office.commit_counts()})
 
 
 async def state(request: Request) -> Response:
     office = _office(request)
     audience = "staff" if auth.current_user(request, office.store) else "public"
-    # The same cached JSON the screens get (built once per seq and audience).
-    return Response(office.snapshot_message(audience)[0], media_type="application/json")
+    # The same cached JSON the screens get (built once per seq and audience), once every
+    # command run so far is durable.
+    async with office.lock:
+        await office.settled()
+        text = office.snapshot_message(audience)[0]
+    return Response(text, media_type="application/json")
 
 
 async def ticket_status(request: Request) -> JSONResponse:

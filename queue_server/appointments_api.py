@@ -22,6 +22,7 @@ from starlette.routing import Route
 from . import appointment_report, auth, reports
 from . import appointments as ap
 from .api import get_bool, get_str, read_json, status_url
+from .engine import Engine
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, public_ticket
 from .store import connect
@@ -520,9 +521,12 @@ async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
                     if e.kind == "ticket_issued" and e.ticket and e.ticket.get("appointment") == code:
                         ap.mark_checked_in(conn, code, e.ticket["id"], e.at)
 
+            def command(engine: Engine, at: dt.datetime, code: str = code, service: str = service,
+                        start: dt.datetime = start, token: str = token) -> Any:
+                return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)
+
             try:
-                await office.execute(lambda e, t, c=code, s=service, st=start, k=token: e.check_in(
-                    t, service=s, code=c, slot_start=st, token=k, kiosk=kiosk), extra=extra)
+                await office.execute(command, extra=extra)
             except Exception as e:
                 log.debug("demo check-in refused: %s", e)
 

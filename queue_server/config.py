@@ -128,6 +128,8 @@ class Display:
     voice: str = _help('"clips" (bundled/own recordings), "webspeech" (a local browser voice) or "off"', "clips")
     chime: bool = _help("Play the chime before each call (also when the voice is off)", True)
     speech_voice: str = _help('With voice = "webspeech": the browser voice name to use (e.g. "Microsoft An")', "")
+    recall_phrase: str = _help("What a recall says before the number (one clip, docs/voice.md)",
+                               "Xin mời lại công dân có số thứ tự")
 
 
 @dataclass(frozen=True)
@@ -459,6 +461,8 @@ def _validate(cfg: Config) -> None:
                         'must be a key code such as "NumpadEnter", "Numpad0", "F2"')
     if cfg.alerts.long_wait_minutes < 1:
         raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
+    if not cfg.display.recall_phrase.strip() or len(cfg.display.recall_phrase) > 120:
+        raise _fail("display.recall_phrase", "phải có từ 1 đến 120 ký tự", "must be 1 to 120 characters")
     if cfg.display.voice not in ("clips", "webspeech", "off"):
         raise _fail("display.voice", 'phải là "clips", "webspeech" hoặc "off"', 'must be "clips", "webspeech" or "off"')
     if not cfg.services:

@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, dossier_import, dossiers, procedures
@@ -377,7 +377,15 @@ async def apology_print(request: Request) -> JSONResponse:
     return JSONResponse(result)
 
 
+async def page_dossiers(request: Request) -> Response:
+    """The dossier screen (/admin/dossiers): alerts, marking ready, apologies, import, reports."""
+    from .app import DISPLAY_DIR
+
+    return FileResponse(DISPLAY_DIR / "dossiers.html", headers={"Cache-Control": "no-cache"})
+
+
 routes = [
+    Route("/admin/dossiers", page_dossiers),
     Route("/api/procedures", list_procedures),
     Route("/api/dossiers", list_dossiers),
     Route("/api/dossiers/alerts", get_alerts),

@@ -211,7 +211,9 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
         "paths": {
             "/healthz": {"get": operation(
                 "Liveness: `{\"ok\": true, \"seq\": 41, \"day\": \"2026-11-30\", \"screens\": 7, "
-                "\"dropped_screens\": 0}` (screens connected, and dropped for falling behind)",
+                "\"dropped_screens\": 0, \"commits\": {\"transactions\": 30, \"commands\": 41}}` (screens "
+                "connected, and dropped for falling behind; group commits since start: commands that arrive "
+                "together share one transaction)",
                 {"type": "object", "required": ["ok"]})},
             "/api/state": {"get": operation(
                 "Office state snapshot: office, day, services (open, waiting, estimated wait, next numbers), "

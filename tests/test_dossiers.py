@@ -386,3 +386,24 @@ def test_dossiers_survive_a_restart_exactly(tmp_path: Path, clock: Clock):
         sign_in(client, "clerk1", 1)
         assert client.get("/api/dossiers/alerts").json() == alerts
         assert client.get("/api/counters/1/dossiers").json() == visit
+
+
+def test_due_dates_skip_the_offices_closed_days_and_weekends(tmp_path: Path, clock: Clock):
+    from queue_server.app import create_app
+    from queue_server.config import parse_config
+    from tests.dossier_support import office_data
+
+    data = office_data()
+    data["office"]["closed_days"] = ["2026-12-04", "2026-12-08"]  # Friday 4 and Tuesday 8 closed
+    _accounts(tmp_path / "motcua.db")
+    app = create_app(parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock,
+                     printing=False)
+    with TestClient(app) as client:
+        sign_in(client, "clerk1", 1)
+        serve_one(client)
+        r = record(client, code=code(1), procedure="CT03")  # Thu 3 + 2: (Fri 4 closed, weekend) Mon 7, (Tue 8) Wed 9
+        assert r.json()["dossier"]["due_date"] == "2026-12-09"
+        r = record(client, code=code(2), procedure="DD01")  # 10 working days from Thu 3 with 2 closed days
+        assert r.json()["dossier"]["due_date"] == "2026-12-21"
+        due_dates = client.get("/api/counters/1/dossiers").json()["due_dates"]
+        assert due_dates == {"CT01": "2026-12-03", "CT03": "2026-12-09"}
