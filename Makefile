@@ -23,11 +23,12 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
+# PORT=8001 serves on another port than config.toml's server.port (e.g. the demo beside `make run`).
 run: $(VENV)/.installed
-	$(BIN)/motcua --config $(CONFIG) serve
+	$(BIN)/motcua --config $(CONFIG) serve $(if $(PORT),--port $(PORT))
 
 demo: $(VENV)/.installed
-	$(BIN)/motcua --config $(CONFIG) demo
+	$(BIN)/motcua --config $(CONFIG) demo $(if $(PORT),--port $(PORT))
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -352,10 +352,12 @@ async def cancel(request: Request) -> JSONResponse:
 
 
 async def rate(request: Request) -> JSONResponse:
-    """The rating tablet at counter n: one rating for the ticket that counter just finished."""
+    """The rating tablet at counter n (its device token): one rating for the ticket that
+    counter just finished."""
     office = _office(request)
     n = path_int(request, "n")
     office.engine.counter(n)
+    auth.require_rating_tablet(request, office.config, n)
     body = await read_json(request)
     tid = get_int(body, "ticket_id", required=True, minimum=1)
     level = get_int(body, "level", required=True, minimum=0)

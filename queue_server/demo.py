@@ -27,6 +27,7 @@ from .store import Store
 log = logging.getLogger("motcua.demo")
 
 DEMO_PASSWORD = "demo-pass"
+DEMO_ADMIN = "admin"  # an admin account, so the reports can be explored on the demo data
 SIMULATED_SECONDS_PER_ARRIVAL = 75
 
 
@@ -119,7 +120,7 @@ def demo_app(config: Config, *, speed: float = 20.0, database: Path | None = Non
     store = Store(database)
     for c in config.counters:
         auth.add_user(store, f"demo{c.number}", DEMO_PASSWORD, "clerk", f"Cán bộ demo {c.number}")
-    auth.add_user(store, "admin", DEMO_PASSWORD, "admin", "Quản trị demo")
+    auth.add_user(store, DEMO_ADMIN, DEMO_PASSWORD, "admin", "Quản trị demo")
     rng = random.Random(seed)
     clock = AcceleratedClock(config, speed)
     # Months of dossiers before today, so the dossier report is filled from the start.

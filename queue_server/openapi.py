@@ -196,7 +196,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
         COUNTER_VIEW,
         body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 200}}},
         errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "motcua", "version": "0.1.0",
                  "description": "Queue ticketing for one-stop offices. Errors are JSON "
@@ -250,11 +250,12 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "/api/me": {"get": operation("The signed-in user", {"type": "object", "required": ["user", "role"]},
                                    errors=(401,), security=STAFF)},
             "/api/counters/{n}/rating": {"post": operation(
-                "`{ticket_id, level}`: rate, once, the ticket counter n finished last",
+                "`{ticket_id, level}`: rate, once, the ticket counter n finished last (counter n's rating tablet token)",
                 {"type": "object", "required": ["ok"]},
                 body={"type": "object", "required": ["ticket_id", "level"],
                       "properties": {"ticket_id": {"type": "integer"}, "level": {"type": "integer"}}},
-                errors=(400, 403, 404, 409, 413, 503), params=[COUNTER_N], who="rating tablet")},
+                errors=(400, 401, 403, 404, 409, 413, 503), params=[COUNTER_N], security=KIOSK,
+                who="rating tablet token")},
             "/api/services/{code}": {"post": operation(
                 "`{open?, cap?}`: open or close a service, or set its cap, for today (audited)",
                 obj({"services": {"type": "array", "items": {"type": "object", "required": ["code", "open", "cap"]}}}),
@@ -268,4 +269,20 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             **(feature_paths or {}),
         },
     }
+    return with_guard_errors(doc)
+
+
+def with_guard_errors(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every state-changing operation may also be refused by ``queue_server.guard`` before
+    its handler runs: 403 (sent from another site's page) and 415 (not sent as JSON)."""
+    guard = {"403": {"description": "Not allowed, or sent from another site's page (Origin/Referer)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+             "415": {"description": "Not sent as JSON (Content-Type: application/json)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+    for item in doc["paths"].values():
+        for method, op in item.items():
+            if method in ("post", "put", "patch", "delete"):
+                for code, response in guard.items():
+                    op["responses"].setdefault(code, response)
+    return doc
 
