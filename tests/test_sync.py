@@ -20,6 +20,7 @@ from tests.support import KIOSK_TOKEN, PASSWORD, add_staff, write_config
 
 TOKEN = "dong-bo-phuong-a-0123456789"
 OLD_TOKEN = "dong-bo-cu-phuong-a-9876543210"
+TABLET_TOKEN = "danh-gia-quay-1-doi-ma-nay"  # counter 1's rating tablet in the sample config
 
 
 class Clock:
@@ -50,7 +51,11 @@ def serve_one(client: TestClient, service: str = "CT", rating: int | None = 4) -
         r = client.post(f"/api/counters/1/{action}", json={})
         assert r.status_code == 200, r.text
     if rating:
-        r = client.post("/api/counters/1/rating", json={"ticket_id": ticket_id, "level": rating})
+        r = client.post(
+            "/api/counters/1/rating",
+            json={"ticket_id": ticket_id, "level": rating},
+            headers={"Authorization": f"Bearer {TABLET_TOKEN}"},
+        )
         assert r.status_code == 200, r.text
 
 
