@@ -323,8 +323,7 @@ class Replay:
             c = self.engine.counters[number]
             if c.state is CounterState.OPEN and c.ticket_id is None and number not in self.releasing:
                 served = self.levels.get(number, set())
-                if any(target == number or (target is None and code in served)
-                       for code, target in self.queue.values()):
+                if any(target == number or (target is None and code in served) for code, target in self.queue.values()):
                     self._next(now, number)
                 if self.waiting <= 0:
                     return
