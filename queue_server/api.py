@@ -45,7 +45,26 @@ async def read_json(request: Request, limit: int | None = None) -> dict[str, Any
         raise BadRequest("Dữ liệu không phải JSON hợp lệ.", "Body is not valid JSON.", key="bad_json") from None
     if not isinstance(data, dict):
         raise BadRequest("Dữ liệu phải là một đối tượng JSON.", "Body must be a JSON object.", key="bad_json")
+    _check_depth(data, "", 0)
     return data
+
+
+# No body needs more: a config edit is {"counters": [{"services": {"CT": "primary"}}]}.
+MAX_DEPTH = 16
+
+
+def _check_depth(value: Any, where: str, depth: int) -> None:
+    """Refuse JSON nested deeper than ``MAX_DEPTH``, naming the key where it goes too deep
+    (deeper structures make the TOML writer and validators recurse without end)."""
+    if depth > MAX_DEPTH:
+        raise BadRequest(f"“{where}” lồng nhau quá sâu (tối đa {MAX_DEPTH} tầng).",
+                         f"“{where}” is nested too deeply (at most {MAX_DEPTH} levels).", key="too_deep", field=where)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_depth(v, f"{where}.{k}" if where else str(k), depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_depth(v, f"{where}[{i}]", depth + 1)
 
 
 def _bad(name: str, vi: str, en: str) -> BadRequest:
@@ -100,16 +119,22 @@ def path_int(request: Request, name: str) -> int:
 
 async def healthz(request: Request) -> JSONResponse:
     office = _office(request)
-    # Screens connected now, and how many were dropped for falling behind since start.
+    # Screens connected now, and how many were dropped for falling behind since start;
+    # group commits since start: transactions written and the commands they carried.
     return JSONResponse({"ok": True, "seq": office.seq, "day": office.engine.day,
-                         "screens": len(office.hub), "dropped_screens": office.hub.dropped_total})
+                         "screens": len(office.hub), "dropped_screens": office.hub.dropped_total,
+                         "commits": office.commit_counts()})
 
 
 async def state(request: Request) -> Response:
     office = _office(request)
     audience = "staff" if auth.current_user(request, office.store) else "public"
-    # The same cached JSON the screens get (built once per seq and audience).
-    return Response(office.snapshot_message(audience)[0], media_type="application/json")
+    # The same cached JSON the screens get (built once per seq and audience), once every
+    # command run so far is durable.
+    async with office.lock:
+        await office.settled()
+        text = office.snapshot_message(audience)[0]
+    return Response(text, media_type="application/json")
 
 
 async def ticket_status(request: Request) -> JSONResponse:
@@ -256,6 +281,8 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
             method = {"recall": "recall", "start": "start", "done": "finish", "no-show": "no_show",
                       "resume": "resume", "close": "sign_off"}[name]
             command = lambda e, now: getattr(e, method)(now, n, staff, override=override)  # noqa: E731
+        for guard in office.counter_guards:
+            guard(name, n)
         await office.execute(command)
         if name in AUDITED_COUNTER_ACTIONS and user["role"] == "admin":
             await office.audit(user, f"counter_{name}", **details)
@@ -306,10 +333,12 @@ async def cancel(request: Request) -> JSONResponse:
 
 
 async def rate(request: Request) -> JSONResponse:
-    """The rating tablet at counter n: one rating for the ticket that counter just finished."""
+    """The rating tablet at counter n (its device token): one rating for the ticket that
+    counter just finished."""
     office = _office(request)
     n = path_int(request, "n")
     office.engine.counter(n)
+    auth.require_rating_tablet(request, office.config, n)
     rating = parse(await read_json(request), schemas.Rating)
     tid, level = rating.ticket_id, rating.level
     # The engine checks, under the office lock, that this counter served the ticket and that

@@ -215,7 +215,9 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
         "paths": {
             "/healthz": {"get": operation(
                 "Liveness: `{\"ok\": true, \"seq\": 41, \"day\": \"2026-11-30\", \"screens\": 7, "
-                "\"dropped_screens\": 0}` (screens connected, and dropped for falling behind)",
+                "\"dropped_screens\": 0, \"commits\": {\"transactions\": 30, \"commands\": 41}}` (screens "
+                "connected, and dropped for falling behind; group commits since start: commands that arrive "
+                "together share one transaction)",
                 {"type": "object", "required": ["ok"]})},
             "/api/state": {"get": operation(
                 "Office state snapshot: office, day, services (open, waiting, estimated wait, next numbers), "
@@ -248,10 +250,11 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "/api/me": {"get": operation("The signed-in user", {"type": "object", "required": ["user", "role"]},
                                    errors=(401,), security=STAFF)},
             "/api/counters/{n}/rating": {"post": operation(
-                "`{ticket_id, level}`: rate, once, the ticket counter n finished last",
+                "`{ticket_id, level}`: rate, once, the ticket counter n finished last (counter n's rating tablet token)",
                 {"type": "object", "required": ["ok"]},
                 body=ref(schemas.Rating),
-                errors=(400, 403, 404, 409, 413, 503), params=[COUNTER_N], who="rating tablet")},
+                errors=(400, 401, 403, 404, 409, 413, 503), params=[COUNTER_N], security=KIOSK,
+                who="rating tablet token")},
             "/api/services/{code}": {"post": operation(
                 "`{open?, cap?}`: open or close a service, or set its cap, for today (audited)",
                 obj({"services": {"type": "array", "items": {"type": "object", "required": ["code", "open", "cap"]}}}),
@@ -264,10 +267,20 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             **(feature_paths or {}),
         },
     }
-    # Every change is taken only as JSON (app.py's middleware), with or without a body: 415.
+    return with_guard_errors(doc)
+
+
+def with_guard_errors(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every state-changing operation may also be refused by ``queue_server.guard`` before
+    its handler runs: 403 (sent from another site's page) and 415 (not sent as JSON)."""
+    guard = {"403": {"description": "Not allowed, or sent from another site's page (Origin/Referer)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+             "415": {"description": "Not sent as JSON (Content-Type: application/json)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
     for item in doc["paths"].values():
         for method, op in item.items():
-            if method != "get":
-                op["responses"].update(error_responses(415))
+            if method in ("post", "put", "patch", "delete"):
+                for code, response in guard.items():
+                    op["responses"].setdefault(code, response)
     return doc
 

@@ -41,6 +41,9 @@ _UPSERT_COUNTER = (
     "ON CONFLICT (number) DO UPDATE SET state = excluded.state, staff = excluded.staff, "
     "ticket_id = excluded.ticket_id, pause_reason = excluded.pause_reason, since = excluded.since"
 )
+# One command for ``Store.commit_batch``: its events, the engine meta after it, extra rows.
+Command = tuple[list[Event], dict[str, Any], Callable[[sqlite3.Connection], None] | None]
+
 _INSERT_EVENT = (
     "INSERT INTO events (at, day, kind, ticket_id, service, counter, staff, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -213,10 +216,34 @@ def _m007_issuing_service(db: sqlite_utils.Database) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES ('engine', '{}') ON CONFLICT (key) DO NOTHING")
 
 
+def _m008_dossiers(db: sqlite_utils.Database) -> None:
+    # Dossiers (hồ sơ) linked to the visits that received and returned them (see
+    # queue_server.dossiers). Dates are office-local "YYYY-MM-DD"; times ISO with offset.
+    # ``due_date`` is the original appointment; ``new_due_date`` the one of an apology slip.
+    db["dossiers"].create(
+        {"code": str, "procedure": str, "service": str, "status": str, "received_on": str, "received_at": str,
+         "due_date": str, "new_due_date": str, "extend_reason": str, "extended_at": str, "ready_on": str,
+         "returned_at": str, "ticket_id": int, "staff": str, "counter": int, "return_ticket_id": int,
+         "updated_at": str},
+        pk="code", not_null={"status", "updated_at"},
+    )
+    for columns in (["status"], ["received_on"], ["due_date"], ["ticket_id"], ["return_ticket_id"]):
+        db["dossiers"].create_index(columns)
+    # Every change to a dossier and every outcome a clerk recorded for a visit (guidance has
+    # no dossier): who, when, which ticket, what.
+    db["dossier_log"].create(
+        {"id": int, "at": str, "code": str, "action": str, "ticket_id": int, "staff": str, "counter": int,
+         "details": str},
+        pk="id", not_null={"at", "action"},
+    )
+    db["dossier_log"].create_index(["ticket_id"])
+    db["dossier_log"].create_index(["code"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
                                                                _m003_report_facts, _m004_sessions,
                                                                _m005_appointments, _m006_report_days,
-                                                               _m007_issuing_service]
+                                                               _m007_issuing_service, _m008_dossiers]
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -269,35 +296,63 @@ class Store:
         """Write events, the rows they change, the engine meta and ``extra`` in one
         transaction. Returns each event's sequence number. On any error nothing is written
         and the error propagates."""
-        seqs: list[int] = []
+        [result] = self.commit_batch([(list(events), meta, extra)])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def commit_batch(self, commands: list[Command]) -> list[list[int] | Exception]:
+        """Group commit: the commands that arrived together, in order, in one transaction
+        (one fsync). Each runs in its own savepoint: a command that fails changes nothing and
+        gets its exception in the result list; the others commit. An error of the transaction
+        itself (``BEGIN``, ``COMMIT``: disk full, I/O error, locked) propagates, and then
+        nothing at all was written."""
+        results: list[list[int] | Exception] = []
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for e in events:
-                t = e.ticket
-                seqs.append(conn.execute(_INSERT_EVENT, (
-                    e.at.isoformat(), meta["day"], e.kind, t["id"] if t else None, t["service"] if t else None,
-                    (e.counter or {}).get("number", t.get("counter") if t else None), e.staff,
-                    json.dumps(e.details, ensure_ascii=False) if e.details else None,
-                )).lastrowid)
-                if t is not None:
-                    if e.kind == "ticket_issued":
-                        conn.execute(_INSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
-                    elif conn.execute(_UPDATE_TICKET, [*(t[c] for c in TICKET_COLUMNS[1:]), t["id"]]).rowcount != 1:
-                        raise LookupError(f"event {e.kind} for ticket {t['id']}, which is not in the database")
-                if e.counter is not None:
-                    c = e.counter
-                    conn.execute(_UPSERT_COUNTER, (c["number"], c["state"], c["staff"], c["ticket_id"],
-                                                   c["pause_reason"], c["since"]))
-            conn.execute("INSERT INTO meta (key, value) VALUES ('engine', ?) "
-                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                         (json.dumps(meta, ensure_ascii=False),))
-            if extra is not None:
-                extra(conn)
+            for events, meta, extra in commands:
+                conn.execute("SAVEPOINT command")
+                try:
+                    seqs = self._write(conn, events, meta, extra)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO command")
+                    conn.execute("RELEASE command")
+                    results.append(exc)
+                    continue
+                conn.execute("RELEASE command")
+                results.append(seqs)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return results
+
+    def _write(self, conn: sqlite3.Connection, events: Iterable[Event], meta: dict[str, Any],
+               extra: Callable[[sqlite3.Connection], None] | None) -> list[int]:
+        """One command's rows, inside the caller's transaction."""
+        seqs: list[int] = []
+        for e in events:
+            t = e.ticket
+            seqs.append(conn.execute(_INSERT_EVENT, (
+                e.at.isoformat(), meta["day"], e.kind, t["id"] if t else None, t["service"] if t else None,
+                (e.counter or {}).get("number", t.get("counter") if t else None), e.staff,
+                json.dumps(e.details, ensure_ascii=False) if e.details else None,
+            )).lastrowid)
+            if t is not None:
+                if e.kind == "ticket_issued":
+                    conn.execute(_INSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
+                elif conn.execute(_UPDATE_TICKET, [*(t[c] for c in TICKET_COLUMNS[1:]), t["id"]]).rowcount != 1:
+                    raise LookupError(f"event {e.kind} for ticket {t['id']}, which is not in the database")
+            if e.counter is not None:
+                c = e.counter
+                conn.execute(_UPSERT_COUNTER, (c["number"], c["state"], c["staff"], c["ticket_id"],
+                                               c["pause_reason"], c["since"]))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('engine', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                     (json.dumps(meta, ensure_ascii=False),))
+        if extra is not None:
+            extra(conn)
         return seqs
 
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:

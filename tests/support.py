@@ -65,7 +65,7 @@ def write_config(folder: Path, **sections: dict[str, Any]) -> Path:
     printers = data.get("printers") or []
     for p in printers:
         if p["url"].startswith("png://"):
-            p["url"] = f"png://{folder / 'tickets'}"
+            p["url"] = f"png://{folder / 'var' / 'tickets'}"
     path = folder / "config.toml"
     path.write_text(tomlkit.dumps(data), encoding="utf-8")
     return path

@@ -400,7 +400,7 @@ def test_config_edit_keeps_comments_in_place_when_adding_or_removing_the_last_ta
     (office.config_path.parent / "config.toml").write_text((ROOT / "config.toml").read_text(encoding="utf-8")
                                                            .replace("enforce_hours = true", "enforce_hours = false")
                                                            .replace('url = "png://var/tickets"',
-                                                                    f'url = "png://{office.config_path.parent}/t"'),
+                                                                    f'url = "png://{office.config_path.parent}/var/t"'),
                                                            encoding="utf-8")
     current = office.get("/api/admin/config").json()["editable"]
     added = current["services"] + [{"code": "BHYT", "name": "Bảo hiểm y tế", "range": [6001, 6999]}]

@@ -138,7 +138,7 @@ $("login").addEventListener("submit", async (event) => {
   }
 });
 $("logout").addEventListener("click", async () => {
-  await api("/api/logout", { method: "POST" });
+  await api("/api/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
   location.reload();
 });
 $("report").addEventListener("submit", showReport);

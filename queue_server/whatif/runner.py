@@ -37,17 +37,21 @@ class Request:
 
     def check(self) -> None:
         if self.date_to < self.date_from:
-            raise BadRequest("Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.",
-                             key="bad_range")
+            raise BadRequest(
+                "Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.", key="bad_range"
+            )
         if (self.date_to - self.date_from).days >= MAX_DAYS:
-            raise BadRequest(f"Mô phỏng tối đa {MAX_DAYS} ngày một lần.", f"At most {MAX_DAYS} days per run.",
-                             key="bad_range")
+            raise BadRequest(
+                f"Mô phỏng tối đa {MAX_DAYS} ngày một lần.", f"At most {MAX_DAYS} days per run.", key="bad_range"
+            )
         if not 1 <= self.seeds <= MAX_SEEDS:
-            raise BadRequest(f"Số lần mô phỏng phải từ 1 đến {MAX_SEEDS}.", f"Seeds must be 1 to {MAX_SEEDS}.",
-                             key="bad_seeds")
+            raise BadRequest(
+                f"Số lần mô phỏng phải từ 1 đến {MAX_SEEDS}.", f"Seeds must be 1 to {MAX_SEEDS}.", key="bad_seeds"
+            )
         if not 1 <= self.budget_s <= 600:
-            raise BadRequest("Thời gian tìm kiếm phải từ 1 đến 600 giây.", "The search budget must be 1-600 s.",
-                             key="bad_budget")
+            raise BadRequest(
+                "Thời gian tìm kiếm phải từ 1 đến 600 giây.", "The search budget must be 1-600 s.", key="bad_budget"
+            )
         check_objective(self.objective, self.weight)
 
 
@@ -57,7 +61,8 @@ def load_days(conn: Any, request: Request) -> list[RecordedDay]:
         raise NotFound(
             f"Không có ngày nào có số thứ tự từ {request.date_from:%d/%m/%Y} đến {request.date_to:%d/%m/%Y}.",
             f"No recorded day with tickets from {request.date_from:%d/%m/%Y} to {request.date_to:%d/%m/%Y}.",
-            key="no_recorded_days")
+            key="no_recorded_days",
+        )
     return days
 
 
@@ -69,11 +74,17 @@ def pooled_durations(days: list[RecordedDay]) -> dict[str, list[float]]:
     return pool
 
 
-def run(conn: Any, config: Config, request: Request, progress: Progress | None = None,
-        clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+def run(
+    conn: Any,
+    config: Config,
+    request: Request,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
     """Replay the recorded days under the actual plan and every variant (and search, when
     asked); the result is plain JSON-ready data (see docs/whatif.md)."""
     request.check()
+    started = clock()
     days = load_days(conn, request)
     tz = config.office.tz
     pool = pooled_durations(days)
@@ -93,8 +104,14 @@ def run(conn: Any, config: Config, request: Request, progress: Progress | None =
     scenarios: list[dict[str, Any]] = [{"name": ACTUAL_DAY_NAME, "kind": "actual", **actual}]
     for i, plan in enumerate(plans):
         note(i, plan.name)
-        scenarios.append({"name": plan.name, "kind": "replay" if plan is base else "variant",
-                          "plan": plan.to_dict(), **evaluate(plan)})
+        scenarios.append(
+            {
+                "name": plan.name,
+                "kind": "replay" if plan is base else "variant",
+                "plan": plan.to_dict(),
+                **evaluate(plan),
+            }
+        )
     rows = agreement(actual, scenarios[1])
     result: dict[str, Any] = {
         "from": request.date_from.isoformat(),
@@ -108,11 +125,23 @@ def run(conn: Any, config: Config, request: Request, progress: Progress | None =
     if request.recommend:
         note(len(plans), "recommend")
         search_seeds = min(request.seeds, 5)
-        found = recommend(base, allowed_services(base), lambda p: evaluate(p, search_seeds),
-                          objective=request.objective, weight=request.weight, budget_s=request.budget_s,
-                          progress=lambda f: note(len(plans) + f, "recommend"), clock=clock)
-        result["recommendation"] = {"objective": request.objective, "weight": request.weight,
-                                    "seeds": search_seeds, "plans": found}
+        found = recommend(
+            base,
+            allowed_services(base),
+            lambda p: evaluate(p, search_seeds),
+            objective=request.objective,
+            weight=request.weight,
+            # The budget covers the whole run: what the scenarios took is already spent.
+            budget_s=max(1.0, request.budget_s - (clock() - started)),
+            progress=lambda f: note(len(plans) + f, "recommend"),
+            clock=clock,
+        )
+        result["recommendation"] = {
+            "objective": request.objective,
+            "weight": request.weight,
+            "seeds": search_seeds,
+            "plans": found,
+        }
     if progress is not None:
         progress(1.0, "done")
     return result
