@@ -124,7 +124,8 @@ def validate(cfg: Config) -> None:
     try:
         re.compile(d.code_pattern)
     except re.error as e:
-        raise _fail("dossiers.code_pattern", f"biểu thức chính quy sai: {e}", f"invalid regular expression: {e}") from None
+        raise _fail("dossiers.code_pattern", f"biểu thức chính quy sai: {e}",
+                    f"invalid regular expression: {e}") from None
     if d.return_service and d.return_service not in services:
         raise _fail("dossiers.return_service", "lĩnh vực không tồn tại", "no such service")
     if not 1 <= cfg.rating.satisfied_levels < cfg.rating.levels:

@@ -83,7 +83,9 @@ def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> No
             assert http("POST", base + "/start", {}, cookie=cookie)[0] == 200
             assert http("POST", base + "/done", {}, cookie=cookie)[0] == 200
             if rate:
-                status, body, _ = http("POST", base + "/rating", {"ticket_id": ticket["id"], "level": rate})
+                tablet = f"danh-gia-quay-{counter}-doi-ma-nay"  # the sample config's rating tablet tokens
+                rating = {"ticket_id": ticket["id"], "level": rate}
+                status, body, _ = http("POST", base + "/rating", rating, token=tablet)
                 assert status == 200, body
 
 

@@ -407,3 +407,15 @@ def test_due_dates_skip_the_offices_closed_days_and_weekends(tmp_path: Path, clo
         assert r.json()["dossier"]["due_date"] == "2026-12-21"
         due_dates = client.get("/api/counters/1/dossiers").json()["due_dates"]
         assert due_dates == {"CT01": "2026-12-03", "CT03": "2026-12-09"}
+
+
+def test_the_admin_monitor_carries_the_dossier_alerts(client: TestClient, clock: Clock):
+    sign_in(client, "clerk1", 1)
+    serve_one(client)
+    record(client, code=code(1), procedure="CT01")
+    record(client, code=code(2), procedure="CT03")
+    sign_in(client, "boss")
+    clock.to_day(dt.date(2026, 12, 4))
+    alerts = client.get("/api/admin/monitor").json()["dossier_alerts"]
+    assert [d["code"] for d in alerts["overdue"]] == [code(1)]
+    assert [d["code"] for d in alerts["due_soon"]] == [code(2)] and alerts["due_today"] == []
