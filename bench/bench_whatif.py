@@ -59,6 +59,8 @@ CENTRE = {
     ],
 }
 MONDAY = dt.date(2026, 11, 23)
+# A centre's usual mix of fields: certification the busiest, land and business files fewer.
+MIX = {"CT": 5.0, "HT": 2.0, "DD": 1.0, "LD": 1.0, "KD": 1.0, "TKQ": 2.0}
 
 
 def main() -> int:
@@ -74,9 +76,9 @@ def main() -> int:
     started = time.perf_counter()
     try:
         big_day = MONDAY - dt.timedelta(days=7)
-        record_day(store, config, big_day, tickets=args.tickets, seed=1)
+        record_day(store, config, big_day, tickets=args.tickets, seed=1, mix=MIX)
         for i in range(5):
-            record_day(store, config, MONDAY + dt.timedelta(days=i), tickets=300, seed=10 + i)
+            record_day(store, config, MONDAY + dt.timedelta(days=i), tickets=300, seed=10 + i, mix=MIX)
     finally:
         store.close()
     recorded_s = time.perf_counter() - started

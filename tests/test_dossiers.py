@@ -407,3 +407,36 @@ def test_due_dates_skip_the_offices_closed_days_and_weekends(tmp_path: Path, clo
         assert r.json()["dossier"]["due_date"] == "2026-12-21"
         due_dates = client.get("/api/counters/1/dossiers").json()["due_dates"]
         assert due_dates == {"CT01": "2026-12-03", "CT03": "2026-12-09"}
+
+
+def test_the_admin_monitor_carries_the_dossier_alerts(client: TestClient, clock: Clock):
+    sign_in(client, "clerk1", 1)
+    serve_one(client)
+    record(client, code=code(1), procedure="CT01")
+    record(client, code=code(2), procedure="CT03")
+    sign_in(client, "boss")
+    clock.to_day(dt.date(2026, 12, 4))
+    alerts = client.get("/api/admin/monitor").json()["dossier_alerts"]
+    assert [d["code"] for d in alerts["overdue"]] == [code(1)]
+    assert [d["code"] for d in alerts["due_soon"]] == [code(2)] and alerts["due_today"] == []
+
+
+def test_a_done_result_return_ticket_tells_staff_the_dossier_was_returned(client: TestClient):
+    sign_in(client, "clerk1", 1)
+    serve_one(client)
+    record(client, code=CODE, procedure="CT01")
+    client.post(f"/api/dossiers/{CODE}/ready", json={})
+    client.post("/api/counters/1/done", json={})
+    ticket = client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK).json()
+    sign_in(client, "clerk5", 5)
+    assert client.post("/api/counters/5/next", json={}).json()["ticket"]["id"] == ticket["id"]
+    with client.websocket_connect("/ws") as staff:
+        assert json.loads(staff.receive_text())["type"] == "snapshot"
+        client.post("/api/counters/5/done", json={})
+        kinds = []
+        while "dossier_returned" not in kinds:
+            msg = json.loads(staff.receive_text())
+            kinds.append(msg["type"])
+            if msg["type"] == "dossier_returned":
+                assert msg["dossier"]["code"] == CODE and msg["dossier"]["status"] == "returned"
+        assert kinds == ["events", "dossier_returned"]  # after the commit of ticket_done
