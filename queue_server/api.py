@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, schemas
+from .engine import Unsaid
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
 from .office import Office, public_ticket
 from .schemas import MAX_INT, UnsetType, parse
@@ -354,8 +355,8 @@ async def set_service(request: Request) -> JSONResponse:
     body = await read_json(request)
     change = parse(body, schemas.ServiceChange)
     is_open = change.open
-    cap: int | None | str = "keep" if isinstance(change.cap, UnsetType) else change.cap
-    if is_open is None and cap == "keep":
+    cap: int | None | Literal[Unsaid.KEEP] = Unsaid.KEEP if isinstance(change.cap, UnsetType) else change.cap
+    if is_open is None and cap is Unsaid.KEEP:
         raise BadRequest("Hãy gửi “open” hoặc “cap”.", "Send “open” or “cap”.", key="nothing_to_change")
     await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
     await office.audit(user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})
