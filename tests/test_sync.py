@@ -229,3 +229,16 @@ def test_rotating_the_token_from_the_admin_screen_applies_at_once(tmp_path: Path
         assert pull(client, token=TOKEN)["events"] == []
         r = client.get("/api/sync/events", headers={"Authorization": f"Bearer {OLD_TOKEN}"})
         assert r.status_code == 401
+
+
+def test_no_other_credential_opens_the_feed(site: TestClient) -> None:
+    """Only the sync token: not a kiosk's or a rating tablet's device token, nor an admin's
+    or a clerk's session (the feed is for the central, not for staff)."""
+    from tests.support import KIOSK_TOKEN as KIOSK
+
+    for token in (KIOSK, TABLET_TOKEN):
+        r = site.get("/api/sync/events", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+    sign_on(site)  # clerk1's session cookie is now in the client
+    r = site.get("/api/sync/events")
+    assert r.status_code == 401 and r.json()["error"] == "sync_token_required"
