@@ -13,9 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, schemas
-from .errors import BadRequest, NotFound, PayloadTooLarge
+from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
 from .office import Office, public_ticket
-from .schemas import MAX_INT, UNSET, parse
+from .schemas import MAX_INT, UnsetType, parse
 from .ws import sessions_changed
 
 
@@ -201,7 +201,7 @@ async def login(request: Request) -> JSONResponse:
     user = office.store.get_user(username)
     if not auth.check_login(user, password):
         throttle.failed(username, address)
-        raise auth.Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
+        raise Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
                                 "Wrong username or password (or the account is disabled).", key="bad_login")
     throttle.succeeded(username, address)
     assert user is not None
@@ -273,7 +273,7 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
             command = lambda e, now: e.pause(now, n, staff, reason, override=override)  # noqa: E731
         elif name == "open":
             if user["role"] != "admin" and request.session.get("counter") != n:
-                raise auth.Forbidden("Bạn không đăng nhập tại quầy này.", "You are not signed on at this counter.")
+                raise Forbidden("Bạn không đăng nhập tại quầy này.", "You are not signed on at this counter.")
             clerk = _clerk_to_open(office, user, parse(data, schemas.OpenCounter).staff)
             details["staff"] = clerk
             command = lambda e, now: e.sign_on(now, n, clerk)  # noqa: E731
@@ -298,7 +298,7 @@ def _clerk_to_open(office: Office, user: dict[str, Any], staff: str | None) -> s
     if clerk == user["username"]:
         return clerk
     if user["role"] != "admin":
-        raise auth.Forbidden("Chỉ quản trị viên được mở quầy cho người khác.",
+        raise Forbidden("Chỉ quản trị viên được mở quầy cho người khác.",
                              "Only an administrator may open a counter for someone else.", key="admin_only")
     account = office.store.get_user(clerk)
     if account is None or account["disabled"]:
@@ -354,7 +354,7 @@ async def set_service(request: Request) -> JSONResponse:
     body = await read_json(request)
     change = parse(body, schemas.ServiceChange)
     is_open = change.open
-    cap: int | None | str = "keep" if change.cap is UNSET else change.cap  # type: ignore[assignment]
+    cap: int | None | str = "keep" if isinstance(change.cap, UnsetType) else change.cap
     if is_open is None and cap == "keep":
         raise BadRequest("Hãy gửi “open” hoặc “cap”.", "Send “open” or “cap”.", key="nothing_to_change")
     await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))

@@ -21,7 +21,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 
@@ -251,7 +251,10 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return None
 
 
-def _match(token: str | None, candidates: list[tuple[str, Any]]) -> Any:
+T = TypeVar("T")
+
+
+def _match(token: str | None, candidates: list[tuple[str, T]]) -> T | None:
     if not token:
         return None
     for expected, item in candidates:

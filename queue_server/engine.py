@@ -283,9 +283,9 @@ class Engine:
                 self.by_request[(t.kiosk or "", t.request_id)] = t.id
             if t.appointment:
                 self.by_appointment[t.appointment] = t.id
-            sd = self.services.get(t.issued_service)
-            if sd is not None:
-                sd.issued += 1
+            issued_in = self.services.get(t.issued_service)
+            if issued_in is not None:
+                issued_in.issued += 1
                 svc = self.config.service(t.issued_service)
                 booking = svc.booking.range
                 if t.booked and booking and booking[0] <= t.number <= booking[1]:
@@ -395,7 +395,7 @@ class Engine:
                                key="counter_busy")
         self._check_ranges(config)
         events: list[Event] = []
-        at = now or dt.datetime.now(dt.timezone.utc)
+        at = now or dt.datetime.now(dt.UTC)
         for c in self.counters.values():
             if c.number not in new_counters and c.state is not CounterState.CLOSED:
                 holder = c.staff
@@ -494,7 +494,7 @@ class Engine:
 
     def estimate(self, code: str, priority: bool = False, now: dt.datetime | None = None) -> tuple[int, int]:
         """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now."""
-        when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.timezone.utc))
+        when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.UTC))
         phantom = Ticket(id=self.next_id, day=self.day, service=code, number=0, label="", priority=priority,
                          token="", state=TicketState.WAITING, issued_at=when, queued_at=when)
         return self._position(phantom, [*self.waiting(), phantom], now)
@@ -563,7 +563,7 @@ class Engine:
                              key="priority_disabled")
         ok, reason = self.service_status(service, now)
         if not ok:
-            raise Conflict(*ISSUE_REFUSALS[reason], key=reason)
+            raise Conflict(*ISSUE_REFUSALS[reason or ""], key=reason)
         svc = self.config.service(service)
         sd = self.services[service]
         number = self._next_number(service)
@@ -1009,7 +1009,7 @@ class Engine:
         if cap != "keep":
             if cap is not None and (not isinstance(cap, int) or cap < 0):
                 raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
-            sd.cap = cap  # type: ignore[assignment]
+            sd.cap = cap
         events.append(Event("service_changed", now, staff=staff, details={"service": code, "open": sd.open, "cap": sd.cap}))
         return events
 

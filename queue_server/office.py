@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from . import speech
+from .commits import GroupCommitter
 from .config import Config
 from .engine import Engine, Event, Ticket, TicketState
 from .errors import MotcuaError
-from .commits import GroupCommitter
 from .hub import Hub, text_frame
 from .kiosk import serving_counters
 from .store import Store

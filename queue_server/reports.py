@@ -37,13 +37,13 @@ import operator
 import os
 import sqlite3
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import report_days
 from .config import Config
 from .errors import BadRequest
-from . import report_days
 from .store import connect
 
 GROUPINGS = ("day", "service", "counter", "staff", "hour")
@@ -375,8 +375,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     if rows[:-1]:
         _add_chart(ws, len(rows) - 1, report)
     notes = wb.create_sheet("Giải thích")
-    for line in DEFINITIONS:
-        notes.append([line])
+    for definition in DEFINITIONS:
+        notes.append([definition])
     notes.column_dimensions["A"].width = 120
     out = io.BytesIO()
     wb.save(out)

@@ -16,7 +16,9 @@ import re
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET as UNSET
+from msgspec import Meta, Struct
+from msgspec import UnsetType as UnsetType
 
 from .errors import BadRequest
 
@@ -87,14 +89,24 @@ class Empty(Body):
     pass
 
 
-BODIES: tuple[type[Body], ...] = (IssueTicket, Login, OpenCounter, NextTicket, CallNumber, Transfer, Pause, Rating,
-                                  ServiceChange, Empty)
+BODIES: tuple[type[Body], ...] = (
+    IssueTicket,
+    Login,
+    OpenCounter,
+    NextTicket,
+    CallNumber,
+    Transfer,
+    Pause,
+    Rating,
+    ServiceChange,
+    Empty,
+)
 B = TypeVar("B", bound=Body)
 
 
 def expected(current: int | None | UnsetType) -> int | None | str:
     """The engine's ``expected`` argument: ``"any"`` when the screen did not say."""
-    return "any" if current is UNSET else current  # type: ignore[return-value]
+    return "any" if isinstance(current, UnsetType) else current
 
 
 def components() -> dict[str, Any]:

@@ -220,7 +220,7 @@ def _m008_dossiers(db: sqlite_utils.Database) -> None:
     # Dossiers (hồ sơ) linked to the visits that received and returned them (see
     # queue_server.dossiers). Dates are office-local "YYYY-MM-DD"; times ISO with offset.
     # ``due_date`` is the original appointment; ``new_due_date`` the one of an apology slip.
-    db["dossiers"].create(
+    db.table("dossiers").create(
         {"code": str, "procedure": str, "service": str, "status": str, "received_on": str, "received_at": str,
          "due_date": str, "new_due_date": str, "extend_reason": str, "extended_at": str, "ready_on": str,
          "returned_at": str, "ticket_id": int, "staff": str, "counter": int, "return_ticket_id": int,
@@ -228,16 +228,16 @@ def _m008_dossiers(db: sqlite_utils.Database) -> None:
         pk="code", not_null={"status", "updated_at"},
     )
     for columns in (["status"], ["received_on"], ["due_date"], ["ticket_id"], ["return_ticket_id"]):
-        db["dossiers"].create_index(columns)
+        db.table("dossiers").create_index(columns)
     # Every change to a dossier and every outcome a clerk recorded for a visit (guidance has
     # no dossier): who, when, which ticket, what.
-    db["dossier_log"].create(
+    db.table("dossier_log").create(
         {"id": int, "at": str, "code": str, "action": str, "ticket_id": int, "staff": str, "counter": int,
          "details": str},
         pk="id", not_null={"at", "action"},
     )
-    db["dossier_log"].create_index(["ticket_id"])
-    db["dossier_log"].create_index(["code"])
+    db.table("dossier_log").create_index(["ticket_id"])
+    db.table("dossier_log").create_index(["code"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
@@ -338,7 +338,7 @@ class Store:
                 e.at.isoformat(), meta["day"], e.kind, t["id"] if t else None, t["service"] if t else None,
                 (e.counter or {}).get("number", t.get("counter") if t else None), e.staff,
                 json.dumps(e.details, ensure_ascii=False) if e.details else None,
-            )).lastrowid)
+            )).lastrowid or 0)
             if t is not None:
                 if e.kind == "ticket_issued":
                     conn.execute(_INSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
