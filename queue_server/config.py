@@ -1,4 +1,5 @@
 """The office described by config.toml, read once, typed and validated.
+(Over 400 lines: every setting is declared here once, with its validation and README row.)
 
 Every setting is declared once below (name, type, default, help). ``load_config`` rejects an
 unknown key, a wrong type, a duplicate code or an overlapping number range with a

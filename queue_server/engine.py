@@ -1,4 +1,5 @@
 """The queue engine: tickets, counters, routing and the office day — without any I/O.
+(Over 400 lines: every queue rule lives here, under one lock, by design — see the rules above.)
 
 Like the sans-I/O core of ``websockets``, this module never touches a socket, a file, a
 database or an event loop, and never reads the clock: every command takes ``now`` (an aware

@@ -1,4 +1,5 @@
 """Report figures from the database: counts, waiting and service times, the clerks' share of
+(Over 400 lines: each figure's SQL sits beside its definition and its Excel layout.)
 the work, satisfaction and how good the kiosk's wait estimates were.
 
 Everything is computed with a few grouped SQL scans of ``ticket_facts`` over a range of

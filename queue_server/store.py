@@ -1,4 +1,5 @@
 """SQLite persistence: one write path, numbered migrations, durable commits.
+(Over 400 lines: the numbered migrations are one list, appended to by each feature.)
 
 Every command's events, the rows they change and the engine's meta state commit in one
 ``BEGIN IMMEDIATE`` transaction (``commit``) before any client hears of them, so after a

@@ -20,7 +20,7 @@ from queue_server.app import create_app
 from queue_server.config import load_config
 from tests import route_rules
 from tests.route_rules import FRESH_SESSION, PATH_OVERRIDES, PATH_VALUES, ROLES, RULES, WS_AGENT, WS_LIVE
-from tests.support import KIOSK_TOKEN, PASSWORD, ServerProcess, add_staff, http, login, write_config
+from tests.support import KIOSK_TOKEN, ServerProcess, add_staff, login, write_config
 
 AGENT_TOKEN = "agent-token-matrix-1234"
 TABLET_TOKEN = "danh-gia-quay-2-doi-ma-nay"
@@ -137,7 +137,7 @@ def test_websocket_routes_by_role(srv: ServerProcess, credentials: dict[str, dic
     results: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def run_all() -> None:
-        for (method, path), rule in RULES.items():
+        for (method, path), _rule in RULES.items():
             if method != "WS":
                 continue
             for role in ROLES:
