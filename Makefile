@@ -53,6 +53,7 @@ check: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_whatif.py
+	$(BIN)/python bench/bench_flood.py
 
 # The central for a province: 200 sites × 1 year × 150 tickets a day (docs/central.md).
 bench-central: $(VENV)/.test-installed
