@@ -24,18 +24,25 @@ def _office(request: Request) -> Office:
     return request.app.state.office  # type: ignore[no-any-return]
 
 
-async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
-    """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
-    ``{}`` for an empty body."""
-    limit = limit or request.app.state.config.server.max_body_bytes
+async def read_limited(request: Request, limit: int, too_large: tuple[str, str] = (
+        "Dữ liệu gửi lên quá lớn.", "Request body too large.")) -> bytes:
+    """The raw body, refused with a 413 (``too_large``: Vietnamese, English) past ``limit``
+    bytes, as declared or as it streams in (a chunked body declares nothing)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+        raise PayloadTooLarge(*too_large)
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+            raise PayloadTooLarge(*too_large)
+    return body
+
+
+async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
+    ``{}`` for an empty body."""
+    body = await read_limited(request, limit or request.app.state.config.server.max_body_bytes)
     if not body.strip():
         return {}
     try:
