@@ -40,7 +40,7 @@ test-fast: $(VENV)/.test-installed
 # Files already in ruff's format. Until the one project-wide formatting pass (then this
 # becomes `queue_server printer tests`), only these are checked, so work in progress elsewhere
 # is not reformatted under other people's feet.
-FORMAT_CHECKED ?= printer/protocol.py queue_server/printing queue_server/features.py \
+FORMAT_CHECKED ?= printer/protocol.py queue_server/printing queue_server/schemas.py \
 	queue_server/report_routes.py tests/test_print_jobs.py queue_server/sync.py queue_server/central \
 	tests/test_sync.py tests/test_central.py tests/test_central_browser.py tests/test_central_web.py
 
@@ -53,6 +53,7 @@ check: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_whatif.py
+	$(BIN)/python bench/bench_flood.py
 
 # The central for a province: 200 sites × 1 year × 150 tickets a day (docs/central.md).
 bench-central: $(VENV)/.test-installed
