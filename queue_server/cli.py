@@ -145,6 +145,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .central.config import is_central_config
     from .reports import run_command
 
+    if args.kind in ("dossiers", "satisfaction") and is_central_config(args.config):
+        raise MotcuaError("Báo cáo tổng hợp của central mới có loại vé (--kind tickets); báo cáo hồ sơ và "
+                          "mức hài lòng theo thủ tục lập tại từng văn phòng.",
+                          "The central's combined reports cover tickets only (--kind tickets); dossier and "
+                          "satisfaction reports are made at each office.", key="bad_kind")
     if args.kind in ("dossiers", "satisfaction"):
         from . import dossier_reports
 
