@@ -33,10 +33,21 @@ class Feature(Protocol):
     def openapi_paths(self) -> Mapping[str, Any]: ...
 
 
-FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api, sync, whatif, kiosk,
-                                 dossier_api, dossier_reports)
-BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (appointments_api.run_forever,
-                                                                      report_days.keep_fresh)
+FEATURES: tuple[Feature, ...] = (
+    printing,
+    admin,
+    report_routes,
+    appointments_api,
+    sync,
+    whatif,
+    kiosk,
+    dossier_api,
+    dossier_reports,
+)
+BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (
+    appointments_api.run_forever,
+    report_days.keep_fresh,
+)
 
 
 def routes() -> list[BaseRoute]:

@@ -228,14 +228,23 @@ def test_bad_grouping_or_range_is_refused(fixture_db, by, start, end):
         run_report(fixture_db, by, start, end)
 
 
-def test_csv_has_bom_vietnamese_headers_and_dd_mm_yyyy(fixture_db):
+def test_csv_opens_in_vietnamese_excel_by_default_semicolons_decimal_commas_bom_dd_mm_yyyy(fixture_db):
+    # Excel with Vietnamese regional settings: list separator ";", decimal separator ",".
     data = reports.to_csv(run_report(fixture_db))
     assert data.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:4] == ["Ngày", "Số phát ra", "Đã phục vụ", "Vắng mặt"]
     assert rows[1][:3] == ["23/11/2026", "11", "6"]
     assert rows[-1][0] == "Tổng cộng"
-    assert rows[1][rows[0].index("Chờ TB (phút)")] == "18.8"  # 1126.7 s
+    assert rows[1][rows[0].index("Chờ TB (phút)")] == "18,8"  # 1126.7 s
+
+
+def test_csv_in_the_comma_dialect_is_plain_rfc_4180(fixture_db):
+    data = reports.to_csv(run_report(fixture_db), "comma")
+    assert not data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    assert rows[0][:2] == ["Ngày", "Số phát ra"]
+    assert rows[1][rows[0].index("Chờ TB (phút)")] == "18.8"
 
 
 def test_xlsx_reads_back_with_dates_and_staff_sheet(fixture_db):
