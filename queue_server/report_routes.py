@@ -110,8 +110,9 @@ def export_dialect(request: Request) -> str:
     """The ``dialect`` of a CSV download: "excel" (the default) or "comma" (queue_server.csvout)."""
     dialect = request.query_params.get("dialect") or DEFAULT_DIALECT
     if dialect not in DIALECTS:
-        raise BadRequest('Kiểu CSV phải là "excel" hoặc "comma".', 'CSV dialect must be "excel" or "comma".',
-                         key="bad_dialect")
+        raise BadRequest(
+            'Kiểu CSV phải là "excel" hoặc "comma".', 'CSV dialect must be "excel" or "comma".', key="bad_dialect"
+        )
     return dialect
 
 
@@ -193,10 +194,16 @@ def _export() -> dict[str, Any]:
         errors=(400, *_ADMIN),
         security=ADMIN,
         media="text/csv",
-        params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"),
-                query_param("dialect", {"enum": list(DIALECTS)},
-                            'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
-                            'reads it) or "comma" (plain "," and decimal point)')],
+        params=[
+            *_REPORT_QUERY,
+            query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"),
+            query_param(
+                "dialect",
+                {"enum": list(DIALECTS)},
+                'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
+                'reads it) or "comma" (plain "," and decimal point)',
+            ),
+        ],
     )
     ok = op["responses"]["200"]
     ok["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -260,7 +261,12 @@ def test_xlsx_reads_back_with_dates_and_staff_sheet(fixture_db):
 
 
 def test_report_command_writes_every_format(fixture_db, tmp_path):
-    config, db = fixture_db
+    config, fixture = fixture_db
+    # The office's data folder holds its database (and the png:// printer's folder with it).
+    db = tmp_path / "var" / "motcua.db"
+    db.parent.mkdir()
+    with sqlite3.connect(fixture) as source, sqlite3.connect(db) as copy:
+        source.backup(copy)
     path = write_config(tmp_path, server={"database": str(db)})
     for fmt in ("json", "csv", "xlsx"):
         out = tmp_path / f"r.{fmt}"
