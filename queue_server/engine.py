@@ -303,9 +303,9 @@ class Engine:
                 svc = self.config.service(t.issued_service)
                 booking = svc.booking.range
                 if t.booked and booking and booking[0] <= t.number <= booking[1]:
-                    sd.last_appointment_number = max(sd.last_appointment_number or 0, t.number)
+                    issued_in.last_appointment_number = max(issued_in.last_appointment_number or 0, t.number)
                 elif svc.first <= t.number <= svc.last:
-                    sd.last_number = max(sd.last_number or 0, t.number)
+                    issued_in.last_number = max(issued_in.last_number or 0, t.number)
             if t.state is TicketState.DONE:
                 self._record_duration(t)
 
