@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from queue_server import report_days, reports  # noqa: E402
 from queue_server.config import load_config  # noqa: E402
-from queue_server.store import TICKET_COLUMNS, Store, connect  # noqa: E402
+from queue_server.store import Store, connect  # noqa: E402
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SERVICES = [("CT", 1001, 0.40, 300), ("HT", 2001, 0.20, 600), ("DD", 3001, 0.10, 900), ("LD", 4001, 0.10, 600),
@@ -37,7 +37,11 @@ SERVICES = [("CT", 1001, 0.40, 300), ("HT", 2001, 0.20, 600), ("DD", 3001, 0.10,
 COUNTERS = 40
 CLERKS = [f"canbo{i:02d}" for i in range(1, 51)]
 EVENT_SQL = "INSERT INTO events (at, day, kind, ticket_id, service, counter, staff, details) VALUES (?,?,?,?,?,?,?,?)"
-TICKET_SQL = "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(TICKET_COLUMNS), ", ".join("?" * len(TICKET_COLUMNS)))
+# The columns filled here; later ones (booked, closed_unstarted, ...) take their defaults.
+COLUMNS = ("id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
+           "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
+           "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at")
+TICKET_SQL = "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * len(COLUMNS)))
 
 
 def iso(t: dt.datetime) -> str:
@@ -121,7 +125,7 @@ def generate(path: Path, total: int, seed: int = 2026) -> int:
                    "finished_at": finished and iso(finished), "recalls": 0, "transfers": transfers,
                    "kiosk": "sanh", "request_id": None, "people_ahead": 0, "estimated_wait_s": estimate,
                    "rating": rating, "rated_at": rated and iso(rated)}
-            tickets.append([row.get(c, 0 if c == "booked" else None) for c in TICKET_COLUMNS])
+            tickets.append([row[c] for c in COLUMNS])
         conn.executemany(TICKET_SQL, tickets)
         conn.executemany(EVENT_SQL, evs)
         events += len(evs)

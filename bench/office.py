@@ -33,7 +33,7 @@ def kiosk_token(k: int) -> str:
 
 def bench_config(folder: Path, counters: int, kiosks: int, printer_port: int | None) -> Path:
     """A centre of ``counters`` counters and ``kiosks`` kiosks, open all hours; with
-    ``printer_port`` every kiosk prints to the fake port-9100 printer there (bench/printer.py)."""
+    ``printer_port`` every kiosk prints to the fake port-9100 printer there (bench/fake_printer.py)."""
     data: dict[str, Any] = {
         "office": {"name": "Trung tâm Phục vụ hành chính công (bench)", "name_en": "Service centre (bench)",
                    "timezone": "Asia/Ho_Chi_Minh", "day_starts_at": "03:00", "enforce_hours": False},

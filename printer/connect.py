@@ -8,7 +8,9 @@ URL forms (the same strings go in config.toml, ``motcua print-test`` and
     tcp://192.168.1.50              network printer, port 9100
     tcp://192.168.1.50:9101
     serial:///dev/ttyUSB0?baudrate=9600      (Windows: serial://COM3?baudrate=19200)
-    file:///dev/usb/lp0             a device file the OS already drives
+    file:///dev/usb/lp0             a printer device the OS already drives: a character
+                                    device (/dev/usb/lp*, /dev/lp*, /dev/ttyUSB*, /dev/ttyACM*,
+                                    /dev/ttyS*; Windows COM1, LPT1), never a regular file
     cups://POS58                    a CUPS queue (raw), needs pycups
     win32://POS-80C                 a Windows spooler printer (raw), needs pywin32
     png:///var/lib/motcua/tickets   no printer: each job is saved as a PNG file
@@ -24,6 +26,8 @@ import copy
 import itertools
 import logging
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +51,38 @@ DEFAULT_TCP_PORT = 9100
 
 class PrinterConfigError(ValueError):
     """A printer URL or profile that cannot work; the message names it."""
+
+
+# Names a printer device has while it is unplugged (so the config may name it then).
+_DEVICE_NAMES = re.compile(r"/dev/(usb/lp|lp|ttyUSB|ttyACM|ttyS)\d+")
+_WINDOWS_PORTS = re.compile(r"(\\\\\.\\)?(COM|LPT)\d+", re.I)
+
+
+def check_device(path: str, *, must_exist: bool) -> None:
+    """Refuse a ``file://`` target that is not a printer device: opening a regular file
+    for writing would truncate it, and ticket bytes would overwrite it. A path that exists
+    must be a character device; a missing one must look like a printer device's name (it
+    may be unplugged); ``must_exist`` (just before opening) refuses a missing one too.
+    Windows port names (COM3, LPT1) are taken as they are."""
+    if os.name == "nt" and _WINDOWS_PORTS.fullmatch(path):
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if must_exist:
+            raise PrinterConfigError(f"printer device {path!r} does not exist (is the printer plugged in?)") from None
+        if not _DEVICE_NAMES.fullmatch(path):
+            raise PrinterConfigError(
+                f"file:// needs a printer device such as /dev/usb/lp0, /dev/ttyUSB0 or COM3, not {path!r}"
+            ) from None
+        return
+    except OSError as e:
+        raise PrinterConfigError(f"printer device {path!r}: {e.strerror}") from None
+    if not stat.S_ISCHR(mode):
+        raise PrinterConfigError(
+            f"file:// is only for a printer device (a character device such as /dev/usb/lp0), "
+            f"and {path!r} is not one: it would be overwritten"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +125,10 @@ def parse_printer_url(url: str) -> PrinterURL:
         what = {"file": "a device path", "cups": "a queue name", "win32": "a printer name",
                 "png": "a directory"}[scheme]
         raise PrinterConfigError(f"printer URL {url!r} needs {what} after {scheme}://")
+    if any(ch in target for ch in "\x00\r\n") or (scheme in ("file", "png") and ("?" in rest or "#" in rest)):
+        raise PrinterConfigError(f"printer URL {url!r}: unexpected characters in {target!r}")
+    if scheme == "file":
+        check_device(target, must_exist=False)
     return PrinterURL(scheme, target)
 
 

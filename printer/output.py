@@ -39,8 +39,10 @@ from printer._raster import decode_raster
 from printer.connect import (
     DEFAULT_TIMEOUT,
     PrinterConfigError,
+    check_device,
     open_printer,
     own_profile,
+    parse_printer_url,
 )
 
 __all__ = [
@@ -114,6 +116,8 @@ def _describe(error: BaseException) -> str:
 def _open(url: str, profile: str | None, timeout: float) -> Escpos:
     printer = open_printer(url, profile=profile, timeout=timeout)
     if isinstance(printer, escpos_printer.File):
+        # Checked again right before opening ("wb"): the path may have changed since.
+        check_device(printer.devfile, must_exist=True)
         # A FIFO or an odd device can block in open().
         _within(timeout, "opening the device", printer.open, lambda: _close_quietly(printer))
     else:
@@ -300,7 +304,15 @@ def _status_byte(printer: Escpos, command: bytes) -> int | None:
 
 
 def printer_status(url: str, timeout: float = STATUS_TIMEOUT, *, profile: str | None = None) -> PrinterStatus:
-    """Ask the printer (DLE EOT 1 and 4) whether it is online and has paper."""
+    """Ask the printer (DLE EOT 1 and 4) whether it is online and has paper. A ``file://``
+    device cannot answer, so it is not even opened: only checked to be a printer device."""
+    try:
+        parsed = parse_printer_url(url)
+        if parsed.scheme == "file":
+            check_device(parsed.target, must_exist=True)
+            return PrinterStatus(True, "unknown", "this connection cannot read printer status")
+    except PrinterConfigError as error:
+        return PrinterStatus(False, "unknown", f"cannot connect to {url}: {error}")
     try:
         printer = _open(url, profile, timeout)
     except Exception as error:

@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import api, auth, features, guard, openapi
+from . import api, auth, dossier_desk, features, guard, openapi
 from .backup import backup_forever
 from .config import Config
 from .errors import ConfigError, MotcuaError, NotFound
@@ -132,6 +132,7 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
         if printing:
             app.state.printing = PrintService(office)
             await app.state.printing.start()
+        dossier_desk.attach(office)  # dossiers: returned with their ticket, outcome guard
         tasks = [asyncio.create_task(_tick_forever(office)), asyncio.create_task(backup_forever(office))]
         tasks += [asyncio.create_task(start(office)) for start in background or ()]
         # Feature modules' own timers (e.g. deleting appointments' personal data).

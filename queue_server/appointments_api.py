@@ -22,8 +22,10 @@ from starlette.routing import Route
 from . import appointment_report, auth, reports
 from . import appointments as ap
 from .api import get_bool, get_str, read_json, status_url
+from .engine import Engine
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, public_ticket
+from .report_routes import download, export_format
 from .store import connect
 
 log = logging.getLogger("motcua.appointments")
@@ -191,7 +193,7 @@ async def show(request: Request) -> JSONResponse:
     ticket = office.engine.tickets.get(found["ticket_id"]) if found["ticket_id"] else None
     view["ticket"] = None
     if ticket is not None:
-        ahead, wait = office.engine.position(ticket)
+        ahead, wait = office.engine.position(ticket, office.clock())
         view["ticket"] = {**(public_ticket(ticket.to_dict()) or {}), "people_ahead": ahead, "estimated_wait_s": wait,
                           "status_url": status_url(request, ticket.token)}
     return JSONResponse(view)
@@ -298,7 +300,7 @@ async def check_in(request: Request) -> JSONResponse:
         _push(office, "appointment_checked_in", found, counts)
     data = ticket.to_dict()
     svc = config.service(ticket.service)
-    ahead, wait = office.engine.position(ticket)
+    ahead, wait = office.engine.position(ticket, office.clock())
     result = {
         "ticket": public_ticket(data), "id": ticket.id, "number": ticket.number, "label": ticket.label,
         "service": ticket.service, "service_name": svc.name, "service_name_en": svc.name_en,
@@ -429,17 +431,8 @@ async def report(request: Request) -> JSONResponse:
 
 async def report_export(request: Request) -> Response:
     auth.require_user(request, _office(request).store, role="admin")
-    fmt = request.query_params.get("format") or "xlsx"
-    if fmt not in ("csv", "xlsx"):
-        raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
-    data = await _report(request)
-    if fmt == "csv":
-        body, media = appointment_report.to_csv(data), "text/csv; charset=utf-8"
-    else:
-        body = await asyncio.to_thread(appointment_report.to_xlsx, data)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    name = appointment_report.filename(data, fmt)
-    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    fmt = export_format(request)
+    return await download(await _report(request), fmt, appointment_report)
 
 
 # ---------------------------------------------------------------------- timers
@@ -472,6 +465,62 @@ async def run_forever(office: Office) -> None:
         except Exception:
             log.exception("appointment housekeeping failed")
         await asyncio.sleep(PURGE_EVERY_S)
+
+
+# ---------------------------------------------------------------------- demo
+
+DEMO_NAMES = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thị Dung", "Hoàng Văn Em", "Vũ Thị Giang")
+
+
+async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
+    """``motcua demo``: citizens book the next slots of the services open for booking and
+    most of them check in at the kiosk a few minutes before their slot (some never come)."""
+    config = office.config
+    services = [s for s in config.services if s.booking.open]
+    kiosk = config.kiosks[0].id if config.kiosks else None
+    pending: list[tuple[dt.datetime, str, str, dt.datetime]] = []  # (check in at, code, service, slot)
+    next_booking = office.clock()
+    while services:
+        await asyncio.sleep(step)
+        now = office.clock()
+        if now >= next_booking:
+            next_booking = now + dt.timedelta(minutes=rng.uniform(4, 12))
+            svc = rng.choice(services)
+            day = ap.local_today(config, now)
+            free = [s for s in await _read(office, ap.slots_view, config, svc, day, now)
+                    if s["free"] > 0 and ap.slot_datetime(config, day, ap.parse_time(s["start"])) > now
+                    + dt.timedelta(minutes=10)]
+            if free:
+                slot = free[0]
+                req = ap.Request(svc.code, day, ap.parse_time(slot["start"]), rng.choice(DEMO_NAMES),
+                                 f"09{rng.randrange(10**8):08d}", staff="demo")
+                try:
+                    found, _ = await _book(office, req)
+                except Exception as e:  # a refusal (full, closed day): the demo goes on
+                    log.debug("demo booking refused: %s", e)
+                else:
+                    start = ap.slot_datetime(config, day, req.start)
+                    if rng.random() < 0.85:
+                        pending.append((start - dt.timedelta(minutes=rng.uniform(2, 15)), found["code"], svc.code,
+                                        start))
+        for item in [p for p in pending if p[0] <= now]:
+            pending.remove(item)
+            _, code, service, start = item
+            token = secrets.token_urlsafe(16)
+
+            def extra(conn: Any, events: list[Any], code: str = code) -> None:
+                for e in events:
+                    if e.kind == "ticket_issued" and e.ticket and e.ticket.get("appointment") == code:
+                        ap.mark_checked_in(conn, code, e.ticket["id"], e.at)
+
+            def command(engine: Engine, at: dt.datetime, code: str = code, service: str = service,
+                        start: dt.datetime = start, token: str = token) -> Any:
+                return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)
+
+            try:
+                await office.execute(command, extra=extra)
+            except Exception as e:
+                log.debug("demo check-in refused: %s", e)
 
 
 # ---------------------------------------------------------------------- pages

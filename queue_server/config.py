@@ -1,4 +1,5 @@
 """The office described by config.toml, read once, typed and validated.
+(Over 400 lines: every setting is declared here once, with its validation and README row.)
 
 Every setting is declared once below (name, type, default, help). ``load_config`` rejects an
 unknown key, a wrong type, a duplicate code or an overlapping number range with a
@@ -23,7 +24,7 @@ from .errors import ConfigError
 from .speech import LETTER_NAMES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LEVELS = ("primary", "normal", "backup")
+LEVELS = ("primary", "normal", "backup", "appointment")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -116,6 +117,7 @@ class Queue:
 @dataclass(frozen=True)
 class Rating:
     levels: int = _help("Satisfaction levels on the rating tablet (3, 4 or 5)", 4)
+    satisfied_levels: int = _help("How many of the highest levels count as satisfied in the satisfaction rate", 2)
     timeout_seconds: int = _help("How long the tablet waits for a rating", 60)
 
 
@@ -127,6 +129,8 @@ class Display:
     voice: str = _help('"clips" (bundled/own recordings), "webspeech" (a local browser voice) or "off"', "clips")
     chime: bool = _help("Play the chime before each call (also when the voice is off)", True)
     speech_voice: str = _help('With voice = "webspeech": the browser voice name to use (e.g. "Microsoft An")', "")
+    recall_phrase: str = _help("What a recall says before the number (one clip, docs/voice.md)",
+                               "Xin mời lại công dân có số thứ tự")
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,8 @@ class Booking:
     papers: str = _help("Papers to bring, shown on the confirmation", "")
     papers_en: str = _help("Papers to bring, in English", "")
     prefix: str = _help("Letter printed before appointment ticket numbers ('' : the service's prefix)", "")
-    range: list[int] = _help("Own number range for appointment tickets, e.g. [1901, 1999] ([]: the service's)",
+    range: list[int] = _help("Own number range for appointment tickets, not overlapping any other, "
+                             "e.g. [6001, 6999] ([]: the service's)",
                              default_factory=list)
 
     def window_times(self, weekday: int) -> list[tuple[dt.time, dt.time]]:
@@ -180,8 +185,10 @@ class Service:
 class Counter:
     number: int = _help("Counter number, said aloud by the display")
     name: str = _help("Vietnamese name")
-    services: dict[str, str] = _help("Service code -> level (primary, normal, backup)")
+    services: dict[str, str] = _help("Service code -> level (primary, normal, backup; appointment: "
+                                     "only that service's appointment tickets)")
     name_en: str = _help("English name", "")
+    printer: str = _help("Printer id for slips printed at this counter (apology slips; '' for none)", "")
 
 
 @dataclass(frozen=True)
@@ -193,9 +200,17 @@ class Kiosk:
 
 
 @dataclass(frozen=True)
+class RatingTablet:
+    counter: int = _help("Counter number whose citizens this tablet asks for a rating")
+    token: str = _help("Device token the tablet sends (set up once with /rate/N?token=…)")
+    name: str = _help("Name", "")
+
+
+@dataclass(frozen=True)
 class Printer:
     id: str = _help("Printer id")
-    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://)")
+    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://); file:// only "
+                     "a printer device, png:// only a folder inside the data folder (the database's)")
     width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576)
     profile: str = _help("python-escpos printer profile name ('' for default)", "")
     kanji_off: bool = _help("Send FS . first (Chinese printers starting in Kanji mode)", False)
@@ -211,6 +226,46 @@ class Sync:
                        'see docs/central.md', "")
     previous_token: str = _help("The token before a rotation, still accepted until the central is updated", "")
     requests_per_minute: int = _help("Most sync requests a minute (429 beyond)", 120)
+
+
+# Actions a clerk station key may do (display/js/counter.js), and the default map for a USB
+# numeric keypad used as the call keypad: KeyboardEvent.code -> action.
+KEYPAD_ACTIONS = ("next", "recall", "start", "done", "no-show", "transfer", "call", "pause")
+KEYPAD_DEFAULT = {
+    "NumpadEnter": "next", "NumpadAdd": "recall", "NumpadMultiply": "start", "NumpadSubtract": "done",
+    "NumpadDecimal": "no-show", "NumpadDivide": "pause",
+}
+
+
+@dataclass(frozen=True)
+class Keypad:
+    keys: dict[str, str] = _help("USB numeric keypad at the clerk station: key code -> action (docs/screens.md)",
+                                 default_factory=lambda: dict(KEYPAD_DEFAULT))
+    digits_call: bool = _help("Numpad digits then the next key call that number", True)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    service: str = _help("Service code the procedure (thủ tục) belongs to")
+    code: str = _help("Short procedure code, unique in the office (e.g. CT01)")
+    name: str = _help("Vietnamese name of the procedure")
+    days: int = _help("Legal processing time in working days (0: the same day)")
+    papers: list[str] = _help("Papers the citizen brings", default_factory=list)
+    name_en: str = _help("English name", "")
+
+
+@dataclass(frozen=True)
+class Dossiers:
+    code_pattern: str = _help("Regular expression a whole dossier code must match (a mistyped or misscanned code is "
+                              "refused)", r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+    code_description: str = _help("The code's shape in words, shown when a code is refused",
+                                  "mã cơ quan, ngày nhận (yymmdd) và số thứ tự, ví dụ 000.00.21.H40-261203-0001")
+    code_description_en: str = _help("The code's shape in English",
+                                     "agency code, date received (yymmdd) and sequence, e.g. 000.00.21.H40-261203-0001")
+    return_service: str = _help("Service code of result-return tickets (kiosk \"Nhận kết quả\"; '' for none)", "")
+    require_outcome: bool = _help("A ticket can be finished only after the clerk recorded the visit's outcome", False)
+    procedures_csv: str = _help("CSV file of more procedures (service,code,name,days,papers), relative to "
+                                "config.toml; '' for none", "")
 
 
 @dataclass(frozen=True)
@@ -244,11 +299,15 @@ class Config:
     rating: Rating = _help("Satisfaction rating", default_factory=Rating)
     display: Display = _help("Hall display and voice", default_factory=Display)
     kiosks: list[Kiosk] = _help("Kiosks", default_factory=list)
+    rating_tablets: list[RatingTablet] = _help("Rating tablets, one per counter", default_factory=list)
     printers: list[Printer] = _help("Ticket printers", default_factory=list)
     backup: Backup = _help("Database backups", default_factory=Backup)
     alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
+    keypad: Keypad = _help("Call keypad at the clerk station", default_factory=Keypad)
     appointments: Appointments = _help("Appointment booking, office-wide", default_factory=Appointments)
     sync: Sync = _help("Sync with a central (province or commune overview)", default_factory=Sync)
+    procedures: list[Procedure] = _help("Procedures (thủ tục) per service", default_factory=list)
+    dossiers: Dossiers = _help("Dossiers (hồ sơ) and results", default_factory=Dossiers)
     path: Path | None = field(default=None, compare=False)
 
     def service(self, code: str) -> Service:
@@ -395,8 +454,17 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"sync.{key}", "cần ít nhất 16 ký tự (hoặc để trống)", "needs at least 16 characters (or empty)")
     if cfg.sync.requests_per_minute < 1:
         raise _fail("sync.requests_per_minute", "phải ít nhất là 1", "must be at least 1")
+    for code, action in cfg.keypad.keys.items():
+        if action not in KEYPAD_ACTIONS:
+            raise _fail(f"keypad.keys.{code}", f"việc phải là một trong {', '.join(KEYPAD_ACTIONS)}",
+                        f"action must be one of {', '.join(KEYPAD_ACTIONS)}")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,31}", code):
+            raise _fail(f"keypad.keys.{code}", 'phải là mã phím như "NumpadEnter", "Numpad0", "F2"',
+                        'must be a key code such as "NumpadEnter", "Numpad0", "F2"')
     if cfg.alerts.long_wait_minutes < 1:
         raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
+    if not cfg.display.recall_phrase.strip() or len(cfg.display.recall_phrase) > 120:
+        raise _fail("display.recall_phrase", "phải có từ 1 đến 120 ký tự", "must be 1 to 120 characters")
     if cfg.display.voice not in ("clips", "webspeech", "off"):
         raise _fail("display.voice", 'phải là "clips", "webspeech" hoặc "off"', 'must be "clips", "webspeech" or "off"')
     if not cfg.services:
@@ -446,8 +514,8 @@ def _validate(cfg: Config) -> None:
             if code not in codes:
                 raise _fail(f"{key}.services.{code}", "lĩnh vực không tồn tại", "no such service")
             if level not in LEVELS:
-                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal hoặc backup",
-                            "level must be primary, normal or backup")
+                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal, backup hoặc appointment",
+                            "level must be primary, normal, backup or appointment")
 
     printer_ids = set()
     for i, p in enumerate(cfg.printers):
@@ -458,6 +526,7 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"printers[{i}].width", "phải là bội số của 8 (384 hoặc 576)", "must be a multiple of 8 (384 or 576)")
         if p.timeout <= 0 or p.stale_after <= 0:
             raise _fail(f"printers[{i}].timeout", "phải lớn hơn 0", "must be greater than 0")
+        _validate_printer_url(cfg, f"printers[{i}].url", p.url)
     kiosk_ids: set[str] = set()
     tokens: set[str] = set()
     for i, k in enumerate(cfg.kiosks):
@@ -478,6 +547,15 @@ def _validate(cfg: Config) -> None:
             if p.agent_token in tokens:
                 raise _fail(f"printers[{i}].agent_token", "bị trùng", "is a duplicate")
             tokens.add(p.agent_token)
+    counter_numbers = {c.number for c in cfg.counters}
+    for i, r in enumerate(cfg.rating_tablets):
+        if r.counter not in counter_numbers:
+            raise _fail(f"rating_tablets[{i}].counter", "quầy không tồn tại", "no such counter")
+        if len(r.token) < 12:
+            raise _fail(f"rating_tablets[{i}].token", "cần ít nhất 12 ký tự", "needs at least 12 characters")
+        if r.token in tokens:
+            raise _fail(f"rating_tablets[{i}].token", "bị trùng", "is a duplicate")
+        tokens.add(r.token)
 
 
 def _minutes(t: dt.time) -> int:
@@ -543,10 +621,35 @@ def _validate_booking(cfg: Config) -> None:
                         "at least one window is needed when booking is open")
 
 
+def data_folder(cfg: Config) -> Path:
+    """The folder holding the database (``server.database``): png:// printers write there."""
+    return cfg.resolve(cfg.server.database).parent
+
+
+def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
+    """A known scheme and a well-formed URL; file:// only a printer device, png:// only a
+    folder inside the data folder (the web can edit printers)."""
+    from printer.connect import PrinterConfigError, parse_printer_url  # not at import: engine stays light
+
+    try:
+        parsed = parse_printer_url(url)
+    except PrinterConfigError as e:
+        raise _fail(key, f"địa chỉ máy in không hợp lệ ({e})", f"invalid printer URL ({e})") from None
+    if parsed.scheme == "png":
+        folder, inside = data_folder(cfg).resolve(), cfg.resolve(parsed.target).resolve()
+        if inside != folder and folder not in inside.parents:
+            raise _fail(key, f"thư mục png:// phải nằm trong thư mục dữ liệu {folder}",
+                        f"a png:// folder must be inside the data folder {folder}")
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    from . import procedures
+
     cfg: Config = _build(Config, data, "")
+    cfg = procedures.with_csv(dataclasses.replace(cfg, path=path))
     _validate(cfg)
-    return dataclasses.replace(cfg, path=path)
+    procedures.validate(cfg)
+    return cfg
 
 
 def load_config(path: str | Path) -> Config:

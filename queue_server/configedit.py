@@ -20,6 +20,7 @@ missing ones removed. A key sent as ``null`` is removed from its table (back to 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import tomlkit
 from tomlkit.exceptions import ConvertError, TOMLKitError
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
-from .config import Config, Counter, Kiosk, Office, Printer, Service, parse_config
+from .config import Backup, Config, Counter, Display, Kiosk, Office, Printer, Service, parse_config
 from .errors import BadRequest, ConfigError
 
 # The lists the admin screen edits, with the key that identifies an entry.
@@ -107,6 +108,11 @@ def _sync_list(doc: tomlkit.TOMLDocument, name: str, entries: Any) -> None:
     if not isinstance(entries, list) or not all(isinstance(e, dict) and key in e for e in entries):
         raise BadRequest(f"“{name}” phải là danh sách, mỗi mục có “{key}”.",
                          f"“{name}” must be a list of tables, each with “{key}”.", key="bad_field", field=name)
+    for i, e in enumerate(entries):
+        if isinstance(e[key], bool) or not isinstance(e[key], (str, int)):
+            where = f"{name}[{i}].{key}"
+            raise BadRequest(f"“{where}” phải là chữ hoặc số nguyên.", f"“{where}” must be text or a whole number.",
+                             key="bad_field", field=where)
     wanted = {e[key]: e for e in entries}
     if len(wanted) != len(entries):
         raise BadRequest(f"“{name}”: “{key}” bị trùng.", f"“{name}”: duplicate “{key}”.", key="bad_field", field=name)
@@ -188,6 +194,34 @@ def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[st
                              f"“{name}” holds a value config.toml cannot hold (null).", key="bad_field",
                              field=name) from None
     return touched
+
+
+# Where the server keeps its files and how it listens: changed only in config.toml on disk,
+# never from the web (an admin's browser must not point the database, the backups or the
+# clips at another file, nor open the server to another network).
+DISK_ONLY = ("server", "backup.dir", "display.clips_dir")
+
+
+def check_disk_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
+    """Refuse a web edit that changes a ``DISK_ONLY`` setting, naming it (checked before
+    anything else in the edited document, so the answer names the real reason)."""
+    data = doc.unwrap()
+
+    def edited(section: str, name: str, default: Any) -> Any:
+        table = data.get(section)
+        return table.get(name, default) if isinstance(table, dict) else default
+
+    pairs = [(f"server.{f.name}", getattr(current.server, f.name),
+              edited("server", f.name, f.default if f.default is not dataclasses.MISSING
+                     else f.default_factory()))  # type: ignore[operator]
+             for f in dataclasses.fields(current.server)]
+    pairs += [("backup.dir", current.backup.dir, edited("backup", "dir", Backup.dir)),
+              ("display.clips_dir", current.display.clips_dir, edited("display", "clips_dir", Display.clips_dir))]
+    for key, before, after in pairs:
+        if before != after:
+            raise BadRequest(f"“{key}” chỉ sửa được trong tệp config.toml trên máy chủ, không qua trang quản trị.",
+                             f"“{key}” can only be changed in config.toml on the server, not from the web.",
+                             key="disk_only", field=key)
 
 
 def validate(doc: tomlkit.TOMLDocument, path: Path) -> Config:

@@ -1,4 +1,5 @@
 """The queue engine: tickets, counters, routing and the office day — without any I/O.
+(Over 400 lines: every queue rule lives here, under one lock, by design — see the rules above.)
 
 Like the sans-I/O core of ``websockets``, this module never touches a socket, a file, a
 database or an event loop, and never reads the clock: every command takes ``now`` (an aware
@@ -34,13 +35,26 @@ import bisect
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, Literal
 
 from .config import Config
 from .errors import BadRequest, Conflict, Forbidden, InvalidTransition, NotFound
 from .order import LEVEL_RANK as LEVEL_RANK
-from .order import Picker, next_normals, positions_ahead
+from .order import Counts, Picker, Rules, after_call, positions_ahead
+
+
+class Unsaid(Enum):
+    """Arguments a caller may leave unsaid, where ``None`` already means something: ``ANY``
+    (``expected``: the clerk's screen did not say which ticket it shows; ``None`` = none) and
+    ``KEEP`` (``cap``: leave today's cap as it is; ``None`` = no cap)."""
+
+    ANY = "any"
+    KEEP = "keep"
+
+
+# The ticket id a clerk's screen shows as current, None for none, or Unsaid.ANY.
+Expected = int | None | Literal[Unsaid.ANY]
 
 
 class TicketState(StrEnum):
@@ -244,6 +258,11 @@ class Engine:
         meta = meta or {}
         self.day: str = meta.get("day") or self.office_day(now)
         self.normals_since_priority: int = meta.get("normals_since_priority", 0)
+        # Walk-ins called in a row while an appointment was due (appointments.interleave).
+        self.walkins_since_appointment: int = meta.get("walkins_since_appointment", 0)
+        # The latest time a command or the timer brought: what "now" means for a position
+        # asked for without a time (appointment tickets are due from their slot's start).
+        self.clock_seen: dt.datetime = now
         self.tickets: dict[int, Ticket] = {t.id: t for t in tickets if self._keeps(t)}
         self.next_id = max(max(self.tickets, default=0) + 1, meta.get("next_id") or 0)
         known = {c.number: c for c in counters}
@@ -281,15 +300,15 @@ class Engine:
                 self.by_request[(t.kiosk or "", t.request_id)] = t.id
             if t.appointment:
                 self.by_appointment[t.appointment] = t.id
-            sd = self.services.get(t.issued_service)
-            if sd is not None:
-                sd.issued += 1
+            issued_in = self.services.get(t.issued_service)
+            if issued_in is not None:
+                issued_in.issued += 1
                 svc = self.config.service(t.issued_service)
                 booking = svc.booking.range
                 if t.booked and booking and booking[0] <= t.number <= booking[1]:
-                    sd.last_appointment_number = max(sd.last_appointment_number or 0, t.number)
+                    issued_in.last_appointment_number = max(issued_in.last_appointment_number or 0, t.number)
                 elif svc.first <= t.number <= svc.last:
-                    sd.last_number = max(sd.last_number or 0, t.number)
+                    issued_in.last_number = max(issued_in.last_number or 0, t.number)
             if t.state is TicketState.DONE:
                 self._record_duration(t)
 
@@ -299,6 +318,7 @@ class Engine:
             "day": self.day,
             "next_id": self.next_id,
             "normals_since_priority": self.normals_since_priority,
+            "walkins_since_appointment": self.walkins_since_appointment,
             "tickets": {i: t.to_dict() for i, t in sorted(self.tickets.items())},
             "counters": {n: c.to_dict() for n, c in sorted(self.counters.items())},
             "retired_counters": {n: c.to_dict() for n, c in sorted(self.retired.items())},
@@ -335,6 +355,7 @@ class Engine:
             "day": self.day,
             "next_id": self.next_id,
             "normals_since_priority": self.normals_since_priority,
+            "walkins_since_appointment": self.walkins_since_appointment,
             "services": {c: {"open": s.open, "cap": s.cap} for c, s in self.services.items()},
         }
 
@@ -342,6 +363,7 @@ class Engine:
         """Roll over to a new office day if ``now`` is past the day start. Call it on every
         command (the command methods do) and from a timer, so the rollover happens even in a
         silent office."""
+        self.clock_seen = max(self.clock_seen, now)
         today = self.office_day(now)
         if today <= self.day:
             return []
@@ -359,6 +381,7 @@ class Engine:
         previous = self.day
         self.day = today
         self.normals_since_priority = 0
+        self.walkins_since_appointment = 0
         self.services = {s.code: ServiceDay() for s in self.config.services}
         # Forget finished tickets of earlier days; keep what a counter still serves.
         self.tickets = {i: t for i, t in self.tickets.items() if self._keeps(t)}
@@ -390,7 +413,7 @@ class Engine:
                                key="counter_busy")
         self._check_ranges(config)
         events: list[Event] = []
-        at = now or dt.datetime.now(dt.timezone.utc)
+        at = now or dt.datetime.now(dt.UTC)
         for c in self.counters.values():
             if c.number not in new_counters and c.state is not CounterState.CLOSED:
                 holder = c.staff
@@ -458,32 +481,43 @@ class Engine:
         if t.target_counter is not None:
             return [(t.target_counter, self.config.counter(t.target_counter).services)]
         serving = [c for c in self.config.counters if t.service in c.services]
+        if not (t.booked and not t.front):  # a counter at level "appointment" never calls a walk-in
+            serving = [c for c in serving if c.services[t.service] != "appointment"]
         staffed = [c for c in serving if self.counters[c.number].state is not CounterState.CLOSED]
         chosen = staffed or [c for c in serving if c.services[t.service] != "backup"] or serving
         return [(c.number, c.services) for c in sorted(chosen, key=lambda c: c.number)]
 
-    def position(self, ticket: Ticket) -> tuple[int, int]:
-        """(people ahead, estimated wait in seconds) for a waiting ticket, now: the tickets
-        Next would call before it if the counters that can call it press Next in turn (see
-        ``queue_server.order``), and that count times the service's average over the number
-        of those counters. 0, 0 for a ticket that no longer waits."""
+    def rules(self, now: dt.datetime | None = None) -> Rules:
+        """The rules Next follows at ``now`` (default: the latest time the engine saw)."""
+        q, a = self.config.queue, self.config.appointments
+        return Rules(strict=q.priority_rule == "strict", interleave=q.interleave,
+                     booked_strict=a.rule == "strict", booked_interleave=a.interleave, now=now or self.clock_seen)
+
+    def counts(self) -> Counts:
+        return Counts(self.normals_since_priority, self.walkins_since_appointment)
+
+    def position(self, ticket: Ticket, now: dt.datetime | None = None) -> tuple[int, int]:
+        """(people ahead, estimated wait in seconds) for a waiting ticket at ``now`` (default:
+        the latest time the engine saw): the tickets Next would call before it if the counters
+        that can call it press Next in turn (see ``queue_server.order``), and that count times
+        the service's average over the number of those counters. 0, 0 for a ticket that no
+        longer waits."""
         if ticket.state is not TicketState.WAITING:
             return 0, 0
-        return self._position(ticket, self.waiting())
+        return self._position(ticket, self.waiting(), now)
 
-    def _position(self, ticket: Ticket, waiting: list[Ticket]) -> tuple[int, int]:
+    def _position(self, ticket: Ticket, waiting: list[Ticket], now: dt.datetime | None = None) -> tuple[int, int]:
         callers = self._callers(ticket)
-        ahead = positions_ahead(ticket, waiting, callers, self.normals_since_priority,
-                                self.config.queue.priority_rule == "strict", self.config.queue.interleave)
+        ahead = positions_ahead(ticket, waiting, callers, self.counts(), self.rules(now))
         wait = ahead * self.average_service_seconds(ticket.service) / max(1, len(callers))
         return ahead, round(wait)
 
     def estimate(self, code: str, priority: bool = False, now: dt.datetime | None = None) -> tuple[int, int]:
         """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now."""
-        when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.timezone.utc))
+        when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.UTC))
         phantom = Ticket(id=self.next_id, day=self.day, service=code, number=0, label="", priority=priority,
                          token="", state=TicketState.WAITING, issued_at=when, queued_at=when)
-        return self._position(phantom, [*self.waiting(), phantom])
+        return self._position(phantom, [*self.waiting(), phantom], now)
 
     def _next_number(self, code: str, booked: bool = False) -> int | None:
         """The number ``code`` would give next: after its highest number in its current range
@@ -549,7 +583,7 @@ class Engine:
                              key="priority_disabled")
         ok, reason = self.service_status(service, now)
         if not ok:
-            raise Conflict(*ISSUE_REFUSALS[reason], key=reason)
+            raise Conflict(*ISSUE_REFUSALS[reason or ""], key=reason)
         svc = self.config.service(service)
         sd = self.services[service]
         number = self._next_number(service)
@@ -672,10 +706,10 @@ class Engine:
                                     f"Counter {c.number} holds no ticket.", key="no_current_ticket")
         return self.tickets[c.ticket_id]
 
-    def _check_expected(self, c: CounterStatus, expected: int | None | str) -> None:
+    def _check_expected(self, c: CounterStatus, expected: Expected) -> None:
         """Refuse when the clerk's screen showed another current ticket: a double click or
         a stale screen must not finish a ticket the clerk has not seen."""
-        if expected == "any":
+        if expected is Unsaid.ANY:
             return
         if expected != c.ticket_id:
             raise Conflict("Màn hình quầy chưa cập nhật: vé hiện tại đã thay đổi. Hãy thử lại.",
@@ -740,15 +774,17 @@ class Engine:
         bisect.insort(d, (t.finished_at, t.id, max(0.0, (t.finished_at - t.started_at).total_seconds())))
         del d[:-AVERAGE_WINDOW]
 
-    def pick_next(self, number: int) -> Ticket | None:
-        """The ticket counter ``number`` would get on Next (the rules: ``queue_server.order``)."""
-        picker = Picker(number, self.config.counter(number).services, self.waiting())
-        return picker.pick(set(), self.normals_since_priority, self.config.queue.priority_rule == "strict",
-                           self.config.queue.interleave)
+    def pick_next(self, number: int, now: dt.datetime | None = None) -> Ticket | None:
+        """The ticket counter ``number`` would get on Next at ``now`` (the rules:
+        ``queue_server.order``)."""
+        rules = self.rules(now)
+        picker = Picker(number, self.config.counter(number).services, self.waiting(), rules.now)
+        return picker.pick(set(), self.counts(), rules)
 
     def _call(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None, kind: str) -> Event:
-        priority_left = sum(1 for w in self.waiting() if w.priority and w is not t)
-        self.normals_since_priority = next_normals(t, priority_left, self.normals_since_priority)
+        counts = after_call(t, self.waiting(), self.counts(), now)
+        self.normals_since_priority = counts.normals_since_priority
+        self.walkins_since_appointment = counts.walkins_since_appointment
         t.state = TicketState.CALLED
         t.counter = c.number
         t.staff = staff
@@ -761,14 +797,14 @@ class Engine:
         return Event(kind, now, t.to_dict(), c.to_dict(), staff)
 
     def call_next(self, now: dt.datetime, counter: int, staff: str | None,
-                  expected: int | None | str = "any", *, override: bool = False) -> list[Event]:
+                  expected: Expected = Unsaid.ANY, *, override: bool = False) -> list[Event]:
         """Finish the held ticket (no-show if recalled ``max_recalls`` times) and call the
         next one. Returns no ``ticket_called`` event when nobody waits."""
         events = self.tick(now)
         c = self._open_counter(counter, staff, override)
         self._check_expected(c, expected)
         events += self._release(now, c, staff)
-        t = self.pick_next(counter)
+        t = self.pick_next(counter, now)
         if t is not None:
             events.append(self._call(now, c, t, staff, "ticket_called"))
         elif not events or events[-1].counter is None:
@@ -776,7 +812,7 @@ class Engine:
         return events
 
     def call_number(self, now: dt.datetime, counter: int, staff: str | None, number: str | int,
-                    expected: int | None | str = "any", *, override: bool = False) -> list[Event]:
+                    expected: Expected = Unsaid.ANY, *, override: bool = False) -> list[Event]:
         """Call one ticket out of order (waiting, or a no-show who came back)."""
         events = self.tick(now)
         c = self._open_counter(counter, staff, override)
@@ -982,7 +1018,7 @@ class Engine:
         return events
 
     def set_service(self, now: dt.datetime, code: str, staff: str | None, *,
-                    open: bool | None = None, cap: int | None | str = "keep") -> list[Event]:
+                    open: bool | None = None, cap: int | None | Literal[Unsaid.KEEP] = Unsaid.KEEP) -> list[Event]:
         """Open/close a service or change its cap, for today only."""
         events = self.tick(now)
         if code not in self.services:
@@ -990,10 +1026,10 @@ class Engine:
         sd = self.services[code]
         if open is not None:
             sd.open = open
-        if cap != "keep":
+        if cap is not Unsaid.KEEP:
             if cap is not None and (not isinstance(cap, int) or cap < 0):
                 raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
-            sd.cap = cap  # type: ignore[assignment]
+            sd.cap = cap
         events.append(Event("service_changed", now, staff=staff, details={"service": code, "open": sd.open, "cap": sd.cap}))
         return events
 

@@ -1,4 +1,5 @@
 """The running office: the pure engine adapted to SQLite, the push hub and a clock.
+(Over 400 lines: the one write path and the snapshots screens start from belong together.)
 
 ``Office.execute`` is the one write path. Under one asyncio lock it runs an engine command,
 commits the events (and any extra rows, such as a print job) in the store's writer thread,
@@ -16,16 +17,20 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from . import speech
+from .commits import GroupCommitter
 from .config import Config
 from .engine import Engine, Event, Ticket, TicketState
-from .errors import MotcuaError, Unavailable
+from .errors import MotcuaError
 from .hub import Hub, text_frame
 from .kiosk import serving_counters
 from .store import Store
 
+# The clips that ship with motcua (display/audio/clips); an office's own are in display.clips_dir.
+BUNDLED_CLIPS = Path(__file__).resolve().parent.parent / "display" / "audio" / "clips"
 log = logging.getLogger("motcua.office")
 
 Clock = Callable[[], dt.datetime]
@@ -73,10 +78,16 @@ class Office:
         self._tokens: dict[str, int] = {}
         self.engine = self._load_engine()
         self.seq = store.last_seq()
+        self._commits = GroupCommitter(store, self.writer, self._committed, self._reload)
         # Callbacks run after each commit with (events, seqs); used by the print service.
         self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
         self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        # Run inside every commit's transaction with (connection, events): rows outside the
+        # engine that must change with an event (a dossier returned when its ticket is done).
+        self.commit_hooks: list[Callable[[sqlite3.Connection, list[Event]], None]] = []
+        # Checked before a counter action runs, with (action, counter); raise to refuse it.
+        self.counter_guards: list[Callable[[str, int], None]] = []
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
         self._config_epoch = 0
@@ -133,7 +144,7 @@ class Office:
                 result = command(self.engine, now)
             except MotcuaError:
                 if rollover:
-                    await self._commit(rollover, None)
+                    await asyncio.shield(self._commit(rollover, None))
                 raise
             except Exception:
                 # A bug, not a refusal: the engine may be half-changed; trust the database.
@@ -142,35 +153,40 @@ class Office:
                 raise
             value, events = result if isinstance(result, tuple) else (result, result)
             events = rollover + list(events)
-            if not events:
-                return value
-            await self._commit(events, extra)
-            return value
+            # Nothing new: the answer may still rest on commands not yet durable.
+            durable = self._commit(events, extra) if events else self._commits.tail()
+        # The lock is free while the batch commits: the next commands join the next batch.
+        if durable is not None:
+            await asyncio.shield(durable)
+        return value
 
-    async def _commit(
+    def _commit(
         self,
         events: list[Event],
         extra: Callable[[sqlite3.Connection, list[Event]], None] | None,
-    ) -> None:
-        """Commit ``events`` in the writer thread, then publish them. Caller holds the lock."""
-        meta = self.engine.meta()
-        loop = asyncio.get_running_loop()
-        try:
-            seqs = await loop.run_in_executor(
-                self.writer, self.store.commit, events, meta,
-                (lambda conn: extra(conn, events)) if extra else None,
-            )
-        except MotcuaError:
-            self.engine = self._load_engine()
-            raise
-        except Exception as exc:  # disk full, I/O error, locked database
-            log.exception("commit failed; reloading state from the database")
-            self.engine = self._load_engine()
-            raise Unavailable(
-                "Lỗi lưu dữ liệu: thao tác chưa được thực hiện. Hãy thử lại.",
-                "Storage error: nothing was changed. Please try again.",
-                key="storage_error",
-            ) from exc
+    ) -> asyncio.Future[list[int]]:
+        """Queue ``events`` for the next group commit (``queue_server.commits``); they are
+        published once durable. The caller holds the lock and must await the future before
+        acknowledging anything."""
+        writers = [*([extra] if extra else []), *self.commit_hooks]
+
+        def write_extra(conn: sqlite3.Connection) -> None:
+            for write in writers:
+                write(conn, events)
+
+        return self._commits.submit(events, self.engine.meta(), write_extra if writers else None)
+
+    async def settled(self) -> None:
+        """Wait until every command run so far is durable (or failed). Call it holding the
+        lock before reading the engine for a screen: the snapshot then holds no change that
+        is not yet committed."""
+        await self._commits.settled()
+
+    def commit_counts(self) -> dict[str, int]:
+        """Group commits since start: transactions (one fsync each) and commands in them."""
+        return {"transactions": self._commits.batches, "commands": self._commits.commands}
+
+    def _committed(self, events: list[Event], seqs: list[int]) -> None:
         self.seq = seqs[-1]
         for event in events:
             if event.ticket is not None:
@@ -200,6 +216,10 @@ class Office:
                 except Exception:
                     log.exception("holder-changed listener failed")
 
+    def _reload(self) -> None:
+        """After a failed commit: memory must not hold what the database does not."""
+        self.engine = self._load_engine()
+
     async def in_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a store write outside the engine (accounts, sessions, audit) in the writer
         thread, the one that owns the write connection."""
@@ -223,6 +243,7 @@ class Office:
         the switch (counters the new config removes are closed) commit before it is visible.
         """
         async with self.lock:
+            await self.settled()
             now = self.clock()
             old_engine, old_config = self.engine, self.config
             candidate = copy.deepcopy(old_engine)
@@ -280,19 +301,32 @@ class Office:
             "details": event.details,
         }
         if event.kind in ("ticket_called", "ticket_recalled") and event.ticket:
-            msg["announce"] = self.announcement(event.ticket["label"], event.ticket["counter"])
+            msg["announce"] = self.announcement(event.ticket["label"], event.ticket["counter"],
+                                                recall=event.kind == "ticket_recalled")
         if with_services:
             msg["services"] = self.services_summary(event.at)
         return msg
 
-    def announcement(self, label: str, counter: int) -> dict[str, Any]:
+    def announcement(self, label: str, counter: int, recall: bool = False) -> dict[str, Any]:
+        """What the displays say for a call; a recall starts with display.recall_phrase."""
         dialect = self.config.display.dialect
+        prefix = self.config.display.recall_phrase if recall else speech.CALL_PREFIX
+        clips = speech.call_clips(label, counter, dialect, prefix)
+        if recall and not self._has_clip(clips[0]):
+            # The office worded its own recall phrase but has not recorded it yet: the
+            # bundled recall phrase still makes a recall sound different from a call.
+            clips[0] = speech.phrase_clip_name(speech.RECALL_PREFIX)
         return {
             "label": label,
             "counter": counter,
-            "sentence": speech.call_sentence(label, counter, dialect),
-            "clips": speech.call_clips(label, counter, dialect),
+            "recall": recall,
+            "sentence": speech.call_sentence(label, counter, dialect, prefix),
+            "clips": clips,
         }
+
+    def _has_clip(self, name: str) -> bool:
+        folders = (self.config.resolve(self.config.display.clips_dir), BUNDLED_CLIPS)
+        return any((folder / f"{name}.wav").is_file() for folder in folders)
 
     # ------------------------------------------------------------------ reads
 
@@ -324,7 +358,7 @@ class Office:
                 "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds()) if waiting else 0,
                 # The kiosk's priority path shows what a priority ticket would wait.
                 "waiting_priority": sum(1 for t in waiting if t.priority),
-                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True)[1],
+                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True, now=now)[1],
                 "counters": serving_counters(self.config, svc.code),
             })
         return out
@@ -405,6 +439,7 @@ class Office:
                 "chime": self.config.display.chime,
                 "dialect": self.config.display.dialect,
                 "speech_voice": self.config.display.speech_voice,
+                "keypad": {"keys": self.config.keypad.keys, "digits_call": self.config.keypad.digits_call},
                 "kiosk_printers": {k.id: k.printer or None for k in self.config.kiosks},
             },
             "services": self.services_summary(now),
@@ -436,7 +471,7 @@ class Office:
             t = stored
         else:
             return None
-        ahead, wait = self.engine.position(t) if t.id in self.engine.tickets else (0, 0)
+        ahead, wait = self.engine.position(t, self.clock()) if t.id in self.engine.tickets else (0, 0)
         svc = self.config.service(t.service) if t.service in self.engine.services else None
         d = public_ticket(t.to_dict()) or {}
         d.update({

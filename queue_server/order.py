@@ -1,31 +1,62 @@
 """The order in which Next calls waiting tickets — one definition for calling and for telling.
 
-Part of the pure engine (no I/O, no clock). ``Engine.pick_next`` uses ``Picker`` to choose the
-ticket a counter calls; ``positions_ahead`` replays the same picks, counter by counter, to tell
-a citizen how many people will be called before them. Because both go through ``Picker.pick``,
-the number on the kiosk screen, the printed ticket, the phone page and
-``GET /api/tickets/{token}`` is the number of tickets Next would really call first.
+Part of the pure engine (no I/O; the time comes in as ``Rules.now``). ``Engine.pick_next``
+uses ``Picker`` to choose the ticket a counter calls; ``positions_ahead`` replays the same
+picks, counter by counter, to tell a citizen how many people will be called before them.
+Because both go through ``Picker.pick``, the number on the kiosk screen, the printed ticket,
+the phone page and ``GET /api/tickets/{token}`` is the number of tickets Next would really
+call first.
 
-The rules Next follows at one counter (README "Queue rules"):
+The rules Next follows at one counter (README "Queue rules", docs/appointments.md "Routing"):
 
 1. tickets transferred to this counter, oldest first;
 2. otherwise its pool: tickets of its services not transferred to another counter; the
    primary/normal ones, or the backup ones only when no primary/normal ticket waits;
 3. in the pool, tickets sent to the front (transferred to a service) first, oldest first;
-4. then the priority rule: "strict" calls a priority ticket whenever one waits;
-   "interleave" calls one after at most ``interleave`` normal tickets (an office-wide count);
-5. then the level (primary before normal), then arrival (``queued_at``, then id).
+4. appointment tickets (checked in at the kiosk) of its primary/normal services whose slot has
+   started are *due*: "strict" (``appointments.rule``) calls a due one before any walk-in;
+   "interleave" calls one when it arrived first (an appointment arrives at its slot's start,
+   or at its check-in if later) or after at most ``appointments.interleave`` walk-ins in a row
+   while one was due (an office-wide count); among them, earlier slot, then earlier check-in;
+5. then, among walk-ins, the priority rule: "strict" calls a priority ticket whenever one
+   waits; "interleave" calls one after at most ``interleave`` normal tickets (office-wide);
+6. then the level (primary before normal), then arrival (``queued_at``, then id);
+7. an appointment checked in before its slot waits for it, unless nothing else waits;
+8. at a counter whose level for a service is "appointment", only that service's appointment
+   tickets (rules 4 and 7).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .engine import Ticket
 
-LEVEL_RANK = {"primary": 0, "normal": 1, "backup": 2}
+LEVEL_RANK = {"primary": 0, "normal": 1, "appointment": 0, "backup": 2}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What Next follows besides the tickets: the priority rule, the appointment rule and
+    the time that decides which appointments are due."""
+
+    strict: bool
+    interleave: int
+    booked_strict: bool
+    booked_interleave: int
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The office-wide interleave counts Next carries from one call to the next."""
+
+    normals_since_priority: int = 0
+    walkins_since_appointment: int = 0
 
 
 class _Lane:
@@ -43,6 +74,15 @@ class _Lane:
         return self.items[self.i] if self.i < len(self.items) else None
 
 
+def is_due(t: Ticket, now: dt.datetime) -> bool:
+    """An appointment ticket whose slot has started (and that no transfer sent elsewhere)."""
+    return t.booked and not t.front and t.slot_start is not None and t.slot_start <= now
+
+
+def _slot_order(t: Ticket) -> tuple[Any, ...]:
+    return (t.slot_start, t.queued_at, t.id)
+
+
 class Picker:
     """What Next at one counter would call, over and over, from a fixed set of waiting tickets.
 
@@ -51,17 +91,25 @@ class Picker:
     that is amortised constant time.
     """
 
-    def __init__(self, number: int, levels: dict[str, str], waiting: Iterable[Ticket]):
+    def __init__(self, number: int, levels: dict[str, str], waiting: Iterable[Ticket], now: dt.datetime):
         self.number = number
         self.levels = levels
         targeted: list[Ticket] = []
         main: list[Ticket] = []
         backup: list[Ticket] = []
+        due: list[Ticket] = []
+        early: list[Ticket] = []
         for t in waiting:
             if t.target_counter == number:
                 targeted.append(t)
             elif t.target_counter is None and t.service in levels:
-                (backup if levels[t.service] == "backup" else main).append(t)
+                level = levels[t.service]
+                if t.booked and not t.front and level != "backup":
+                    (due if is_due(t, now) else early).append(t)
+                elif level == "appointment":
+                    continue  # this counter serves that service's appointments only
+                else:
+                    (backup if level == "backup" else main).append(t)
         arrival = _arrival
         targeted.sort(key=arrival)
 
@@ -70,33 +118,55 @@ class Picker:
 
         main.sort(key=order)
         backup.sort(key=order)
+        due.sort(key=_slot_order)
+        early.sort(key=_slot_order)
         self.targeted = _Lane(targeted)
         self.pools = [
             (_Lane(pool), _Lane(sorted((t for t in pool if t.front), key=arrival)),
              _Lane([t for t in pool if t.priority]))
             for pool in (main, backup)
         ]
+        self.due = _Lane(due)
+        self.early = _Lane(early)
 
-    def pick(self, taken: set[int], normals_since_priority: int, strict: bool, interleave: int) -> Ticket | None:
+    def pick(self, taken: set[int], counts: Counts, rules: Rules) -> Ticket | None:
         t = self.targeted.first(taken)
         if t is not None:
             return t
-        for everyone, fronts, priority in self.pools:
+        front = self.pools[0][1].first(taken)
+        if front is not None:
+            return front
+        appointment = self.due.first(taken)
+        walk_in, from_backup = self._walk_in(taken, counts, rules)
+        if appointment is not None:
+            if (walk_in is None or from_backup or rules.booked_strict
+                    or counts.walkins_since_appointment >= rules.booked_interleave):
+                return appointment
+            assert appointment.slot_start is not None
+            arrived = (max(appointment.queued_at, appointment.slot_start), appointment.id)
+            return appointment if arrived <= _arrival(walk_in) else walk_in
+        if walk_in is not None:
+            return walk_in
+        return self.early.first(taken)
+
+    def _walk_in(self, taken: set[int], counts: Counts, rules: Rules) -> tuple[Ticket | None, bool]:
+        """The walk-in Next would call (rules 2, 3, 5, 6), and whether it is a backup one."""
+        for from_backup, (everyone, fronts, priority) in enumerate(self.pools):
             best = everyone.first(taken)
             if best is None:
                 continue  # no primary/normal ticket waits: the backup pool
             front = fronts.first(taken)
             if front is not None:
-                return front
+                return front, bool(from_backup)
             if best.priority:
-                return best
+                return best, bool(from_backup)
             first_priority = priority.first(taken)
             if first_priority is None:
-                return best
-            if strict or normals_since_priority >= interleave:
-                return first_priority
-            return best
-        return None
+                return best, bool(from_backup)
+            if rules.strict or counts.normals_since_priority >= rules.interleave:
+                return first_priority, bool(from_backup)
+            return best, bool(from_backup)
+        return None, False
 
 
 def _arrival(t: Ticket) -> tuple[Any, ...]:
@@ -105,30 +175,51 @@ def _arrival(t: Ticket) -> tuple[Any, ...]:
 
 def next_normals(picked: Ticket, priority_left: int, normals_since_priority: int) -> int:
     """The interleave count after calling ``picked``: reset by a priority ticket, else counted
-    while a priority ticket is still waiting (``priority_left`` excludes ``picked``)."""
+    while a priority ticket is still waiting (``priority_left`` excludes ``picked``).
+    Appointment tickets leave it as it is: they have their own count."""
     if picked.priority:
         return 0
+    if picked.booked:
+        return normals_since_priority
     if priority_left > 0:
         return normals_since_priority + 1
     return normals_since_priority
 
 
+def next_walkins(picked: Ticket, due_left: int, walkins_since_appointment: int) -> int:
+    """The appointment interleave count after calling ``picked``: reset by an appointment,
+    else counted while an appointment is due (``due_left`` excludes ``picked``)."""
+    if picked.booked:
+        return 0
+    if due_left > 0:
+        return walkins_since_appointment + 1
+    return walkins_since_appointment
+
+
+def after_call(picked: Ticket, waiting: Iterable[Ticket], counts: Counts, now: dt.datetime) -> Counts:
+    """Both interleave counts after calling ``picked`` out of ``waiting`` (which may hold it)."""
+    others = [w for w in waiting if w is not picked]
+    return Counts(next_normals(picked, sum(1 for w in others if w.priority), counts.normals_since_priority),
+                  next_walkins(picked, sum(1 for w in others if is_due(w, now)), counts.walkins_since_appointment))
+
+
 def positions_ahead(target: Ticket, waiting: Sequence[Ticket], counters: Sequence[tuple[int, dict[str, str]]],
-                    normals_since_priority: int, strict: bool, interleave: int) -> int:
+                    counts: Counts, rules: Rules) -> int:
     """How many tickets Next calls before ``target`` when ``counters`` (number, levels) press
-    Next in turn, in the order given, and nobody new arrives.
+    Next in turn, in the order given, nobody new arrives and the clock stands at ``rules.now``.
 
     ``waiting`` is every waiting ticket of the office (``target`` among them): the interleave
-    count depends on priority tickets waiting anywhere.
+    counts depend on priority tickets and due appointments waiting anywhere.
     """
-    pickers = [Picker(n, levels, waiting) for n, levels in counters]
+    pickers = [Picker(n, levels, waiting, rules.now) for n, levels in counters]
     taken: set[int] = set()
     priority_left = sum(1 for t in waiting if t.priority)
+    due_left = sum(1 for t in waiting if is_due(t, rules.now))
     ahead = 0
     while True:
         progressed = False
         for picker in pickers:
-            t = picker.pick(taken, normals_since_priority, strict, interleave)
+            t = picker.pick(taken, counts, rules)
             if t is None:
                 continue
             if t is target:
@@ -138,7 +229,10 @@ def positions_ahead(target: Ticket, waiting: Sequence[Ticket], counters: Sequenc
             ahead += 1
             if t.priority:
                 priority_left -= 1
-            normals_since_priority = next_normals(t, priority_left, normals_since_priority)
+            if is_due(t, rules.now):
+                due_left -= 1
+            counts = Counts(next_normals(t, priority_left, counts.normals_since_priority),
+                            next_walkins(t, due_left, counts.walkins_since_appointment))
         if not progressed:
             # None of these counters would ever call it (cannot happen for a counter list
             # built by the engine); every ticket they would call is ahead.

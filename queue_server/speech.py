@@ -26,6 +26,7 @@ Reading rules (PRODUCT.md, "Reading numbers aloud in Vietnamese"):
 from __future__ import annotations
 
 import re
+import unicodedata
 
 __all__ = [
     "MAX_NUMBER",
@@ -34,6 +35,8 @@ __all__ = [
     "LETTER_NAMES",
     "CALL_PREFIX",
     "CALL_COUNTER",
+    "RECALL_PREFIX",
+    "phrase_clip_name",
     "number_to_words",
     "spell_label",
     "call_sentence",
@@ -96,6 +99,9 @@ LETTER_NAMES: dict[str, str] = {
 
 CALL_PREFIX = "Mời công dân có số thứ tự"
 CALL_COUNTER = "đến quầy số"
+# A recall must not sound like a first call; an office may word it otherwise
+# (display.recall_phrase), e.g. "Mời lần nữa công dân có số thứ tự".
+RECALL_PREFIX = "Xin mời lại công dân có số thứ tự"
 
 # Clip names for letters with diacritics follow Telex typing (Ă aw, Â aa, Đ dd…).
 _LETTER_CLIP_SUFFIX = {"Ă": "aw", "Â": "aa", "Đ": "dd", "Ê": "ee", "Ô": "oo", "Ơ": "ow", "Ư": "uw"}
@@ -127,6 +133,7 @@ WORD_CLIPS: dict[str, str] = {
     "ngàn": "ngan",
     CALL_PREFIX: "moi_cong_dan_co_so_thu_tu",
     CALL_COUNTER: "den_quay_so",
+    RECALL_PREFIX: "xin_moi_lai_cong_dan_co_so_thu_tu",
     **{name: "letter_" + _LETTER_CLIP_SUFFIX.get(letter, letter.lower()) for letter, name in LETTER_NAMES.items()},
 }
 
@@ -216,9 +223,22 @@ def _counter_words(counter: int, dialect: str) -> list[str]:
     return number_to_words(counter, dialect)
 
 
-def call_sentence(label: str, counter: int, dialect: str = "north") -> str:
-    """The call as text: "Mời công dân có số thứ tự một nghìn … đến quầy số hai"."""
-    words = [CALL_PREFIX, *spell_label(label, dialect), CALL_COUNTER, *_counter_words(counter, dialect)]
+def phrase_clip_name(phrase: str) -> str:
+    """The clip name of a whole phrase: its letters without tone marks, "_" between words
+    ("Mời lần nữa công dân" → "moi_lan_nua_cong_dan"). Fixed phrases are one clip each,
+    said whole, so they sound natural."""
+    known = WORD_CLIPS.get(phrase)
+    if known:
+        return known
+    folded = unicodedata.normalize("NFD", phrase.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
+    return "_".join(re.findall(r"[a-z0-9]+", plain))[:80] or "phrase"
+
+
+def call_sentence(label: str, counter: int, dialect: str = "north", prefix: str = CALL_PREFIX) -> str:
+    """The call as text: "Mời công dân có số thứ tự một nghìn … đến quầy số hai". A recall
+    passes its own ``prefix`` (RECALL_PREFIX or the office's display.recall_phrase)."""
+    words = [prefix, *spell_label(label, dialect), CALL_COUNTER, *_counter_words(counter, dialect)]
     return " ".join(words)
 
 
@@ -230,10 +250,10 @@ def clip_name(word: str) -> str:
         raise KeyError(f"no clip for the word {word!r}") from None
 
 
-def call_clips(label: str, counter: int, dialect: str = "north") -> list[str]:
-    """The clip names, in order, that say call_sentence(label, counter, dialect)."""
-    words = [CALL_PREFIX, *spell_label(label, dialect), CALL_COUNTER, *_counter_words(counter, dialect)]
-    return [clip_name(word) for word in words]
+def call_clips(label: str, counter: int, dialect: str = "north", prefix: str = CALL_PREFIX) -> list[str]:
+    """The clip names, in order, that say call_sentence(label, counter, dialect, prefix)."""
+    words = [*spell_label(label, dialect), CALL_COUNTER, *_counter_words(counter, dialect)]
+    return [phrase_clip_name(prefix), *(clip_name(word) for word in words)]
 
 
 def all_clip_names() -> list[str]:

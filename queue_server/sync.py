@@ -2,10 +2,11 @@
 offline bundles (docs/central.md).
 
 ``GET /api/sync/events?after=SEQ&limit=N`` answers ``{site, office_day_tz, events,
-next_after, more, snapshot_seq}``: the office's events after ``SEQ`` in order, each with the
-ticket and counter it touched *as they are now* (so the central converges on the current
-state whatever it missed) and the ticket's report figures. ``snapshot_seq`` is the last
-event the snapshot includes: the central never lets an older snapshot overwrite a newer one.
+next_after, more, tickets, counters, snapshot_seq}``: the office's events after ``SEQ`` in
+order, and once each the tickets and counters they touched *as they are now* (so the central
+converges on the current state whatever it missed), each ticket with its report figures.
+``snapshot_seq`` is the last event that snapshot includes: the central never lets an older
+snapshot overwrite a newer one.
 
 No personal data leaves the office. Every row is copied through an allow-list, so a field
 added later (an appointment's name or phone, a dossier's owner) stays home until someone
@@ -46,13 +47,47 @@ BUNDLE_FORMAT = "motcua-sync-bundle"
 BUNDLE_VERSION = 1
 
 # What may leave the office. Anything not listed here stays home.
-TICKET_FIELDS = ("id", "day", "service", "number", "label", "priority", "state", "issued_at", "queued_at", "front",
-                 "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
-                 "transfers", "estimated_wait_s", "rating", "rated_at")
+TICKET_FIELDS = (
+    "id",
+    "day",
+    "service",
+    "number",
+    "label",
+    "priority",
+    "state",
+    "issued_at",
+    "queued_at",
+    "front",
+    "target_counter",
+    "counter",
+    "staff",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "recalls",
+    "transfers",
+    "estimated_wait_s",
+    "rating",
+    "rated_at",
+)
 COUNTER_FIELDS = ("number", "state", "staff", "ticket_id", "pause_reason", "since")
 EVENT_FIELDS = ("seq", "at", "day", "kind", "ticket_id", "service", "counter", "staff")
-DETAIL_FIELDS = ("automatic", "recalls", "level", "reason", "day", "previous", "service", "open", "cap",
-                 "from_service", "to_service", "from_counter", "to_counter", "counter")
+DETAIL_FIELDS = (
+    "automatic",
+    "recalls",
+    "level",
+    "reason",
+    "day",
+    "previous",
+    "service",
+    "open",
+    "cap",
+    "from_service",
+    "to_service",
+    "from_counter",
+    "to_counter",
+    "counter",
+)
 STAFF_FIELDS = ("username", "display_name")
 
 
@@ -76,8 +111,9 @@ def _details(text: str | None) -> dict[str, Any] | None:
 def site_info(config: Config, conn: sqlite3.Connection) -> dict[str, Any]:
     """What the central needs to label the figures: names of services, counters and staff."""
     office = config.office
-    staff = [dict(zip(STAFF_FIELDS, r)) for r in conn.execute(
-        "SELECT username, display_name FROM users ORDER BY username")]
+    staff = [
+        dict(zip(STAFF_FIELDS, r)) for r in conn.execute("SELECT username, display_name FROM users ORDER BY username")
+    ]
     return {
         "name": office.name,
         "name_en": office.name_en,
@@ -85,8 +121,10 @@ def site_info(config: Config, conn: sqlite3.Connection) -> dict[str, Any]:
         "day_starts_at": office.day_starts_at,
         "rating_levels": config.rating.levels,
         "services": [{"code": s.code, "name": s.name, "name_en": s.name_en} for s in config.services],
-        "counters": [{"number": c.number, "name": c.name, "name_en": c.name_en,
-                      "services": sorted(c.services)} for c in config.counters],
+        "counters": [
+            {"number": c.number, "name": c.name, "name_en": c.name_en, "services": sorted(c.services)}
+            for c in config.counters
+        ],
         "staff": staff,
     }
 
@@ -101,9 +139,13 @@ def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int |
     conn.execute("BEGIN")
     try:
         snapshot_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        sql = "SELECT seq, at, day, kind, ticket_id, service, counter, staff, details FROM events WHERE seq > ? ORDER BY seq"
-        rows = conn.execute(sql + (" LIMIT ?" if limit is not None else ""),
-                            (after, limit) if limit is not None else (after,)).fetchall()
+        sql = (
+            "SELECT seq, at, day, kind, ticket_id, service, counter, staff, details FROM events "
+            "WHERE seq > ? ORDER BY seq"
+        )
+        rows = conn.execute(
+            sql + (" LIMIT ?" if limit is not None else ""), (after, limit) if limit is not None else (after,)
+        ).fetchall()
         ticket_ids = sorted({r[4] for r in rows if r[4] is not None})
         counter_numbers = sorted({r[6] for r in rows if r[6] is not None})
         tickets = _rows_by_id(conn, "tickets", "id", ticket_ids)
@@ -116,23 +158,22 @@ def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int |
     for r in rows:
         e = dict(zip(EVENT_FIELDS, r[:8]))
         e["details"] = _details(r[8])
-        t = tickets.get(r[4]) if r[4] is not None else None
-        if t is not None:
-            ticket = _pick(t, TICKET_FIELDS)
-            ticket["priority"] = bool(ticket.get("priority"))
-            ticket["front"] = bool(ticket.get("front"))
-            ticket.update(facts.get(t["id"], {}))
-            e["ticket"] = ticket
-        c = counters.get(r[6]) if r[6] is not None and (r[3].startswith("counter_") or r[3].startswith("ticket_")) else None
-        if c is not None:
-            e["counter_status"] = _pick(c, COUNTER_FIELDS)
         events.append(e)
+    ticket_rows = []
+    for t in tickets.values():
+        ticket = _pick(t, TICKET_FIELDS)
+        ticket["priority"] = bool(ticket.get("priority"))
+        ticket["front"] = bool(ticket.get("front"))
+        ticket.update(facts.get(t["id"], {}))
+        ticket_rows.append(ticket)
     next_after = rows[-1][0] if rows else max(after, 0)
     return {
         "site": info,
         "office_day_tz": config.office.timezone,
         "after": after,
         "events": events,
+        "tickets": ticket_rows,
+        "counters": [_pick(c, COUNTER_FIELDS) for c in counters.values()],
         "next_after": next_after,
         "more": next_after < snapshot_seq,
         "snapshot_seq": snapshot_seq,
@@ -142,7 +183,7 @@ def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int |
 def _rows_by_id(conn: sqlite3.Connection, table: str, key: str, ids: list[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+        chunk = ids[i : i + 500]
         cur = conn.execute(f"SELECT * FROM {table} WHERE {key} IN ({', '.join('?' * len(chunk))})", chunk)
         names = [d[0] for d in cur.description]
         for row in cur:
@@ -158,14 +199,16 @@ def _facts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]
         return {}
     out: dict[int, dict[str, Any]] = {}
     for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+        chunk = ids[i : i + 500]
         for tid, wait_s, service_s in conn.execute(
-                f"SELECT id, wait_s, service_s FROM ticket_facts WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+            f"SELECT id, wait_s, service_s FROM ticket_facts WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+        ):
             out[tid] = {"wait_s": wait_s, "service_s": service_s}
     return out
 
 
 # --------------------------------------------------------------------------- the endpoint
+
 
 class RateLimit:
     """At most ``per_minute`` requests per client address in any sliding minute."""
@@ -179,16 +222,22 @@ class RateLimit:
         while q and now - q[0] > 60:
             q.popleft()
         if len(q) >= per_minute:
-            raise TooManyRequests("Quá nhiều yêu cầu đồng bộ: hãy đợi một phút.",
-                                  "Too many sync requests: wait a minute.", key="sync_rate_limited")
+            raise TooManyRequests(
+                "Quá nhiều yêu cầu đồng bộ: hãy đợi một phút.",
+                "Too many sync requests: wait a minute.",
+                key="sync_rate_limited",
+            )
         q.append(now)
 
 
 def check_token(request: Request, config: Config) -> None:
     sync = config.sync
     if not sync.token:
-        raise NotFound("Văn phòng này chưa bật đồng bộ ([sync] token).", "Sync is off at this office ([sync] token).",
-                       key="sync_off")
+        raise NotFound(
+            "Văn phòng này chưa bật đồng bộ ([sync] token).",
+            "Sync is off at this office ([sync] token).",
+            key="sync_off",
+        )
     token = auth.bearer_token(request)
     valid = [t for t in (sync.token, sync.previous_token) if t]
     if not token or not any(hmac.compare_digest(token.encode(), t.encode()) for t in valid):
@@ -204,8 +253,11 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        raise BadRequest(f"{name}: phải là số nguyên từ {low} đến {high}.",
-                         f"{name}: must be a whole number from {low} to {high}.", key="bad_param")
+        raise BadRequest(
+            f"{name}: phải là số nguyên từ {low} đến {high}.",
+            f"{name}: must be a whole number from {low} to {high}.",
+            key="bad_param",
+        )
     return value
 
 
@@ -244,27 +296,54 @@ def _limiter(request: Request) -> RateLimit:
 
 routes = [Route("/api/sync/events", sync_events)]
 
-_EVENT_SCHEMA = {"type": "object", "required": ["seq", "at", "kind"],
-                 "properties": {"seq": {"type": "integer"}, "at": {"type": "string"}, "kind": {"type": "string"},
-                                "day": {"type": ["string", "null"]}, "ticket": {"type": "object"},
-                                "counter_status": {"type": "object"}}}
+_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["seq", "at", "kind"],
+    "properties": {
+        "seq": {"type": "integer"},
+        "at": {"type": "string"},
+        "kind": {"type": "string"},
+        "day": {"type": ["string", "null"]},
+        "ticket_id": {"type": ["integer", "null"]},
+    },
+}
 openapi_paths: dict[str, Any] = {
-    "/api/sync/events": {"get": operation(
-        "Events after a cursor for the central (read-only; Bearer sync token; gzip when accepted; "
-        "no personal data)",
-        {"type": "object", "required": ["site", "office_day_tz", "events", "next_after", "more"],
-         "properties": {"site": {"type": "object"}, "office_day_tz": {"type": "string"},
-                        "events": {"type": "array", "items": _EVENT_SCHEMA},
-                        "next_after": {"type": "integer"}, "more": {"type": "boolean"},
-                        "snapshot_seq": {"type": "integer"}}},
-        errors=(400, 401, 404, 429), security=[{"device": []}],
-        params=[query_param("after", {"type": "integer", "minimum": 0}, "Last sequence number already received"),
-                query_param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-                            f"Most events in the answer (default {DEFAULT_LIMIT})")])},
+    "/api/sync/events": {
+        "get": operation(
+            "Events after a cursor, with the tickets and counters they touched, for the central overview "
+            "(read-only; gzip when accepted; no personal data; see docs/central.md)",
+            {
+                "type": "object",
+                "required": ["site", "office_day_tz", "events", "next_after", "more"],
+                "properties": {
+                    "site": {"type": "object"},
+                    "office_day_tz": {"type": "string"},
+                    "events": {"type": "array", "items": _EVENT_SCHEMA},
+                    "next_after": {"type": "integer"},
+                    "more": {"type": "boolean"},
+                    "tickets": {"type": "array", "items": {"type": "object"}},
+                    "counters": {"type": "array", "items": {"type": "object"}},
+                    "snapshot_seq": {"type": "integer"},
+                },
+            },
+            errors=(400, 401, 404, 429),
+            security=[{"device": []}],
+            who="the central (`[sync] token`)",
+            params=[
+                query_param("after", {"type": "integer", "minimum": 0}, "Last sequence number already received"),
+                query_param(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    f"Most events in the answer (default {DEFAULT_LIMIT})",
+                ),
+            ],
+        )
+    },
 }
 
 
 # --------------------------------------------------------------------------- bundles
+
 
 def sign(key: str, payload: bytes) -> str:
     return hmac.new(key.encode(), payload, hashlib.sha256).hexdigest()
@@ -274,8 +353,11 @@ def write_bundle(config: Config, since: int, output: str | Path) -> dict[str, An
     """``motcua export``: every event after ``since`` in one signed gzip file. Returns a
     summary (events, first and last sequence numbers)."""
     if not config.sync.token:
-        raise BadRequest("Cần đặt [sync] token trong config.toml trước khi xuất (khóa ký gói dữ liệu).",
-                         "Set [sync] token in config.toml first: it signs the bundle.", key="sync_off")
+        raise BadRequest(
+            "Cần đặt [sync] token trong config.toml trước khi xuất (khóa ký gói dữ liệu).",
+            "Set [sync] token in config.toml first: it signs the bundle.",
+            key="sync_off",
+        )
     if since < 0:
         raise BadRequest("--since không được âm.", "--since must not be negative.", key="bad_param")
     path = config.resolve(config.server.database)
@@ -305,8 +387,9 @@ def read_bundle(path: str | Path, keys: dict[str, str]) -> tuple[str, dict[str, 
         head, _, payload = data.partition(b"\n")
         header = json.loads(head)
     except (OSError, EOFError, ValueError) as e:
-        raise BadRequest(f"Không đọc được gói dữ liệu {path}: {e}", f"Cannot read bundle {path}: {e}",
-                         key="bad_bundle") from None
+        raise BadRequest(
+            f"Không đọc được gói dữ liệu {path}: {e}", f"Cannot read bundle {path}: {e}", key="bad_bundle"
+        ) from None
     if not isinstance(header, dict) or header.get("format") != BUNDLE_FORMAT or header.get("version") != BUNDLE_VERSION:
         raise BadRequest("Tệp không phải gói đồng bộ motcua.", "Not a motcua sync bundle.", key="bad_bundle")
     signature = str(header.get("signature", ""))
@@ -317,5 +400,8 @@ def read_bundle(path: str | Path, keys: dict[str, str]) -> tuple[str, dict[str, 
             except ValueError:
                 break
             return site_id, page
-    raise MotcuaError("Chữ ký gói dữ liệu không khớp với mã đồng bộ của văn phòng nào trong central.toml.",
-                      "The bundle's signature matches no site's sync token in central.toml.", key="bad_signature")
+    raise MotcuaError(
+        "Chữ ký gói dữ liệu không khớp với mã đồng bộ của văn phòng nào trong central.toml.",
+        "The bundle's signature matches no site's sync token in central.toml.",
+        key="bad_signature",
+    )

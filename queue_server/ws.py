@@ -197,6 +197,7 @@ async def _subscribe(office: Office, audience: str, writer: FrameWriter | None) 
     # Under the write lock: the snapshot then holds exactly the committed events up to its
     # seq, and every later event is sent after it.
     async with office.lock:
+        await office.settled()  # no command half-way through a group commit
         sub = office.hub.subscribe(audience, writer)
         text, frame = office.snapshot_message(audience)
         sub.send(text, frame)
@@ -207,6 +208,7 @@ async def _resync(office: Office, sub: Subscriber) -> None:
     if sub.dropped:
         return
     async with office.lock:
+        await office.settled()
         if sub.dropped:
             return
         text, frame = office.snapshot_message(sub.audience)

@@ -1,12 +1,18 @@
-"""Make the voice clips and the chime for the hall display.
+"""Make the voice clips and the chime for the hall display, or level an office's own clips.
 
     python scripts/make_clips.py [--force] [--out DIR] [--voice vi] [--rate 150]
+    python scripts/make_clips.py --level var/clips
 
 One WAV per clip name in queue_server.speech.all_clip_names(), spoken by
 espeak-ng from the word itself (numbers are already words, so the engine never
-reads digits), trimmed of leading and trailing silence and stored as mono
-22 050 Hz 16-bit WAV, which every browser decodes. Plus chime.wav, a two-tone
-"ding-dong" made with sox. Needs the espeak-ng and sox programs.
+reads digits), trimmed of leading and trailing silence, brought to the same
+loudness (queue_server.audio: gated RMS -22 dBFS, within ±0.5 dB) and stored as
+mono 22 050 Hz 16-bit WAV, which every browser decodes. Plus chime.wav, a
+two-tone "ding-dong" made with sox. Needs the espeak-ng and sox programs.
+
+--level DIR levels every WAV already in DIR (an office's own recordings, e.g.
+display.clips_dir) the same way, in place, without espeak-ng or sox; chime.wav
+is left as it is.
 
 Existing files are kept unless --force is given, so an office's own recordings
 put in the same folder are not overwritten by accident.
@@ -24,17 +30,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from queue_server.audio import AudioError, level_clip  # noqa: E402
 from queue_server.speech import WORD_CLIPS, all_clip_names  # noqa: E402
 
 DEFAULT_OUT = ROOT / "display" / "audio" / "clips"
 RATE_HZ = "22050"
-# sox effects: trim silence at both ends (below 0.5 % for 10 ms), keep a short
-# natural edge so consonants are not clipped, and bring every clip to the same peak.
+# sox effects: trim silence at both ends (below 0.5 % for 10 ms) and keep a short natural
+# edge so consonants are not clipped. Loudness is levelled afterwards (queue_server.audio),
+# not by peak: peak-normalised words differ by up to 10 dB in loudness.
 _TIDY = [
     "silence", "1", "0.01", "0.5%", "reverse",
     "silence", "1", "0.01", "0.5%", "reverse",
     "pad", "0.01", "0.02",
-    "gain", "-n", "-1",
 ]
 _FORMAT = ["-c", "1", "-r", RATE_HZ, "-b", "16", "-e", "signed-integer"]
 
@@ -52,7 +59,25 @@ def run(args: list[str]) -> None:
 def make_clip(text: str, target: Path, voice: str, rate: int, tmp: Path) -> None:
     raw = tmp / "raw.wav"
     run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(raw), text])
-    run(["sox", str(raw), *_FORMAT, str(target), *_TIDY])
+    tidy = tmp / "tidy.wav"
+    run(["sox", str(raw), *_FORMAT, str(tidy), *_TIDY])
+    target.write_bytes(level_clip(tidy.read_bytes(), trim_silence=False))
+
+
+def level_folder(folder: Path) -> int:
+    """Level every clip in ``folder`` (not the chime) in place; returns the number levelled."""
+    done = 0
+    for path in sorted(folder.glob("*.wav")):
+        if path.stem == "chime":
+            continue
+        try:
+            path.write_bytes(level_clip(path.read_bytes()))
+        except AudioError as error:
+            print(f"skipped {path.name}: {error}", file=sys.stderr)
+            continue
+        print(f"levelled {path.name}")
+        done += 1
+    return done
 
 
 def make_chime(target: Path, tmp: Path) -> None:
@@ -90,7 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for the clips (default {DEFAULT_OUT})")
     parser.add_argument("--voice", default="vi", help="espeak-ng voice: vi, vi-vn-x-central, vi-vn-x-south")
     parser.add_argument("--rate", type=int, default=150, help="espeak-ng speed in words per minute")
+    parser.add_argument("--level", type=Path, metavar="DIR",
+                        help="level the clips already in DIR (an office's own recordings) and stop")
     args = parser.parse_args(argv)
+    if args.level is not None:
+        if not args.level.is_dir():
+            print(f"error: {args.level} is not a folder", file=sys.stderr)
+            return 1
+        print(f"{level_folder(args.level)} clips levelled in {args.level}")
+        return 0
 
     for program in ("espeak-ng", "sox"):
         if shutil.which(program) is None:

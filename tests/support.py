@@ -46,6 +46,10 @@ def sample_data(**sections: dict[str, Any]) -> dict[str, Any]:
             data[name] = {**data[name], **values}
         else:
             data[name] = values
+    if "counters" in sections and "rating_tablets" not in sections:
+        # The sample's tablets belong to its counters: keep those of counters still there.
+        numbers = {c.get("number") for c in data["counters"] if isinstance(c, dict)}
+        data["rating_tablets"] = [t for t in data.get("rating_tablets", []) if t["counter"] in numbers]
     return data
 
 
@@ -67,7 +71,7 @@ def write_config(folder: Path, **sections: dict[str, Any]) -> Path:
     printers = data.get("printers") or []
     for p in printers:
         if p["url"].startswith("png://"):
-            p["url"] = f"png://{folder / 'tickets'}"
+            p["url"] = f"png://{folder / 'var' / 'tickets'}"
     path = folder / "config.toml"
     path.write_text(tomlkit.dumps(data), encoding="utf-8")
     return path

@@ -341,8 +341,8 @@ def test_admin_page_in_a_browser(tmp_path):
                     "document.querySelector(\"#monitor-services tr[data-code='HT'] .waiting\").textContent === '2'")
                 page.screenshot(path=str(shots / "admin.png"), full_page=True)
                 page.click("nav [data-tab='reports']")
-                page.fill("#report-from", "2026-11-23")
-                page.fill("#report-to", "2026-11-23")
+                page.fill("#report-from", "23/11/2026")
+                page.fill("#report-to", "23/11/2026")
                 page.select_option("#report-by", "service")
                 page.click("#report-run")
                 page.wait_for_selector("#report-table tbody tr")
@@ -400,7 +400,7 @@ def test_config_edit_keeps_comments_in_place_when_adding_or_removing_the_last_ta
     (office.config_path.parent / "config.toml").write_text(TEST_OFFICE.read_text(encoding="utf-8")
                                                            .replace("enforce_hours = true", "enforce_hours = false")
                                                            .replace('url = "png://var/tickets"',
-                                                                    f'url = "png://{office.config_path.parent}/t"'),
+                                                                    f'url = "png://{office.config_path.parent}/var/t"'),
                                                            encoding="utf-8")
     current = office.get("/api/admin/config").json()["editable"]
     added = current["services"] + [{"code": "BHYT", "name": "Bảo hiểm y tế", "range": [6001, 6999]}]

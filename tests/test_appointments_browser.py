@@ -17,7 +17,7 @@ from tests.browser import SCREENSHOTS, browser  # noqa: F401  (fixture)
 @pytest.fixture
 def office(tmp_path: Path) -> Iterator[tuple[str, Clock]]:
     clock = Clock(MONDAY.replace(hour=8, minute=0))
-    with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock, {"boss": "admin"}) as url:
+    with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock, {"boss": "admin", "clerk1": "clerk"}) as url:
         yield url, clock
 
 
@@ -87,6 +87,18 @@ def test_book_on_a_phone_then_check_in_at_the_kiosk_by_typing_the_code(browser: 
     phone.reload()
     phone.wait_for_selector("[data-testid=book-state]")
     assert phone.locator("[data-testid=book-state]").inner_text() == "Đã xác nhận tại kiosk"
+
+    # The clerk calls it: the clerk station marks it as booked, with the slot time.
+    clock.now = MONDAY.replace(hour=8, minute=45)
+    counter = new_page(browser, url + "/counter/1", 420, 640, errors)
+    counter.wait_for_selector("#signon-form", state="visible")
+    counter.fill("#username", "clerk1")
+    counter.fill("#password", "mat-khau-123")
+    counter.click("#signon-button")
+    counter.wait_for_selector("#desk", state="visible")
+    counter.click("[data-testid=next]")
+    counter.wait_for_function("document.querySelector('#current-label').textContent === 'H1001'")
+    assert counter.locator("[data-testid=current-booked]").inner_text() == "Lịch hẹn 08:45"
     assert not errors, errors
 
 

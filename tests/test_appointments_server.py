@@ -18,9 +18,10 @@ from typing import Any
 from starlette.testclient import TestClient
 from websockets.asyncio.client import connect as ws_connect
 
-from queue_server import appointments_api
+from queue_server import appointments_api, auth
 from queue_server.app import create_app
 from queue_server.office import Office
+from queue_server.store import Store
 from tests.appointment_server import threaded_server
 from tests.appointment_support import KIOSK, MONDAY, Clock, booking_config
 from tests.support import PASSWORD
@@ -124,27 +125,45 @@ def test_names_and_phones_are_deleted_keep_days_after_the_appointment(tmp_path: 
         assert names(db)[1][1:5] == (None, None, None, None)
 
 
-def test_restart_keeps_appointment_tickets_and_their_idempotent_check_in(tmp_path: Path):
+def test_restart_equivalence_with_appointments(tmp_path: Path):
+    """After a restart the engine is the same, field by field (tickets with their booking,
+    numbering, both interleave counts), Next would call the same tickets, positions agree,
+    and check-in stays idempotent."""
     clock = Clock(MONDAY)
     db = tmp_path / "m.db"
-    config = booking_config(tmp_path)
+    config = booking_config(tmp_path, appointments={"rule": "interleave", "interleave": 2})
+    store = Store(db)
+    auth.add_user(store, "clerk1", PASSWORD, "clerk")
+    store.close()
+
+    def snapshot(client: TestClient) -> Any:
+        engine = client.app.state.office.engine  # type: ignore[attr-defined]
+        return (engine.state(), dict(engine.by_appointment),
+                {i: engine.position(t, clock.now) for i, t in engine.tickets.items()},
+                {n: getattr(engine.pick_next(n, clock.now), "id", None) for n in engine.counters})
+
     with TestClient(create_app(config, database=db, clock=clock, printing=False)) as client:
-        codes = [client.post("/api/appointments", json={"service": "CT", "date": "2026-12-07", "start": "08:30",
+        codes = [client.post("/api/appointments", json={"service": "CT", "date": "2026-12-07", "start": start,
                                                         "name": "Vũ Văn Hải", "phone": f"091000000{i}"}).json()["code"]
-                 for i in range(3)]
+                 for i, start in enumerate(["08:30", "08:30", "08:45", "09:00"])]
         clock.now = MONDAY.replace(hour=8, minute=10)
         first = client.post(f"/api/appointments/{codes[0]}/check-in", json={}, headers=KIOSK).json()
-        client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK)
+        for _ in range(3):
+            client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK)
         client.post(f"/api/appointments/{codes[1]}/check-in", json={}, headers=KIOSK)
-        before = client.app.state.office.engine  # type: ignore[attr-defined]
-        state_before = ({i: t.to_dict() for i, t in before.tickets.items()}, before.meta(), dict(before.by_appointment),
-                        {i: before.position(t) for i, t in before.tickets.items()})
+        too_early = client.post(f"/api/appointments/{codes[2]}/check-in", json={}, headers=KIOSK)
+        assert too_early.json()["error"] == "too_early"  # the 08:45 slot opens at 08:15
+        assert client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code == 200
+        clock.now = MONDAY.replace(hour=8, minute=31)
+        called = [client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] for _ in range(2)]
+        assert called == ["1002", "1003"]  # two walk-ins who came first; then the appointments are owed
+        assert client.app.state.office.engine.walkins_since_appointment == 2  # type: ignore[attr-defined]
+        before = snapshot(client)
     with TestClient(create_app(config, database=db, clock=clock, printing=False)) as client:
-        after = client.app.state.office.engine  # type: ignore[attr-defined]
-        state_after = ({i: t.to_dict() for i, t in after.tickets.items()}, after.meta(), dict(after.by_appointment),
-                       {i: after.position(t) for i, t in after.tickets.items()})
-        assert state_after == state_before
+        assert snapshot(client) == before
         again = client.post(f"/api/appointments/{codes[0]}/check-in", json={}, headers=KIOSK)
         assert again.status_code == 200 and again.json()["id"] == first["id"]
-        third = client.post(f"/api/appointments/{codes[2]}/check-in", json={}, headers=KIOSK).json()
-        assert third["label"] == "H1004"  # numbering continues after the restart
+        assert client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code == 200
+        assert client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] == "H1001"
+        fourth = client.post(f"/api/appointments/{codes[3]}/check-in", json={}, headers=KIOSK).json()
+        assert fourth["label"] == "H1006"  # numbering continues after the restart

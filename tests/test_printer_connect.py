@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import threading
 import time
+import tty
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +124,7 @@ def test_tcp_url_builds_a_network_printer_with_a_short_timeout() -> None:
 
 
 def test_file_and_png_urls_build_their_printers(tmp_path: Path) -> None:
-    assert isinstance(open_printer(f"file://{tmp_path}/lp0"), escpos_printer.File)
+    assert isinstance(open_printer("file:///dev/usb/lp0"), escpos_printer.File)
     assert isinstance(open_printer(f"png://{tmp_path}"), PngPrinter)
 
 
@@ -334,39 +339,83 @@ def test_print_test_bad_settings_exit_2(url: str, profile: str | None, width: in
 # --- file:// devices ---------------------------------------------------------------------------
 
 
-def test_file_printer_receives_the_job(tmp_path: Path) -> None:
-    device = tmp_path / "lp0"
-    device.touch()
+@contextlib.contextmanager
+def pty_device() -> Iterator[tuple[str, int]]:
+    """A real character device (a pseudo-terminal in raw mode, so bytes pass unchanged):
+    (its path, the fd that reads what is written to it)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        yield os.ttyname(slave), master
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+def _read_all(fd: int, into: bytearray, stop: threading.Event) -> None:
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                into.extend(os.read(fd, 1 << 16))
+            except OSError:
+                return
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
+def test_file_printer_receives_the_job_on_a_character_device() -> None:
     image = ticket_image()
-    assert print_ticket(f"file://{device}", image, timeout=SHORT) == PrintResult("printed", None)
-    assert same_pixels(decode_raster(device.read_bytes()), image)
-    status = printer_status(f"file://{device}", SHORT)
-    assert (status.online, status.paper) == (True, "unknown")
-    assert device.read_bytes() == b""  # opened (so truncated) by the status check, nothing written
+    with pty_device() as (device, reader):
+        received, stop = bytearray(), threading.Event()
+        thread = threading.Thread(target=_read_all, args=(reader, received, stop))
+        thread.start()
+        try:
+            assert print_ticket(f"file://{device}", image, timeout=SHORT) == PrintResult("printed", None)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                with contextlib.suppress(ValueError):  # until the last block has arrived
+                    decode_raster(bytes(received))
+                    break
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join(5)
+        assert same_pixels(decode_raster(bytes(received)), image)
+        status = printer_status(f"file://{device}", SHORT)
+        assert (status.online, status.paper) == (True, "unknown")
+
+
+def test_file_url_refuses_a_regular_file_and_never_opens_it(tmp_path: Path) -> None:
+    victim = tmp_path / "important.txt"
+    victim.write_bytes(b"precious data")
+    with pytest.raises(PrinterConfigError, match="not one"):
+        parse_printer_url(f"file://{victim}")
+    for url in (f"file://{victim}", f"file://{tmp_path}"):
+        assert print_ticket(url, ticket_image(), timeout=SHORT).outcome == "failed_before_send"
+        status = printer_status(url, SHORT)
+        assert not status.online and "cannot connect" in (status.error or "")
+    assert victim.read_bytes() == b"precious data"
+    # A name that is no printer device is refused even while it does not exist.
+    with pytest.raises(PrinterConfigError, match="printer device"):
+        parse_printer_url(f"file://{tmp_path}/new-file")
+    assert not (tmp_path / "new-file").exists()
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
-def test_file_device_that_stops_taking_data_fails_partial_after_the_timeout(tmp_path: Path) -> None:
+def test_file_url_refuses_a_named_pipe(tmp_path: Path) -> None:
     fifo = tmp_path / "lp0"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # holds the pipe open, never reads
-    try:
+    os.mkfifo(fifo)  # opening it for writing would block until someone reads
+    result = print_ticket(f"file://{fifo}", ticket_image(), timeout=SHORT)
+    assert result.outcome == "failed_before_send" and "not one" in (result.error or ""), result
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
+def test_file_device_that_stops_taking_data_fails_partial_after_the_timeout() -> None:
+    with pty_device() as (device, _reader):  # nobody reads: the device stops taking data
         started = time.monotonic()
-        result = print_ticket(f"file://{fifo}", ticket_image(576, footer="dài " * 400), timeout=SHORT)
+        result = print_ticket(f"file://{device}", ticket_image(576, footer="dài " * 400), timeout=SHORT)
         assert result.outcome == "failed_partial", result
         assert SHORT * 0.9 < time.monotonic() - started < SHORT * 4
-    finally:
-        _drain_and_close(reader)
-
-
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
-def test_file_device_that_cannot_be_opened_in_time_fails_before_send(tmp_path: Path) -> None:
-    fifo = tmp_path / "lp0"
-    os.mkfifo(fifo)  # opening it for writing blocks until someone reads
-    result = print_ticket(f"file://{fifo}", ticket_image(), timeout=SHORT)
-    assert result.outcome == "failed_before_send", result
-    # Let the abandoned opener finish so no thread stays blocked.
-    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
 
 
 def _drain_and_close(fd: int) -> None:

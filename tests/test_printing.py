@@ -156,10 +156,10 @@ def same_image(got: Image.Image, expected: Image.Image) -> bool:
 # ------------------------------------------------------------------ png:// and the kiosk answer
 
 def test_issued_ticket_comes_out_of_the_png_printer_as_render_ticket_draws_it(make_client, tmp_path: Path):
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
     answer = issue(client)
     assert answer["print"]["state"] == "queued" and answer["print"]["printer"] == "may-in-sanh"
-    png = wait_for(lambda: sorted((tmp_path / "tickets").glob("*.png")))
+    png = wait_for(lambda: sorted((tmp_path / "var" / "tickets").glob("*.png")))
     assert len(png) == 1
     wait_for(lambda: job_state(client, answer["id"]) == "printed")
 
@@ -168,11 +168,11 @@ def test_issued_ticket_comes_out_of_the_png_printer_as_render_ticket_draws_it(ma
 
 
 def test_tickets_print_one_at_a_time_in_the_order_issued(make_client, tmp_path: Path):
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
     answers = [issue(client, code, priority=code == "HT") for code in ("CT", "HT", "CT", "DD", "TKQ")]
     assert answers[1]["priority"]
     wait_for(lambda: all(job_state(client, a["id"]) == "printed" for a in answers))
-    files = sorted((tmp_path / "tickets").glob("*.png"))  # named by time and a counter
+    files = sorted((tmp_path / "var" / "tickets").glob("*.png"))  # named by time and a counter
     assert len(files) == len(answers)
     for path, answer in zip(files, answers):
         with Image.open(path) as got:
@@ -199,7 +199,7 @@ def test_a_kiosk_without_a_printer_gets_no_job(tmp_path: Path):
 
 
 def test_a_retried_kiosk_request_does_not_make_a_second_job(make_client, tmp_path: Path):
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
     body = {"service": "CT", "request_id": "tap-1"}
     first = client.post("/api/tickets", json=body, headers=KIOSK).json()
     again = client.post("/api/tickets", json=body, headers=KIOSK).json()
@@ -208,7 +208,7 @@ def test_a_retried_kiosk_request_does_not_make_a_second_job(make_client, tmp_pat
 
 
 def test_job_changes_reach_the_public_stream_as_print_job_messages(make_client, tmp_path: Path):
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
     with client.websocket_connect("/ws") as ws:
         assert ws.receive_json()["type"] == "snapshot"
         answer = issue(client)
@@ -222,7 +222,7 @@ def test_job_changes_reach_the_public_stream_as_print_job_messages(make_client, 
 
 
 def test_a_printed_job_never_changes_state_again(make_client, tmp_path: Path):
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
     answer = issue(client)
     wait_for(lambda: job_state(client, answer["id"]) == "printed")
     job = service(client).latest_job(answer["id"])
@@ -320,7 +320,7 @@ def test_paper_out_holds_jobs_which_go_stale_instead_of_printing_later(make_clie
 
 def test_reprint_needs_staff_and_a_known_ticket_of_today(make_client, tmp_path: Path):
     clock = ShiftedClock()
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"), clock)
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"), clock)
     answer = issue(client)
     wait_for(lambda: job_state(client, answer["id"]) == "printed")
     assert client.post(f"/api/print-jobs/{answer['id']}/reprint").status_code == 401
@@ -349,7 +349,7 @@ def audit_rows(tmp_path: Path) -> list[dict[str, Any]]:
 
 def test_every_reprint_is_audited_with_who_what_and_when(make_client, tmp_path: Path):
     clock = ShiftedClock()
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"), clock)
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"), clock)
     answer = issue(client)
     wait_for(lambda: job_state(client, answer["id"]) == "printed")
     sign_in(client)  # a clerk may reprint: it is audited all the same
@@ -383,9 +383,9 @@ def test_after_a_restart_young_queued_jobs_print_once_old_ones_go_stale_sent_one
         conn.execute("UPDATE print_jobs SET state = 'sent', attempts = 1 WHERE ticket_id = ?", (sent["id"],))
 
     # Same printer id, now a png:// printer the server drives: what comes out is what it sends.
-    second = make_client(printer(f"png://{tmp_path / 'tickets'}", stale_after=60))
+    second = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}", stale_after=60))
     wait_for(lambda: job_state(second, young["id"]) == "printed")
-    assert len(list((tmp_path / "tickets").glob("*.png"))) == 1
+    assert len(list((tmp_path / "var" / "tickets").glob("*.png"))) == 1
     states = {r["ticket_id"]: (r["state"], r["error"]) for r in jobs_in_db(tmp_path)}
     assert states[old["id"]][0] == "stale"
     assert states[sent["id"]][0] == "failed" and states[sent["id"]][1].startswith("no confirmation")
@@ -393,10 +393,10 @@ def test_after_a_restart_young_queued_jobs_print_once_old_ones_go_stale_sent_one
 
 
 def test_a_printer_added_by_a_live_config_reload_gets_its_jobs(make_client, tmp_path: Path):
-    client = make_client(printer(f"png://{tmp_path / 'tickets'}"))
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
     with FakePrinter("accept") as fake:
         config = office_config(tmp_path, office={"enforce_hours": False},
-                               printers=[printer(f"png://{tmp_path / 'tickets'}"), printer(fake.url, id="in-2")],
+                               printers=[printer(f"png://{tmp_path / 'var' / 'tickets'}"), printer(fake.url, id="in-2")],
                                kiosks=[{"id": "sanh", "token": KIOSK_TOKEN, "printer": "in-2"}])
         client.portal.call(client.app.state.office.reload_config, config)  # type: ignore[union-attr,attr-defined]
         answer = issue(client)

@@ -20,6 +20,7 @@ from tests.support import KIOSK_TOKEN, PASSWORD, add_staff, write_config
 
 TOKEN = "dong-bo-phuong-a-0123456789"
 OLD_TOKEN = "dong-bo-cu-phuong-a-9876543210"
+TABLET_TOKEN = "danh-gia-quay-1-doi-ma-nay"  # counter 1's rating tablet in the sample config
 
 
 class Clock:
@@ -50,7 +51,11 @@ def serve_one(client: TestClient, service: str = "CT", rating: int | None = 4) -
         r = client.post(f"/api/counters/1/{action}", json={})
         assert r.status_code == 200, r.text
     if rating:
-        r = client.post("/api/counters/1/rating", json={"ticket_id": ticket_id, "level": rating})
+        r = client.post(
+            "/api/counters/1/rating",
+            json={"ticket_id": ticket_id, "level": rating},
+            headers={"Authorization": f"Bearer {TABLET_TOKEN}"},
+        )
         assert r.status_code == 200, r.text
 
 
@@ -94,7 +99,7 @@ def test_bad_cursor_or_limit_is_400(site: TestClient, query: str) -> None:
 
 
 def test_the_feed_is_read_only(site: TestClient) -> None:
-    r = site.post("/api/sync/events", headers={"Authorization": f"Bearer {TOKEN}"})
+    r = site.post("/api/sync/events", json={}, headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 405
 
 
@@ -118,7 +123,10 @@ def test_pages_follow_the_cursor_until_nothing_more(site: TestClient) -> None:
     assert pull(site, after)["events"] == [] and pull(site, after)["next_after"] == after
     assert whole["office_day_tz"] == "Asia/Ho_Chi_Minh"
     done = [e for e in whole["events"] if e["kind"] == "ticket_done"]
-    assert done and done[0]["ticket"]["state"] == "done" and done[0]["ticket"]["service_s"] == 180
+    tickets = {t["id"]: t for t in whole["tickets"]}
+    assert len(tickets) == 3 and len(whole["tickets"]) == 3  # each ticket once, as it is now
+    assert done and tickets[done[0]["ticket_id"]]["state"] == "done"
+    assert tickets[done[0]["ticket_id"]]["service_s"] == 180
 
 
 def test_answer_is_gzip_when_the_client_accepts_it(site: TestClient) -> None:
@@ -136,9 +144,8 @@ def test_no_personal_data_leaves_the_office(site: TestClient) -> None:
     text = json.dumps(page)
     assert "password" not in text and "scrypt" not in text and "session" not in text
     assert page["site"]["staff"] == [{"username": "clerk1", "display_name": "clerk1"}]
-    for e in page["events"]:
-        if "ticket" in e:
-            assert not {"token", "kiosk", "request_id"} & set(e["ticket"])
+    for t in page["tickets"]:
+        assert not {"token", "kiosk", "request_id"} & set(t)
     # The ticket's status token (a key to its public page) is nowhere in the answer.
     store_tokens = site.app.state.office.store.conn.execute("SELECT token FROM tickets").fetchall()
     assert store_tokens and all(t not in text for (t,) in store_tokens)
@@ -152,21 +159,25 @@ def test_fields_added_later_stay_home_by_default(site: TestClient) -> None:
     conn = site.app.state.office.store.conn
     conn.execute("ALTER TABLE tickets ADD COLUMN citizen_phone TEXT")
     conn.execute("UPDATE tickets SET citizen_phone = '0912345678'")
-    conn.execute("INSERT INTO events (at, day, kind, details) VALUES ('2026-11-23T01:30:00+00:00', '2026-11-23', "
-                 "'appointment_booked', '{\"name\": \"Nguyễn Văn A\", \"phone\": \"0912345678\", \"service\": \"CT\"}')")
+    conn.execute(
+        "INSERT INTO events (at, day, kind, details) VALUES ('2026-11-23T01:30:00+00:00', '2026-11-23', "
+        '\'appointment_booked\', \'{"name": "Nguyễn Văn A", "phone": "0912345678", "service": "CT"}\')'
+    )
     text = json.dumps(pull(site), ensure_ascii=False)
     assert "0912345678" not in text and "Nguyễn Văn A" not in text
     assert '"kind": "appointment_booked"' in text
 
 
 def test_rate_limited_with_429(site: TestClient) -> None:
-    statuses = [site.get("/api/sync/events", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
-                for _ in range(31)]
+    statuses = [
+        site.get("/api/sync/events", headers={"Authorization": f"Bearer {TOKEN}"}).status_code for _ in range(31)
+    ]
     assert statuses[:30] == [200] * 30 and statuses[30] == 429
 
 
-def test_export_writes_a_signed_bundle_that_verifies_only_with_the_token(site: TestClient, tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_writes_a_signed_bundle_that_verifies_only_with_the_token(
+    site: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sign_on(site)
     serve_one(site)
     out = tmp_path / "goi.motcua"
@@ -197,3 +208,37 @@ def test_a_short_sync_token_is_a_config_error(tmp_path: Path, token: str) -> Non
     with pytest.raises(MotcuaError) as e:
         load_config(path)
     assert e.value.key == "sync.token"
+
+
+def test_rotating_the_token_from_the_admin_screen_applies_at_once(tmp_path: Path) -> None:
+    """New token in `token`, old in `previous_token`: both work; then the old one is dropped
+    and gets 401 — all without a restart."""
+    path = write_config(tmp_path, sync={"token": OLD_TOKEN})
+    add_staff(path, {"boss": "admin"})
+    with TestClient(create_app(load_config(path), clock=Clock(), printing=False)) as client:
+        r = client.post("/api/login", json={"username": "boss", "password": PASSWORD})
+        assert r.status_code == 200
+        text = path.read_text(encoding="utf-8")
+        rotated = text.replace(f'token = "{OLD_TOKEN}"', f'token = "{TOKEN}"\nprevious_token = "{OLD_TOKEN}"')
+        assert rotated != text
+        assert client.post("/api/admin/config/text", json={"text": rotated}).status_code == 200
+        for token in (TOKEN, OLD_TOKEN):
+            assert pull(client, token=token)["events"] == []
+        done = rotated.replace(f'previous_token = "{OLD_TOKEN}"', "")
+        assert client.post("/api/admin/config/text", json={"text": done}).status_code == 200
+        assert pull(client, token=TOKEN)["events"] == []
+        r = client.get("/api/sync/events", headers={"Authorization": f"Bearer {OLD_TOKEN}"})
+        assert r.status_code == 401
+
+
+def test_no_other_credential_opens_the_feed(site: TestClient) -> None:
+    """Only the sync token: not a kiosk's or a rating tablet's device token, nor an admin's
+    or a clerk's session (the feed is for the central, not for staff)."""
+    from tests.support import KIOSK_TOKEN as KIOSK
+
+    for token in (KIOSK, TABLET_TOKEN):
+        r = site.get("/api/sync/events", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+    sign_on(site)  # clerk1's session cookie is now in the client
+    r = site.get("/api/sync/events")
+    assert r.status_code == 401 and r.json()["error"] == "sync_token_required"

@@ -1,4 +1,9 @@
+// @ts-nocheck (DOM helpers written loosely; the shared modules it builds on are checked)
 // Small helpers shared by the admin screen's modules: JSON calls, elements, formats.
+
+import { duration as clock, durationWords } from "./format.js";
+import { fetchJSON, getJSON } from "./http.js";
+import { counterStateLabel, ticketStateLabel, labels, COUNTER_STATES, TICKET_STATES } from "./labels.js";
 
 /** An API error with the server's Vietnamese message and its key. */
 export class ApiError extends Error {
@@ -9,25 +14,23 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch JSON; throws ApiError on a non-2xx answer. */
+/**
+ * Call the API with the shared helper (timeout included); the answer's body, or an ApiError
+ * for a refusal or no answer (status 0: the network).
+ * @param {string} path
+ * @param {{method?: string, body?: object}} [options]
+ * @returns {Promise<any>}
+ */
 export async function api(path, { method = "GET", body } = {}) {
   // Every change is sent as JSON, also without a body: the server refuses anything else (415).
-  const sends = method !== "GET";
-  const response = await fetch(path, {
+  const answer = method === "GET" ? await getJSON(path) : await fetchJSON(path, {
     method,
-    headers: sends ? { "Content-Type": "application/json" } : {},
-    body: sends ? JSON.stringify(body ?? {}) : undefined,
-    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body ?? {}),
     cache: "no-store",
   });
-  let data = {};
-  try {
-    data = await response.json();
-  } catch {
-    data = {};
-  }
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
+  if (!answer.ok) throw new ApiError(answer.status, answer.body);
+  return answer.body;
 }
 
 /** el("td", {class: "num", dataset: {code: "CT"}}, "text", child…) */
@@ -70,14 +73,7 @@ export function showError(node, error) {
 /** 754 → "12 phút 34 giây"; short form "12:34". */
 export function duration(seconds, short = false) {
   if (seconds === null || seconds === undefined) return "—";
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  if (short) return h ? `${h}:${String(m).padStart(2, "0")}:${String(r).padStart(2, "0")}` : `${m}:${String(r).padStart(2, "0")}`;
-  if (h) return `${h} giờ ${m} phút`;
-  if (m) return `${m} phút${r ? ` ${r} giây` : ""}`;
-  return `${r} giây`;
+  return short ? clock(seconds) : durationWords(seconds);
 }
 
 /** Seconds → minutes with one decimal (reports), "—" for none. */
@@ -112,17 +108,9 @@ export function vnDate(isoDay) {
   return `${d}/${m}/${y}`;
 }
 
-export const STATE_VI = {
-  waiting: "Đang chờ",
-  called: "Đã gọi",
-  serving: "Đang phục vụ",
-  done: "Đã xong",
-  no_show: "Vắng mặt",
-  cancelled: "Đã hủy",
-  expired: "Hết hạn",
-};
-
-export const COUNTER_VI = { open: "Đang mở", paused: "Tạm dừng", closed: "Đóng" };
+// The state names, from the one place they are kept (labels.js, in the page's language).
+export const STATE_VI = labels(TICKET_STATES, ticketStateLabel);
+export const COUNTER_VI = labels(COUNTER_STATES, counterStateLabel);
 
 export function pill(state, text) {
   return el("span", { class: `pill ${state}` }, text || state);

@@ -32,7 +32,7 @@ export class Announcer extends EventTarget {
     baseUrl = "/audio/clips/",
     voice = "clips",
     chime = true,
-    gapMs = 60,
+    crossfadeMs = 20,
     speechVoiceName = null,
   } = {}) {
     super();
@@ -42,7 +42,9 @@ export class Announcer extends EventTarget {
     this.baseUrl = baseUrl.endsWith("/") ? baseUrl : baseUrl + "/";
     this.voice = voice;
     this.chime = chime;
-    this.gapMs = gapMs;
+    // Words overlap by this much, the one fading out as the next fades in: joined words
+    // sound like speech, not like a list read with a pause after each.
+    this.crossfadeMs = crossfadeMs;
     this.speechVoiceName = speechVoiceName;
     const AudioContextClass = globalThis.AudioContext || globalThis.webkitAudioContext;
     if (AudioContextClass) {
@@ -144,13 +146,25 @@ export class Announcer extends EventTarget {
     const context = this.#context;
     let at = context.currentTime + 0.05;
     let last = null;
+    const fade = Math.max(0, this.crossfadeMs) / 1000;
+    this.schedule = [];
     for (const [index, buffer] of buffers.entries()) {
+      const isChime = index === 0 && names[0] === CHIME;
       const source = context.createBufferSource();
       source.buffer = buffer;
-      source.connect(context.destination);
+      const gain = context.createGain();
+      const edge = isChime ? 0 : Math.min(fade, buffer.duration / 4);
+      if (edge > 0) {
+        gain.gain.setValueAtTime(0, at);
+        gain.gain.linearRampToValueAtTime(1, at + edge);
+        gain.gain.setValueAtTime(1, at + buffer.duration - edge);
+        gain.gain.linearRampToValueAtTime(0, at + buffer.duration);
+      }
+      source.connect(gain).connect(context.destination);
       source.start(at);
-      // The chime gets a longer pause after it than the words get between them.
-      at += buffer.duration + (index === 0 && names[0] === CHIME ? 0.25 : this.gapMs / 1000);
+      this.schedule.push({ start: at, end: at + buffer.duration });
+      // The chime gets a pause after it; the words cross-fade into each other.
+      at += isChime ? buffer.duration + 0.25 : buffer.duration - edge;
       last = source;
     }
     const total = at - context.currentTime;

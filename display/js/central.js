@@ -41,6 +41,14 @@ function renderSite(site) {
     cell(`${num(site.open_counters)}/${num(site.counters)}`, "num open"), cell(num(site.served_today), "num served"),
     cell(pct(site.satisfied_today), "num satisfied"));
   const heard = cell(siteStatus(site), site.silent ? "heard silent-note" : "heard");
+  if (site.last_error) {
+    // "vi / en", as the central recorded it
+    const [vi, en] = site.last_error.split(" / ");
+    const why = document.createElement("div");
+    why.className = "error last-error";
+    why.textContent = lang === "en" && en ? en : vi;
+    heard.append(why);
+  }
   tr.append(heard);
   tr.classList.toggle("silent", site.silent);
 }
@@ -138,7 +146,7 @@ $("login").addEventListener("submit", async (event) => {
   }
 });
 $("logout").addEventListener("click", async () => {
-  await api("/api/logout", { method: "POST" });
+  await api("/api/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
   location.reload();
 });
 $("report").addEventListener("submit", showReport);

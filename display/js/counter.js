@@ -8,10 +8,15 @@
 
 import { Live, postJSON, getJSON, duration, esc } from "./live.js";
 import { initI18n, t, errorText, localName, languageToggle, onLangChange } from "./i18n.js";
+import { withoutTitle } from "./names.js";
 
 const NEXT_COOLDOWN_MS = 600;
 const ERROR_SECONDS = 8;
 const KEYS = { n: "next", r: "recall", b: "start", x: "done", v: "no-show", c: "transfer", g: "call", p: "pause" };
+// One key to what lies below the fold in a 420×640 window (also the bar at the bottom).
+const JUMPS = { d: "noshows", h: "stats", q: "logout" };
+// Digits typed on the keypad wait this long for the key that calls them.
+const KEYPAD_BUFFER_MS = 8000;
 
 const $ = (id) => document.getElementById(id);
 const number = Number(location.pathname.split("/").filter(Boolean).pop());
@@ -20,6 +25,9 @@ let me = null;
 let busy = false;
 let cooldownUntil = 0;
 let errorTimer = null;
+let queueEmpty = false; // the last Next found nobody waiting
+let keypadDigits = "";
+let keypadTimer = null;
 
 // ------------------------------------------------------------------ helpers
 
@@ -51,7 +59,8 @@ function serviceName(code) {
 function render() {
   const c = counter();
   $("counter-title").textContent = t("counter.title", { n: number });
-  $("counter-name").textContent = c ? localName(c) : "";
+  // "Quầy 1" is the title already: the name adds only what follows it ("Chứng thực").
+  $("counter-name").textContent = c ? withoutTitle(localName(c), t("counter.title", { n: number })) : "";
   document.title = `${t("counter.title", { n: number })} – motcua`;
   const pill = $("counter-state");
   const state = c?.state || "closed";
@@ -75,7 +84,9 @@ function renderCurrent() {
   $("current-booked").hidden = !ticket?.booked;
   if (ticket?.booked) $("current-booked").textContent = t("counter.booked", { time: (ticket.slot_start || "").slice(11, 16) });
   $("current-state").textContent = ticket ? t(`counter.ticket.${ticket.state}`) : "";
-  $("current-service").textContent = ticket ? serviceName(ticket.service) : t("counter.no_ticket");
+  if (ticket || waitingHere() > 0) queueEmpty = false;
+  $("current-service").textContent = ticket ? serviceName(ticket.service) : t(queueEmpty ? "counter.queue_empty" : "counter.no_ticket");
+  $("current").classList.toggle("queue-empty", !ticket && queueEmpty);
   renderTimes();
 }
 
@@ -151,10 +162,22 @@ function renderQueue() {
     : `<li class="empty">${esc(t("counter.no_no_shows"))}</li>`;
 }
 
+/** People waiting for this counter: its services' queues and tickets sent to it. */
+function waitingHere() {
+  const c = counter();
+  if (!c) return 0;
+  const codes = Object.keys(c.services || {});
+  const sent = (live.state.waiting || []).filter((w) => w.target_counter === number && !codes.includes(w.service)).length;
+  return codes.reduce((sum, code) => sum + (live.state.service(code)?.waiting || 0), 0) + sent;
+}
+
 function renderStats() {
   const c = counter();
   $("served").textContent = String(c?.served_today || 0);
   $("average").textContent = c?.average_service_s ? duration(c.average_service_s) : "—";
+  $("quick-served").textContent = $("served").textContent;
+  $("quick-average").textContent = $("average").textContent;
+  $("noshow-count").textContent = String(document.querySelectorAll("#noshows [data-requeue]").length);
   $("clerk").textContent = me ? t("counter.signed_in_as", { name: me.display_name || me.user }) : "";
 }
 
@@ -169,6 +192,8 @@ async function act(action, body = {}) {
   if (result.ok) {
     clearError();
     adopt(result.body);
+    // Next (or a call) that found nobody: say so, instead of showing nothing.
+    if (action === "next") queueEmpty = !result.body?.ticket;
   } else if (result.status === 401) {
     signedOut();
     showSignonError(errorText(result.body));
@@ -291,10 +316,77 @@ document.querySelector(".actions").addEventListener("click", (e) => {
 document.addEventListener("keydown", (e) => {
   if (!me || e.repeat || e.ctrlKey || e.altKey || e.metaKey) return;
   if (e.target.closest("input, textarea, select, dialog")) return;
-  const action = KEYS[e.key.toLowerCase()];
+  if (keypadKey(e)) {
+    e.preventDefault();
+    return;
+  }
+  const key = e.key.toLowerCase();
+  if (JUMPS[key]) {
+    e.preventDefault();
+    jump(JUMPS[key]);
+    return;
+  }
+  const action = KEYS[key];
   if (!action) return;
   e.preventDefault();
   run(action, null);
+});
+
+// A USB numeric keypad as the call keypad (config.toml [keypad]): its keys are told apart
+// from the main keyboard's by KeyboardEvent.code ("NumpadEnter", "Numpad1"), which does not
+// change with NumLock. Digits then the "next" key call that number.
+function keypadKey(e) {
+  const keypad = live.state.office.keypad || {};
+  const keys = keypad.keys || {};
+  if (keypad.digits_call !== false && /^Numpad[0-9]$/.test(e.code)) {
+    setKeypadDigits((keypadDigits + e.code.slice(6)).slice(-8));
+    return true;
+  }
+  if (keypadDigits && (e.code === "Escape" || e.code === "Backspace")) {
+    setKeypadDigits(e.code === "Backspace" ? keypadDigits.slice(0, -1) : "");
+    return true;
+  }
+  const action = keys[e.code];
+  if (!action) return false;
+  if (action === "next" && keypadDigits) {
+    const digits = keypadDigits;
+    setKeypadDigits("");
+    if (counter()?.state === "open") act("call", { number: Number(digits), current: currentTicket()?.id ?? null });
+    return true;
+  }
+  run(action, null);
+  return true;
+}
+
+function setKeypadDigits(digits) {
+  keypadDigits = digits;
+  $("keypad-buffer").hidden = !digits;
+  $("keypad-buffer").textContent = digits ? t("counter.keypad_number", { n: digits }) : "";
+  clearTimeout(keypadTimer);
+  if (digits) keypadTimer = setTimeout(() => setKeypadDigits(""), KEYPAD_BUFFER_MS);
+}
+
+function jump(where) {
+  if (where === "logout") {
+    $("dlg-logout").returnValue = "";
+    $("dlg-logout").showModal();
+    $("logout-ok").focus();
+    return;
+  }
+  const target = where === "noshows" ? $("noshows-title") : $("stats");
+  target.scrollIntoView({ block: "start" });
+  // The first "Xếp lại" button, if any, so Enter requeues; else the panel itself.
+  const first = where === "noshows" ? document.querySelector("#noshows [data-requeue]") : null;
+  (first || target).focus({ preventScroll: true });
+  target.closest(".panel")?.classList.add("jumped");
+  setTimeout(() => target.closest(".panel")?.classList.remove("jumped"), 1500);
+}
+
+$("goto-noshows").addEventListener("click", () => jump("noshows"));
+$("goto-stats").addEventListener("click", () => jump("stats"));
+$("quick-logout").addEventListener("click", () => jump("logout"));
+$("dlg-logout").addEventListener("close", () => {
+  if ($("dlg-logout").returnValue === "ok") signOut();
 });
 
 // ------------------------------------------------------------------ sign on / off
@@ -311,6 +403,8 @@ function showSignonError(text) {
 
 function signedOut() {
   me = null;
+  $("quickbar").hidden = true;
+  setKeypadDigits("");
   $("desk").hidden = true;
   $("signon").hidden = false;
   $("password").value = "";
@@ -321,6 +415,7 @@ function signedIn(user) {
   me = user;
   $("signon").hidden = true;
   $("desk").hidden = false;
+  $("quickbar").hidden = false;
   showSignonError("");
   render();
 }
@@ -340,7 +435,9 @@ $("signon-form").addEventListener("submit", async (e) => {
   live.restart(); // the staff stream: waiting list, no-shows
 });
 
-$("logout").addEventListener("click", async () => {
+$("logout").addEventListener("click", signOut);
+
+async function signOut() {
   const result = await postJSON("/api/logout");
   if (!result.ok) {
     // e.g. a ticket is still held: the counter stays open and the clerk signed in.
@@ -349,7 +446,7 @@ $("logout").addEventListener("click", async () => {
   }
   signedOut();
   live.restart();
-});
+}
 
 // ------------------------------------------------------------------ start
 

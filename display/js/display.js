@@ -160,7 +160,7 @@ function setupAnnouncer(office) {
     announcer = new Announcer({ voice, chime, speechVoiceName: office.speech_voice || null });
     window.motcua.announcer = announcer;
     announcer.addEventListener("audio-state", showUnlock);
-    announcer.preload(["moi_cong_dan_co_so_thu_tu", "den_quay_so"]);
+    announcer.preload(["moi_cong_dan_co_so_thu_tu", "xin_moi_lai_cong_dan_co_so_thu_tu", "den_quay_so"]);
     // The context starts "suspended" for a moment even where autoplay is allowed.
     setTimeout(showUnlock, 1500);
   } else {

@@ -21,6 +21,10 @@
 
 import { t, onLangChange } from "./i18n.js";
 
+// The shared HTTP and format helpers, re-exported for the screens that import them from here.
+export { fetchJSON, postJSON, getJSON } from "./http.js";
+export { duration, esc } from "./format.js";
+
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const BACKOFF_CAP_MS = 10000;
 const HEALTH_EVERY_MS = 15000;
@@ -319,45 +323,6 @@ export class Live extends EventTarget {
   }
 }
 
-/**
- * fetch() resolving to {ok, status, body}. No answer within `timeoutMs` (a dead Wi-Fi link
- * can otherwise hang a request for minutes) or a network failure gives status 0 and a
- * translated "network" error body.
- */
-async function fetchJSON(url, init, timeoutMs) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    const response = await fetch(url, { credentials: "same-origin", ...init, signal: controller.signal });
-    let data = {};
-    try {
-      data = await response.json();
-    } catch {
-      // empty or not JSON
-    }
-    return { ok: response.ok, status: response.status, body: data };
-  } catch {
-    const message = t("common.network_error");
-    return { ok: false, status: 0, body: { error: "network", message, message_en: message } };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** POST JSON; resolves to {ok, status, body} (see fetchJSON). */
-export function postJSON(url, body = {}, headers = {}, timeoutMs = 8000) {
-  return fetchJSON(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  }, timeoutMs);
-}
-
-/** GET JSON without caching; resolves to {ok, status, body} (see fetchJSON). */
-export function getJSON(url, timeoutMs = 8000) {
-  return fetchJSON(url, { cache: "no-store" }, timeoutMs);
-}
-
 /** "HH:MM" (and a long date) in the office's time zone, from the server's clock. */
 export function officeTime(state, options) {
   const zone = state.office.timezone || "Asia/Ho_Chi_Minh";
@@ -367,18 +332,4 @@ export function officeTime(state, options) {
   } catch {
     return new Intl.DateTimeFormat(undefined, options).format(state.now());
   }
-}
-
-/** Minutes and seconds "m:ss" (or "h:mm:ss"). */
-export function duration(seconds) {
-  seconds = Math.max(0, Math.round(seconds || 0));
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = String(seconds % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
-}
-
-/** Escape text for innerHTML. */
-export function esc(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
 }

@@ -3,7 +3,7 @@
 // a tone (phones allow sound only after a tap: the "Bật âm báo" button).
 
 import { Live, getJSON } from "./live.js";
-import { initI18n, t, waitText, languageToggle, lang, onLangChange } from "./i18n.js";
+import { initI18n, t, waitText, languageToggle, lang, onLangChange, localName } from "./i18n.js";
 
 const REFRESH_DEBOUNCE_MS = 400;
 
@@ -27,7 +27,15 @@ async function refresh() {
     document.body.dataset.state = "missing";
     $("card").hidden = true;
     $("missing").hidden = false;
+    renderMissing();
   }
+}
+
+// An unknown ticket still gets the office's name in the header (from the live snapshot).
+function renderMissing() {
+  if (ticket) return;
+  $("office-name").textContent = localName(live.state.office) || "";
+  document.title = `${t("status.not_found")} – ${t("status.title")}`;
 }
 
 function refreshSoon() {
@@ -123,7 +131,10 @@ function movesMyPosition(msg) {
   return MOVES_THE_QUEUE.has(msg.kind); // a counter opened or closed: the estimate changes
 }
 
-live.addEventListener("snapshot", refresh);
+live.addEventListener("snapshot", () => {
+  renderMissing();
+  refresh();
+});
 live.addEventListener("event", (e) => {
   const msg = e.detail;
   if (!ticket) return;
@@ -143,6 +154,9 @@ window.motcua = { live };
 
 await initI18n();
 languageToggle($("lang"));
-onLangChange(render);
+onLangChange(() => {
+  render();
+  renderMissing();
+});
 await refresh();
 live.start();

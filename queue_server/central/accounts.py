@@ -20,8 +20,9 @@ def _now() -> str:
 
 
 def get_user(store: CentralStore, username: str) -> dict[str, Any] | None:
-    cur = store.conn.execute("SELECT username, display_name, password_hash, disabled FROM users WHERE username = ?",
-                             (username,))
+    cur = store.conn.execute(
+        "SELECT username, display_name, password_hash, disabled FROM users WHERE username = ?", (username,)
+    )
     row = cur.fetchone()
     return dict(zip(("username", "display_name", "password_hash", "disabled"), row)) if row else None
 
@@ -32,9 +33,12 @@ def add_user(store: CentralStore, username: str, password: str, display_name: st
     if get_user(store, username) is not None:
         raise Conflict(f"Tài khoản {username} đã tồn tại.", f"User {username} already exists.", key="user_exists")
     digest = auth.hash_password(password)
-    store.write(lambda c: c.execute(
-        "INSERT INTO users (username, display_name, password_hash, disabled, created_at) VALUES (?, ?, ?, 0, ?)",
-        (username, display_name or username, digest, _now())))
+    store.write(
+        lambda c: c.execute(
+            "INSERT INTO users (username, display_name, password_hash, disabled, created_at) VALUES (?, ?, ?, 0, ?)",
+            (username, display_name or username, digest, _now()),
+        )
+    )
 
 
 def set_password(store: CentralStore, username: str, password: str) -> None:
@@ -76,8 +80,9 @@ def check_password(store: CentralStore, username: str, password: str) -> dict[st
 
 def start_session(store: CentralStore, username: str) -> str:
     sid = secrets.token_urlsafe(24)
-    store.write(lambda c: c.execute("INSERT INTO sessions (id, username, created_at) VALUES (?, ?, ?)",
-                                    (sid, username, _now())))
+    store.write(
+        lambda c: c.execute("INSERT INTO sessions (id, username, created_at) VALUES (?, ?, ?)", (sid, username, _now()))
+    )
     return sid
 
 
@@ -91,11 +96,11 @@ def current_user(conn: HTTPConnection, store: CentralStore) -> dict[str, Any] | 
     username, sid = conn.session.get("user"), conn.session.get("sid")
     if not isinstance(username, str) or not isinstance(sid, str):
         return None
-    conn = store.read_conn
-    row = conn.execute("SELECT 1 FROM sessions WHERE id = ? AND username = ?", (sid, username)).fetchone()
+    db = store.read_conn
+    row = db.execute("SELECT 1 FROM sessions WHERE id = ? AND username = ?", (sid, username)).fetchone()
     if row is None:
         return None
-    found = conn.execute("SELECT username, display_name, disabled FROM users WHERE username = ?", (username,)).fetchone()
+    found = db.execute("SELECT username, display_name, disabled FROM users WHERE username = ?", (username,)).fetchone()
     if found is None or found[2]:
         return None
     return {"username": found[0], "display_name": found[1]}

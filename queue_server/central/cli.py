@@ -20,8 +20,9 @@ def _store(config: CentralConfig) -> CentralStore:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", dest="central_config", default=argparse.SUPPRESS,
-                   help="central.toml (default: the global --config)")
+    p.add_argument(
+        "--config", dest="central_config", default=argparse.SUPPRESS, help="central.toml (default: the global --config)"
+    )
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--log-level", default="info")
@@ -61,8 +62,10 @@ def run(args: argparse.Namespace, read_password: Any) -> int:
             result = import_bundle(config, store, args.file)
         finally:
             store.close()
-        print(f"Đã nhập / imported: {result['site']}: {result['applied']} sự kiện mới / new events "
-              f"(trong gói / in bundle: {result['events']}), con trỏ / cursor {result['cursor']}")
+        print(
+            f"Đã nhập / imported: {result['site']}: {result['applied']} sự kiện mới / new events "
+            f"(trong gói / in bundle: {result['events']}), con trỏ / cursor {result['cursor']}"
+        )
         return 0
     if action == "pull":
         return asyncio.run(_pull_once(config, args.site))
@@ -124,14 +127,24 @@ def _serve(config: CentralConfig, args: argparse.Namespace) -> int:
     host = args.host or config.central.host
     port = args.port or config.central.port
     print(f"motcua central: {config.central.name}, {len(config.sites)} điểm / sites — http://{host}:{port}/")
-    uvicorn.run(create_central_app(config), host=host, port=port, ws="websockets-sansio", ws_ping_interval=10.0,
-                ws_ping_timeout=10.0, ws_max_size=64 * 1024, ws_per_message_deflate=False,
-                log_level=args.log_level, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        create_central_app(config),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_ping_interval=10.0,
+        ws_ping_timeout=10.0,
+        ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 
-def report(config_path: str, date_from: str, date_to: str, by: str, fmt: str, output: str | None,
-           sites: list[str] | None) -> str:
+def report(
+    config_path: str, date_from: str, date_to: str, by: str, fmt: str, output: str | None, sites: list[str] | None
+) -> str:
     """``motcua --config central.toml report``: the combined report, written like an office's."""
     from ..reports import filename, parse_date, to_csv, to_xlsx
     from .reports import build_central_report

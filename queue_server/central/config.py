@@ -31,6 +31,9 @@ class Central:
     silent_after_seconds: int = _help("A site not heard from for this long is shown as out of contact", 120)
     timeout_seconds: float = _help("Seconds to wait for a site's answer", 10.0)
     https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False)
+    ca_file: str = _help(
+        "PEM file of the CA that signed the sites' HTTPS certificates (a province CA); '' : the system's", ""
+    )
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,16 @@ def _validate(cfg: CentralConfig) -> None:
         raise _fail("central.silent_after_seconds", "phải ít nhất là 1", "must be at least 1")
     if c.timeout_seconds <= 0:
         raise _fail("central.timeout_seconds", "phải lớn hơn 0", "must be greater than 0")
+    if c.ca_file and not cfg.resolve(c.ca_file).is_file():
+        raise _fail("central.ca_file", "không có tệp này", "no such file")
     ids: set[str] = set()
     tokens: set[str] = set()
     for i, s in enumerate(cfg.sites):
         key = f"sites[{i}]"
         if not _SITE_ID.match(s.id):
-            raise _fail(f"{key}.id", "chỉ gồm a-z, 0-9, - và _ (tối đa 40 ký tự)", "a-z, 0-9, - and _ only (at most 40)")
+            raise _fail(
+                f"{key}.id", "chỉ gồm a-z, 0-9, - và _ (tối đa 40 ký tự)", "a-z, 0-9, - and _ only (at most 40)"
+            )
         if s.id in ids:
             raise _fail(f"{key}.id", "bị trùng", "is a duplicate")
         ids.add(s.id)
@@ -105,16 +112,33 @@ def _validate(cfg: CentralConfig) -> None:
         if s.url:
             parts = urlsplit(s.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise _fail(f"{key}.url", "phải có dạng http://máy:cổng hoặc https://…",
-                            "must look like http://host:port or https://…")
+                raise _fail(
+                    f"{key}.url",
+                    "phải có dạng http://máy:cổng hoặc https://…",
+                    "must look like http://host:port or https://…",
+                )
         if s.pull_interval_seconds < 0 or 0 < s.pull_interval_seconds < 1:
             raise _fail(f"{key}.pull_interval_seconds", "phải là 0 hoặc ít nhất 1", "must be 0 or at least 1")
 
 
 def parse_central_config(data: dict[str, Any], path: Path | None = None) -> CentralConfig:
-    cfg: CentralConfig = _build(CentralConfig, data, "")
+    cfg: CentralConfig = dataclasses.replace(_build(CentralConfig, data, ""), path=path)
     _validate(cfg)
-    return dataclasses.replace(cfg, path=path)
+    return cfg
+
+
+def markdown_table() -> str:
+    """The settings of central.toml as docs/central.md lists them (tests keep them in step)."""
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for prefix, cls in (("central.", Central), ("[[sites]] ", Site)):
+        for f in dataclasses.fields(cls):
+            default = "" if f.default is dataclasses.MISSING else repr(f.default)
+            tp = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            lines.append(
+                f"| `{prefix}{f.name}` | {tp} | {f'`{default}`' if default else 'required'} | "
+                f"{f.metadata.get('help', '')} |"
+            )
+    return "\n".join(lines)
 
 
 def read_toml(path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -122,12 +146,15 @@ def read_toml(path: str | Path) -> tuple[Path, dict[str, Any]]:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"Không đọc được tệp cấu hình {p}: {e.strerror}",
-                          f"Cannot read config file {p}: {e.strerror}", key="config") from None
+        raise ConfigError(
+            f"Không đọc được tệp cấu hình {p}: {e.strerror}", f"Cannot read config file {p}: {e.strerror}", key="config"
+        ) from None
     try:
         return p, tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="config") from None
+        raise ConfigError(
+            f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="config"
+        ) from None
 
 
 def is_central_config(path: str | Path) -> bool:

@@ -16,13 +16,17 @@ def _when(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
+def _queued(t: dict[str, Any]) -> dt.datetime:
+    return dt.datetime.fromisoformat(t.get("queued_at") or t["issued_at"])
+
+
 def site_row(config: CentralConfig, store: CentralStore, site_id: str, now: dt.datetime) -> dict[str, Any]:
     site = config.site(site_id)
     row = store.site_row(site_id)
     tickets, counters = store.live(site_id)
     today = row["day"]
     waiting = [t for t in tickets if t["state"] == "waiting" and t["day"] == today]
-    oldest = min((_when(t.get("queued_at") or t["issued_at"]) for t in waiting), default=None)
+    oldest = min((_queued(t) for t in waiting), default=None)
     served = [t for t in tickets if t["state"] == "done" and t["day"] == today]
     info = json.loads(row["info"]) if row["info"] else {}
     levels = int(info.get("rating_levels") or 5)
@@ -35,8 +39,13 @@ def site_row(config: CentralConfig, store: CentralStore, site_id: str, now: dt.d
     if heard is None:
         status_vi, status_en = "chưa liên lạc được", "never reached"
     elif silent:
-        stamp = local.strftime("%H:%M") if local and local.date() == now.astimezone(config.tz).date() \
-            else local.strftime("%H:%M %d/%m/%Y") if local else ""
+        stamp = (
+            local.strftime("%H:%M")
+            if local and local.date() == now.astimezone(config.tz).date()
+            else local.strftime("%H:%M %d/%m/%Y")
+            if local
+            else ""
+        )
         status_vi, status_en = f"mất liên lạc từ {stamp}", f"out of contact since {stamp}"
     return {
         "id": site.id,
@@ -62,9 +71,13 @@ def site_row(config: CentralConfig, store: CentralStore, site_id: str, now: dt.d
 
 
 def overview(config: CentralConfig, store: CentralStore, now: dt.datetime) -> dict[str, Any]:
-    return {"type": "overview", "name": config.central.name, "now": now.isoformat(),
-            "silent_after_s": config.central.silent_after_seconds,
-            "sites": [site_row(config, store, s.id, now) for s in config.sites]}
+    return {
+        "type": "overview",
+        "name": config.central.name,
+        "now": now.isoformat(),
+        "silent_after_s": config.central.silent_after_seconds,
+        "sites": [site_row(config, store, s.id, now) for s in config.sites],
+    }
 
 
 def monitor(config: CentralConfig, store: CentralStore, site_id: str, now: dt.datetime) -> dict[str, Any]:
@@ -80,24 +93,46 @@ def monitor(config: CentralConfig, store: CentralStore, site_id: str, now: dt.da
     for c in info.get("counters") or [{"number": n, "name": f"Quầy {n}"} for n in sorted(state)]:
         s = state.get(c["number"], {})
         held = by_id.get(s.get("ticket_id")) if s.get("ticket_id") else None
-        counter_rows.append({
-            "number": c["number"], "name": c["name"], "state": s.get("state") or "closed",
-            "staff": s.get("staff"), "staff_name": staff_names.get(s.get("staff") or "", s.get("staff")),
-            "pause_reason": s.get("pause_reason") or "",
-            "ticket": {"label": held["label"], "state": held["state"], "service": held["service"]} if held else None,
-            "served_today": sum(1 for t in tickets if t["day"] == today and t["state"] == "done"
-                                and t.get("counter") == c["number"]),
-        })
+        counter_rows.append(
+            {
+                "number": c["number"],
+                "name": c["name"],
+                "state": s.get("state") or "closed",
+                "staff": s.get("staff"),
+                "staff_name": staff_names.get(s.get("staff") or "", s.get("staff")),
+                "pause_reason": s.get("pause_reason") or "",
+                "ticket": {"label": held["label"], "state": held["state"], "service": held["service"]}
+                if held
+                else None,
+                "served_today": sum(
+                    1 for t in tickets if t["day"] == today and t["state"] == "done" and t.get("counter") == c["number"]
+                ),
+            }
+        )
     services = []
     for s in info.get("services") or []:
-        waiting = sorted((t for t in tickets if t["service"] == s["code"] and t["state"] == "waiting"
-                          and t["day"] == today), key=lambda t: (not t.get("front"), t.get("queued_at") or "", t["id"]))
-        services.append({"code": s["code"], "name": s["name"], "waiting": len(waiting),
-                         "next": [t["label"] for t in waiting[:5]],
-                         "longest_wait_s": round((now - min(_when(t.get("queued_at") or t["issued_at"])  # type: ignore[operator]
-                                                           for t in waiting)).total_seconds()) if waiting else 0})
-    calls = sorted((t for t in tickets if t.get("called_at") and t["day"] == today),
-                   key=lambda t: t["called_at"], reverse=True)[:10]
-    return {"type": "monitor", "site": row, "counters": counter_rows, "services": services,
-            "latest_calls": [{"label": t["label"], "counter": t.get("counter"), "at": t["called_at"],
-                              "state": t["state"]} for t in calls]}
+        waiting = sorted(
+            (t for t in tickets if t["service"] == s["code"] and t["state"] == "waiting" and t["day"] == today),
+            key=lambda t: (not t.get("front"), t.get("queued_at") or "", t["id"]),
+        )
+        services.append(
+            {
+                "code": s["code"],
+                "name": s["name"],
+                "waiting": len(waiting),
+                "next": [t["label"] for t in waiting[:5]],
+                "longest_wait_s": round((now - min(_queued(t) for t in waiting)).total_seconds()) if waiting else 0,
+            }
+        )
+    calls = sorted(
+        (t for t in tickets if t.get("called_at") and t["day"] == today), key=lambda t: t["called_at"], reverse=True
+    )[:10]
+    return {
+        "type": "monitor",
+        "site": row,
+        "counters": counter_rows,
+        "services": services,
+        "latest_calls": [
+            {"label": t["label"], "counter": t.get("counter"), "at": t["called_at"], "state": t["state"]} for t in calls
+        ],
+    }

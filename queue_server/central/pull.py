@@ -13,6 +13,7 @@ import datetime as dt
 import gzip
 import json
 import logging
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -33,13 +34,17 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def fetch_page(site: Site, after: int, limit: int, timeout: float) -> dict[str, Any]:
-    """One GET of the site's sync feed (blocking; run it in a thread)."""
+def fetch_page(
+    site: Site, after: int, limit: int, timeout: float, context: ssl.SSLContext | None = None
+) -> dict[str, Any]:
+    """One GET of the site's sync feed (blocking; run it in a thread). ``context`` verifies
+    HTTPS sites (a province CA: ``central.ca_file``)."""
     url = f"{site.url.rstrip('/')}/api/sync/events?after={after}&limit={limit}"
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {site.token}",
-                                               "Accept-Encoding": "gzip", "Accept": "application/json"})
+    req = urllib.request.Request(
+        url, headers={"Authorization": f"Bearer {site.token}", "Accept-Encoding": "gzip", "Accept": "application/json"}
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             body = r.read()
             if r.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
@@ -48,19 +53,29 @@ def fetch_page(site: Site, after: int, limit: int, timeout: float) -> dict[str, 
             detail = json.loads(e.read()).get("message_en", "")
         except ValueError:
             detail = ""
-        raise Unavailable(f"Văn phòng {site.id} trả lời {e.code} {detail}".strip(),
-                          f"Site {site.id} answered {e.code} {detail}".strip(), key="site_refused") from None
+        raise Unavailable(
+            f"Văn phòng {site.id} trả lời {e.code} {detail}".strip(),
+            f"Site {site.id} answered {e.code} {detail}".strip(),
+            key="site_refused",
+        ) from None
     except (OSError, ValueError) as e:
-        raise Unavailable(f"Không liên lạc được văn phòng {site.id}: {e}", f"Cannot reach site {site.id}: {e}",
-                          key="site_unreachable") from None
+        raise Unavailable(
+            f"Không liên lạc được văn phòng {site.id}: {e}", f"Cannot reach site {site.id}: {e}", key="site_unreachable"
+        ) from None
     try:
         page = json.loads(body)
     except ValueError:
-        raise Unavailable(f"Văn phòng {site.id} trả lời không hợp lệ.", f"Site {site.id} sent an invalid answer.",
-                          key="site_bad_answer") from None
+        raise Unavailable(
+            f"Văn phòng {site.id} trả lời không hợp lệ.",
+            f"Site {site.id} sent an invalid answer.",
+            key="site_bad_answer",
+        ) from None
     if not isinstance(page, dict) or not isinstance(page.get("events"), list):
-        raise Unavailable(f"Văn phòng {site.id} trả lời không hợp lệ.", f"Site {site.id} sent an invalid answer.",
-                          key="site_bad_answer")
+        raise Unavailable(
+            f"Văn phòng {site.id} trả lời không hợp lệ.",
+            f"Site {site.id} sent an invalid answer.",
+            key="site_bad_answer",
+        )
     page.setdefault("after", after)
     return page
 
@@ -69,14 +84,22 @@ class Puller:
     """Pulls every site with a URL on its own interval. ``on_change(site_id)`` runs (in the
     event loop) after each committed page, so the overview pushes at once."""
 
-    def __init__(self, config: CentralConfig, store: CentralStore, *, clock: Clock = utc_now,
-                 on_change: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        config: CentralConfig,
+        store: CentralStore,
+        *,
+        clock: Clock = utc_now,
+        on_change: Callable[[str], None] | None = None,
+    ):
         self.config = config
         self.store = store
         self.clock = clock
         self.on_change = on_change
         # The one writer: pages from all sites commit one at a time in this thread.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-writer")
+        ca = config.central.ca_file
+        self.ssl = ssl.create_default_context(cafile=str(config.resolve(ca))) if ca else None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def pull_site(self, site: Site) -> int:
@@ -87,9 +110,12 @@ class Puller:
         while True:
             cursor = await loop.run_in_executor(self.writer, self.store.cursor, site.id)
             try:
-                page = await asyncio.to_thread(fetch_page, site, cursor, central.page_size, central.timeout_seconds)
+                page = await asyncio.to_thread(
+                    fetch_page, site, cursor, central.page_size, central.timeout_seconds, self.ssl
+                )
             except MotcuaError as e:
-                await loop.run_in_executor(self.writer, self.store.note_failure, site.id, self.clock(), e.message_en)
+                error = f"{e.message} / {e.message_en}"
+                await loop.run_in_executor(self.writer, self.store.note_failure, site.id, self.clock(), error)
                 self._changed(site.id)
                 raise
             result = await loop.run_in_executor(self.writer, self.store.ingest, site.id, page, self.clock())
@@ -99,7 +125,21 @@ class Puller:
             if result["more"]:
                 log.info("site %s: catching up, at event %d, %d to go", site.id, result["cursor"], behind)
             if not result["more"] or not page["events"]:
-                return applied
+                await loop.run_in_executor(self.writer, self.store.roll_up)
+                snapshot = int(page.get("snapshot_seq") or 0)
+                if snapshot < cursor:
+                    # The office's log is shorter than what the central has: its database
+                    # was replaced (restored from an older backup, or a new install).
+                    message = (
+                        f"Nhật ký của {site.id} chỉ đến sự kiện {snapshot}, trước con trỏ {cursor} của central: "
+                        "cơ sở dữ liệu của văn phòng đã được khôi phục hoặc thay mới? / "
+                        f"Site {site.id}'s event log ends at {snapshot}, before the central's cursor {cursor}: "
+                        "was its database restored or replaced? See docs/central.md."
+                    )
+                    log.warning("%s", message)
+                    await loop.run_in_executor(self.writer, self.store.note_failure, site.id, self.clock(), message)
+                    self._changed(site.id)
+                return int(applied)
 
     def _changed(self, site_id: str) -> None:
         if self.on_change is not None:
@@ -138,4 +178,5 @@ def import_bundle(config: CentralConfig, store: CentralStore, path: str, clock: 
     site_id, page = read_bundle(path, {s.id: s.token for s in config.sites})
     # A bundle is a snapshot of the office at export time, ingested like a pulled page.
     result = store.ingest(site_id, page, clock())
+    store.roll_up()
     return {"site": site_id, **result, "events": len(page.get("events") or [])}

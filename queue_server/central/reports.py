@@ -19,133 +19,249 @@ import datetime as dt
 import json
 import sqlite3
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import BadRequest
 from ..reports import MAX_DAYS, NO_GROUP, WAIT_BUCKETS, quantile, vn_date
 from .config import CentralConfig
-from .store import AGG_COLUMNS, BUCKET_COLUMNS
+from .store import AGG_COLUMNS, BUCKET_COLUMNS, HIST_COLUMNS, merge_into, new_agg
 
 GROUPINGS = ("day", "site", "service", "counter", "staff", "hour")
-_SUMS = [c for c in AGG_COLUMNS if not c.endswith("_max")]
 
 
 def check(date_from: dt.date, date_to: dt.date, by: str, config: CentralConfig, sites: list[str] | None) -> None:
     if by not in GROUPINGS:
-        raise BadRequest(f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
-                         f"Group by must be one of: {', '.join(GROUPINGS)}.", key="bad_group")
+        raise BadRequest(
+            f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+            f"Group by must be one of: {', '.join(GROUPINGS)}.",
+            key="bad_group",
+        )
     if date_to < date_from:
-        raise BadRequest("Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.",
-                         key="bad_range")
+        raise BadRequest(
+            "Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.", key="bad_range"
+        )
     if (date_to - date_from).days >= MAX_DAYS:
-        raise BadRequest("Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).",
-                         key="bad_range")
+        raise BadRequest(
+            "Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).", key="bad_range"
+        )
     known = {s.id for s in config.sites}
     for s in sites or ():
         if s not in known:
-            raise BadRequest(f"Không có điểm một cửa {s!r} trong central.toml.", f"No site {s!r} in central.toml.",
-                             key="unknown_site")
+            raise BadRequest(
+                f"Không có điểm một cửa {s!r} trong central.toml.",
+                f"No site {s!r} in central.toml.",
+                key="unknown_site",
+            )
 
 
 def _site_infos(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     return {r[0]: json.loads(r[1]) for r in conn.execute("SELECT id, info FROM sites WHERE info IS NOT NULL")}
 
 
-def _run(path: str, queries: list[tuple[str, dict[str, Any]]]) -> list[list[Any]]:
-    """Independent read queries, two at a time on their own read-only connections (SQLite
-    releases the GIL while it scans)."""
-    from ..store import connect
-
-    def run(q: tuple[str, dict[str, Any]]) -> list[Any]:
-        c = connect(path, readonly=True)
-        try:
-            return c.execute(q[0], q[1]).fetchall()
-        finally:
-            c.close()
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="central-report") as pool:
-        return list(pool.map(run, queries))
+# Above this many tickets in a report's scope, medians and P90 come from the per-minute
+# histograms of the aggregates instead of every ticket's seconds (docs/central.md).
+EXACT_LIMIT = 250_000
 
 
-def build_central_report(path: str, config: CentralConfig, date_from: dt.date, date_to: dt.date,
-                         by: str = "site", sites: list[str] | None = None) -> dict[str, Any]:
+def _month_ranges(date_from: dt.date, date_to: dt.date) -> tuple[list[str], list[tuple[str, str]]]:
+    """The whole calendar months inside the range, and the day ranges left at its edges."""
+    months: list[str] = []
+    edges: list[tuple[str, str]] = []
+    first = date_from if date_from.day == 1 else (date_from.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    cursor = first
+    while True:
+        nxt = (cursor + dt.timedelta(days=32)).replace(day=1)
+        if nxt - dt.timedelta(days=1) > date_to:
+            break
+        months.append(cursor.strftime("%Y-%m"))
+        cursor = nxt
+    if not months:
+        return [], [(date_from.isoformat(), date_to.isoformat())]
+    if date_from < first:
+        edges.append((date_from.isoformat(), (first - dt.timedelta(days=1)).isoformat()))
+    if cursor <= date_to:
+        edges.append((cursor.isoformat(), date_to.isoformat()))
+    return months, edges
+
+
+def _aggregates(
+    conn: sqlite3.Connection,
+    dim: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    scope: list[str],
+    by_day: bool,
+    columns: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Aggregate rows of ``dim`` for the range: whole months from ``monthly`` (unless a month
+    is waiting for its roll-up), everything else from ``daily``. Each row has site, period,
+    key and ``columns`` (default: the counts and the histograms)."""
+    months, edges = (
+        ([], [(date_from.isoformat(), date_to.isoformat())]) if by_day else _month_ranges(date_from, date_to)
+    )
+    cols = ", ".join(columns or [*AGG_COLUMNS, *HIST_COLUMNS])
+    marks = ", ".join("?" * len(scope))
+    rows: list[dict[str, Any]] = []
+
+    def fetch(sql: str, params: list[Any]) -> None:
+        cur = conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        rows.extend(dict(zip(names, r)) for r in cur)
+
+    dirty = {(s, m) for s, m in conn.execute("SELECT site, month FROM dirty_months")}
+    clean_months = []
+    for month in months:
+        stale = [s for s in scope if (s, month) in dirty]
+        clean = [s for s in scope if (s, month) not in dirty]
+        if clean:
+            clean_months.append((month, clean))
+        if stale:
+            fetch(
+                f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
+                f"AND site IN ({', '.join('?' * len(stale))})",
+                [dim, f"{month}-01", f"{month}-31", *stale],
+            )
+    for month, clean in clean_months:
+        fetch(
+            f"SELECT site, month AS period, key, {cols} FROM monthly WHERE dim = ? AND month = ? "
+            f"AND site IN ({', '.join('?' * len(clean))})",
+            [dim, month, *clean],
+        )
+    for lo, hi in edges:
+        fetch(
+            f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
+            f"AND site IN ({marks})",
+            [dim, lo, hi, *scope],
+        )
+    return rows
+
+
+def _exact_histograms(
+    conn: sqlite3.Connection, fact_key: str, date_from: dt.date, date_to: dt.date, scope: list[str], column: str
+) -> dict[Any, list[tuple[int, int]]]:
+    out: dict[Any, list[tuple[int, int]]] = defaultdict(list)
+    for key, seconds, count in conn.execute(
+        f"SELECT {fact_key}, {column}, count(*) FROM facts WHERE site IN ({', '.join('?' * len(scope))}) "
+        f"AND day BETWEEN ? AND ? AND {column} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+        [*scope, date_from.isoformat(), date_to.isoformat()],
+    ):
+        out[key].append((seconds, count))
+    return out
+
+
+def build_central_report(
+    path: str,
+    config: CentralConfig,
+    date_from: dt.date,
+    date_to: dt.date,
+    by: str = "site",
+    sites: list[str] | None = None,
+    exact_limit: int = EXACT_LIMIT,
+) -> dict[str, Any]:
     """Figures for office days ``date_from``..``date_to`` over ``sites`` (None: all) grouped
-    ``by``. Reads the central database at ``path`` read-only."""
+    ``by``. Reads the central database at ``path`` read-only, in one snapshot."""
     check(date_from, date_to, by, config, sites)
     from ..store import connect
 
     conn = connect(path, readonly=True)
     try:
-        infos = _site_infos(conn)
+        conn.execute("BEGIN")
+        return _build(conn, config, date_from, date_to, by, sites, exact_limit)
     finally:
         conn.close()
+
+
+def _build(
+    conn: sqlite3.Connection,
+    config: CentralConfig,
+    date_from: dt.date,
+    date_to: dt.date,
+    by: str,
+    sites: list[str] | None,
+    exact_limit: int,
+) -> dict[str, Any]:
+    infos = _site_infos(conn)
     scope = list(sites) if sites else [s.id for s in config.sites]
     single = len(scope) == 1
-    params: dict[str, Any] = {"a": date_from.isoformat(), "b": date_to.isoformat()}
-    site_filter = ""
-    if sites:
-        names = [f":s{i}" for i in range(len(scope))]
-        params.update({f"s{i}": s for i, s in enumerate(scope)})
-        site_filter = f" AND site IN ({', '.join(names)})"
-    dim = {"day": "site", "site": "site"}.get(by, by)
     per_site = by in ("counter", "staff") and not single
-    group = {"day": "day", "site": "site"}.get(by, "site || '/' || key" if per_site else "key")
-    fact_key = {"day": "day", "site": "site", "service": "coalesce(service, '')",
-                "counter": "coalesce(CAST(counter AS TEXT), '')", "staff": "coalesce(staff, '')",
-                "hour": "CAST(hour AS TEXT)"}[by]
-    if per_site:
-        fact_key = f"site || '/' || {fact_key}"
-    sums = ", ".join(f"sum({c})" for c in _SUMS)
-    where = f"day BETWEEN :a AND :b{site_filter}"
-    main, waits, services, spread, staff_rows = _run(str(path), [
-        (f"SELECT {group}, {sums}, max(wait_max), max(service_max) FROM daily WHERE dim = '{dim}' AND {where} "
-         f"GROUP BY 1", params),
-        (f"SELECT {fact_key}, wait_s, count(*) FROM facts WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2 "
-         f"ORDER BY 1, 2", params),
-        (f"SELECT {fact_key}, service_s, count(*) FROM facts WHERE {where} AND service_s IS NOT NULL "
-         f"GROUP BY 1, 2 ORDER BY 1, 2", params),
-        (f"SELECT key, sum(issued) FROM daily WHERE dim = 'service_hour' AND {where} GROUP BY 1", params),
-        (f"SELECT {'key' if single else 'site || ' + repr('/') + ' || key'}, sum(served) FROM daily "
-         f"WHERE dim = 'staff' AND {where} GROUP BY 1", params),
-    ])
-    levels = max([int((infos.get(s) or {}).get("rating_levels") or 0) for s in scope] or [0]) or 5
+    dim = {"day": "site", "site": "site"}.get(by, by)
+
+    def group_of(row: dict[str, Any]) -> Any:
+        if by == "day":
+            return row["period"]
+        if by == "site":
+            return row["site"]
+        return f"{row['site']}/{row['key']}" if per_site else row["key"]
+
     groups: dict[Any, dict[str, Any]] = {}
-    for row in main:
-        g = dict(zip(_SUMS, (v or 0 for v in row[1:1 + len(_SUMS)])))
-        g["wait_max"], g["service_max"] = row[-2], row[-1]
-        g["_wait"], g["_service"] = [], []
-        groups[row[0]] = g
-    for name, hist in (("_wait", waits), ("_service", services)):
-        for key, seconds, count in hist:
-            if key in groups:
-                groups[key][name].append((seconds, count))
+    for row in _aggregates(conn, dim, date_from, date_to, scope, by == "day"):
+        key = group_of(row)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = new_agg()
+        merge_into(g, row)
+    issued = sum(g["issued"] for g in groups.values())
+    exact = issued <= exact_limit
+    if exact:
+        fact_key = {
+            "day": "day",
+            "site": "site",
+            "service": "coalesce(service, '')",
+            "counter": "coalesce(CAST(counter AS TEXT), '')",
+            "staff": "coalesce(staff, '')",
+            "hour": "CAST(hour AS TEXT)",
+        }[by]
+        if per_site:
+            fact_key = f"site || '/' || {fact_key}"
+        for name, column in (("_wait", "wait_s"), ("_service", "service_s")):
+            hists = _exact_histograms(conn, fact_key, date_from, date_to, scope, column)
+            for key, g in groups.items():
+                g[name] = hists.get(key, [])
+    else:
+        for g in groups.values():
+            # Each time counted at the middle of its whole minute.
+            g["_wait"] = [(m * 60 + 30, n) for m, n in sorted(g["wait_hist"].items())]
+            g["_service"] = [(m * 60 + 30, n) for m, n in sorted(g["service_hist"].items())]
+    levels = max([int((infos.get(s) or {}).get("rating_levels") or 0) for s in scope] or [0]) or 5
     labels = _labels(by, scope, infos, config, single)
     total_served = sum(g["served"] for g in groups.values())
-    total: dict[str, Any] = {c: 0 for c in _SUMS}
-    total.update({"_wait": defaultdict(int), "_service": defaultdict(int)})
+    total = new_agg()
+    total_wait: dict[int, int] = defaultdict(int)
+    total_service: dict[int, int] = defaultdict(int)
     rows = []
     for key in sorted(groups, key=_sort_key(by, scope, infos, single)):
         g = groups[key]
-        for c in _SUMS:
-            total[c] += g[c]
-        for name in ("_wait", "_service"):
-            for v, n in g[name]:
-                total[name][v] += n
+        merge_into(total, g)
+        for v, n in g["_wait"]:
+            total_wait[v] += n
+        for v, n in g["_service"]:
+            total_service[v] += n
         rows.append(_row(g, _public_key(by, key, single), _label(by, key, labels), total_served, levels))
-    total["_wait"] = sorted(total["_wait"].items())
-    total["_service"] = sorted(total["_service"].items())
+    total["_wait"] = sorted(total_wait.items())
+    total["_service"] = sorted(total_service.items())
     total_row = _row(total, None, "Tổng cộng", total_served, levels)
 
-    staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)
-    staff = [{"staff": s or NO_GROUP, "name": staff_labels.get(s, s or NO_GROUP) if s else NO_GROUP, "served": n,
-              "share": round(n / total_served, 4) if total_served else None}
-             for s, n in sorted(((k or None, v) for k, v in staff_rows if v),
-                                key=lambda kv: (-kv[1], kv[0] or ""))]
+    staff_served: dict[str, int] = defaultdict(int)
+    for row in _aggregates(conn, "staff", date_from, date_to, scope, False, ["served"]):
+        if row["served"]:
+            staff_served[row["key"] if single else f"{row['site']}/{row['key']}"] += row["served"]
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for key, n in spread:
-        code, _, hour = key.rpartition("|")
-        arrivals[code][int(hour)] += n or 0
+    for row in _aggregates(conn, "service_hour", date_from, date_to, scope, False, ["issued"]):
+        code, _, hour = row["key"].rpartition("|")
+        arrivals[code][int(hour)] += row["issued"] or 0
+    staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)
+    staff = [
+        {
+            "staff": s or NO_GROUP,
+            "name": staff_labels.get(s, s) if s else NO_GROUP,
+            "served": n,
+            "share": round(n / total_served, 4) if total_served else None,
+        }
+        for s, n in sorted(
+            ((k if k and not k.endswith("/") else None, v) for k, v in staff_served.items()),
+            key=lambda kv: (-kv[1], kv[0] or ""),
+        )
+    ]
     service_names = _labels("service", scope, infos, config, single)
     order = _service_order(scope, infos)
     edges = [0, *WAIT_BUCKETS]
@@ -157,15 +273,22 @@ def build_central_report(path: str, config: CentralConfig, date_from: dt.date, d
         "to": date_to.isoformat(),
         "by": by,
         "rating_levels": levels,
+        "percentiles": "exact" if exact else "minute",
         "rows": rows,
         "total": total_row,
         "staff": staff,
         "charts": {
-            "arrivals_by_hour": {"hours": list(range(24)), "series": [
-                {"service": code, "name": service_names.get(code, code), "counts": arrivals[code]}
-                for code in sorted(arrivals, key=lambda c: (order.get(c, len(order)), c))]},
-            "wait_distribution": {"buckets": [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"],
-                                  "counts": [total[c] for c in BUCKET_COLUMNS]},
+            "arrivals_by_hour": {
+                "hours": list(range(24)),
+                "series": [
+                    {"service": code, "name": service_names.get(code, code), "counts": arrivals[code]}
+                    for code in sorted(arrivals, key=lambda c: (order.get(c, len(order)), c))
+                ],
+            },
+            "wait_distribution": {
+                "buckets": [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"],
+                "counts": [total[c] for c in BUCKET_COLUMNS],
+            },
             "served_per_staff": [{"name": s["name"], "served": s["served"]} for s in staff],
             "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
         },
@@ -175,15 +298,19 @@ def build_central_report(path: str, config: CentralConfig, date_from: dt.date, d
 def _summary(hist: list[tuple[int, int]], n: int, total: int | None, top: int | None) -> dict[str, Any]:
     if not n:
         return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
-    return {"count": n, "mean": round((total or 0) / n, 1), "median": round(quantile(hist, 0.5, n), 1),
-            "p90": round(quantile(hist, 0.9, n), 1), "max": top}
+    return {
+        "count": n,
+        "mean": round((total or 0) / n, 1),
+        "median": round(quantile(hist, 0.5, n), 1),
+        "p90": round(quantile(hist, 0.9, n), 1),
+        "max": top,
+    }
 
 
 def _row(g: dict[str, Any], key: Any, label: str, total_served: int, levels: int) -> dict[str, Any]:
     wait_n = g["wait_n"]
     ratings = [g[f"r{i}"] for i in range(1, levels + 1)]
-    wait_max = g.get("wait_max", g["_wait"][-1][0] if g["_wait"] else None)
-    service_max = g.get("service_max", g["_service"][-1][0] if g["_service"] else None)
+    wait_max, service_max = g["wait_max"], g["service_max"]
     return {
         "key": key,
         "label": label,
@@ -223,8 +350,9 @@ def _label(by: str, key: Any, labels: dict[Any, str]) -> str:
     return labels.get(key, str(key))
 
 
-def _labels(by: str, scope: list[str], infos: dict[str, dict[str, Any]], config: CentralConfig,
-            single: bool) -> dict[Any, str]:
+def _labels(
+    by: str, scope: list[str], infos: dict[str, dict[str, Any]], config: CentralConfig, single: bool
+) -> dict[Any, str]:
     out: dict[Any, str] = {}
     if by == "site":
         for s in config.sites:

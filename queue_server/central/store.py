@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,26 +31,142 @@ from ..reports import WAIT_BUCKETS
 from ..store import connect
 
 DIMENSIONS = ("site", "service", "counter", "staff", "hour", "service_hour")
-_KEY_SQL = {
-    "site": "''",
-    "service": "coalesce(service, '')",
-    "counter": "coalesce(CAST(counter AS TEXT), '')",
-    "staff": "coalesce(staff, '')",
-    "hour": "CAST(hour AS TEXT)",
-    "service_hour": "coalesce(service, '') || '|' || hour",
+_EDGES = [m * 60 for m in WAIT_BUCKETS]
+BUCKET_COLUMNS = [f"wb{i}" for i in range(len(_EDGES) + 1)]  # waits below 5, 5-10, … , 60+ minutes
+COUNT_COLUMNS = [
+    "issued",
+    "served",
+    "no_show",
+    "cancelled",
+    "expired",
+    "transferred",
+    "err",
+    "wait_n",
+    "wait_sum",
+    "service_n",
+    "service_sum",
+    "rated",
+    "satisfied",
+    "r1",
+    "r2",
+    "r3",
+    "r4",
+    "r5",
+    *BUCKET_COLUMNS,
+]
+MAX_COLUMNS = ["wait_max", "service_max"]
+HIST_COLUMNS = ["wait_hist", "service_hist"]
+AGG_COLUMNS = [*COUNT_COLUMNS, *MAX_COLUMNS]
+
+
+def new_agg() -> dict[str, Any]:
+    g: dict[str, Any] = dict.fromkeys(COUNT_COLUMNS, 0)
+    g.update(wait_max=None, service_max=None, wait_hist={}, service_hist={})
+    return g
+
+
+_EDGE_SQL = ", ".join(
+    [f"sum(wait_s < {_EDGES[0]})"]
+    + [f"sum(wait_s >= {lo} AND wait_s < {hi})" for lo, hi in zip(_EDGES, _EDGES[1:])]
+    + [f"sum(wait_s >= {_EDGES[-1]})"]
+)
+_DIMS = ", ".join("?" * len(DIMENSIONS))
+_INDEX = {c: i for i, c in enumerate(COUNT_COLUMNS)}
+_STATE_INDEX = {
+    "done": _INDEX["served"],
+    "no_show": _INDEX["no_show"],
+    "cancelled": _INDEX["cancelled"],
+    "expired": _INDEX["expired"],
 }
-_EDGES = [0, *[m * 60 for m in WAIT_BUCKETS]]
-_BUCKET_SQL = ", ".join(
-    [f"sum(wait_s >= {a} AND wait_s < {b})" for a, b in zip(_EDGES, _EDGES[1:])] + [f"sum(wait_s >= {_EDGES[-1]})"])
-BUCKET_COLUMNS = [f"wb{i}" for i in range(len(_EDGES))]
-AGG_COLUMNS = ["issued", "served", "no_show", "cancelled", "expired", "transferred", "err", "wait_n", "wait_sum",
-               "wait_max", "service_n", "service_sum", "service_max", "rated", "satisfied",
-               "r1", "r2", "r3", "r4", "r5", *BUCKET_COLUMNS]
-_AGG_SQL = f"""count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
-    sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)),
-    count(wait_s), sum(wait_s), max(wait_s), count(service_s), sum(service_s), max(service_s),
-    sum(rating BETWEEN 1 AND :levels), sum(rating BETWEEN :levels - 1 AND :levels),
-    sum(rating = 1), sum(rating = 2), sum(rating = 3), sum(rating = 4), sum(rating = 5), {_BUCKET_SQL}"""
+_FACTS_OF_DAY = """SELECT service, counter, staff, hour, state, transfers, wait_s, service_s, estimated_wait_s, rating
+    FROM facts WHERE site = ? AND day = ?"""
+
+
+def aggregate_facts(
+    conn: sqlite3.Connection, site: str, day: str, levels: int
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Daily aggregates of one site's day per dimension and key, with per-minute histograms.
+
+    Each ticket's few non-zero increments are worked out once and added to its six groups
+    (this loop is most of the ingest time: keep it lean)."""
+    I = _INDEX  # noqa: N806, E741
+    acc: dict[tuple[str, str], list[Any]] = {}
+    size = len(COUNT_COLUMNS)
+    for service, counter, staff, hour, state, transfers, wait_s, service_s, estimate, rating in conn.execute(
+        _FACTS_OF_DAY, (site, day)
+    ):
+        inc = [(I["issued"], 1)]
+        column = _STATE_INDEX.get(state)
+        if column is not None:
+            inc.append((column, 1))
+        if transfers:
+            inc.append((I["transferred"], 1))
+        if wait_s is not None:
+            inc += [(I["wait_n"], 1), (I["wait_sum"], wait_s), (I[f"wb{bisect_right(_EDGES, wait_s)}"], 1)]
+            if estimate is not None:
+                inc.append((I["err"], abs(estimate - wait_s)))
+        if service_s is not None:
+            inc += [(I["service_n"], 1), (I["service_sum"], service_s)]
+        if rating is not None:
+            if 1 <= rating <= 5:
+                inc.append((I[f"r{rating}"], 1))
+            if 1 <= rating <= levels:
+                inc.append((I["rated"], 1))
+                if rating >= levels - 1:
+                    inc.append((I["satisfied"], 1))
+        service = service or ""
+        keys = (
+            ("site", ""),
+            ("service", service),
+            ("counter", "" if counter is None else str(counter)),
+            ("staff", staff or ""),
+            ("hour", str(hour)),
+            ("service_hour", f"{service}|{hour}"),
+        )
+        wait_m = None if wait_s is None else wait_s // 60
+        service_m = None if service_s is None else service_s // 60
+        for dk in keys:
+            a = acc.get(dk)
+            if a is None:
+                a = acc[dk] = [0] * size + [None, None, {}, {}]
+            for i, v in inc:
+                a[i] += v
+            if wait_m is not None:
+                if a[size] is None or wait_s > a[size]:
+                    a[size] = wait_s
+                a[size + 2][wait_m] = a[size + 2].get(wait_m, 0) + 1
+            if service_m is not None:
+                if a[size + 1] is None or service_s > a[size + 1]:
+                    a[size + 1] = service_s
+                a[size + 3][service_m] = a[size + 3].get(service_m, 0) + 1
+    names = [*COUNT_COLUMNS, "wait_max", "service_max", "wait_hist", "service_hist"]
+    return {dk: dict(zip(names, a)) for dk, a in acc.items()}
+
+
+def merge_into(g: dict[str, Any], row: dict[str, Any]) -> None:
+    """Add one stored aggregate row (histograms as JSON text or dicts) to ``g``."""
+    for c in COUNT_COLUMNS:
+        g[c] += row[c] or 0
+    for c in MAX_COLUMNS:
+        if row[c] is not None and (g[c] is None or row[c] > g[c]):
+            g[c] = row[c]
+    for c in HIST_COLUMNS:
+        hist = row[c]
+        if isinstance(hist, str):
+            hist = json.loads(hist)
+        target = g[c]
+        for m, n in (hist or {}).items():
+            m = int(m)
+            target[m] = target.get(m, 0) + n
+
+
+def _agg_values(g: dict[str, Any]) -> list[Any]:
+    return [*(g[c] for c in AGG_COLUMNS), *(json.dumps(g[c], separators=(",", ":")) for c in HIST_COLUMNS)]
+
+
+_AGG_COLUMN_SQL = ", ".join(f"{c} INTEGER" for c in AGG_COLUMNS) + ", wait_hist TEXT, service_hist TEXT"
+_AGG_NAMES = ", ".join([*AGG_COLUMNS, *HIST_COLUMNS])
+_AGG_MARKS = ", ".join("?" * (len(AGG_COLUMNS) + len(HIST_COLUMNS)))
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sites (
@@ -62,9 +179,13 @@ CREATE TABLE IF NOT EXISTS facts (
     estimated_wait_s INTEGER, rating INTEGER, snap_seq INTEGER NOT NULL,
     PRIMARY KEY (site, day, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS daily (
-    dim TEXT NOT NULL, site TEXT NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL,
-    {", ".join(f"{c} INTEGER" for c in AGG_COLUMNS)},
+    dim TEXT NOT NULL, site TEXT NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL, {_AGG_COLUMN_SQL},
     PRIMARY KEY (dim, day, site, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS monthly (
+    dim TEXT NOT NULL, site TEXT NOT NULL, month TEXT NOT NULL, key TEXT NOT NULL, {_AGG_COLUMN_SQL},
+    PRIMARY KEY (dim, month, site, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dirty_months (site TEXT NOT NULL, month TEXT NOT NULL, PRIMARY KEY (site, month))
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS live_tickets (
     site TEXT NOT NULL, id INTEGER NOT NULL, day TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,
     snap_seq INTEGER NOT NULL, PRIMARY KEY (site, id)) WITHOUT ROWID;
@@ -114,11 +235,21 @@ def fact_row(site: str, t: dict[str, Any], tz: ZoneInfo, snap_seq: int) -> dict[
     else:
         service_s = _seconds(t.get("started_at"), t.get("finished_at")) if t.get("state") == "done" else None
     return {
-        "site": site, "day": t["day"], "id": t["id"], "service": t.get("service"), "counter": t.get("counter"),
-        "staff": t.get("staff"), "state": t.get("state"), "transfers": t.get("transfers") or 0,
-        "issued_epoch": int(issued.timestamp()), "hour": issued.astimezone(tz).hour,
-        "wait_s": wait_s, "service_s": service_s, "estimated_wait_s": t.get("estimated_wait_s"),
-        "rating": t.get("rating"), "snap_seq": snap_seq,
+        "site": site,
+        "day": t["day"],
+        "id": t["id"],
+        "service": t.get("service"),
+        "counter": t.get("counter"),
+        "staff": t.get("staff"),
+        "state": t.get("state"),
+        "transfers": t.get("transfers") or 0,
+        "issued_epoch": int(issued.timestamp()),
+        "hour": issued.astimezone(tz).hour,
+        "wait_s": wait_s,
+        "service_s": service_s,
+        "estimated_wait_s": t.get("estimated_wait_s"),
+        "rating": t.get("rating"),
+        "snap_seq": snap_seq,
     }
 
 
@@ -161,18 +292,32 @@ class CentralStore:
         cur = self.conn.execute("SELECT * FROM sites WHERE id = ?", (site,))
         row = cur.fetchone()
         if row is None:
-            return {"id": site, "cursor": 0, "snapshot_seq": 0, "info": None, "timezone": None, "day": None,
-                    "last_heard": None, "last_attempt": None, "last_error": None, "events_total": 0, "behind": 0}
+            return {
+                "id": site,
+                "cursor": 0,
+                "snapshot_seq": 0,
+                "info": None,
+                "timezone": None,
+                "day": None,
+                "last_heard": None,
+                "last_attempt": None,
+                "last_error": None,
+                "events_total": 0,
+                "behind": 0,
+            }
         return dict(zip([d[0] for d in cur.description], row))
 
     def cursor(self, site: str) -> int:
         return int(self.site_row(site)["cursor"])
 
     def note_failure(self, site: str, at: dt.datetime, error: str) -> None:
-        self.write(lambda c: c.execute(
-            """INSERT INTO sites (id, last_attempt, last_error) VALUES (?, ?, ?)
+        self.write(
+            lambda c: c.execute(
+                """INSERT INTO sites (id, last_attempt, last_error) VALUES (?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET last_attempt = excluded.last_attempt, last_error = excluded.last_error""",
-            (site, at.isoformat(), error)))
+                (site, at.isoformat(), error),
+            )
+        )
 
     # ------------------------------------------------------------------ ingest
 
@@ -191,28 +336,56 @@ class CentralStore:
         def write(c: sqlite3.Connection) -> dict[str, Any]:
             row = self.site_row(site)
             cursor = int(row["cursor"])
-            tickets: dict[int, dict[str, Any]] = {}
-            counters: dict[int, dict[str, Any]] = {}
-            others = []
-            for e in events:
-                if int(e["seq"]) <= cursor:
-                    continue
-                t = e.get("ticket")
-                if t:
-                    tickets[t["id"]] = t
-                cs = e.get("counter_status")
-                if cs:
-                    counters[cs["number"]] = cs
-                if not t and not cs:
-                    others.append((site, e["seq"], e.get("at"), e.get("day"), e.get("kind"), e.get("staff"),
-                                   json.dumps(e.get("details"), ensure_ascii=False) if e.get("details") else None))
+            fresh = [e for e in events if int(e["seq"]) > cursor]
+            # A page wholly behind the cursor (a repeated pull, an old bundle) changes nothing.
+            tickets = {t["id"]: t for t in (page.get("tickets") or [])} if fresh else {}
+            counters = {cs["number"]: cs for cs in (page.get("counters") or [])} if fresh else {}
+            others = [
+                (
+                    site,
+                    e["seq"],
+                    e.get("at"),
+                    e.get("day"),
+                    e.get("kind"),
+                    e.get("staff"),
+                    json.dumps(e.get("details"), ensure_ascii=False) if e.get("details") else None,
+                )
+                for e in fresh
+                if e.get("ticket_id") is None and not str(e.get("kind")).startswith("counter_")
+            ]
             c.executemany(_FACT_UPSERT, [fact_row(site, t, tz, snap) for t in tickets.values()])
-            c.executemany(_LIVE_UPSERT, [(site, t["id"], t["day"], t["state"], json.dumps(t, ensure_ascii=False), snap)
-                                         for t in tickets.values()])
-            c.executemany(_COUNTER_UPSERT, [(site, n, s.get("state"), s.get("staff"), s.get("ticket_id"),
-                                             s.get("pause_reason"), s.get("since"), snap) for n, s in counters.items()])
-            c.executemany("INSERT OR IGNORE INTO other_events (site, seq, at, day, kind, staff, details) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?)", others)
+            # Only the office's current day (and later) feeds the overview: a catch-up over
+            # old days does not write rows it would delete at once.
+            newest = max([row["day"] or "", *(t["day"] for t in tickets.values())])
+            c.executemany(
+                _LIVE_UPSERT,
+                [
+                    (site, t["id"], t["day"], t["state"], json.dumps(t, ensure_ascii=False), snap)
+                    for t in tickets.values()
+                    if t["day"] >= newest or t["state"] in ("called", "serving")
+                ],
+            )
+            c.executemany(
+                _COUNTER_UPSERT,
+                [
+                    (
+                        site,
+                        n,
+                        s.get("state"),
+                        s.get("staff"),
+                        s.get("ticket_id"),
+                        s.get("pause_reason"),
+                        s.get("since"),
+                        snap,
+                    )
+                    for n, s in counters.items()
+                ],
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO other_events (site, seq, at, day, kind, staff, details) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                others,
+            )
             days = sorted({t["day"] for t in tickets.values()})
             for day in days:
                 self._recompute_day(c, site, day, levels)
@@ -220,7 +393,7 @@ class CentralStore:
             # adds its rows but the gap is still pulled later.
             new_cursor = max(cursor, next_after) if after <= cursor else cursor
             site_day = max([row["day"] or "", *days, *[e.get("day") or "" for e in events]]) or None
-            applied = sum(1 for e in events if int(e["seq"]) > cursor)
+            applied = len(fresh)
             c.execute(
                 """INSERT INTO sites (id, cursor, snapshot_seq, info, timezone, day, last_heard, last_attempt,
                        last_error, events_total, behind)
@@ -231,26 +404,72 @@ class CentralStore:
                        last_heard = max(coalesce(sites.last_heard, ''), excluded.last_heard),
                        last_attempt = excluded.last_attempt, last_error = NULL,
                        events_total = sites.events_total + excluded.events_total, behind = excluded.behind""",
-                {"id": site, "cursor": new_cursor, "snap": snap,
-                 "info": json.dumps(info, ensure_ascii=False) if info else None, "tz": tz_name, "day": site_day,
-                 "heard": heard_at.isoformat(), "applied": applied, "behind": max(0, snap - new_cursor)})
+                {
+                    "id": site,
+                    "cursor": new_cursor,
+                    "snap": snap,
+                    "info": json.dumps(info, ensure_ascii=False) if info else None,
+                    "tz": tz_name,
+                    "day": site_day,
+                    "heard": heard_at.isoformat(),
+                    "applied": applied,
+                    "behind": max(0, snap - new_cursor),
+                },
+            )
             if site_day:
                 # The overview shows the site's current day; older tickets no counter holds go.
-                c.execute("""DELETE FROM live_tickets WHERE site = ? AND day < ? AND id NOT IN
+                c.execute(
+                    """DELETE FROM live_tickets WHERE site = ? AND day < ? AND id NOT IN
                              (SELECT ticket_id FROM counters WHERE site = ? AND ticket_id IS NOT NULL)""",
-                          (site, site_day, site))
+                    (site, site_day, site),
+                )
             return {"applied": applied, "cursor": new_cursor, "more": bool(page.get("more")), "days": days}
 
-        return self.write(write)
+        result: dict[str, Any] = self.write(write)
+        return result
 
     def _recompute_day(self, c: sqlite3.Connection, site: str, day: str, levels: int) -> None:
-        c.execute("DELETE FROM daily WHERE site = ? AND day = ?", (site, day))
-        for dim in DIMENSIONS:
-            key = _KEY_SQL[dim]
-            c.execute(f"""INSERT INTO daily (dim, site, day, key, {", ".join(AGG_COLUMNS)})
-                          SELECT '{dim}', site, day, {key}, {_AGG_SQL} FROM facts
-                          WHERE site = :site AND day = :day GROUP BY {key}""",
-                      {"site": site, "day": day, "levels": levels})
+        groups = aggregate_facts(c, site, day, levels)
+        # ``dim IN (…)`` lets SQLite use the primary key (dim, day, site, key) instead of
+        # scanning the whole table, which grows with every day of every site.
+        c.execute(f"DELETE FROM daily WHERE dim IN ({_DIMS}) AND day = ? AND site = ?", (*DIMENSIONS, day, site))
+        c.executemany(
+            f"INSERT INTO daily (dim, site, day, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
+            [(dim, site, day, key, *_agg_values(g)) for (dim, key), g in groups.items()],
+        )
+        # The month's roll-up is rebuilt later (``roll_up``), once per catch-up, not per page.
+        c.execute("INSERT OR IGNORE INTO dirty_months (site, month) VALUES (?, ?)", (site, day[:7]))
+
+    def roll_up(self) -> int:
+        """Rebuild the monthly aggregates of every month that changed. Returns how many."""
+
+        def write(c: sqlite3.Connection) -> int:
+            dirty = c.execute("SELECT site, month FROM dirty_months").fetchall()
+            for site, month in dirty:
+                cur = c.execute(
+                    f"SELECT dim, key, {_AGG_NAMES} FROM daily WHERE dim IN ({', '.join('?' * len(DIMENSIONS))}) "
+                    f"AND day BETWEEN ? AND ? AND site = ?",
+                    (*DIMENSIONS, f"{month}-01", f"{month}-31", site),
+                )
+                names = [d[0] for d in cur.description]
+                groups: dict[tuple[str, str], dict[str, Any]] = {}
+                for values in cur:
+                    row = dict(zip(names, values))
+                    g = groups.get((row["dim"], row["key"]))
+                    if g is None:
+                        g = groups[(row["dim"], row["key"])] = new_agg()
+                    merge_into(g, row)
+                c.execute(
+                    f"DELETE FROM monthly WHERE dim IN ({_DIMS}) AND month = ? AND site = ?", (*DIMENSIONS, month, site)
+                )
+                c.executemany(
+                    f"INSERT INTO monthly (dim, site, month, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
+                    [(dim, site, month, key, *_agg_values(g)) for (dim, key), g in groups.items()],
+                )
+                c.execute("DELETE FROM dirty_months WHERE site = ? AND month = ?", (site, month))
+            return len(dirty)
+
+        return int(self.write(write))
 
     # ------------------------------------------------------------------ reads for the overview
 
@@ -261,9 +480,13 @@ class CentralStore:
 
     def live(self, site: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(tickets of the site's current day or still held, counters) as last pulled."""
-        tickets = [json.loads(r[0]) for r in self.conn.execute(
-            "SELECT data FROM live_tickets WHERE site = ? ORDER BY id", (site,))]
-        cur = self.conn.execute("SELECT number, state, staff, ticket_id, pause_reason, since FROM counters "
-                                "WHERE site = ? ORDER BY number", (site,))
+        tickets = [
+            json.loads(r[0])
+            for r in self.conn.execute("SELECT data FROM live_tickets WHERE site = ? ORDER BY id", (site,))
+        ]
+        cur = self.conn.execute(
+            "SELECT number, state, staff, ticket_id, pause_reason, since FROM counters WHERE site = ? ORDER BY number",
+            (site,),
+        )
         counters = [dict(zip(("number", "state", "staff", "ticket_id", "pause_reason", "since"), r)) for r in cur]
         return tickets, counters

@@ -28,13 +28,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .. import auth
+from .. import auth, guard
 from ..api import read_json
-from ..app import http_error, motcua_error, server_error
+from ..app import http_error, motcua_error
 from ..errors import BadRequest, MotcuaError, NotFound, Unauthorized
 from ..hub import Hub
 from ..reports import parse_date, to_csv, to_xlsx
-from ..ws import same_origin
 from . import accounts, overview
 from .config import CentralConfig
 from .pull import Clock, Puller, utc_now
@@ -54,8 +53,9 @@ def _store(conn: HTTPConnection) -> CentralStore:
 def _admin(conn: HTTPConnection) -> dict[str, Any]:
     user = accounts.current_user(conn, _store(conn))
     if user is None:
-        raise Unauthorized("Hãy đăng nhập (tài khoản của central).", "Please sign in (a central account).",
-                           key="login_required")
+        raise Unauthorized(
+            "Hãy đăng nhập (tài khoản của central).", "Please sign in (a central account).", key="login_required"
+        )
     return user
 
 
@@ -68,7 +68,9 @@ def page(name: str):  # type: ignore[no-untyped-def]
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"ok": True, "sites": len(request.app.state.config.sites), "screens": len(request.app.state.hub)})
+    return JSONResponse(
+        {"ok": True, "sites": len(request.app.state.config.sites), "screens": len(request.app.state.hub)}
+    )
 
 
 async def login(request: Request) -> JSONResponse:
@@ -101,14 +103,20 @@ async def logout(request: Request) -> JSONResponse:
 
 async def me(request: Request) -> JSONResponse:
     user = _admin(request)
-    return JSONResponse({"user": {"username": user["username"], "display_name": user["display_name"]},
-                         "central": request.app.state.config.central.name})
+    return JSONResponse(
+        {
+            "user": {"username": user["username"], "display_name": user["display_name"]},
+            "central": request.app.state.config.central.name,
+        }
+    )
 
 
 async def get_overview(request: Request) -> JSONResponse:
     _admin(request)
     app = request.app
-    return JSONResponse(await app.state.in_writer(overview.overview, app.state.config, _store(request), app.state.clock()))
+    return JSONResponse(
+        await app.state.in_writer(overview.overview, app.state.config, _store(request), app.state.clock())
+    )
 
 
 async def get_monitor(request: Request) -> JSONResponse:
@@ -117,8 +125,9 @@ async def get_monitor(request: Request) -> JSONResponse:
     site_id = request.path_params["site"]
     if site_id not in {s.id for s in app.state.config.sites}:
         raise NotFound("Không có điểm một cửa này.", "No such site.", key="site_not_found")
-    return JSONResponse(await app.state.in_writer(overview.monitor, app.state.config, _store(request), site_id,
-                                                  app.state.clock()))
+    return JSONResponse(
+        await app.state.in_writer(overview.monitor, app.state.config, _store(request), site_id, app.state.clock())
+    )
 
 
 def _report_args(request: Request) -> tuple[dt.date, dt.date, str, list[str] | None]:
@@ -127,8 +136,11 @@ def _report_args(request: Request) -> tuple[dt.date, dt.date, str, list[str] | N
         raise BadRequest("Cần from và to (dd/mm/yyyy).", "from and to are required (dd/mm/yyyy).", key="bad_range")
     by = q.get("by") or "site"
     if by not in GROUPINGS:
-        raise BadRequest(f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
-                         f"Group by must be one of: {', '.join(GROUPINGS)}.", key="bad_group")
+        raise BadRequest(
+            f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+            f"Group by must be one of: {', '.join(GROUPINGS)}.",
+            key="bad_group",
+        )
     sites = [s for s in (q.get("site") or "").split(",") if s] or None
     return parse_date(q["from"]), parse_date(q["to"]), by, sites
 
@@ -137,8 +149,9 @@ async def _report(request: Request) -> dict[str, Any]:
     _admin(request)
     date_from, date_to, by, sites = _report_args(request)
     config: CentralConfig = request.app.state.config
-    return await asyncio.to_thread(build_central_report, str(_store(request).path), config, date_from, date_to,
-                                   by, sites)
+    return await asyncio.to_thread(
+        build_central_report, str(_store(request).path), config, date_from, date_to, by, sites
+    )
 
 
 async def get_report(request: Request) -> JSONResponse:
@@ -152,17 +165,23 @@ async def export_report(request: Request) -> Response:
     report = await _report(request)
     name = f"bao-cao-tong-hop-{report['from']}-{report['to']}-{report['by']}.{fmt}"
     if fmt == "csv":
-        return Response(to_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     data = await asyncio.to_thread(to_xlsx, report)
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 async def websocket_overview(websocket: WebSocket) -> None:
     app = websocket.app
     user = accounts.current_user(websocket, app.state.store)
-    if user is None or not same_origin(websocket):
+    if user is None or guard.foreign_origin(websocket.scope, frozenset()) is not None:
         await websocket.close(code=1008, reason="login required")
         return
     await websocket.accept()
@@ -234,8 +253,9 @@ def secret_key(config: CentralConfig) -> str:
     return key
 
 
-def create_central_app(config: CentralConfig, *, database: str | Path | None = None, clock: Clock = utc_now,
-                       pull: bool = True) -> Starlette:
+def create_central_app(
+    config: CentralConfig, *, database: str | Path | None = None, clock: Clock = utc_now, pull: bool = True
+) -> Starlette:
     """The central's app. ``pull=False`` leaves the sites alone (tests drive ``app.state.puller``)."""
 
     @contextlib.asynccontextmanager
@@ -278,9 +298,22 @@ def create_central_app(config: CentralConfig, *, database: str | Path | None = N
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SessionMiddleware, secret_key=secret_key(config), session_cookie="motcua_central",
-                               same_site="strict", https_only=config.central.https, max_age=14 * 24 * 3600)],
-        exception_handlers={MotcuaError: motcua_error, HTTPException: http_error, Exception: server_error},
+        middleware=[
+            # The offices' guards: security headers (CSP), no state change from another
+            # origin or without a JSON body, no traceback to a user.
+            Middleware(guard.SecurityHeaders),
+            Middleware(guard.CrossSiteGuard, allowed=guard.allowed_origins("", [])),
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret_key(config),
+                session_cookie="motcua_central",
+                same_site="strict",
+                https_only=config.central.https,
+                max_age=14 * 24 * 3600,
+            ),
+            Middleware(guard.CatchErrors),
+        ],
+        exception_handlers={MotcuaError: motcua_error, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.config = config

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest
 from ..reports import parse_date
 from ..store import connect
@@ -27,11 +28,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", help="PLAN.toml with [[variants]] (see docs/whatif.md)")
     p.add_argument("--seeds", type=int, default=20, help="replays per day and plan (default 20)")
     p.add_argument("--recommend", action="store_true", help="search plan variants and show the three best")
-    p.add_argument("--objective", choices=OBJECTIVES, default="p90",
-                   help="with --recommend: p90 wait, balance of utilisation, or a weighted mix (default p90)")
+    p.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="p90",
+        help="with --recommend: p90 wait, balance of utilisation, or a weighted mix (default p90)",
+    )
     p.add_argument("--weight", type=float, default=0.5, help="with --objective mix: the weight of p90 (0-1)")
-    p.add_argument("--budget", type=float, default=25.0, help="with --recommend: search time in seconds (default 25)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=25.0,
+        help="with --recommend: seconds for the whole run, search included (default 25)",
+    )
     p.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    p.add_argument(
+        "--csv-dialect",
+        choices=DIALECTS,
+        default=DEFAULT_DIALECT,
+        help='CSV for Excel in Vietnamese (";", decimal commas; default) or plain "comma"',
+    )
     p.add_argument("--output", help="file to write (default: standard output; xlsx: mo-phong-….xlsx)")
 
 
@@ -39,8 +55,16 @@ def command(config: Config, args: argparse.Namespace) -> int:
     start = parse_date(args.date_from)
     end = parse_date(args.date_to) if args.date_to else start
     variants = load_plan_file(args.plan, config) if args.plan else []
-    request = Request(start, end, variants, seeds=args.seeds, recommend=args.recommend, objective=args.objective,
-                      weight=args.weight, budget_s=args.budget)
+    request = Request(
+        start,
+        end,
+        variants,
+        seeds=args.seeds,
+        recommend=args.recommend,
+        objective=args.objective,
+        weight=args.weight,
+        budget_s=args.budget,
+    )
     request.check()
     path = config.resolve(config.server.database)
     if not path.is_file():
@@ -61,7 +85,7 @@ def command(config: Config, args: argparse.Namespace) -> int:
     if args.format == "json":
         data = export.to_json(result)
     elif args.format == "csv":
-        data = export.to_csv(result)
+        data = export.to_csv(result, args.csv_dialect)
     else:
         data = export.to_xlsx(result, config.office.name)
         output = output or f"mo-phong-{result['from']}-{result['to']}.xlsx"
@@ -80,9 +104,11 @@ def recommendation_lines(result: dict[str, Any]) -> list[str]:
     for p in rec["plans"]:
         f = p["figures"]["overall"]
         share = f["within_15_share"]
-        lines.append(f"  {p['name']}: {p['changes']} — chờ P90 {export.vn_number(f['p90_min'])} phút, "
-                     f"TB {export.vn_number(f['mean_min'])} phút, trong 15 phút "
-                     f"{export.vn_number(None if share is None else share * 100)}%")
+        lines.append(
+            f"  {p['name']}: {p['changes']} — chờ P90 {export.vn_number(f['p90_min'])} phút, "
+            f"TB {export.vn_number(f['mean_min'])} phút, trong 15 phút "
+            f"{export.vn_number(None if share is None else share * 100)}%"
+        )
     return lines
 
 

@@ -108,8 +108,12 @@ def format_session(s: tuple[dt.time, dt.time]) -> str:
 
 
 def actual_plan(config: Config) -> Plan:
-    return Plan(ACTUAL_NAME, tuple(CounterPlan(c.number, dict(c.services)) for c in config.counters),
-                config.queue.priority_rule, config.queue.interleave)
+    return Plan(
+        ACTUAL_NAME,
+        tuple(CounterPlan(c.number, dict(c.services)) for c in config.counters),
+        config.queue.priority_rule,
+        config.queue.interleave,
+    )
 
 
 def _int(value: Any, key: str, low: int, high: int) -> int:
@@ -146,8 +150,11 @@ def _services(value: Any, key: str, config: Config) -> dict[str, str]:
         if code not in codes:
             raise _fail(f"{key}.{code}", "lĩnh vực không tồn tại", "no such service")
         if level not in LEVELS:
-            raise _fail(f"{key}.{code}", "mức phải là primary, normal hoặc backup",
-                        "level must be primary, normal or backup")
+            raise _fail(
+                f"{key}.{code}",
+                "mức phải là primary, normal, backup hoặc appointment",
+                "level must be primary, normal, backup or appointment",
+            )
         out[code] = level
     return out
 
@@ -164,7 +171,9 @@ def parse_variant(data: Any, key: str, config: Config, base: Plan) -> Plan:
     plan = replace(base, name=name.strip())
     if "priority_rule" in data:
         if data["priority_rule"] not in ("strict", "interleave"):
-            raise _fail(f"{key}.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
+            raise _fail(
+                f"{key}.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"'
+            )
         plan = replace(plan, priority_rule=data["priority_rule"])
     if "interleave" in data:
         plan = replace(plan, interleave=_int(data["interleave"], f"{key}.interleave", 0, 100))
@@ -202,8 +211,11 @@ def parse_variant(data: Any, key: str, config: Config, base: Plan) -> Plan:
         hours = parse_hours(c["hours"], f"{ck}.hours") if "hours" in c else (current.hours if current else None)
         if current is None and hours is None and not closed:
             raise _fail(f"{ck}.hours", "quầy mới cần giờ mở", "a new counter needs its opening hours")
-        shift = _int(c["shift_minutes"], f"{ck}.shift_minutes", -MAX_SHIFT, MAX_SHIFT) if "shift_minutes" in c \
+        shift = (
+            _int(c["shift_minutes"], f"{ck}.shift_minutes", -MAX_SHIFT, MAX_SHIFT)
+            if "shift_minutes" in c
             else (current.shift_minutes if current else 0)
+        )
         plan = plan.with_counter(CounterPlan(number, services, hours, closed, shift))
     if all(c.closed for c in plan.counters):
         raise _fail(f"{key}.counters", "kế hoạch không còn quầy nào mở", "the plan leaves no counter open")
@@ -220,8 +232,11 @@ def parse_plans(data: Any, config: Config, base: Plan | None = None) -> list[Pla
             raise _fail(k, "khóa không hợp lệ (chỉ có [[variants]])", "unknown key (only [[variants]])")
     variants = data.get("variants", [])
     if not isinstance(variants, list) or len(variants) > MAX_VARIANTS:
-        raise _fail("variants", f"phải là danh sách tối đa {MAX_VARIANTS} phương án",
-                    f"must be a list of at most {MAX_VARIANTS} variants")
+        raise _fail(
+            "variants",
+            f"phải là danh sách tối đa {MAX_VARIANTS} phương án",
+            f"must be a list of at most {MAX_VARIANTS} variants",
+        )
     plans = [parse_variant(v, f"variants[{i}]", config, base) for i, v in enumerate(variants)]
     names = [p.name for p in plans]
     for i, n in enumerate(names):
@@ -235,10 +250,13 @@ def load_plan_file(path: str | Path, config: Config) -> list[Plan]:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
-        raise PlanError(f"Không đọc được tệp kế hoạch {p}: {e.strerror}", f"Cannot read plan file {p}: {e.strerror}",
-                        key="bad_plan") from None
+        raise PlanError(
+            f"Không đọc được tệp kế hoạch {p}: {e.strerror}", f"Cannot read plan file {p}: {e.strerror}", key="bad_plan"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise PlanError(f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="bad_plan") from None
+        raise PlanError(
+            f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="bad_plan"
+        ) from None
     return parse_plans(data, config)

@@ -18,13 +18,18 @@ import json
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 # Longest gap between a visit's end and the counter's next call still counted as the
 # clerk's turnaround (filing, a word with a colleague); longer gaps are idle time.
 TURNAROUND_CAP_S = 120.0
 
-_COUNTER_KINDS = {"counter_opened": "open", "counter_closed": "close",
-                  "counter_paused": "pause", "counter_resumed": "resume"}
+_COUNTER_KINDS = {
+    "counter_opened": "open",
+    "counter_closed": "close",
+    "counter_paused": "pause",
+    "counter_resumed": "resume",
+}
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,20 @@ class RecordedDay:
     end: dt.datetime | None = None
 
     def durations(self) -> dict[str, list[float]]:
-        """Every visit's busy time, per service: the pool variant plans sample from."""
+        """Every visit's busy time: the pool variant plans sample from, keyed by service and
+        outcome (``"CT|done"``: a served citizen's visit is not as short as an absent one's)
+        and by service alone (``"CT"``) as the fallback."""
         out: dict[str, list[float]] = defaultdict(list)
         for a in self.arrivals:
             for v in a.visits:
                 if v.outcome != "unfinished":
                     out[v.service].append(v.busy_s)
+                    out[pool_key(v.service, v.outcome)].append(v.busy_s)
         return dict(out)
+
+
+def pool_key(service: str, outcome: str) -> str:
+    return f"{service}|{outcome}"
 
 
 class _Building:
@@ -93,25 +105,43 @@ class _Building:
 
     def __init__(self, ticket_id: int, at: dt.datetime, service: str, priority: bool):
         self.ticket_id, self.at, self.service, self.priority = ticket_id, at, service, priority
-        self.visits: list[dict[str, object]] = []
+        self.visits: list[dict[str, Any]] = []
         self.cancelled_at: dt.datetime | None = None
         self.waits: list[list[dt.datetime | None]] = [[at, None]]
 
     def freeze(self) -> Arrival:
-        visits = tuple(Visit(service=str(v["service"]), counter=v["counter"],  # type: ignore[arg-type]
-                             busy_s=float(v["busy_s"]), outcome=str(v["outcome"]),  # type: ignore[arg-type]
-                             to_service=v.get("to_service"), to_counter=v.get("to_counter"),  # type: ignore[arg-type]
-                             requeued_at=v.get("requeued_at"))  # type: ignore[arg-type]
-                       for v in self.visits)
-        return Arrival(self.ticket_id, self.at, self.service, self.priority, visits, self.cancelled_at,
-                       tuple((a, b) for a, b in self.waits if a is not None))
+        visits = tuple(
+            Visit(
+                service=str(v["service"]),
+                counter=v["counter"],
+                busy_s=float(v["busy_s"]),
+                outcome=str(v["outcome"]),
+                to_service=v.get("to_service"),
+                to_counter=v.get("to_counter"),
+                requeued_at=v.get("requeued_at"),
+            )
+            for v in self.visits
+        )
+        return Arrival(
+            self.ticket_id,
+            self.at,
+            self.service,
+            self.priority,
+            visits,
+            self.cancelled_at,
+            tuple((a, b) for a, b in self.waits if a is not None),
+        )
 
 
 def recorded_days(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date) -> list[RecordedDay]:
     """The office days in ``[date_from, date_to]`` that have tickets, oldest first."""
-    days = [r[0] for r in conn.execute(
-        "SELECT DISTINCT day FROM events WHERE day BETWEEN ? AND ? AND kind = 'ticket_issued' ORDER BY day",
-        (date_from.isoformat(), date_to.isoformat()))]
+    days = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT day FROM events WHERE day BETWEEN ? AND ? AND kind = 'ticket_issued' ORDER BY day",
+            (date_from.isoformat(), date_to.isoformat()),
+        )
+    ]
     return [read_day(conn, d) for d in days]
 
 
@@ -119,7 +149,9 @@ def _counters_open_before(conn: sqlite3.Connection, day: str) -> dict[int, str]:
     state: dict[int, str] = {}
     rows = conn.execute(
         "SELECT counter, kind FROM events WHERE seq IN (SELECT max(seq) FROM events WHERE day < ? AND kind IN "
-        "('counter_opened', 'counter_closed', 'counter_paused', 'counter_resumed') GROUP BY counter)", (day,))
+        "('counter_opened', 'counter_closed', 'counter_paused', 'counter_resumed') GROUP BY counter)",
+        (day,),
+    )
     for counter, kind in rows:
         k = _COUNTER_KINDS[kind]
         if k != "close":
@@ -135,8 +167,9 @@ def read_day(conn: sqlite3.Connection, day: str) -> RecordedDay:
     changes: list[CounterChange] = []
     first: dt.datetime | None = None
     last: dt.datetime | None = None
-    rows = conn.execute("SELECT at, kind, ticket_id, service, counter, details FROM events WHERE day = ? "
-                        "ORDER BY seq", (day,))
+    rows = conn.execute(
+        "SELECT at, kind, ticket_id, service, counter, details FROM events WHERE day = ? ORDER BY seq", (day,)
+    )
     for at_text, kind, tid, service, counter, details_text in rows:
         at = dt.datetime.fromisoformat(at_text)
         first = first or at
@@ -159,17 +192,26 @@ def read_day(conn: sqlite3.Connection, day: str) -> RecordedDay:
                 gap = (at - prev[0]).total_seconds()
                 if 0 <= gap <= TURNAROUND_CAP_S:
                     prev[1]["busy_s"] = float(prev[1]["busy_s"]) + gap  # type: ignore[arg-type]
-            visit: dict[str, object] = {"service": service, "counter": counter, "called": at,
-                                        "busy_s": 0.0, "outcome": "unfinished"}
+            visit: dict[str, object] = {
+                "service": service,
+                "counter": counter,
+                "called": at,
+                "busy_s": 0.0,
+                "outcome": "unfinished",
+            }
             b.visits.append(visit)
             open_visit[tid] = visit
         elif kind in ("ticket_done", "ticket_no_show", "ticket_transferred"):
-            visit = open_visit.pop(tid, None)  # type: ignore[assignment]
-            if visit is None:
+            ending = open_visit.pop(tid, None)
+            if ending is None:
                 continue
+            visit = ending
             visit["busy_s"] = (at - visit["called"]).total_seconds()  # type: ignore[operator]
-            visit["outcome"] = {"ticket_done": "done", "ticket_no_show": "no_show",
-                                "ticket_transferred": "transferred"}[kind]
+            visit["outcome"] = {
+                "ticket_done": "done",
+                "ticket_no_show": "no_show",
+                "ticket_transferred": "transferred",
+            }[kind]
             if kind == "ticket_transferred":
                 visit["to_service"] = details.get("to_service")
                 visit["to_counter"] = details.get("to_counter")

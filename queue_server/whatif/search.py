@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import LEVELS
 from ..errors import BadRequest
 from .plan import Plan
 
 OBJECTIVES = ("p90", "balance", "mix")
+# The levels the search moves between (not "appointment": an appointments-only counter is
+# a decision about bookings, not about staffing).
+SEARCH_LEVELS = ("primary", "normal", "backup")
 SHIFT_STEP = 30
 SHIFT_LIMIT = 90
 
@@ -36,8 +38,11 @@ Evaluate = Callable[[Plan], dict[str, Any]]
 
 def check_objective(objective: str, weight: float) -> None:
     if objective not in OBJECTIVES:
-        raise BadRequest(f"Tiêu chí phải là một trong: {', '.join(OBJECTIVES)}.",
-                         f"The objective must be one of: {', '.join(OBJECTIVES)}.", key="bad_objective")
+        raise BadRequest(
+            f"Tiêu chí phải là một trong: {', '.join(OBJECTIVES)}.",
+            f"The objective must be one of: {', '.join(OBJECTIVES)}.",
+            key="bad_objective",
+        )
     if not 0.0 <= weight <= 1.0:
         raise BadRequest("Trọng số phải từ 0 đến 1.", "The weight must be from 0 to 1.", key="bad_weight")
 
@@ -64,13 +69,16 @@ class Scorer:
             return p90(figs)
         if self.objective == "balance":
             return balance(figs)
-        return (self.weight * p90(figs) / max(self.base_p90, 0.1)
-                + (1 - self.weight) * balance(figs) / max(self.base_balance, 0.01))
+        return self.weight * p90(figs) / max(self.base_p90, 0.1) + (1 - self.weight) * balance(figs) / max(
+            self.base_balance, 0.01
+        )
 
 
 def _key(plan: Plan) -> tuple[Any, ...]:
-    return tuple((c.number, tuple(sorted(c.services.items())), c.shift_minutes, c.closed)
-                 for c in sorted(plan.counters, key=lambda c: c.number))
+    return tuple(
+        (c.number, tuple(sorted(c.services.items())), c.shift_minutes, c.closed)
+        for c in sorted(plan.counters, key=lambda c: c.number)
+    )
 
 
 def neighbours(plan: Plan, allowed: dict[int, set[str]]) -> list[Plan]:
@@ -79,7 +87,7 @@ def neighbours(plan: Plan, allowed: dict[int, set[str]]) -> list[Plan]:
         if c.closed:
             continue
         for code in sorted(allowed.get(c.number, set())):
-            for level in LEVELS:
+            for level in SEARCH_LEVELS:
                 if c.services.get(code) != level:
                     out.append(plan.with_counter(replace(c, services={**c.services, code: level})))
         for step in (-SHIFT_STEP, SHIFT_STEP):
@@ -109,9 +117,18 @@ def describe(plan: Plan, base: Plan) -> str:
     return "; ".join(parts) or "Không đổi"
 
 
-def recommend(base: Plan, allowed: dict[int, set[str]], evaluate: Evaluate, *, objective: str, weight: float,
-              budget_s: float, seed: int = 0, progress: Callable[[float], None] | None = None,
-              clock: Callable[[], float] = time.monotonic) -> list[dict[str, Any]]:
+def recommend(
+    base: Plan,
+    allowed: dict[int, set[str]],
+    evaluate: Evaluate,
+    *,
+    objective: str,
+    weight: float,
+    budget_s: float,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
     """The three best plans found (better than ``base`` or not), each with its figures and score."""
     started = clock()
     base_figs = evaluate(base)
@@ -139,13 +156,26 @@ def recommend(base: Plan, allowed: dict[int, set[str]], evaluate: Evaluate, *, o
                 current, current_score, improved = candidate, s, True
                 break
     ranked = sorted((v for k, v in seen.items() if k != _key(base)), key=lambda v: v[0])[:3]
-    return [{"name": f"Đề xuất {i + 1}", "changes": describe(p, base), "score": round(s, 4),
-             "plan": p.to_dict(), "figures": f}
-            for i, (s, p, f) in enumerate(ranked)] + [{"name": base.name, "changes": "Không đổi",
-                                                        "score": round(score(base_figs), 4),
-                                                        "plan": base.to_dict(), "figures": base_figs, "base": True}]
+    return [
+        {
+            "name": f"Đề xuất {i + 1}",
+            "changes": describe(p, base),
+            "score": round(s, 4),
+            "plan": p.to_dict(),
+            "figures": f,
+        }
+        for i, (s, p, f) in enumerate(ranked)
+    ] + [
+        {
+            "name": base.name,
+            "changes": "Không đổi",
+            "score": round(score(base_figs), 4),
+            "plan": base.to_dict(),
+            "figures": base_figs,
+            "base": True,
+        }
+    ]
 
 
 def allowed_services(base: Plan) -> dict[int, set[str]]:
     return {c.number: set(c.services) for c in base.counters}
-

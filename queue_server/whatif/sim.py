@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config, Counter
-from ..engine import CounterState, Engine, Event, TicketState
+from ..engine import CounterState, Engine, Event, Ticket, TicketState
 from ..errors import MotcuaError
 from .plan import Plan
-from .record import Arrival, RecordedDay, Visit
+from .record import Arrival, RecordedDay, Visit, pool_key
 
 # Order of happenings at the same instant: counters change first, then clerks finish, then
 # citizens arrive; clerks who are free press Next after all of them.
@@ -40,12 +40,41 @@ class Trace:
     day: str
     start: dt.datetime
     first_waits: list[tuple[str, float]] = field(default_factory=list)  # (issuing service, seconds)
-    never_called: dict[str, int] = field(default_factory=dict)  # still waiting at the end, per service
+    # (issuing service, seconds waited until the end) of those never called that day
+    never_called: list[tuple[str, float]] = field(default_factory=list)
     queue_steps: list[tuple[float, int]] = field(default_factory=list)  # (seconds from start, +1/-1)
     busy_s: dict[int, float] = field(default_factory=dict)
     open_s: dict[int, float] = field(default_factory=dict)
     calls: list[tuple[float, int, str]] = field(default_factory=list)  # (seconds, counter, label)
     end_s: float = 0.0
+
+
+class ReplayEngine(Engine):
+    """The server's engine, every rule of calling as it is, without working out each new
+    ticket's position: a replay has nobody to tell, and a position never changes who is
+    called (``tests/test_whatif_live.py`` checks the calls against a live server)."""
+
+    def __init__(self, config: Config, now: dt.datetime) -> None:
+        super().__init__(config, now)
+        # Ids of tickets that became waiting (fed by the replay from the engine's events);
+        # the ones no longer waiting are dropped as they are met. A day's replay asks for the
+        # waiting tickets thousands of times, and the day holds hundreds of finished ones.
+        self.maybe_waiting: set[int] = set()
+
+    def position(self, ticket: Ticket, now: dt.datetime | None = None) -> tuple[int, int]:
+        return 0, 0
+
+    def waiting(self) -> list[Ticket]:
+        out: list[Ticket] = []
+        gone: list[int] = []
+        for i in self.maybe_waiting:
+            t = self.tickets[i]
+            if t.state is TicketState.WAITING:
+                out.append(t)
+            else:
+                gone.append(i)
+        self.maybe_waiting.difference_update(gone)
+        return out
 
 
 def plan_config(config: Config, plan: Plan) -> Config:
@@ -56,8 +85,14 @@ def plan_config(config: Config, plan: Plan) -> Config:
     for cp in sorted(plan.counters, key=lambda c: c.number):
         base = known.get(cp.number)
         name = base.name if base else f"Quầy {cp.number}"
-        counters.append(Counter(number=cp.number, name=name, services=dict(cp.services),
-                                name_en=base.name_en if base else f"Counter {cp.number}"))
+        counters.append(
+            Counter(
+                number=cp.number,
+                name=name,
+                services=dict(cp.services),
+                name_en=base.name_en if base else f"Counter {cp.number}",
+            )
+        )
     return dataclasses.replace(
         config,
         counters=counters,
@@ -97,14 +132,22 @@ def _timeline(day: RecordedDay, config: Config, plan: Plan) -> list[tuple[dt.dat
 class Replay:
     """One replay of one day under one plan with one seed. Call ``run()`` once."""
 
-    def __init__(self, day: RecordedDay, config: Config, plan: Plan, *, seed: int = 0,
-                 pool: dict[str, list[float]] | None = None, log: Callable[..., None] | None = None):
+    def __init__(
+        self,
+        day: RecordedDay,
+        config: Config,
+        plan: Plan,
+        *,
+        seed: int = 0,
+        pool: dict[str, list[float]] | None = None,
+        log: Callable[..., None] | None = None,
+    ):
         self.day, self.plan, self.log = day, plan, log
         self.config = plan_config(config, plan)
         self.rng = random.Random(f"{day.day}:{seed}")
         self.pool = pool if pool is not None else day.durations()
         self.start = day.start or dt.datetime.combine(dt.date.fromisoformat(day.day), dt.time(0), config.office.tz)
-        self.engine = Engine(self.config, self.start)
+        self.engine = ReplayEngine(self.config, self.start)
         self.trace = Trace(day.day, self.start)
         self.heap: list[tuple[dt.datetime, int, int, Any]] = []
         self._n = 0
@@ -118,6 +161,10 @@ class Replay:
         self.open_since: dict[int, dt.datetime] = {}
         self.in_plan = {c.number for c in plan.counters if not c.closed}
         self.waiting = 0  # tickets waiting now, followed from the engine's events
+        # Who waits for what, from the same events: (service, counter sent to) per ticket id,
+        # so a counter with nobody it could call does not press Next for nothing.
+        self.queue: dict[int, tuple[str, int | None]] = {}
+        self.levels = {c.number: set(c.services) for c in self.config.counters}
 
     # ------------------------------------------------------------------ scheduling
 
@@ -139,16 +186,20 @@ class Replay:
         s = self._seconds(now)
         for e in events:
             k = e.kind
-            if k in ("ticket_issued", "ticket_transferred", "ticket_requeued"):
+            if k in ("ticket_issued", "ticket_transferred", "ticket_requeued") and e.ticket is not None:
                 self.trace.queue_steps.append((s, 1))
                 self.waiting += 1
-            elif k == "ticket_cancelled":
+                self.queue[e.ticket["id"]] = (e.ticket["service"], e.ticket.get("target_counter"))
+                self.engine.maybe_waiting.add(e.ticket["id"])
+            elif k == "ticket_cancelled" and e.ticket is not None:
                 self.trace.queue_steps.append((s, -1))
                 self.waiting -= 1
+                self.queue.pop(e.ticket["id"], None)
             elif k == "ticket_called" and e.ticket is not None and e.counter is not None:
                 self.trace.queue_steps.append((s, -1))
                 self.waiting -= 1
                 tid = e.ticket["id"]
+                self.queue.pop(tid, None)
                 self.trace.calls.append((s, e.counter["number"], e.ticket["label"]))
                 arrival = self.arrival_of.get(tid)
                 if arrival is not None and self.visit_no.get(tid, 0) == 0:
@@ -168,29 +219,40 @@ class Replay:
             self._push(a.at, _ARRIVE, a)
         for at, number, kind in _timeline(self.day, self.config, self.plan):
             self._push(at, _CHANGE, (number, kind))
+        # The replay ends where the recorded day ended (or at the plan's last closing time):
+        # whoever is still waiting then was not called that day, as on the recorded day.
+        closes = [at for at, _, kind in _timeline(self.day, self.config, self.plan) if kind == "close"]
+        end = max([self.day.end or self.start, *closes])
         last = self.start
-        while self.heap:
+        while self.heap and self.heap[0][0] <= end:
             now = self.heap[0][0]
             while self.heap and self.heap[0][0] == now:
                 _, order, _, payload = heapq.heappop(self.heap)
                 self._handle(now, order, payload)
             self._dispatch(now)
             last = now
-        end = max(last, self.day.end or last)
+        for number, called in self.call_at.items():  # still with a citizen at the end
+            self.trace.busy_s[number] = self.trace.busy_s.get(number, 0.0) + (end - called).total_seconds()
+        stop = end
+        end = max(last, end)
         for n, since in list(self.open_since.items()):
             self.trace.open_s[n] = self.trace.open_s.get(n, 0.0) + (end - since).total_seconds()
         for t in self.engine.waiting():
-            a = self.arrival_of.get(t.id)
-            if a is not None and self.visit_no.get(t.id, 0) == 0:
-                self.trace.never_called[a.service] = self.trace.never_called.get(a.service, 0) + 1
+            left = self.arrival_of.get(t.id)
+            if left is not None and self.visit_no.get(t.id, 0) == 0:
+                self.trace.never_called.append((left.service, (stop - left.at).total_seconds()))
         self.trace.end_s = self._seconds(end)
         return self.trace
 
     def _handle(self, now: dt.datetime, order: int, payload: Any) -> None:
         if order == _ARRIVE:
-            a: Arrival = payload
-            ticket, events = self.engine.issue(now, service=a.service, token=f"sim-{a.ticket_id}",
-                                               priority=a.priority and self.config.queue.priority_enabled)
+            a = payload
+            ticket, events = self.engine.issue(
+                now,
+                service=a.service,
+                token=f"sim-{a.ticket_id}",
+                priority=a.priority and self.config.queue.priority_enabled,
+            )
             if self.log is not None:
                 self.log(now, "issue", service=a.service, priority=ticket.priority, recorded=a.ticket_id)
             self.arrival_of[ticket.id] = a
@@ -259,9 +321,10 @@ class Replay:
             return
         for number in sorted(self.engine.counters):
             c = self.engine.counters[number]
-            if (c.state is CounterState.OPEN and c.ticket_id is None and number not in self.releasing
-                    and self.engine.pick_next(number) is not None):
-                self._next(now, number)
+            if c.state is CounterState.OPEN and c.ticket_id is None and number not in self.releasing:
+                served = self.levels.get(number, set())
+                if any(target == number or (target is None and code in served) for code, target in self.queue.values()):
+                    self._next(now, number)
                 if self.waiting <= 0:
                     return
 
@@ -291,7 +354,8 @@ class Replay:
     def _duration(self, visit: Visit | None, number: int, service: str) -> float:
         if visit is not None and visit.outcome != "unfinished" and visit.counter == number and visit.service == service:
             return visit.busy_s
-        pool = self.pool.get(service)
+        outcome = visit.outcome if visit is not None and visit.outcome != "unfinished" else "done"
+        pool = self.pool.get(pool_key(service, outcome)) or self.pool.get(service)
         if pool:
             return self.rng.choice(pool)
         return self.config.service(service).service_minutes * 60
@@ -300,7 +364,8 @@ class Replay:
         self.releasing.discard(number)
         visit = self.current.pop(number, None)
         c = self.engine.counters[number]
-        self.trace.busy_s[number] = self.trace.busy_s.get(number, 0.0) + (now - self.call_at.pop(number)).total_seconds()
+        busy = (now - self.call_at.pop(number)).total_seconds()
+        self.trace.busy_s[number] = self.trace.busy_s.get(number, 0.0) + busy
         if c.ticket_id is None:
             return
         tid = c.ticket_id
@@ -332,8 +397,15 @@ class Replay:
             self._do(now, "sign_on", number, self._staff(number))
 
 
-def replay(day: RecordedDay, config: Config, plan: Plan, *, seed: int = 0,
-           pool: dict[str, list[float]] | None = None, log: Callable[..., None] | None = None) -> Trace:
+def replay(
+    day: RecordedDay,
+    config: Config,
+    plan: Plan,
+    *,
+    seed: int = 0,
+    pool: dict[str, list[float]] | None = None,
+    log: Callable[..., None] | None = None,
+) -> Trace:
     """Replay ``day`` under ``plan``; see the module docstring."""
     try:
         return Replay(day, config, plan, seed=seed, pool=pool, log=log).run()

@@ -35,18 +35,29 @@ def _arrival_times(rng: random.Random, sessions: list[tuple[dt.datetime, dt.date
     return sorted(out)
 
 
-def record_day(store: Store, config: Config, day: dt.date, *, tickets: int = 150, seed: int = 1,
-               transfer_share: float = 0.03, no_show_share: float = 0.04, mix: dict[str, float] | None = None) -> int:
+def record_day(
+    store: Store,
+    config: Config,
+    day: dt.date,
+    *,
+    tickets: int = 150,
+    seed: int = 1,
+    transfer_share: float = 0.03,
+    no_show_share: float = 0.04,
+    mix: dict[str, float] | None = None,
+) -> int:
     """Record one office day of ``tickets`` arrivals into ``store``; returns the events written."""
     rng = random.Random(seed)
     tz = config.office.tz
-    sessions = [(dt.datetime.combine(day, a, tz), dt.datetime.combine(day, b, tz))
-                for a, b in config.office.hours.sessions(day.weekday())]
+    sessions = [
+        (dt.datetime.combine(day, a, tz), dt.datetime.combine(day, b, tz))
+        for a, b in config.office.hours.sessions(day.weekday())
+    ]
     if not sessions:
         raise ValueError(f"{day} is not an opening day")
     codes = [s.code for s in config.services]
     weights = [(mix or {}).get(c, 4.0 if i == 0 else 2.0) for i, c in enumerate(codes)]
-    engine = Engine(config, sessions[0][0] - dt.timedelta(minutes=30))
+    engine = Engine(config, sessions[0][0] - dt.timedelta(minutes=30), meta={"next_id": store.max_ticket_id() + 1})
     pending: list[Event] = []
     written = 0
 
@@ -126,8 +137,8 @@ def record_day(store: Store, config: Config, day: dt.date, *, tickets: int = 150
         # Free clerks press Next.
         if engine.waiting():
             for number in sorted(engine.counters):
-                c = engine.counters[number]
-                if c.state is not CounterState.OPEN or c.ticket_id is not None or number in busy | filing:
+                status = engine.counters[number]
+                if status.state is not CounterState.OPEN or status.ticket_id is not None or number in busy | filing:
                     continue
                 events = engine.call_next(now, number, f"clerk{number}")
                 pending += events
@@ -135,7 +146,7 @@ def record_day(store: Store, config: Config, day: dt.date, *, tickets: int = 150
                 if not called:
                     continue
                 busy.add(number)
-                t = engine.tickets[c.ticket_id]  # type: ignore[index]
+                t = engine.tickets[status.ticket_id]  # type: ignore[index]
                 walk = rng.uniform(20, 60)
                 if t.state is TicketState.CALLED and t.transfers == 0 and rng.random() < no_show_share:
                     push(now + dt.timedelta(seconds=walk), "recall", number)

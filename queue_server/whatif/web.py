@@ -26,9 +26,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import auth
-from ..openapi import STAFF, obj, operation, path_param, query_param
-from ..config import Config
+from ..config import LEVELS, Config
+from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
+from ..openapi import STAFF, obj, operation, path_param, query_param
 from ..reports import parse_date
 from ..store import connect
 from . import export
@@ -61,6 +62,7 @@ def _child(config: Config, database: str, request: RunRequest, progress: Any, se
         os.nice(10)  # the live office first
     conn = connect(database, readonly=True)
     try:
+
         def note(done: float, what: str) -> None:
             progress.value = done
 
@@ -99,26 +101,30 @@ async def get_plan(request: Request) -> JSONResponse:
     def days() -> list[str]:
         conn = connect(office.store.path, readonly=True)
         try:
-            rows = conn.execute("SELECT DISTINCT day FROM events WHERE kind = 'ticket_issued' AND day BETWEEN ? AND ? "
-                                "ORDER BY day DESC", ((today - dt.timedelta(days=60)).isoformat(), today.isoformat()))
+            rows = conn.execute(
+                "SELECT DISTINCT day FROM events WHERE kind = 'ticket_issued' AND day BETWEEN ? AND ? "
+                "ORDER BY day DESC",
+                ((today - dt.timedelta(days=60)).isoformat(), today.isoformat()),
+            )
             return [r[0] for r in rows]
         finally:
             conn.close()
 
-    return JSONResponse({
-        "plan": actual_plan(config).to_dict(),
-        "services": [{"code": s.code, "name": s.name} for s in config.services],
-        "counters": [{"number": c.number, "name": c.name} for c in config.counters],
-        "days": await asyncio.to_thread(days),
-        "today": today.isoformat(),
-    })
+    return JSONResponse(
+        {
+            "plan": actual_plan(config).to_dict(),
+            "services": [{"code": s.code, "name": s.name} for s in config.services],
+            "counters": [{"number": c.number, "name": c.name} for c in config.counters],
+            "days": await asyncio.to_thread(days),
+            "today": today.isoformat(),
+        }
+    )
 
 
 def _int(body: dict[str, Any], name: str, default: int) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{name} phải là số nguyên.", f"{name} must be a whole number.", key="bad_request",
-                         field=name)
+        raise BadRequest(f"{name} phải là số nguyên.", f"{name} must be a whole number.", key="bad_request", field=name)
     return value
 
 
@@ -140,14 +146,25 @@ def parse_run(body: dict[str, Any], config: Config) -> RunRequest:
     end = parse_date(body["to"]) if isinstance(body.get("to"), str) else start
     recommend = body.get("recommend", False)
     if not isinstance(recommend, bool):
-        raise BadRequest("recommend phải là true hoặc false.", "recommend must be true or false.", key="bad_request",
-                         field="recommend")
+        raise BadRequest(
+            "recommend phải là true hoặc false.",
+            "recommend must be true or false.",
+            key="bad_request",
+            field="recommend",
+        )
     objective = body.get("objective", "p90")
     if not isinstance(objective, str):
         raise BadRequest("objective phải là chuỗi.", "objective must be a string.", key="bad_objective")
-    request = RunRequest(start, end, parse_plans({"variants": body.get("variants", [])}, config),
-                         seeds=_int(body, "seeds", 20), recommend=recommend, objective=objective,
-                         weight=_number(body, "weight", 0.5), budget_s=_number(body, "budget_s", 25.0))
+    request = RunRequest(
+        start,
+        end,
+        parse_plans({"variants": body.get("variants", [])}, config),
+        seeds=_int(body, "seeds", 20),
+        recommend=recommend,
+        objective=objective,
+        weight=_number(body, "weight", 0.5),
+        budget_s=_number(body, "budget_s", 25.0),
+    )
     request.check()
     return request
 
@@ -161,26 +178,34 @@ async def start_run(request: Request) -> JSONResponse:
     run_request = parse_run(body, office.config)
     runs = _runs(request)
     if any(r.state == "running" for r in runs.values()):
-        raise Conflict("Đang có một lượt mô phỏng chạy: hãy chờ nó xong.", "A what-if run is in progress: wait for it.",
-                       key="whatif_busy")
+        raise Conflict(
+            "Đang có một lượt mô phỏng chạy: hãy chờ nó xong.",
+            "A what-if run is in progress: wait for it.",
+            key="whatif_busy",
+        )
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Value("d", 0.0)
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(office.config, str(office.store.path), run_request, progress, sender),
-                          daemon=True)
+    process = ctx.Process(
+        target=_child, args=(office.config, str(office.store.path), run_request, progress, sender), daemon=True
+    )
     process.start()
     sender.close()
     item = Run(next(_ids), time.time(), process, progress, receiver)
     item.waiter = asyncio.create_task(_wait(item))
     runs[item.id] = item
     while len(runs) > KEEP_RUNS:
-        oldest = min(k for k, r in runs.items() if r.state != "running") if any(
-            r.state != "running" for r in runs.values()) else None
+        oldest = (
+            min(k for k, r in runs.items() if r.state != "running")
+            if any(r.state != "running" for r in runs.values())
+            else None
+        )
         if oldest is None:
             break
         del runs[oldest]
-    return JSONResponse({"id": item.id, "state": item.state, "status_url": f"/api/whatif/runs/{item.id}"},
-                        status_code=202)
+    return JSONResponse(
+        {"id": item.id, "state": item.state, "status_url": f"/api/whatif/runs/{item.id}"}, status_code=202
+    )
 
 
 async def _wait(item: Run) -> None:
@@ -197,8 +222,11 @@ async def _wait(item: Run) -> None:
     else:
         log.error("what-if run %s crashed: %s", item.id, payload)
         item.state = "failed"
-        item.error = {"error": "whatif_failed", "message": "Mô phỏng gặp lỗi: hãy báo cán bộ kỹ thuật.",
-                      "message_en": "The what-if run failed: tell the IT staff."}
+        item.error = {
+            "error": "whatif_failed",
+            "message": "Mô phỏng gặp lỗi: hãy báo cán bộ kỹ thuật.",
+            "message_en": "The what-if run failed: tell the IT staff.",
+        }
 
 
 def _receive(receiver: Connection) -> tuple[str, Any]:
@@ -222,8 +250,11 @@ def _find(request: Request) -> Run:
 async def get_run(request: Request) -> JSONResponse:
     _admin(request)
     item = _find(request)
-    body: dict[str, Any] = {"id": item.id, "state": item.state,
-                            "progress": 1.0 if item.state == "done" else round(float(item.progress.value), 3)}
+    body: dict[str, Any] = {
+        "id": item.id,
+        "state": item.state,
+        "progress": 1.0 if item.state == "done" else round(float(item.progress.value), 3),
+    }
     if item.result is not None:
         body["result"] = item.result
         body["agreement_text"] = export.agreement_lines(item.result)
@@ -237,8 +268,9 @@ async def export_run(request: Request) -> Response:
     item = _find(request)
     fmt = request.query_params.get("format") or "xlsx"
     if fmt not in ("xlsx", "csv", "json"):
-        raise BadRequest("Định dạng phải là xlsx, csv hoặc json.", "Format must be xlsx, csv or json.",
-                         key="bad_format")
+        raise BadRequest(
+            "Định dạng phải là xlsx, csv hoặc json.", "Format must be xlsx, csv or json.", key="bad_format"
+        )
     if item.result is None:
         raise Conflict("Lượt mô phỏng chưa xong.", "The what-if run has not finished.", key="whatif_not_done")
     result = item.result
@@ -246,7 +278,12 @@ async def export_run(request: Request) -> Response:
         data = await asyncio.to_thread(export.to_xlsx, result, request.app.state.office.config.office.name)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     elif fmt == "csv":
-        data, media = export.to_csv(result), "text/csv; charset=utf-8"
+        dialect = request.query_params.get("dialect") or DEFAULT_DIALECT
+        if dialect not in DIALECTS:
+            raise BadRequest(
+                "Kiểu CSV phải là excel hoặc comma.", "The CSV dialect must be excel or comma.", key="bad_dialect"
+            )
+        data, media = export.to_csv(result, dialect), "text/csv; charset=utf-8"
     else:
         data, media = export.to_json(result), "application/json"
     name = f"mo-phong-{result['from']}-{result['to']}.{fmt}"
@@ -262,47 +299,100 @@ routes = [
 ]
 
 
-
 # --------------------------------------------------------------------------- OpenAPI
 
 _STR = {"type": "string"}
 _NUM = {"type": ["number", "null"]}
 _ADMIN = (401, 403)
+_SESSION = "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"
 _ID = path_param("id", {"type": "integer", "minimum": 1})
-_COUNTER_PLAN = obj({"number": {"type": "integer", "minimum": 1, "maximum": 999}},
-                    {"services": {"type": "object", "additionalProperties": {"enum": ["primary", "normal", "backup"]}},
-                     "hours": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"}},
-                     "closed": {"type": "boolean"}, "shift_minutes": {"type": "integer", "minimum": -180, "maximum": 180}})
-_VARIANT = obj({"name": {"type": "string", "minLength": 1, "maxLength": 80}},
-               {"priority_rule": {"enum": ["strict", "interleave"]}, "interleave": {"type": "integer", "minimum": 0},
-                "clerks": {"type": "integer", "minimum": 1}, "counters": {"type": "array", "items": _COUNTER_PLAN}})
+_COUNTER_PLAN = obj(
+    {"number": {"type": "integer", "minimum": 1, "maximum": 999}},
+    {
+        "services": {"type": "object", "additionalProperties": {"enum": list(LEVELS)}},
+        "hours": {"type": "array", "items": {"type": "string", "pattern": _SESSION}},
+        "closed": {"type": "boolean"},
+        "shift_minutes": {"type": "integer", "minimum": -180, "maximum": 180},
+    },
+)
+_VARIANT = obj(
+    {"name": {"type": "string", "minLength": 1, "maxLength": 80}},
+    {
+        "priority_rule": {"enum": ["strict", "interleave"]},
+        "interleave": {"type": "integer", "minimum": 0},
+        "clerks": {"type": "integer", "minimum": 1},
+        "counters": {"type": "array", "items": _COUNTER_PLAN},
+    },
+)
 _DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
-_RUN_BODY = {**obj({"from": _DATE}, {
-    "to": _DATE, "seeds": {"type": "integer", "minimum": 1, "maximum": 200},
-    "variants": {"type": "array", "items": _VARIANT, "maxItems": 20}, "recommend": {"type": "boolean"},
-    "objective": {"enum": ["p90", "balance", "mix"]}, "weight": {"type": "number", "minimum": 0, "maximum": 1},
-    "budget_s": {"type": "number", "minimum": 1, "maximum": 600}}), "additionalProperties": False}
-_RUN = obj({"id": {"type": "integer"}, "state": {"enum": ["running", "done", "failed"]},
-            "progress": {"type": "number"}},
-           {"result": {"type": "object"}, "agreement_text": {"type": "array", "items": _STR},
-            "error": {"type": "object"}})
+_RUN_BODY = {
+    **obj(
+        {"from": _DATE},
+        {
+            "to": _DATE,
+            "seeds": {"type": "integer", "minimum": 1, "maximum": 200},
+            "variants": {"type": "array", "items": _VARIANT, "maxItems": 20},
+            "recommend": {"type": "boolean"},
+            "objective": {"enum": ["p90", "balance", "mix"]},
+            "weight": {"type": "number", "minimum": 0, "maximum": 1},
+            "budget_s": {"type": "number", "minimum": 1, "maximum": 600},
+        },
+    ),
+    "additionalProperties": False,
+}
+_RUN = obj(
+    {"id": {"type": "integer"}, "state": {"enum": ["running", "done", "failed"]}, "progress": {"type": "number"}},
+    {"result": {"type": "object"}, "agreement_text": {"type": "array", "items": _STR}, "error": {"type": "object"}},
+)
 
 openapi_paths: dict[str, Any] = {
-    "/api/whatif/plan": {"get": operation(
-        "The actual counter plan, services, counters and the recorded days of the last 60 days (for the form)",
-        obj({"plan": _VARIANT, "services": {"type": "array", "items": obj({"code": _STR, "name": _STR})},
-             "counters": {"type": "array", "items": obj({"number": {"type": "integer"}, "name": _STR})},
-             "days": {"type": "array", "items": _STR}, "today": _STR}),
-        errors=_ADMIN, security=STAFF)},
-    "/api/whatif/runs": {"post": operation(
-        "Start a what-if run (one at a time): replay the days under the actual plan and the variants",
-        obj({"id": {"type": "integer"}, "state": {"const": "running"}, "status_url": _STR}), status="202",
-        body=_RUN_BODY, errors=(400, *_ADMIN, 404, 409, 413), security=STAFF)},
-    "/api/whatif/runs/{id}": {"get": operation(
-        "A run's progress (0-1) and, once done, its result (see docs/whatif.md)", _RUN,
-        errors=(*_ADMIN, 404), security=STAFF, params=[_ID])},
-    "/api/whatif/runs/{id}/export": {"get": operation(
-        "A finished run as a file: XLSX (with charts), CSV or JSON", _STR, media="text/csv",
-        errors=(400, *_ADMIN, 404, 409), security=STAFF,
-        params=[_ID, query_param("format", {"enum": ["xlsx", "csv", "json"]}, "Default xlsx")])},
+    "/api/whatif/plan": {
+        "get": operation(
+            "The actual counter plan, services, counters and the recorded days of the last 60 days (for the form)",
+            obj(
+                {
+                    "plan": _VARIANT,
+                    "services": {"type": "array", "items": obj({"code": _STR, "name": _STR})},
+                    "counters": {"type": "array", "items": obj({"number": {"type": "integer"}, "name": _STR})},
+                    "days": {"type": "array", "items": _STR},
+                    "today": _STR,
+                }
+            ),
+            errors=_ADMIN,
+            security=STAFF,
+        )
+    },
+    "/api/whatif/runs": {
+        "post": operation(
+            "Start a what-if run (one at a time): replay the days under the actual plan and the variants",
+            obj({"id": {"type": "integer"}, "state": {"const": "running"}, "status_url": _STR}),
+            status="202",
+            body=_RUN_BODY,
+            errors=(400, *_ADMIN, 404, 409, 413),
+            security=STAFF,
+        )
+    },
+    "/api/whatif/runs/{id}": {
+        "get": operation(
+            "A run's progress (0-1) and, once done, its result (see docs/whatif.md)",
+            _RUN,
+            errors=(*_ADMIN, 404),
+            security=STAFF,
+            params=[_ID],
+        )
+    },
+    "/api/whatif/runs/{id}/export": {
+        "get": operation(
+            "A finished run as a file: XLSX (with charts), CSV or JSON",
+            _STR,
+            media="text/csv",
+            errors=(400, *_ADMIN, 404, 409),
+            security=STAFF,
+            params=[
+                _ID,
+                query_param("format", {"enum": ["xlsx", "csv", "json"]}, "Default xlsx"),
+                query_param("dialect", {"enum": ["excel", "comma"]}, 'CSV: "excel" (";", decimal commas; default)'),
+            ],
+        )
+    },
 }

@@ -1,6 +1,6 @@
 """A fake port-9100 thermal printer for the benchmark, in its own process.
 
-    python bench/printer.py PORT
+    python bench/fake_printer.py PORT
 
 Listens on 127.0.0.1:PORT, reads every job to the end (one connection per job, as the
 server's ``tcp://`` printers send them) and answers ESC/POS DLE EOT status queries with
