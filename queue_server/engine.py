@@ -1024,11 +1024,12 @@ class Engine:
         if code not in self.services:
             raise NotFound(f"Không có lĩnh vực {code}.", f"No service {code}.", key="service_not_found")
         sd = self.services[code]
+        if cap is not Unsaid.KEEP and cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+            # Checked before anything changes: a refused command changes nothing.
+            raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
         if open is not None:
             sd.open = open
         if cap is not Unsaid.KEEP:
-            if cap is not None and (not isinstance(cap, int) or cap < 0):
-                raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
             sd.cap = cap
         events.append(Event("service_changed", now, staff=staff, details={"service": code, "open": sd.open, "cap": sd.cap}))
         return events

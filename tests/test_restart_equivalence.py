@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from queue_server.config import Config, parse_config
-from queue_server.engine import CounterState, Engine, TicketState
+from queue_server.engine import CounterState, Engine, TicketState, Unsaid
 from queue_server.errors import MotcuaError
 from queue_server.store import Store
 
@@ -187,7 +187,7 @@ class Office(RuleBasedStateMachine):
             self.run(lambda e, now: e.rate(now, last.id, level, counter=n))
 
     @rule(service=st.sampled_from(("CT", "HT", "TKQ")), is_open=st.none() | st.booleans(),
-          cap=st.sampled_from(("keep", None, 0, 2, 5)))
+          cap=st.sampled_from((Unsaid.KEEP, None, 0, 2, 5, "x")))
     def set_service(self, service: str, is_open: bool | None, cap: Any) -> None:
         self.run(lambda e, now: e.set_service(now, service, "boss", open=is_open, cap=cap))
 
