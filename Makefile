@@ -23,11 +23,12 @@ $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
+# PORT=8001 serves on another port than config.toml's server.port (e.g. the demo beside `make run`).
 run: $(VENV)/.installed
-	$(BIN)/motcua --config $(CONFIG) serve
+	$(BIN)/motcua --config $(CONFIG) serve $(if $(PORT),--port $(PORT))
 
 demo: $(VENV)/.installed
-	$(BIN)/motcua --config $(CONFIG) demo
+	$(BIN)/motcua --config $(CONFIG) demo $(if $(PORT),--port $(PORT))
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -39,9 +40,9 @@ test-fast: $(VENV)/.test-installed
 # Files already in ruff's format. Until the one project-wide formatting pass (then this
 # becomes `queue_server printer tests`), only these are checked, so work in progress elsewhere
 # is not reformatted under other people's feet.
-FORMAT_CHECKED ?= printer/protocol.py queue_server/printing queue_server/features.py \
-	queue_server/report_routes.py tests/test_print_jobs.py queue_server/sync.py queue_server/central \
-	tests/test_sync.py tests/test_central.py tests/test_central_browser.py
+FORMAT_CHECKED ?= printer/protocol.py queue_server/printing queue_server/schemas.py \
+	tests/test_print_jobs.py queue_server/sync.py queue_server/central \
+	tests/test_sync.py tests/test_central.py tests/test_central_browser.py tests/test_central_web.py
 
 # Lint, formatting and types (CI runs it before the tests).
 check: $(VENV)/.test-installed
@@ -52,6 +53,7 @@ check: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_whatif.py
+	$(BIN)/python bench/bench_flood.py
 
 # The central for a province: 200 sites × 1 year × 150 tickets a day (docs/central.md).
 bench-central: $(VENV)/.test-installed

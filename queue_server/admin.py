@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from . import auth, configedit
 from .api import get_bool, get_str, read_json
+from .config_diff import describe_changes
 from .engine import TicketState
 from .errors import BadRequest, NotFound
 from .office import Office
@@ -54,8 +55,12 @@ def monitor(office: Office) -> dict[str, Any]:
     for t in office.engine.tickets.values():
         if t.day == office.engine.day and t.state is TicketState.DONE and t.staff:
             served[t.staff] = served.get(t.staff, 0) + 1
+    from .dossier_desk import desk_of
+
     return {"snapshot": snap, "alerts": alerts, "long_wait_minutes": office.config.alerts.long_wait_minutes,
-            "served_by_staff": served}
+            "served_by_staff": served,
+            # Open dossiers overdue, due today, due within 2 working days (docs/dossiers.md).
+            "dossier_alerts": desk_of(office).alerts()}
 
 
 async def get_monitor(request: Request) -> JSONResponse:
@@ -114,9 +119,11 @@ async def edit_config(request: Request) -> JSONResponse:
     changes = await _read_big_json(request)
     async with _config_lock(request):
         doc = configedit.parse_text(configedit.read_text(_config_path(office)))
-        touched = configedit.apply_changes(doc, changes)
+        configedit.apply_changes(doc, changes)
+        before = office.config
         config = await _save_config(office, doc)
-    await office.audit(user, "config_edited", sections=touched)
+    # What actually changed, in words (the form sends every section each time).
+    await office.audit(user, "config_edited", changes=describe_changes(before, config))
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
 
@@ -129,8 +136,9 @@ async def edit_config_text(request: Request) -> JSONResponse:
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("Thiếu nội dung tệp cấu hình.", "The config text is missing.", key="bad_field", field="text")
     async with _config_lock(request):
+        before = office.config
         config = await _save_config(office, configedit.parse_text(text))
-    await office.audit(user, "config_replaced", bytes=len(text.encode("utf-8")))
+    await office.audit(user, "config_replaced", changes=describe_changes(before, config))
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
 
@@ -246,11 +254,13 @@ _SAVED = obj({"ok": {"const": True}, "editable": _EDITABLE})
 _NAME = path_param("name", _STR)
 openapi_paths: dict[str, Any] = {
     "/api/admin/monitor": {"get": operation(
-        "Live monitor: the staff snapshot, tickets waiting too long, tickets served per clerk today",
+        "Live monitor: the staff snapshot, tickets waiting too long, tickets served per clerk today, dossiers "
+        "overdue / due today / due within 2 working days",
         obj({"snapshot": STATE, "long_wait_minutes": _INT,
              "alerts": {"type": "array", "items": obj({"id": _INT, "label": _STR, "service": _STR, "waited_s": _INT,
                                                        "issued_at": _STR})},
-             "served_by_staff": {"type": "object", "additionalProperties": _INT}}),
+             "served_by_staff": {"type": "object", "additionalProperties": _INT}},
+            {"dossier_alerts": obj({k: {"type": "array"} for k in ("overdue", "due_today", "due_soon")})}),
         errors=_ADMIN, security=ADMIN)},
     "/api/admin/config": {
         "get": operation("config.toml as text and as the form's data", obj({"path": _STR, "text": _STR,

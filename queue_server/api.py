@@ -6,37 +6,43 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import auth
-from .errors import BadRequest, NotFound, PayloadTooLarge
+from . import auth, schemas
+from .engine import Unsaid
+from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
 from .office import Office, public_ticket
+from .schemas import MAX_INT, UnsetType, parse
 from .ws import sessions_changed
-
-# Largest whole number accepted anywhere in a body: larger is surely a mistake.
-MAX_INT = 1_000_000_000
 
 
 def _office(request: Request) -> Office:
     return request.app.state.office  # type: ignore[no-any-return]
 
 
-async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
-    """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
-    ``{}`` for an empty body."""
-    limit = limit or request.app.state.config.server.max_body_bytes
+async def read_limited(request: Request, limit: int, too_large: tuple[str, str] = (
+        "Dữ liệu gửi lên quá lớn.", "Request body too large.")) -> bytes:
+    """The raw body, refused with a 413 (``too_large``: Vietnamese, English) past ``limit``
+    bytes, as declared or as it streams in (a chunked body declares nothing)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+        raise PayloadTooLarge(*too_large)
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+            raise PayloadTooLarge(*too_large)
+    return body
+
+
+async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
+    ``{}`` for an empty body."""
+    body = await read_limited(request, limit or request.app.state.config.server.max_body_bytes)
     if not body.strip():
         return {}
     try:
@@ -117,15 +123,6 @@ def path_int(request: Request, name: str) -> int:
     return int(raw)
 
 
-def _expected(body: dict[str, Any]) -> int | None | str:
-    """The ticket the clerk's screen shows as current (``null`` for none), if sent."""
-    if "current" not in body:
-        return "any"
-    if body["current"] is None:
-        return None
-    return get_int(body, "current", minimum=1)
-
-
 # ---------------------------------------------------------------------- public
 
 async def healthz(request: Request) -> JSONResponse:
@@ -164,10 +161,8 @@ def status_url(request: Request, token: str) -> str:
 async def issue_ticket(request: Request) -> JSONResponse:
     office = _office(request)
     kiosk = auth.require_kiosk(request, office.config)
-    body = await read_json(request)
-    service = get_str(body, "service", required=True, max_len=16)
-    priority = bool(get_bool(body, "priority"))
-    request_id = get_str(body, "request_id", max_len=64)
+    body = parse(await read_json(request), schemas.IssueTicket)
+    service, priority, request_id = body.service, bool(body.priority), body.request_id
     token = secrets.token_urlsafe(16)
     printing = request.app.state.printing
 
@@ -206,17 +201,15 @@ async def issue_ticket(request: Request) -> JSONResponse:
 
 async def login(request: Request) -> JSONResponse:
     office = _office(request)
-    body = await read_json(request)
-    username = get_str(body, "username", required=True, max_len=40) or ""
-    password = get_str(body, "password", required=True, max_len=200) or ""
-    counter = get_int(body, "counter", minimum=1)
+    body = parse(await read_json(request), schemas.Login)
+    username, password, counter = body.username, body.password, body.counter
     address = request.client.host if request.client else "?"
     throttle: auth.LoginThrottle = request.app.state.throttle
     throttle.check(username, address)
     user = office.store.get_user(username)
     if not auth.check_login(user, password):
         throttle.failed(username, address)
-        raise auth.Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
+        raise Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
                                 "Wrong username or password (or the account is disabled).", key="bad_login")
     throttle.succeeded(username, address)
     assert user is not None
@@ -267,33 +260,29 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
         # The engine refuses a clerk acting for a counter another account now holds (a stale
         # session); an administrator may act on any counter.
         override = user["role"] == "admin"
-        body = await read_json(request)
+        data = await read_json(request)
         details: dict[str, Any] = {"counter": n}
         if name == "next":
-            expected = _expected(body)
+            expected = schemas.expected(parse(data, schemas.NextTicket).current)
             command = lambda e, now: e.call_next(now, n, staff, expected, override=override)  # noqa: E731
         elif name == "call":
-            number = body.get("number")
-            if isinstance(number, int) and not isinstance(number, bool):
-                number = get_int(body, "number", required=True)
-            else:
-                number = get_str(body, "number", required=True, max_len=12)
-            expected = _expected(body)
+            call = parse(data, schemas.CallNumber)
+            number, expected = call.number, schemas.expected(call.current)
             command = lambda e, now: e.call_number(now, n, staff, number, expected,  # noqa: E731
                                                     override=override)
         elif name == "transfer":
-            service = get_str(body, "service", max_len=16)
-            to_counter = get_int(body, "counter", minimum=1)
+            transfer = parse(data, schemas.Transfer)
+            service, to_counter = transfer.service, transfer.counter
             command = lambda e, now: e.transfer(now, n, staff, service=service, to_counter=to_counter,  # noqa: E731
                                                  override=override)
         elif name == "pause":
-            reason = get_str(body, "reason", required=True, max_len=200) or ""
+            reason = parse(data, schemas.Pause).reason
             details["reason"] = reason
             command = lambda e, now: e.pause(now, n, staff, reason, override=override)  # noqa: E731
         elif name == "open":
             if user["role"] != "admin" and request.session.get("counter") != n:
-                raise auth.Forbidden("Bạn không đăng nhập tại quầy này.", "You are not signed on at this counter.")
-            clerk = _clerk_to_open(office, user, body)
+                raise Forbidden("Bạn không đăng nhập tại quầy này.", "You are not signed on at this counter.")
+            clerk = _clerk_to_open(office, user, parse(data, schemas.OpenCounter).staff)
             details["staff"] = clerk
             command = lambda e, now: e.sign_on(now, n, clerk)  # noqa: E731
         else:
@@ -311,13 +300,13 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
     return handler
 
 
-def _clerk_to_open(office: Office, user: dict[str, Any], body: dict[str, Any]) -> str:
+def _clerk_to_open(office: Office, user: dict[str, Any], staff: str | None) -> str:
     """Whom ``open`` signs on: the user, or (for an admin) the active account named in ``staff``."""
-    clerk = get_str(body, "staff", max_len=40) or user["username"]
+    clerk = staff or user["username"]
     if clerk == user["username"]:
         return clerk
     if user["role"] != "admin":
-        raise auth.Forbidden("Chỉ quản trị viên được mở quầy cho người khác.",
+        raise Forbidden("Chỉ quản trị viên được mở quầy cho người khác.",
                              "Only an administrator may open a counter for someone else.", key="admin_only")
     account = office.store.get_user(clerk)
     if account is None or account["disabled"]:
@@ -352,16 +341,17 @@ async def cancel(request: Request) -> JSONResponse:
 
 
 async def rate(request: Request) -> JSONResponse:
-    """The rating tablet at counter n: one rating for the ticket that counter just finished."""
+    """The rating tablet at counter n (its device token): one rating for the ticket that
+    counter just finished."""
     office = _office(request)
     n = path_int(request, "n")
     office.engine.counter(n)
-    body = await read_json(request)
-    tid = get_int(body, "ticket_id", required=True, minimum=1)
-    level = get_int(body, "level", required=True, minimum=0)
+    auth.require_rating_tablet(request, office.config, n)
+    rating = parse(await read_json(request), schemas.Rating)
+    tid, level = rating.ticket_id, rating.level
     # The engine checks, under the office lock, that this counter served the ticket and that
     # it is still the one the tablet may rate (the counter's latest finished ticket).
-    await office.execute(lambda e, now: e.rate(now, tid, level, counter=n))  # type: ignore[arg-type]
+    await office.execute(lambda e, now: e.rate(now, tid, level, counter=n))
     return JSONResponse({"ok": True, "ticket_id": tid, "level": level})
 
 
@@ -370,11 +360,10 @@ async def set_service(request: Request) -> JSONResponse:
     user = auth.require_user(request, office.store, role="admin")
     code = request.path_params["code"]
     body = await read_json(request)
-    is_open = get_bool(body, "open")
-    cap: int | None | str = "keep"
-    if "cap" in body:
-        cap = get_int(body, "cap", minimum=0)
-    if is_open is None and cap == "keep":
+    change = parse(body, schemas.ServiceChange)
+    is_open = change.open
+    cap: int | None | Literal[Unsaid.KEEP] = Unsaid.KEEP if isinstance(change.cap, UnsetType) else change.cap
+    if is_open is None and cap is Unsaid.KEEP:
         raise BadRequest("Hãy gửi “open” hoặc “cap”.", "Send “open” or “cap”.", key="nothing_to_change")
     await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
     await office.audit(user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})

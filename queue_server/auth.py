@@ -21,11 +21,11 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 
-from .config import Config, Kiosk, Printer
+from .config import Config, Kiosk, Printer, RatingTablet
 from .errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from .store import Store
 
@@ -251,7 +251,10 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return None
 
 
-def _match(token: str | None, candidates: list[tuple[str, Any]]) -> Any:
+T = TypeVar("T")
+
+
+def _match(token: str | None, candidates: list[tuple[str, T]]) -> T | None:
     if not token:
         return None
     for expected, item in candidates:
@@ -266,6 +269,19 @@ def require_kiosk(conn: HTTPConnection, config: Config) -> Kiosk:
         raise Unauthorized("Thiết bị chưa được cấp phép (mã kiosk sai hoặc thiếu).",
                            "Unknown device: missing or wrong kiosk token.", key="device_token_required")
     return kiosk
+
+
+def require_rating_tablet(conn: HTTPConnection, config: Config, counter: int) -> RatingTablet:
+    """The rating tablet sending this request, which must be counter ``counter``'s."""
+    tablet: RatingTablet | None = _match(bearer_token(conn), [(r.token, r) for r in config.rating_tablets])
+    if tablet is None:
+        raise Unauthorized("Thiết bị đánh giá chưa được cấp phép (mã thiết bị sai hoặc thiếu).",
+                           "Unknown device: missing or wrong rating tablet token.", key="device_token_required")
+    if tablet.counter != counter:
+        raise Forbidden(f"Máy đánh giá này thuộc quầy {tablet.counter}, không phải quầy {counter}.",
+                        f"This rating tablet belongs to counter {tablet.counter}, not counter {counter}.",
+                        key="wrong_counter")
+    return tablet
 
 
 def printer_for_agent(token: str | None, config: Config) -> Printer | None:

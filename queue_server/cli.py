@@ -17,6 +17,8 @@ from .config import Config, load_config
 from .errors import MotcuaError
 
 DEFAULT_CONFIG = "config.toml"
+# Where `motcua demo` keeps its simulated day (relative to config.toml); `user --demo` uses it.
+DEMO_DATABASE = "var/demo.db"
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -66,10 +68,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(config: Config):  # type: ignore[no-untyped-def]
+def _store(config: Config, database: str | None = None):  # type: ignore[no-untyped-def]
     from .store import Store
 
-    return Store(config.resolve(config.server.database))
+    return Store(Path(database) if database else config.resolve(config.server.database))
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -85,7 +87,8 @@ def cmd_user(args: argparse.Namespace) -> int:
     from . import auth
 
     config = _config(args)
-    store = _store(config)
+    database = args.database or (str(config.resolve(DEMO_DATABASE)) if args.demo else None)
+    store = _store(config, database)
     try:
         if args.action == "add":
             auth.add_user(store, args.name, _read_password(args), args.role, args.display_name or "")
@@ -110,8 +113,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     config = _config(args)
     app = demo_app(config, speed=args.speed, database=Path(args.database) if args.database else None)
+    from .demo import DEMO_ADMIN, DEMO_PASSWORD
+
+    clerks = ", ".join(f"demo{c.number}" for c in config.counters)
     print(f"motcua demo: {config.office.name}, clock ×{args.speed} — http://{args.host or config.server.host}:"
-          f"{args.port or config.server.port}/  (clerks demo1..demo5, password demo-pass)")
+          f"{args.port or config.server.port}/\n"
+          f"  Quản trị / admin (báo cáo / reports: /admin): {DEMO_ADMIN} / {DEMO_PASSWORD}\n"
+          f"  Cán bộ / clerks (/counter/N): {clerks} / {DEMO_PASSWORD}  (demoN at counter N)\n"
+          f"  Database: {args.database or config.resolve(DEMO_DATABASE)} (recreated at each start; "
+          f"add accounts with: motcua user --demo add …)", flush=True)
     serve(config, app=app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -135,6 +145,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .central.config import is_central_config
     from .reports import run_command
 
+    if args.kind in ("dossiers", "satisfaction") and is_central_config(args.config):
+        raise MotcuaError("Báo cáo tổng hợp của central mới có loại vé (--kind tickets); báo cáo hồ sơ và "
+                          "mức hài lòng theo thủ tục lập tại từng văn phòng.",
+                          "The central's combined reports cover tickets only (--kind tickets); dossier and "
+                          "satisfaction reports are made at each office.", key="bad_kind")
     if args.kind in ("dossiers", "satisfaction"):
         from . import dossier_reports
 
@@ -152,7 +167,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.by in ("month", "procedure"):
             raise MotcuaError(f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
                               f"--by {args.by} is for --kind dossiers or satisfaction only.", key="bad_group")
-        where = run_command(_config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output)
+        where = run_command(_config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output,
+                            args.csv_dialect)
     if where != "-":
         print(f"Đã ghi báo cáo / report written: {where}", file=sys.stderr)
     return 0
@@ -194,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("user", help="staff accounts")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--database", help="SQLite file to use instead of server.database")
+    where.add_argument("--demo", action="store_true", help=f"the demo's database ({DEMO_DATABASE}, while `motcua demo` runs)")
     usub = p.add_subparsers(dest="action", required=True)
     a = usub.add_parser("add", help="add an account (password from a prompt or stdin)")
     a.add_argument("name")
@@ -211,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="sample office with a simulated, accelerated day")
     p.add_argument("--speed", type=float, default=20.0, help="clock acceleration (default 20×)")
-    p.add_argument("--database", help="SQLite file (default: var/demo.db, recreated)")
+    p.add_argument("--database", help=f"SQLite file (default: {DEMO_DATABASE} next to config.toml, recreated)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--log-level", default="warning")
@@ -240,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "satisfaction: month (default), service, staff, counter")
     p.add_argument("--site", help="central.toml only: site ids to include, comma-separated (default: all)")
     p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
+    p.add_argument("--csv-dialect", choices=("excel", "comma"), default="excel",
+                   help='CSV: "excel" (";" and decimal comma, as Vietnamese Excel reads it) or "comma"')
     p.add_argument("--output", help="file to write (default: standard output; xlsx: bao-cao-….xlsx)")
     p.set_defaults(func=cmd_report)
 

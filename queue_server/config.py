@@ -1,4 +1,5 @@
 """The office described by config.toml, read once, typed and validated.
+(Over 400 lines: every setting is declared here once, with its validation and README row.)
 
 Every setting is declared once below (name, type, default, help). ``load_config`` rejects an
 unknown key, a wrong type, a duplicate code or an overlapping number range with a
@@ -146,7 +147,8 @@ class Booking:
     papers: str = _help("Papers to bring, shown on the confirmation", "")
     papers_en: str = _help("Papers to bring, in English", "")
     prefix: str = _help("Letter printed before appointment ticket numbers ('' : the service's prefix)", "")
-    range: list[int] = _help("Own number range for appointment tickets, e.g. [1901, 1999] ([]: the service's)",
+    range: list[int] = _help("Own number range for appointment tickets, not overlapping any other, "
+                             "e.g. [6001, 6999] ([]: the service's)",
                              default_factory=list)
 
     def window_times(self, weekday: int) -> list[tuple[dt.time, dt.time]]:
@@ -195,6 +197,13 @@ class Kiosk:
     token: str = _help("Device token the kiosk sends")
     name: str = _help("Name", "")
     printer: str = _help("Printer id that prints this kiosk's tickets ('' for none)", "")
+
+
+@dataclass(frozen=True)
+class RatingTablet:
+    counter: int = _help("Counter number whose citizens this tablet asks for a rating")
+    token: str = _help("Device token the tablet sends (set up once with /rate/N?token=…)")
+    name: str = _help("Name", "")
 
 
 @dataclass(frozen=True)
@@ -290,6 +299,7 @@ class Config:
     rating: Rating = _help("Satisfaction rating", default_factory=Rating)
     display: Display = _help("Hall display and voice", default_factory=Display)
     kiosks: list[Kiosk] = _help("Kiosks", default_factory=list)
+    rating_tablets: list[RatingTablet] = _help("Rating tablets, one per counter", default_factory=list)
     printers: list[Printer] = _help("Ticket printers", default_factory=list)
     backup: Backup = _help("Database backups", default_factory=Backup)
     alerts: Alerts = _help("Admin monitor alerts", default_factory=Alerts)
@@ -537,6 +547,15 @@ def _validate(cfg: Config) -> None:
             if p.agent_token in tokens:
                 raise _fail(f"printers[{i}].agent_token", "bị trùng", "is a duplicate")
             tokens.add(p.agent_token)
+    counter_numbers = {c.number for c in cfg.counters}
+    for i, r in enumerate(cfg.rating_tablets):
+        if r.counter not in counter_numbers:
+            raise _fail(f"rating_tablets[{i}].counter", "quầy không tồn tại", "no such counter")
+        if len(r.token) < 12:
+            raise _fail(f"rating_tablets[{i}].token", "cần ít nhất 12 ký tự", "needs at least 12 characters")
+        if r.token in tokens:
+            raise _fail(f"rating_tablets[{i}].token", "bị trùng", "is a duplicate")
+        tokens.add(r.token)
 
 
 def _minutes(t: dt.time) -> int:

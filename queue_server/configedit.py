@@ -206,7 +206,7 @@ def check_disk_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
 
     pairs = [(f"server.{f.name}", getattr(current.server, f.name),
               edited("server", f.name, f.default if f.default is not dataclasses.MISSING
-                     else f.default_factory()))  # type: ignore[misc]
+                     else f.default_factory()))  # type: ignore[operator]
              for f in dataclasses.fields(current.server)]
     pairs += [("backup.dir", current.backup.dir, edited("backup", "dir", Backup.dir)),
               ("display.clips_dir", current.display.clips_dir, edited("display", "clips_dir", Display.clips_dir))]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
-from . import auth
+from . import auth, dossier_demo
 from .config import Config
 from .engine import TicketState
 from .errors import MotcuaError
@@ -27,6 +27,7 @@ from .store import Store
 log = logging.getLogger("motcua.demo")
 
 DEMO_PASSWORD = "demo-pass"
+DEMO_ADMIN = "admin"  # an admin account, so the reports can be explored on the demo data
 SIMULATED_SECONDS_PER_ARRIVAL = 75
 
 
@@ -90,6 +91,7 @@ async def simulate(office: Office, rng: random.Random, step: float = 0.25) -> No
                 busy_until[c.number] = now + dt.timedelta(minutes=minutes)
                 continue
             if held is not None:
+                await dossier_demo.record_visit(office, held, c.number, staff, rng)
                 await _try(office, lambda e, t, n=c.number, s=staff: e.finish(t, n, s))
                 if rng.random() < 0.7:
                     level = rng.choices(range(1, config.rating.levels + 1),
@@ -118,12 +120,15 @@ def demo_app(config: Config, *, speed: float = 20.0, database: Path | None = Non
     store = Store(database)
     for c in config.counters:
         auth.add_user(store, f"demo{c.number}", DEMO_PASSWORD, "clerk", f"Cán bộ demo {c.number}")
-    auth.add_user(store, "admin", DEMO_PASSWORD, "admin", "Quản trị demo")
-    store.close()
+    auth.add_user(store, DEMO_ADMIN, DEMO_PASSWORD, "admin", "Quản trị demo")
     rng = random.Random(seed)
+    clock = AcceleratedClock(config, speed)
+    # Months of dossiers before today, so the dossier report is filled from the start.
+    dossier_demo.seed_history(store, config, rng, clock().astimezone(config.office.tz).date())
+    store.close()
     from .appointments_api import simulate as simulate_bookings
 
-    return create_app(config, database=database, clock=AcceleratedClock(config, speed),
+    return create_app(config, database=database, clock=clock,
                       background=[lambda office: simulate(office, rng),
                                   lambda office: simulate_bookings(office, random.Random(rng.random()))])
 

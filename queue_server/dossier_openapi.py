@@ -33,6 +33,7 @@ _IMPORT_RESULT = obj({
     "rows": _INT, "unchanged": _INT, "unknown": {"type": "array", "items": _STR},
     "changed": {"type": "array", "items": obj({"code": _STR, "from": _STR, "to": _STR, "ready_on": _NSTR})},
 })
+_ISSUED: dict[str, Any] = ISSUED
 _STAFF_ERRORS = (400, 401, 404, 409, 413, 503)
 _READY_BODY = {"type": "object", "properties": {"ready_on": _INPUT_DAY}}
 
@@ -82,7 +83,7 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/{code}/check-in": {"post": operation(
         "Kiosk \"Nhận kết quả\": a ticket in the result-return service for a ready dossier. The same code again "
         "answers the same ticket with 200 while it waits. 409 not_ready carries due_date",
-        {**ISSUED, "properties": {**ISSUED["properties"], "dossier": DOSSIER}}, status="201",
+        {**_ISSUED, "properties": {**_ISSUED["properties"], "dossier": DOSSIER}}, status="201",
         body={"type": "object"}, errors=(400, 401, 404, 409, 413, 503), security=KIOSK, params=[CODE],
         extra_ok={"200": {"description": "Already checked in: the same ticket",
                           "content": {"application/json": {"schema": ISSUED}}}})},

@@ -204,7 +204,7 @@ def build_satisfaction_report(conn: sqlite3.Connection, config: Config, date_fro
         r["staff_name"] = staff_names.get(r["staff"], r["staff"] or NO_GROUP)
     rows = [_sat_row(key, _label(by, key, names), g) for key, g in sorted(
         groups.items(), key=lambda kv: (kv[0] is None, str(kv[0])))]
-    total = {"served": 0, "rated": 0, "no_rating": 0, "satisfied": 0, "ratings": [0] * levels}
+    total: dict[str, Any] = {"served": 0, "rated": 0, "no_rating": 0, "satisfied": 0, "ratings": [0] * levels}
     for g in groups.values():
         for k in ("served", "rated", "no_rating", "satisfied"):
             total[k] += g[k]
@@ -234,8 +234,8 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
                   None if r["on_time_rate"] is None else round(r["on_time_rate"] * 100, 2)]
                  for r in [*report["rows"], report["total"]]]
         late = [[d["code"], d["procedure_name"], vn_date(d["received_on"]), vn_date(d["due_date"]),
-                 vn_date(d["new_due_date"]), vn_date(d["ready_on"]), "Chưa giải quyết" if d["pending"] else "Đã giải quyết",
-                 d["reason"]] for d in report["late"]]
+                 vn_date(d["new_due_date"]), vn_date(d["ready_on"]),
+                 "Chưa giải quyết" if d["pending"] else "Đã giải quyết", d["reason"]] for d in report["late"]]
         return [("Hồ sơ", heads, lines),
                 ("Trễ hạn", ["Mã hồ sơ", "Thủ tục", "Ngày nhận", "Hẹn trả", "Hẹn lại", "Có kết quả", "Tình trạng",
                              "Lý do"], late)]
@@ -288,8 +288,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
             ws.append(line)
         ws.column_dimensions["A"].width = 30
     notes = wb.create_sheet("Giải thích")
-    for line in DEFINITIONS[report["kind"]]:
-        notes.append([line])
+    for text in DEFINITIONS[report["kind"]]:
+        notes.append([text])
     notes.column_dimensions["A"].width = 120
     out = io.BytesIO()
     wb.save(out)
@@ -300,7 +300,8 @@ DEFINITIONS = {
     "dossiers": (
         "Hồ sơ tiếp nhận trong khoảng thời gian, theo trạng thái tại thời điểm lập báo cáo.",
         "Đúng hạn: có kết quả vào hoặc trước ngày hẹn trả ban đầu, không phải hẹn lại.",
-        "Trễ hạn: có kết quả sau ngày hẹn trả ban đầu, hoặc đã phải xin lỗi và hẹn lại ngày trả (dù ngày mới là ngày nào).",
+        "Trễ hạn: có kết quả sau ngày hẹn trả ban đầu, hoặc đã phải xin lỗi và hẹn lại ngày trả "
+        "(dù ngày mới là ngày nào).",
         "Chưa đến hạn: chưa có kết quả, chưa quá ngày hẹn. Quá hạn: chưa có kết quả, đã quá ngày hẹn hoặc đã hẹn lại.",
         "Tỷ lệ đúng hạn = số hồ sơ đúng hạn / (đúng hạn + trễ hạn), tức trên số hồ sơ đã giải quyết.",
     ),

@@ -317,8 +317,8 @@ def mark_ready(conn: sqlite3.Connection, *, code: str, on: dt.date, at: str, sta
     if d["status"] not in OPEN:
         raise _state_error(d, "đã trả hoặc đã rút", "was already returned or withdrawn")
     if d["received_on"] and on.isoformat() < d["received_on"]:
-        raise BadRequest("Ngày có kết quả không được trước ngày nhận.", "The ready date cannot be before the day received.",
-                         key="bad_ready_date")
+        raise BadRequest("Ngày có kết quả không được trước ngày nhận.",
+                         "The ready date cannot be before the day received.", key="bad_ready_date")
     d = d | {"status": Status.READY, "ready_on": on.isoformat(), "updated_at": at}
     _save(conn, d)
     log(conn, at, "ready", code, staff=staff, ready_on=d["ready_on"], source=source)

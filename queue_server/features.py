@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, appointments_api, dossier_api, dossier_reports, kiosk, report_days, report_routes, sync
+from . import admin, appointments_api, dossier_api, dossier_reports, kiosk, report_days, report_routes, sync, voicepack
 from .office import Office
 from .printing import routes as printing
 from .whatif import web as whatif
@@ -33,10 +33,22 @@ class Feature(Protocol):
     def openapi_paths(self) -> Mapping[str, Any]: ...
 
 
-FEATURES: tuple[Feature, ...] = (printing, admin, report_routes, appointments_api, sync, whatif, kiosk,
-                                 dossier_api, dossier_reports)
-BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (appointments_api.run_forever,
-                                                                      report_days.keep_fresh)
+FEATURES: tuple[Feature, ...] = (
+    printing,
+    admin,
+    report_routes,
+    appointments_api,
+    sync,
+    whatif,
+    kiosk,
+    voicepack,
+    dossier_api,
+    dossier_reports,
+)
+BACKGROUND: tuple[Callable[[Office], Coroutine[Any, Any, None]], ...] = (
+    appointments_api.run_forever,
+    report_days.keep_fresh,
+)
 
 
 def routes() -> list[BaseRoute]:

@@ -1,4 +1,5 @@
 """The running office: the pure engine adapted to SQLite, the push hub and a clock.
+(Over 400 lines: the one write path and the snapshots screens start from belong together.)
 
 ``Office.execute`` is the one write path. Under one asyncio lock it runs an engine command,
 commits the events (and any extra rows, such as a print job) in the store's writer thread,
@@ -20,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from . import speech
+from .commits import GroupCommitter
 from .config import Config
 from .engine import Engine, Event, Ticket, TicketState
 from .errors import MotcuaError
-from .commits import GroupCommitter
 from .hub import Hub, text_frame
 from .kiosk import serving_counters
 from .store import Store

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import schemas
+from .schemas import Empty, ref
+
 ERROR = {
     "type": "object",
     "required": ["error", "message", "message_en"],
@@ -73,7 +76,8 @@ ISSUED = {
 def error_responses(*codes: int) -> dict[str, Any]:
     """Error responses (the shared Error schema) for these status codes."""
     text = {400: "Bad input", 401: "Not signed in / no device token", 403: "Not allowed", 404: "Not found",
-            409: "Refused by the current state", 413: "Body too large", 429: "Too many attempts",
+            409: "Refused by the current state", 413: "Body too large",
+            415: "Body not sent as JSON (Content-Type: application/json)", 429: "Too many attempts",
             503: "Storage error, nothing changed"}
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {str(c): {"description": text[c], "content": error} for c in codes}
@@ -93,7 +97,7 @@ def operation(summary: str, ok: dict[str, Any], *, status: str = "200", body: di
     if extra_ok:
         op["responses"].update(extra_ok)
     if body is not None:
-        op["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if security is not None:
         op["security"] = security
     if params:
@@ -150,7 +154,6 @@ KIOSK: list[dict[str, list[str]]] = [{"device": []}]
 COUNTER_N = path_param("n", {"type": "integer", "minimum": 1})
 TICKET_ID = path_param("id", {"type": "integer", "minimum": 1})
 EMPTY = {"type": "object"}
-CURRENT = {"type": "object", "properties": {"current": NULLABLE_INT}}
 # What a staff command may answer besides success: bad body, not signed in, not allowed,
 # no such thing, refused by the state, body too large, storage error.
 COMMAND_ERRORS = (400, 401, 403, 404, 409, 413, 503)
@@ -159,6 +162,7 @@ TICKET_ANSWER = obj({"ticket": TICKET})
 
 
 def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole document: the core's paths here, then ``feature_paths`` (the features')."""
     counter_ops: dict[str, Any] = {}
     simple = {
         "recall": "Recall the current ticket (announced again)",
@@ -169,40 +173,40 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
         "close": "Close the counter (sign off; audited when an admin does it)",
     }
     for name, summary in simple.items():
-        counter_ops[f"/api/counters/{{n}}/{name}"] = {"post": operation(summary, COUNTER_VIEW, body=EMPTY,
+        counter_ops[f"/api/counters/{{n}}/{name}"] = {"post": operation(summary, COUNTER_VIEW, body=ref(Empty),
                                                                   errors=COMMAND_ERRORS, security=STAFF,
                                                                   params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/open"] = {"post": operation(
         "Open (sign on) the counter; an admin may open it for another active account named in `staff` "
         "(audited when an admin does it)", COUNTER_VIEW,
-        body={"type": "object", "properties": {"staff": {"type": "string", "maxLength": 40}}},
+        body=ref(schemas.OpenCounter),
         errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/next"] = {"post": operation(
         "Finish the current ticket (no-show after `max_recalls` recalls) and call the next; send "
-        "`{\"current\": <id shown or null>}` so a double click never calls two", COUNTER_VIEW, body=CURRENT,
+        "`{\"current\": <id shown or null>}` so a double click never calls two", COUNTER_VIEW, body=ref(schemas.NextTicket),
         errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/call"] = {"post": operation(
         "`{number}`: call one ticket out of order (also a no-show who came back)", COUNTER_VIEW,
-        body={"type": "object", "required": ["number"],
-              "properties": {"number": {"type": ["integer", "string"]}, "current": NULLABLE_INT}},
+        body=ref(schemas.CallNumber),
         errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/transfer"] = {"post": operation(
         "`{service}` or `{counter}`: transfer the current ticket; it keeps its number and goes to the front "
         "there", COUNTER_VIEW,
-        body={"type": "object", "properties": {"service": {"type": "string"}, "counter": {"type": "integer"}}},
+        body=ref(schemas.Transfer),
         errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
     counter_ops["/api/counters/{n}/pause"] = {"post": operation(
         "`{reason}`: pause the counter (a paused counter gets no tickets; audited when an admin does it)",
         COUNTER_VIEW,
-        body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 200}}},
+        body=ref(schemas.Pause),
         errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "motcua", "version": "0.1.0",
                  "description": "Queue ticketing for one-stop offices. Errors are JSON "
                                 "{error, message (Vietnamese), message_en}."},
         "components": {
-            "schemas": {"Error": ERROR, "Ticket": TICKET},
+            # The request bodies come from their declarations in queue_server.schemas.
+            "schemas": {"Error": ERROR, "Ticket": TICKET, **schemas.components()},
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "motcua_session"},
                 "device": {"type": "http", "scheme": "bearer", "description": "Kiosk device token"},
@@ -223,9 +227,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                 "Issue a ticket `{service, priority?, request_id?}` → 201; the same `request_id` again → 200 "
                 "with the same ticket",
                 ISSUED, status="201",
-                body={"type": "object", "required": ["service"],
-                      "properties": {"service": {"type": "string"}, "priority": {"type": "boolean"},
-                                     "request_id": {"type": "string", "maxLength": 64}}},
+                body=ref(schemas.IssueTicket),
                 errors=(400, 401, 404, 409, 413, 503), security=KIOSK, who="kiosk token",
                 extra_ok={"200": {"description": "Same request_id: the ticket issued before",
                                   "content": {"application/json": {"schema": ISSUED}}}})},
@@ -234,32 +236,29 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                 params=[path_param("token", {"type": "string"})], who="anyone with the token")},
             "/api/tickets/{id}/requeue": {"post": operation(
                 "Put a no-show back in the queue (audited)", TICKET_ANSWER,
-                body=EMPTY, errors=COMMAND_ERRORS, security=STAFF, params=[TICKET_ID])},
+                body=ref(Empty), errors=COMMAND_ERRORS, security=STAFF, params=[TICKET_ID])},
             "/api/tickets/{id}/cancel": {"post": operation(
                 "Cancel a waiting ticket (audited)", TICKET_ANSWER,
-                body=EMPTY, errors=COMMAND_ERRORS, security=ADMIN, params=[TICKET_ID])},
+                body=ref(Empty), errors=COMMAND_ERRORS, security=ADMIN, params=[TICKET_ID])},
             "/api/login": {"post": operation(
                 "`{username, password, counter?}`: sign in; with `counter` the counter opens",
                 {"type": "object", "required": ["user", "role"]},
-                body={"type": "object", "required": ["username", "password"],
-                      "properties": {"username": {"type": "string"}, "password": {"type": "string"},
-                                     "counter": {"type": "integer"}}},
+                body=ref(schemas.Login),
                 errors=(400, 401, 404, 409, 413, 429, 503), who="—")},
             "/api/logout": {"post": operation("Sign out (closes the counter)", obj({"ok": {"const": True}}),
                                               errors=(409, 503), who="staff")},
             "/api/me": {"get": operation("The signed-in user", {"type": "object", "required": ["user", "role"]},
                                    errors=(401,), security=STAFF)},
             "/api/counters/{n}/rating": {"post": operation(
-                "`{ticket_id, level}`: rate, once, the ticket counter n finished last",
+                "`{ticket_id, level}`: rate, once, the ticket counter n finished last (counter n's rating tablet token)",
                 {"type": "object", "required": ["ok"]},
-                body={"type": "object", "required": ["ticket_id", "level"],
-                      "properties": {"ticket_id": {"type": "integer"}, "level": {"type": "integer"}}},
-                errors=(400, 403, 404, 409, 413, 503), params=[COUNTER_N], who="rating tablet")},
+                body=ref(schemas.Rating),
+                errors=(400, 401, 403, 404, 409, 413, 503), params=[COUNTER_N], security=KIOSK,
+                who="rating tablet token")},
             "/api/services/{code}": {"post": operation(
                 "`{open?, cap?}`: open or close a service, or set its cap, for today (audited)",
                 obj({"services": {"type": "array", "items": {"type": "object", "required": ["code", "open", "cap"]}}}),
-                body={"type": "object", "properties": {"open": {"type": "boolean"},
-                                                       "cap": {"type": ["integer", "null"]}}},
+                body=ref(schemas.ServiceChange),
                 errors=(400, 401, 403, 404, 413, 503), security=ADMIN,
                 params=[path_param("code", {"type": "string"})])},
             "/api/openapi.json": {"get": operation("This document", obj({"openapi": {"type": "string"},
@@ -268,4 +267,20 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             **(feature_paths or {}),
         },
     }
+    return with_guard_errors(doc)
+
+
+def with_guard_errors(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every state-changing operation may also be refused by ``queue_server.guard`` before
+    its handler runs: 403 (sent from another site's page) and 415 (not sent as JSON)."""
+    guard = {"403": {"description": "Not allowed, or sent from another site's page (Origin/Referer)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+             "415": {"description": "Not sent as JSON (Content-Type: application/json)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+    for item in doc["paths"].values():
+        for method, op in item.items():
+            if method in ("post", "put", "patch", "delete"):
+                for code, response in guard.items():
+                    op["responses"].setdefault(code, response)
+    return doc
 

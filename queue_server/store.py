@@ -1,4 +1,5 @@
 """SQLite persistence: one write path, numbered migrations, durable commits.
+(Over 400 lines: the numbered migrations are one list, appended to by each feature.)
 
 Every command's events, the rows they change and the engine's meta state commit in one
 ``BEGIN IMMEDIATE`` transaction (``commit``) before any client hears of them, so after a
@@ -50,12 +51,12 @@ _INSERT_EVENT = (
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["events"].create(
+    db.table("events").create(
         {"seq": int, "at": str, "day": str, "kind": str, "ticket_id": int, "service": str,
          "counter": int, "staff": str, "details": str},
         pk="seq",
     )
-    db["tickets"].create(
+    db.table("tickets").create(
         {"id": int, "day": str, "service": str, "number": int, "label": str, "priority": int, "token": str,
          "state": str, "issued_at": str, "queued_at": str, "front": int, "target_counter": int, "counter": int,
          "staff": str, "called_at": str, "started_at": str, "finished_at": str, "recalls": int,
@@ -64,22 +65,22 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"day", "service", "number", "label", "token", "state", "issued_at"},
     )
-    db["tickets"].create_index(["day", "service", "number"], unique=True)
-    db["tickets"].create_index(["token"], unique=True)
-    db["tickets"].create_index(["state"])
-    db["events"].create_index(["day"])
-    db["events"].create_index(["ticket_id"])
-    db["counters"].create(
+    db.table("tickets").create_index(["day", "service", "number"], unique=True)
+    db.table("tickets").create_index(["token"], unique=True)
+    db.table("tickets").create_index(["state"])
+    db.table("events").create_index(["day"])
+    db.table("events").create_index(["ticket_id"])
+    db.table("counters").create(
         {"number": int, "state": str, "staff": str, "ticket_id": int, "pause_reason": str, "since": str},
         pk="number",
     )
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["users"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("users").create(
         {"username": str, "display_name": str, "role": str, "password_hash": str, "disabled": int,
          "created_at": str},
         pk="username",
     )
-    db["audit"].create({"id": int, "at": str, "username": str, "action": str, "details": str}, pk="id")
+    db.table("audit").create({"id": int, "at": str, "username": str, "action": str, "details": str}, pk="id")
 
 
 def _m002_print_jobs(db: sqlite_utils.Database) -> None:
@@ -87,15 +88,15 @@ def _m002_print_jobs(db: sqlite_utils.Database) -> None:
     # failed | stale (see queue_server.printing). Written in the same transaction as the
     # ticket it prints. ``info`` is the ticket as printed (printer.render.TicketInfo JSON),
     # frozen at issue time so a delivery after a restart prints what the kiosk showed.
-    db["print_jobs"].create(
+    db.table("print_jobs").create(
         {"id": int, "ticket_id": int, "printer": str, "state": str, "created_at": str, "updated_at": str,
          "attempts": int, "error": str, "reprint_of": int, "requested_by": str, "info": str},
         pk="id",
         not_null={"ticket_id", "printer", "state", "created_at", "updated_at", "attempts", "info"},
         defaults={"attempts": 0},
     )
-    db["print_jobs"].create_index(["state"])
-    db["print_jobs"].create_index(["ticket_id"])
+    db.table("print_jobs").create_index(["state"])
+    db.table("print_jobs").create_index(["ticket_id"])
 
 
 _FACT_COLUMNS = ("day, id, service, counter, staff, state, transfers, issued_epoch, wait_s, service_s, "
@@ -145,15 +146,15 @@ def _m003_report_facts(db: sqlite_utils.Database) -> None:
 def _m004_sessions(db: sqlite_utils.Database) -> None:
     # Server-side staff sessions: the signed cookie carries only the session id, so signing
     # out, disabling an account or changing its password ends its sessions at once.
-    db["sessions"].create({"id": str, "username": str, "created_at": str}, pk="id", not_null={"username"})
-    db["sessions"].create_index(["username"])
+    db.table("sessions").create({"id": str, "username": str, "created_at": str}, pk="id", not_null={"username"})
+    db.table("sessions").create_index(["username"])
 
 
 def _m005_appointments(db: sqlite_utils.Database) -> None:
     # Bookings (queue_server.appointments). name/phone/phone_last4/client are personal data:
     # blanked keep_days after the appointment (purged_at set), the rest kept for reports.
     # ``client`` is a hash of the booking device's address, for the per-address limit.
-    db["appointments"].create(
+    db.table("appointments").create(
         {"code": str, "service": str, "date": str, "start": str, "end": str, "name": str, "phone": str,
          "phone_last4": str, "state": str, "created_at": str, "created_by": str, "client": str,
          "moved_at": str, "cancelled_at": str, "cancelled_by": str, "cancel_reason": str,
@@ -161,16 +162,16 @@ def _m005_appointments(db: sqlite_utils.Database) -> None:
         pk="code",
         not_null={"service", "date", "start", "end", "state", "created_at"},
     )
-    db["appointments"].create_index(["service", "date", "start"])
-    db["appointments"].create_index(["phone"])
-    db["appointments"].create_index(["client"])
-    db["appointments"].create_index(["date"])
-    db["appointment_closures"].create({"service": str, "date": str, "start": str, "closed_by": str, "closed_at": str},
+    db.table("appointments").create_index(["service", "date", "start"])
+    db.table("appointments").create_index(["phone"])
+    db.table("appointments").create_index(["client"])
+    db.table("appointments").create_index(["date"])
+    db.table("appointment_closures").create({"service": str, "date": str, "start": str, "closed_by": str, "closed_at": str},
                                       pk=("service", "date", "start"))
     # Appointment tickets: booked, the booking code (staff only) and the slot's start.
-    db["tickets"].add_column("booked", int, not_null_default=0)
-    db["tickets"].add_column("appointment", str)
-    db["tickets"].add_column("slot_start", str)
+    db.table("tickets").add_column("booked", int, not_null_default=0)
+    db.table("tickets").add_column("appointment", str)
+    db.table("tickets").add_column("slot_start", str)
 
 
 def _m006_report_days(db: sqlite_utils.Database) -> None:
@@ -220,7 +221,7 @@ def _m008_dossiers(db: sqlite_utils.Database) -> None:
     # Dossiers (hồ sơ) linked to the visits that received and returned them (see
     # queue_server.dossiers). Dates are office-local "YYYY-MM-DD"; times ISO with offset.
     # ``due_date`` is the original appointment; ``new_due_date`` the one of an apology slip.
-    db["dossiers"].create(
+    db.table("dossiers").create(
         {"code": str, "procedure": str, "service": str, "status": str, "received_on": str, "received_at": str,
          "due_date": str, "new_due_date": str, "extend_reason": str, "extended_at": str, "ready_on": str,
          "returned_at": str, "ticket_id": int, "staff": str, "counter": int, "return_ticket_id": int,
@@ -228,16 +229,16 @@ def _m008_dossiers(db: sqlite_utils.Database) -> None:
         pk="code", not_null={"status", "updated_at"},
     )
     for columns in (["status"], ["received_on"], ["due_date"], ["ticket_id"], ["return_ticket_id"]):
-        db["dossiers"].create_index(columns)
+        db.table("dossiers").create_index(columns)
     # Every change to a dossier and every outcome a clerk recorded for a visit (guidance has
     # no dossier): who, when, which ticket, what.
-    db["dossier_log"].create(
+    db.table("dossier_log").create(
         {"id": int, "at": str, "code": str, "action": str, "ticket_id": int, "staff": str, "counter": int,
          "details": str},
         pk="id", not_null={"at", "action"},
     )
-    db["dossier_log"].create_index(["ticket_id"])
-    db["dossier_log"].create_index(["code"])
+    db.table("dossier_log").create_index(["ticket_id"])
+    db.table("dossier_log").create_index(["code"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
@@ -338,7 +339,7 @@ class Store:
                 e.at.isoformat(), meta["day"], e.kind, t["id"] if t else None, t["service"] if t else None,
                 (e.counter or {}).get("number", t.get("counter") if t else None), e.staff,
                 json.dumps(e.details, ensure_ascii=False) if e.details else None,
-            )).lastrowid)
+            )).lastrowid or 0)
             if t is not None:
                 if e.kind == "ticket_issued":
                     conn.execute(_INSERT_TICKET, [t[c] for c in TICKET_COLUMNS])

@@ -15,6 +15,8 @@ VN = dt.timezone(dt.timedelta(hours=7))
 KIOSK_TOKEN = "kiosk-thu-nghiem-123"
 KIOSK = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
 CODE = "000.00.21.H40-261203-0001"
+TABLET_TOKEN = "danh-gia-quay-1-thu"
+TABLET = {"Authorization": f"Bearer {TABLET_TOKEN}"}
 
 
 def code(n: int, day: str = "261203") -> str:
@@ -35,6 +37,7 @@ def office_data(**dossiers: Any) -> dict[str, Any]:
             {"number": 5, "name": "Quầy 5", "services": {"TKQ": "primary"}},
         ],
         "kiosks": [{"id": "sanh", "token": KIOSK_TOKEN}],
+        "rating_tablets": [{"counter": 1, "token": TABLET_TOKEN}],
         "procedures": [
             {"service": "CT", "code": "CT01", "name": "Chứng thực bản sao", "days": 0, "papers": ["Bản chính"]},
             {"service": "CT", "code": "CT03", "name": "Chứng thực hợp đồng", "days": 2, "papers": []},

@@ -44,6 +44,10 @@ def sample_data(**sections: dict[str, Any]) -> dict[str, Any]:
             data[name] = {**data[name], **values}
         else:
             data[name] = values
+    if "counters" in sections and "rating_tablets" not in sections:
+        # The sample's tablets belong to its counters: keep those of counters still there.
+        numbers = {c.get("number") for c in data["counters"] if isinstance(c, dict)}
+        data["rating_tablets"] = [t for t in data.get("rating_tablets", []) if t["counter"] in numbers]
     return data
 
 

@@ -238,11 +238,17 @@ def test_rating_is_accepted_once_for_the_ticket_the_counter_just_finished(client
     # A reloaded tablet learns from the public snapshot which ticket still awaits a rating.
     last = client.get("/api/state").json()["counters"][0]["last_done"]
     assert (last["id"], last["label"], last["rated"]) == (b["id"], b["label"], False)
-    stale = client.post("/api/counters/1/rating", json={"ticket_id": a["id"], "level": 1})
+    # Only counter 1's rating tablet (its device token) may rate there; anyone else is 401.
+    tablet = {"Authorization": "Bearer danh-gia-quay-1-doi-ma-nay"}
+    other = {"Authorization": "Bearer danh-gia-quay-2-doi-ma-nay"}
+    anonymous = client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 1})
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "device_token_required"
+    stale = client.post("/api/counters/1/rating", json={"ticket_id": a["id"], "level": 1}, headers=tablet)
     assert stale.status_code == 409 and stale.json()["error"] == "rating_closed"
-    assert client.post("/api/counters/2/rating", json={"ticket_id": b["id"], "level": 4}).status_code == 403
-    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 4}).status_code == 200
-    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 3}).status_code == 409
+    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 4}, headers=other).status_code == 403
+    assert client.post("/api/counters/2/rating", json={"ticket_id": b["id"], "level": 4}, headers=other).status_code == 403
+    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 4}, headers=tablet).status_code == 200
+    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 3}, headers=tablet).status_code == 409
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT rating FROM tickets WHERE id = ?", (b["id"],)).fetchone() == (4,)
 

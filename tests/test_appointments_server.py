@@ -18,9 +18,8 @@ from typing import Any
 from starlette.testclient import TestClient
 from websockets.asyncio.client import connect as ws_connect
 
-from queue_server import appointments_api
+from queue_server import appointments_api, auth
 from queue_server.app import create_app
-from queue_server import auth
 from queue_server.office import Office
 from queue_server.store import Store
 from tests.appointment_server import threaded_server

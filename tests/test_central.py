@@ -83,7 +83,9 @@ def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> No
             assert http("POST", base + "/start", {}, cookie=cookie)[0] == 200
             assert http("POST", base + "/done", {}, cookie=cookie)[0] == 200
             if rate:
-                status, body, _ = http("POST", base + "/rating", {"ticket_id": ticket["id"], "level": rate})
+                tablet = f"danh-gia-quay-{counter}-doi-ma-nay"  # the sample config's rating tablet tokens
+                rating = {"ticket_id": ticket["id"], "level": rate}
+                status, body, _ = http("POST", base + "/rating", rating, token=tablet)
                 assert status == 200, body
 
 
@@ -353,3 +355,24 @@ def test_two_sites_with_one_token_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_central_config(path)
     assert e.value.key == "sites[1].token"
+
+
+def test_an_office_whose_log_went_back_is_flagged(tmp_path: Path) -> None:
+    """A site restored from an older backup (here: a fresh database) has fewer events than
+    the central's cursor: the central says so instead of silently missing its new events."""
+    site = start_site(tmp_path / "a", "a")
+    try:
+        central = write_central(tmp_path, {"a": site})
+        work(site, ["CT", "CT", "HT"])
+        assert motcua("--config", str(central), "central", "pull").returncode == 0
+        site.stop()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{tmp_path / 'a' / 'var' / 'motcua.db'}{suffix}").unlink(missing_ok=True)
+        add_staff(site.config_path, {"clerk1": "clerk", "clerk2": "clerk"})
+        site.start()
+        work(site, ["CT"])
+        assert motcua("--config", str(central), "central", "pull").returncode == 0
+        error = CentralStore(tmp_path / "var" / "central.db").site_row("a")["last_error"]
+        assert "restored or replaced" in error and "khôi phục" in error
+    finally:
+        site.stop()

@@ -21,7 +21,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from queue_server.store import Store
-from tests.dossier_support import KIOSK, VN, Clock, code, office_data, write_office
+from tests.dossier_support import KIOSK, TABLET, VN, Clock, code, office_data, write_office
 from tests.support import ROOT
 from tests.test_dossiers import make_client, record, serve_one, sign_in
 
@@ -161,12 +161,13 @@ def test_satisfaction_ties_each_rating_to_ticket_officer_counter_service_and_dos
         record(client, code=code(1), procedure="CT03")
         record(client, code=code(2), procedure="CT01")
         client.post("/api/counters/1/done", json={})
-        assert client.post("/api/counters/1/rating", json={"ticket_id": rated["id"], "level": 4}).status_code == 200
+        r = client.post("/api/counters/1/rating", json={"ticket_id": rated["id"], "level": 4}, headers=TABLET)
+        assert r.status_code == 200, r.text
         unrated = serve_one(client)
         client.post("/api/counters/1/done", json={})
         low = serve_one(client)
         client.post("/api/counters/1/done", json={})
-        client.post("/api/counters/1/rating", json={"ticket_id": low["id"], "level": 3})
+        client.post("/api/counters/1/rating", json={"ticket_id": low["id"], "level": 3}, headers=TABLET)
         sign_in(client, "boss")
         r = client.get("/api/reports/satisfaction", params={"from": "03/12/2026", "to": "03/12/2026", "by": "staff"})
         assert r.status_code == 200, r.text
@@ -197,7 +198,8 @@ def test_the_satisfied_levels_setting_changes_the_rate(tmp_path: Path):
         for level in (4, 3):
             t = serve_one(client)
             client.post("/api/counters/1/done", json={})
-            client.post("/api/counters/1/rating", json={"ticket_id": t["id"], "level": level})
+            assert client.post("/api/counters/1/rating", json={"ticket_id": t["id"], "level": level},
+                               headers=TABLET).status_code == 200
         sign_in(client, "boss")
         report = client.get("/api/reports/satisfaction", params={"from": "2026-12-01", "to": "2026-12-31"}).json()
     assert report["total"]["satisfaction_rate"] == 0.5

@@ -3,9 +3,11 @@ scanner typing a code at the counter, the kiosk's lookup and result path, the ph
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -37,6 +39,15 @@ def screens(browser: Any, office_server: ServerProcess) -> Iterator[Screens]:  #
     assert not s.errors, f"uncaught errors in pages: {s.errors}"
 
 
+def due_in(days: int) -> str:
+    """Today (office time) plus ``days`` working days (Monday-Friday), as dd/mm/yyyy."""
+    day = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    while days:
+        day += dt.timedelta(days=1)
+        days -= day.isoweekday() <= 5
+    return day.strftime("%d/%m/%Y")
+
+
 def issue(server: ServerProcess, service: str = "CT") -> dict[str, Any]:
     status, body, _ = http("POST", server.base_url + "/api/tickets", {"service": service}, token=KIOSK_TOKEN)
     assert status == 201, body
@@ -58,7 +69,7 @@ def test_a_scanner_typing_a_code_and_enter_records_the_dossier_in_three_keystrok
     counter.keyboard.press("Enter")
     counter.wait_for_selector(".dossier-dialog", state="hidden")
     counter.wait_for_function(f"document.querySelector('[data-testid=dossier-list]').textContent.includes('{code(1)}')")
-    assert "hẹn 07/12/2026" in counter.inner_text("[data-testid=dossier-list]")  # Thursday + 2 working days
+    assert f"hẹn {due_in(2)}" in counter.inner_text("[data-testid=dossier-list]")
     # The procedure is remembered for this service: the next code needs no choice.
     counter.keyboard.press("h")
     counter.wait_for_selector("[data-testid=dossier-code]:focus")
@@ -121,7 +132,7 @@ def test_kiosk_looks_a_dossier_up_and_gives_a_result_ticket_only_when_ready(scre
     kiosk.click("[data-testid=kiosk-collect]")
     kiosk.keyboard.type(code(1), delay=5)
     kiosk.keyboard.press("Enter")
-    kiosk.wait_for_function("document.querySelector('[data-testid=kiosk-dossier-answer]').textContent.includes('/12/2026')")
+    kiosk.wait_for_function(f"document.querySelector('[data-testid=kiosk-dossier-answer]').textContent.includes('{due_in(10)}')")
     assert "chưa có kết quả" in kiosk.inner_text("[data-testid=kiosk-dossier-answer]")
     kiosk.click("[data-testid=kiosk-dossier-close]")
     # Ready: a ticket in the result-return service, shown like any ticket.
@@ -131,3 +142,39 @@ def test_kiosk_looks_a_dossier_up_and_gives_a_result_ticket_only_when_ready(scre
     kiosk.click("[data-testid=kiosk-dossier-ok]")
     kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
     assert kiosk.inner_text("[data-testid=ticket-label]") == "5001"
+
+
+def test_admin_screen_alerts_marks_ready_in_bulk_imports_and_reports(screens, office_server, tmp_path):
+    base = office_server.base_url
+    issue(office_server)
+    clerk = login(base, "clerk1", 1)
+    http("POST", base + "/api/counters/1/next", {}, cookie=clerk)
+    for i, proc in ((1, "CT01"), (2, "CT03"), (3, "DD01"), (4, "CT03")):
+        http("POST", base + "/api/counters/1/dossiers", {"code": code(i), "procedure": proc}, cookie=clerk)
+    http("POST", base + "/api/counters/1/done", {}, cookie=clerk)
+    boss = login(base, "boss")
+    page = screens.open("/admin/dossiers", 1280, 1000, wait_online=False)
+    name, value = boss.split("=", 1)
+    page.context.add_cookies([{"name": name, "value": value, "url": base}])
+    page.reload()
+    page.wait_for_selector("[data-testid=dossier-rows] tr")
+    # CT01 (0 days) is due today, the two CT03 (2 working days) within 2 working days, DD01 later.
+    assert page.inner_text("#n-today") == "1" and page.inner_text("#n-soon") == "2"
+    for c in (code(1), code(2)):
+        page.check(f"tr[data-code='{c}'] .pick")
+    page.click("[data-testid=bulk-ready]")
+    page.wait_for_function("document.getElementById('n-today').textContent === '0'")
+    for c in (code(1), code(2)):
+        status, body, _ = http("GET", base + f"/api/dossiers/{c}")
+        assert body["status"] == "ready"
+    csv_file = tmp_path / "tinh.csv"
+    csv_file.write_text(f"Mã hồ sơ,Trạng thái,Ngày hoàn thành\n{code(3)},Đã có kết quả,03/12/2026\n", encoding="utf-8")
+    page.set_input_files("#import-file", str(csv_file))
+    page.click("#import button[type=submit]")
+    page.wait_for_selector("[data-testid=import-result]:not([hidden])")
+    assert "1 thay đổi" in page.inner_text("[data-testid=import-result]")
+    assert http("GET", base + f"/api/dossiers/{code(3)}")[1]["status"] == "ready"
+    page.click("#report button[type=submit]")
+    page.wait_for_function("document.querySelector('[data-testid=report-summary]').textContent.includes('tiếp nhận 4 hồ sơ')")
+    assert "giải quyết đúng hạn 3 hồ sơ (100,00%)" in page.inner_text("[data-testid=report-summary]")
+    screenshot(page, "admin-dossiers")

@@ -386,3 +386,88 @@ def test_dossiers_survive_a_restart_exactly(tmp_path: Path, clock: Clock):
         sign_in(client, "clerk1", 1)
         assert client.get("/api/dossiers/alerts").json() == alerts
         assert client.get("/api/counters/1/dossiers").json() == visit
+
+
+def test_due_dates_skip_the_offices_closed_days_and_weekends(tmp_path: Path, clock: Clock):
+    from queue_server.app import create_app
+    from queue_server.config import parse_config
+    from tests.dossier_support import office_data
+
+    data = office_data()
+    data["office"]["closed_days"] = ["2026-12-04", "2026-12-08"]  # Friday 4 and Tuesday 8 closed
+    _accounts(tmp_path / "motcua.db")
+    app = create_app(parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock,
+                     printing=False)
+    with TestClient(app) as client:
+        sign_in(client, "clerk1", 1)
+        serve_one(client)
+        r = record(client, code=code(1), procedure="CT03")  # Thu 3 + 2: (Fri 4 closed, weekend) Mon 7, (Tue 8) Wed 9
+        assert r.json()["dossier"]["due_date"] == "2026-12-09"
+        r = record(client, code=code(2), procedure="DD01")  # 10 working days from Thu 3 with 2 closed days
+        assert r.json()["dossier"]["due_date"] == "2026-12-21"
+        due_dates = client.get("/api/counters/1/dossiers").json()["due_dates"]
+        assert due_dates == {"CT01": "2026-12-03", "CT03": "2026-12-09"}
+
+
+def test_the_admin_monitor_carries_the_dossier_alerts(client: TestClient, clock: Clock):
+    sign_in(client, "clerk1", 1)
+    serve_one(client)
+    record(client, code=code(1), procedure="CT01")
+    record(client, code=code(2), procedure="CT03")
+    sign_in(client, "boss")
+    clock.to_day(dt.date(2026, 12, 4))
+    alerts = client.get("/api/admin/monitor").json()["dossier_alerts"]
+    assert [d["code"] for d in alerts["overdue"]] == [code(1)]
+    assert [d["code"] for d in alerts["due_soon"]] == [code(2)] and alerts["due_today"] == []
+
+
+def test_a_done_result_return_ticket_tells_staff_the_dossier_was_returned(client: TestClient):
+    sign_in(client, "clerk1", 1)
+    serve_one(client)
+    record(client, code=CODE, procedure="CT01")
+    client.post(f"/api/dossiers/{CODE}/ready", json={})
+    client.post("/api/counters/1/done", json={})
+    ticket = client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK).json()
+    sign_in(client, "clerk5", 5)
+    assert client.post("/api/counters/5/next", json={}).json()["ticket"]["id"] == ticket["id"]
+    with client.websocket_connect("/ws") as staff:
+        assert json.loads(staff.receive_text())["type"] == "snapshot"
+        client.post("/api/counters/5/done", json={})
+        kinds = []
+        while "dossier_returned" not in kinds:
+            msg = json.loads(staff.receive_text())
+            kinds.append(msg["type"])
+            if msg["type"] == "dossier_returned":
+                assert msg["dossier"]["code"] == CODE and msg["dossier"]["status"] == "returned"
+        assert kinds == ["events", "dossier_returned"]  # after the commit of ticket_done
+
+
+def test_procedures_come_from_a_csv_file_too_and_a_bad_line_is_named(tmp_path: Path, clock: Clock):
+    from queue_server.app import create_app
+    from queue_server.config import parse_config
+    from queue_server.errors import ConfigError
+    from tests.dossier_support import office_data
+
+    (tmp_path / "thu-tuc.csv").write_text(
+        "\ufeffservice;code;name;days;papers\n"
+        "DD;DD07;Cấp đổi giấy chứng nhận quyền sử dụng đất;7;Đơn đề nghị; Giấy chứng nhận cũ\n", encoding="utf-8")
+    data = office_data(procedures_csv="thu-tuc.csv")
+    _accounts(tmp_path / "motcua.db")
+    app = create_app(parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock,
+                     printing=False)
+    with TestClient(app) as client:
+        listed = client.get("/api/procedures", params={"service": "DD"}).json()["procedures"]
+        assert [(p["code"], p["days"], p["papers"]) for p in listed] == [
+            ("DD01", 10, ["Đơn", "Giấy chứng nhận"]), ("DD07", 7, ["Đơn đề nghị", "Giấy chứng nhận cũ"])]
+        sign_in(client, "clerk1", 1)
+        serve_one(client)
+        r = record(client, code=code(1), procedure="DD07")
+        assert r.status_code == 201 and r.json()["dossier"]["due_date"] == "2026-12-14"  # Thu 3 + 7 working days
+    (tmp_path / "thu-tuc.csv").write_text("service,code,name,days\nDD,DD08,Thủ tục,bảy\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(data, tmp_path / "config.toml")
+    assert "thu-tuc.csv:2" in refused.value.message_en
+    (tmp_path / "thu-tuc.csv").write_text("service,code,name,days\nDD,DD01,Trùng mã,3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(data, tmp_path / "config.toml")
+    assert "duplicates" in refused.value.message_en

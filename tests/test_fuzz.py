@@ -50,6 +50,15 @@ def credentials(live: ServerProcess) -> dict[str, str]:
 LABELS = [r.ok().label for r in schemathesis.openapi.from_dict(openapi.document(features.openapi_paths())).get_all_operations()]
 
 
+# Operations whose bodies are declared once in queue_server.schemas (validation and document
+# from one declaration): there, a schema-valid body must never get a 400 (positive mode).
+# Left out: the rating's level is refused above the office's rating.levels (config, not the
+# schema); a transfer needs a service or a counter, a service change "open" or "cap" (rules
+# across fields).
+DECLARED_BODIES = {"POST /api/tickets", "POST /api/login", *(f"POST /api/counters/{{n}}/{action}" for action in (
+    "open", "next", "recall", "start", "done", "no-show", "call", "pause", "resume", "close"))}
+
+
 @pytest.fixture(scope="module")
 def live_schema(live: ServerProcess) -> Any:
     """The schema as the live server publishes it."""
@@ -70,7 +79,7 @@ def fuzz(live_schema: Any, label: str, examples: int, headers: dict[str, str] | 
         # codes, content types, headers and bodies as documented, auth enforced.
         # In negative mode the "violation" may be a missing session cookie, which the
         # credentials header puts back: there, only "no 5xx, answers as documented" holds.
-        excluded = [positive_data_acceptance]
+        excluded = [] if label in DECLARED_BODIES else [positive_data_acceptance]
         if mode is GenerationMode.NEGATIVE:
             excluded.append(negative_data_rejection)
         case.call_and_validate(headers=headers, timeout=10, excluded_checks=excluded)

@@ -24,8 +24,8 @@ from queue_server.printing.jobs import (
     check_move,
     recovery,
     settle,
-    status_changes,
 )
+from queue_server.printing.printers import status_changes
 
 T0 = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 LATER = [dt.timedelta(seconds=s) for s in (0, 1, 59, 60, 3600, 86400)]

@@ -17,7 +17,7 @@ from tests.support import office_config
 
 FIRST = dt.date(2026, 3, 2)
 DAYS = 12
-UTC = dt.timezone.utc
+UTC = dt.UTC
 STATES = ("done", "done", "done", "no_show", "cancelled", "expired", "waiting", "called", "serving")
 # The columns this test fills; the others (added by later features) take their defaults.
 COLUMNS = ("id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
@@ -34,7 +34,7 @@ def random_tickets(rng: random.Random, config: Config) -> list[list[Any]]:
     for d in range(DAYS):
         day = FIRST + dt.timedelta(days=d)
         opening = dt.datetime.combine(day, dt.time(0, 30), UTC)
-        for i in range(rng.randint(0, 60)):
+        for _ in range(rng.randint(0, 60)):
             tid += 1
             issued = opening + dt.timedelta(seconds=rng.randint(0, 10 * 3600))
             state = rng.choice(STATES)

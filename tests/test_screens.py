@@ -185,7 +185,7 @@ def test_next_reaches_the_display_within_a_second_and_calls_queue_without_cuttin
 
 def test_rating_after_done_is_stored_with_the_ticket(screens, server):
     ticket = issue(server, "CT")
-    rate = screens.open("/rate/1", 1280, 800)
+    rate = screens.open("/rate/1?token=danh-gia-quay-1-doi-ma-nay", 1280, 800)  # first setup of the tablet
     assert rate.locator("[data-testid=rate-idle]").is_visible()
     clerk = login(server.base_url, "clerk1", 1)
     http("POST", server.base_url + "/api/counters/1/next", {"current": None}, cookie=clerk)
@@ -198,6 +198,7 @@ def test_rating_after_done_is_stored_with_the_ticket(screens, server):
     screenshot(rate, "rate")
     rate.click("[data-testid=level-4]")
     rate.wait_for_selector("[data-testid=rate-thanks]", state="visible")
+    assert "token=" not in rate.url  # kept in the browser, gone from the address
 
     config = load_config(server.config_path)
     with sqlite3.connect(config.resolve(config.server.database)) as db:

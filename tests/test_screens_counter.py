@@ -11,7 +11,7 @@ import pytest
 from queue_server.config import KEYPAD_DEFAULT
 from queue_server.errors import ConfigError
 from tests.browser import browser, screens, screenshot  # noqa: F401
-from tests.support import KIOSK_TOKEN, ServerProcess, http, login, office_config
+from tests.support import KIOSK_TOKEN, ServerProcess, http, office_config
 
 
 def issue(server: ServerProcess, service: str) -> dict:

@@ -20,6 +20,7 @@ from tests.support import KIOSK_TOKEN, PASSWORD, add_staff, write_config
 
 TOKEN = "dong-bo-phuong-a-0123456789"
 OLD_TOKEN = "dong-bo-cu-phuong-a-9876543210"
+TABLET_TOKEN = "danh-gia-quay-1-doi-ma-nay"  # counter 1's rating tablet in the sample config
 
 
 class Clock:
@@ -50,7 +51,11 @@ def serve_one(client: TestClient, service: str = "CT", rating: int | None = 4) -
         r = client.post(f"/api/counters/1/{action}", json={})
         assert r.status_code == 200, r.text
     if rating:
-        r = client.post("/api/counters/1/rating", json={"ticket_id": ticket_id, "level": rating})
+        r = client.post(
+            "/api/counters/1/rating",
+            json={"ticket_id": ticket_id, "level": rating},
+            headers={"Authorization": f"Bearer {TABLET_TOKEN}"},
+        )
         assert r.status_code == 200, r.text
 
 
@@ -203,3 +208,37 @@ def test_a_short_sync_token_is_a_config_error(tmp_path: Path, token: str) -> Non
     with pytest.raises(MotcuaError) as e:
         load_config(path)
     assert e.value.key == "sync.token"
+
+
+def test_rotating_the_token_from_the_admin_screen_applies_at_once(tmp_path: Path) -> None:
+    """New token in `token`, old in `previous_token`: both work; then the old one is dropped
+    and gets 401 — all without a restart."""
+    path = write_config(tmp_path, sync={"token": OLD_TOKEN})
+    add_staff(path, {"boss": "admin"})
+    with TestClient(create_app(load_config(path), clock=Clock(), printing=False)) as client:
+        r = client.post("/api/login", json={"username": "boss", "password": PASSWORD})
+        assert r.status_code == 200
+        text = path.read_text(encoding="utf-8")
+        rotated = text.replace(f'token = "{OLD_TOKEN}"', f'token = "{TOKEN}"\nprevious_token = "{OLD_TOKEN}"')
+        assert rotated != text
+        assert client.post("/api/admin/config/text", json={"text": rotated}).status_code == 200
+        for token in (TOKEN, OLD_TOKEN):
+            assert pull(client, token=token)["events"] == []
+        done = rotated.replace(f'previous_token = "{OLD_TOKEN}"', "")
+        assert client.post("/api/admin/config/text", json={"text": done}).status_code == 200
+        assert pull(client, token=TOKEN)["events"] == []
+        r = client.get("/api/sync/events", headers={"Authorization": f"Bearer {OLD_TOKEN}"})
+        assert r.status_code == 401
+
+
+def test_no_other_credential_opens_the_feed(site: TestClient) -> None:
+    """Only the sync token: not a kiosk's or a rating tablet's device token, nor an admin's
+    or a clerk's session (the feed is for the central, not for staff)."""
+    from tests.support import KIOSK_TOKEN as KIOSK
+
+    for token in (KIOSK, TABLET_TOKEN):
+        r = site.get("/api/sync/events", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+    sign_on(site)  # clerk1's session cookie is now in the client
+    r = site.get("/api/sync/events")
+    assert r.status_code == 401 and r.json()["error"] == "sync_token_required"

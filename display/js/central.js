@@ -41,6 +41,14 @@ function renderSite(site) {
     cell(`${num(site.open_counters)}/${num(site.counters)}`, "num open"), cell(num(site.served_today), "num served"),
     cell(pct(site.satisfied_today), "num satisfied"));
   const heard = cell(siteStatus(site), site.silent ? "heard silent-note" : "heard");
+  if (site.last_error) {
+    // "vi / en", as the central recorded it
+    const [vi, en] = site.last_error.split(" / ");
+    const why = document.createElement("div");
+    why.className = "error last-error";
+    why.textContent = lang === "en" && en ? en : vi;
+    heard.append(why);
+  }
   tr.append(heard);
   tr.classList.toggle("silent", site.silent);
 }

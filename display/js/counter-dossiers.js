@@ -9,28 +9,12 @@
 // The keys work when no field or dialog has the focus, like the counter's other shortcuts.
 
 import { postJSON, getJSON, esc } from "./live.js";
-import { lang } from "./i18n.js";
+import { lang, t, onLangChange } from "./i18n.js";
 
-const TEXT = {
-  vi: {
-    title: "Kết quả lượt tiếp dân", received: "Nhận hồ sơ", guidance: "Chỉ hướng dẫn", papers: "Yêu cầu bổ sung",
-    returned: "Trả kết quả", code: "Mã hồ sơ (gõ hoặc quét)", procedure: "Thủ tục", due: "Ngày hẹn trả (dd/mm/yyyy)",
-    save: "Ghi", cancel: "Đóng", none: "Chưa ghi kết quả cho lượt này.", no_ticket: "Chưa có vé đang phục vụ.",
-    guidance_done: "Đã ghi: chỉ hướng dẫn", papers_done: "Đã ghi: yêu cầu bổ sung giấy tờ", due_short: "hẹn",
-    empty_code: "Không có mã: ghi yêu cầu bổ sung không kèm hồ sơ.",
-  },
-  en: {
-    title: "Outcome of this visit", received: "Dossier received", guidance: "Guidance only", papers: "Papers requested",
-    returned: "Result returned", code: "Dossier code (type or scan)", procedure: "Procedure",
-    due: "Due date (dd/mm/yyyy)", save: "Save", cancel: "Close", none: "No outcome recorded for this visit yet.",
-    no_ticket: "No ticket being served.", guidance_done: "Recorded: guidance only",
-    papers_done: "Recorded: papers requested", due_short: "due", empty_code: "No code: papers requested without a dossier.",
-  },
-};
 const KEYS = { h: "received", d: "guidance", s: "papers", k: "returned" };
 const STORE = "motcua.counter.procedure";
 
-const tr = (key) => (TEXT[lang()] || TEXT.vi)[key];
+const tr = (key) => t(`dossier.${key}`);
 const until = (test) => new Promise((resolve) => {
   const check = () => (test() ? resolve() : setTimeout(check, 50));
   check();
@@ -243,4 +227,5 @@ live.addEventListener("push", (e) => {
   const d = e.detail?.dossier;
   if (d && ticket() && (d.ticket_id === ticket().id || d.return_ticket_id === ticket().id)) refresh();
 });
+onLangChange(render);
 onChange();

@@ -7,27 +7,11 @@
 // when it is not, the kiosk says so with the due date, so nobody queues for nothing.
 
 import { postJSON, getJSON, esc } from "./live.js";
-import { lang, onLangChange } from "./i18n.js";
+import { lang, t, onLangChange } from "./i18n.js";
 
 const CLOSE_AFTER_S = 60;
 const KEYS = "1234567890QWERTYUIOPASDFGHJKLZXCVBNM.-";
-const TEXT = {
-  vi: {
-    lookup: "Tra cứu hồ sơ", collect: "Nhận kết quả", prompt: "Quét mã vạch trên giấy biên nhận hoặc gõ mã hồ sơ",
-    ok: "Xem", collect_ok: "Lấy số nhận kết quả", back: "Quay lại", del: "Xóa", procedure: "Thủ tục",
-    received: "Ngày nhận", due: "Ngày hẹn trả", new_due: "Hẹn lại", status: "Tình trạng", code: "Mã hồ sơ",
-    not_ready: "Hồ sơ chưa có kết quả. Ngày hẹn trả: {date}. Xin mời quay lại vào ngày đó.",
-    bad_token: "Kiosk chưa được cấp phép.",
-  },
-  en: {
-    lookup: "Look up a dossier", collect: "Collect a result", prompt: "Scan the barcode on your receipt or type the dossier code",
-    ok: "Look up", collect_ok: "Get a ticket", back: "Back", del: "Delete", procedure: "Procedure",
-    received: "Received", due: "Due date", new_due: "New date", status: "Status", code: "Dossier code",
-    not_ready: "The result is not ready yet. Due date: {date}. Please come back then.",
-    bad_token: "This kiosk is not authorised.",
-  },
-};
-const tr = (key) => (TEXT[lang()] || TEXT.vi)[key];
+const tr = (key) => t(`dossier.${key}`);
 let mode = "lookup";
 let closeTimer = null;
 
@@ -64,8 +48,8 @@ function label() {
   overlay.querySelector("h2").textContent = tr(mode);
   overlay.querySelector(".prompt").textContent = tr("prompt");
   overlay.querySelector(".back").textContent = tr("back");
-  overlay.querySelector(".go").textContent = tr(mode === "collect" ? "collect_ok" : "ok");
-  overlay.querySelector(".del").textContent = tr("del");
+  overlay.querySelector(".go").textContent = tr(mode === "collect" ? "collect_ok" : "look");
+  overlay.querySelector(".del").textContent = tr("delete");
 }
 
 function keepOpen() {
@@ -96,10 +80,10 @@ function message(body) {
 function show(d) {
   const name = lang() === "en" ? d.procedure_name_en || d.procedure_name : d.procedure_name;
   answer.innerHTML = `<dl>
-    <dt>${esc(tr("code"))}</dt><dd>${esc(d.code)}</dd>
+    <dt>${esc(tr("code_label"))}</dt><dd>${esc(d.code)}</dd>
     <dt>${esc(tr("procedure"))}</dt><dd>${esc(name)}</dd>
-    <dt>${esc(tr("received"))}</dt><dd>${vnDate(d.received_on)}</dd>
-    <dt>${esc(tr("due"))}</dt><dd>${vnDate(d.due_date)}</dd>
+    <dt>${esc(tr("received_on"))}</dt><dd>${vnDate(d.received_on)}</dd>
+    <dt>${esc(tr("due_date"))}</dt><dd>${vnDate(d.due_date)}</dd>
     ${d.new_due_date ? `<dt>${esc(tr("new_due"))}</dt><dd>${vnDate(d.new_due_date)}</dd>` : ""}
     <dt>${esc(tr("status"))}</dt><dd>${esc(lang() === "en" ? d.status_text_en : d.status_text)}</dd></dl>`;
 }
@@ -129,7 +113,7 @@ async function go() {
     close();
     window.dispatchEvent(new CustomEvent("motcua:ticket", { detail: result.body }));
   } else if (result.body?.error === "not_ready") {
-    answer.textContent = tr("not_ready").replace("{date}", vnDate(result.body.new_due_date || result.body.due_date));
+    answer.textContent = t("dossier.not_ready", { date: vnDate(result.body.new_due_date || result.body.due_date) });
   } else {
     answer.textContent = message(result.body) || "?";
   }

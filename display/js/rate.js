@@ -21,10 +21,30 @@ const MOUTH = { very_satisfied: 6, satisfied: 3, neutral: 0, unsatisfied: -3, ve
 
 const $ = (id) => document.getElementById(id);
 const number = Number(location.pathname.split("/").filter(Boolean).pop());
+const deviceToken = loadToken();
 const live = new Live();
 let ticket = null; // the ticket being rated
 let timer = null;
 let sending = false;
+
+// The tablet's device token ([[rating_tablets]] in config.toml): given once as
+// /rate/N?token=…, then kept in this browser and removed from the address.
+function loadToken() {
+  const key = `motcua.rate.${number}`;
+  const params = new URLSearchParams(location.search);
+  const given = params.get("token");
+  try {
+    if (given) {
+      localStorage.setItem(key, given);
+      params.delete("token");
+      const query = params.toString();
+      history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
+    }
+    return localStorage.getItem(key) || given;
+  } catch {
+    return given; // no storage: keep it in the address so a reload still works
+  }
+}
 
 function face(key) {
   const curve = MOUTH[key];
@@ -75,7 +95,8 @@ function ask(done) {
 async function rate(level) {
   if (!ticket || sending) return;
   sending = true;
-  const result = await postJSON(`/api/counters/${number}/rating`, { ticket_id: ticket.id, level });
+  const result = await postJSON(`/api/counters/${number}/rating`, { ticket_id: ticket.id, level },
+    deviceToken ? { Authorization: `Bearer ${deviceToken}` } : {});
   sending = false;
   if (result.ok) {
     show("thanks");

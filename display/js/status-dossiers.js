@@ -3,13 +3,9 @@
 // "Đã trả", "Trễ hẹn – hẹn lại ngày …"). Refreshed every minute and when the page comes back.
 
 import { getJSON, esc } from "./live.js";
-import { lang, onLangChange } from "./i18n.js";
+import { lang, t, onLangChange } from "./i18n.js";
 
 const REFRESH_SECONDS = 60;
-const TEXT = {
-  vi: { title: "Hồ sơ của lượt này", due: "Hẹn trả", received: "Ngày nhận" },
-  en: { title: "Dossiers of this visit", due: "Due", received: "Received" },
-};
 const token = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 const section = document.createElement("section");
 section.className = "card status-dossiers";
@@ -25,13 +21,12 @@ function vnDate(iso) {
 }
 
 function render() {
-  const tr = TEXT[lang()] || TEXT.vi;
   section.hidden = !dossiers.length;
-  section.innerHTML = `<h2>${esc(tr.title)}</h2><ul>${dossiers.map((d) => {
+  section.innerHTML = `<h2>${esc(t("dossier.visit_title"))}</h2><ul>${dossiers.map((d) => {
     const cls = d.late ? "late" : d.status === "ready" ? "ready" : "";
     const name = lang() === "en" ? d.procedure_name_en || d.procedure_name : d.procedure_name;
     return `<li data-code="${esc(d.code)}"><b>${esc(d.code)}</b><br>${esc(name)}<br>
-      <small>${esc(tr.received)} ${vnDate(d.received_on)} · ${esc(tr.due)} ${vnDate(d.due_date)}</small><br>
+      <small>${esc(t("dossier.received_on"))} ${vnDate(d.received_on)} · ${esc(t("dossier.due_date"))} ${vnDate(d.due_date)}</small><br>
       <strong class="${cls}">${esc(lang() === "en" ? d.status_text_en : d.status_text)}</strong></li>`;
   }).join("")}</ul>`;
 }

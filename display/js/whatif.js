@@ -5,7 +5,7 @@
 
 import { $, api, el, percent, showError, toast, vnDate } from "./admin-common.js";
 
-const LEVELS = [["", "—"], ["primary", "chính"], ["normal", "thường"], ["backup", "dự phòng"]];
+const LEVELS = [["", "—"], ["primary", "chính"], ["normal", "thường"], ["backup", "dự phòng"], ["appointment", "chỉ lịch hẹn"]];
 const COLOURS = ["#6b7280", "#1f4e8c", "#c0392b", "#2e8b57", "#d4a017", "#7b3fa0", "#0e7c86"];
 /** @type {any} */
 const state = { info: null, runId: null, charts: [] };

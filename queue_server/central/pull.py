@@ -114,7 +114,8 @@ class Puller:
                     fetch_page, site, cursor, central.page_size, central.timeout_seconds, self.ssl
                 )
             except MotcuaError as e:
-                await loop.run_in_executor(self.writer, self.store.note_failure, site.id, self.clock(), e.message_en)
+                error = f"{e.message} / {e.message_en}"
+                await loop.run_in_executor(self.writer, self.store.note_failure, site.id, self.clock(), error)
                 self._changed(site.id)
                 raise
             result = await loop.run_in_executor(self.writer, self.store.ingest, site.id, page, self.clock())
@@ -125,6 +126,19 @@ class Puller:
                 log.info("site %s: catching up, at event %d, %d to go", site.id, result["cursor"], behind)
             if not result["more"] or not page["events"]:
                 await loop.run_in_executor(self.writer, self.store.roll_up)
+                snapshot = int(page.get("snapshot_seq") or 0)
+                if snapshot < cursor:
+                    # The office's log is shorter than what the central has: its database
+                    # was replaced (restored from an older backup, or a new install).
+                    message = (
+                        f"Nhật ký của {site.id} chỉ đến sự kiện {snapshot}, trước con trỏ {cursor} của central: "
+                        "cơ sở dữ liệu của văn phòng đã được khôi phục hoặc thay mới? / "
+                        f"Site {site.id}'s event log ends at {snapshot}, before the central's cursor {cursor}: "
+                        "was its database restored or replaced? See docs/central.md."
+                    )
+                    log.warning("%s", message)
+                    await loop.run_in_executor(self.writer, self.store.note_failure, site.id, self.clock(), message)
+                    self._changed(site.id)
                 return int(applied)
 
     def _changed(self, site_id: str) -> None:

@@ -28,7 +28,6 @@ Rules, and why:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
@@ -41,6 +40,7 @@ from printer.render import TicketInfo, wait_minutes
 from ..config import Config, Printer
 from ..errors import InvalidTransition
 from ..kiosk import counters_text, serving_counters
+from .printers import Mode, PrinterState, mode_of, public_error
 
 # Agent job ids are job.id * DELIVERIES + attempt: the agent prints a job_id at most once,
 # so every new attempt needs a new id, also across server restarts (attempts are stored).
@@ -48,8 +48,6 @@ DELIVERIES = 10_000
 NO_CONFIRMATION = "no confirmation"
 
 Audience = Literal["public", "staff"]
-# How a printer is driven: by this server, by a print agent (motcua-printer), or png://.
-Mode = Literal["server", "agent", "virtual"]
 # What delivering a job came to: the printer outcomes, or no answer at all.
 Delivery = Literal["printed", "failed_before_send", "failed_partial", "no_confirmation"]
 
@@ -152,52 +150,6 @@ class Job:
         return self.id * DELIVERIES + self.attempts
 
 
-@dataclass
-class PrinterState:
-    id: str
-    mode: Mode
-    online: bool | None = None  # None: not known yet
-    paper: str = "unknown"
-    error: str | None = None
-    checked_at: dt.datetime | None = None
-    last_success_at: dt.datetime | None = None
-    last_error_at: dt.datetime | None = None
-    agent_connected: bool | None = None  # None for printers without an agent
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        for k in ("checked_at", "last_success_at", "last_error_at"):
-            d[k] = d[k].isoformat() if d[k] else None
-        return d
-
-    @property
-    def problem(self) -> str | None:
-        """Why a job would wait or fail now, in one line; None when the printer looks fine."""
-        if self.agent_connected is False:
-            return "print agent not connected"
-        if self.paper == "out":
-            return self.error or "printer is out of paper"
-        if self.online is False:
-            return self.error or "printer offline"
-        return None
-
-
-def mode_of(p: Printer) -> Mode:
-    return "agent" if p.agent_token else "virtual" if p.url.startswith("png://") else "server"
-
-
-def public_error(error: str | None) -> str | None:
-    """An error for the public audience (hall screens, phones): what kind of trouble, without
-    device addresses or paths."""
-    if not error:
-        return None
-    if "paper" in error:
-        return "printer is out of paper"
-    if "agent" in error:
-        return "print agent not connected"
-    return "printer error"
-
-
 def ticket_info(config: Config, printer: Printer, ticket: Mapping[str, Any], url: str) -> dict[str, Any]:
     """The ticket as printed: TicketInfo JSON from the ticket's row at issue time."""
     try:
@@ -296,17 +248,6 @@ def settle(outcome: Delivery, error: str | None, mode: Mode, now: dt.datetime) -
         changes = {} if mode == "agent" else {"online": False, "error": error, "last_error_at": now}
         return Settle(JobState.QUEUED, error, changes, True)
     return Settle(JobState.FAILED, error, {"error": error, "last_error_at": now}, False)
-
-
-def status_changes(online: bool, paper: str, error: str | None, now: dt.datetime) -> dict[str, Any]:
-    """A printer's state after it (or its agent) answered a status query."""
-    changes: dict[str, Any] = {"online": online, "paper": paper, "checked_at": now}
-    if online and paper != "out":
-        # "did not answer the status request" is normal for many printers: not an error.
-        changes["error"] = None
-    else:
-        changes.update(error=error, last_error_at=now)
-    return changes
 
 
 class Backoff:

@@ -1,5 +1,8 @@
 """The print service: runs ``PrintBook`` (the state machine in ``jobs``) for one office.
 
+(Over 400 lines: one class owns every asyncio task of printing — a worker and a status poll
+per printer, the sweeper, the agent link's callbacks — and the state they share.)
+
 A print job is stored with its ticket (``job_writer`` runs inside the ticket's transaction),
 so the kiosk never shows a number whose ticket the database could lose. One worker task per
 printer then delivers that printer's queued jobs, oldest first: itself, through
@@ -43,14 +46,12 @@ from .jobs import (
     JobState,
     MakeStale,
     PrintBook,
-    PrinterState,
     check_move,
-    public_error,
     recovery,
     settle,
-    status_changes,
     ticket_info,
 )
+from .printers import PrinterState, public_error, status_changes
 
 log = logging.getLogger("motcua.printing")
 

@@ -151,7 +151,9 @@ def _services(value: Any, key: str, config: Config) -> dict[str, str]:
             raise _fail(f"{key}.{code}", "lĩnh vực không tồn tại", "no such service")
         if level not in LEVELS:
             raise _fail(
-                f"{key}.{code}", "mức phải là primary, normal hoặc backup", "level must be primary, normal or backup"
+                f"{key}.{code}",
+                "mức phải là primary, normal, backup hoặc appointment",
+                "level must be primary, normal, backup or appointment",
             )
         out[code] = level
     return out

@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import LEVELS
 from ..errors import BadRequest
 from .plan import Plan
 
 OBJECTIVES = ("p90", "balance", "mix")
+# The levels the search moves between (not "appointment": an appointments-only counter is
+# a decision about bookings, not about staffing).
+SEARCH_LEVELS = ("primary", "normal", "backup")
 SHIFT_STEP = 30
 SHIFT_LIMIT = 90
 
@@ -85,7 +87,7 @@ def neighbours(plan: Plan, allowed: dict[int, set[str]]) -> list[Plan]:
         if c.closed:
             continue
         for code in sorted(allowed.get(c.number, set())):
-            for level in LEVELS:
+            for level in SEARCH_LEVELS:
                 if c.services.get(code) != level:
                     out.append(plan.with_counter(replace(c, services={**c.services, code: level})))
         for step in (-SHIFT_STEP, SHIFT_STEP):

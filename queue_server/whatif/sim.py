@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config, Counter
-from ..engine import CounterState, Engine, Event, TicketState
+from ..engine import CounterState, Engine, Event, Ticket, TicketState
 from ..errors import MotcuaError
 from .plan import Plan
 from .record import Arrival, RecordedDay, Visit, pool_key
@@ -47,6 +47,34 @@ class Trace:
     open_s: dict[int, float] = field(default_factory=dict)
     calls: list[tuple[float, int, str]] = field(default_factory=list)  # (seconds, counter, label)
     end_s: float = 0.0
+
+
+class ReplayEngine(Engine):
+    """The server's engine, every rule of calling as it is, without working out each new
+    ticket's position: a replay has nobody to tell, and a position never changes who is
+    called (``tests/test_whatif_live.py`` checks the calls against a live server)."""
+
+    def __init__(self, config: Config, now: dt.datetime) -> None:
+        super().__init__(config, now)
+        # Ids of tickets that became waiting (fed by the replay from the engine's events);
+        # the ones no longer waiting are dropped as they are met. A day's replay asks for the
+        # waiting tickets thousands of times, and the day holds hundreds of finished ones.
+        self.maybe_waiting: set[int] = set()
+
+    def position(self, ticket: Ticket, now: dt.datetime | None = None) -> tuple[int, int]:
+        return 0, 0
+
+    def waiting(self) -> list[Ticket]:
+        out: list[Ticket] = []
+        gone: list[int] = []
+        for i in self.maybe_waiting:
+            t = self.tickets[i]
+            if t.state is TicketState.WAITING:
+                out.append(t)
+            else:
+                gone.append(i)
+        self.maybe_waiting.difference_update(gone)
+        return out
 
 
 def plan_config(config: Config, plan: Plan) -> Config:
@@ -119,7 +147,7 @@ class Replay:
         self.rng = random.Random(f"{day.day}:{seed}")
         self.pool = pool if pool is not None else day.durations()
         self.start = day.start or dt.datetime.combine(dt.date.fromisoformat(day.day), dt.time(0), config.office.tz)
-        self.engine = Engine(self.config, self.start)
+        self.engine = ReplayEngine(self.config, self.start)
         self.trace = Trace(day.day, self.start)
         self.heap: list[tuple[dt.datetime, int, int, Any]] = []
         self._n = 0
@@ -133,6 +161,10 @@ class Replay:
         self.open_since: dict[int, dt.datetime] = {}
         self.in_plan = {c.number for c in plan.counters if not c.closed}
         self.waiting = 0  # tickets waiting now, followed from the engine's events
+        # Who waits for what, from the same events: (service, counter sent to) per ticket id,
+        # so a counter with nobody it could call does not press Next for nothing.
+        self.queue: dict[int, tuple[str, int | None]] = {}
+        self.levels = {c.number: set(c.services) for c in self.config.counters}
 
     # ------------------------------------------------------------------ scheduling
 
@@ -154,16 +186,20 @@ class Replay:
         s = self._seconds(now)
         for e in events:
             k = e.kind
-            if k in ("ticket_issued", "ticket_transferred", "ticket_requeued"):
+            if k in ("ticket_issued", "ticket_transferred", "ticket_requeued") and e.ticket is not None:
                 self.trace.queue_steps.append((s, 1))
                 self.waiting += 1
-            elif k == "ticket_cancelled":
+                self.queue[e.ticket["id"]] = (e.ticket["service"], e.ticket.get("target_counter"))
+                self.engine.maybe_waiting.add(e.ticket["id"])
+            elif k == "ticket_cancelled" and e.ticket is not None:
                 self.trace.queue_steps.append((s, -1))
                 self.waiting -= 1
+                self.queue.pop(e.ticket["id"], None)
             elif k == "ticket_called" and e.ticket is not None and e.counter is not None:
                 self.trace.queue_steps.append((s, -1))
                 self.waiting -= 1
                 tid = e.ticket["id"]
+                self.queue.pop(tid, None)
                 self.trace.calls.append((s, e.counter["number"], e.ticket["label"]))
                 arrival = self.arrival_of.get(tid)
                 if arrival is not None and self.visit_no.get(tid, 0) == 0:
@@ -285,13 +321,10 @@ class Replay:
             return
         for number in sorted(self.engine.counters):
             c = self.engine.counters[number]
-            if (
-                c.state is CounterState.OPEN
-                and c.ticket_id is None
-                and number not in self.releasing
-                and self.engine.pick_next(number) is not None
-            ):
-                self._next(now, number)
+            if c.state is CounterState.OPEN and c.ticket_id is None and number not in self.releasing:
+                served = self.levels.get(number, set())
+                if any(target == number or (target is None and code in served) for code, target in self.queue.values()):
+                    self._next(now, number)
                 if self.waiting <= 0:
                     return
 

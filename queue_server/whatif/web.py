@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import auth
-from ..config import Config
+from ..config import LEVELS, Config
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
 from ..openapi import STAFF, obj, operation, path_param, query_param
 from ..reports import parse_date
@@ -303,7 +303,7 @@ _ID = path_param("id", {"type": "integer", "minimum": 1})
 _COUNTER_PLAN = obj(
     {"number": {"type": "integer", "minimum": 1, "maximum": 999}},
     {
-        "services": {"type": "object", "additionalProperties": {"enum": ["primary", "normal", "backup"]}},
+        "services": {"type": "object", "additionalProperties": {"enum": list(LEVELS)}},
         "hours": {"type": "array", "items": {"type": "string", "pattern": _SESSION}},
         "closed": {"type": "boolean"},
         "shift_minutes": {"type": "integer", "minimum": -180, "maximum": 180},
