@@ -41,7 +41,7 @@ test-fast: $(VENV)/.test-installed
 # becomes `queue_server printer tests`), only these are checked, so work in progress elsewhere
 # is not reformatted under other people's feet.
 FORMAT_CHECKED ?= printer/protocol.py queue_server/printing queue_server/schemas.py \
-	queue_server/report_routes.py tests/test_print_jobs.py queue_server/sync.py queue_server/central \
+	tests/test_print_jobs.py queue_server/sync.py queue_server/central \
 	tests/test_sync.py tests/test_central.py tests/test_central_browser.py tests/test_central_web.py
 
 # Lint, formatting and types (CI runs it before the tests).

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from . import auth, configedit
 from .api import get_bool, get_str, read_json
+from .config_diff import describe_changes
 from .engine import TicketState
 from .errors import BadRequest, NotFound
 from .office import Office
@@ -118,9 +119,11 @@ async def edit_config(request: Request) -> JSONResponse:
     changes = await _read_big_json(request)
     async with _config_lock(request):
         doc = configedit.parse_text(configedit.read_text(_config_path(office)))
-        touched = configedit.apply_changes(doc, changes)
+        configedit.apply_changes(doc, changes)
+        before = office.config
         config = await _save_config(office, doc)
-    await office.audit(user, "config_edited", sections=touched)
+    # What actually changed, in words (the form sends every section each time).
+    await office.audit(user, "config_edited", changes=describe_changes(before, config))
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
 
@@ -133,8 +136,9 @@ async def edit_config_text(request: Request) -> JSONResponse:
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("Thiếu nội dung tệp cấu hình.", "The config text is missing.", key="bad_field", field="text")
     async with _config_lock(request):
+        before = office.config
         config = await _save_config(office, configedit.parse_text(text))
-    await office.audit(user, "config_replaced", bytes=len(text.encode("utf-8")))
+    await office.audit(user, "config_replaced", changes=describe_changes(before, config))
     return JSONResponse({"ok": True, "editable": configedit.editable(config)})
 
 

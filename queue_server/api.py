@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, schemas
+from .engine import Unsaid
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
 from .office import Office, public_ticket
 from .schemas import MAX_INT, UnsetType, parse
@@ -23,18 +24,25 @@ def _office(request: Request) -> Office:
     return request.app.state.office  # type: ignore[no-any-return]
 
 
-async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
-    """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
-    ``{}`` for an empty body."""
-    limit = limit or request.app.state.config.server.max_body_bytes
+async def read_limited(request: Request, limit: int, too_large: tuple[str, str] = (
+        "Dữ liệu gửi lên quá lớn.", "Request body too large.")) -> bytes:
+    """The raw body, refused with a 413 (``too_large``: Vietnamese, English) past ``limit``
+    bytes, as declared or as it streams in (a chunked body declares nothing)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+        raise PayloadTooLarge(*too_large)
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+            raise PayloadTooLarge(*too_large)
+    return body
+
+
+async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
+    ``{}`` for an empty body."""
+    body = await read_limited(request, limit or request.app.state.config.server.max_body_bytes)
     if not body.strip():
         return {}
     try:
@@ -354,8 +362,8 @@ async def set_service(request: Request) -> JSONResponse:
     body = await read_json(request)
     change = parse(body, schemas.ServiceChange)
     is_open = change.open
-    cap: int | None | str = "keep" if isinstance(change.cap, UnsetType) else change.cap
-    if is_open is None and cap == "keep":
+    cap: int | None | Literal[Unsaid.KEEP] = Unsaid.KEEP if isinstance(change.cap, UnsetType) else change.cap
+    if is_open is None and cap is Unsaid.KEEP:
         raise BadRequest("Hãy gửi “open” hoặc “cap”.", "Send “open” or “cap”.", key="nothing_to_change")
     await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
     await office.audit(user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})

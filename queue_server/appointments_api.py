@@ -25,6 +25,7 @@ from .api import get_bool, get_str, read_json, status_url
 from .engine import Engine
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, public_ticket
+from .report_routes import download, export_format
 from .store import connect
 
 log = logging.getLogger("motcua.appointments")
@@ -430,17 +431,8 @@ async def report(request: Request) -> JSONResponse:
 
 async def report_export(request: Request) -> Response:
     auth.require_user(request, _office(request).store, role="admin")
-    fmt = request.query_params.get("format") or "xlsx"
-    if fmt not in ("csv", "xlsx"):
-        raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
-    data = await _report(request)
-    if fmt == "csv":
-        body, media = appointment_report.to_csv(data), "text/csv; charset=utf-8"
-    else:
-        body = await asyncio.to_thread(appointment_report.to_xlsx, data)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    name = appointment_report.filename(data, fmt)
-    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    fmt = export_format(request)
+    return await download(await _report(request), fmt, appointment_report)
 
 
 # ---------------------------------------------------------------------- timers

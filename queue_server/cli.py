@@ -145,6 +145,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .central.config import is_central_config
     from .reports import run_command
 
+    if args.kind in ("dossiers", "satisfaction") and is_central_config(args.config):
+        raise MotcuaError("Báo cáo tổng hợp của central mới có loại vé (--kind tickets); báo cáo hồ sơ và "
+                          "mức hài lòng theo thủ tục lập tại từng văn phòng.",
+                          "The central's combined reports cover tickets only (--kind tickets); dossier and "
+                          "satisfaction reports are made at each office.", key="bad_kind")
     if args.kind in ("dossiers", "satisfaction"):
         from . import dossier_reports
 
@@ -162,7 +167,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.by in ("month", "procedure"):
             raise MotcuaError(f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
                               f"--by {args.by} is for --kind dossiers or satisfaction only.", key="bad_group")
-        where = run_command(_config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output)
+        where = run_command(_config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output,
+                            args.csv_dialect)
     if where != "-":
         print(f"Đã ghi báo cáo / report written: {where}", file=sys.stderr)
     return 0
@@ -253,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "satisfaction: month (default), service, staff, counter")
     p.add_argument("--site", help="central.toml only: site ids to include, comma-separated (default: all)")
     p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
+    p.add_argument("--csv-dialect", choices=("excel", "comma"), default="excel",
+                   help='CSV: "excel" (";" and decimal comma, as Vietnamese Excel reads it) or "comma"')
     p.add_argument("--output", help="file to write (default: standard output; xlsx: bao-cao-….xlsx)")
     p.set_defaults(func=cmd_report)
 

@@ -147,7 +147,8 @@ class Booking:
     papers: str = _help("Papers to bring, shown on the confirmation", "")
     papers_en: str = _help("Papers to bring, in English", "")
     prefix: str = _help("Letter printed before appointment ticket numbers ('' : the service's prefix)", "")
-    range: list[int] = _help("Own number range for appointment tickets, e.g. [1901, 1999] ([]: the service's)",
+    range: list[int] = _help("Own number range for appointment tickets, not overlapping any other, "
+                             "e.g. [6001, 6999] ([]: the service's)",
                              default_factory=list)
 
     def window_times(self, weekday: int) -> list[tuple[dt.time, dt.time]]:

@@ -17,10 +17,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, dossier_import, dossiers, procedures
-from .api import get_str, path_int, read_json, status_url
+from .api import get_str, path_int, read_json, read_limited, status_url
 from .dossier_desk import DossierDesk, attach, desk_of
 from .dossier_openapi import openapi_paths
-from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from .errors import BadRequest, Conflict, NotFound
 from .office import Office, public_ticket
 
 __all__ = ["attach", "openapi_paths", "routes"]
@@ -270,14 +270,7 @@ async def get_alerts(request: Request) -> JSONResponse:
 async def import_csv(request: Request) -> JSONResponse:
     desk = _desk(request)
     user = auth.require_user(request, desk.office.store, role="admin")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise PayloadTooLarge("Tệp quá lớn.", "File too large.")
-    data = b""
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge("Tệp quá lớn.", "File too large.")
+    data = await read_limited(request, MAX_IMPORT_BYTES, ("Tệp quá lớn.", "File too large."))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

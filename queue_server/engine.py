@@ -35,13 +35,26 @@ import bisect
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, Literal
 
 from .config import Config
 from .errors import BadRequest, Conflict, Forbidden, InvalidTransition, NotFound
 from .order import LEVEL_RANK as LEVEL_RANK
 from .order import Counts, Picker, Rules, after_call, positions_ahead
+
+
+class Unsaid(Enum):
+    """Arguments a caller may leave unsaid, where ``None`` already means something: ``ANY``
+    (``expected``: the clerk's screen did not say which ticket it shows; ``None`` = none) and
+    ``KEEP`` (``cap``: leave today's cap as it is; ``None`` = no cap)."""
+
+    ANY = "any"
+    KEEP = "keep"
+
+
+# The ticket id a clerk's screen shows as current, None for none, or Unsaid.ANY.
+Expected = int | None | Literal[Unsaid.ANY]
 
 
 class TicketState(StrEnum):
@@ -290,9 +303,9 @@ class Engine:
                 svc = self.config.service(t.issued_service)
                 booking = svc.booking.range
                 if t.booked and booking and booking[0] <= t.number <= booking[1]:
-                    sd.last_appointment_number = max(sd.last_appointment_number or 0, t.number)
+                    issued_in.last_appointment_number = max(issued_in.last_appointment_number or 0, t.number)
                 elif svc.first <= t.number <= svc.last:
-                    sd.last_number = max(sd.last_number or 0, t.number)
+                    issued_in.last_number = max(issued_in.last_number or 0, t.number)
             if t.state is TicketState.DONE:
                 self._record_duration(t)
 
@@ -687,10 +700,10 @@ class Engine:
                                     f"Counter {c.number} holds no ticket.", key="no_current_ticket")
         return self.tickets[c.ticket_id]
 
-    def _check_expected(self, c: CounterStatus, expected: int | None | str) -> None:
+    def _check_expected(self, c: CounterStatus, expected: Expected) -> None:
         """Refuse when the clerk's screen showed another current ticket: a double click or
         a stale screen must not finish a ticket the clerk has not seen."""
-        if expected == "any":
+        if expected is Unsaid.ANY:
             return
         if expected != c.ticket_id:
             raise Conflict("Màn hình quầy chưa cập nhật: vé hiện tại đã thay đổi. Hãy thử lại.",
@@ -778,7 +791,7 @@ class Engine:
         return Event(kind, now, t.to_dict(), c.to_dict(), staff)
 
     def call_next(self, now: dt.datetime, counter: int, staff: str | None,
-                  expected: int | None | str = "any", *, override: bool = False) -> list[Event]:
+                  expected: Expected = Unsaid.ANY, *, override: bool = False) -> list[Event]:
         """Finish the held ticket (no-show if recalled ``max_recalls`` times) and call the
         next one. Returns no ``ticket_called`` event when nobody waits."""
         events = self.tick(now)
@@ -793,7 +806,7 @@ class Engine:
         return events
 
     def call_number(self, now: dt.datetime, counter: int, staff: str | None, number: str | int,
-                    expected: int | None | str = "any", *, override: bool = False) -> list[Event]:
+                    expected: Expected = Unsaid.ANY, *, override: bool = False) -> list[Event]:
         """Call one ticket out of order (waiting, or a no-show who came back)."""
         events = self.tick(now)
         c = self._open_counter(counter, staff, override)
@@ -999,7 +1012,7 @@ class Engine:
         return events
 
     def set_service(self, now: dt.datetime, code: str, staff: str | None, *,
-                    open: bool | None = None, cap: int | None | str = "keep") -> list[Event]:
+                    open: bool | None = None, cap: int | None | Literal[Unsaid.KEEP] = Unsaid.KEEP) -> list[Event]:
         """Open/close a service or change its cap, for today only."""
         events = self.tick(now)
         if code not in self.services:
@@ -1007,7 +1020,7 @@ class Engine:
         sd = self.services[code]
         if open is not None:
             sd.open = open
-        if cap != "keep":
+        if cap is not Unsaid.KEEP:
             if cap is not None and (not isinstance(cap, int) or cap < 0):
                 raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
             sd.cap = cap

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, appointments_api, dossier_api, dossier_reports, kiosk, report_days, report_routes, sync
+from . import admin, appointments_api, dossier_api, dossier_reports, kiosk, report_days, report_routes, sync, voicepack
 from .office import Office
 from .printing import routes as printing
 from .whatif import web as whatif
@@ -41,6 +41,7 @@ FEATURES: tuple[Feature, ...] = (
     sync,
     whatif,
     kiosk,
+    voicepack,
     dossier_api,
     dossier_reports,
 )

@@ -43,7 +43,8 @@ def parse_csv(text: str, where: str = "procedures.csv") -> list[Procedure]:
     text = text.lstrip("\ufeff")
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    # With ";" as the separator, papers split by ";" arrive as extra fields: kept as papers.
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, restkey="_more")
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in CSV_COLUMNS if c not in header and c != "papers"]
     if missing:
@@ -60,7 +61,9 @@ def parse_csv(text: str, where: str = "procedures.csv") -> list[Procedure]:
         except ValueError:
             raise _fail(key, f"số ngày làm việc “{row.get('days', '')}” không phải số nguyên",
                         f"working days “{row.get('days', '')}” is not a whole number") from None
-        papers = [p.strip() for p in re.split(r"[;\n|]", row.get("papers", "")) if p.strip()]
+        more = raw.get("_more") or []
+        text_papers = ";".join([row.get("papers", ""), *(m for m in more if isinstance(m, str))])
+        papers = [p.strip() for p in re.split(r"[;\n|]", text_papers) if p.strip()]
         out.append(Procedure(service=row.get("service", ""), code=row.get("code", ""), name=row.get("name", ""),
                              days=days, papers=papers, name_en=row.get("name_en", "")))
     return out

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, reports
+from .csvout import DEFAULT_DIALECT, DIALECTS
 from .errors import BadRequest
 from .office import Office
 from .openapi import ADMIN, obj, operation, query_param
@@ -75,19 +76,63 @@ async def get_report(request: Request) -> JSONResponse:
     return JSONResponse(await _report(request))
 
 
-async def export_report(request: Request) -> Response:
-    _admin(request)  # before looking at the query: a stranger learns nothing
+class Exporter(Protocol):
+    """A report module that writes its report as files (``reports``, ``appointment_report``)."""
+
+    def to_csv(self, report: dict[str, Any]) -> bytes: ...
+
+    def to_xlsx(self, report: dict[str, Any]) -> bytes: ...
+
+    def filename(self, report: dict[str, Any], ext: str) -> str: ...
+
+
+def export_format(request: Request) -> str:
+    """The ``format`` query parameter of a download: csv or xlsx (the default)."""
     fmt = request.query_params.get("format") or "xlsx"
     if fmt not in ("csv", "xlsx"):
         raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
-    report = await _report(request)
+    return fmt
+
+
+async def download(report: dict[str, Any], fmt: str, exporter: Exporter) -> Response:
+    """``report`` as a file to download (XLSX is built in a worker thread)."""
     if fmt == "csv":
-        data, media = reports.to_csv(report), "text/csv; charset=utf-8"
+        data = exporter.to_csv(report)
+        media = "text/csv; charset=utf-8"
     else:
-        data = await asyncio.to_thread(reports.to_xlsx, report)
+        data = await asyncio.to_thread(exporter.to_xlsx, report)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    name = reports.filename(report, fmt)
+    name = exporter.filename(report, fmt)
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def export_dialect(request: Request) -> str:
+    """The ``dialect`` of a CSV download: "excel" (the default) or "comma" (queue_server.csvout)."""
+    dialect = request.query_params.get("dialect") or DEFAULT_DIALECT
+    if dialect not in DIALECTS:
+        raise BadRequest(
+            'Kiểu CSV phải là "excel" hoặc "comma".', 'CSV dialect must be "excel" or "comma".', key="bad_dialect"
+        )
+    return dialect
+
+
+class _InDialect:
+    """``reports`` writing its CSV in the asked dialect, for ``download``."""
+
+    def __init__(self, dialect: str):
+        self.dialect = dialect
+        self.to_xlsx = reports.to_xlsx
+        self.filename = reports.filename
+
+    def to_csv(self, report: dict[str, Any]) -> bytes:
+        return reports.to_csv(report, self.dialect)
+
+
+async def export_report(request: Request) -> Response:
+    _admin(request)  # before looking at the query: a stranger learns nothing
+    fmt = export_format(request)
+    dialect = export_dialect(request)
+    return await download(await _report(request), fmt, _InDialect(dialect))
 
 
 routes = [
@@ -149,7 +194,16 @@ def _export() -> dict[str, Any]:
         errors=(400, *_ADMIN),
         security=ADMIN,
         media="text/csv",
-        params=[*_REPORT_QUERY, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+        params=[
+            *_REPORT_QUERY,
+            query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"),
+            query_param(
+                "dialect",
+                {"enum": list(DIALECTS)},
+                'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
+                'reads it) or "comma" (plain "," and decimal point)',
+            ),
+        ],
     )
     ok = op["responses"]["200"]
     ok["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}

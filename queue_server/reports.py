@@ -29,7 +29,6 @@ This module does no HTTP: the report routes (``queue_server.report_routes``) and
 from __future__ import annotations
 
 import bisect
-import csv
 import datetime as dt
 import io
 import itertools
@@ -44,6 +43,7 @@ from typing import Any
 
 from . import report_days
 from .config import Config
+from .csvout import DEFAULT_DIALECT, csv_bytes
 from .errors import BadRequest
 from .store import connect
 
@@ -323,15 +323,11 @@ def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return headers, out
 
 
-def to_csv(report: dict[str, Any]) -> bytes:
-    """UTF-8 with a BOM (so Excel shows the Vietnamese), dates dd/mm/yyyy, comma-separated."""
+def to_csv(report: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> bytes:
+    """Dates dd/mm/yyyy; by default as Vietnamese Excel reads it (";", decimal comma, BOM),
+    or plain comma-separated (``dialect="comma"``); see ``queue_server.csvout``."""
     headers, rows = table(report)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(headers)
-    for line in rows:
-        w.writerow([vn_date(v) if isinstance(v, dt.date) else ("" if v is None else v) for v in line])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes(headers, ([vn_date(v) if isinstance(v, dt.date) else v for v in line] for line in rows), dialect)
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
@@ -414,7 +410,8 @@ def filename(report: dict[str, Any], ext: str) -> str:
     return f"bao-cao-{report['from']}-{report['to']}-{report['by']}.{ext}"
 
 
-def run_command(config: Config, date_from: str, date_to: str, by: str, fmt: str, output: str | None) -> str:
+def run_command(config: Config, date_from: str, date_to: str, by: str, fmt: str, output: str | None,
+                csv_dialect: str = DEFAULT_DIALECT) -> str:
     """``motcua report``: build the report from the database (read-only) and write it to
     ``output`` (xlsx without one: a file named after the range). Returns where it went."""
     import json
@@ -434,7 +431,7 @@ def run_command(config: Config, date_from: str, date_to: str, by: str, fmt: str,
     if fmt == "json":
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     elif fmt == "csv":
-        data = to_csv(report)
+        data = to_csv(report, csv_dialect)
     else:
         data = to_xlsx(report)
         output = output or filename(report, "xlsx")

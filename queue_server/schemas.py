@@ -5,7 +5,7 @@ names the field (``bad_field``), and the body's JSON Schema in the OpenAPI docum
 (``components``, used by ``queue_server.openapi``). A field that may be left out or sent as
 ``null`` is ``X | None = None``; ``current`` tells three cases apart (``UNSET``: not sent, so
 any ticket; ``None``: the screen shows none; a ticket id), which ``expected`` turns into the
-engine's argument.
+engine's argument (``Unsaid.ANY`` for not sent).
 
 Unknown keys are ignored, as before: old screens may send more than a newer server reads.
 """
@@ -20,6 +20,7 @@ from msgspec import UNSET as UNSET
 from msgspec import Meta, Struct
 from msgspec import UnsetType as UnsetType
 
+from .engine import Expected, Unsaid
 from .errors import BadRequest
 
 # Largest whole number accepted anywhere in a body: larger is surely a mistake.
@@ -104,9 +105,9 @@ BODIES: tuple[type[Body], ...] = (
 B = TypeVar("B", bound=Body)
 
 
-def expected(current: int | None | UnsetType) -> int | None | str:
-    """The engine's ``expected`` argument: ``"any"`` when the screen did not say."""
-    return "any" if isinstance(current, UnsetType) else current
+def expected(current: int | None | UnsetType) -> Expected:
+    """The engine's ``expected`` argument: ``Unsaid.ANY`` when the screen did not say."""
+    return Unsaid.ANY if isinstance(current, UnsetType) else current
 
 
 def components() -> dict[str, Any]:

@@ -336,3 +336,23 @@ def test_report_per_service_and_day_counts_waits_and_on_time_share(tmp_path: Pat
         assert lines[0].startswith("Ngày,Lĩnh vực,Đã đặt") and lines[1].startswith("07/12/2026,Chứng thực,4,2,1,1,2")
         xlsx = client.get("/api/reports/appointments/export", params={"from": "07/12/2026"})
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_appointment_tickets_can_have_their_own_number_range(tmp_path: Path, clock: Clock):
+    with make_client(tmp_path, clock, ct={"range": [6001, 6999], "prefix": ""}) as client:
+        code = book(client, "08:30", "2026-12-07").json()["code"]
+        clock.now = MONDAY.replace(hour=8, minute=20)
+        walk_in = client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK).json()
+        booked = client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK).json()
+        assert (walk_in["label"], booked["label"]) == ("1001", "6001")
+
+
+def test_a_booking_range_overlapping_a_service_range_is_refused():
+    from queue_server.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        booking_config(ct={"range": [1901, 1999]})
+    assert e.value.key == "services[0].booking.range"
+    with pytest.raises(ConfigError) as e:
+        booking_config(ct={"windows": {"mon": ["06:00-08:00"]}})
+    assert e.value.key == "services[0].booking.windows.mon[0]"

@@ -3,6 +3,7 @@ what it answered before; the apology slip printed on the counter's (virtual) pri
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from tests.support import ServerProcess, add_staff, http, login
 @pytest.fixture
 def proc(tmp_path: Path) -> Iterator[ServerProcess]:
     data = office_data()
-    data["printers"] = [{"id": "quay5", "url": "png://var/slips", "width": 576}]
+    data["printers"] = [{"id": "quay5", "url": "png://var/slips", "width": 576},
+                        {"id": "sanh", "url": "png://var/tickets", "width": 576}]
     data["counters"][2]["printer"] = "quay5"
+    data["kiosks"][0]["printer"] = "sanh"
     config_path = write_office(tmp_path, data)
     add_staff(config_path, {"clerk1": "clerk", "boss": "admin"})
     server = ServerProcess(tmp_path, config_path)
@@ -81,3 +84,20 @@ def test_the_apology_slip_prints_on_the_counters_printer(proc: ServerProcess, tm
     image = Image.open(slip)
     assert image.width == 576 and image.height > 300
     assert http("POST", base + f"/api/dossiers/{code(1)}/apology/print", {"counter": 5})[0] == 401
+
+
+def test_the_result_return_ticket_is_printed_at_the_kiosk(proc: ServerProcess, tmp_path: Path):
+    base = proc.base_url
+    http("POST", base + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)
+    clerk = login(base, "clerk1", 1)
+    http("POST", base + "/api/counters/1/next", {}, cookie=clerk)
+    http("POST", base + "/api/counters/1/dossiers", {"code": code(1), "procedure": "CT01"}, cookie=clerk)
+    http("POST", base + f"/api/dossiers/{code(1)}/ready", {}, cookie=clerk)
+    status, ticket, _ = http("POST", base + f"/api/dossiers/{code(1)}/check-in", {}, token=KIOSK_TOKEN)
+    assert status == 201 and ticket["service"] == "TKQ" and ticket["dossier"]["code"] == code(1)
+    assert ticket["print"]["state"] in ("queued", "printing", "printed")
+    folder = tmp_path / "var" / "tickets"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(list(folder.glob("*.png"))) < 2:
+        time.sleep(0.1)
+    assert len(list(folder.glob("*.png"))) == 2  # the reception ticket and the result-return ticket

@@ -440,3 +440,34 @@ def test_a_done_result_return_ticket_tells_staff_the_dossier_was_returned(client
             if msg["type"] == "dossier_returned":
                 assert msg["dossier"]["code"] == CODE and msg["dossier"]["status"] == "returned"
         assert kinds == ["events", "dossier_returned"]  # after the commit of ticket_done
+
+
+def test_procedures_come_from_a_csv_file_too_and_a_bad_line_is_named(tmp_path: Path, clock: Clock):
+    from queue_server.app import create_app
+    from queue_server.config import parse_config
+    from queue_server.errors import ConfigError
+    from tests.dossier_support import office_data
+
+    (tmp_path / "thu-tuc.csv").write_text(
+        "\ufeffservice;code;name;days;papers\n"
+        "DD;DD07;Cấp đổi giấy chứng nhận quyền sử dụng đất;7;Đơn đề nghị; Giấy chứng nhận cũ\n", encoding="utf-8")
+    data = office_data(procedures_csv="thu-tuc.csv")
+    _accounts(tmp_path / "motcua.db")
+    app = create_app(parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock,
+                     printing=False)
+    with TestClient(app) as client:
+        listed = client.get("/api/procedures", params={"service": "DD"}).json()["procedures"]
+        assert [(p["code"], p["days"], p["papers"]) for p in listed] == [
+            ("DD01", 10, ["Đơn", "Giấy chứng nhận"]), ("DD07", 7, ["Đơn đề nghị", "Giấy chứng nhận cũ"])]
+        sign_in(client, "clerk1", 1)
+        serve_one(client)
+        r = record(client, code=code(1), procedure="DD07")
+        assert r.status_code == 201 and r.json()["dossier"]["due_date"] == "2026-12-14"  # Thu 3 + 7 working days
+    (tmp_path / "thu-tuc.csv").write_text("service,code,name,days\nDD,DD08,Thủ tục,bảy\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(data, tmp_path / "config.toml")
+    assert "thu-tuc.csv:2" in refused.value.message_en
+    (tmp_path / "thu-tuc.csv").write_text("service,code,name,days\nDD,DD01,Trùng mã,3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(data, tmp_path / "config.toml")
+    assert "duplicates" in refused.value.message_en

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -228,14 +229,23 @@ def test_bad_grouping_or_range_is_refused(fixture_db, by, start, end):
         run_report(fixture_db, by, start, end)
 
 
-def test_csv_has_bom_vietnamese_headers_and_dd_mm_yyyy(fixture_db):
+def test_csv_opens_in_vietnamese_excel_by_default_semicolons_decimal_commas_bom_dd_mm_yyyy(fixture_db):
+    # Excel with Vietnamese regional settings: list separator ";", decimal separator ",".
     data = reports.to_csv(run_report(fixture_db))
     assert data.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:4] == ["Ngày", "Số phát ra", "Đã phục vụ", "Vắng mặt"]
     assert rows[1][:3] == ["23/11/2026", "11", "6"]
     assert rows[-1][0] == "Tổng cộng"
-    assert rows[1][rows[0].index("Chờ TB (phút)")] == "18.8"  # 1126.7 s
+    assert rows[1][rows[0].index("Chờ TB (phút)")] == "18,8"  # 1126.7 s
+
+
+def test_csv_in_the_comma_dialect_is_plain_rfc_4180(fixture_db):
+    data = reports.to_csv(run_report(fixture_db), "comma")
+    assert not data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    assert rows[0][:2] == ["Ngày", "Số phát ra"]
+    assert rows[1][rows[0].index("Chờ TB (phút)")] == "18.8"
 
 
 def test_xlsx_reads_back_with_dates_and_staff_sheet(fixture_db):
@@ -251,7 +261,12 @@ def test_xlsx_reads_back_with_dates_and_staff_sheet(fixture_db):
 
 
 def test_report_command_writes_every_format(fixture_db, tmp_path):
-    config, db = fixture_db
+    config, fixture = fixture_db
+    # The office's data folder holds its database (and the png:// printer's folder with it).
+    db = tmp_path / "var" / "motcua.db"
+    db.parent.mkdir()
+    with sqlite3.connect(fixture) as source, sqlite3.connect(db) as copy:
+        source.backup(copy)
     path = write_config(tmp_path, server={"database": str(db)})
     for fmt in ("json", "csv", "xlsx"):
         out = tmp_path / f"r.{fmt}"

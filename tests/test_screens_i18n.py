@@ -9,7 +9,9 @@ import re
 from tests.support import ROOT
 
 DISPLAY = ROOT / "display"
-OWN_SCRIPTS = [p for p in (DISPLAY / "js").glob("*.js") if not p.name.startswith("admin")]
+OWN_SCRIPTS = [p for p in (DISPLAY / "js").glob("*.js") if not p.name.startswith(("admin", "central"))]
+# The central's pages (docs/central.md) carry their own words in central-i18n.js.
+CENTRAL_SCRIPTS = [p for p in (DISPLAY / "js").glob("central*.js") if p.name != "central-i18n.js"]
 SCREENS = ["index.html", "kiosk.html", "display.html", "counter.html", "rate.html", "status.html", "board.html"]
 
 
@@ -34,6 +36,16 @@ def test_vietnamese_and_english_catalogues_have_the_same_keys():
 def test_every_text_a_screen_uses_is_in_the_catalogues():
     missing = used_keys() - catalogue("vi").keys()
     assert not missing, f"keys used by the screens but not in vi.json/en.json: {sorted(missing)}"
+
+
+def test_every_word_the_central_pages_use_is_in_both_languages():
+    words = (DISPLAY / "js" / "central-i18n.js").read_text(encoding="utf-8")
+    vi, en = (re.search(rf"{lang}: {{(.*?)\n  }}", words, re.S) for lang in ("vi", "en"))
+    assert vi and en
+    known_vi = set(re.findall(r"(\w+):", vi.group(1)))
+    known_en = set(re.findall(r"(\w+):", en.group(1)))
+    used = {k for p in CENTRAL_SCRIPTS for k in re.findall(r'\bt\("(\w+)"', p.read_text(encoding="utf-8"))}
+    assert used and used <= known_vi and used <= known_en, sorted(used - (known_vi & known_en))
 
 
 def test_placeholders_match_between_languages():

@@ -101,8 +101,13 @@ def test_priority_mode_counts_priority_tickets_not_everyone(screens, server):
     kiosk.wait_for_function(f"document.querySelector('{meta}').textContent.includes('ưu tiên')")
     assert kiosk.inner_text(f"{meta} b") == "1"
     assert "số ưu tiên đang chờ" in kiosk.inner_text(meta)
-    # One priority ticket ahead at 5 min ÷ 2 counters: a priority ticket waits about 3 min.
-    assert "khoảng 3 phút" in kiosk.inner_text(meta)
+    # The wait shown is the server's estimate for a priority ticket,
+    # from services[].estimated_wait_priority_s.
+    status, state, _ = http("GET", server.base_url + "/api/state")
+    ct = next(x for x in state["services"] if x["code"] == "CT")
+    assert ct["waiting_priority"] == 1
+    words = lambda s: "dưới 1 phút" if s < 30 else f"khoảng {-(-s // 60)} phút"  # noqa: E731
+    assert words(ct["estimated_wait_priority_s"]) in kiosk.inner_text(meta)
     screenshot(kiosk, "kiosk-priority")
     kiosk.click("#priority-cancel")
     kiosk.wait_for_function(f"document.querySelector('{meta} b').textContent === '4'")

@@ -5,6 +5,15 @@ import { $, api, el, minutes, number, percent, showError, vnDate } from "./admin
 
 const charts = {};
 const PALETTE = ["#134a9a", "#b3261e", "#1b7f3b", "#a15c00", "#6a3d9a", "#00838f", "#5d4037", "#c2185b"];
+// Plain words for the figures, shown when the pointer rests on a column's name.
+const HELP = {
+  mean: "Trung bình cộng, tính bằng phút.",
+  median: "Mức giữa (trung vị): một nửa số người ngắn hơn, một nửa lâu hơn. Ít bị kéo lệch bởi vài trường hợp rất lâu.",
+  p90: "9 trên 10 người không lâu hơn thời gian này (phân vị 90).",
+  share: "Phần của nhóm này trong tổng số hồ sơ đã phục vụ.",
+  satisfied: "Tỷ lệ lượt đánh giá ở hai mức cao nhất.",
+  mae: "Chênh lệch trung bình giữa thời gian chờ dự kiến in trên vé và thời gian chờ thực tế.",
+};
 const GROUP_VI = { day: "Ngày", service: "Lĩnh vực", counter: "Quầy", staff: "Cán bộ", hour: "Giờ" };
 const LEVELS_VI = {
   3: ["Không hài lòng", "Hài lòng", "Rất hài lòng"],
@@ -21,29 +30,50 @@ export function initReports(ctx) {
     event.preventDefault();
     runReport();
   });
-  $("#report-csv").addEventListener("click", () => download("csv"));
+  $("#report-csv").addEventListener("click", () => download("csv", "excel"));
+  $("#report-csv-comma").addEventListener("click", () => download("csv", "comma"));
   $("#report-xlsx").addEventListener("click", () => download("xlsx"));
   $("#report-print").addEventListener("click", () => window.print());
   const today = ctx.monitor ? ctx.monitor.snapshot.office.day : isoDay(new Date());
-  $("#report-to").value = today;
-  $("#report-from").value = `${today.slice(0, 8)}01`;
+  $("#report-to").value = vnDate(today);
+  $("#report-from").value = vnDate(`${today.slice(0, 8)}01`);
+}
+
+/** "5/1/2026" or "05/01/2026" → "2026-01-05"; null if it is not a real date. Dates are always
+ *  typed and shown dd/mm/yyyy, whatever the browser's own language. */
+export function isoFromVn(text) {
+  const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\s*$/.exec(text || "");
+  if (!m) return null;
+  const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
+  return `${y}-${String(mo).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
 }
 
 export function showReports(ctx) {
   if (ctx.monitor && !$("#report-to").dataset.touched) {
     const today = ctx.monitor.snapshot.office.day;
-    $("#report-to").value = today;
-    $("#report-from").value = `${today.slice(0, 8)}01`;
+    $("#report-to").value = vnDate(today);
+    $("#report-from").value = vnDate(`${today.slice(0, 8)}01`);
   }
 }
 
 function query() {
-  const params = new URLSearchParams({ from: $("#report-from").value, to: $("#report-to").value, by: $("#report-by").value });
-  return params.toString();
+  const from = isoFromVn($("#report-from").value);
+  const to = isoFromVn($("#report-to").value);
+  if (!from || !to) throw new Error("Ngày phải có dạng dd/mm/yyyy, ví dụ 05/01/2026.");
+  return new URLSearchParams({ from, to, by: $("#report-by").value }).toString();
 }
 
-function download(format) {
-  location.href = `/api/reports/export?${query()}&format=${format}`;
+function download(format, dialect) {
+  let q;
+  try {
+    q = query();
+  } catch (error) {
+    showError($("#report-error"), error);
+    return;
+  }
+  location.href = `/api/reports/export?${q}&format=${format}${dialect ? `&dialect=${dialect}` : ""}`;
 }
 
 async function runReport() {
@@ -66,13 +96,13 @@ async function runReport() {
 }
 
 function renderKpis(t) {
-  const kpi = (value, label) => el("div", { class: "kpi" }, el("b", {}, value), el("span", {}, label));
+  const kpi = (value, label, help) => el("div", { class: "kpi", title: help }, el("b", {}, value), el("span", {}, label));
   $("#report-kpis").replaceChildren(
     kpi(number(t.issued), "Số đã phát"),
     kpi(number(t.served), "Đã phục vụ"),
     kpi(number(t.no_show), "Vắng mặt"),
-    kpi(`${minutes(t.waiting.median)} phút`, "Thời gian chờ (trung vị)"),
-    kpi(`${minutes(t.waiting.p90)} phút`, "Chờ P90"),
+    kpi(`${minutes(t.waiting.median)} phút`, "Thời gian chờ, mức giữa", HELP.median),
+    kpi(`${minutes(t.waiting.p90)} phút`, "9/10 người chờ không quá", HELP.p90),
     kpi(`${minutes(t.service.mean)} phút`, "Phục vụ trung bình"),
     kpi(percent(t.satisfied_share), `Hài lòng (${number(t.rated)} lượt)`),
     kpi(`${minutes(t.estimate_mae)} phút`, "Sai số ước tính chờ"),
@@ -93,10 +123,15 @@ function cells(r, levels) {
 
 function renderTable(report) {
   const levels = report.rating_levels;
-  const head = [GROUP_VI[report.by], "Số phát", "Phục vụ", "Vắng", "Hủy", "Chuyển", "Hết hạn",
-    "Chờ TB", "Chờ trung vị", "Chờ P90", "Chờ tối đa", "Phục vụ TB", "PV trung vị", "PV P90", "PV tối đa",
-    "Tỷ lệ phục vụ", ...Array.from({ length: levels }, (_, i) => `Mức ${i + 1}`), "Hài lòng", "Sai số ước tính"];
-  $("#report-table thead").replaceChildren(el("tr", {}, head.map((h, i) => el("th", { class: i ? "num" : "" }, h))));
+  const names = LEVELS_VI[levels] || [];
+  const head = [[GROUP_VI[report.by]], ["Số phát"], ["Phục vụ"], ["Vắng"], ["Hủy"], ["Chuyển"], ["Hết hạn"],
+    ["Chờ trung bình", HELP.mean], ["Chờ, mức giữa", HELP.median], ["Chờ: 9/10 không quá", HELP.p90], ["Chờ lâu nhất"],
+    ["Phục vụ trung bình", HELP.mean], ["Phục vụ, mức giữa", HELP.median], ["Phục vụ: 9/10 không quá", HELP.p90],
+    ["Phục vụ lâu nhất"], ["Tỷ lệ phục vụ", HELP.share],
+    ...Array.from({ length: levels }, (_, i) => [`Mức ${i + 1}`, names[i] ? `Số lượt đánh giá “${names[i]}”` : ""]),
+    ["Hài lòng", HELP.satisfied], ["Sai số ước tính", HELP.mae]];
+  $("#report-table thead").replaceChildren(el("tr", {}, head.map(([h, help], i) =>
+    el("th", { class: i ? "num" : "", title: help || undefined }, help ? el("abbr", { title: help }, h) : h))));
   $("#report-table tbody").replaceChildren(...report.rows.map((r) => el("tr", {}, cells(r, levels))));
   if (!report.rows.length) {
     $("#report-table tbody").append(el("tr", {}, el("td", { colspan: head.length, class: "muted" }, "Không có dữ liệu trong khoảng này.")));

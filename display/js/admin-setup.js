@@ -80,7 +80,7 @@ function fillForm(editable) {
 }
 
 function levelsText(services) {
-  return Object.entries(services || {}).map(([code, level]) => `${code}=${level}`).join(", ");
+  return Object.entries(services || {}).map(([code, level]) => `${code}=${LEVEL_VI[level] || level}`).join(", ");
 }
 
 function addRow(name, entry) {
@@ -100,11 +100,17 @@ function addRow(name, entry) {
   $(`#cfg-${name} tbody`).append(row);
 }
 
+// A counter's services as the form shows them: "CT=chính, TKQ=dự phòng". The English level
+// names of config.toml (primary, normal, backup) are accepted too.
+const LEVEL_VI = { primary: "chính", normal: "thường", backup: "dự phòng" };
+const LEVEL_FROM_VI = { "chính": "primary", "thường": "normal", "dự phòng": "backup", "du phong": "backup" };
+
 function parseLevels(text) {
   const out = {};
   for (const part of text.split(",")) {
     const [code, level] = part.split("=").map((s) => s && s.trim());
-    if (code) out[code.toUpperCase()] = level || "primary";
+    const word = (level || "").toLowerCase();
+    if (code) out[code.toUpperCase()] = LEVEL_FROM_VI[word] || word || "primary";
   }
   return out;
 }

@@ -7,6 +7,7 @@
 // the waiting times keep counting.
 
 import { $, api, COUNTER_VI, duration, el, localTime, pill, showError, STATE_VI, toast } from "./admin-common.js";
+import { auditText } from "./admin-audit.js";
 import { initSetup, loadSetup } from "./admin-setup.js";
 import { initReports, showReports } from "./admin-report.js";
 import { initI18n } from "./i18n.js";
@@ -344,7 +345,7 @@ async function loadAudit() {
     el("td", {}, localTime(a.at, ctx.timeZone)),
     el("td", {}, a.username || "—"),
     el("td", {}, ACTIONS_VI[a.action] || a.action),
-    el("td", { class: "muted" }, Object.entries(a.details || {}).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ")),
+    el("td", { class: "audit-details", "data-testid": "audit-details" }, auditText(a.details)),
   )));
   if (!audit.length) $("#audit tbody").append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "Chưa có thao tác nào.")));
 }
