@@ -286,7 +286,11 @@ def test_cli_prints_the_agreement_and_writes_json_csv_and_xlsx(recorded: tuple[C
     done = motcua(config.path, "whatif", "--from", "2026-12-01", "--seeds", "2", "--format", "csv")
     assert done.returncode == 0
     text = done.stdout.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("Kịch bản,Loại,Lĩnh vực")
+    assert text.splitlines()[0].startswith("Kịch bản;Loại;Lĩnh vực")  # Excel in Vietnamese
+    done = motcua(
+        config.path, "whatif", "--from", "2026-12-01", "--seeds", "2", "--format", "csv", "--csv-dialect", "comma"
+    )
+    assert done.stdout.decode("utf-8").splitlines()[0].startswith("Kịch bản,Loại,Lĩnh vực")
     out = tmp_path / "kq.xlsx"
     done = motcua(
         config.path, "whatif", "--from", "01/12/2026", "--seeds", "2", "--format", "xlsx", "--output", str(out)

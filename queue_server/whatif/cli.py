@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest
 from ..reports import parse_date
 from ..store import connect
@@ -41,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --recommend: seconds for the whole run, search included (default 25)",
     )
     p.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    p.add_argument(
+        "--csv-dialect",
+        choices=DIALECTS,
+        default=DEFAULT_DIALECT,
+        help='CSV for Excel in Vietnamese (";", decimal commas; default) or plain "comma"',
+    )
     p.add_argument("--output", help="file to write (default: standard output; xlsx: mo-phong-….xlsx)")
 
 
@@ -78,7 +85,7 @@ def command(config: Config, args: argparse.Namespace) -> int:
     if args.format == "json":
         data = export.to_json(result)
     elif args.format == "csv":
-        data = export.to_csv(result)
+        data = export.to_csv(result, args.csv_dialect)
     else:
         data = export.to_xlsx(result, config.office.name)
         output = output or f"mo-phong-{result['from']}-{result['to']}.xlsx"

@@ -3,11 +3,11 @@ every run."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
 
+from ..csvout import DEFAULT_DIALECT, csv_bytes
 from ..reports import vn_date
 
 KIND_VI = {"actual": "Thực tế", "replay": "Mô phỏng kế hoạch hiện tại", "variant": "Phương án"}
@@ -118,15 +118,11 @@ def queue_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return headers, [[t, *[ser.get(t) for ser in series]] for t in times]
 
 
-def to_csv(result: dict[str, Any]) -> bytes:
-    """The wait table, one row per scenario and service; UTF-8 with a BOM for Excel."""
+def to_csv(result: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> bytes:
+    """The wait table, one row per scenario and service, in the reports' CSV dialects
+    (``excel``: ";" and decimal commas with a BOM, as Vietnamese Excel reads; ``comma``)."""
     headers, rows = wait_table(result)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(headers)
-    for line in rows:
-        w.writerow(["" if v is None else v for v in line])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes(headers, rows, dialect)
 
 
 def to_xlsx(result: dict[str, Any], office: str = "") -> bytes:

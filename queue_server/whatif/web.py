@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from .. import auth
 from ..config import LEVELS, Config
+from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
 from ..openapi import STAFF, obj, operation, path_param, query_param
 from ..reports import parse_date
@@ -277,7 +278,12 @@ async def export_run(request: Request) -> Response:
         data = await asyncio.to_thread(export.to_xlsx, result, request.app.state.office.config.office.name)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     elif fmt == "csv":
-        data, media = export.to_csv(result), "text/csv; charset=utf-8"
+        dialect = request.query_params.get("dialect") or DEFAULT_DIALECT
+        if dialect not in DIALECTS:
+            raise BadRequest(
+                "Kiểu CSV phải là excel hoặc comma.", "The CSV dialect must be excel or comma.", key="bad_dialect"
+            )
+        data, media = export.to_csv(result, dialect), "text/csv; charset=utf-8"
     else:
         data, media = export.to_json(result), "application/json"
     name = f"mo-phong-{result['from']}-{result['to']}.{fmt}"
@@ -382,7 +388,11 @@ openapi_paths: dict[str, Any] = {
             media="text/csv",
             errors=(400, *_ADMIN, 404, 409),
             security=STAFF,
-            params=[_ID, query_param("format", {"enum": ["xlsx", "csv", "json"]}, "Default xlsx")],
+            params=[
+                _ID,
+                query_param("format", {"enum": ["xlsx", "csv", "json"]}, "Default xlsx"),
+                query_param("dialect", {"enum": ["excel", "comma"]}, 'CSV: "excel" (";", decimal commas; default)'),
+            ],
         )
     },
 }
