@@ -210,7 +210,7 @@ class RatingTablet:
 class Printer:
     id: str = _help("Printer id")
     url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://); file:// only "
-                     "a printer device, png:// only a folder inside the data folder (the database's)")
+                     "a printer device, png:// only a folder inside the folder of config.toml or of the database")
     width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576)
     profile: str = _help("python-escpos printer profile name ('' for default)", "")
     kanji_off: bool = _help("Send FS . first (Chinese printers starting in Kanji mode)", False)
@@ -621,14 +621,17 @@ def _validate_booking(cfg: Config) -> None:
                         "at least one window is needed when booking is open")
 
 
-def data_folder(cfg: Config) -> Path:
-    """The folder holding the database (``server.database``): png:// printers write there."""
-    return cfg.resolve(cfg.server.database).parent
+def data_folders(cfg: Config) -> list[Path]:
+    """Where png:// printers may write: the folder of config.toml and that of the database."""
+    folders = [cfg.resolve(cfg.server.database).parent.resolve()]
+    if cfg.path is not None:
+        folders.append(cfg.path.parent.resolve())
+    return folders
 
 
 def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
     """A known scheme and a well-formed URL; file:// only a printer device, png:// only a
-    folder inside the data folder (the web can edit printers)."""
+    folder inside a data folder (the web can edit printers)."""
     from printer.connect import PrinterConfigError, parse_printer_url  # not at import: engine stays light
 
     try:
@@ -636,10 +639,12 @@ def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
     except PrinterConfigError as e:
         raise _fail(key, f"địa chỉ máy in không hợp lệ ({e})", f"invalid printer URL ({e})") from None
     if parsed.scheme == "png":
-        folder, inside = data_folder(cfg).resolve(), cfg.resolve(parsed.target).resolve()
-        if inside != folder and folder not in inside.parents:
-            raise _fail(key, f"thư mục png:// phải nằm trong thư mục dữ liệu {folder}",
-                        f"a png:// folder must be inside the data folder {folder}")
+        inside = cfg.resolve(parsed.target).resolve()
+        folders = data_folders(cfg)
+        if not any(inside == f or f in inside.parents for f in folders):
+            where = " / ".join(str(f) for f in folders)
+            raise _fail(key, f"thư mục png:// phải nằm trong thư mục dữ liệu ({where})",
+                        f"a png:// folder must be inside the data folder ({where})")
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:

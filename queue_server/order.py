@@ -83,6 +83,70 @@ def _slot_order(t: Ticket) -> tuple[Any, ...]:
     return (t.slot_start, t.queued_at, t.id)
 
 
+class _Lists:
+    """One counter's share of the waiting tickets, partitioned in arrival order."""
+
+    __slots__ = ("number", "levels", "now", "targeted", "by_rank", "fronts", "priority", "due", "early")
+
+    def __init__(self, number: int, levels: dict[str, str], now: dt.datetime):
+        self.number, self.levels, self.now = number, levels, now
+        self.targeted: list[Ticket] = []
+        self.by_rank: tuple[list[Ticket], list[Ticket], list[Ticket]] = ([], [], [])  # primary, normal, backup
+        self.fronts: tuple[list[Ticket], list[Ticket]] = ([], [])  # main pool, backup pool
+        self.priority: tuple[list[Ticket], list[Ticket], list[Ticket]] = ([], [], [])  # by rank
+        self.due: list[Ticket] = []
+        self.early: list[Ticket] = []
+
+    @classmethod
+    def build(cls, number: int, levels: dict[str, str], in_order: Iterable[Ticket], now: dt.datetime) -> _Lists:
+        lists = cls(number, levels, now)
+        for t in in_order:
+            lists.place(t)
+        return lists
+
+    def place(self, t: Ticket) -> None:
+        """Add ``t``, which arrived after every ticket placed so far."""
+        if t.target_counter is not None:
+            if t.target_counter == self.number:
+                self.targeted.append(t)
+            return
+        level = self.levels.get(t.service)
+        if level is None:
+            return
+        if t.booked and not t.front and level != "backup":
+            (self.due if is_due(t, self.now) else self.early).append(t)
+        elif level != "appointment":  # an "appointment" counter serves that service's appointments only
+            rank = LEVEL_RANK[level]
+            self.by_rank[rank].append(t)
+            if t.front:
+                self.fronts[rank == 2].append(t)
+            if t.priority:
+                self.priority[rank].append(t)
+
+    def plus(self, t: Ticket) -> _Lists:
+        """A copy with ``t`` (the latest arrival) placed."""
+        out = _Lists(self.number, self.levels, self.now)
+        out.targeted = list(self.targeted)
+        out.by_rank = (list(self.by_rank[0]), list(self.by_rank[1]), list(self.by_rank[2]))
+        out.fronts = (list(self.fronts[0]), list(self.fronts[1]))
+        out.priority = (list(self.priority[0]), list(self.priority[1]), list(self.priority[2]))
+        out.due, out.early = list(self.due), list(self.early)
+        out.place(t)
+        return out
+
+
+# positions_ahead's last partition, reused while the waiting tickets and counters are the
+# same (the services summary asks for every service's estimate at one state).
+_last_lists: dict[str, Any] = {"key": None, "lists": {}}
+
+
+def _state_key(in_order: Sequence[Ticket], counters: Sequence[tuple[int, dict[str, str]]], now: dt.datetime) -> Any:
+    return (now if any(t.booked for t in in_order) else None,
+            tuple((n, tuple(levels.items())) for n, levels in counters),
+            tuple((t.id, t.service, t.queued_at, t.front, t.priority, t.target_counter, t.booked, t.slot_start)
+                  for t in in_order))
+
+
 class Picker:
     """What Next at one counter would call, over and over, from a fixed set of waiting tickets.
 
@@ -91,43 +155,24 @@ class Picker:
     that is amortised constant time.
     """
 
-    def __init__(self, number: int, levels: dict[str, str], waiting: Iterable[Ticket], now: dt.datetime):
+    def __init__(self, number: int, levels: dict[str, str], waiting: Iterable[Ticket], now: dt.datetime,
+                 *, in_arrival_order: bool = False, lists: _Lists | None = None):
+        """``in_arrival_order``: ``waiting`` is already sorted by (queued_at, id); the lanes
+        then come from one pass, without sorting (a pool is ordered by level, then arrival).
+        ``lists``: the lanes already partitioned (``positions_ahead`` reuses them)."""
         self.number = number
         self.levels = levels
-        targeted: list[Ticket] = []
-        main: list[Ticket] = []
-        backup: list[Ticket] = []
-        due: list[Ticket] = []
-        early: list[Ticket] = []
-        for t in waiting:
-            if t.target_counter == number:
-                targeted.append(t)
-            elif t.target_counter is None and t.service in levels:
-                level = levels[t.service]
-                if t.booked and not t.front and level != "backup":
-                    (due if is_due(t, now) else early).append(t)
-                elif level == "appointment":
-                    continue  # this counter serves that service's appointments only
-                else:
-                    (backup if level == "backup" else main).append(t)
-        arrival = _arrival
-        targeted.sort(key=arrival)
-
-        def order(t: Ticket) -> tuple[Any, ...]:
-            return (LEVEL_RANK[levels[t.service]], t.queued_at, t.id)
-
-        main.sort(key=order)
-        backup.sort(key=order)
-        due.sort(key=_slot_order)
-        early.sort(key=_slot_order)
-        self.targeted = _Lane(targeted)
+        if lists is None:
+            lists = _Lists.build(number, levels, waiting if in_arrival_order else sorted(waiting, key=_arrival), now)
+        main = lists.by_rank[0] + lists.by_rank[1]
+        backup = lists.by_rank[2]
+        self.targeted = _Lane(lists.targeted)
         self.pools = [
-            (_Lane(pool), _Lane(sorted((t for t in pool if t.front), key=arrival)),
-             _Lane([t for t in pool if t.priority]))
-            for pool in (main, backup)
+            (_Lane(main), _Lane(lists.fronts[0]), _Lane(lists.priority[0] + lists.priority[1])),
+            (_Lane(backup), _Lane(lists.fronts[1]), _Lane(lists.priority[2])),
         ]
-        self.due = _Lane(due)
-        self.early = _Lane(early)
+        self.due = _Lane(sorted(lists.due, key=_slot_order))
+        self.early = _Lane(sorted(lists.early, key=_slot_order))
 
     def pick(self, taken: set[int], counts: Counts, rules: Rules) -> Ticket | None:
         t = self.targeted.first(taken)
@@ -211,7 +256,18 @@ def positions_ahead(target: Ticket, waiting: Sequence[Ticket], counters: Sequenc
     ``waiting`` is every waiting ticket of the office (``target`` among them): the interleave
     counts depend on priority tickets and due appointments waiting anywhere.
     """
-    pickers = [Picker(n, levels, waiting, rules.now) for n, levels in counters]
+    in_order = sorted(waiting, key=_arrival)  # once, for every counter's picker
+    # A new ticket's estimate asks about the latest arrival: partition the others once for
+    # every service's estimate, then place it last.
+    latest = in_order[-1] if in_order and in_order[-1] is target else None
+    base = in_order[:-1] if latest is not None else in_order
+    key = _state_key(base, counters, rules.now)
+    if _last_lists["key"] != key:
+        _last_lists["key"] = key
+        _last_lists["lists"] = {n: _Lists.build(n, levels, base, rules.now) for n, levels in counters}
+    cached: dict[int, _Lists] = _last_lists["lists"]
+    pickers = [Picker(n, levels, (), rules.now,
+                      lists=cached[n].plus(latest) if latest is not None else cached[n]) for n, levels in counters]
     taken: set[int] = set()
     priority_left = sum(1 for t in waiting if t.priority)
     due_left = sum(1 for t in waiting if is_due(t, rules.now))

@@ -128,6 +128,8 @@ RULES: dict[tuple[str, str], object] = {
     ("POST", "/api/whatif/runs"): ADMIN,
     ("GET", "/api/whatif/runs/{id}"): ADMIN,
     ("GET", "/api/whatif/runs/{id}/export"): ADMIN,
+    ("GET", "/api/voice/pack"): ADMIN,
+    ("POST", "/api/voice/pack"): ADMIN,
     # --- WebSockets
     ("WS", "/ws"): WS_LIVE,
     ("WS", "/ws/printer"): WS_AGENT,

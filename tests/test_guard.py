@@ -231,7 +231,8 @@ def test_every_screen_works_under_the_content_security_policy(srv: ServerProcess
             page = context.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-            page.goto(srv.base_url + path)
+            response = page.goto(srv.base_url + path)
+            assert response is not None and "script-src 'self'" in response.headers.get("content-security-policy", "")
             page.wait_for_load_state("networkidle")
             if path.startswith(("/display", "/counter", "/rate", "/kiosk")):
                 page.wait_for_selector("html[data-online=true]", timeout=10000)
