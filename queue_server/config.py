@@ -111,7 +111,7 @@ class Queue:
     max_recalls: int = _help("Next on a ticket recalled this often marks it no-show", 2)
     closed_without_start: str = _help(
         'Next on a called ticket never started: "served" (service time from the call) or "absent" (a no-show); '
-        "reports count these tickets apart either way", "served")
+        "either way the ticket is marked closed_unstarted (docs/reports.md)", "served")
 
 
 @dataclass(frozen=True)
