@@ -212,8 +212,8 @@ async def find_tickets(request: Request) -> JSONResponse:
 async def get_audit(request: Request) -> JSONResponse:
     office = _office(request)
     _admin(request)
-    rows = office.store.conn.execute(
-        "SELECT id, at, username, action, details FROM audit ORDER BY id DESC LIMIT ?", (AUDIT_LIMIT,)).fetchall()
+    rows = await office.read(lambda conn: conn.execute(
+        "SELECT id, at, username, action, details FROM audit ORDER BY id DESC LIMIT ?", (AUDIT_LIMIT,)).fetchall())
     return JSONResponse({"audit": [{"id": r[0], "at": r[1], "username": r[2], "action": r[3],
                                     "details": json.loads(r[4]) if r[4] else {}} for r in rows]})
 

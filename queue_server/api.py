@@ -17,6 +17,7 @@ from .engine import Unsaid
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
 from .office import Office, public_ticket
 from .schemas import MAX_INT, UnsetType, parse
+from .store import ticket_by_token as store_ticket_by_token
 from .ws import sessions_changed
 
 
@@ -147,7 +148,12 @@ async def state(request: Request) -> Response:
 
 async def ticket_status(request: Request) -> JSONResponse:
     token = request.path_params["token"]
-    status = _office(request).ticket_status(token) if 8 <= len(token) <= 64 else None
+    office = _office(request)
+    status = office.ticket_status(token) if 8 <= len(token) <= 64 else None
+    if status is None and 8 <= len(token) <= 64:
+        # An earlier day's ticket: from the database, on a reader thread.
+        stored = await office.read(store_ticket_by_token, token)
+        status = office.ticket_status(token, stored) if stored is not None else None
     if status is None:
         raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
     return JSONResponse(status)

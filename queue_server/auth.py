@@ -215,8 +215,7 @@ def current_user(conn: HTTPConnection, store: Store) -> dict[str, Any] | None:
 
 def session_user(store: Store, username: str, sid: str) -> dict[str, Any] | None:
     """The enabled account of session ``sid`` if that session still exists, else None."""
-    row = store.conn.execute("SELECT 1 FROM sessions WHERE id = ? AND username = ?", (sid, username)).fetchone()
-    if row is None:
+    if not store.has_session(sid, username):
         return None
     user = store.get_user(username)
     if user is None or user["disabled"]:

@@ -83,20 +83,37 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _list_users(config: Config, database: str | None) -> None:
+    """Read-only: works while the server runs (it takes no lock)."""
+    from .store import connect
+
+    path = Path(database) if database else config.resolve(config.server.database)
+    if not path.is_file():
+        raise MotcuaError(f"Chưa có cơ sở dữ liệu {path}.", f"No database at {path} yet.", key="no_database")
+    conn = connect(path, readonly=True)
+    try:
+        rows = conn.execute("SELECT username, role, disabled, display_name FROM users ORDER BY username").fetchall()
+    finally:
+        conn.close()
+    for username, role, disabled, display_name in rows:
+        state = "khóa/disabled" if disabled else "hoạt động/active"
+        print(f"{username:<20} {role:<6} {state:<18} {display_name}")
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     from . import auth
 
     config = _config(args)
     database = args.database or (str(config.resolve(DEMO_DATABASE)) if args.demo else None)
+    if args.action == "list":
+        _list_users(config, database)
+        return 0
+    # Writes take the database's lock: refused, naming the PID, while a server runs on it.
     store = _store(config, database)
     try:
         if args.action == "add":
             auth.add_user(store, args.name, _read_password(args), args.role, args.display_name or "")
             print(f"Đã tạo tài khoản / created user: {args.name} ({args.role})")
-        elif args.action == "list":
-            for u in store.users():
-                state = "khóa/disabled" if u["disabled"] else "hoạt động/active"
-                print(f"{u['username']:<20} {u['role']:<6} {state:<18} {u['display_name']}")
         elif args.action in ("disable", "enable"):
             auth.set_disabled(store, args.name, args.action == "disable")
             print(f"{args.name}: {'đã khóa / disabled' if args.action == 'disable' else 'đã mở / enabled'}")

@@ -81,7 +81,14 @@ def _defaults(name: str) -> dict[str, Any]:
     import dataclasses
 
     cls = {"services": Service, "counters": Counter, "kiosks": Kiosk, "printers": Printer}.get(name, Office)
-    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # a nested table such as a service's booking
+            value = f.default_factory()
+            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    return out
 
 
 def _update_table(table: Table, values: dict[str, Any], defaults: dict[str, Any]) -> None:

@@ -20,9 +20,10 @@ from starlette.applications import Starlette
 from . import auth, dossier_demo
 from .config import Config
 from .engine import TicketState
-from .errors import MotcuaError
+from .dblock import DatabaseLock
+from .errors import Conflict, MotcuaError
 from .office import Office
-from .store import Store
+from .store import Store, is_demo_database
 
 log = logging.getLogger("motcua.demo")
 
@@ -115,9 +116,17 @@ def demo_app(config: Config, *, speed: float = 20.0, database: Path | None = Non
     # The simulated day runs past closing time; keep the kiosk open for the demo.
     config = dataclasses.replace(config, office=dataclasses.replace(config.office, enforce_hours=False))
     database = database or config.resolve("var/demo.db")
+    # Only ever recreate a database an earlier demo made, and never one in use.
+    DatabaseLock(database).release()  # in use: DatabaseInUse, naming the database and the PID
+    if database.exists() and not is_demo_database(database):
+        raise Conflict(f"{database} không phải cơ sở dữ liệu demo: motcua demo chỉ tạo lại tệp do chính nó tạo. "
+                       "Hãy chọn một tệp khác với --database.",
+                       f"{database} is not a demo database: motcua demo only recreates a file it made itself. "
+                       "Choose another file with --database.", key="not_a_demo_database", database=str(database))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     store = Store(database)
+    store.mark_demo()
     for c in config.counters:
         auth.add_user(store, f"demo{c.number}", DEMO_PASSWORD, "clerk", f"Cán bộ demo {c.number}")
     auth.add_user(store, DEMO_ADMIN, DEMO_PASSWORD, "admin", "Quản trị demo")

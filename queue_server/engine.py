@@ -269,6 +269,9 @@ class Engine:
         self.counters: dict[int, CounterStatus] = {
             c.number: known.get(c.number, CounterStatus(c.number)) for c in config.counters
         }
+        # Counters the config no longer has, as last stored: a config that adds one back
+        # gets it as the database has it (so a restart cannot tell the difference).
+        self.retired: dict[int, CounterStatus] = {n: c for n, c in known.items() if n not in self.counters}
         self.services: dict[str, ServiceDay] = {s.code: ServiceDay() for s in config.services}
         for code, saved in (meta.get("services") or {}).items():
             if code in self.services:
@@ -318,6 +321,7 @@ class Engine:
             "walkins_since_appointment": self.walkins_since_appointment,
             "tickets": {i: t.to_dict() for i, t in sorted(self.tickets.items())},
             "counters": {n: c.to_dict() for n, c in sorted(self.counters.items())},
+            "retired_counters": {n: c.to_dict() for n, c in sorted(self.retired.items())},
             "services": {code: {"open": sd.open, "cap": sd.cap, "last_number": sd.last_number,
                                 "last_appointment_number": sd.last_appointment_number,
                                 "issued": sd.issued, "next_number": self._next_number(code),
@@ -416,7 +420,9 @@ class Engine:
                 events += self._close(at, c, None)
                 events[-1].details.update(reason="counter_removed", holder=holder)
         self.config = config
-        self.counters = {c.number: self.counters.get(c.number, CounterStatus(c.number)) for c in config.counters}
+        every = {**self.retired, **self.counters}
+        self.counters = {c.number: every.get(c.number, CounterStatus(c.number)) for c in config.counters}
+        self.retired = {n: c for n, c in every.items() if n not in self.counters and c != CounterStatus(n)}
         self.services = {s.code: self.services.get(s.code, ServiceDay()) for s in config.services}
         self._rebuild_figures()
         return events
@@ -1018,11 +1024,12 @@ class Engine:
         if code not in self.services:
             raise NotFound(f"Không có lĩnh vực {code}.", f"No service {code}.", key="service_not_found")
         sd = self.services[code]
+        if cap is not Unsaid.KEEP and cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+            # Checked before anything changes: a refused command changes nothing.
+            raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
         if open is not None:
             sd.open = open
         if cap is not Unsaid.KEEP:
-            if cap is not None and (not isinstance(cap, int) or cap < 0):
-                raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
             sd.cap = cap
         events.append(Event("service_changed", now, staff=staff, details={"service": code, "open": sd.open, "cap": sd.cap}))
         return events

@@ -70,6 +70,10 @@ class Office:
         self.lock = asyncio.Lock()
         # The single writer: every commit runs in this thread, one at a time.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motcua-writer")
+        # Reads that need the database (older tickets, the audit log, print jobs) run here,
+        # each on its own read-only connection: never on the event loop, never on the
+        # writer's connection (see ``read``).
+        self.readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="motcua-reader")
         # Status token -> ticket id for the tickets in memory (the phone status page).
         self._tokens: dict[str, int] = {}
         self.engine = self._load_engine()
@@ -103,6 +107,24 @@ class Office:
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
+        self.readers.shutdown(wait=True)
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(conn, *args)`` on a read-only connection of its own, in a reader thread.
+
+        The API for every database read from a request handler or feature module: it sees
+        the last committed state (never a write in progress), does not block the event loop
+        on a slow disk, and never touches the writer's connection. Staff accounts and
+        sessions need no read: ``Store.get_user`` and ``Store.has_session`` answer from
+        memory. State held by the engine (today's tickets, counters) is read from
+        ``self.engine`` directly, on the event loop.
+        """
+
+        def run() -> Any:
+            with self.store.reader() as conn:
+                return fn(conn, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(self.readers, run)
 
     # ------------------------------------------------------------------ the write path
 
@@ -439,17 +461,16 @@ class Office:
         """The ticket counter ``counter`` finished last today (what its rating tablet shows)."""
         return self.engine.latest_done(counter)
 
-    def ticket_status(self, token: str) -> dict[str, Any] | None:
-        """Public status of one ticket, by its status token."""
+    def ticket_status(self, token: str, stored: Ticket | None = None) -> dict[str, Any] | None:
+        """Public status of one ticket, by its status token: a ticket in memory, or ``stored``
+        (an earlier day's, read with ``await office.read(queue_server.store.ticket_by_token, token)``)."""
         held = self.engine.tickets.get(self._tokens.get(token, 0))
         if held is not None and held.token == token:
             t = held
-        else:
-            # An earlier day's ticket: the database's unique index on token.
-            stored = self.store.ticket_by_token(token)
-            if stored is None:
-                return None
+        elif stored is not None and stored.token == token:
             t = stored
+        else:
+            return None
         ahead, wait = self.engine.position(t, self.clock()) if t.id in self.engine.tickets else (0, 0)
         svc = self.config.service(t.service) if t.service in self.engine.services else None
         d = public_ticket(t.to_dict()) or {}

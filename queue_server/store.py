@@ -12,16 +12,18 @@ consistent view of many rows (reports) open their own connection with ``reader()
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from .config import Config
+from .dblock import DatabaseLock
 from .engine import CounterStatus, Engine, Event, Ticket
 
 TICKET_COLUMNS = (
@@ -247,6 +249,32 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m00
                                                                _m007_issuing_service, _m008_dossiers]
 
 
+def ticket_by_token(conn: sqlite3.Connection, token: str) -> Ticket | None:
+    """One ticket by its status token (the unique index), on any connection."""
+    conn.row_factory = sqlite3.Row
+    try:
+        row = conn.execute("SELECT * FROM tickets WHERE token = ?", (token,)).fetchone()
+    finally:
+        conn.row_factory = None
+    return Ticket.from_dict(dict(row)) if row is not None else None
+
+
+DEMO_MARK = "motcua demo database: recreated by every motcua demo"
+
+
+def is_demo_database(path: str | Path) -> bool:
+    """Whether ``path`` is a database ``motcua demo`` made (read-only look)."""
+    try:
+        conn = connect(path, readonly=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'demo'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == DEMO_MARK
+
+
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (BEGIN IMMEDIATE per write).
     if readonly:
@@ -264,15 +292,54 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    """The database, opened for writing by one process (``DatabaseLock``).
+
+    The write connection belongs to the writer thread (``Office.writer``): ``commit`` and
+    ``write`` run there. Staff accounts and sessions are small and read on every request, so
+    the writer keeps a copy of them in memory, replaced after each committed write
+    (``get_user``, ``users``, ``has_session``): the event loop reads them without touching a
+    connection, and never sees an uncommitted row. Any other read opens its own read-only
+    connection with ``reader()`` (``Office.read`` runs it off the event loop).
+    """
+
+    def __init__(self, path: str | Path, *, lock: bool = True):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = connect(self.path)
-        self.db = sqlite_utils.Database(self.conn)
-        self.migrate()
+        # Before the first connection: a second writer must not even migrate.
+        self.lock = DatabaseLock(self.path) if lock else None
+        try:
+            self.conn = connect(self.path)
+            self.db = sqlite_utils.Database(self.conn)
+            self.migrate()
+            self._load_accounts()
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
 
     def close(self) -> None:
         self.conn.close()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of its own (WAL: it sees the last commit, never a
+        transaction in progress), closed on leaving the ``with`` block."""
+        conn = connect(self.path, readonly=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _load_accounts(self) -> None:
+        users = {r["username"]: r for r in self.db["users"].rows}
+        sessions: set[tuple[str, str]] = set()
+        if self.db["sessions"].exists():  # (a schema held back by a test has none)
+            sessions = {(r[0], r[1]) for r in self.conn.execute("SELECT id, username FROM sessions")}
+        # Replaced whole (one assignment each): readers on other threads see old or new.
+        self._users, self._sessions = users, sessions
 
     def migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -360,11 +427,14 @@ class Store:
         """Run ``fn`` in its own write transaction (for rows outside the engine: users, audit)."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            changes = self.conn.total_changes
             result = fn(self.conn)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if self.conn.total_changes != changes:
+            self._load_accounts()
         return result
 
     # ------------------------------------------------------------------ loading
@@ -402,18 +472,24 @@ class Store:
         row = self.conn.execute("SELECT max(id) FROM tickets").fetchone()
         return row[0] or 0
 
-    def ticket_by_token(self, token: str) -> Ticket | None:
-        rows = list(self.db["tickets"].rows_where("token = ?", [token], limit=1))
-        return Ticket.from_dict(rows[0]) if rows else None
 
     # ------------------------------------------------------------------ users
 
     def get_user(self, username: str) -> dict[str, Any] | None:
-        rows = list(self.db["users"].rows_where("username = ?", [username], limit=1))
-        return rows[0] if rows else None
+        """The account as last committed (from memory: safe on the event loop)."""
+        user = self._users.get(username)
+        return dict(user) if user is not None else None
 
     def users(self) -> list[dict[str, Any]]:
-        return list(self.db["users"].rows_where(order_by="username"))
+        return [dict(self._users[name]) for name in sorted(self._users)]
+
+    def has_session(self, sid: str, username: str) -> bool:
+        return (sid, username) in self._sessions
+
+    def mark_demo(self) -> None:
+        """Mark this database as made by ``motcua demo`` (the only kind it may recreate)."""
+        self.write(lambda c: c.execute("INSERT INTO meta (key, value) VALUES ('demo', ?) "
+                                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (DEMO_MARK,)))
 
     def audit(self, at: str, username: str | None, action: str, details: dict[str, Any]) -> None:
         self.write(lambda c: c.execute(

@@ -28,7 +28,9 @@ from queue_server.config import Config, parse_config
 from queue_server.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_CONFIG = ROOT / "config.toml"
+SAMPLE_CONFIG = ROOT / "config.toml"  # the sample shipped to offices (tests check it is valid)
+# The office the tests run on: the tests' own file, so editing the sample breaks nothing.
+TEST_OFFICE = Path(__file__).resolve().parent / "office.toml"
 KIOSK_TOKEN = "kiosk-sanh-doi-ma-nay"
 # Every state-changing request must say it sends JSON (else 415): the default for TestClients.
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -36,9 +38,9 @@ PASSWORD = "mat-khau-123"
 
 
 def sample_data(**sections: dict[str, Any]) -> dict[str, Any]:
-    """The sample config.toml as a dict, with ``sections`` merged over it, e.g.
+    """The tests' office (tests/office.toml) as a dict, with ``sections`` merged over it, e.g.
     ``sample_data(office={"enforce_hours": False})``."""
-    data = tomllib.loads(SAMPLE_CONFIG.read_text(encoding="utf-8"))
+    data = tomllib.loads(TEST_OFFICE.read_text(encoding="utf-8"))
     for name, values in sections.items():
         if isinstance(values, dict) and isinstance(data.get(name), dict):
             data[name] = {**data[name], **values}

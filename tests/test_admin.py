@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from queue_server.app import create_app
 from queue_server.config import load_config
-from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, ROOT, add_staff, login, write_config
+from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, ROOT, TEST_OFFICE, add_staff, login, write_config
 
 ADMIN_ENDPOINTS = [
     ("GET", "/api/admin/monitor"), ("POST", "/api/services/CT"),
@@ -395,9 +395,9 @@ COUNTERS_COMMENT = '# (backup: only when no primary/normal ticket waits for that
 
 
 def test_config_edit_keeps_comments_in_place_when_adding_or_removing_the_last_table(office):
-    # The sample file has a comment between the last [[services]] and the first [[counters]].
+    # The tests' office file has a comment between the last [[services]] and the first [[counters]].
     sign_in(office, "boss")
-    (office.config_path.parent / "config.toml").write_text((ROOT / "config.toml").read_text(encoding="utf-8")
+    (office.config_path.parent / "config.toml").write_text(TEST_OFFICE.read_text(encoding="utf-8")
                                                            .replace("enforce_hours = true", "enforce_hours = false")
                                                            .replace('url = "png://var/tickets"',
                                                                     f'url = "png://{office.config_path.parent}/var/t"'),
