@@ -103,7 +103,9 @@ class Replays:
 
     def __init__(self, days: list[RecordedDay], config: Config, pool: dict[str, list[float]]) -> None:
         self.days, self.config, self.pool = days, config, pool
-        self.workers = min(os.cpu_count() or 1, 4)
+        # A daemonic process (the admin screen's run, see ``web``) may not start children: it
+        # replays on its one core, which also leaves the other to the live office.
+        self.workers = 1 if multiprocessing.current_process().daemon else min(os.cpu_count() or 1, 4)
         self.executor: ProcessPoolExecutor | None = None
 
     def run(self, plan: Plan, seeds: int) -> list[Trace]:
