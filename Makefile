@@ -37,12 +37,8 @@ test: $(VENV)/.test-installed
 test-fast: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -m "not browser and not wheel" $(PYTEST_ARGS)
 
-# Files already in ruff's format. Until the one project-wide formatting pass (then this
-# becomes `queue_server printer tests`), only these are checked, so work in progress elsewhere
-# is not reformatted under other people's feet.
-FORMAT_CHECKED ?= printer/protocol.py queue_server/printing queue_server/schemas.py \
-	tests/test_print_jobs.py queue_server/sync.py queue_server/central \
-	tests/test_sync.py tests/test_central.py tests/test_central_browser.py tests/test_central_web.py
+# Formatting is checked over the whole tree (one project-wide ruff format pass was made).
+FORMAT_CHECKED ?= queue_server printer tests bench scripts
 
 # Lint, formatting and types (CI runs it before the tests).
 check: $(VENV)/.test-installed

@@ -49,17 +49,39 @@ from websockets.asyncio.client import connect as ws_connect  # noqa: E402
 from clients import LightClient, Screens, cpu_seconds, free_port, press_schedule, proc_status  # noqa: E402
 from floor import raw_sqlite, run_calls_floor  # noqa: E402
 from office import (  # noqa: E402
-    add_clerks, bench_config, issue_tickets, login, run_calls_ours, start_server, stop_server,
+    add_clerks,
+    bench_config,
+    issue_tickets,
+    login,
+    run_calls_ours,
+    start_server,
+    stop_server,
 )
 
 RESULTS = ROOT / "bench" / "results"
 PROFILES = {
     # A provincial centre's screens, 20x its busiest hour of calls (30 clerks every 8 s).
-    "centre": {"displays": 200, "clerks": 30, "kiosks": 8, "tickets": 2000, "presses": 4, "interval": 8.0,
-               "waiting": 300, "sweep": "0,300,3000"},
+    "centre": {
+        "displays": 200,
+        "clerks": 30,
+        "kiosks": 8,
+        "tickets": 2000,
+        "presses": 4,
+        "interval": 8.0,
+        "waiting": 300,
+        "sweep": "0,300,3000",
+    },
     # A ward: 2 displays, 5 clerks, 1 kiosk.
-    "ward": {"displays": 2, "clerks": 5, "kiosks": 1, "tickets": 300, "presses": 6, "interval": 2.0,
-             "waiting": 20, "sweep": "0,20,300"},
+    "ward": {
+        "displays": 2,
+        "clerks": 5,
+        "kiosks": 1,
+        "tickets": 300,
+        "presses": 6,
+        "interval": 2.0,
+        "waiting": 20,
+        "sweep": "0,20,300",
+    },
 }
 
 
@@ -68,8 +90,11 @@ class FakePrinter:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fake_printer.py"), str(self.port)],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "fake_printer.py"), str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.proc.stdout.readline()  # "ready"
 
@@ -123,8 +148,9 @@ async def phase_issue(args: argparse.Namespace, folder: Path, printer_port: int 
     return out
 
 
-async def sweep_point(args: argparse.Namespace, folder: Path, waiting: int, printer_port: int | None,
-                      schedule: list[list[float]]) -> dict[str, Any]:
+async def sweep_point(
+    args: argparse.Namespace, folder: Path, waiting: int, printer_port: int | None, schedule: list[list[float]]
+) -> dict[str, Any]:
     """A fresh server with ``waiting`` tickets queued, every screen connected: issue, then calls."""
     folder.mkdir()
     config_path = bench_config(folder, max(args.clerks, 1), args.kiosks, printer_port)
@@ -139,8 +165,10 @@ async def sweep_point(args: argparse.Namespace, folder: Path, waiting: int, prin
         cookies = [login(port, f"bench{i}", i) for i in range(1, args.clerks + 1)]
         screens = Screens(f"ws://127.0.0.1:{port}/ws", args.displays, cookies)
         r["connect_s"] = round(await screens.connect(), 3)
-        r["snapshot_bytes"] = {"public": max(screens.first[: args.displays], default=0),
-                               "staff": max(screens.first[args.displays:], default=0)}
+        r["snapshot_bytes"] = {
+            "public": max(screens.first[: args.displays], default=0),
+            "staff": max(screens.first[args.displays :], default=0),
+        }
         r["server_rss_connected_mb"] = round(proc_status(proc.pid).get("VmRSS", 0) / 1024, 1)
         await settle(proc.pid)
         cpu, n = cpu_seconds(proc.pid), max(args.tickets // 10, 1)
@@ -151,18 +179,24 @@ async def sweep_point(args: argparse.Namespace, folder: Path, waiting: int, prin
         r["calls"] = calls = await run_calls_ours(port, cookies, schedule, screens)
         calls["server_cpu_ms_per_call"] = round((cpu_seconds(proc.pid) - cpu) * 1000 / max(calls["calls"], 1), 2)
         status = proc_status(proc.pid)
-        r["server_rss_mb"] = {"peak": round(status.get("VmHWM", 0) / 1024, 1),
-                              "now": round(status.get("VmRSS", 0) / 1024, 1),
-                              "connections": args.displays + args.clerks, "waiting": waiting}
+        r["server_rss_mb"] = {
+            "peak": round(status.get("VmHWM", 0) / 1024, 1),
+            "now": round(status.get("VmRSS", 0) / 1024, 1),
+            "connections": args.displays + args.clerks,
+            "waiting": waiting,
+        }
         r["dropped_screens"] = screens.dropped
         r["message_bytes"] = {k: round(sum(v) / len(v)) for k, v in screens.sizes.items() if v}
         r["permessage_deflate"] = screens.deflate
         await screens.close()
     finally:
         stop_server(proc)
-    print(f"waiting {waiting}: issue with screens {ic['throughput_per_s']} /s, "
-          f"{ic['server_cpu_ms_per_ticket']} ms CPU/ticket; calls p50 {calls['p50_ms']} / p99 {calls['p99_ms']} ms, "
-          f"{calls['server_cpu_ms_per_call']} ms CPU/call", flush=True)
+    print(
+        f"waiting {waiting}: issue with screens {ic['throughput_per_s']} /s, "
+        f"{ic['server_cpu_ms_per_ticket']} ms CPU/ticket; calls p50 {calls['p50_ms']} / p99 {calls['p99_ms']} ms, "
+        f"{calls['server_cpu_ms_per_call']} ms CPU/call",
+        flush=True,
+    )
     return r
 
 
@@ -195,7 +229,9 @@ async def phase_floor(args: argparse.Namespace, schedule: list[list[float]], cal
 async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     printer = None if args.no_print else FakePrinter()
     printer_port = printer.port if printer else None
-    results: dict[str, Any] = {"printing": "none" if printer is None else "fake port-9100 printer (bench/fake_printer.py)"}
+    results: dict[str, Any] = {
+        "printing": "none" if printer is None else "fake port-9100 printer (bench/fake_printer.py)"
+    }
     try:
         results.update(await phase_issue(args, folder / "issue", printer_port))
         schedule = press_schedule(args.clerks, args.presses, args.interval, args.seed)
@@ -206,16 +242,32 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             results["printer"] = printer.stop()
     main = sweep[args.waiting]
     results["startup_2_s"] = main["startup_s"]
-    for key in ("connect_s", "snapshot_bytes", "server_rss_connected_mb", "issue_connected", "calls",
-                "server_rss_mb", "dropped_screens", "message_bytes", "permessage_deflate"):
+    for key in (
+        "connect_s",
+        "snapshot_bytes",
+        "server_rss_connected_mb",
+        "issue_connected",
+        "calls",
+        "server_rss_mb",
+        "dropped_screens",
+        "message_bytes",
+        "permessage_deflate",
+    ):
         results[key] = main[key]
-    results["sweep"] = [{"waiting": w, "server_cpu_ms_per_call": p["calls"]["server_cpu_ms_per_call"],
-                         "server_cpu_ms_per_ticket": p["issue_connected"]["server_cpu_ms_per_ticket"],
-                         "call_p99_ms": p["calls"]["p99_ms"], "call_p50_ms": p["calls"]["p50_ms"],
-                         "issue_connected_per_s": p["issue_connected"]["throughput_per_s"],
-                         "connect_s": p["connect_s"], "server_rss_peak_mb": p["server_rss_mb"]["peak"],
-                         "snapshot_bytes": p["snapshot_bytes"]}
-                        for w, p in sorted(sweep.items())]
+    results["sweep"] = [
+        {
+            "waiting": w,
+            "server_cpu_ms_per_call": p["calls"]["server_cpu_ms_per_call"],
+            "server_cpu_ms_per_ticket": p["issue_connected"]["server_cpu_ms_per_ticket"],
+            "call_p99_ms": p["calls"]["p99_ms"],
+            "call_p50_ms": p["calls"]["p50_ms"],
+            "issue_connected_per_s": p["issue_connected"]["throughput_per_s"],
+            "connect_s": p["connect_s"],
+            "server_rss_peak_mb": p["server_rss_mb"]["peak"],
+            "snapshot_bytes": p["snapshot_bytes"],
+        }
+        for w, p in sorted(sweep.items())
+    ]
     results.update(await phase_floor(args, schedule, main["message_bytes"].get("call", 2500)))
     results["raw_sqlite_inserts_per_s"] = round(raw_sqlite(folder, min(args.tickets, 3000)), 1)
     return results
@@ -229,9 +281,11 @@ def summarise(args: argparse.Namespace, r: dict[str, Any]) -> dict[str, Any]:
         "call_p99_vs_floor": round(calls["p99_ms"] / floor["p99_ms"], 2),
         "issue_vs_raw_sqlite": round(r["issue"]["throughput_per_s"] / r["raw_sqlite_inserts_per_s"], 3),
         "cpu_per_call_largest_vs_empty_queue": round(
-            sweep[-1]["server_cpu_ms_per_call"] / sweep[0]["server_cpu_ms_per_call"], 2),
+            sweep[-1]["server_cpu_ms_per_call"] / sweep[0]["server_cpu_ms_per_call"], 2
+        ),
         "cpu_per_ticket_largest_vs_empty_queue": round(
-            sweep[-1]["server_cpu_ms_per_ticket"] / sweep[0]["server_cpu_ms_per_ticket"], 2),
+            sweep[-1]["server_cpu_ms_per_ticket"] / sweep[0]["server_cpu_ms_per_ticket"], 2
+        ),
     }
     ratios = r["ratios"]
     r["targets"] = {
@@ -240,18 +294,30 @@ def summarise(args: argparse.Namespace, r: dict[str, Any]) -> dict[str, Any]:
         "issue_ge_0.5x_raw_sqlite": ratios["issue_vs_raw_sqlite"] >= 0.5,
         "issue_ge_1000_per_s": r["issue"]["throughput_per_s"] >= 1000,
         "issue_with_screens_ge_500_per_s": r["issue_connected"]["throughput_per_s"] >= 500,
-        "cpu_per_op_largest_queue_le_1.2x": max(ratios["cpu_per_call_largest_vs_empty_queue"],
-                                                ratios["cpu_per_ticket_largest_vs_empty_queue"]) <= 1.2,
+        "cpu_per_op_largest_queue_le_1.2x": max(
+            ratios["cpu_per_call_largest_vs_empty_queue"], ratios["cpu_per_ticket_largest_vs_empty_queue"]
+        )
+        <= 1.2,
         "rss_le_80mb": r["server_rss_mb"]["peak"] <= 80,
         "start_le_1.5s": r["startup_s"] <= 1.5,
     }
     return {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "params": {"profile": args.profile, "displays": args.displays, "clerks": args.clerks, "kiosks": args.kiosks,
-                   "tickets": args.tickets, "waiting": args.waiting, "sweep": args.sweep,
-                   "deflate": not args.no_deflate, "print": not args.no_print,
-                   "presses": args.presses, "interval_s": args.interval, "seed": args.seed},
+        "params": {
+            "profile": args.profile,
+            "displays": args.displays,
+            "clerks": args.clerks,
+            "kiosks": args.kiosks,
+            "tickets": args.tickets,
+            "waiting": args.waiting,
+            "sweep": args.sweep,
+            "deflate": not args.no_deflate,
+            "print": not args.no_print,
+            "presses": args.presses,
+            "interval_s": args.interval,
+            "seed": args.seed,
+        },
         **r,
     }
 
@@ -261,30 +327,51 @@ def table(r: dict[str, Any]) -> str:
     rows = [
         ("start to serving", f"{r['startup_s'] * 1000:.0f} ms", ""),
         (f"issue p50 / p99 ({i['kiosks']} kiosks)", f"{i['p50_ms']} / {i['p99_ms']} ms", f"printing: {r['printing']}"),
-        ("issue throughput (durable)", f"{i['throughput_per_s']} /s",
-         f"{r['ratios']['issue_vs_raw_sqlite']}× raw SQLite ({r['raw_sqlite_inserts_per_s']} /s)"),
-        (f"issue with {r['server_rss_mb']['connections']} screens", f"{ic['throughput_per_s']} /s",
-         f"p50 {ic['p50_ms']} / p99 {ic['p99_ms']} ms"),
+        (
+            "issue throughput (durable)",
+            f"{i['throughput_per_s']} /s",
+            f"{r['ratios']['issue_vs_raw_sqlite']}× raw SQLite ({r['raw_sqlite_inserts_per_s']} /s)",
+        ),
+        (
+            f"issue with {r['server_rss_mb']['connections']} screens",
+            f"{ic['throughput_per_s']} /s",
+            f"p50 {ic['p50_ms']} / p99 {ic['p99_ms']} ms",
+        ),
         ("call→display p50", f"{c['p50_ms']} ms", f"floor {f['p50_ms']} ms = {r['ratios']['call_p50_vs_floor']}×"),
         ("call→display p99", f"{c['p99_ms']} ms", f"floor {f['p99_ms']} ms = {r['ratios']['call_p99_vs_floor']}×"),
-        ("samples (calls × displays)", f"{c['samples']}/{c['expected_samples']}",
-         f"floor {f['samples']}/{f['expected_samples']}"),
+        (
+            "samples (calls × displays)",
+            f"{c['samples']}/{c['expected_samples']}",
+            f"floor {f['samples']}/{f['expected_samples']}",
+        ),
         ("server CPU per call", f"{c['server_cpu_ms_per_call']} ms", f"floor {f['server_cpu_ms_per_call']} ms"),
-        ("server CPU per ticket", f"{i['server_cpu_ms_per_ticket']} ms",
-         f"{ic['server_cpu_ms_per_ticket']} ms with screens"),
-        ("issue, every kiosk printing", f"{r['issue_printing']['throughput_per_s']} /s" if "issue_printing" in r else "-",
-         f"{r['issue_printing']['server_cpu_ms_per_ticket']} ms CPU per printed ticket" if "issue_printing" in r else ""),
+        (
+            "server CPU per ticket",
+            f"{i['server_cpu_ms_per_ticket']} ms",
+            f"{ic['server_cpu_ms_per_ticket']} ms with screens",
+        ),
+        (
+            "issue, every kiosk printing",
+            f"{r['issue_printing']['throughput_per_s']} /s" if "issue_printing" in r else "-",
+            f"{r['issue_printing']['server_cpu_ms_per_ticket']} ms CPU per printed ticket"
+            if "issue_printing" in r
+            else "",
+        ),
         ("server peak RSS", f"{r['server_rss_mb']['peak']} MB", f"floor {r['floor_rss_mb']} MB"),
     ]
     w = max(len(a) for a, _, _ in rows)
     lines = [f"{a:<{w}}  {b:>16}  {c_}" for a, b, c_ in rows]
     lines.append("sweep (waiting: CPU/call, CPU/ticket with screens, call p50/p99, connect):")
     for p in r["sweep"]:
-        lines.append(f"  {p['waiting']:>6}: {p['server_cpu_ms_per_call']:6.2f} ms, {p['server_cpu_ms_per_ticket']:6.2f} ms,"
-                     f" {p['call_p50_ms']} / {p['call_p99_ms']} ms, {p['connect_s']} s")
+        lines.append(
+            f"  {p['waiting']:>6}: {p['server_cpu_ms_per_call']:6.2f} ms, {p['server_cpu_ms_per_ticket']:6.2f} ms,"
+            f" {p['call_p50_ms']} / {p['call_p99_ms']} ms, {p['connect_s']} s"
+        )
     lines.append(f"printed: {r.get('printer')}")
-    lines.append(f"load average before/after (1 min): {r['loadavg']['before'][0]} / {r['loadavg']['after'][0]}"
-                 f" on {os.cpu_count()} CPUs")
+    lines.append(
+        f"load average before/after (1 min): {r['loadavg']['before'][0]} / {r['loadavg']['after'][0]}"
+        f" on {os.cpu_count()} CPUs"
+    )
     lines.append("targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in r["targets"].items()))
     return "\n".join(lines)
 
@@ -296,8 +383,12 @@ def main() -> int:
         floor_server(int(sys.argv[2]), int(sys.argv[3]))
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--profile", choices=sorted(PROFILES), default="centre",
-                   help="defaults for the options below (centre: 200 displays, 30 clerks, 8 kiosks)")
+    p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="centre",
+        help="defaults for the options below (centre: 200 displays, 30 clerks, 8 kiosks)",
+    )
     p.add_argument("--displays", "-D", type=int)
     p.add_argument("--clerks", "-C", type=int)
     p.add_argument("--kiosks", "-K", type=int)

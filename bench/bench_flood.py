@@ -47,16 +47,23 @@ def measure(base: str, seconds: float, prefix: str) -> dict[str, Any]:
         status, _, _ = http("GET", base + "/healthz", timeout=15)
         health.append(time.perf_counter() - t)
         t = time.perf_counter()
-        status2, _, _ = http("POST", base + "/api/tickets", {"service": ("CT", "HT", "LD")[i % 3],
-                                                              "request_id": f"{prefix}{i}"}, token=KIOSK_TOKEN,
-                             timeout=15)
+        status2, _, _ = http(
+            "POST",
+            base + "/api/tickets",
+            {"service": ("CT", "HT", "LD")[i % 3], "request_id": f"{prefix}{i}"},
+            token=KIOSK_TOKEN,
+            timeout=15,
+        )
         issue.append(time.perf_counter() - t)
         errors += status != 200 or status2 not in (200, 201)
         i += 1
         time.sleep(0.02)
-    return {"requests": len(health) + len(issue), "errors": errors,
-            "healthz_ms": {"p50": pct(health, 50), "p99": pct(health, 99), "max": pct(health, 100)},
-            "issue_ms": {"p50": pct(issue, 50), "p99": pct(issue, 99), "max": pct(issue, 100)}}
+    return {
+        "requests": len(health) + len(issue),
+        "errors": errors,
+        "healthz_ms": {"p50": pct(health, 50), "p99": pct(health, 99), "max": pct(health, 100)},
+        "issue_ms": {"p50": pct(issue, 50), "p99": pct(issue, 99), "max": pct(issue, 100)},
+    }
 
 
 async def flood(url: str, stop: asyncio.Event, stats: dict[str, int]) -> None:
@@ -108,10 +115,16 @@ def main() -> int:
             flooders.join(15)
         finally:
             server.stop()
-    result = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "flooders": args.flooders,
-              "seconds": args.seconds, "quiet": quiet, "flooded": flooded, "flood": stats,
-              "target_p99_ms": TARGET_MS,
-              "met": flooded["healthz_ms"]["p99"] < TARGET_MS and flooded["issue_ms"]["p99"] < TARGET_MS}
+    result = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "flooders": args.flooders,
+        "seconds": args.seconds,
+        "quiet": quiet,
+        "flooded": flooded,
+        "flood": stats,
+        "target_p99_ms": TARGET_MS,
+        "met": flooded["healthz_ms"]["p99"] < TARGET_MS and flooded["issue_ms"]["p99"] < TARGET_MS,
+    }
     out = ROOT / "bench" / "results" / "flood.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -76,10 +76,12 @@ async def measure(folder: Path, waiting: int, screens: int, repeat: int) -> dict
         service = SERVICES[i % len(SERVICES)]
         await office.execute(lambda e, now, s=service: e.issue(now, service=s, token=secrets.token_urlsafe(16)))
     out: dict[str, Any] = {"waiting": waiting}
-    out["snapshot_staff_ms"] = round(best(lambda: json.dumps(office.snapshot("staff"), ensure_ascii=False),
-                                          repeat) * 1000, 3)
-    out["snapshot_public_ms"] = round(best(lambda: json.dumps(office.snapshot("public"), ensure_ascii=False),
-                                           repeat) * 1000, 3)
+    out["snapshot_staff_ms"] = round(
+        best(lambda: json.dumps(office.snapshot("staff"), ensure_ascii=False), repeat) * 1000, 3
+    )
+    out["snapshot_public_ms"] = round(
+        best(lambda: json.dumps(office.snapshot("public"), ensure_ascii=False), repeat) * 1000, 3
+    )
     office.snapshot_message("staff")
     out["snapshot_cached_us"] = round(best(lambda: office.snapshot_message("staff"), repeat) * 1e6, 2)
     out["services_summary_ms"] = round(best(lambda: office.services_summary(office.clock()), repeat) * 1000, 3)
@@ -92,8 +94,9 @@ async def measure(folder: Path, waiting: int, screens: int, repeat: int) -> dict
     for _ in range(screens):
         office.hub.subscribe("public", MemoryWriter())
     message = json.dumps({"v": 2, "type": "events", "pad": "x" * 2400})
-    out["fanout_us_per_screen"] = round(best(lambda: office.hub.publish({"public": message}), repeat) * 1e6 / screens,
-                                        3)
+    out["fanout_us_per_screen"] = round(
+        best(lambda: office.hub.publish({"public": message}), repeat) * 1e6 / screens, 3
+    )
     office.close()
     office.store.close()
     return out
@@ -112,11 +115,25 @@ def main() -> int:
             print(row, flush=True)
             rows.append(row)
     out = ROOT / "bench" / "results" / "office.json"
-    out.write_text(json.dumps({
-        "benchmark": "office without HTTP", "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average_1m": round(os.getloadavg()[0], 2)},
-        "screens": args.screens, "best_of": args.repeat, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "office without HTTP",
+                "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "load_average_1m": round(os.getloadavg()[0], 2),
+                },
+                "screens": args.screens,
+                "best_of": args.repeat,
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"written {out.relative_to(ROOT)}")
     return 0
 

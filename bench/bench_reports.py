@@ -32,15 +32,44 @@ from queue_server.config import load_config  # noqa: E402
 from queue_server.store import Store, connect  # noqa: E402
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-SERVICES = [("CT", 1001, 0.40, 300), ("HT", 2001, 0.20, 600), ("DD", 3001, 0.10, 900), ("LD", 4001, 0.10, 600),
-            ("TKQ", 5001, 0.20, 180)]
+SERVICES = [
+    ("CT", 1001, 0.40, 300),
+    ("HT", 2001, 0.20, 600),
+    ("DD", 3001, 0.10, 900),
+    ("LD", 4001, 0.10, 600),
+    ("TKQ", 5001, 0.20, 180),
+]
 COUNTERS = 40
 CLERKS = [f"canbo{i:02d}" for i in range(1, 51)]
 EVENT_SQL = "INSERT INTO events (at, day, kind, ticket_id, service, counter, staff, details) VALUES (?,?,?,?,?,?,?,?)"
 # The columns filled here; later ones (booked, closed_unstarted, ...) take their defaults.
-COLUMNS = ("id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
-           "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
-           "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at")
+COLUMNS = (
+    "id",
+    "day",
+    "service",
+    "number",
+    "label",
+    "priority",
+    "token",
+    "state",
+    "issued_at",
+    "queued_at",
+    "front",
+    "target_counter",
+    "counter",
+    "staff",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "recalls",
+    "transfers",
+    "kiosk",
+    "request_id",
+    "people_ahead",
+    "estimated_wait_s",
+    "rating",
+    "rated_at",
+)
 TICKET_SQL = "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * len(COLUMNS)))
 
 
@@ -103,8 +132,18 @@ def generate(path: Path, total: int, seed: int = 2026) -> int:
                     evs.append((iso(finished), ds, "ticket_no_show", tid, code, counter, staff, None))
                 else:
                     if transfers:
-                        evs.append((iso(called + dt.timedelta(seconds=60)), ds, "ticket_transferred", tid, code,
-                                    counter, staff, None))
+                        evs.append(
+                            (
+                                iso(called + dt.timedelta(seconds=60)),
+                                ds,
+                                "ticket_transferred",
+                                tid,
+                                code,
+                                counter,
+                                staff,
+                                None,
+                            )
+                        )
                         called = called + dt.timedelta(seconds=300)
                         evs.append((iso(called), ds, "ticket_called", tid, code, counter, staff, None))
                     started = called + dt.timedelta(seconds=20)
@@ -114,17 +153,38 @@ def generate(path: Path, total: int, seed: int = 2026) -> int:
                     if rng.random() < 0.6:
                         rating = rng.choices((1, 2, 3, 4), (1, 2, 10, 20))[0]
                         rated = finished + dt.timedelta(seconds=10)
-                        evs.append((iso(rated), ds, "ticket_rated", tid, code, None, None,
-                                    json.dumps({"level": rating})))
+                        evs.append(
+                            (iso(rated), ds, "ticket_rated", tid, code, None, None, json.dumps({"level": rating}))
+                        )
             if called is None:
                 counter = staff = None
-            row = {"id": tid, "day": ds, "service": code, "number": number, "label": str(number), "priority": 0,
-                   "token": f"t{tid:09d}", "state": state, "issued_at": iso(issued), "queued_at": iso(issued),
-                   "front": 0, "target_counter": None, "counter": counter, "staff": staff,
-                   "called_at": called and iso(called), "started_at": started and iso(started),
-                   "finished_at": finished and iso(finished), "recalls": 0, "transfers": transfers,
-                   "kiosk": "sanh", "request_id": None, "people_ahead": 0, "estimated_wait_s": estimate,
-                   "rating": rating, "rated_at": rated and iso(rated)}
+            row = {
+                "id": tid,
+                "day": ds,
+                "service": code,
+                "number": number,
+                "label": str(number),
+                "priority": 0,
+                "token": f"t{tid:09d}",
+                "state": state,
+                "issued_at": iso(issued),
+                "queued_at": iso(issued),
+                "front": 0,
+                "target_counter": None,
+                "counter": counter,
+                "staff": staff,
+                "called_at": called and iso(called),
+                "started_at": started and iso(started),
+                "finished_at": finished and iso(finished),
+                "recalls": 0,
+                "transfers": transfers,
+                "kiosk": "sanh",
+                "request_id": None,
+                "people_ahead": 0,
+                "estimated_wait_s": estimate,
+                "rating": rating,
+                "rated_at": rated and iso(rated),
+            }
             tickets.append([row[c] for c in COLUMNS])
         conn.executemany(TICKET_SQL, tickets)
         conn.executemany(EVENT_SQL, evs)
@@ -174,8 +234,10 @@ def main() -> int:
                 best, cpu[by] = time.perf_counter() - t0, round(time.process_time() - c0, 3)
         timings[by] = round(best, 3)
         total = report["total"]
-        print(f"year report by {by:<8} {best:6.3f} s, CPU {cpu[by]:.3f} s  ({len(report['rows'])} rows; "
-              f"issued {total['issued']:,}, served {total['served']:,}, wait median {total['waiting']['median']} s)")
+        print(
+            f"year report by {by:<8} {best:6.3f} s, CPU {cpu[by]:.3f} s  ({len(report['rows'])} rows; "
+            f"issued {total['issued']:,}, served {total['served']:,}, wait median {total['waiting']['median']} s)"
+        )
     t0 = time.perf_counter()
     month = reports.build_report(conn, config, dt.date(2025, 6, 1), dt.date(2025, 6, 30), "day")
     timings["month_by_day"] = round(time.perf_counter() - t0, 3)
@@ -187,16 +249,32 @@ def main() -> int:
     conn.close()
     out = ROOT / "bench" / "results" / "reports.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "year report",
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-                    "platform": platform.platform(), "cpus": os.cpu_count(),
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "year report",
+                "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "machine": {
+                    "python": platform.python_version(),
+                    "sqlite": sqlite3.sqlite_version,
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
                     # Other work on the machine slows the figures down: note how busy it was.
-                    "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
-        "tickets": tickets, "events": events, "best_of": args.repeat, "seconds": timings, "cpu_seconds": cpu,
-        "aggregated_days": aggregated, "aggregate_s": round(aggregate_s, 2),
-    }, indent=2) + "\n", encoding="utf-8")
+                    "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+                },
+                "tickets": tickets,
+                "events": events,
+                "best_of": args.repeat,
+                "seconds": timings,
+                "cpu_seconds": cpu,
+                "aggregated_days": aggregated,
+                "aggregate_s": round(aggregate_s, 2),
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"written {out.relative_to(ROOT)}")
     return 0
 

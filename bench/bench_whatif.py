@@ -36,8 +36,11 @@ from queue_server.whatif.synthetic import record_day  # noqa: E402
 
 HOURS = ["07:30-11:30", "13:30-17:00"]
 CENTRE = {
-    "office": {"name": "Trung tâm phục vụ hành chính công xã (bench)", "timezone": "Asia/Ho_Chi_Minh",
-               "hours": {d: HOURS for d in ("mon", "tue", "wed", "thu", "fri")}},
+    "office": {
+        "name": "Trung tâm phục vụ hành chính công xã (bench)",
+        "timezone": "Asia/Ho_Chi_Minh",
+        "hours": {d: HOURS for d in ("mon", "tue", "wed", "thu", "fri")},
+    },
     "services": [
         {"code": "CT", "name": "Chứng thực", "range": [1001, 1999], "service_minutes": 5},
         {"code": "HT", "name": "Hộ tịch", "range": [2001, 2999], "service_minutes": 10},
@@ -98,35 +101,57 @@ def main() -> int:
         replay_s, replay_cpu = time.perf_counter() - t, cpu_seconds() - c
         t = time.perf_counter()
         evaluated = []
-        week = runner.run(conn, config, runner.Request(MONDAY, MONDAY + dt.timedelta(days=4), [], seeds=args.seeds,
-                                                       recommend=True, budget_s=args.budget),
-                          progress=lambda done, what: evaluated.append(done))
+        week = runner.run(
+            conn,
+            config,
+            runner.Request(
+                MONDAY, MONDAY + dt.timedelta(days=4), [], seeds=args.seeds, recommend=True, budget_s=args.budget
+            ),
+            progress=lambda done, what: evaluated.append(done),
+        )
         recommend_s = time.perf_counter() - t
     finally:
         conn.close()
     best = week["recommendation"]["plans"][0]
     base = week["recommendation"]["plans"][-1]
     figures = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        },
         "recording_s": round(recorded_s, 2),
-        "replay_day": {"tickets": day["tickets"], "seeds": args.seeds, "seconds": round(replay_s, 2),
-                       "cpu_seconds": round(replay_cpu, 2),
-                       "target_s": 2.0, "agreement": day["agreement"]},
-        "recommend_week": {"days": len(week["days"]), "tickets": week["tickets"], "budget_s": args.budget,
-                           "seconds": round(recommend_s, 2), "target_s": 30.0,
-                           "best": {"changes": best["changes"], "p90_min": best["figures"]["overall"]["p90_min"]},
-                           "actual_p90_min": base["figures"]["overall"]["p90_min"]},
+        "replay_day": {
+            "tickets": day["tickets"],
+            "seeds": args.seeds,
+            "seconds": round(replay_s, 2),
+            "cpu_seconds": round(replay_cpu, 2),
+            "target_s": 2.0,
+            "agreement": day["agreement"],
+        },
+        "recommend_week": {
+            "days": len(week["days"]),
+            "tickets": week["tickets"],
+            "budget_s": args.budget,
+            "seconds": round(recommend_s, 2),
+            "target_s": 30.0,
+            "best": {"changes": best["changes"], "p90_min": best["figures"]["overall"]["p90_min"]},
+            "actual_p90_min": base["figures"]["overall"]["p90_min"],
+        },
     }
     out = ROOT / "bench" / "results" / "whatif.json"
     out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"replay: {day['tickets']} tickets × {args.seeds} seeds in {replay_s:.2f} s (target ≤ 2 s), "
-          f"{replay_cpu:.2f} s of CPU over {os.cpu_count()} cores")
+    print(
+        f"replay: {day['tickets']} tickets × {args.seeds} seeds in {replay_s:.2f} s (target ≤ 2 s), "
+        f"{replay_cpu:.2f} s of CPU over {os.cpu_count()} cores"
+    )
     for line in export.agreement_lines(day):
         print(line)
-    print(f"recommend: a week of {week['tickets']} tickets in {recommend_s:.1f} s (target ≤ 30 s); "
-          f"best: {best['changes']} — p90 {best['figures']['overall']['p90_min']} min "
-          f"(actual plan {base['figures']['overall']['p90_min']} min)")
+    print(
+        f"recommend: a week of {week['tickets']} tickets in {recommend_s:.1f} s (target ≤ 30 s); "
+        f"best: {best['changes']} — p90 {best['figures']['overall']['p90_min']} min "
+        f"(actual plan {base['figures']['overall']['p90_min']} min)"
+    )
     print(f"load average {figures['machine']['load_average']}; written {out.relative_to(ROOT)}")
     return 0
 

@@ -14,6 +14,7 @@ from typing import Any
 
 # --------------------------------------------------------------------------- helpers
 
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -83,7 +84,8 @@ class HttpConn:
         assert self.reader and self.writer
         self.writer.write(
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{self.headers}\r\n".encode() + body
+            f"Content-Length: {len(body)}\r\n{self.headers}\r\n".encode()
+            + body
         )
         if on_sent is not None:
             on_sent()
@@ -101,6 +103,7 @@ class HttpConn:
 
 
 # --------------------------------------------------------------------------- screens
+
 
 class LightClient(asyncio.Protocol):
     """A screen built on websockets' sans-I/O ``ClientProtocol``: arrival is timestamped when
@@ -178,9 +181,9 @@ class Screens:
         self.url = url
         self.displays = displays
         self.clerk_cookies = clerk_cookies
-        self.received: dict[Any, list[float]] = {}   # call id -> receive times (displays)
-        self.sizes: dict[str, list[int]] = {}         # "call"/"issue" -> message sizes (display 0)
-        self.first: list[int] = []                    # snapshot size per screen
+        self.received: dict[Any, list[float]] = {}  # call id -> receive times (displays)
+        self.sizes: dict[str, list[int]] = {}  # "call"/"issue" -> message sizes (display 0)
+        self.first: list[int] = []  # snapshot size per screen
         self.clients: list[LightClient] = []
         self.deflate = False
 
@@ -222,8 +225,10 @@ class Screens:
                 self.clients.append(client)
                 self.deflate = bool(client.ws.extensions)  # what the server agreed to
 
-        await asyncio.gather(*[start(i, None) for i in range(self.displays)],
-                             *[start(-1 - i, c) for i, c in enumerate(self.clerk_cookies)])
+        await asyncio.gather(
+            *[start(i, None) for i in range(self.displays)],
+            *[start(-1 - i, c) for i, c in enumerate(self.clerk_cookies)],
+        )
         deadline = time.perf_counter() + 60
         while len(self.first) < len(self.clients) and time.perf_counter() < deadline:
             await asyncio.sleep(0.01)  # every screen has its snapshot
@@ -254,5 +259,3 @@ async def wait_received(screens: Screens, expected: int, timeout: float) -> None
 
 def call_latencies(sent: dict[Any, float], screens: Screens) -> list[float]:
     return [r - sent[key] for key, times in screens.received.items() if key in sent for r in times]
-
-

@@ -20,6 +20,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from clients import Screens, call_latencies, ms, pct, wait_received
 
+
 def floor_server(port: int, call_size: int) -> None:
     """Serve until killed: ``call <id>`` from a clerk makes one ``call_size``-byte
     ``ticket_called`` message to every connection, then ``ok`` to the clerk."""
@@ -39,9 +40,13 @@ def floor_server(port: int, call_size: int) -> None:
             async for msg in ws:  # ends quietly when the screen goes away
                 if isinstance(msg, str) and msg.startswith("call "):
                     key = int(msg[5:])
-                    broadcast(connections, padded(
-                        {"v": 2, "type": "events", "events": [{"kind": "ticket_called", "ticket": {"id": key}}]},
-                        call_size))
+                    broadcast(
+                        connections,
+                        padded(
+                            {"v": 2, "type": "events", "events": [{"kind": "ticket_called", "ticket": {"id": key}}]},
+                            call_size,
+                        ),
+                    )
                     await ws.send("ok")
         except ConnectionClosed:
             pass
@@ -49,8 +54,9 @@ def floor_server(port: int, call_size: int) -> None:
             connections.discard(ws)
 
     async def main() -> None:
-        async with serve(handler, "127.0.0.1", port, max_size=64 * 1024, ping_interval=10, ping_timeout=10,
-                         compression=None):
+        async with serve(
+            handler, "127.0.0.1", port, max_size=64 * 1024, ping_interval=10, ping_timeout=10, compression=None
+        ):
             await asyncio.Future()
 
     asyncio.run(main())
@@ -84,10 +90,16 @@ async def run_calls_floor(port: int, clerks: int, schedule: list[list[float]], s
     await asyncio.gather(*(clerk(i + 1, s) for i, s in enumerate(schedule)))
     await wait_received(screens, len(sent) * screens.displays, 10)
     lat = call_latencies(sent, screens)
-    return {"calls": len(sent), "samples": len(lat), "expected_samples": len(sent) * screens.displays,
-            "seconds": round(time.perf_counter() - t0, 2), "p50_ms": ms(pct(lat, 50)), "p99_ms": ms(pct(lat, 99)),
-            "max_ms": ms(max(lat, default=float("nan"))),
-            "bench_client_cpu_s": round(time.process_time() - cpu0, 3)}
+    return {
+        "calls": len(sent),
+        "samples": len(lat),
+        "expected_samples": len(sent) * screens.displays,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "p50_ms": ms(pct(lat, 50)),
+        "p99_ms": ms(pct(lat, 99)),
+        "max_ms": ms(max(lat, default=float("nan"))),
+        "bench_client_cpu_s": round(time.process_time() - cpu0, 3),
+    }
 
 
 def raw_sqlite(folder: Path, count: int) -> float:
@@ -96,8 +108,9 @@ def raw_sqlite(folder: Path, count: int) -> float:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, day TEXT, service TEXT, number INTEGER, body TEXT)")
-    row = json.dumps({"label": "1001", "token": "x" * 22, "state": "waiting",
-                      "issued_at": dt.datetime.now().isoformat()})
+    row = json.dumps(
+        {"label": "1001", "token": "x" * 22, "state": "waiting", "issued_at": dt.datetime.now().isoformat()}
+    )
     t0 = time.perf_counter()
     for i in range(count):
         conn.execute("BEGIN IMMEDIATE")
@@ -106,5 +119,3 @@ def raw_sqlite(folder: Path, count: int) -> float:
     rate = count / (time.perf_counter() - t0)
     conn.close()
     return rate
-
-

@@ -33,8 +33,7 @@ def raster_blocks(data: bytes) -> list[tuple[int, int, bytes]]:
         end = start + width_bytes * height
         if end > len(data):
             raise ValueError(
-                f"truncated GS v 0 block at byte {i}: needs {end - start} bytes, "
-                f"stream has {len(data) - start}"
+                f"truncated GS v 0 block at byte {i}: needs {end - start} bytes, stream has {len(data) - start}"
             )
         blocks.append((width_bytes, height, data[start:end]))
         i = end

@@ -288,8 +288,12 @@ class PrinterAgent:
             async with self._printer_lock:
                 message = await asyncio.to_thread(self.handler.status_message)
             if message != self._last_status:
-                log.info("printer status: online=%s paper=%s%s", message.online, message.paper,
-                         f" ({message.error})" if message.error else "")
+                log.info(
+                    "printer status: online=%s paper=%s%s",
+                    message.online,
+                    message.paper,
+                    f" ({message.error})" if message.error else "",
+                )
                 self._last_status = message
             await ws.send(protocol.encode(message))
             await asyncio.sleep(self.config.status_interval)
@@ -307,18 +311,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--server", required=True, help="motcua server, e.g. http://192.168.1.10:8000")
     parser.add_argument("--token", required=True, help="printer token from the server's admin page")
-    parser.add_argument("--printer", required=True, metavar="URL",
-                        help="usb://VID:PID, tcp://HOST[:9100], serial:///dev/ttyUSB0?baudrate=9600, "
-                             "file:///dev/usb/lp0, cups://NAME, win32://NAME or png://DIR")
+    parser.add_argument(
+        "--printer",
+        required=True,
+        metavar="URL",
+        help="usb://VID:PID, tcp://HOST[:9100], serial:///dev/ttyUSB0?baudrate=9600, "
+        "file:///dev/usb/lp0, cups://NAME, win32://NAME or png://DIR",
+    )
     parser.add_argument("--profile", default=None, help="python-escpos profile, e.g. POS-5890 or TM-T20II")
-    parser.add_argument("--width", type=int, default=None, metavar="PX",
-                        help="ticket width in dots: 384 for 58 mm paper, 576 for 80 mm "
-                             "(default: what the server says, else 384)")
+    parser.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="ticket width in dots: 384 for 58 mm paper, 576 for 80 mm (default: what the server says, else 384)",
+    )
     parser.add_argument("--status-interval", type=float, default=5.0, metavar="SECONDS")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help="give up on a printer that takes no data for this long")
-    parser.add_argument("--kanji-off", action="store_true",
-                        help="send FS . before each ticket (printers that start in Kanji mode)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a printer that takes no data for this long",
+    )
+    parser.add_argument(
+        "--kanji-off", action="store_true", help="send FS . before each ticket (printers that start in Kanji mode)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 

@@ -18,10 +18,7 @@ from printer.render import MIN_WIDTH_PX, TicketInfo, render_ticket
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # Every Vietnamese letter, so a glance at the test ticket shows the font works.
-_VIETNAMESE_SAMPLE = (
-    "aàáảãạ ăằắẳẵặ âầấẩẫậ eèéẻẽẹ êềếểễệ iìíỉĩị oòóỏõọ ôồốổỗộ ơờớởỡợ "
-    "uùúủũụ ưừứửữự yỳýỷỹỵ đ Đ ẤỀỂỖỰỸ"
-)
+_VIETNAMESE_SAMPLE = "aàáảãạ ăằắẳẵặ âầấẩẫậ eèéẻẽẹ êềếểễệ iìíỉĩị oòóỏõọ ôồốổỗộ ơờớởỡợ uùúủũụ ưừứửữự yỳýỷỹỵ đ Đ ẤỀỂỖỰỸ"
 
 
 def sample_ticket() -> TicketInfo:
@@ -61,8 +58,12 @@ def print_test(
         return EXIT_USAGE
 
     status = printer_status(url, min(timeout, 2.0), profile=profile)
-    paper = {"ok": "còn giấy / paper ok", "low": "sắp hết giấy / paper low",
-             "out": "HẾT GIẤY / OUT OF PAPER", "unknown": "không rõ giấy / paper unknown"}[status.paper]
+    paper = {
+        "ok": "còn giấy / paper ok",
+        "low": "sắp hết giấy / paper low",
+        "out": "HẾT GIẤY / OUT OF PAPER",
+        "unknown": "không rõ giấy / paper unknown",
+    }[status.paper]
     state = "sẵn sàng / online" if status.online else "không kết nối / offline"
     print(f"Máy in / Printer {url}: {state}, {paper}" + (f" ({status.error})" if status.error else ""), file=out)
 

@@ -99,15 +99,13 @@ def parse_printer_url(url: str) -> PrinterURL:
     """Parse and validate a printer URL without touching any device."""
     if not isinstance(url, str) or "://" not in url:
         raise PrinterConfigError(
-            f"printer URL {url!r} has no scheme; use one of "
-            + ", ".join(f"{s}://" for s in SCHEMES)
+            f"printer URL {url!r} has no scheme; use one of " + ", ".join(f"{s}://" for s in SCHEMES)
         )
     scheme, rest = url.split("://", 1)
     scheme = scheme.lower()
     if scheme not in SCHEMES:
         raise PrinterConfigError(
-            f"printer URL {url!r}: unknown scheme {scheme!r}; use one of "
-            + ", ".join(f"{s}://" for s in SCHEMES)
+            f"printer URL {url!r}: unknown scheme {scheme!r}; use one of " + ", ".join(f"{s}://" for s in SCHEMES)
         )
     if scheme == "tcp":
         return _parse_tcp(url)
@@ -122,8 +120,9 @@ def parse_printer_url(url: str) -> PrinterURL:
         return _parse_serial(url, rest, options)
     target = unquote(rest)
     if not target:
-        what = {"file": "a device path", "cups": "a queue name", "win32": "a printer name",
-                "png": "a directory"}[scheme]
+        what = {"file": "a device path", "cups": "a queue name", "win32": "a printer name", "png": "a directory"}[
+            scheme
+        ]
         raise PrinterConfigError(f"printer URL {url!r} needs {what} after {scheme}://")
     if any(ch in target for ch in "\x00\r\n") or (scheme in ("file", "png") and ("?" in rest or "#" in rest)):
         raise PrinterConfigError(f"printer URL {url!r}: unexpected characters in {target!r}")
@@ -161,14 +160,11 @@ def _parse_usb(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
             raise ValueError
         for key, value in options.items():
             if key not in _USB_OPTIONS:
-                raise PrinterConfigError(
-                    f"printer URL {url!r}: unknown option {key!r} (known: in_ep, out_ep)"
-                )
+                raise PrinterConfigError(f"printer URL {url!r}: unknown option {key!r} (known: in_ep, out_ep)")
             int(value, 0)
     except ValueError:
         raise PrinterConfigError(
-            f"printer URL {url!r}: expected usb://VID:PID in hex as `lsusb` shows it, "
-            "e.g. usb://0416:5011"
+            f"printer URL {url!r}: expected usb://VID:PID in hex as `lsusb` shows it, e.g. usb://0416:5011"
         ) from None
     return PrinterURL("usb", f"{ids[0]:04x}:{ids[1]:04x}", options=options)
 
@@ -282,10 +278,12 @@ def open_printer(url: str, *, profile: str | None = None, timeout: float = DEFAU
         cls, args = escpos_printer.Win32Raw, (parsed.target,)
 
     if not cls.is_usable():
-        needs = {"usb": "pyusb (pip install 'python-escpos[usb]') and libusb",
-                 "serial": "pyserial (pip install 'python-escpos[serial]')",
-                 "cups": "pycups (pip install pycups; needs the CUPS headers)",
-                 "win32": "pywin32 (Windows only)"}[parsed.scheme]
+        needs = {
+            "usb": "pyusb (pip install 'python-escpos[usb]') and libusb",
+            "serial": "pyserial (pip install 'python-escpos[serial]')",
+            "cups": "pycups (pip install pycups; needs the CUPS headers)",
+            "win32": "pywin32 (Windows only)",
+        }[parsed.scheme]
         raise PrinterConfigError(f"printer URL {url!r} needs {needs}, which is not installed")
     printer = cls(*args, **kwargs)
     own_profile(printer)

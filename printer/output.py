@@ -89,9 +89,7 @@ class PrinterStatus:
     error: str | None = None
 
 
-def build_job(
-    image: Image.Image, *, profile: str | None = None, kanji_off: bool = False, cut: bool = True
-) -> bytes:
+def build_job(image: Image.Image, *, profile: str | None = None, kanji_off: bool = False, cut: bool = True) -> bytes:
     """Return the complete ESC/POS bytes for one ticket (built in memory, nothing sent)."""
     job = escpos_printer.Dummy(profile=profile)
     own_profile(job)
@@ -327,9 +325,7 @@ def printer_status(url: str, timeout: float = STATUS_TIMEOUT, *, profile: str | 
             return PrinterStatus(True, "unknown", "this connection cannot read printer status")
         state = _status_byte(printer, DLE_EOT_PRINTER)
         if state is None:
-            return PrinterStatus(
-                True, "unknown", "printer did not answer the status request (DLE EOT)"
-            )
+            return PrinterStatus(True, "unknown", "printer did not answer the status request (DLE EOT)")
         online = not state & 0x08
         paper_byte = _status_byte(printer, DLE_EOT_PAPER)
         if paper_byte is None:

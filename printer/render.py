@@ -188,9 +188,7 @@ def _ink_box(font: ImageFont.FreeTypeFont, text: str) -> tuple[int, int, int, in
     return (int(left), int(top), int(right), int(bottom))
 
 
-def _text_block(
-    text: str, width: int, margin: int, size: int, bold: bool = False, invert: bool = False
-) -> Image.Image:
+def _text_block(text: str, width: int, margin: int, size: int, bold: bool = False, invert: bool = False) -> Image.Image:
     """Centered, word-wrapped text as a ``width``-wide strip (no ink is ever cut off)."""
     font = _font(size, bold)
     lines = wrap_text(text, font, width - 2 * margin)

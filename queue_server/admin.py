@@ -41,6 +41,7 @@ def _admin(request: Request) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- monitor
 
+
 def monitor(office: Office) -> dict[str, Any]:
     snap = office.snapshot("staff")
     now = office.clock()
@@ -49,18 +50,29 @@ def monitor(office: Office) -> dict[str, Any]:
     for t in sorted(office.engine.waiting(), key=lambda t: t.issued_at):
         waited = (now - t.issued_at).total_seconds()
         if waited > limit:
-            alerts.append({"id": t.id, "label": t.label, "service": t.service, "waited_s": round(waited),
-                           "issued_at": t.issued_at.isoformat()})
+            alerts.append(
+                {
+                    "id": t.id,
+                    "label": t.label,
+                    "service": t.service,
+                    "waited_s": round(waited),
+                    "issued_at": t.issued_at.isoformat(),
+                }
+            )
     served: dict[str, int] = {}
     for t in office.engine.tickets.values():
         if t.day == office.engine.day and t.state is TicketState.DONE and t.staff:
             served[t.staff] = served.get(t.staff, 0) + 1
     from .dossier_desk import desk_of
 
-    return {"snapshot": snap, "alerts": alerts, "long_wait_minutes": office.config.alerts.long_wait_minutes,
-            "served_by_staff": served,
-            # Open dossiers overdue, due today, due within 2 working days (docs/dossiers.md).
-            "dossier_alerts": desk_of(office).alerts()}
+    return {
+        "snapshot": snap,
+        "alerts": alerts,
+        "long_wait_minutes": office.config.alerts.long_wait_minutes,
+        "served_by_staff": served,
+        # Open dossiers overdue, due today, due within 2 working days (docs/dossiers.md).
+        "dossier_alerts": desk_of(office).alerts(),
+    }
 
 
 async def get_monitor(request: Request) -> JSONResponse:
@@ -70,11 +82,15 @@ async def get_monitor(request: Request) -> JSONResponse:
 
 # --------------------------------------------------------------------------- office setup
 
+
 def _config_path(office: Office) -> Any:
     path = office.config.path
     if path is None or not path.is_file():
-        raise NotFound("Máy chủ không chạy từ một tệp config.toml.", "The server was not started from a config.toml.",
-                       key="no_config_file")
+        raise NotFound(
+            "Máy chủ không chạy từ một tệp config.toml.",
+            "The server was not started from a config.toml.",
+            key="no_config_file",
+        )
     return path
 
 
@@ -82,8 +98,9 @@ async def get_config(request: Request) -> JSONResponse:
     office = _office(request)
     _admin(request)
     path = _config_path(office)
-    return JSONResponse({"path": str(path), "text": configedit.read_text(path),
-                         "editable": configedit.editable(office.config)})
+    return JSONResponse(
+        {"path": str(path), "text": configedit.read_text(path), "editable": configedit.editable(office.config)}
+    )
 
 
 async def _read_big_json(request: Request) -> dict[str, Any]:
@@ -144,6 +161,7 @@ async def edit_config_text(request: Request) -> JSONResponse:
 
 # --------------------------------------------------------------------------- staff
 
+
 def _user_view(u: dict[str, Any]) -> dict[str, Any]:
     return {k: u[k] for k in ("username", "display_name", "role", "created_at")} | {"disabled": bool(u["disabled"])}
 
@@ -174,8 +192,9 @@ async def set_user_disabled(request: Request) -> JSONResponse:
     if disabled is None:
         raise BadRequest("Thiếu “disabled”.", "“disabled” is required.", key="bad_field", field="disabled")
     if disabled and name == user["username"]:
-        raise BadRequest("Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.",
-                         key="self_disable")
+        raise BadRequest(
+            "Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.", key="self_disable"
+        )
     await office.in_writer(auth.set_disabled, office.store, name, disabled)
     sessions_changed(office)
     await office.audit(user, "user_disabled" if disabled else "user_enabled", username=name)
@@ -195,13 +214,17 @@ async def reset_password(request: Request) -> JSONResponse:
 
 # --------------------------------------------------------------------------- tickets
 
+
 async def find_tickets(request: Request) -> JSONResponse:
     """Today's tickets, newest first; ``q`` filters by number or label."""
     office = _office(request)
     _admin(request)
     q = (request.query_params.get("q") or "").strip().upper()
-    found = [t for t in office.engine.tickets.values() if t.day == office.engine.day
-             and (not q or t.label == q or str(t.number) == q or q in t.label)]
+    found = [
+        t
+        for t in office.engine.tickets.values()
+        if t.day == office.engine.day and (not q or t.label == q or str(t.number) == q or q in t.label)
+    ]
     found.sort(key=lambda t: t.id, reverse=True)
     keys = ("id", "label", "service", "state", "priority", "counter", "staff", "issued_at", "called_at", "transfers")
     return JSONResponse({"tickets": [{k: t.to_dict()[k] for k in keys} for t in found[:100]]})
@@ -209,13 +232,23 @@ async def find_tickets(request: Request) -> JSONResponse:
 
 # --------------------------------------------------------------------------- audit
 
+
 async def get_audit(request: Request) -> JSONResponse:
     office = _office(request)
     _admin(request)
-    rows = await office.read(lambda conn: conn.execute(
-        "SELECT id, at, username, action, details FROM audit ORDER BY id DESC LIMIT ?", (AUDIT_LIMIT,)).fetchall())
-    return JSONResponse({"audit": [{"id": r[0], "at": r[1], "username": r[2], "action": r[3],
-                                    "details": json.loads(r[4]) if r[4] else {}} for r in rows]})
+    rows = await office.read(
+        lambda conn: conn.execute(
+            "SELECT id, at, username, action, details FROM audit ORDER BY id DESC LIMIT ?", (AUDIT_LIMIT,)
+        ).fetchall()
+    )
+    return JSONResponse(
+        {
+            "audit": [
+                {"id": r[0], "at": r[1], "username": r[2], "action": r[3], "details": json.loads(r[4]) if r[4] else {}}
+                for r in rows
+            ]
+        }
+    )
 
 
 routes = [
@@ -238,68 +271,171 @@ _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _OBJECTS = {"type": "array", "items": {"type": "object"}}
 _ADMIN = (401, 403)  # every route here: not signed in, not an admin
-_USER = obj({"username": _STR, "display_name": _STR, "role": {"enum": list(auth.ROLES)}, "created_at": _STR,
-             "disabled": {"type": "boolean"}})
-_EDITABLE = obj({"office": obj({k: _STR for k in configedit.OFFICE_KEYS}),
-                 **{name: _OBJECTS for name in configedit.LISTS}})
+_USER = obj(
+    {
+        "username": _STR,
+        "display_name": _STR,
+        "role": {"enum": list(auth.ROLES)},
+        "created_at": _STR,
+        "disabled": {"type": "boolean"},
+    }
+)
+_EDITABLE = obj(
+    {"office": obj({k: _STR for k in configedit.OFFICE_KEYS}), **{name: _OBJECTS for name in configedit.LISTS}}
+)
 _CONFIG_EDIT = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "description": "Each list present is the whole new list; each entry needs its key "
-                   f"({', '.join(f'{n}: {k}' for n, k in configedit.LISTS.items())})",
-    "properties": {"office": {"type": "object", "additionalProperties": False,
-                              "properties": {k: _STR for k in configedit.OFFICE_KEYS}},
-                   **{name: _OBJECTS for name in configedit.LISTS}},
+    f"({', '.join(f'{n}: {k}' for n, k in configedit.LISTS.items())})",
+    "properties": {
+        "office": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {k: _STR for k in configedit.OFFICE_KEYS},
+        },
+        **{name: _OBJECTS for name in configedit.LISTS},
+    },
 }
 _SAVED = obj({"ok": {"const": True}, "editable": _EDITABLE})
 _NAME = path_param("name", _STR)
 openapi_paths: dict[str, Any] = {
-    "/api/admin/monitor": {"get": operation(
-        "Live monitor: the staff snapshot, tickets waiting too long, tickets served per clerk today, dossiers "
-        "overdue / due today / due within 2 working days",
-        obj({"snapshot": STATE, "long_wait_minutes": _INT,
-             "alerts": {"type": "array", "items": obj({"id": _INT, "label": _STR, "service": _STR, "waited_s": _INT,
-                                                       "issued_at": _STR})},
-             "served_by_staff": {"type": "object", "additionalProperties": _INT}},
-            {"dossier_alerts": obj({k: {"type": "array"} for k in ("overdue", "due_today", "due_soon")})}),
-        errors=_ADMIN, security=ADMIN)},
+    "/api/admin/monitor": {
+        "get": operation(
+            "Live monitor: the staff snapshot, tickets waiting too long, tickets served per clerk today, dossiers "
+            "overdue / due today / due within 2 working days",
+            obj(
+                {
+                    "snapshot": STATE,
+                    "long_wait_minutes": _INT,
+                    "alerts": {
+                        "type": "array",
+                        "items": obj({"id": _INT, "label": _STR, "service": _STR, "waited_s": _INT, "issued_at": _STR}),
+                    },
+                    "served_by_staff": {"type": "object", "additionalProperties": _INT},
+                },
+                {"dossier_alerts": obj({k: {"type": "array"} for k in ("overdue", "due_today", "due_soon")})},
+            ),
+            errors=_ADMIN,
+            security=ADMIN,
+        )
+    },
     "/api/admin/config": {
-        "get": operation("config.toml as text and as the form's data", obj({"path": _STR, "text": _STR,
-                                                                             "editable": _EDITABLE}),
-                         errors=(*_ADMIN, 404), security=ADMIN),
-        "post": operation("Structured edit of config.toml, applied at once (audited)", _SAVED, body=_CONFIG_EDIT,
-                          errors=(400, *_ADMIN, 404, 409, 413), security=ADMIN),
+        "get": operation(
+            "config.toml as text and as the form's data",
+            obj({"path": _STR, "text": _STR, "editable": _EDITABLE}),
+            errors=(*_ADMIN, 404),
+            security=ADMIN,
+        ),
+        "post": operation(
+            "Structured edit of config.toml, applied at once (audited)",
+            _SAVED,
+            body=_CONFIG_EDIT,
+            errors=(400, *_ADMIN, 404, 409, 413),
+            security=ADMIN,
+        ),
     },
-    "/api/admin/config/text": {"post": operation(
-        "Replace config.toml with this text, applied at once (audited)", _SAVED,
-        body=obj({"text": {"type": "string", "minLength": 1}}), errors=(400, *_ADMIN, 404, 409, 413), security=ADMIN)},
+    "/api/admin/config/text": {
+        "post": operation(
+            "Replace config.toml with this text, applied at once (audited)",
+            _SAVED,
+            body=obj({"text": {"type": "string", "minLength": 1}}),
+            errors=(400, *_ADMIN, 404, 409, 413),
+            security=ADMIN,
+        )
+    },
     "/api/admin/users": {
-        "get": operation("Staff accounts (no password hashes)", obj({"users": {"type": "array", "items": _USER}}),
-                         errors=_ADMIN, security=ADMIN),
-        "post": operation("Add an account (audited)", obj({"user": _USER}), status="201",
-                          body=obj({"username": {"type": "string", "maxLength": 40},
-                                    "password": {"type": "string", "minLength": 8, "maxLength": 200}},
-                                   {"role": {"enum": list(auth.ROLES)}, "display_name": {"type": "string",
-                                                                                       "maxLength": 100}}),
-                          errors=(400, *_ADMIN, 409, 413), security=ADMIN),
+        "get": operation(
+            "Staff accounts (no password hashes)",
+            obj({"users": {"type": "array", "items": _USER}}),
+            errors=_ADMIN,
+            security=ADMIN,
+        ),
+        "post": operation(
+            "Add an account (audited)",
+            obj({"user": _USER}),
+            status="201",
+            body=obj(
+                {
+                    "username": {"type": "string", "maxLength": 40},
+                    "password": {"type": "string", "minLength": 8, "maxLength": 200},
+                },
+                {"role": {"enum": list(auth.ROLES)}, "display_name": {"type": "string", "maxLength": 100}},
+            ),
+            errors=(400, *_ADMIN, 409, 413),
+            security=ADMIN,
+        ),
     },
-    "/api/admin/users/{name}/disabled": {"post": operation(
-        "Disable or enable an account (audited; not your own)", obj({"user": _USER}),
-        body=obj({"disabled": {"type": "boolean"}}), errors=(400, *_ADMIN, 404, 413), security=ADMIN,
-        params=[_NAME])},
-    "/api/admin/users/{name}/password": {"post": operation(
-        "Set a new password (audited)", obj({"ok": {"const": True}}),
-        body=obj({"password": {"type": "string", "minLength": 8, "maxLength": 200}}),
-        errors=(400, *_ADMIN, 404, 413), security=ADMIN, params=[_NAME])},
-    "/api/admin/tickets": {"get": operation(
-        "Today's tickets, newest first (at most 100); `q` filters by number or label",
-        obj({"tickets": {"type": "array", "items": obj({
-            "id": _INT, "label": _STR, "service": _STR, "state": _STR, "priority": {"type": "boolean"},
-            "counter": {"type": ["integer", "null"]}, "staff": {"type": ["string", "null"]}, "issued_at": _STR,
-            "called_at": {"type": ["string", "null"]}, "transfers": _INT})}}),
-        errors=_ADMIN, security=ADMIN, params=[query_param("q", _STR)])},
-    "/api/admin/audit": {"get": operation(
-        f"The last {AUDIT_LIMIT} audit rows, newest first: when, who, what",
-        obj({"audit": {"type": "array", "items": obj({"id": _INT, "at": _STR, "username": {"type": ["string", "null"]},
-                                                       "action": _STR, "details": {"type": "object"}})}}),
-        errors=_ADMIN, security=ADMIN)},
+    "/api/admin/users/{name}/disabled": {
+        "post": operation(
+            "Disable or enable an account (audited; not your own)",
+            obj({"user": _USER}),
+            body=obj({"disabled": {"type": "boolean"}}),
+            errors=(400, *_ADMIN, 404, 413),
+            security=ADMIN,
+            params=[_NAME],
+        )
+    },
+    "/api/admin/users/{name}/password": {
+        "post": operation(
+            "Set a new password (audited)",
+            obj({"ok": {"const": True}}),
+            body=obj({"password": {"type": "string", "minLength": 8, "maxLength": 200}}),
+            errors=(400, *_ADMIN, 404, 413),
+            security=ADMIN,
+            params=[_NAME],
+        )
+    },
+    "/api/admin/tickets": {
+        "get": operation(
+            "Today's tickets, newest first (at most 100); `q` filters by number or label",
+            obj(
+                {
+                    "tickets": {
+                        "type": "array",
+                        "items": obj(
+                            {
+                                "id": _INT,
+                                "label": _STR,
+                                "service": _STR,
+                                "state": _STR,
+                                "priority": {"type": "boolean"},
+                                "counter": {"type": ["integer", "null"]},
+                                "staff": {"type": ["string", "null"]},
+                                "issued_at": _STR,
+                                "called_at": {"type": ["string", "null"]},
+                                "transfers": _INT,
+                            }
+                        ),
+                    }
+                }
+            ),
+            errors=_ADMIN,
+            security=ADMIN,
+            params=[query_param("q", _STR)],
+        )
+    },
+    "/api/admin/audit": {
+        "get": operation(
+            f"The last {AUDIT_LIMIT} audit rows, newest first: when, who, what",
+            obj(
+                {
+                    "audit": {
+                        "type": "array",
+                        "items": obj(
+                            {
+                                "id": _INT,
+                                "at": _STR,
+                                "username": {"type": ["string", "null"]},
+                                "action": _STR,
+                                "details": {"type": "object"},
+                            }
+                        ),
+                    }
+                }
+            ),
+            errors=_ADMIN,
+            security=ADMIN,
+        )
+    },
 }

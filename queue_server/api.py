@@ -25,8 +25,9 @@ def _office(request: Request) -> Office:
     return request.app.state.office  # type: ignore[no-any-return]
 
 
-async def read_limited(request: Request, limit: int, too_large: tuple[str, str] = (
-        "Dữ liệu gửi lên quá lớn.", "Request body too large.")) -> bytes:
+async def read_limited(
+    request: Request, limit: int, too_large: tuple[str, str] = ("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+) -> bytes:
     """The raw body, refused with a 413 (``too_large``: Vietnamese, English) past ``limit``
     bytes, as declared or as it streams in (a chunked body declares nothing)."""
     declared = request.headers.get("content-length")
@@ -66,8 +67,12 @@ def _check_depth(value: Any, where: str, depth: int) -> None:
     """Refuse JSON nested deeper than ``MAX_DEPTH``, naming the key where it goes too deep
     (deeper structures make the TOML writer and validators recurse without end)."""
     if depth > MAX_DEPTH:
-        raise BadRequest(f"“{where}” lồng nhau quá sâu (tối đa {MAX_DEPTH} tầng).",
-                         f"“{where}” is nested too deeply (at most {MAX_DEPTH} levels).", key="too_deep", field=where)
+        raise BadRequest(
+            f"“{where}” lồng nhau quá sâu (tối đa {MAX_DEPTH} tầng).",
+            f"“{where}” is nested too deeply (at most {MAX_DEPTH} levels).",
+            key="too_deep",
+            field=where,
+        )
     if isinstance(value, dict):
         for k, v in value.items():
             _check_depth(v, f"{where}.{k}" if where else str(k), depth + 1)
@@ -126,13 +131,21 @@ def path_int(request: Request, name: str) -> int:
 
 # ---------------------------------------------------------------------- public
 
+
 async def healthz(request: Request) -> JSONResponse:
     office = _office(request)
     # Screens connected now, and how many were dropped for falling behind since start;
     # group commits since start: transactions written and the commands they carried.
-    return JSONResponse({"ok": True, "seq": office.seq, "day": office.engine.day,
-                         "screens": len(office.hub), "dropped_screens": office.hub.dropped_total,
-                         "commits": office.commit_counts()})
+    return JSONResponse(
+        {
+            "ok": True,
+            "seq": office.seq,
+            "day": office.engine.day,
+            "screens": len(office.hub),
+            "dropped_screens": office.hub.dropped_total,
+            "commits": office.commit_counts(),
+        }
+    )
 
 
 async def state(request: Request) -> Response:
@@ -175,12 +188,14 @@ async def issue_ticket(request: Request) -> JSONResponse:
     def command(engine: Any, now: Any) -> tuple[tuple[Any, bool], list[Any]]:
         # The repeat lookup runs inside the engine, under the office lock: two racing copies
         # of one request get one ticket, the first 201 and the other 200.
-        ticket, events = engine.issue(now, service=service, token=token, priority=priority,
-                                      kiosk=kiosk.id, request_id=request_id)
+        ticket, events = engine.issue(
+            now, service=service, token=token, priority=priority, kiosk=kiosk.id, request_id=request_id
+        )
         return (ticket, any(e.kind == "ticket_issued" for e in events)), events
 
     ticket, created = await office.execute(
-        command, extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
+        command,
+        extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
     )
     data = ticket.to_dict()
     svc = office.config.service(ticket.service)
@@ -205,6 +220,7 @@ async def issue_ticket(request: Request) -> JSONResponse:
 
 # ---------------------------------------------------------------------- staff
 
+
 async def login(request: Request) -> JSONResponse:
     office = _office(request)
     body = parse(await read_json(request), schemas.Login)
@@ -215,8 +231,11 @@ async def login(request: Request) -> JSONResponse:
     user = office.store.get_user(username)
     if not auth.check_login(user, password):
         throttle.failed(username, address)
-        raise Unauthorized("Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
-                                "Wrong username or password (or the account is disabled).", key="bad_login")
+        raise Unauthorized(
+            "Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khóa).",
+            "Wrong username or password (or the account is disabled).",
+            key="bad_login",
+        )
     throttle.succeeded(username, address)
     assert user is not None
     if counter is not None:
@@ -228,16 +247,21 @@ async def login(request: Request) -> JSONResponse:
     sid = await office.in_writer(auth.start_session, office.store, username)
     request.session.clear()
     request.session.update({"user": username, "sid": sid, "counter": counter})
-    return JSONResponse({"user": username, "display_name": user["display_name"], "role": user["role"],
-                         "counter": counter})
+    return JSONResponse(
+        {"user": username, "display_name": user["display_name"], "role": user["role"], "counter": counter}
+    )
 
 
 async def logout(request: Request) -> JSONResponse:
     office = _office(request)
     user = auth.current_user(request, office.store)
     counter = request.session.get("counter")
-    if user is not None and counter is not None and office.engine.counters.get(counter) \
-            and office.engine.counters[counter].staff == user["username"]:
+    if (
+        user is not None
+        and counter is not None
+        and office.engine.counters.get(counter)
+        and office.engine.counters[counter].staff == user["username"]
+    ):
         await office.execute(lambda engine, now: engine.sign_off(now, counter, user["username"]))
     sid = request.session.get("sid")
     if isinstance(sid, str):
@@ -250,8 +274,14 @@ async def logout(request: Request) -> JSONResponse:
 async def me(request: Request) -> JSONResponse:
     office = _office(request)
     user = auth.require_user(request, office.store)
-    return JSONResponse({"user": user["username"], "display_name": user["display_name"], "role": user["role"],
-                         "counter": request.session.get("counter")})
+    return JSONResponse(
+        {
+            "user": user["username"],
+            "display_name": user["display_name"],
+            "role": user["role"],
+            "counter": request.session.get("counter"),
+        }
+    )
 
 
 def _counter_action(name: str):  # type: ignore[no-untyped-def]
@@ -274,13 +304,25 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
         elif name == "call":
             call = parse(data, schemas.CallNumber)
             number, expected = call.number, schemas.expected(call.current)
-            command = lambda e, now: e.call_number(now, n, staff, number, expected,  # noqa: E731
-                                                    override=override)
+            command = lambda e, now: e.call_number(  # noqa: E731
+                now,
+                n,
+                staff,
+                number,
+                expected,
+                override=override,
+            )
         elif name == "transfer":
             transfer = parse(data, schemas.Transfer)
             service, to_counter = transfer.service, transfer.counter
-            command = lambda e, now: e.transfer(now, n, staff, service=service, to_counter=to_counter,  # noqa: E731
-                                                 override=override)
+            command = lambda e, now: e.transfer(  # noqa: E731
+                now,
+                n,
+                staff,
+                service=service,
+                to_counter=to_counter,  # noqa: E731
+                override=override,
+            )
         elif name == "pause":
             reason = parse(data, schemas.Pause).reason
             details["reason"] = reason
@@ -292,8 +334,14 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
             details["staff"] = clerk
             command = lambda e, now: e.sign_on(now, n, clerk)  # noqa: E731
         else:
-            method = {"recall": "recall", "start": "start", "done": "finish", "no-show": "no_show",
-                      "resume": "resume", "close": "sign_off"}[name]
+            method = {
+                "recall": "recall",
+                "start": "start",
+                "done": "finish",
+                "no-show": "no_show",
+                "resume": "resume",
+                "close": "sign_off",
+            }[name]
             command = lambda e, now: getattr(e, method)(now, n, staff, override=override)  # noqa: E731
         for guard in office.counter_guards:
             guard(name, n)
@@ -312,12 +360,16 @@ def _clerk_to_open(office: Office, user: dict[str, Any], staff: str | None) -> s
     if clerk == user["username"]:
         return clerk
     if user["role"] != "admin":
-        raise Forbidden("Chỉ quản trị viên được mở quầy cho người khác.",
-                             "Only an administrator may open a counter for someone else.", key="admin_only")
+        raise Forbidden(
+            "Chỉ quản trị viên được mở quầy cho người khác.",
+            "Only an administrator may open a counter for someone else.",
+            key="admin_only",
+        )
     account = office.store.get_user(clerk)
     if account is None or account["disabled"]:
-        raise NotFound(f"Không có tài khoản {clerk} (hoặc đã bị khóa).", f"No active user {clerk}.",
-                       key="user_not_found")
+        raise NotFound(
+            f"Không có tài khoản {clerk} (hoặc đã bị khóa).", f"No active user {clerk}.", key="user_not_found"
+        )
     return clerk
 
 

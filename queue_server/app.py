@@ -49,8 +49,11 @@ async def motcua_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     vi, en = _HTTP_MESSAGES.get(exc.status_code, ("Yêu cầu không hợp lệ.", "Bad request."))
-    return JSONResponse({"error": f"http_{exc.status_code}", "message": vi, "message_en": en},
-                        status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(
+        {"error": f"http_{exc.status_code}", "message": vi, "message_en": en},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
 def page(name: str):  # type: ignore[no-untyped-def]
@@ -98,8 +101,9 @@ def secret_key(config: Config) -> str:
 
 def _read_secret(path: Path) -> str:
     def bad(vi: str, en: str) -> ConfigError:
-        return ConfigError(f"server.secret_file ({path}): {vi}", f"server.secret_file ({path}): {en}",
-                           key="server.secret_file")
+        return ConfigError(
+            f"server.secret_file ({path}): {vi}", f"server.secret_file ({path}): {en}", key="server.secret_file"
+        )
 
     if not path.is_file():
         raise bad("không phải một tệp thường", "is not a regular file")
@@ -110,14 +114,21 @@ def _read_secret(path: Path) -> str:
     except UnicodeDecodeError:
         raise bad("không phải khóa hợp lệ (chỉ gồm ký tự ASCII)", "is not a valid key (ASCII only)") from None
     if not 32 <= len(key) <= 1024 or not key.isprintable() or any(ch.isspace() for ch in key):
-        raise bad("không phải khóa hợp lệ (32-1024 ký tự, một dòng); hãy xóa tệp để tạo khóa mới",
-                  "is not a valid key (32-1024 characters, one line); delete it to make a new one")
+        raise bad(
+            "không phải khóa hợp lệ (32-1024 ký tự, một dòng); hãy xóa tệp để tạo khóa mới",
+            "is not a valid key (32-1024 characters, one line); delete it to make a new one",
+        )
     return key
 
 
-def create_app(config: Config, *, database: str | Path | None = None, clock: Clock = utc_now,
-               printing: bool = True,
-               background: list[Callable[[Office], Coroutine[Any, Any, None]]] | None = None) -> Starlette:
+def create_app(
+    config: Config,
+    *,
+    database: str | Path | None = None,
+    clock: Clock = utc_now,
+    printing: bool = True,
+    background: list[Callable[[Office], Coroutine[Any, Any, None]]] | None = None,
+) -> Starlette:
     """The app for ``config``. ``database`` overrides ``server.database``; ``clock`` lets
     tests and the demo drive time; ``printing=False`` leaves printers alone; ``background``
     coroutines run beside the server (the demo's simulation)."""
@@ -173,8 +184,14 @@ def create_app(config: Config, *, database: str | Path | None = None, clock: Clo
             *guard.proxy_middleware(config.server.trusted_proxies),
             Middleware(guard.SecurityHeaders),
             Middleware(guard.CrossSiteGuard, allowed=origins),
-            Middleware(SessionMiddleware, secret_key=secret_key(config), session_cookie="motcua_session",
-                       same_site="strict", https_only=config.server.https, max_age=14 * 24 * 3600),
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret_key(config),
+                session_cookie="motcua_session",
+                same_site="strict",
+                https_only=config.server.https,
+                max_age=14 * 24 * 3600,
+            ),
             Middleware(guard.CatchErrors),
         ],
         exception_handlers={MotcuaError: motcua_error, HTTPException: http_error},

@@ -29,20 +29,33 @@ ON_TIME_MINUTES = 10
 
 def check_range(date_from: dt.date, date_to: dt.date) -> None:
     if date_to < date_from:
-        raise BadRequest("Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.",
-                         key="bad_range")
+        raise BadRequest(
+            "Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.", key="bad_range"
+        )
     if (date_to - date_from).days >= MAX_DAYS:
-        raise BadRequest("Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).",
-                         key="bad_range")
+        raise BadRequest(
+            "Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).", key="bad_range"
+        )
 
 
 def _row(key_day: str | None, service: str | None, label: str) -> dict[str, Any]:
-    return {"date": key_day, "service": service, "label": label, "booked": 0, "checked_in": 0, "absent": 0,
-            "cancelled": 0, "_wait": {}, "called": 0, "on_time": 0}
+    return {
+        "date": key_day,
+        "service": service,
+        "label": label,
+        "booked": 0,
+        "checked_in": 0,
+        "absent": 0,
+        "cancelled": 0,
+        "_wait": {},
+        "called": 0,
+        "on_time": 0,
+    }
 
 
-def build(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date,
-          now: dt.datetime) -> dict[str, Any]:
+def build(
+    conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date, now: dt.datetime
+) -> dict[str, Any]:
     check_range(date_from, date_to)
     names = {s.code: s.name for s in config.services}
     late = {s.code: s.booking.late_minutes for s in config.services}
@@ -51,7 +64,8 @@ def build(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to:
     cur = conn.execute(
         "SELECT a.date, a.service, a.start, a.state, t.called_at FROM appointments a "
         "LEFT JOIN tickets t ON t.id = a.ticket_id WHERE a.date BETWEEN ? AND ? ORDER BY a.date, a.service",
-        (date_from.isoformat(), date_to.isoformat()))
+        (date_from.isoformat(), date_to.isoformat()),
+    )
     for day, service, start, state, called_at in cur:
         r = rows.get((day, service))
         if r is None:
@@ -90,9 +104,20 @@ def _finish(g: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-HEADERS = ["Ngày", "Lĩnh vực", "Đã đặt", "Đã đến (xác nhận)", "Vắng mặt", "Đã hủy", "Được gọi",
-           "Chờ từ giờ hẹn TB (phút)", "Chờ trung vị (phút)", "Chờ P90 (phút)", "Chờ tối đa (phút)",
-           "Gọi trong 10 phút (%)"]
+HEADERS = [
+    "Ngày",
+    "Lĩnh vực",
+    "Đã đặt",
+    "Đã đến (xác nhận)",
+    "Vắng mặt",
+    "Đã hủy",
+    "Được gọi",
+    "Chờ từ giờ hẹn TB (phút)",
+    "Chờ trung vị (phút)",
+    "Chờ P90 (phút)",
+    "Chờ tối đa (phút)",
+    "Gọi trong 10 phút (%)",
+]
 DEFINITIONS = (
     "Đã đặt: mọi lịch hẹn của ngày, kể cả lịch đã hủy. Đã hủy: công dân hoặc cán bộ hủy.",
     "Đã đến: đã xác nhận tại kiosk. Vắng mặt: đã đặt, không hủy, không xác nhận và đã quá giờ xác nhận.",
@@ -108,9 +133,19 @@ def table(report: dict[str, Any]) -> list[list[Any]]:
     out = []
     for r in [*report["rows"], report["total"]]:
         first: Any = dt.date.fromisoformat(r["date"]) if r["date"] else r["label"]
-        out.append([first, r["label"] if r["date"] else "", r["booked"], r["checked_in"], r["absent"], r["cancelled"],
-                    r["called"], *[minutes(r["wait"][k]) for k in ("mean", "median", "p90", "max")],
-                    None if r["on_time_share"] is None else round(r["on_time_share"] * 100, 1)])
+        out.append(
+            [
+                first,
+                r["label"] if r["date"] else "",
+                r["booked"],
+                r["checked_in"],
+                r["absent"],
+                r["cancelled"],
+                r["called"],
+                *[minutes(r["wait"][k]) for k in ("mean", "median", "p90", "max")],
+                None if r["on_time_share"] is None else round(r["on_time_share"] * 100, 1),
+            ]
+        )
     return out
 
 

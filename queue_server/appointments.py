@@ -39,6 +39,7 @@ STATES = ("booked", "checked_in", "cancelled")
 
 # ---------------------------------------------------------------------- codes, phones, names
 
+
 def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -84,6 +85,7 @@ def address_key(secret: str, address: str) -> str:
 
 # ---------------------------------------------------------------------- slots
 
+
 @dataclass(frozen=True)
 class Slot:
     start: dt.time
@@ -128,8 +130,11 @@ def find_service(config: Config, code: str) -> Service:
     except KeyError:
         raise NotFound(f"Không có lĩnh vực {code}.", f"No service {code}.", key="service_not_found") from None
     if not svc.booking.open:
-        raise Conflict(f"Lĩnh vực {svc.name} không nhận đặt lịch hẹn.",
-                       f"{svc.name_en or svc.code} takes no appointments.", key="booking_closed")
+        raise Conflict(
+            f"Lĩnh vực {svc.name} không nhận đặt lịch hẹn.",
+            f"{svc.name_en or svc.code} takes no appointments.",
+            key="booking_closed",
+        )
     return svc
 
 
@@ -139,8 +144,9 @@ def parse_day(text: str | None) -> dt.date:
             raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise BadRequest("Ngày phải có dạng YYYY-MM-DD.", "The date must look like YYYY-MM-DD.",
-                         key="bad_field", field="date") from None
+        raise BadRequest(
+            "Ngày phải có dạng YYYY-MM-DD.", "The date must look like YYYY-MM-DD.", key="bad_field", field="date"
+        ) from None
 
 
 def parse_time(text: str | None) -> dt.time:
@@ -159,9 +165,12 @@ def check_day(config: Config, service: Service, day: dt.date, now: dt.datetime) 
         raise Conflict("Cơ quan nghỉ vào ngày này.", "The office is closed on that day.", key="closed_day")
     last = today + dt.timedelta(days=service.booking.days_ahead)
     if day > last:
-        raise Conflict(f"Chỉ đặt lịch trước tối đa {service.booking.days_ahead} ngày.",
-                       f"Booking opens {service.booking.days_ahead} days ahead at most.", key="too_far_ahead",
-                       last_day=last.isoformat())
+        raise Conflict(
+            f"Chỉ đặt lịch trước tối đa {service.booking.days_ahead} ngày.",
+            f"Booking opens {service.booking.days_ahead} days ahead at most.",
+            key="too_far_ahead",
+            last_day=last.isoformat(),
+        )
 
 
 def open_days(config: Config, service: Service, now: dt.datetime) -> list[str]:
@@ -177,15 +186,23 @@ def open_days(config: Config, service: Service, now: dt.datetime) -> list[str]:
     return out
 
 
-def slots_view(conn: sqlite3.Connection, config: Config, service: Service, day: dt.date,
-               now: dt.datetime) -> list[dict[str, Any]]:
+def slots_view(
+    conn: sqlite3.Connection, config: Config, service: Service, day: dt.date, now: dt.datetime
+) -> list[dict[str, Any]]:
     """The slots of a day still ahead, each with its capacity and free seats."""
-    counts = dict(conn.execute(
-        "SELECT start, count(*) FROM appointments WHERE service = ? AND date = ? AND state != 'cancelled' "
-        "GROUP BY start",
-        (service.code, day.isoformat())).fetchall())
-    closed = {r[0] for r in conn.execute("SELECT start FROM appointment_closures WHERE service = ? AND date = ?",
-                                         (service.code, day.isoformat()))}
+    counts = dict(
+        conn.execute(
+            "SELECT start, count(*) FROM appointments WHERE service = ? AND date = ? AND state != 'cancelled' "
+            "GROUP BY start",
+            (service.code, day.isoformat()),
+        ).fetchall()
+    )
+    closed = {
+        r[0]
+        for r in conn.execute(
+            "SELECT start FROM appointment_closures WHERE service = ? AND date = ?", (service.code, day.isoformat())
+        )
+    }
     cap = bookable(service)
     out = []
     for s in day_slots(service, day):
@@ -193,13 +210,22 @@ def slots_view(conn: sqlite3.Connection, config: Config, service: Service, day: 
             continue
         booked = counts.get(s.key, 0)
         is_closed = s.key in closed
-        out.append({"start": s.key, "end": s.end.strftime("%H:%M"), "capacity": cap, "booked": booked,
-                    "free": 0 if is_closed else max(0, cap - booked), "closed": is_closed})
+        out.append(
+            {
+                "start": s.key,
+                "end": s.end.strftime("%H:%M"),
+                "capacity": cap,
+                "booked": booked,
+                "free": 0 if is_closed else max(0, cap - booked),
+                "closed": is_closed,
+            }
+        )
     return out
 
 
-def next_free(conn: sqlite3.Connection, config: Config, service: Service, after: dt.datetime,
-              now: dt.datetime, limit: int = 3) -> list[dict[str, str]]:
+def next_free(
+    conn: sqlite3.Connection, config: Config, service: Service, after: dt.datetime, now: dt.datetime, limit: int = 3
+) -> list[dict[str, str]]:
     """The first free slots after ``after`` (what a 409 slot_full offers instead)."""
     out: list[dict[str, str]] = []
     today = local_today(config, now)
@@ -217,6 +243,7 @@ def next_free(conn: sqlite3.Connection, config: Config, service: Service, after:
 
 # ---------------------------------------------------------------------- the table
 
+
 def row(conn: sqlite3.Connection, code: str) -> dict[str, Any] | None:
     cur = conn.execute("SELECT * FROM appointments WHERE code = ?", (code,))
     found = cur.fetchone()
@@ -228,8 +255,9 @@ def row(conn: sqlite3.Connection, code: str) -> dict[str, Any] | None:
 def get(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
     found = row(conn, code)
     if found is None:
-        raise NotFound("Không tìm thấy lịch hẹn với mã này.", "No appointment with this code.",
-                       key="appointment_not_found")
+        raise NotFound(
+            "Không tìm thấy lịch hẹn với mã này.", "No appointment with this code.", key="appointment_not_found"
+        )
     return found
 
 
@@ -254,18 +282,26 @@ def _slot_of(config: Config, service: Service, day: dt.date, start: dt.time, now
     raise NotFound("Không có khung giờ hẹn này.", "No such slot.", key="slot_not_found")
 
 
-def _take_seat(conn: sqlite3.Connection, config: Config, service: Service, day: dt.date, slot: Slot,
-               now: dt.datetime) -> None:
+def _take_seat(
+    conn: sqlite3.Connection, config: Config, service: Service, day: dt.date, slot: Slot, now: dt.datetime
+) -> None:
     """Refuse (409 slot_full, with the next free slots) when the slot has no free seat.
     Called inside the booking's write transaction."""
-    closed = conn.execute("SELECT 1 FROM appointment_closures WHERE service = ? AND date = ? AND start = ?",
-                          (service.code, day.isoformat(), slot.key)).fetchone()
-    booked = conn.execute("SELECT count(*) FROM appointments WHERE service = ? AND date = ? AND start = ? "
-                          "AND state != 'cancelled'", (service.code, day.isoformat(), slot.key)).fetchone()[0]
+    closed = conn.execute(
+        "SELECT 1 FROM appointment_closures WHERE service = ? AND date = ? AND start = ?",
+        (service.code, day.isoformat(), slot.key),
+    ).fetchone()
+    booked = conn.execute(
+        "SELECT count(*) FROM appointments WHERE service = ? AND date = ? AND start = ? AND state != 'cancelled'",
+        (service.code, day.isoformat(), slot.key),
+    ).fetchone()[0]
     if closed or booked >= bookable(service):
-        raise Conflict("Khung giờ này đã hết chỗ. Mời chọn khung giờ khác.", "This slot is full. Please pick another.",
-                       key="slot_full",
-                       next_free=next_free(conn, config, service, slot_datetime(config, day, slot.start), now))
+        raise Conflict(
+            "Khung giờ này đã hết chỗ. Mời chọn khung giờ khác.",
+            "This slot is full. Please pick another.",
+            key="slot_full",
+            next_free=next_free(conn, config, service, slot_datetime(config, day, slot.start), now),
+        )
 
 
 def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetime) -> dict[str, Any]:
@@ -276,25 +312,37 @@ def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetim
     today = local_today(config, now).isoformat()
     limits = config.appointments
     if req.staff is None:
-        held = conn.execute("SELECT count(*) FROM appointments WHERE phone = ? AND state = 'booked' AND date >= ?",
-                            (req.phone, today)).fetchone()[0]
+        held = conn.execute(
+            "SELECT count(*) FROM appointments WHERE phone = ? AND state = 'booked' AND date >= ?", (req.phone, today)
+        ).fetchone()[0]
         if held >= limits.max_per_phone:
-            raise Conflict(f"Số điện thoại này đã có {held} lịch hẹn chưa đến (tối đa {limits.max_per_phone}).",
-                           f"This phone number already holds {held} upcoming appointments "
-                           f"(at most {limits.max_per_phone}).", key="phone_limit")
+            raise Conflict(
+                f"Số điện thoại này đã có {held} lịch hẹn chưa đến (tối đa {limits.max_per_phone}).",
+                f"This phone number already holds {held} upcoming appointments (at most {limits.max_per_phone}).",
+                key="phone_limit",
+            )
         if req.client is not None:
-            made = conn.execute("SELECT count(*) FROM appointments WHERE client = ? AND substr(created_at, 1, 10) = ? "
-                                "AND created_by IS NULL", (req.client, now.date().isoformat())).fetchone()[0]
+            made = conn.execute(
+                "SELECT count(*) FROM appointments WHERE client = ? AND substr(created_at, 1, 10) = ? "
+                "AND created_by IS NULL",
+                (req.client, now.date().isoformat()),
+            ).fetchone()[0]
             if made >= limits.max_per_address:
-                raise TooManyRequests("Thiết bị này đã đặt quá nhiều lịch hẹn hôm nay. Mời thử lại vào ngày mai.",
-                                      "Too many bookings from this device today. Please try again tomorrow.",
-                                      key="address_limit")
-    same = conn.execute("SELECT code FROM appointments WHERE phone = ? AND service = ? AND date = ? "
-                        "AND state = 'booked'", (req.phone, service.code, req.date.isoformat())).fetchone()
+                raise TooManyRequests(
+                    "Thiết bị này đã đặt quá nhiều lịch hẹn hôm nay. Mời thử lại vào ngày mai.",
+                    "Too many bookings from this device today. Please try again tomorrow.",
+                    key="address_limit",
+                )
+    same = conn.execute(
+        "SELECT code FROM appointments WHERE phone = ? AND service = ? AND date = ? AND state = 'booked'",
+        (req.phone, service.code, req.date.isoformat()),
+    ).fetchone()
     if same:
-        raise Conflict("Số điện thoại này đã có lịch hẹn cho lĩnh vực này trong ngày đó.",
-                       "This phone number already has an appointment for this service on that day.",
-                       key="already_booked")
+        raise Conflict(
+            "Số điện thoại này đã có lịch hẹn cho lĩnh vực này trong ngày đó.",
+            "This phone number already has an appointment for this service on that day.",
+            key="already_booked",
+        )
     _take_seat(conn, config, service, req.date, slot, now)
     code = new_code()
     while conn.execute("SELECT 1 FROM appointments WHERE code = ?", (code,)).fetchone():
@@ -302,41 +350,79 @@ def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetim
     conn.execute(
         "INSERT INTO appointments (code, service, date, start, end, name, phone, phone_last4, state, created_at, "
         "created_by, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?)",
-        (code, service.code, req.date.isoformat(), slot.key, slot.end.strftime("%H:%M"), req.name, req.phone,
-         req.phone[-4:], now.isoformat(), req.staff, req.client))
+        (
+            code,
+            service.code,
+            req.date.isoformat(),
+            slot.key,
+            slot.end.strftime("%H:%M"),
+            req.name,
+            req.phone,
+            req.phone[-4:],
+            now.isoformat(),
+            req.staff,
+            req.client,
+        ),
+    )
     return get(conn, code)
 
 
 def check_owner(found: dict[str, Any], phone_last4: str | None) -> None:
     if not phone_last4 or not re.fullmatch(r"\d{4}", phone_last4):
-        raise BadRequest("Hãy nhập 4 số cuối của số điện thoại đã đặt lịch.",
-                         "Enter the last 4 digits of the phone number used to book.", key="bad_field",
-                         field="phone_last4")
+        raise BadRequest(
+            "Hãy nhập 4 số cuối của số điện thoại đã đặt lịch.",
+            "Enter the last 4 digits of the phone number used to book.",
+            key="bad_field",
+            field="phone_last4",
+        )
     if found["phone_last4"] is None or not secrets.compare_digest(found["phone_last4"], phone_last4):
-        raise Conflict("4 số cuối điện thoại không khớp với lịch hẹn.",
-                       "The last 4 phone digits do not match this appointment.", key="phone_mismatch")
+        raise Conflict(
+            "4 số cuối điện thoại không khớp với lịch hẹn.",
+            "The last 4 phone digits do not match this appointment.",
+            key="phone_mismatch",
+        )
 
 
 def _must_be_booked(found: dict[str, Any]) -> None:
     if found["state"] != ACTIVE:
         vi = {"cancelled": "đã bị hủy", "checked_in": "đã được xác nhận tại kiosk"}.get(found["state"], found["state"])
-        raise Conflict(f"Lịch hẹn này {vi}.", f"This appointment is {found['state'].replace('_', ' ')}.",
-                       key=f"appointment_{found['state']}")
+        raise Conflict(
+            f"Lịch hẹn này {vi}.",
+            f"This appointment is {found['state'].replace('_', ' ')}.",
+            key=f"appointment_{found['state']}",
+        )
 
 
-def cancel(conn: sqlite3.Connection, code: str, now: dt.datetime, *, phone_last4: str | None = None,
-           staff: str | None = None, reason: str = "") -> dict[str, Any]:
+def cancel(
+    conn: sqlite3.Connection,
+    code: str,
+    now: dt.datetime,
+    *,
+    phone_last4: str | None = None,
+    staff: str | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
     found = get(conn, code)
     if staff is None:
         check_owner(found, phone_last4)
     _must_be_booked(found)
-    conn.execute("UPDATE appointments SET state = 'cancelled', cancelled_at = ?, cancelled_by = ?, cancel_reason = ? "
-                 "WHERE code = ?", (now.isoformat(), staff, reason or None, code))
+    conn.execute(
+        "UPDATE appointments SET state = 'cancelled', cancelled_at = ?, cancelled_by = ?, cancel_reason = ? "
+        "WHERE code = ?",
+        (now.isoformat(), staff, reason or None, code),
+    )
     return get(conn, code)
 
 
-def move(conn: sqlite3.Connection, config: Config, code: str, phone_last4: str | None, day: dt.date,
-         start: dt.time, now: dt.datetime) -> dict[str, Any]:
+def move(
+    conn: sqlite3.Connection,
+    config: Config,
+    code: str,
+    phone_last4: str | None,
+    day: dt.date,
+    start: dt.time,
+    now: dt.datetime,
+) -> dict[str, Any]:
     """Move a booking to another slot of its service; it keeps its code."""
     found = get(conn, code)
     check_owner(found, phone_last4)
@@ -346,48 +432,74 @@ def move(conn: sqlite3.Connection, config: Config, code: str, phone_last4: str |
     if found["date"] == day.isoformat() and found["start"] == slot.key:
         return found
     _take_seat(conn, config, service, day, slot, now)
-    conn.execute("UPDATE appointments SET date = ?, start = ?, end = ?, moved_at = ? WHERE code = ?",
-                 (day.isoformat(), slot.key, slot.end.strftime("%H:%M"), now.isoformat(), code))
+    conn.execute(
+        "UPDATE appointments SET date = ?, start = ?, end = ?, moved_at = ? WHERE code = ?",
+        (day.isoformat(), slot.key, slot.end.strftime("%H:%M"), now.isoformat(), code),
+    )
     return get(conn, code)
 
 
-def close_slot(conn: sqlite3.Connection, config: Config, service_code: str, day: dt.date, start: dt.time,
-               closed: bool, staff: str, now: dt.datetime) -> None:
+def close_slot(
+    conn: sqlite3.Connection,
+    config: Config,
+    service_code: str,
+    day: dt.date,
+    start: dt.time,
+    closed: bool,
+    staff: str,
+    now: dt.datetime,
+) -> None:
     try:
         service = config.service(service_code)
     except KeyError:
-        raise NotFound(f"Không có lĩnh vực {service_code}.", f"No service {service_code}.",
-                       key="service_not_found") from None
+        raise NotFound(
+            f"Không có lĩnh vực {service_code}.", f"No service {service_code}.", key="service_not_found"
+        ) from None
     if not any(s.start == start for s in day_slots(service, day)):
         raise NotFound("Không có khung giờ hẹn này.", "No such slot.", key="slot_not_found")
     key = start.strftime("%H:%M")
     if closed:
-        conn.execute("INSERT OR IGNORE INTO appointment_closures (service, date, start, closed_by, closed_at) "
-                     "VALUES (?, ?, ?, ?, ?)", (service.code, day.isoformat(), key, staff, now.isoformat()))
+        conn.execute(
+            "INSERT OR IGNORE INTO appointment_closures (service, date, start, closed_by, closed_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (service.code, day.isoformat(), key, staff, now.isoformat()),
+        )
     else:
-        conn.execute("DELETE FROM appointment_closures WHERE service = ? AND date = ? AND start = ?",
-                     (service.code, day.isoformat(), key))
+        conn.execute(
+            "DELETE FROM appointment_closures WHERE service = ? AND date = ? AND start = ?",
+            (service.code, day.isoformat(), key),
+        )
 
 
 def mark_checked_in(conn: sqlite3.Connection, code: str, ticket_id: int, now: dt.datetime) -> None:
-    conn.execute("UPDATE appointments SET state = 'checked_in', checked_in_at = ?, ticket_id = ? "
-                 "WHERE code = ? AND state = 'booked'", (now.isoformat(), ticket_id, code))
+    conn.execute(
+        "UPDATE appointments SET state = 'checked_in', checked_in_at = ?, ticket_id = ? "
+        "WHERE code = ? AND state = 'booked'",
+        (now.isoformat(), ticket_id, code),
+    )
 
 
 def purge_personal_data(conn: sqlite3.Connection, config: Config, now: dt.datetime) -> int:
     """Blank the name, phone and client address of appointments more than
     ``appointments.keep_days`` days old. Returns how many rows were cleared."""
     cutoff = (local_today(config, now) - dt.timedelta(days=config.appointments.keep_days)).isoformat()
-    cur = conn.execute("UPDATE appointments SET name = NULL, phone = NULL, phone_last4 = NULL, client = NULL, "
-                       "purged_at = ? WHERE date < ? AND purged_at IS NULL", (now.isoformat(), cutoff))
+    cur = conn.execute(
+        "UPDATE appointments SET name = NULL, phone = NULL, phone_last4 = NULL, client = NULL, "
+        "purged_at = ? WHERE date < ? AND purged_at IS NULL",
+        (now.isoformat(), cutoff),
+    )
     return cur.rowcount
 
 
 # ---------------------------------------------------------------------- views
 
+
 def counters_for(config: Config, service: str) -> list[dict[str, Any]]:
-    return [{"number": c.number, "name": c.name, "name_en": c.name_en} for c in config.counters
-            if c.services.get(service) in ("primary", "normal", "appointment")]
+    return [
+        {"number": c.number, "name": c.name, "name_en": c.name_en}
+        for c in config.counters
+        if c.services.get(service) in ("primary", "normal", "appointment")
+    ]
 
 
 def public_view(config: Config, found: dict[str, Any]) -> dict[str, Any]:
@@ -418,8 +530,22 @@ def public_view(config: Config, found: dict[str, Any]) -> dict[str, Any]:
 
 def staff_view(config: Config, found: dict[str, Any]) -> dict[str, Any]:
     view = public_view(config, found)
-    view.update({k: found[k] for k in ("name", "phone", "created_at", "created_by", "cancelled_at", "cancelled_by",
-                                       "cancel_reason", "checked_in_at", "ticket_id")})
+    view.update(
+        {
+            k: found[k]
+            for k in (
+                "name",
+                "phone",
+                "created_at",
+                "created_by",
+                "cancelled_at",
+                "cancelled_by",
+                "cancel_reason",
+                "checked_in_at",
+                "ticket_id",
+            )
+        }
+    )
     return view
 
 
@@ -439,7 +565,10 @@ def ics(config: Config, found: dict[str, Any], now: dt.datetime) -> str:
     if view["papers"]:
         description += f" Giấy tờ cần mang: {view['papers']}"
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//motcua//appointments//VI", "CALSCALE:GREGORIAN",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//motcua//appointments//VI",
+        "CALSCALE:GREGORIAN",
         "BEGIN:VEVENT",
         f"UID:{found['code']}@motcua",
         f"DTSTAMP:{now.astimezone(dt.UTC).strftime(fmt)}",
@@ -448,7 +577,8 @@ def ics(config: Config, found: dict[str, Any], now: dt.datetime) -> str:
         f"SUMMARY:{esc('Lịch hẹn ' + view['service_name'] + ' – ' + view['code_display'])}",
         f"LOCATION:{esc(config.office.name)}",
         f"DESCRIPTION:{esc(description)}",
-        "END:VEVENT", "END:VCALENDAR",
+        "END:VEVENT",
+        "END:VCALENDAR",
     ]
     return "\r\n".join(_fold(line) for line in lines) + "\r\n"
 
@@ -469,7 +599,8 @@ def _fold(line: str) -> str:
 def day_counts(conn: sqlite3.Connection, day: str) -> dict[str, dict[str, int]]:
     """Per service: booked, checked in and cancelled appointments of ``day`` (counts only)."""
     out: dict[str, dict[str, int]] = {}
-    for service, state, n in conn.execute("SELECT service, state, count(*) FROM appointments WHERE date = ? "
-                                          "GROUP BY service, state", (day,)):
+    for service, state, n in conn.execute(
+        "SELECT service, state, count(*) FROM appointments WHERE date = ? GROUP BY service, state", (day,)
+    ):
         out.setdefault(service, {s: 0 for s in STATES})[state] = n
     return out

@@ -84,8 +84,9 @@ def _client(request: Request) -> str:
 def _code(request: Request) -> str:
     code = ap.parse_code(request.path_params["code"])
     if code is None:
-        raise NotFound("Không tìm thấy lịch hẹn với mã này.", "No appointment with this code.",
-                       key="appointment_not_found")
+        raise NotFound(
+            "Không tìm thấy lịch hẹn với mã này.", "No appointment with this code.", key="appointment_not_found"
+        )
     return code
 
 
@@ -110,8 +111,9 @@ def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, di
     today = ap.local_today(office.config, office.clock()).isoformat()
     if found["date"] == today:
         office.appointment_counts = {"date": today, "counts": counts}  # type: ignore[attr-defined]
-    office.hub.publish({"staff": json.dumps(staff, ensure_ascii=False),
-                        "public": json.dumps(public, ensure_ascii=False)})
+    office.hub.publish(
+        {"staff": json.dumps(staff, ensure_ascii=False), "public": json.dumps(public, ensure_ascii=False)}
+    )
 
 
 def _booking_body(body: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str]:
@@ -120,27 +122,48 @@ def _booking_body(body: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str
     start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
     name = ap.clean_name(get_str(body, "name", required=True, max_len=100) or "")
     if name is None:
-        raise BadRequest("Hãy nhập họ tên (2 đến 100 ký tự).", "Enter a name (2 to 100 characters).",
-                         key="bad_field", field="name")
+        raise BadRequest(
+            "Hãy nhập họ tên (2 đến 100 ký tự).", "Enter a name (2 to 100 characters).", key="bad_field", field="name"
+        )
     phone = ap.normalize_phone(get_str(body, "phone", required=True, max_len=20) or "")
     if phone is None:
-        raise BadRequest("Số điện thoại không hợp lệ (ví dụ 0912 345 678).",
-                         "Invalid phone number (e.g. 0912 345 678).", key="bad_field", field="phone")
+        raise BadRequest(
+            "Số điện thoại không hợp lệ (ví dụ 0912 345 678).",
+            "Invalid phone number (e.g. 0912 345 678).",
+            key="bad_field",
+            field="phone",
+        )
     return service, day, start, name, phone
 
 
 # ---------------------------------------------------------------------- public
 
+
 async def booking_services(request: Request) -> JSONResponse:
     """What /book offers: the services open for booking and their next open days."""
     office = _office(request)
     config, now = office.config, office.clock()
-    services = [{"code": s.code, "name": s.name, "name_en": s.name_en or s.name, "slot_minutes": s.booking.slot_minutes,
-                 "papers": s.booking.papers, "papers_en": s.booking.papers_en,
-                 "days": ap.open_days(config, s, now)}
-                for s in config.services if s.booking.open]
-    return JSONResponse({"office_name": config.office.name, "office_name_en": config.office.name_en,
-                         "keep_days": config.appointments.keep_days, "services": services})
+    services = [
+        {
+            "code": s.code,
+            "name": s.name,
+            "name_en": s.name_en or s.name,
+            "slot_minutes": s.booking.slot_minutes,
+            "papers": s.booking.papers,
+            "papers_en": s.booking.papers_en,
+            "days": ap.open_days(config, s, now),
+        }
+        for s in config.services
+        if s.booking.open
+    ]
+    return JSONResponse(
+        {
+            "office_name": config.office.name,
+            "office_name_en": config.office.name_en,
+            "keep_days": config.appointments.keep_days,
+            "services": services,
+        }
+    )
 
 
 async def slots(request: Request) -> JSONResponse:
@@ -158,8 +181,11 @@ async def create(request: Request) -> JSONResponse:
     attempts, _ = _throttles(request)
     client = _client(request)
     if attempts.full(client):
-        raise TooManyRequests("Thao tác quá nhiều lần: mời thử lại sau ít phút.",
-                              "Too many attempts: please try again in a few minutes.", key="too_many_requests")
+        raise TooManyRequests(
+            "Thao tác quá nhiều lần: mời thử lại sau ít phút.",
+            "Too many attempts: please try again in a few minutes.",
+            key="too_many_requests",
+        )
     attempts.hit(client)
     service, day, start, name, phone = _booking_body(await read_json(request))
     req = ap.Request(service, day, start, name, phone, client=client)
@@ -194,8 +220,12 @@ async def show(request: Request) -> JSONResponse:
     view["ticket"] = None
     if ticket is not None:
         ahead, wait = office.engine.position(ticket, office.clock())
-        view["ticket"] = {**(public_ticket(ticket.to_dict()) or {}), "people_ahead": ahead, "estimated_wait_s": wait,
-                          "status_url": status_url(request, ticket.token)}
+        view["ticket"] = {
+            **(public_ticket(ticket.to_dict()) or {}),
+            "people_ahead": ahead,
+            "estimated_wait_s": wait,
+            "status_url": status_url(request, ticket.token),
+        }
     return JSONResponse(view)
 
 
@@ -203,15 +233,21 @@ async def calendar(request: Request) -> Response:
     office = _office(request)
     found = await _read(office, ap.get, _code(request))
     name = f"lich-hen-{ap.show_code(found['code'])}.ics"
-    return Response(ap.ics(office.config, found, office.clock()), media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        ap.ics(office.config, found, office.clock()),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _owner_attempt(request: Request, code: str) -> Throttle:
     _, wrong = _throttles(request)
     if wrong.full(code):
-        raise TooManyRequests("Nhập sai quá nhiều lần: mời thử lại sau 10 phút.",
-                              "Too many wrong attempts: please try again in 10 minutes.", key="too_many_requests")
+        raise TooManyRequests(
+            "Nhập sai quá nhiều lần: mời thử lại sau 10 phút.",
+            "Too many wrong attempts: please try again in 10 minutes.",
+            key="too_many_requests",
+        )
     return wrong
 
 
@@ -268,17 +304,24 @@ async def check_in(request: Request) -> JSONResponse:
     await read_json(request)
     found = await _read(office, ap.get, code)
     if found["state"] == "cancelled":
-        raise Conflict("Lịch hẹn này đã bị hủy. Mời lấy số thường.", "This appointment was cancelled. "
-                          "Please take a regular number.", key="appointment_cancelled", walk_in=True,
-                          service=found["service"])
+        raise Conflict(
+            "Lịch hẹn này đã bị hủy. Mời lấy số thường.",
+            "This appointment was cancelled. Please take a regular number.",
+            key="appointment_cancelled",
+            walk_in=True,
+            service=found["service"],
+        )
     config = office.config
     day = dt.date.fromisoformat(found["date"])
     slot_start = ap.slot_datetime(config, day, ap.parse_time(found["start"]))
     token = secrets.token_urlsafe(16)
     before = office.engine.by_appointment.get(code)
     if found["state"] == "checked_in" and before is None:
-        raise Conflict("Lịch hẹn này đã được xác nhận trước đó.", "This appointment was already checked in.",
-                          key="appointment_checked_in")
+        raise Conflict(
+            "Lịch hẹn này đã được xác nhận trước đó.",
+            "This appointment was already checked in.",
+            key="appointment_checked_in",
+        )
     printing = request.app.state.printing
     print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None
 
@@ -290,8 +333,9 @@ async def check_in(request: Request) -> JSONResponse:
             print_writer(conn, events)
 
     ticket = await office.execute(
-        lambda engine, now: engine.check_in(now, service=found["service"], code=code, slot_start=slot_start,
-                                            token=token, kiosk=kiosk.id),
+        lambda engine, now: engine.check_in(
+            now, service=found["service"], code=code, slot_start=slot_start, token=token, kiosk=kiosk.id
+        ),
         extra=extra,
     )
     if before is None:
@@ -302,11 +346,21 @@ async def check_in(request: Request) -> JSONResponse:
     svc = config.service(ticket.service)
     ahead, wait = office.engine.position(ticket, office.clock())
     result = {
-        "ticket": public_ticket(data), "id": ticket.id, "number": ticket.number, "label": ticket.label,
-        "service": ticket.service, "service_name": svc.name, "service_name_en": svc.name_en,
-        "priority": False, "booked": True, "slot_start": data["slot_start"],
-        "people_ahead": ahead, "estimated_wait_s": wait, "issued_at": data["issued_at"],
-        "token": ticket.token, "status_url": status_url(request, ticket.token),
+        "ticket": public_ticket(data),
+        "id": ticket.id,
+        "number": ticket.number,
+        "label": ticket.label,
+        "service": ticket.service,
+        "service_name": svc.name,
+        "service_name_en": svc.name_en,
+        "priority": False,
+        "booked": True,
+        "slot_start": data["slot_start"],
+        "people_ahead": ahead,
+        "estimated_wait_s": wait,
+        "issued_at": data["issued_at"],
+        "token": ticket.token,
+        "status_url": status_url(request, ticket.token),
         "print": printing.job_status(ticket.id) if printing else {"state": "none"},
         "appointment": ap.public_view(config, found),
     }
@@ -314,6 +368,7 @@ async def check_in(request: Request) -> JSONResponse:
 
 
 # ---------------------------------------------------------------------- staff
+
 
 async def staff_list(request: Request) -> JSONResponse:
     """Appointments of one day, per service and slot (with names and phones)."""
@@ -333,8 +388,10 @@ async def staff_list(request: Request) -> JSONResponse:
         cur = conn.execute("SELECT * FROM appointments WHERE date = ? ORDER BY start, created_at", (day.isoformat(),))
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
-        closed = {(r[0], r[1]) for r in conn.execute(
-            "SELECT service, start FROM appointment_closures WHERE date = ?", (day.isoformat(),))}
+        closed = {
+            (r[0], r[1])
+            for r in conn.execute("SELECT service, start FROM appointment_closures WHERE date = ?", (day.isoformat(),))
+        }
         out = []
         for code in codes:
             svc = config.service(code)
@@ -342,17 +399,24 @@ async def staff_list(request: Request) -> JSONResponse:
             for s in ap.day_slots(svc, day):
                 here = [ap.staff_view(config, r) for r in rows if r["service"] == code and r["start"] == s.key]
                 booked = sum(1 for r in here if r["state"] != "cancelled")
-                slots_out.append({"start": s.key, "end": s.end.strftime("%H:%M"), "capacity": ap.bookable(svc),
-                                  "booked": booked, "closed": (code, s.key) in closed,
-                                  "free": 0 if (code, s.key) in closed else max(0, ap.bookable(svc) - booked),
-                                  "appointments": here})
-            out.append({"code": code, "name": svc.name, "name_en": svc.name_en, "open": svc.booking.open,
-                        "slots": slots_out})
+                slots_out.append(
+                    {
+                        "start": s.key,
+                        "end": s.end.strftime("%H:%M"),
+                        "capacity": ap.bookable(svc),
+                        "booked": booked,
+                        "closed": (code, s.key) in closed,
+                        "free": 0 if (code, s.key) in closed else max(0, ap.bookable(svc) - booked),
+                        "appointments": here,
+                    }
+                )
+            out.append(
+                {"code": code, "name": svc.name, "name_en": svc.name_en, "open": svc.booking.open, "slots": slots_out}
+            )
         return out
 
     services = await office.in_writer(lambda: read(office.store.conn))
-    return JSONResponse({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day),
-                         "services": services})
+    return JSONResponse({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
 
 
 async def staff_create(request: Request) -> JSONResponse:
@@ -360,8 +424,9 @@ async def staff_create(request: Request) -> JSONResponse:
     user = auth.require_user(request, office.store)
     service, day, start, name, phone = _booking_body(await read_json(request))
     found, _ = await _book(office, ap.Request(service, day, start, name, phone, staff=user["username"]))
-    await office.audit(user, "appointment_book", code=found["code"], service=service, date=found["date"],
-                       start=found["start"])
+    await office.audit(
+        user, "appointment_book", code=found["code"], service=service, date=found["date"], start=found["start"]
+    )
     view = ap.staff_view(office.config, found)
     view["status_url"] = book_url(request, found["code"])
     return JSONResponse(view, status_code=201)
@@ -379,8 +444,15 @@ async def staff_cancel(request: Request) -> JSONResponse:
         return found, ap.day_counts(conn, found["date"])
 
     found, counts = await _write(office, write)
-    await office.audit(user, "appointment_cancel", code=code, service=found["service"], date=found["date"],
-                       start=found["start"], reason=reason)
+    await office.audit(
+        user,
+        "appointment_cancel",
+        code=code,
+        service=found["service"],
+        date=found["date"],
+        start=found["start"],
+        reason=reason,
+    )
     _push(office, "appointment_cancelled", found, counts)
     return JSONResponse(ap.staff_view(office.config, found))
 
@@ -394,17 +466,28 @@ async def staff_close_slot(request: Request) -> JSONResponse:
     start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
     closed = get_bool(body, "closed")
     if closed is None:
-        raise BadRequest("Trường “closed” là bắt buộc (true hoặc false).",
-                         "Field “closed” is required (true or false).", key="bad_field", field="closed")
+        raise BadRequest(
+            "Trường “closed” là bắt buộc (true hoặc false).",
+            "Field “closed” is required (true or false).",
+            key="bad_field",
+            field="closed",
+        )
     config, now = office.config, office.clock()
     await _write(office, lambda conn: ap.close_slot(conn, config, service, day, start, closed, user["username"], now))
-    await office.audit(user, "appointment_slot_closed" if closed else "appointment_slot_opened", service=service,
-                       date=day.isoformat(), start=start.strftime("%H:%M"))
-    return JSONResponse({"service": service, "date": day.isoformat(), "start": start.strftime("%H:%M"),
-                         "closed": closed})
+    await office.audit(
+        user,
+        "appointment_slot_closed" if closed else "appointment_slot_opened",
+        service=service,
+        date=day.isoformat(),
+        start=start.strftime("%H:%M"),
+    )
+    return JSONResponse(
+        {"service": service, "date": day.isoformat(), "start": start.strftime("%H:%M"), "closed": closed}
+    )
 
 
 # ---------------------------------------------------------------------- reports
+
 
 async def _report(request: Request) -> dict[str, Any]:
     office = _office(request)
@@ -487,13 +570,22 @@ async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
             next_booking = now + dt.timedelta(minutes=rng.uniform(4, 12))
             svc = rng.choice(services)
             day = ap.local_today(config, now)
-            free = [s for s in await _read(office, ap.slots_view, config, svc, day, now)
-                    if s["free"] > 0 and ap.slot_datetime(config, day, ap.parse_time(s["start"])) > now
-                    + dt.timedelta(minutes=10)]
+            free = [
+                s
+                for s in await _read(office, ap.slots_view, config, svc, day, now)
+                if s["free"] > 0
+                and ap.slot_datetime(config, day, ap.parse_time(s["start"])) > now + dt.timedelta(minutes=10)
+            ]
             if free:
                 slot = free[0]
-                req = ap.Request(svc.code, day, ap.parse_time(slot["start"]), rng.choice(DEMO_NAMES),
-                                 f"09{rng.randrange(10**8):08d}", staff="demo")
+                req = ap.Request(
+                    svc.code,
+                    day,
+                    ap.parse_time(slot["start"]),
+                    rng.choice(DEMO_NAMES),
+                    f"09{rng.randrange(10**8):08d}",
+                    staff="demo",
+                )
                 try:
                     found, _ = await _book(office, req)
                 except Exception as e:  # a refusal (full, closed day): the demo goes on
@@ -501,8 +593,9 @@ async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
                 else:
                     start = ap.slot_datetime(config, day, req.start)
                     if rng.random() < 0.85:
-                        pending.append((start - dt.timedelta(minutes=rng.uniform(2, 15)), found["code"], svc.code,
-                                        start))
+                        pending.append(
+                            (start - dt.timedelta(minutes=rng.uniform(2, 15)), found["code"], svc.code, start)
+                        )
         for item in [p for p in pending if p[0] <= now]:
             pending.remove(item)
             _, code, service, start = item
@@ -513,8 +606,14 @@ async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
                     if e.kind == "ticket_issued" and e.ticket and e.ticket.get("appointment") == code:
                         ap.mark_checked_in(conn, code, e.ticket["id"], e.at)
 
-            def command(engine: Engine, at: dt.datetime, code: str = code, service: str = service,
-                        start: dt.datetime = start, token: str = token) -> Any:
+            def command(
+                engine: Engine,
+                at: dt.datetime,
+                code: str = code,
+                service: str = service,
+                start: dt.datetime = start,
+                token: str = token,
+            ) -> Any:
                 return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)
 
             try:
@@ -524,6 +623,7 @@ async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
 
 
 # ---------------------------------------------------------------------- pages
+
 
 def _page(name: str) -> Any:
     async def handler(request: Request) -> Response:

@@ -47,12 +47,14 @@ def read_wav(data: bytes) -> tuple[int, list[float]]:
         values = [v / 32768 for v in pcm]
     elif width in (3, 4):
         scale = float(1 << (8 * width - 1))
-        values = [int.from_bytes(raw[i:i + width], "little", signed=True) / scale
-                  for i in range(0, len(raw) - width + 1, width)]
+        values = [
+            int.from_bytes(raw[i : i + width], "little", signed=True) / scale
+            for i in range(0, len(raw) - width + 1, width)
+        ]
     else:
         raise AudioError(f"unsupported sample width: {width} bytes")
     if channels > 1:
-        values = [sum(values[i:i + channels]) / channels for i in range(0, len(values) - channels + 1, channels)]
+        values = [sum(values[i : i + channels]) / channels for i in range(0, len(values) - channels + 1, channels)]
     if not values or rate <= 0:
         raise AudioError("the WAV file has no sound")
     return rate, values
@@ -79,7 +81,9 @@ def _db(power: float) -> float:
 def _blocks(samples: list[float], rate: int) -> list[float]:
     """Mean power of each BLOCK_S block."""
     size = max(1, int(rate * BLOCK_S))
-    return [sum(s * s for s in samples[i:i + size]) / len(samples[i:i + size]) for i in range(0, len(samples), size)]
+    return [
+        sum(s * s for s in samples[i : i + size]) / len(samples[i : i + size]) for i in range(0, len(samples), size)
+    ]
 
 
 def loudness(samples: list[float], rate: int) -> float:

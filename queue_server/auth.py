@@ -55,8 +55,9 @@ def verify_password(password: str, stored: str) -> bool:
 def validate_username(name: str) -> str:
     name = name.strip()
     if not (1 <= len(name) <= 40) or not all(ch.isalnum() or ch in "._-" for ch in name):
-        raise BadRequest("Tên đăng nhập: 1-40 ký tự chữ, số, dấu . _ -", "Username: 1-40 letters, digits, . _ -",
-                         key="bad_username")
+        raise BadRequest(
+            "Tên đăng nhập: 1-40 ký tự chữ, số, dấu . _ -", "Username: 1-40 letters, digits, . _ -", key="bad_username"
+        )
     return name
 
 
@@ -73,12 +74,21 @@ def add_user(store: Store, username: str, password: str, role: str, display_name
         raise BadRequest("Vai trò phải là clerk hoặc admin.", "Role must be clerk or admin.", key="bad_role")
     if store.get_user(username) is not None:
         raise Conflict(f"Tài khoản {username} đã tồn tại.", f"User {username} already exists.", key="user_exists")
-    row = {"username": username, "display_name": display_name or username, "role": role,
-           "password_hash": hash_password(password), "disabled": 0,
-           "created_at": dt.datetime.now(dt.UTC).isoformat()}
-    store.write(lambda c: c.execute(
-        "INSERT INTO users (username, display_name, role, password_hash, disabled, created_at) "
-        "VALUES (:username, :display_name, :role, :password_hash, :disabled, :created_at)", row))
+    row = {
+        "username": username,
+        "display_name": display_name or username,
+        "role": role,
+        "password_hash": hash_password(password),
+        "disabled": 0,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    store.write(
+        lambda c: c.execute(
+            "INSERT INTO users (username, display_name, role, password_hash, disabled, created_at) "
+            "VALUES (:username, :display_name, :role, :password_hash, :disabled, :created_at)",
+            row,
+        )
+    )
 
 
 def set_disabled(store: Store, username: str, disabled: bool) -> None:
@@ -111,8 +121,9 @@ def start_session(store: Store, username: str) -> str:
     """Record a new session; returns its id for the signed cookie."""
     sid = secrets.token_urlsafe(24)
     at = dt.datetime.now(dt.UTC).isoformat()
-    store.write(lambda c: c.execute("INSERT INTO sessions (id, username, created_at) VALUES (?, ?, ?)",
-                                    (sid, username, at)))
+    store.write(
+        lambda c: c.execute("INSERT INTO sessions (id, username, created_at) VALUES (?, ?, ?)", (sid, username, at))
+    )
     return sid
 
 
@@ -149,8 +160,14 @@ class LoginThrottle:
     The table is bounded: entries expire ``window`` seconds after their last failure, and
     beyond ``max_keys`` the least recently failing are forgotten first."""
 
-    def __init__(self, per_user: int = 5, per_address: int = 20, window: float = 60.0,
-                 max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_user: int = 5,
+        per_address: int = 20,
+        window: float = 60.0,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.limits = {"user": per_user, "address": per_address}
         self.window = window
         self.max_keys = max_keys
@@ -176,8 +193,11 @@ class LoginThrottle:
         for key in self._keys(username, address):
             q = self._recent(key, now)
             if q is not None and len(q) >= self.limits[key[0]]:
-                raise TooManyRequests("Đăng nhập sai quá nhiều lần: hãy đợi một phút.",
-                                      "Too many failed sign-ins: wait a minute.", key="too_many_logins")
+                raise TooManyRequests(
+                    "Đăng nhập sai quá nhiều lần: hãy đợi một phút.",
+                    "Too many failed sign-ins: wait a minute.",
+                    key="too_many_logins",
+                )
 
     def failed(self, username: str, address: str) -> None:
         now = self.clock()
@@ -238,8 +258,11 @@ def require_counter(conn: HTTPConnection, store: Store, counter: int) -> dict[st
     if user["role"] == "admin":
         return user
     if conn.session.get("counter") != counter:
-        raise Forbidden(f"Bạn không đăng nhập tại quầy {counter}.", f"You are not signed on at counter {counter}.",
-                        key="wrong_counter")
+        raise Forbidden(
+            f"Bạn không đăng nhập tại quầy {counter}.",
+            f"You are not signed on at counter {counter}.",
+            key="wrong_counter",
+        )
     return user
 
 
@@ -265,8 +288,11 @@ def _match(token: str | None, candidates: list[tuple[str, T]]) -> T | None:
 def require_kiosk(conn: HTTPConnection, config: Config) -> Kiosk:
     kiosk = _match(bearer_token(conn), [(k.token, k) for k in config.kiosks])
     if kiosk is None:
-        raise Unauthorized("Thiết bị chưa được cấp phép (mã kiosk sai hoặc thiếu).",
-                           "Unknown device: missing or wrong kiosk token.", key="device_token_required")
+        raise Unauthorized(
+            "Thiết bị chưa được cấp phép (mã kiosk sai hoặc thiếu).",
+            "Unknown device: missing or wrong kiosk token.",
+            key="device_token_required",
+        )
     return kiosk
 
 
@@ -274,12 +300,17 @@ def require_rating_tablet(conn: HTTPConnection, config: Config, counter: int) ->
     """The rating tablet sending this request, which must be counter ``counter``'s."""
     tablet: RatingTablet | None = _match(bearer_token(conn), [(r.token, r) for r in config.rating_tablets])
     if tablet is None:
-        raise Unauthorized("Thiết bị đánh giá chưa được cấp phép (mã thiết bị sai hoặc thiếu).",
-                           "Unknown device: missing or wrong rating tablet token.", key="device_token_required")
+        raise Unauthorized(
+            "Thiết bị đánh giá chưa được cấp phép (mã thiết bị sai hoặc thiếu).",
+            "Unknown device: missing or wrong rating tablet token.",
+            key="device_token_required",
+        )
     if tablet.counter != counter:
-        raise Forbidden(f"Máy đánh giá này thuộc quầy {tablet.counter}, không phải quầy {counter}.",
-                        f"This rating tablet belongs to counter {tablet.counter}, not counter {counter}.",
-                        key="wrong_counter")
+        raise Forbidden(
+            f"Máy đánh giá này thuộc quầy {tablet.counter}, không phải quầy {counter}.",
+            f"This rating tablet belongs to counter {tablet.counter}, not counter {counter}.",
+            key="wrong_counter",
+        )
     return tablet
 
 

@@ -60,14 +60,15 @@ def backup_database(source: Path, folder: Path, keep: int, now: dt.datetime | No
     source = Path(source)
     if not source.is_file():
         # sqlite3.connect would quietly create an empty database.
-        raise NotFound(f"Không có cơ sở dữ liệu {source}.", f"No database at {source}.",
-                       key="database_not_found")
+        raise NotFound(f"Không có cơ sở dữ liệu {source}.", f"No database at {source}.", key="database_not_found")
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BackupFailed(f"Không tạo được thư mục sao lưu {folder}: {exc.strerror}",
-                           f"Cannot create the backup folder {folder}: {exc.strerror}") from None
+        raise BackupFailed(
+            f"Không tạo được thư mục sao lưu {folder}: {exc.strerror}",
+            f"Cannot create the backup folder {folder}: {exc.strerror}",
+        ) from None
     now = now or dt.datetime.now().astimezone()
     base = f"{source.stem}-{now.strftime(_STAMP)}"
     target = folder / f"{base}.db"
@@ -106,13 +107,15 @@ def backup_database(source: Path, folder: Path, keep: int, now: dt.datetime | No
     return target
 
 
-def backup_config(config: Config, folder: str | Path | None = None, keep: int | None = None,
-                  now: dt.datetime | None = None) -> Path:
+def backup_config(
+    config: Config, folder: str | Path | None = None, keep: int | None = None, now: dt.datetime | None = None
+) -> Path:
     """``backup_database`` with the database, folder and retention from ``config``."""
     target = Path(folder) if folder else config.resolve(config.backup.dir)
     local = now or dt.datetime.now(dt.UTC).astimezone(config.office.tz)
-    return backup_database(config.resolve(config.server.database), target,
-                           keep if keep is not None else config.backup.keep, local)
+    return backup_database(
+        config.resolve(config.server.database), target, keep if keep is not None else config.backup.keep, local
+    )
 
 
 def seconds_until(now: dt.datetime, daily_at: str, tz: ZoneInfo) -> float:
@@ -136,8 +139,12 @@ async def backup_forever(office: Office) -> None:
         config = office.config
         try:
             path = await asyncio.to_thread(
-                backup_database, office.store.path, config.resolve(config.backup.dir), config.backup.keep,
-                office.clock().astimezone(config.office.tz))
+                backup_database,
+                office.store.path,
+                config.resolve(config.backup.dir),
+                config.backup.keep,
+                office.clock().astimezone(config.office.tz),
+            )
             log.info("daily backup written: %s", path)
         except Exception:
             log.exception("daily backup failed")

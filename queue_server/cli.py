@@ -25,8 +25,9 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def serve(config: Config, *, app: Any = None, host: str | None = None, port: int | None = None,
-          log_level: str = "info") -> None:
+def serve(
+    config: Config, *, app: Any = None, host: str | None = None, port: int | None = None, log_level: str = "info"
+) -> None:
     import uvicorn
 
     from .app import create_app
@@ -63,8 +64,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
-    print(f"OK: {config.path} — {len(config.services)} lĩnh vực/services, {len(config.counters)} quầy/counters, "
-          f"{len(config.kiosks)} kiosk, {len(config.printers)} máy in/printers")
+    print(
+        f"OK: {config.path} — {len(config.services)} lĩnh vực/services, {len(config.counters)} quầy/counters, "
+        f"{len(config.kiosks)} kiosk, {len(config.printers)} máy in/printers"
+    )
     return 0
 
 
@@ -133,12 +136,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DEMO_ADMIN, DEMO_PASSWORD
 
     clerks = ", ".join(f"demo{c.number}" for c in config.counters)
-    print(f"motcua demo: {config.office.name}, clock ×{args.speed} — http://{args.host or config.server.host}:"
-          f"{args.port or config.server.port}/\n"
-          f"  Quản trị / admin (báo cáo / reports: /admin): {DEMO_ADMIN} / {DEMO_PASSWORD}\n"
-          f"  Cán bộ / clerks (/counter/N): {clerks} / {DEMO_PASSWORD}  (demoN at counter N)\n"
-          f"  Database: {args.database or config.resolve(DEMO_DATABASE)} (recreated at each start; "
-          f"add accounts with: motcua user --demo add …)", flush=True)
+    print(
+        f"motcua demo: {config.office.name}, clock ×{args.speed} — http://{args.host or config.server.host}:"
+        f"{args.port or config.server.port}/\n"
+        f"  Quản trị / admin (báo cáo / reports: /admin): {DEMO_ADMIN} / {DEMO_PASSWORD}\n"
+        f"  Cán bộ / clerks (/counter/N): {clerks} / {DEMO_PASSWORD}  (demoN at counter N)\n"
+        f"  Database: {args.database or config.resolve(DEMO_DATABASE)} (recreated at each start; "
+        f"add accounts with: motcua user --demo add …)",
+        flush=True,
+    )
     serve(config, app=app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -163,15 +169,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .reports import run_command
 
     if args.kind in ("dossiers", "satisfaction") and is_central_config(args.config):
-        raise MotcuaError("Báo cáo tổng hợp của central mới có loại vé (--kind tickets); báo cáo hồ sơ và "
-                          "mức hài lòng theo thủ tục lập tại từng văn phòng.",
-                          "The central's combined reports cover tickets only (--kind tickets); dossier and "
-                          "satisfaction reports are made at each office.", key="bad_kind")
+        raise MotcuaError(
+            "Báo cáo tổng hợp của central mới có loại vé (--kind tickets); báo cáo hồ sơ và "
+            "mức hài lòng theo thủ tục lập tại từng văn phòng.",
+            "The central's combined reports cover tickets only (--kind tickets); dossier and "
+            "satisfaction reports are made at each office.",
+            key="bad_kind",
+        )
     if args.kind in ("dossiers", "satisfaction"):
         from . import dossier_reports
 
-        where = dossier_reports.run_command(_config(args), args.kind, args.date_from, args.date_to, args.by,
-                                            args.format, args.output)
+        where = dossier_reports.run_command(
+            _config(args), args.kind, args.date_from, args.date_to, args.by, args.format, args.output
+        )
     elif is_central_config(args.config):
         from .central.cli import report
 
@@ -179,13 +189,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         where = report(args.config, args.date_from, args.date_to, args.by or "day", args.format, args.output, sites)
     else:
         if args.by == "site" or args.site:
-            raise MotcuaError("--by site và --site chỉ dùng với central.toml.",
-                              "--by site and --site need a central.toml.", key="bad_group")
+            raise MotcuaError(
+                "--by site và --site chỉ dùng với central.toml.",
+                "--by site and --site need a central.toml.",
+                key="bad_group",
+            )
         if args.by in ("month", "procedure"):
-            raise MotcuaError(f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
-                              f"--by {args.by} is for --kind dossiers or satisfaction only.", key="bad_group")
-        where = run_command(_config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output,
-                            args.csv_dialect)
+            raise MotcuaError(
+                f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
+                f"--by {args.by} is for --kind dossiers or satisfaction only.",
+                key="bad_group",
+            )
+        where = run_command(
+            _config(args), args.date_from, args.date_to, args.by or "day", args.format, args.output, args.csv_dialect
+        )
     if where != "-":
         print(f"Đã ghi báo cáo / report written: {where}", file=sys.stderr)
     return 0
@@ -195,8 +212,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .sync import write_bundle
 
     result = write_bundle(_config(args), args.since, args.output)
-    print(f"Đã xuất / exported {result['events']} sự kiện / events ({result['after']} → {result['next_after']}): "
-          f"{result['path']}")
+    print(
+        f"Đã xuất / exported {result['events']} sự kiện / events ({result['after']} → {result['next_after']}): "
+        f"{result['path']}"
+    )
     return 0
 
 
@@ -229,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("user", help="staff accounts")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--database", help="SQLite file to use instead of server.database")
-    where.add_argument("--demo", action="store_true", help=f"the demo's database ({DEMO_DATABASE}, while `motcua demo` runs)")
+    where.add_argument(
+        "--demo", action="store_true", help=f"the demo's database ({DEMO_DATABASE}, while `motcua demo` runs)"
+    )
     usub = p.add_subparsers(dest="action", required=True)
     a = usub.add_parser("add", help="add an account (password from a prompt or stdin)")
     a.add_argument("name")
@@ -268,16 +289,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="report figures for a date range: csv, xlsx or json (see docs/reports.md)")
     p.add_argument("--from", dest="date_from", required=True, help="first office day: DD/MM/YYYY or YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", required=True, help="last office day (inclusive)")
-    p.add_argument("--kind", choices=("tickets", "dossiers", "satisfaction"), default="tickets",
-                   help="tickets (default), dossiers (on-time figures) or satisfaction (ratings)")
-    p.add_argument("--by", choices=("day", "site", "month", "service", "procedure", "counter", "staff", "hour"),
-                   help="group by. tickets: day (default), service, counter, staff, hour, site (only with a "
-                        "central.toml, docs/central.md); dossiers: month (default), service, procedure, staff; "
-                        "satisfaction: month (default), service, staff, counter")
+    p.add_argument(
+        "--kind",
+        choices=("tickets", "dossiers", "satisfaction"),
+        default="tickets",
+        help="tickets (default), dossiers (on-time figures) or satisfaction (ratings)",
+    )
+    p.add_argument(
+        "--by",
+        choices=("day", "site", "month", "service", "procedure", "counter", "staff", "hour"),
+        help="group by. tickets: day (default), service, counter, staff, hour, site (only with a "
+        "central.toml, docs/central.md); dossiers: month (default), service, procedure, staff; "
+        "satisfaction: month (default), service, staff, counter",
+    )
     p.add_argument("--site", help="central.toml only: site ids to include, comma-separated (default: all)")
     p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
-    p.add_argument("--csv-dialect", choices=("excel", "comma"), default="excel",
-                   help='CSV: "excel" (";" and decimal comma, as Vietnamese Excel reads it) or "comma"')
+    p.add_argument(
+        "--csv-dialect",
+        choices=("excel", "comma"),
+        default="excel",
+        help='CSV: "excel" (";" and decimal comma, as Vietnamese Excel reads it) or "comma"',
+    )
     p.add_argument("--output", help="file to write (default: standard output; xlsx: bao-cao-….xlsx)")
     p.set_defaults(func=cmd_report)
 

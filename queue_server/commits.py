@@ -40,8 +40,11 @@ log = logging.getLogger("motcua.commits")
 
 
 def storage_error() -> Unavailable:
-    return Unavailable("Lỗi lưu dữ liệu: thao tác chưa được thực hiện. Hãy thử lại.",
-                       "Storage error: nothing was changed. Please try again.", key="storage_error")
+    return Unavailable(
+        "Lỗi lưu dữ liệu: thao tác chưa được thực hiện. Hãy thử lại.",
+        "Storage error: nothing was changed. Please try again.",
+        key="storage_error",
+    )
 
 
 @dataclass
@@ -60,8 +63,13 @@ class _Pending:
 
 
 class GroupCommitter:
-    def __init__(self, store: Store, writer: Executor,
-                 on_committed: Callable[[list[Event], list[int]], None], on_failed: Callable[[], None]):
+    def __init__(
+        self,
+        store: Store,
+        writer: Executor,
+        on_committed: Callable[[list[Event], list[int]], None],
+        on_failed: Callable[[], None],
+    ):
         self.store = store
         self.writer = writer
         self.on_committed = on_committed
@@ -75,8 +83,9 @@ class GroupCommitter:
         self.batches = 0
         self.commands = 0
 
-    def submit(self, events: list[Event], meta: dict[str, Any],
-               extra: Callable[[sqlite3.Connection], None] | None = None) -> asyncio.Future[list[int]]:
+    def submit(
+        self, events: list[Event], meta: dict[str, Any], extra: Callable[[sqlite3.Connection], None] | None = None
+    ) -> asyncio.Future[list[int]]:
         """Queue one command's events for the next batch (see the module docstring)."""
         future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         # A caller that went away (client disconnected) must not leave an unread error.
@@ -105,7 +114,8 @@ class GroupCommitter:
                 batch, self._queue = self._queue, []
                 try:
                     results = await loop.run_in_executor(
-                        self.writer, self.store.commit_batch, [(p.events, p.meta, p.extra) for p in batch])
+                        self.writer, self.store.commit_batch, [(p.events, p.meta, p.extra) for p in batch]
+                    )
                 except Exception as exc:  # the transaction itself: nothing was written
                     log.exception("commit failed; reloading state from the database")
                     self._fail_all(batch + self._take_queue(), exc)

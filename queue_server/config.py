@@ -67,8 +67,11 @@ class Office:
     ticker: str = _help("Line scrolling at the bottom of the hall display", "")
     ticker_en: str = _help("Ticker line in English", "")
     hours: Hours = _help("Opening hours per weekday", default_factory=Hours)
-    closed_days: list[str] = _help('Dates the office is closed, "YYYY-MM-DD" (Tết, public holidays): '
-                                   "no kiosk tickets and no booking on those days", default_factory=list)
+    closed_days: list[str] = _help(
+        'Dates the office is closed, "YYYY-MM-DD" (Tết, public holidays): '
+        "no kiosk tickets and no booking on those days",
+        default_factory=list,
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -97,10 +100,16 @@ class Server:
     https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False)
     secret_file: str = _help("File holding the cookie signing key (created if missing)", "var/secret.key")
     max_body_bytes: int = _help("Largest accepted request body", 16384)
-    trusted_proxies: list[str] = _help("Reverse proxies (IP addresses or networks) whose X-Forwarded-For and "
-                                       "X-Forwarded-Proto headers are believed; none by default", default_factory=list)
-    allowed_origins: list[str] = _help("Other origins (scheme://host:port) whose pages may send changes; "
-                                       "this server's own address and public_url always may", default_factory=list)
+    trusted_proxies: list[str] = _help(
+        "Reverse proxies (IP addresses or networks) whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed; none by default",
+        default_factory=list,
+    )
+    allowed_origins: list[str] = _help(
+        "Other origins (scheme://host:port) whose pages may send changes; "
+        "this server's own address and public_url always may",
+        default_factory=list,
+    )
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,9 @@ class Queue:
     max_recalls: int = _help("Next on a ticket recalled this often marks it no-show", 2)
     closed_without_start: str = _help(
         'Next on a called ticket never started: "served" (service time from the call) or "absent" (a no-show); '
-        "either way the ticket is marked closed_unstarted (docs/reports.md)", "served")
+        "either way the ticket is marked closed_unstarted (docs/reports.md)",
+        "served",
+    )
 
 
 @dataclass(frozen=True)
@@ -129,15 +140,17 @@ class Display:
     voice: str = _help('"clips" (bundled/own recordings), "webspeech" (a local browser voice) or "off"', "clips")
     chime: bool = _help("Play the chime before each call (also when the voice is off)", True)
     speech_voice: str = _help('With voice = "webspeech": the browser voice name to use (e.g. "Microsoft An")', "")
-    recall_phrase: str = _help("What a recall says before the number (one clip, docs/voice.md)",
-                               "Xin mời lại công dân có số thứ tự")
+    recall_phrase: str = _help(
+        "What a recall says before the number (one clip, docs/voice.md)", "Xin mời lại công dân có số thứ tự"
+    )
 
 
 @dataclass(frozen=True)
 class Booking:
     open: bool = _help("Citizens may book appointments for this service (/book)", False)
     windows: dict[str, list[str]] = _help(
-        'Booking windows per weekday inside opening hours, e.g. { mon = ["08:00-11:00"] }', default_factory=dict)
+        'Booking windows per weekday inside opening hours, e.g. { mon = ["08:00-11:00"] }', default_factory=dict
+    )
     slot_minutes: int = _help("Length of one appointment slot in minutes", 15)
     capacity: int = _help("Citizens the counters serve per slot", 3)
     walk_in_share: float = _help("Share of each slot's capacity kept for walk-ins (0 to 0.9)", 0.0)
@@ -147,9 +160,10 @@ class Booking:
     papers: str = _help("Papers to bring, shown on the confirmation", "")
     papers_en: str = _help("Papers to bring, in English", "")
     prefix: str = _help("Letter printed before appointment ticket numbers ('' : the service's prefix)", "")
-    range: list[int] = _help("Own number range for appointment tickets, not overlapping any other, "
-                             "e.g. [6001, 6999] ([]: the service's)",
-                             default_factory=list)
+    range: list[int] = _help(
+        "Own number range for appointment tickets, not overlapping any other, e.g. [6001, 6999] ([]: the service's)",
+        default_factory=list,
+    )
 
     def window_times(self, weekday: int) -> list[tuple[dt.time, dt.time]]:
         out = []
@@ -185,8 +199,9 @@ class Service:
 class Counter:
     number: int = _help("Counter number, said aloud by the display")
     name: str = _help("Vietnamese name")
-    services: dict[str, str] = _help("Service code -> level (primary, normal, backup; appointment: "
-                                     "only that service's appointment tickets)")
+    services: dict[str, str] = _help(
+        "Service code -> level (primary, normal, backup; appointment: only that service's appointment tickets)"
+    )
     name_en: str = _help("English name", "")
     printer: str = _help("Printer id for slips printed at this counter (apology slips; '' for none)", "")
 
@@ -209,8 +224,10 @@ class RatingTablet:
 @dataclass(frozen=True)
 class Printer:
     id: str = _help("Printer id")
-    url: str = _help("Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://); file:// only "
-                     "a printer device, png:// only a folder inside the folder of config.toml or of the database")
+    url: str = _help(
+        "Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://); file:// only "
+        "a printer device, png:// only a folder inside the folder of config.toml or of the database"
+    )
     width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576)
     profile: str = _help("python-escpos printer profile name ('' for default)", "")
     kanji_off: bool = _help("Send FS . first (Chinese printers starting in Kanji mode)", False)
@@ -222,8 +239,9 @@ class Printer:
 
 @dataclass(frozen=True)
 class Sync:
-    token: str = _help('Bearer token the central sends to pull this office\'s events ("" : sync off); '
-                       'see docs/central.md', "")
+    token: str = _help(
+        'Bearer token the central sends to pull this office\'s events ("" : sync off); see docs/central.md', ""
+    )
     previous_token: str = _help("The token before a rotation, still accepted until the central is updated", "")
     requests_per_minute: int = _help("Most sync requests a minute (429 beyond)", 120)
 
@@ -232,15 +250,21 @@ class Sync:
 # numeric keypad used as the call keypad: KeyboardEvent.code -> action.
 KEYPAD_ACTIONS = ("next", "recall", "start", "done", "no-show", "transfer", "call", "pause")
 KEYPAD_DEFAULT = {
-    "NumpadEnter": "next", "NumpadAdd": "recall", "NumpadMultiply": "start", "NumpadSubtract": "done",
-    "NumpadDecimal": "no-show", "NumpadDivide": "pause",
+    "NumpadEnter": "next",
+    "NumpadAdd": "recall",
+    "NumpadMultiply": "start",
+    "NumpadSubtract": "done",
+    "NumpadDecimal": "no-show",
+    "NumpadDivide": "pause",
 }
 
 
 @dataclass(frozen=True)
 class Keypad:
-    keys: dict[str, str] = _help("USB numeric keypad at the clerk station: key code -> action (docs/screens.md)",
-                                 default_factory=lambda: dict(KEYPAD_DEFAULT))
+    keys: dict[str, str] = _help(
+        "USB numeric keypad at the clerk station: key code -> action (docs/screens.md)",
+        default_factory=lambda: dict(KEYPAD_DEFAULT),
+    )
     digits_call: bool = _help("Numpad digits then the next key call that number", True)
 
 
@@ -256,16 +280,23 @@ class Procedure:
 
 @dataclass(frozen=True)
 class Dossiers:
-    code_pattern: str = _help("Regular expression a whole dossier code must match (a mistyped or misscanned code is "
-                              "refused)", r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
-    code_description: str = _help("The code's shape in words, shown when a code is refused",
-                                  "mã cơ quan, ngày nhận (yymmdd) và số thứ tự, ví dụ 000.00.21.H40-261203-0001")
-    code_description_en: str = _help("The code's shape in English",
-                                     "agency code, date received (yymmdd) and sequence, e.g. 000.00.21.H40-261203-0001")
+    code_pattern: str = _help(
+        "Regular expression a whole dossier code must match (a mistyped or misscanned code is refused)",
+        r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$",
+    )
+    code_description: str = _help(
+        "The code's shape in words, shown when a code is refused",
+        "mã cơ quan, ngày nhận (yymmdd) và số thứ tự, ví dụ 000.00.21.H40-261203-0001",
+    )
+    code_description_en: str = _help(
+        "The code's shape in English",
+        "agency code, date received (yymmdd) and sequence, e.g. 000.00.21.H40-261203-0001",
+    )
     return_service: str = _help("Service code of result-return tickets (kiosk \"Nhận kết quả\"; '' for none)", "")
     require_outcome: bool = _help("A ticket can be finished only after the clerk recorded the visit's outcome", False)
-    procedures_csv: str = _help("CSV file of more procedures (service,code,name,days,papers), relative to "
-                                "config.toml; '' for none", "")
+    procedures_csv: str = _help(
+        "CSV file of more procedures (service,code,name,days,papers), relative to config.toml; '' for none", ""
+    )
 
 
 @dataclass(frozen=True)
@@ -412,11 +443,17 @@ def _validate(cfg: Config) -> None:
                 raise ValueError(text)
             dt.date.fromisoformat(text)
         except ValueError:
-            raise _fail(key, 'phải là một ngày có dạng "YYYY-MM-DD" (ví dụ "2027-02-06")',
-                        'must be a date written "YYYY-MM-DD" (e.g. "2027-02-06")') from None
+            raise _fail(
+                key,
+                'phải là một ngày có dạng "YYYY-MM-DD" (ví dụ "2027-02-06")',
+                'must be a date written "YYYY-MM-DD" (e.g. "2027-02-06")',
+            ) from None
         if text in seen_days:
-            raise _fail(key, f"trùng với office.closed_days[{seen_days[text]}]",
-                        f"duplicates office.closed_days[{seen_days[text]}]")
+            raise _fail(
+                key,
+                f"trùng với office.closed_days[{seen_days[text]}]",
+                f"duplicates office.closed_days[{seen_days[text]}]",
+            )
         seen_days[text] = i
     if not 1 <= cfg.server.port <= 65535:
         raise _fail("server.port", "phải từ 1 đến 65535", "must be 1-65535")
@@ -424,12 +461,18 @@ def _validate(cfg: Config) -> None:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
-            raise _fail(f"server.trusted_proxies[{i}]", "phải là địa chỉ IP hoặc mạng (127.0.0.1, 10.0.0.0/8)",
-                        "must be an IP address or network (127.0.0.1, 10.0.0.0/8)") from None
+            raise _fail(
+                f"server.trusted_proxies[{i}]",
+                "phải là địa chỉ IP hoặc mạng (127.0.0.1, 10.0.0.0/8)",
+                "must be an IP address or network (127.0.0.1, 10.0.0.0/8)",
+            ) from None
     for i, origin in enumerate(cfg.server.allowed_origins):
         if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
-            raise _fail(f"server.allowed_origins[{i}]", "phải có dạng http(s)://máy[:cổng], không có đường dẫn",
-                        "must look like http(s)://host[:port], without a path")
+            raise _fail(
+                f"server.allowed_origins[{i}]",
+                "phải có dạng http(s)://máy[:cổng], không có đường dẫn",
+                "must look like http(s)://host[:port], without a path",
+            )
     if cfg.queue.priority_rule not in ("strict", "interleave"):
         raise _fail("queue.priority_rule", 'phải là "strict" hoặc "interleave"', 'must be "strict" or "interleave"')
     if cfg.queue.interleave < 0:
@@ -451,16 +494,24 @@ def _validate(cfg: Config) -> None:
             raise _fail("backup.daily_at", 'phải có dạng HH:MM hoặc ""', 'must look like HH:MM or ""') from None
     for key in ("token", "previous_token"):
         if 0 < len(getattr(cfg.sync, key)) < 16:
-            raise _fail(f"sync.{key}", "cần ít nhất 16 ký tự (hoặc để trống)", "needs at least 16 characters (or empty)")
+            raise _fail(
+                f"sync.{key}", "cần ít nhất 16 ký tự (hoặc để trống)", "needs at least 16 characters (or empty)"
+            )
     if cfg.sync.requests_per_minute < 1:
         raise _fail("sync.requests_per_minute", "phải ít nhất là 1", "must be at least 1")
     for code, action in cfg.keypad.keys.items():
         if action not in KEYPAD_ACTIONS:
-            raise _fail(f"keypad.keys.{code}", f"việc phải là một trong {', '.join(KEYPAD_ACTIONS)}",
-                        f"action must be one of {', '.join(KEYPAD_ACTIONS)}")
+            raise _fail(
+                f"keypad.keys.{code}",
+                f"việc phải là một trong {', '.join(KEYPAD_ACTIONS)}",
+                f"action must be one of {', '.join(KEYPAD_ACTIONS)}",
+            )
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,31}", code):
-            raise _fail(f"keypad.keys.{code}", 'phải là mã phím như "NumpadEnter", "Numpad0", "F2"',
-                        'must be a key code such as "NumpadEnter", "Numpad0", "F2"')
+            raise _fail(
+                f"keypad.keys.{code}",
+                'phải là mã phím như "NumpadEnter", "Numpad0", "F2"',
+                'must be a key code such as "NumpadEnter", "Numpad0", "F2"',
+            )
     if cfg.alerts.long_wait_minutes < 1:
         raise _fail("alerts.long_wait_minutes", "phải ít nhất là 1", "must be at least 1")
     if not cfg.display.recall_phrase.strip() or len(cfg.display.recall_phrase) > 120:
@@ -476,18 +527,30 @@ def _validate(cfg: Config) -> None:
     for i, s in enumerate(cfg.services):
         key = f"services[{i}]"
         if not _CODE.match(s.code):
-            raise _fail(f"{key}.code", "chỉ gồm chữ in hoa, số, dấu _ (bắt đầu bằng chữ)",
-                        "capital letters, digits and _ only, starting with a letter")
+            raise _fail(
+                f"{key}.code",
+                "chỉ gồm chữ in hoa, số, dấu _ (bắt đầu bằng chữ)",
+                "capital letters, digits and _ only, starting with a letter",
+            )
         if s.code in codes:
-            raise _fail(f"{key}.code", f"mã {s.code} bị trùng với services[{codes[s.code]}]",
-                        f"code {s.code} duplicates services[{codes[s.code]}]")
+            raise _fail(
+                f"{key}.code",
+                f"mã {s.code} bị trùng với services[{codes[s.code]}]",
+                f"code {s.code} duplicates services[{codes[s.code]}]",
+            )
         codes[s.code] = i
         if len(s.range) != 2 or not 0 <= s.range[0] <= s.range[1] <= 999_999:
-            raise _fail(f"{key}.range", "phải là [đầu, cuối] với 0 ≤ đầu ≤ cuối ≤ 999999",
-                        "must be [first, last] with 0 ≤ first ≤ last ≤ 999999")
+            raise _fail(
+                f"{key}.range",
+                "phải là [đầu, cuối] với 0 ≤ đầu ≤ cuối ≤ 999999",
+                "must be [first, last] with 0 ≤ first ≤ last ≤ 999999",
+            )
         if s.prefix and not (len(s.prefix) == 1 and s.prefix in LETTER_NAMES):
-            raise _fail(f"{key}.prefix", "phải là một chữ cái in hoa tiếng Việt (A, B, Đ…)",
-                        "must be one capital letter the voice can read (A, B, Đ…)")
+            raise _fail(
+                f"{key}.prefix",
+                "phải là một chữ cái in hoa tiếng Việt (A, B, Đ…)",
+                "must be one capital letter the voice can read (A, B, Đ…)",
+            )
         if s.daily_cap < 0:
             raise _fail(f"{key}.daily_cap", "không được âm", "must not be negative")
         if s.service_minutes <= 0:
@@ -497,8 +560,11 @@ def _validate(cfg: Config) -> None:
         for j in range(i):
             b = cfg.services[j]
             if a.first <= b.last and b.first <= a.last:
-                raise _fail(f"services[{i}].range", f"trùng khoảng số với services[{j}] ({b.code})",
-                            f"overlaps the number range of services[{j}] ({b.code})")
+                raise _fail(
+                    f"services[{i}].range",
+                    f"trùng khoảng số với services[{j}] ({b.code})",
+                    f"overlaps the number range of services[{j}] ({b.code})",
+                )
 
     numbers: dict[int, int] = {}
     for i, c in enumerate(cfg.counters):
@@ -514,8 +580,11 @@ def _validate(cfg: Config) -> None:
             if code not in codes:
                 raise _fail(f"{key}.services.{code}", "lĩnh vực không tồn tại", "no such service")
             if level not in LEVELS:
-                raise _fail(f"{key}.services.{code}", "mức phải là primary, normal, backup hoặc appointment",
-                            "level must be primary, normal, backup or appointment")
+                raise _fail(
+                    f"{key}.services.{code}",
+                    "mức phải là primary, normal, backup hoặc appointment",
+                    "level must be primary, normal, backup or appointment",
+                )
 
     printer_ids = set()
     for i, p in enumerate(cfg.printers):
@@ -523,7 +592,9 @@ def _validate(cfg: Config) -> None:
             raise _fail(f"printers[{i}].id", "bị trùng", "is a duplicate")
         printer_ids.add(p.id)
         if p.width < 64 or p.width % 8:
-            raise _fail(f"printers[{i}].width", "phải là bội số của 8 (384 hoặc 576)", "must be a multiple of 8 (384 or 576)")
+            raise _fail(
+                f"printers[{i}].width", "phải là bội số của 8 (384 hoặc 576)", "must be a multiple of 8 (384 or 576)"
+            )
         if p.timeout <= 0 or p.stale_after <= 0:
             raise _fail(f"printers[{i}].timeout", "phải lớn hơn 0", "must be greater than 0")
         _validate_printer_url(cfg, f"printers[{i}].url", p.url)
@@ -586,20 +657,29 @@ def _validate_booking(cfg: Config) -> None:
             if not 0 <= getattr(b, name) <= 240:
                 raise _fail(f"{key}.{name}", "phải từ 0 đến 240", "must be 0-240")
         if b.prefix and not (len(b.prefix) == 1 and b.prefix in LETTER_NAMES):
-            raise _fail(f"{key}.prefix", "phải là một chữ cái in hoa tiếng Việt (A, B, Đ…)",
-                        "must be one capital letter the voice can read (A, B, Đ…)")
+            raise _fail(
+                f"{key}.prefix",
+                "phải là một chữ cái in hoa tiếng Việt (A, B, Đ…)",
+                "must be one capital letter the voice can read (A, B, Đ…)",
+            )
         if b.range:
             if len(b.range) != 2 or not 0 <= b.range[0] <= b.range[1] <= 999_999:
-                raise _fail(f"{key}.range", "phải là [đầu, cuối] với 0 ≤ đầu ≤ cuối ≤ 999999",
-                            "must be [first, last] with 0 ≤ first ≤ last ≤ 999999")
+                raise _fail(
+                    f"{key}.range",
+                    "phải là [đầu, cuối] với 0 ≤ đầu ≤ cuối ≤ 999999",
+                    "must be [first, last] with 0 ≤ first ≤ last ≤ 999999",
+                )
             for first, last, other in ranges:
                 if b.range[0] <= last and first <= b.range[1]:
                     raise _fail(f"{key}.range", f"trùng khoảng số với {other}", f"overlaps the number range of {other}")
             ranges.append((b.range[0], b.range[1], key))
         for day, windows in b.windows.items():
             if day not in WEEKDAYS:
-                raise _fail(f"{key}.windows.{day}", "phải là mon, tue, wed, thu, fri, sat hoặc sun",
-                            "must be mon, tue, wed, thu, fri, sat or sun")
+                raise _fail(
+                    f"{key}.windows.{day}",
+                    "phải là mon, tue, wed, thu, fri, sat hoặc sun",
+                    "must be mon, tue, wed, thu, fri, sat or sun",
+                )
             sessions = cfg.office.hours.sessions(WEEKDAYS.index(day))
             for j, text in enumerate(windows):
                 wkey = f"{key}.windows.{day}[{j}]"
@@ -611,14 +691,21 @@ def _validate_booking(cfg: Config) -> None:
                     raise _fail(wkey, "giờ không hợp lệ", "invalid hours")
                 start, end = dt.time(h1, m1), dt.time(h2, m2)
                 if not any(a1 <= start and end <= b1 for a1, b1 in sessions):
-                    raise _fail(wkey, "phải nằm trong giờ làm việc (office.hours)",
-                                "must lie inside the opening hours (office.hours)")
+                    raise _fail(
+                        wkey,
+                        "phải nằm trong giờ làm việc (office.hours)",
+                        "must lie inside the opening hours (office.hours)",
+                    )
                 if _minutes(end) - _minutes(start) < b.slot_minutes:
-                    raise _fail(wkey, "ngắn hơn một khung giờ hẹn (slot_minutes)",
-                                "is shorter than one slot (slot_minutes)")
+                    raise _fail(
+                        wkey, "ngắn hơn một khung giờ hẹn (slot_minutes)", "is shorter than one slot (slot_minutes)"
+                    )
         if b.open and not b.windows:
-            raise _fail(f"{key}.windows", "cần ít nhất một khung giờ khi mở đặt lịch",
-                        "at least one window is needed when booking is open")
+            raise _fail(
+                f"{key}.windows",
+                "cần ít nhất một khung giờ khi mở đặt lịch",
+                "at least one window is needed when booking is open",
+            )
 
 
 def data_folders(cfg: Config) -> list[Path]:
@@ -643,8 +730,11 @@ def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
         folders = data_folders(cfg)
         if not any(inside == f or f in inside.parents for f in folders):
             where = " / ".join(str(f) for f in folders)
-            raise _fail(key, f"thư mục png:// phải nằm trong thư mục dữ liệu ({where})",
-                        f"a png:// folder must be inside the data folder ({where})")
+            raise _fail(
+                key,
+                f"thư mục png:// phải nằm trong thư mục dữ liệu ({where})",
+                f"a png:// folder must be inside the data folder ({where})",
+            )
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
@@ -663,12 +753,15 @@ def load_config(path: str | Path) -> Config:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"Không đọc được tệp cấu hình {p}: {e.strerror}",
-                          f"Cannot read config file {p}: {e.strerror}", key="config") from None
+        raise ConfigError(
+            f"Không đọc được tệp cấu hình {p}: {e.strerror}", f"Cannot read config file {p}: {e.strerror}", key="config"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="config") from None
+        raise ConfigError(
+            f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="config"
+        ) from None
     return parse_config(data, p)
 
 

@@ -12,16 +12,30 @@ from .config import Config
 # (field, Vietnamese name) shown for each kind of item; fields not listed are compared too,
 # under their own name.
 _NAMES = {
-    "office": {"name": "Tên cơ quan", "name_en": "Tên cơ quan (tiếng Anh)", "ticker": "Dòng chữ chạy",
-               "ticker_en": "Dòng chữ chạy (tiếng Anh)"},
-    "services": {"name": "tên", "name_en": "tên tiếng Anh", "range": "dãy số", "prefix": "chữ đầu",
-                 "daily_cap": "giới hạn/ngày", "service_minutes": "phút/người"},
+    "office": {
+        "name": "Tên cơ quan",
+        "name_en": "Tên cơ quan (tiếng Anh)",
+        "ticker": "Dòng chữ chạy",
+        "ticker_en": "Dòng chữ chạy (tiếng Anh)",
+    },
+    "services": {
+        "name": "tên",
+        "name_en": "tên tiếng Anh",
+        "range": "dãy số",
+        "prefix": "chữ đầu",
+        "daily_cap": "giới hạn/ngày",
+        "service_minutes": "phút/người",
+    },
     "counters": {"name": "tên", "name_en": "tên tiếng Anh", "services": "lĩnh vực"},
     "kiosks": {"name": "tên", "token": "mã thiết bị", "printer": "máy in"},
     "printers": {"url": "địa chỉ", "width": "độ rộng", "profile": "mẫu máy in", "footer": "dòng cuối vé"},
 }
-_ITEM = {"services": ("lĩnh vực", "code"), "counters": ("quầy", "number"), "kiosks": ("kiosk", "id"),
-         "printers": ("máy in", "id")}
+_ITEM = {
+    "services": ("lĩnh vực", "code"),
+    "counters": ("quầy", "number"),
+    "kiosks": ("kiosk", "id"),
+    "printers": ("máy in", "id"),
+}
 _SECRET = {"token", "agent_token"}
 
 

@@ -46,8 +46,9 @@ def parse_text(text: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
     except TOMLKitError as e:
-        raise ConfigError(f"config.toml: lỗi cú pháp TOML: {e}", f"config.toml: TOML syntax error: {e}",
-                          key="config") from None
+        raise ConfigError(
+            f"config.toml: lỗi cú pháp TOML: {e}", f"config.toml: TOML syntax error: {e}", key="config"
+        ) from None
 
 
 def editable(config: Config) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def _defaults(name: str) -> dict[str, Any]:
             out[f.name] = f.default
         elif f.default_factory is not dataclasses.MISSING:  # a nested table such as a service's booking
             value = f.default_factory()
-            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+            out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value  # type: ignore[arg-type]
     return out
 
 
@@ -106,13 +107,21 @@ def _update_table(table: Table, values: dict[str, Any], defaults: dict[str, Any]
 def _sync_list(doc: tomlkit.TOMLDocument, name: str, entries: Any) -> None:
     key = LISTS[name]
     if not isinstance(entries, list) or not all(isinstance(e, dict) and key in e for e in entries):
-        raise BadRequest(f"“{name}” phải là danh sách, mỗi mục có “{key}”.",
-                         f"“{name}” must be a list of tables, each with “{key}”.", key="bad_field", field=name)
+        raise BadRequest(
+            f"“{name}” phải là danh sách, mỗi mục có “{key}”.",
+            f"“{name}” must be a list of tables, each with “{key}”.",
+            key="bad_field",
+            field=name,
+        )
     for i, e in enumerate(entries):
         if isinstance(e[key], bool) or not isinstance(e[key], (str, int)):
             where = f"{name}[{i}].{key}"
-            raise BadRequest(f"“{where}” phải là chữ hoặc số nguyên.", f"“{where}” must be text or a whole number.",
-                             key="bad_field", field=where)
+            raise BadRequest(
+                f"“{where}” phải là chữ hoặc số nguyên.",
+                f"“{where}” must be text or a whole number.",
+                key="bad_field",
+                field=where,
+            )
     wanted = {e[key]: e for e in entries}
     if len(wanted) != len(entries):
         raise BadRequest(f"“{name}”: “{key}” bị trùng.", f"“{name}”: duplicate “{key}”.", key="bad_field", field=name)
@@ -171,14 +180,21 @@ def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[st
     """Apply the admin screen's edit to ``doc`` in place; returns the sections changed."""
     unknown = set(changes) - {"office", *LISTS}
     if unknown:
-        raise BadRequest(f"Không sửa được: {', '.join(sorted(unknown))}.", f"Cannot edit: {', '.join(sorted(unknown))}.",
-                         key="bad_field")
+        raise BadRequest(
+            f"Không sửa được: {', '.join(sorted(unknown))}.",
+            f"Cannot edit: {', '.join(sorted(unknown))}.",
+            key="bad_field",
+        )
     touched = []
     office = changes.get("office")
     if office is not None:
         if not isinstance(office, dict) or set(office) - set(OFFICE_KEYS):
-            raise BadRequest("“office” chỉ sửa được tên và dòng chữ chạy.", "“office”: only names and ticker.",
-                             key="bad_field", field="office")
+            raise BadRequest(
+                "“office” chỉ sửa được tên và dòng chữ chạy.",
+                "“office”: only names and ticker.",
+                key="bad_field",
+                field="office",
+            )
         touched.append("office")
     for name in LISTS:
         if name in changes:
@@ -190,9 +206,12 @@ def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[st
             else:
                 _sync_list(doc, name, changes[name])
         except ConvertError:  # a null inside a list or table: TOML has no null
-            raise BadRequest(f"“{name}” có giá trị không ghi được vào config.toml (null).",
-                             f"“{name}” holds a value config.toml cannot hold (null).", key="bad_field",
-                             field=name) from None
+            raise BadRequest(
+                f"“{name}” có giá trị không ghi được vào config.toml (null).",
+                f"“{name}” holds a value config.toml cannot hold (null).",
+                key="bad_field",
+                field=name,
+            ) from None
     return touched
 
 
@@ -211,17 +230,30 @@ def check_disk_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
         table = data.get(section)
         return table.get(name, default) if isinstance(table, dict) else default
 
-    pairs = [(f"server.{f.name}", getattr(current.server, f.name),
-              edited("server", f.name, f.default if f.default is not dataclasses.MISSING
-                     else f.default_factory()))  # type: ignore[operator]
-             for f in dataclasses.fields(current.server)]
-    pairs += [("backup.dir", current.backup.dir, edited("backup", "dir", Backup.dir)),
-              ("display.clips_dir", current.display.clips_dir, edited("display", "clips_dir", Display.clips_dir))]
+    pairs = [
+        (
+            f"server.{f.name}",
+            getattr(current.server, f.name),
+            edited(
+                "server",
+                f.name,
+                f.default if f.default is not dataclasses.MISSING else f.default_factory(),  # type: ignore[operator]
+            ),
+        )
+        for f in dataclasses.fields(current.server)
+    ]
+    pairs += [
+        ("backup.dir", current.backup.dir, edited("backup", "dir", Backup.dir)),
+        ("display.clips_dir", current.display.clips_dir, edited("display", "clips_dir", Display.clips_dir)),
+    ]
     for key, before, after in pairs:
         if before != after:
-            raise BadRequest(f"“{key}” chỉ sửa được trong tệp config.toml trên máy chủ, không qua trang quản trị.",
-                             f"“{key}” can only be changed in config.toml on the server, not from the web.",
-                             key="disk_only", field=key)
+            raise BadRequest(
+                f"“{key}” chỉ sửa được trong tệp config.toml trên máy chủ, không qua trang quản trị.",
+                f"“{key}” can only be changed in config.toml on the server, not from the web.",
+                key="disk_only",
+                field=key,
+            )
 
 
 def validate(doc: tomlkit.TOMLDocument, path: Path) -> Config:

@@ -50,7 +50,8 @@ class DatabaseLock:
                 "đang chạy?). Hãy dừng tiến trình đó trước, hoặc dùng một tệp dữ liệu khác.",
                 f"The database {self.database} is in use by process PID {holder} (a motcua server running?). "
                 "Stop that process first, or use another database file.",
-                database=str(self.database), pid=holder,
+                database=str(self.database),
+                pid=holder,
             ) from None
         f.seek(0)
         f.truncate()

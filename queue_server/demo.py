@@ -19,8 +19,8 @@ from starlette.applications import Starlette
 
 from . import auth, dossier_demo
 from .config import Config
-from .engine import TicketState
 from .dblock import DatabaseLock
+from .engine import TicketState
 from .errors import Conflict, MotcuaError
 from .office import Office
 from .store import Store, is_demo_database
@@ -69,8 +69,10 @@ async def simulate(office: Office, rng: random.Random, step: float = 0.25) -> No
             code = rng.choices(codes, weights)[0]
             priority = config.queue.priority_enabled and rng.random() < 0.12
             token = secrets.token_urlsafe(16)
-            await _try(office, lambda e, t, c=code, p=priority, k=token: e.issue(t, service=c, token=k, priority=p,
-                                                                                   kiosk=kiosk))
+            await _try(
+                office,
+                lambda e, t, c=code, p=priority, k=token: e.issue(t, service=c, token=k, priority=p, kiosk=kiosk),
+            )
             next_arrival = now + dt.timedelta(seconds=rng.expovariate(1 / SIMULATED_SECONDS_PER_ARRIVAL))
         for c in config.counters:
             if now < busy_until[c.number]:
@@ -95,8 +97,9 @@ async def simulate(office: Office, rng: random.Random, step: float = 0.25) -> No
                 await dossier_demo.record_visit(office, held, c.number, staff, rng)
                 await _try(office, lambda e, t, n=c.number, s=staff: e.finish(t, n, s))
                 if rng.random() < 0.7:
-                    level = rng.choices(range(1, config.rating.levels + 1),
-                                        [1] * (config.rating.levels - 2) + [6, 4])[0]
+                    level = rng.choices(range(1, config.rating.levels + 1), [1] * (config.rating.levels - 2) + [6, 4])[
+                        0
+                    ]
                     await _try(office, lambda e, t, i=held.id, lv=level: e.rate(t, i, lv))
             await _try(office, lambda e, t, n=c.number, s=staff: e.call_next(t, n, s))
             busy_until[c.number] = now + dt.timedelta(seconds=rng.uniform(20, 60))
@@ -109,8 +112,9 @@ async def _try(office: Office, command) -> None:  # type: ignore[no-untyped-def]
         log.debug("demo step refused: %s", e.message_en)
 
 
-def demo_app(config: Config, *, speed: float = 20.0, database: Path | None = None,
-             seed: int | None = None) -> Starlette:
+def demo_app(
+    config: Config, *, speed: float = 20.0, database: Path | None = None, seed: int | None = None
+) -> Starlette:
     from .app import create_app
 
     # The simulated day runs past closing time; keep the kiosk open for the demo.
@@ -119,10 +123,14 @@ def demo_app(config: Config, *, speed: float = 20.0, database: Path | None = Non
     # Only ever recreate a database an earlier demo made, and never one in use.
     DatabaseLock(database).release()  # in use: DatabaseInUse, naming the database and the PID
     if database.exists() and not is_demo_database(database):
-        raise Conflict(f"{database} không phải cơ sở dữ liệu demo: motcua demo chỉ tạo lại tệp do chính nó tạo. "
-                       "Hãy chọn một tệp khác với --database.",
-                       f"{database} is not a demo database: motcua demo only recreates a file it made itself. "
-                       "Choose another file with --database.", key="not_a_demo_database", database=str(database))
+        raise Conflict(
+            f"{database} không phải cơ sở dữ liệu demo: motcua demo chỉ tạo lại tệp do chính nó tạo. "
+            "Hãy chọn một tệp khác với --database.",
+            f"{database} is not a demo database: motcua demo only recreates a file it made itself. "
+            "Choose another file with --database.",
+            key="not_a_demo_database",
+            database=str(database),
+        )
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     store = Store(database)
@@ -137,8 +145,12 @@ def demo_app(config: Config, *, speed: float = 20.0, database: Path | None = Non
     store.close()
     from .appointments_api import simulate as simulate_bookings
 
-    return create_app(config, database=database, clock=clock,
-                      background=[lambda office: simulate(office, rng),
-                                  lambda office: simulate_bookings(office, random.Random(rng.random()))])
-
-
+    return create_app(
+        config,
+        database=database,
+        clock=clock,
+        background=[
+            lambda office: simulate(office, rng),
+            lambda office: simulate_bookings(office, random.Random(rng.random())),
+        ],
+    )

@@ -56,14 +56,28 @@ def _code(request: Request) -> str:
 
 # ---------------------------------------------------------------------- public
 
+
 async def list_procedures(request: Request) -> JSONResponse:
     config = _office(request).config
     service = request.query_params.get("service")
     if service is not None and service not in {s.code for s in config.services}:
         raise NotFound(f"Không có lĩnh vực {service[:16]}.", f"No service {service[:16]}.", key="service_not_found")
     items = procedures.for_service(config, service) if service else config.procedures
-    return JSONResponse({"procedures": [{"code": p.code, "name": p.name, "name_en": p.name_en or p.name,
-                                         "service": p.service, "days": p.days, "papers": p.papers} for p in items]})
+    return JSONResponse(
+        {
+            "procedures": [
+                {
+                    "code": p.code,
+                    "name": p.name,
+                    "name_en": p.name_en or p.name,
+                    "service": p.service,
+                    "days": p.days,
+                    "papers": p.papers,
+                }
+                for p in items
+            ]
+        }
+    )
 
 
 async def get_dossier(request: Request) -> JSONResponse:
@@ -87,20 +101,26 @@ async def ticket_dossiers(request: Request) -> JSONResponse:
 
 # ---------------------------------------------------------------------- the counter
 
+
 def _held(desk: DossierDesk, n: int) -> dict[str, Any]:
     engine = desk.office.engine
     c = engine.counters[n]
     t = engine.tickets.get(c.ticket_id) if c.ticket_id else None
     if t is None:
-        raise Conflict(f"Quầy {n} không giữ vé nào: hãy gọi số trước.", f"Counter {n} holds no ticket: call one first.",
-                       key="no_ticket")
+        raise Conflict(
+            f"Quầy {n} không giữ vé nào: hãy gọi số trước.",
+            f"Counter {n} holds no ticket: call one first.",
+            key="no_ticket",
+        )
     return t.to_dict()
 
 
 def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
     conn, today = desk.read(), desk.today()
-    return {"dossiers": [dossiers.staff_view(desk.config, d, today) for d in dossiers.of_ticket(conn, ticket_id)],
-            "outcomes": dossiers.outcomes_of_ticket(conn, ticket_id)}
+    return {
+        "dossiers": [dossiers.staff_view(desk.config, d, today) for d in dossiers.of_ticket(conn, ticket_id)],
+        "outcomes": dossiers.outcomes_of_ticket(conn, ticket_id),
+    }
 
 
 async def counter_dossiers(request: Request) -> JSONResponse:
@@ -113,8 +133,10 @@ async def counter_dossiers(request: Request) -> JSONResponse:
     body: dict[str, Any] = {"ticket": public_ticket(t.to_dict()) if t else None, "dossiers": [], "outcomes": []}
     if t is not None:
         body.update(_visit(desk, t.id))
-        body["due_dates"] = {p.code: desk.calendar().add_working_days(desk.today(), p.days).isoformat()
-                             for p in procedures.for_service(desk.config, t.service)}
+        body["due_dates"] = {
+            p.code: desk.calendar().add_working_days(desk.today(), p.days).isoformat()
+            for p in procedures.for_service(desk.config, t.service)
+        }
     return JSONResponse(body)
 
 
@@ -128,8 +150,12 @@ async def record_outcome(request: Request) -> JSONResponse:
     body = await read_json(request)
     outcome = get_str(body, "outcome", max_len=16) or "received"
     if outcome not in dossiers.OUTCOMES:
-        raise BadRequest(f"Kết quả “{outcome}” không hợp lệ.", f"Unknown outcome “{outcome}”.", key="bad_outcome",
-                         allowed=list(dossiers.OUTCOMES))
+        raise BadRequest(
+            f"Kết quả “{outcome}” không hợp lệ.",
+            f"Unknown outcome “{outcome}”.",
+            key="bad_outcome",
+            allowed=list(dossiers.OUTCOMES),
+        )
     code: str | None = None
     if outcome != "guidance" and (outcome != "papers" or body.get("code") not in (None, "")):
         code = dossiers.check_code(office.config, body.get("code"))
@@ -143,13 +169,24 @@ async def record_outcome(request: Request) -> JSONResponse:
         _, today, at = desk.now()
         common = {"today": today, "at": at, "ticket": ticket, "staff": staff, "counter": n}
         if outcome == "received":
-            return dossiers.receive(conn, office.config, code=code, procedure=procedure, due=due,  # type: ignore[arg-type]
-                                    **common)
+            return dossiers.receive(
+                conn,
+                office.config,
+                code=code,  # type: ignore[arg-type]
+                procedure=procedure,  # type: ignore[arg-type]
+                due=due,
+                **common,
+            )
         if outcome == "papers":
             return dossiers.papers(conn, office.config, code=code, procedure=procedure, **common)
         if outcome == "returned":
-            return dossiers.mark_returned(conn, office.config, code=code, procedure=procedure,  # type: ignore[arg-type]
-                                          **common)
+            return dossiers.mark_returned(
+                conn,
+                office.config,
+                code=code,  # type: ignore[arg-type]
+                procedure=procedure,
+                **common,
+            )
         dossiers.guidance(conn, at=common["at"], ticket=ticket, staff=staff, counter=n)
         return None
 
@@ -157,12 +194,16 @@ async def record_outcome(request: Request) -> JSONResponse:
     ticket_id = office.engine.counters[n].ticket_id
     if d is not None:
         desk.publish(f"dossier_{outcome}", d, counter=n)
-    answer = {"outcome": outcome, "dossier": dossiers.staff_view(office.config, d, desk.today()) if d else None,
-              **(_visit(desk, ticket_id) if ticket_id else {"dossiers": [], "outcomes": []})}
+    answer = {
+        "outcome": outcome,
+        "dossier": dossiers.staff_view(office.config, d, desk.today()) if d else None,
+        **(_visit(desk, ticket_id) if ticket_id else {"dossiers": [], "outcomes": []}),
+    }
     return JSONResponse(answer, status_code=201)
 
 
 # ---------------------------------------------------------------------- staff
+
 
 async def _ready(desk: DossierDesk, codes: list[str], body: dict[str, Any], staff: str) -> list[dict[str, Any]]:
     on = dossiers.parse_day(body["ready_on"], "ready_on") if body.get("ready_on") not in (None, "") else None
@@ -170,8 +211,11 @@ async def _ready(desk: DossierDesk, codes: list[str], body: dict[str, Any], staf
     def write(conn: Any) -> list[tuple[dict[str, Any], bool]]:
         _, today, at = desk.now()
         if on is not None and on > today:
-            raise BadRequest("Ngày có kết quả không được sau hôm nay.", "The ready date cannot be in the future.",
-                             key="bad_ready_date")
+            raise BadRequest(
+                "Ngày có kết quả không được sau hôm nay.",
+                "The ready date cannot be in the future.",
+                key="bad_ready_date",
+            )
         for code in codes:
             dossiers.require(conn, code)
         return [dossiers.mark_ready(conn, code=code, on=on or today, at=at, staff=staff) for code in codes]
@@ -199,8 +243,12 @@ async def mark_ready_bulk(request: Request) -> JSONResponse:
     body = await read_json(request, limit=MAX_BULK * 80)
     raw = body.get("codes")
     if not isinstance(raw, list) or not raw or len(raw) > MAX_BULK:
-        raise BadRequest(f"“codes” phải là danh sách 1–{MAX_BULK} mã hồ sơ.",
-                         f"“codes” must be a list of 1-{MAX_BULK} dossier codes.", key="bad_field", field="codes")
+        raise BadRequest(
+            f"“codes” phải là danh sách 1–{MAX_BULK} mã hồ sơ.",
+            f"“codes” must be a list of 1-{MAX_BULK} dossier codes.",
+            key="bad_field",
+            field="codes",
+        )
     codes = list(dict.fromkeys(dossiers.check_code(desk.config, c) for c in raw))
     views = await _ready(desk, codes, body, user["username"])
     await desk.office.audit(user, "dossiers_ready", codes=codes, changed=sum(v["changed"] for v in views))
@@ -217,14 +265,16 @@ async def extend(request: Request) -> JSONResponse:
 
     def write(conn: Any) -> dict[str, Any]:
         _, today, at = desk.now()
-        return dossiers.extend(conn, code=code, new_due=new_due, reason=reason, today=today, at=at,
-                               staff=user["username"])
+        return dossiers.extend(
+            conn, code=code, new_due=new_due, reason=reason, today=today, at=at, staff=user["username"]
+        )
 
     d = await desk.write(write)
     desk.publish("dossier_extended", d)
     await desk.office.audit(user, "dossier_extended", code=code, due_date=d["new_due_date"], reason=d["extend_reason"])
-    return JSONResponse({"dossier": dossiers.staff_view(desk.config, d, desk.today()),
-                         "apology_url": f"/dossiers/{code}/apology"})
+    return JSONResponse(
+        {"dossier": dossiers.staff_view(desk.config, d, desk.today()), "apology_url": f"/dossiers/{code}/apology"}
+    )
 
 
 async def withdraw(request: Request) -> JSONResponse:
@@ -253,12 +303,19 @@ async def list_dossiers(request: Request) -> JSONResponse:
     if text:
         where.append("code LIKE ? ESCAPE '\\'")
         params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    rows = desk.read().execute(
-        f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers {'WHERE ' + ' AND '.join(where) if where else ''} "
-        f"ORDER BY received_at DESC, code LIMIT {LIST_LIMIT}", params).fetchall()
+    rows = (
+        desk.read()
+        .execute(
+            f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"ORDER BY received_at DESC, code LIMIT {LIST_LIMIT}",
+            params,
+        )
+        .fetchall()
+    )
     today = desk.today()
-    return JSONResponse({"dossiers": [dossiers.staff_view(desk.config, dict(zip(dossiers.COLUMNS, r)), today)
-                                      for r in rows]})
+    return JSONResponse(
+        {"dossiers": [dossiers.staff_view(desk.config, dict(zip(dossiers.COLUMNS, r)), today) for r in rows]}
+    )
 
 
 async def get_alerts(request: Request) -> JSONResponse:
@@ -281,12 +338,19 @@ async def import_csv(request: Request) -> JSONResponse:
         d = dossiers.get(desk.read(), change["code"])
         if d is not None:
             desk.publish(f"dossier_{change['to']}", d)
-    await desk.office.audit(user, "dossiers_import", rows=result["rows"], changed=result["changed"],
-                            unchanged=result["unchanged"], unknown=result["unknown"])
+    await desk.office.audit(
+        user,
+        "dossiers_import",
+        rows=result["rows"],
+        changed=result["changed"],
+        unchanged=result["unchanged"],
+        unknown=result["unknown"],
+    )
     return JSONResponse(result)
 
 
 # ---------------------------------------------------------------------- the kiosk
+
 
 async def check_in(request: Request) -> JSONResponse:
     """A result-return ticket for a ready dossier; the same code again answers the same
@@ -302,13 +366,20 @@ async def check_in(request: Request) -> JSONResponse:
         raise Conflict(f"Hồ sơ {code}: {vi}.", f"Dossier {code}: {en}.", key="already_returned", status=d["status"])
     if d["status"] != dossiers.Status.READY:
         due = dossiers.effective_due(d)
-        raise NotReady(f"Hồ sơ {code} chưa có kết quả. Ngày hẹn trả: {dossiers.vn_date(due)}.",
-                       f"Dossier {code} is not ready yet. Due date: {dossiers.vn_date(due)}.",
-                       due_date=d["due_date"], new_due_date=d["new_due_date"], status=d["status"])
+        raise NotReady(
+            f"Hồ sơ {code} chưa có kết quả. Ngày hẹn trả: {dossiers.vn_date(due)}.",
+            f"Dossier {code} is not ready yet. Due date: {dossiers.vn_date(due)}.",
+            due_date=d["due_date"],
+            new_due_date=d["new_due_date"],
+            status=d["status"],
+        )
     service = office.config.dossiers.return_service or d["service"]
     if not service:
-        raise Conflict("Văn phòng chưa cấu hình lĩnh vực trả kết quả.", "No result-return service is configured.",
-                       key="no_return_service")
+        raise Conflict(
+            "Văn phòng chưa cấu hình lĩnh vực trả kết quả.",
+            "No result-return service is configured.",
+            key="no_return_service",
+        )
     printing = request.app.state.printing
     print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None
     token = secrets.token_urlsafe(16)
@@ -333,10 +404,19 @@ async def check_in(request: Request) -> JSONResponse:
     svc = office.config.service(ticket.service)
     data = ticket.to_dict()
     result = {
-        "ticket": public_ticket(data), "id": ticket.id, "number": ticket.number, "label": ticket.label,
-        "service": ticket.service, "service_name": svc.name, "service_name_en": svc.name_en,
-        "priority": ticket.priority, "people_ahead": ticket.people_ahead, "estimated_wait_s": ticket.estimated_wait_s,
-        "issued_at": data["issued_at"], "token": ticket.token, "status_url": status_url(request, ticket.token),
+        "ticket": public_ticket(data),
+        "id": ticket.id,
+        "number": ticket.number,
+        "label": ticket.label,
+        "service": ticket.service,
+        "service_name": svc.name,
+        "service_name_en": svc.name_en,
+        "priority": ticket.priority,
+        "people_ahead": ticket.people_ahead,
+        "estimated_wait_s": ticket.estimated_wait_s,
+        "issued_at": data["issued_at"],
+        "token": ticket.token,
+        "status_url": status_url(request, ticket.token),
         "print": printing.job_status(ticket.id) if printing else {"state": "none"},
         "dossier": dossiers.public_view(office.config, dossiers.require(desk.read(), code), desk.today()),
     }
@@ -349,8 +429,11 @@ async def page_apology(request: Request) -> Response:
     desk = _desk(request)
     auth.require_user(request, desk.office.store)
     d = dossiers.require(desk.read(), _code(request))
-    return Response(apology_html(desk.config, d, desk.today()), media_type="text/html; charset=utf-8",
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        apology_html(desk.config, d, desk.today()),
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def apology_print(request: Request) -> JSONResponse:
@@ -362,8 +445,12 @@ async def apology_print(request: Request) -> JSONResponse:
     body = await read_json(request)
     counter = body.get("counter")
     if isinstance(counter, bool) or not isinstance(counter, int):
-        raise BadRequest("Hãy chọn quầy có máy in.", "Choose the counter whose printer prints the slip.",
-                         key="bad_field", field="counter")
+        raise BadRequest(
+            "Hãy chọn quầy có máy in.",
+            "Choose the counter whose printer prints the slip.",
+            key="bad_field",
+            field="counter",
+        )
     d = dossiers.require(desk.read(), code)
     result = await print_apology(desk.office, d, counter, desk.today())
     await desk.office.audit(user, "apology_printed", code=code, counter=counter)

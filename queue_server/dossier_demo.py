@@ -45,28 +45,46 @@ def seed_history(store: Store, config: Config, rng: random.Random, today: dt.dat
                 p = rng.choice(procs)
                 due = calendar.add_working_days(day, p.days)
                 d: dict[str, Any] = {c: None for c in dossiers.COLUMNS} | {
-                    "code": _code(day, n), "procedure": p.code, "service": p.service, "received_on": day.isoformat(),
-                    "received_at": f"{day}T09:00:00+07:00", "due_date": due.isoformat(), "staff": rng.choice(staff),
-                    "status": "received", "updated_at": f"{day}T09:00:00+07:00"}
+                    "code": _code(day, n),
+                    "procedure": p.code,
+                    "service": p.service,
+                    "received_on": day.isoformat(),
+                    "received_at": f"{day}T09:00:00+07:00",
+                    "due_date": due.isoformat(),
+                    "staff": rng.choice(staff),
+                    "status": "received",
+                    "updated_at": f"{day}T09:00:00+07:00",
+                }
                 late = p.days >= 5 and rng.random() < 0.02
-                ready = due + dt.timedelta(days=rng.randint(1, 6)) if late else \
-                    day + dt.timedelta(days=rng.randint(0, max(0, (due - day).days)))
+                ready = (
+                    due + dt.timedelta(days=rng.randint(1, 6))
+                    if late
+                    else day + dt.timedelta(days=rng.randint(0, max(0, (due - day).days)))
+                )
                 if late and rng.random() < 0.5:
-                    d |= {"new_due_date": (due + dt.timedelta(days=7)).isoformat(),
-                          "extend_reason": rng.choice(LATE_REASONS), "extended_at": f"{due}T10:00:00+07:00"}
+                    d |= {
+                        "new_due_date": (due + dt.timedelta(days=7)).isoformat(),
+                        "extend_reason": rng.choice(LATE_REASONS),
+                        "extended_at": f"{due}T10:00:00+07:00",
+                    }
                 if ready < today:
                     collected = ready + dt.timedelta(days=rng.randint(0, 5))
-                    d |= {"status": "returned" if collected < today else "ready", "ready_on": ready.isoformat(),
-                          "returned_at": f"{collected}T10:00:00+07:00" if collected < today else None}
+                    d |= {
+                        "status": "returned" if collected < today else "ready",
+                        "ready_on": ready.isoformat(),
+                        "returned_at": f"{collected}T10:00:00+07:00" if collected < today else None,
+                    }
                 elif rng.random() < 0.05:
                     d["status"] = "papers"
                 rows.append(d)
         day += dt.timedelta(days=1)
 
     def write(conn: Any) -> None:
-        conn.executemany(f"INSERT OR REPLACE INTO dossiers ({', '.join(dossiers.COLUMNS)}) "
-                         f"VALUES ({', '.join('?' * len(dossiers.COLUMNS))})",
-                         [[d[c] for c in dossiers.COLUMNS] for d in rows])
+        conn.executemany(
+            f"INSERT OR REPLACE INTO dossiers ({', '.join(dossiers.COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(dossiers.COLUMNS))})",
+            [[d[c] for c in dossiers.COLUMNS] for d in rows],
+        )
 
     store.write(write)
     return len(rows)

@@ -71,8 +71,13 @@ class DossierDesk:
             return await self.office.in_writer(self.office.store.write, fn)
 
     def publish(self, kind: str, dossier: dict[str, Any], **extra: Any) -> None:
-        msg = {"type": kind, "kind": kind, "at": self.office.clock().isoformat(),
-               "dossier": dossiers.staff_view(self.config, dossier, self.today()), **extra}
+        msg = {
+            "type": kind,
+            "kind": kind,
+            "at": self.office.clock().isoformat(),
+            "dossier": dossiers.staff_view(self.config, dossier, self.today()),
+            **extra,
+        }
         self.office.hub.publish({"staff": json.dumps(msg, ensure_ascii=False)})
 
     # ------------------------------------------------------------------ hooks
@@ -100,15 +105,17 @@ class DossierDesk:
         ticket = engine.tickets.get(status.ticket_id) if status and status.ticket_id else None
         if ticket is None or ticket.state not in (TicketState.CALLED, TicketState.SERVING):
             return
-        if ticket.state is TicketState.CALLED and action != "done" \
-                and ticket.recalls >= self.config.queue.max_recalls:
+        if ticket.state is TicketState.CALLED and action != "done" and ticket.recalls >= self.config.queue.max_recalls:
             return  # Next marks it a no-show: nobody was served
         if not dossiers.has_outcome(self.read(), ticket.id):
-            raise Conflict(f"Hãy ghi kết quả của lượt số {ticket.label} (nhận hồ sơ, hướng dẫn, yêu cầu bổ sung "
-                           "hoặc trả kết quả) trước khi kết thúc.",
-                           f"Record the outcome of ticket {ticket.label} (dossier received, guidance, papers "
-                           "requested or result returned) before finishing it.",
-                           key="outcome_required", ticket=ticket.label)
+            raise Conflict(
+                f"Hãy ghi kết quả của lượt số {ticket.label} (nhận hồ sơ, hướng dẫn, yêu cầu bổ sung "
+                "hoặc trả kết quả) trước khi kết thúc.",
+                f"Record the outcome of ticket {ticket.label} (dossier received, guidance, papers "
+                "requested or result returned) before finishing it.",
+                key="outcome_required",
+                ticket=ticket.label,
+            )
 
     # ------------------------------------------------------------------ reads
 
@@ -117,10 +124,15 @@ class DossierDesk:
         their current date: the apology's new date when there is one)."""
         today = self.today()
         soon = self.calendar().add_working_days(today, 2).isoformat()
-        rows = self.read().execute(
-            f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers WHERE status IN ('received', 'papers') "
-            "AND coalesce(new_due_date, due_date) <= ? ORDER BY coalesce(new_due_date, due_date), code",
-            (soon,)).fetchall()
+        rows = (
+            self.read()
+            .execute(
+                f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers WHERE status IN ('received', 'papers') "
+                "AND coalesce(new_due_date, due_date) <= ? ORDER BY coalesce(new_due_date, due_date), code",
+                (soon,),
+            )
+            .fetchall()
+        )
         out: dict[str, list[dict[str, Any]]] = {"due_today": [], "overdue": [], "due_soon": []}
         iso = today.isoformat()
         for row in rows:

@@ -40,21 +40,46 @@ MAX_ROWS = 200_000
 _HEADERS = {
     "code": ("code", "ma", "ma_ho_so", "so_ho_so", "ma_hs", "dossier", "dossier_code"),
     "status": ("status", "trang_thai", "tinh_trang", "trang_thai_ho_so"),
-    "finished": ("finished", "finished_date", "finished_on", "ngay_hoan_thanh", "ngay_co_ket_qua",
-                 "ngay_tra_ket_qua", "ngay_ket_thuc", "ngay_giai_quyet"),
+    "finished": (
+        "finished",
+        "finished_date",
+        "finished_on",
+        "ngay_hoan_thanh",
+        "ngay_co_ket_qua",
+        "ngay_tra_ket_qua",
+        "ngay_ket_thuc",
+        "ngay_giai_quyet",
+    ),
 }
 _STATUS = {
-    "ready": ("ready", "da_co_ket_qua", "co_ket_qua", "hoan_thanh", "da_hoan_thanh", "da_giai_quyet",
-              "cho_tra_ket_qua", "da_xu_ly"),
+    "ready": (
+        "ready",
+        "da_co_ket_qua",
+        "co_ket_qua",
+        "hoan_thanh",
+        "da_hoan_thanh",
+        "da_giai_quyet",
+        "cho_tra_ket_qua",
+        "da_xu_ly",
+    ),
     "returned": ("returned", "da_tra", "da_tra_ket_qua", "tra_ket_qua"),
     "withdrawn": ("withdrawn", "rut_ho_so", "da_rut", "da_rut_ho_so", "cong_dan_rut"),
-    "received": ("received", "in_progress", "dang_giai_quyet", "dang_xu_ly", "moi_tiep_nhan", "tiep_nhan",
-                 "cho_bo_sung", "papers", "bo_sung"),
+    "received": (
+        "received",
+        "in_progress",
+        "dang_giai_quyet",
+        "dang_xu_ly",
+        "moi_tiep_nhan",
+        "tiep_nhan",
+        "cho_bo_sung",
+        "papers",
+        "bo_sung",
+    ),
 }
 
 
 def _key(text: str) -> str:
-    """"Ngày có kết quả" → "ngay_co_ket_qua"."""
+    """ "Ngày có kết quả" → "ngay_co_ket_qua"."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
@@ -73,8 +98,9 @@ class Row:
 
 
 def _bad(line: int, vi: str, en: str) -> BadRequest:
-    return BadRequest(f"Dòng {line}: {vi}. Chưa nhập gì.", f"Line {line}: {en}. Nothing was imported.",
-                      key="bad_import", line=line)
+    return BadRequest(
+        f"Dòng {line}: {vi}. Chưa nhập gì.", f"Line {line}: {en}. Nothing was imported.", key="bad_import", line=line
+    )
 
 
 def parse(text: str) -> list[Row]:
@@ -89,9 +115,11 @@ def parse(text: str) -> list[Row]:
     columns = {_HEADER_OF.get(_key(h)): i for i, h in enumerate(header) if _HEADER_OF.get(_key(h))}
     missing = [n for n in ("code", "status") if n not in columns]
     if missing:
-        raise BadRequest(f"Thiếu cột: {', '.join(missing)} (cần mã hồ sơ, trạng thái, ngày hoàn thành).",
-                         f"Missing column(s): {', '.join(missing)} (code, status and finished date are needed).",
-                         key="bad_import")
+        raise BadRequest(
+            f"Thiếu cột: {', '.join(missing)} (cần mã hồ sơ, trạng thái, ngày hoàn thành).",
+            f"Missing column(s): {', '.join(missing)} (code, status and finished date are needed).",
+            key="bad_import",
+        )
     rows: list[Row] = []
     for line, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
@@ -115,8 +143,9 @@ def parse(text: str) -> list[Row]:
             try:
                 finished = dossiers.parse_day(raw.split()[0].split("T")[0], "finished")
             except BadRequest:
-                raise _bad(line, f"ngày “{raw}” không đúng dạng dd/mm/yyyy",
-                           f"date “{raw}” is not dd/mm/yyyy") from None
+                raise _bad(
+                    line, f"ngày “{raw}” không đúng dạng dd/mm/yyyy", f"date “{raw}” is not dd/mm/yyyy"
+                ) from None
         elif status in ("ready", "returned"):
             raise _bad(line, "thiếu ngày hoàn thành", "no finished date")
         rows.append(Row(line, code, status, finished))
@@ -140,8 +169,17 @@ def apply(conn: sqlite3.Connection, rows: list[Row], *, at: str, staff: str | No
             continue
         new["updated_at"] = at
         dossiers._save(conn, new)
-        dossiers.log(conn, at, "imported", row.code, staff=staff, status=new["status"], previous=before,
-                     ready_on=new["ready_on"], line=row.line)
+        dossiers.log(
+            conn,
+            at,
+            "imported",
+            row.code,
+            staff=staff,
+            status=new["status"],
+            previous=before,
+            ready_on=new["ready_on"],
+            line=row.line,
+        )
         changed.append({"code": row.code, "from": before, "to": new["status"], "ready_on": new["ready_on"]})
     return {"changed": changed, "unchanged": unchanged, "unknown": unknown, "rows": len(rows)}
 

@@ -41,16 +41,18 @@ from .reports import MAX_DAYS, NO_GROUP, parse_date
 from .store import connect
 
 KINDS = ("dossiers", "satisfaction")
-GROUPINGS = {"dossiers": ("month", "service", "procedure", "staff"),
-             "satisfaction": ("month", "service", "staff", "counter")}
+GROUPINGS = {
+    "dossiers": ("month", "service", "procedure", "staff"),
+    "satisfaction": ("month", "service", "staff", "counter"),
+}
 CATEGORIES = ("on_time", "late", "pending", "overdue", "withdrawn")
-GROUP_HEADERS = {"month": "Tháng", "service": "Lĩnh vực", "procedure": "Thủ tục", "staff": "Cán bộ",
-                 "counter": "Quầy"}
+GROUP_HEADERS = {"month": "Tháng", "service": "Lĩnh vực", "procedure": "Thủ tục", "staff": "Cán bộ", "counter": "Quầy"}
 # Ratings listed one by one in the JSON answer (the XLSX export lists them all).
 RATINGS_SHOWN = 500
 
 
 # ---------------------------------------------------------------------- Vietnamese numbers
+
 
 def vn_int(n: int) -> str:
     """12439 → "12.439"."""
@@ -78,13 +80,17 @@ def rate(on_time: int, late: int) -> float | None:
 
 def _check(kind: str, date_from: dt.date, date_to: dt.date, by: str) -> None:
     if by not in GROUPINGS[kind]:
-        raise BadRequest(f"Nhóm theo phải là: {', '.join(GROUPINGS[kind])}.",
-                         f"Group by must be one of: {', '.join(GROUPINGS[kind])}.", key="bad_group")
+        raise BadRequest(
+            f"Nhóm theo phải là: {', '.join(GROUPINGS[kind])}.",
+            f"Group by must be one of: {', '.join(GROUPINGS[kind])}.",
+            key="bad_group",
+        )
     if date_to < date_from:
         raise BadRequest("Ngày kết thúc trước ngày bắt đầu.", "The end date is before the start date.", key="bad_range")
     if (date_to - date_from).days >= MAX_DAYS:
-        raise BadRequest("Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (3 years at most).",
-                         key="bad_range")
+        raise BadRequest(
+            "Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (3 years at most).", key="bad_range"
+        )
 
 
 def _names(conn: sqlite3.Connection, config: Config, by: str) -> dict[Any, str]:
@@ -113,25 +119,31 @@ def summary_sentence(date_from: dt.date, date_to: dt.date, received: int, on_tim
         when = f"Năm {date_from.year}"
     else:
         when = f"Từ ngày {vn_date(date_from)} đến ngày {vn_date(date_to)}"
-    return (f"{when} tiếp nhận {vn_int(received)} hồ sơ, giải quyết đúng hạn {vn_int(on_time)} hồ sơ "
-            f"({vn_percent(rate(on_time, late))})")
+    return (
+        f"{when} tiếp nhận {vn_int(received)} hồ sơ, giải quyết đúng hạn {vn_int(on_time)} hồ sơ "
+        f"({vn_percent(rate(on_time, late))})"
+    )
 
 
 # ---------------------------------------------------------------------- the dossier report
 
-def build_dossier_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date,
-                         by: str, today: dt.date) -> dict[str, Any]:
+
+def build_dossier_report(
+    conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date, by: str, today: dt.date
+) -> dict[str, Any]:
     _check("dossiers", date_from, date_to, by)
     now = today.isoformat()
-    column = {"month": "substr(received_on, 1, 7)", "service": "service", "procedure": "procedure",
-              "staff": "staff"}[by]
+    column = {"month": "substr(received_on, 1, 7)", "service": "service", "procedure": "procedure", "staff": "staff"}[
+        by
+    ]
     groups: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(("received", *CATEGORIES), 0))
     late_list = []
     proc_names = {p.code: p.name for p in config.procedures}
     for row in conn.execute(
-            f"SELECT {column}, code, procedure, status, received_on, due_date, new_due_date, ready_on, extend_reason "
-            "FROM dossiers WHERE received_on BETWEEN ? AND ? ORDER BY received_on, code",
-            (date_from.isoformat(), date_to.isoformat())):
+        f"SELECT {column}, code, procedure, status, received_on, due_date, new_due_date, ready_on, extend_reason "
+        "FROM dossiers WHERE received_on BETWEEN ? AND ? ORDER BY received_on, code",
+        (date_from.isoformat(), date_to.isoformat()),
+    ):
         key, code, proc, status, received_on, due, new_due, ready_on, reason = row
         d = {"status": status, "due_date": due, "new_due_date": new_due, "ready_on": ready_on}
         cat = category(d, now)
@@ -139,54 +151,81 @@ def build_dossier_report(conn: sqlite3.Connection, config: Config, date_from: dt
         g["received"] += 1
         g[cat] += 1
         if cat in ("late", "overdue"):
-            late_list.append({"code": code, "procedure": proc, "procedure_name": proc_names.get(proc or "", proc or ""),
-                              "received_on": received_on, "due_date": due, "new_due_date": new_due,
-                              "ready_on": ready_on, "status": status, "reason": reason or "",
-                              "pending": cat == "overdue"})
+            late_list.append(
+                {
+                    "code": code,
+                    "procedure": proc,
+                    "procedure_name": proc_names.get(proc or "", proc or ""),
+                    "received_on": received_on,
+                    "due_date": due,
+                    "new_due_date": new_due,
+                    "ready_on": ready_on,
+                    "status": status,
+                    "reason": reason or "",
+                    "pending": cat == "overdue",
+                }
+            )
     names = _names(conn, config, by)
-    rows = [_finish(key, _label(by, key, names), g) for key, g in sorted(
-        groups.items(), key=lambda kv: (kv[0] is None, str(kv[0])))]
+    rows = [
+        _finish(key, _label(by, key, names), g)
+        for key, g in sorted(groups.items(), key=lambda kv: (kv[0] is None, str(kv[0])))
+    ]
     total = dict.fromkeys(("received", *CATEGORIES), 0)
     for g in groups.values():
         for k in total:
             total[k] += g[k]
     total_row = _finish(None, "Tổng cộng", total)
     return {
-        "kind": "dossiers", "office": config.office.name, "from": date_from.isoformat(), "to": date_to.isoformat(),
-        "by": by, "as_of": now, "rows": rows, "total": total_row, "late": late_list,
+        "kind": "dossiers",
+        "office": config.office.name,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "by": by,
+        "as_of": now,
+        "rows": rows,
+        "total": total_row,
+        "late": late_list,
         "summary": summary_sentence(date_from, date_to, total["received"], total["on_time"], total["late"]),
     }
 
 
 def _finish(key: Any, label: str, g: dict[str, int]) -> dict[str, Any]:
     share = rate(g["on_time"], g["late"])
-    return {"key": key, "label": label, **g, "resolved": g["on_time"] + g["late"], "on_time_rate": share,
-            "on_time_rate_text": vn_percent(share)}
+    return {
+        "key": key,
+        "label": label,
+        **g,
+        "resolved": g["on_time"] + g["late"],
+        "on_time_rate": share,
+        "on_time_rate_text": vn_percent(share),
+    }
 
 
 # ---------------------------------------------------------------------- the satisfaction report
 
-def build_satisfaction_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date,
-                              by: str) -> dict[str, Any]:
+
+def build_satisfaction_report(
+    conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date, by: str
+) -> dict[str, Any]:
     _check("satisfaction", date_from, date_to, by)
     levels = config.rating.levels
     top = levels - config.rating.satisfied_levels
-    column = {"month": "substr(t.day, 1, 7)", "service": "t.service", "staff": "t.staff",
-              "counter": "t.counter"}[by]
+    column = {"month": "substr(t.day, 1, 7)", "service": "t.service", "staff": "t.staff", "counter": "t.counter"}[by]
     groups: dict[Any, dict[str, Any]] = {}
     ratings = []
     dossiers_of: dict[int, list[str]] = defaultdict(list)
     for tid, code in conn.execute(
-            "SELECT DISTINCT l.ticket_id, l.code FROM dossier_log l JOIN tickets t ON t.id = l.ticket_id "
-            "WHERE t.day BETWEEN ? AND ? AND l.code IS NOT NULL ORDER BY l.id",
-            (date_from.isoformat(), date_to.isoformat())):
+        "SELECT DISTINCT l.ticket_id, l.code FROM dossier_log l JOIN tickets t ON t.id = l.ticket_id "
+        "WHERE t.day BETWEEN ? AND ? AND l.code IS NOT NULL ORDER BY l.id",
+        (date_from.isoformat(), date_to.isoformat()),
+    ):
         dossiers_of[tid].append(code)
     for key, tid, day, label, service, counter, staff, rating, rated_at in conn.execute(
-            f"SELECT {column}, t.id, t.day, t.label, t.service, t.counter, t.staff, t.rating, t.rated_at "
-            "FROM tickets t WHERE t.day BETWEEN ? AND ? AND t.state = 'done' ORDER BY t.day, t.id",
-            (date_from.isoformat(), date_to.isoformat())):
-        g = groups.setdefault(key, {"served": 0, "rated": 0, "no_rating": 0, "satisfied": 0,
-                                    "ratings": [0] * levels})
+        f"SELECT {column}, t.id, t.day, t.label, t.service, t.counter, t.staff, t.rating, t.rated_at "
+        "FROM tickets t WHERE t.day BETWEEN ? AND ? AND t.state = 'done' ORDER BY t.day, t.id",
+        (date_from.isoformat(), date_to.isoformat()),
+    ):
+        g = groups.setdefault(key, {"served": 0, "rated": 0, "no_rating": 0, "satisfied": 0, "ratings": [0] * levels})
         g["served"] += 1
         if rating is None:
             g["no_rating"] += 1
@@ -196,24 +235,45 @@ def build_satisfaction_report(conn: sqlite3.Connection, config: Config, date_fro
             g["ratings"][rating - 1] += 1
         if rating > top:
             g["satisfied"] += 1
-        ratings.append({"ticket_id": tid, "day": day, "label": label, "service": service, "counter": counter,
-                        "staff": staff, "rating": rating, "rated_at": rated_at, "dossiers": dossiers_of.get(tid, [])})
+        ratings.append(
+            {
+                "ticket_id": tid,
+                "day": day,
+                "label": label,
+                "service": service,
+                "counter": counter,
+                "staff": staff,
+                "rating": rating,
+                "rated_at": rated_at,
+                "dossiers": dossiers_of.get(tid, []),
+            }
+        )
     names = _names(conn, config, by)
     staff_names = _names(conn, config, "staff")
     for r in ratings:
         r["staff_name"] = staff_names.get(r["staff"], r["staff"] or NO_GROUP)
-    rows = [_sat_row(key, _label(by, key, names), g) for key, g in sorted(
-        groups.items(), key=lambda kv: (kv[0] is None, str(kv[0])))]
+    rows = [
+        _sat_row(key, _label(by, key, names), g)
+        for key, g in sorted(groups.items(), key=lambda kv: (kv[0] is None, str(kv[0])))
+    ]
     total: dict[str, Any] = {"served": 0, "rated": 0, "no_rating": 0, "satisfied": 0, "ratings": [0] * levels}
     for g in groups.values():
         for k in ("served", "rated", "no_rating", "satisfied"):
             total[k] += g[k]
         total["ratings"] = [a + b for a, b in zip(total["ratings"], g["ratings"])]
     return {
-        "kind": "satisfaction", "office": config.office.name, "from": date_from.isoformat(),
-        "to": date_to.isoformat(), "by": by, "rating_levels": levels,
-        "satisfied_levels": config.rating.satisfied_levels, "rows": rows, "total": _sat_row(None, "Tổng cộng", total),
-        "ratings": ratings[-RATINGS_SHOWN:][::-1], "ratings_total": len(ratings), "all_ratings": ratings,
+        "kind": "satisfaction",
+        "office": config.office.name,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "by": by,
+        "rating_levels": levels,
+        "satisfied_levels": config.rating.satisfied_levels,
+        "rows": rows,
+        "total": _sat_row(None, "Tổng cộng", total),
+        "ratings": ratings[-RATINGS_SHOWN:][::-1],
+        "ratings_total": len(ratings),
+        "all_ratings": ratings,
     }
 
 
@@ -224,31 +284,94 @@ def _sat_row(key: Any, label: str, g: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- tables and files
 
+
 def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
     """(sheet name, headers, rows) for every table of ``report``."""
     by = GROUP_HEADERS[report["by"]]
     if report["kind"] == "dossiers":
-        heads = [by, "Tiếp nhận", "Đúng hạn", "Trễ hạn", "Chưa đến hạn", "Quá hạn chưa giải quyết", "Đã rút",
-                 "Tỷ lệ đúng hạn (%)"]
-        lines = [[r["label"], r["received"], r["on_time"], r["late"], r["pending"], r["overdue"], r["withdrawn"],
-                  None if r["on_time_rate"] is None else round(r["on_time_rate"] * 100, 2)]
-                 for r in [*report["rows"], report["total"]]]
-        late = [[d["code"], d["procedure_name"], vn_date(d["received_on"]), vn_date(d["due_date"]),
-                 vn_date(d["new_due_date"]), vn_date(d["ready_on"]),
-                 "Chưa giải quyết" if d["pending"] else "Đã giải quyết", d["reason"]] for d in report["late"]]
-        return [("Hồ sơ", heads, lines),
-                ("Trễ hạn", ["Mã hồ sơ", "Thủ tục", "Ngày nhận", "Hẹn trả", "Hẹn lại", "Có kết quả", "Tình trạng",
-                             "Lý do"], late)]
+        heads = [
+            by,
+            "Tiếp nhận",
+            "Đúng hạn",
+            "Trễ hạn",
+            "Chưa đến hạn",
+            "Quá hạn chưa giải quyết",
+            "Đã rút",
+            "Tỷ lệ đúng hạn (%)",
+        ]
+        lines = [
+            [
+                r["label"],
+                r["received"],
+                r["on_time"],
+                r["late"],
+                r["pending"],
+                r["overdue"],
+                r["withdrawn"],
+                None if r["on_time_rate"] is None else round(r["on_time_rate"] * 100, 2),
+            ]
+            for r in [*report["rows"], report["total"]]
+        ]
+        late = [
+            [
+                d["code"],
+                d["procedure_name"],
+                vn_date(d["received_on"]),
+                vn_date(d["due_date"]),
+                vn_date(d["new_due_date"]),
+                vn_date(d["ready_on"]),
+                "Chưa giải quyết" if d["pending"] else "Đã giải quyết",
+                d["reason"],
+            ]
+            for d in report["late"]
+        ]
+        return [
+            ("Hồ sơ", heads, lines),
+            (
+                "Trễ hạn",
+                ["Mã hồ sơ", "Thủ tục", "Ngày nhận", "Hẹn trả", "Hẹn lại", "Có kết quả", "Tình trạng", "Lý do"],
+                late,
+            ),
+        ]
     levels = report["rating_levels"]
-    heads = [by, "Đã phục vụ", "Có đánh giá", "Không đánh giá", *[f"Mức {i}" for i in range(1, levels + 1)],
-             "Hài lòng", "Tỷ lệ hài lòng (%)"]
-    lines = [[r["label"], r["served"], r["rated"], r["no_rating"], *r["ratings"], r["satisfied"],
-              None if r["satisfaction_rate"] is None else round(r["satisfaction_rate"] * 100, 2)]
-             for r in [*report["rows"], report["total"]]]
-    each = [[r["ticket_id"], vn_date(r["day"]), r["label"], r["service"], r["counter"], r["staff_name"], r["rating"],
-             ", ".join(r["dossiers"])] for r in report["all_ratings"]]
-    return [("Hài lòng", heads, lines),
-            ("Đánh giá", ["Vé (id)", "Ngày", "Số", "Lĩnh vực", "Quầy", "Cán bộ", "Mức", "Hồ sơ"], each)]
+    heads = [
+        by,
+        "Đã phục vụ",
+        "Có đánh giá",
+        "Không đánh giá",
+        *[f"Mức {i}" for i in range(1, levels + 1)],
+        "Hài lòng",
+        "Tỷ lệ hài lòng (%)",
+    ]
+    lines = [
+        [
+            r["label"],
+            r["served"],
+            r["rated"],
+            r["no_rating"],
+            *r["ratings"],
+            r["satisfied"],
+            None if r["satisfaction_rate"] is None else round(r["satisfaction_rate"] * 100, 2),
+        ]
+        for r in [*report["rows"], report["total"]]
+    ]
+    each = [
+        [
+            r["ticket_id"],
+            vn_date(r["day"]),
+            r["label"],
+            r["service"],
+            r["counter"],
+            r["staff_name"],
+            r["rating"],
+            ", ".join(r["dossiers"]),
+        ]
+        for r in report["all_ratings"]
+    ]
+    return [
+        ("Hài lòng", heads, lines),
+        ("Đánh giá", ["Vé (id)", "Ngày", "Số", "Lĩnh vực", "Quầy", "Cán bộ", "Mức", "Hồ sơ"], each),
+    ]
 
 
 def to_csv(report: dict[str, Any]) -> bytes:
@@ -317,15 +440,17 @@ def filename(report: dict[str, Any], ext: str) -> str:
     return f"bao-cao-{report['kind']}-{report['from']}-{report['to']}-{report['by']}.{ext}"
 
 
-def build(conn: sqlite3.Connection, config: Config, kind: str, date_from: dt.date, date_to: dt.date, by: str,
-          today: dt.date) -> dict[str, Any]:
+def build(
+    conn: sqlite3.Connection, config: Config, kind: str, date_from: dt.date, date_to: dt.date, by: str, today: dt.date
+) -> dict[str, Any]:
     if kind == "dossiers":
         return build_dossier_report(conn, config, date_from, date_to, by, today)
     return build_satisfaction_report(conn, config, date_from, date_to, by)
 
 
-def run_command(config: Config, kind: str, date_from: str, date_to: str, by: str | None, fmt: str,
-                output: str | None) -> str:
+def run_command(
+    config: Config, kind: str, date_from: str, date_to: str, by: str | None, fmt: str, output: str | None
+) -> str:
     """``motcua report --kind dossiers|satisfaction``: like the ticket report."""
     import json
     import sys
@@ -360,6 +485,7 @@ def run_command(config: Config, kind: str, date_from: str, date_to: str, by: str
 
 
 # ---------------------------------------------------------------------- admin routes
+
 
 async def _report(request: Request, kind: str) -> dict[str, Any]:
     office = request.app.state.office
@@ -397,8 +523,9 @@ def _handlers(kind: str) -> tuple[Any, Any]:
             data, media = to_csv(report), "text/csv; charset=utf-8"
         else:
             data, media = await asyncio.to_thread(to_xlsx, report), _XLSX
-        return Response(data, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{filename(report, fmt)}"'})
+        return Response(
+            data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename(report, fmt)}"'}
+        )
 
     get.__name__, export.__name__ = f"{kind}_report", f"{kind}_report_export"
     return get, export
@@ -410,18 +537,37 @@ openapi_paths: dict[str, Any] = {}
 for _kind in KINDS:
     _get, _export = _handlers(_kind)
     routes += [Route(f"/api/reports/{_kind}", _get), Route(f"/api/reports/{_kind}/export", _export)]
-    _query = [query_param("from", {"type": "string"}, "First day (dd/mm/yyyy or yyyy-mm-dd; default 1 January)"),
-              query_param("to", {"type": "string"}, "Last day (default today)"),
-              query_param("by", {"enum": list(GROUPINGS[_kind])}, "Group by (default month)")]
-    _file = operation(f"The {_kind} report as a file (CSV or XLSX)", {"type": "string"}, errors=(400, 401, 403),
-                      security=STAFF, media="text/csv",
-                      params=[*_query, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")])
+    _query = [
+        query_param("from", {"type": "string"}, "First day (dd/mm/yyyy or yyyy-mm-dd; default 1 January)"),
+        query_param("to", {"type": "string"}, "Last day (default today)"),
+        query_param("by", {"enum": list(GROUPINGS[_kind])}, "Group by (default month)"),
+    ]
+    _file = operation(
+        f"The {_kind} report as a file (CSV or XLSX)",
+        {"type": "string"},
+        errors=(400, 401, 403),
+        security=STAFF,
+        media="text/csv",
+        params=[*_query, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+    )
     _file["responses"]["200"]["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
-    openapi_paths[f"/api/reports/{_kind}"] = {"get": operation(
-        f"The {_kind} report (admin; definitions in docs/reports.md)",
-        obj({"kind": {"const": _kind}, "from": {"type": "string"}, "to": {"type": "string"},
-             "rows": {"type": "array", "items": {"type": "object"}}, "total": {"type": "object"}}),
-        errors=(400, 401, 403), security=STAFF, params=_query)}
+    openapi_paths[f"/api/reports/{_kind}"] = {
+        "get": operation(
+            f"The {_kind} report (admin; definitions in docs/reports.md)",
+            obj(
+                {
+                    "kind": {"const": _kind},
+                    "from": {"type": "string"},
+                    "to": {"type": "string"},
+                    "rows": {"type": "array", "items": {"type": "object"}},
+                    "total": {"type": "object"},
+                }
+            ),
+            errors=(400, 401, 403),
+            security=STAFF,
+            params=_query,
+        )
+    }
     openapi_paths[f"/api/reports/{_kind}/export"] = {"get": _file}
 
 __all__ = ["build", "routes", "openapi_paths"]

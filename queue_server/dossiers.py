@@ -50,12 +50,29 @@ OPEN = (Status.RECEIVED, Status.PAPERS)
 RESOLVED = (Status.READY, Status.RETURNED)
 # What a clerk records for the visit of the ticket they hold.
 OUTCOMES = ("received", "guidance", "papers", "returned")
-COLUMNS = ("code", "procedure", "service", "status", "received_on", "received_at", "due_date", "new_due_date",
-           "extend_reason", "extended_at", "ready_on", "returned_at", "ticket_id", "staff", "counter",
-           "return_ticket_id", "updated_at")
+COLUMNS = (
+    "code",
+    "procedure",
+    "service",
+    "status",
+    "received_on",
+    "received_at",
+    "due_date",
+    "new_due_date",
+    "extend_reason",
+    "extended_at",
+    "ready_on",
+    "returned_at",
+    "ticket_id",
+    "staff",
+    "counter",
+    "return_ticket_id",
+    "updated_at",
+)
 
 
 # ---------------------------------------------------------------------- codes and dates
+
 
 def normalize_code(raw: str) -> str:
     """What the clerk typed or the scanner sent, trimmed and upper-cased (codes are
@@ -69,9 +86,12 @@ def check_code(config: Config, raw: Any) -> str:
     code = normalize_code(raw)
     d = config.dossiers
     if len(code) > MAX_CODE or "\x00" in code or not re.fullmatch(d.code_pattern, code):
-        raise BadRequest(f"Mã hồ sơ “{code[:MAX_CODE]}” không đúng dạng: {d.code_description}.",
-                         f"Dossier code “{code[:MAX_CODE]}” has the wrong shape: {d.code_description_en}.",
-                         key="bad_dossier_code", pattern=d.code_pattern)
+        raise BadRequest(
+            f"Mã hồ sơ “{code[:MAX_CODE]}” không đúng dạng: {d.code_description}.",
+            f"Dossier code “{code[:MAX_CODE]}” has the wrong shape: {d.code_description_en}.",
+            key="bad_dossier_code",
+            pattern=d.code_pattern,
+        )
     return code
 
 
@@ -87,8 +107,12 @@ def parse_day(raw: Any, name: str) -> dt.date:
                 return dt.date.fromisoformat(text)
         except ValueError:
             pass
-    raise BadRequest(f"Trường “{name}” phải là ngày dd/mm/yyyy.", f"Field “{name}” must be a date (dd/mm/yyyy).",
-                     key="bad_field", field=name)
+    raise BadRequest(
+        f"Trường “{name}” phải là ngày dd/mm/yyyy.",
+        f"Field “{name}” must be a date (dd/mm/yyyy).",
+        key="bad_field",
+        field=name,
+    )
 
 
 def vn_date(day: str | dt.date | None) -> str:
@@ -110,6 +134,7 @@ def effective_due(d: dict[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------------- views
 
+
 def status_text(d: dict[str, Any], today: dt.date) -> tuple[str, str]:
     """The status in the citizen's words (Vietnamese, English)."""
     s = d["status"]
@@ -122,8 +147,7 @@ def status_text(d: dict[str, Any], today: dt.date) -> tuple[str, str]:
     if s == Status.PAPERS:
         return "Chờ bổ sung giấy tờ", "Waiting for additional papers"
     if d.get("new_due_date"):
-        return (f"Trễ hẹn – hẹn lại ngày {vn_date(d['new_due_date'])}",
-                f"Late – new date {vn_date(d['new_due_date'])}")
+        return (f"Trễ hẹn – hẹn lại ngày {vn_date(d['new_due_date'])}", f"Late – new date {vn_date(d['new_due_date'])}")
     if d.get("due_date") and d["due_date"] < today.isoformat():
         return "Trễ hẹn", "Late"
     return "Đang giải quyết", "In progress"
@@ -177,6 +201,7 @@ def is_late(d: dict[str, Any], today: dt.date) -> bool:
 
 # ---------------------------------------------------------------------- reads
 
+
 def get(conn: sqlite3.Connection, code: str) -> dict[str, Any] | None:
     row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM dossiers WHERE code = ?", (code,)).fetchone()
     return dict(zip(COLUMNS, row)) if row else None
@@ -195,35 +220,54 @@ def of_ticket(conn: sqlite3.Connection, ticket_id: int) -> list[dict[str, Any]]:
         f"SELECT {', '.join(COLUMNS)} FROM dossiers WHERE code IN "
         "(SELECT code FROM dossier_log WHERE ticket_id = ? AND code IS NOT NULL) "
         "OR ticket_id = ? OR return_ticket_id = ? ORDER BY received_at, code",
-        (ticket_id, ticket_id, ticket_id)).fetchall()
+        (ticket_id, ticket_id, ticket_id),
+    ).fetchall()
     return [dict(zip(COLUMNS, r)) for r in rows]
 
 
 def outcomes_of_ticket(conn: sqlite3.Connection, ticket_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT at, code, action, details FROM dossier_log WHERE ticket_id = ? ORDER BY id",
-                        (ticket_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT at, code, action, details FROM dossier_log WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+    ).fetchall()
     return [{"at": r[0], "code": r[1], "action": r[2], "details": json.loads(r[3]) if r[3] else {}} for r in rows]
 
 
 def has_outcome(conn: sqlite3.Connection, ticket_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM dossier_log WHERE ticket_id = ? AND action IN "
-                        "('received', 'guidance', 'papers', 'returned', 'check_in') LIMIT 1",
-                        (ticket_id,)).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM dossier_log WHERE ticket_id = ? AND action IN "
+            "('received', 'guidance', 'papers', 'returned', 'check_in') LIMIT 1",
+            (ticket_id,),
+        ).fetchone()
+        is not None
+    )
 
 
 # ---------------------------------------------------------------------- writes
 
-def log(conn: sqlite3.Connection, at: str, action: str, code: str | None, *, ticket_id: int | None = None,
-        staff: str | None = None, counter: int | None = None, **details: Any) -> None:
-    conn.execute("INSERT INTO dossier_log (at, code, action, ticket_id, staff, counter, details) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (at, code, action, ticket_id, staff, counter,
-                  json.dumps(details, ensure_ascii=False) if details else None))
+
+def log(
+    conn: sqlite3.Connection,
+    at: str,
+    action: str,
+    code: str | None,
+    *,
+    ticket_id: int | None = None,
+    staff: str | None = None,
+    counter: int | None = None,
+    **details: Any,
+) -> None:
+    conn.execute(
+        "INSERT INTO dossier_log (at, code, action, ticket_id, staff, counter, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (at, code, action, ticket_id, staff, counter, json.dumps(details, ensure_ascii=False) if details else None),
+    )
 
 
 def _save(conn: sqlite3.Connection, d: dict[str, Any]) -> None:
-    conn.execute(f"INSERT OR REPLACE INTO dossiers ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                 [d.get(c) for c in COLUMNS])
+    conn.execute(
+        f"INSERT OR REPLACE INTO dossiers ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+        [d.get(c) for c in COLUMNS],
+    )
 
 
 def _blank(code: str, at: str) -> dict[str, Any]:
@@ -232,12 +276,27 @@ def _blank(code: str, at: str) -> dict[str, Any]:
 
 def _state_error(d: dict[str, Any], vi: str, en: str, key: str = "dossier_state") -> Conflict:
     text_vi, text_en = status_text(d, dt.date.min)
-    return Conflict(f"Hồ sơ {d['code']} {vi} (trạng thái: {text_vi}).", f"Dossier {d['code']} {en} ({text_en}).",
-                    key=key, status=d["status"])
+    return Conflict(
+        f"Hồ sơ {d['code']} {vi} (trạng thái: {text_vi}).",
+        f"Dossier {d['code']} {en} ({text_en}).",
+        key=key,
+        status=d["status"],
+    )
 
 
-def receive(conn: sqlite3.Connection, config: Config, *, code: str, procedure: str, due: dt.date | None,
-            today: dt.date, at: str, ticket: dict[str, Any], staff: str, counter: int) -> dict[str, Any]:
+def receive(
+    conn: sqlite3.Connection,
+    config: Config,
+    *,
+    code: str,
+    procedure: str,
+    due: dt.date | None,
+    today: dt.date,
+    at: str,
+    ticket: dict[str, Any],
+    staff: str,
+    counter: int,
+) -> dict[str, Any]:
     """Record a dossier received at this visit. A code already known is refused, except one
     waiting for papers (the citizen brought them: the count starts again today)."""
     proc = procedures.procedure(config, procedure)
@@ -246,25 +305,58 @@ def receive(conn: sqlite3.Connection, config: Config, *, code: str, procedure: s
     default_due = Calendar.from_config(config).add_working_days(today, proc.days)
     due = due or default_due
     if due < today:
-        raise BadRequest("Ngày hẹn trả không được trước ngày nhận.", "The due date cannot be before the day received.",
-                         key="bad_due_date")
+        raise BadRequest(
+            "Ngày hẹn trả không được trước ngày nhận.",
+            "The due date cannot be before the day received.",
+            key="bad_due_date",
+        )
     old = get(conn, code)
     if old is not None and old["status"] != Status.PAPERS:
         raise _state_error(old, "đã được tiếp nhận", "was already received", key="dossier_exists")
     d = (old or _blank(code, at)) | {
-        "procedure": proc.code, "service": proc.service, "status": Status.RECEIVED, "received_on": today.isoformat(),
-        "received_at": at, "due_date": due.isoformat(), "new_due_date": None, "extend_reason": None,
-        "extended_at": None, "ready_on": None, "ticket_id": ticket["id"], "staff": staff, "counter": counter,
+        "procedure": proc.code,
+        "service": proc.service,
+        "status": Status.RECEIVED,
+        "received_on": today.isoformat(),
+        "received_at": at,
+        "due_date": due.isoformat(),
+        "new_due_date": None,
+        "extend_reason": None,
+        "extended_at": None,
+        "ready_on": None,
+        "ticket_id": ticket["id"],
+        "staff": staff,
+        "counter": counter,
         "updated_at": at,
     }
     _save(conn, d)
-    log(conn, at, "received", code, ticket_id=ticket["id"], staff=staff, counter=counter, procedure=proc.code,
-        due_date=d["due_date"], **({"default_due_date": default_due.isoformat()} if due != default_due else {}))
+    log(
+        conn,
+        at,
+        "received",
+        code,
+        ticket_id=ticket["id"],
+        staff=staff,
+        counter=counter,
+        procedure=proc.code,
+        due_date=d["due_date"],
+        **({"default_due_date": default_due.isoformat()} if due != default_due else {}),
+    )
     return d
 
 
-def papers(conn: sqlite3.Connection, config: Config, *, code: str | None, procedure: str | None, today: dt.date,
-           at: str, ticket: dict[str, Any], staff: str, counter: int) -> dict[str, Any] | None:
+def papers(
+    conn: sqlite3.Connection,
+    config: Config,
+    *,
+    code: str | None,
+    procedure: str | None,
+    today: dt.date,
+    at: str,
+    ticket: dict[str, Any],
+    staff: str,
+    counter: int,
+) -> dict[str, Any] | None:
     """Additional papers requested: the dossier (if it has a code yet) goes back to the citizen."""
     d: dict[str, Any] | None = None
     if code is not None:
@@ -274,10 +366,17 @@ def papers(conn: sqlite3.Connection, config: Config, *, code: str | None, proced
         proc = procedures.procedure(config, procedure) if procedure else None
         if procedure and proc is None:
             raise BadRequest(f"Không có thủ tục “{procedure}”.", f"No procedure “{procedure}”.", key="bad_procedure")
-        d = (old or _blank(code, at) | {"procedure": proc.code if proc else None,
-                                        "service": proc.service if proc else ticket.get("service"),
-                                        "ticket_id": ticket["id"], "staff": staff, "counter": counter}) | {
-            "status": Status.PAPERS, "updated_at": at}
+        d = (
+            old
+            or _blank(code, at)
+            | {
+                "procedure": proc.code if proc else None,
+                "service": proc.service if proc else ticket.get("service"),
+                "ticket_id": ticket["id"],
+                "staff": staff,
+                "counter": counter,
+            }
+        ) | {"status": Status.PAPERS, "updated_at": at}
         _save(conn, d)
     log(conn, at, "papers", code, ticket_id=ticket["id"], staff=staff, counter=counter)
     return d
@@ -287,8 +386,18 @@ def guidance(conn: sqlite3.Connection, *, at: str, ticket: dict[str, Any], staff
     log(conn, at, "guidance", None, ticket_id=ticket["id"], staff=staff, counter=counter)
 
 
-def mark_returned(conn: sqlite3.Connection, config: Config, *, code: str, procedure: str | None, today: dt.date,
-                  at: str, ticket: dict[str, Any] | None, staff: str | None, counter: int | None) -> dict[str, Any]:
+def mark_returned(
+    conn: sqlite3.Connection,
+    config: Config,
+    *,
+    code: str,
+    procedure: str | None,
+    today: dt.date,
+    at: str,
+    ticket: dict[str, Any] | None,
+    staff: str | None,
+    counter: int | None,
+) -> dict[str, Any]:
     """The result was handed to the citizen. A dossier received before motcua knew of it is
     recorded as returned (ready today)."""
     old = get(conn, code)
@@ -298,8 +407,12 @@ def mark_returned(conn: sqlite3.Connection, config: Config, *, code: str, proced
     if procedure and proc is None:
         raise BadRequest(f"Không có thủ tục “{procedure}”.", f"No procedure “{procedure}”.", key="bad_procedure")
     d = old or _blank(code, at) | {"procedure": proc.code if proc else None, "service": proc.service if proc else None}
-    d = d | {"status": Status.RETURNED, "ready_on": d.get("ready_on") or today.isoformat(), "returned_at": at,
-             "updated_at": at}
+    d = d | {
+        "status": Status.RETURNED,
+        "ready_on": d.get("ready_on") or today.isoformat(),
+        "returned_at": at,
+        "updated_at": at,
+    }
     if ticket is not None and d.get("return_ticket_id") is None:
         d["return_ticket_id"] = ticket["id"]
     _save(conn, d)
@@ -307,8 +420,9 @@ def mark_returned(conn: sqlite3.Connection, config: Config, *, code: str, proced
     return d
 
 
-def mark_ready(conn: sqlite3.Connection, *, code: str, on: dt.date, at: str, staff: str | None,
-               source: str = "staff") -> tuple[dict[str, Any], bool]:
+def mark_ready(
+    conn: sqlite3.Connection, *, code: str, on: dt.date, at: str, staff: str | None, source: str = "staff"
+) -> tuple[dict[str, Any], bool]:
     """Result ready on ``on``. Returns (dossier, changed): an already ready dossier is left
     as it is."""
     d = require(conn, code)
@@ -317,16 +431,20 @@ def mark_ready(conn: sqlite3.Connection, *, code: str, on: dt.date, at: str, sta
     if d["status"] not in OPEN:
         raise _state_error(d, "đã trả hoặc đã rút", "was already returned or withdrawn")
     if d["received_on"] and on.isoformat() < d["received_on"]:
-        raise BadRequest("Ngày có kết quả không được trước ngày nhận.",
-                         "The ready date cannot be before the day received.", key="bad_ready_date")
+        raise BadRequest(
+            "Ngày có kết quả không được trước ngày nhận.",
+            "The ready date cannot be before the day received.",
+            key="bad_ready_date",
+        )
     d = d | {"status": Status.READY, "ready_on": on.isoformat(), "updated_at": at}
     _save(conn, d)
     log(conn, at, "ready", code, staff=staff, ready_on=d["ready_on"], source=source)
     return d, True
 
 
-def extend(conn: sqlite3.Connection, *, code: str, new_due: dt.date, reason: str, today: dt.date, at: str,
-           staff: str | None) -> dict[str, Any]:
+def extend(
+    conn: sqlite3.Connection, *, code: str, new_due: dt.date, reason: str, today: dt.date, at: str, staff: str | None
+) -> dict[str, Any]:
     """An apology with a new return date: the dossier counts as late from now on."""
     d = require(conn, code)
     if d["status"] not in OPEN:
@@ -335,9 +453,11 @@ def extend(conn: sqlite3.Connection, *, code: str, new_due: dt.date, reason: str
         raise BadRequest("Hãy ghi lý do trễ hẹn.", "Give the reason for the delay.", key="bad_field", field="reason")
     previous = max(d["due_date"] or "", d["new_due_date"] or "")
     if new_due.isoformat() <= previous or new_due < today:
-        raise BadRequest(f"Ngày hẹn mới phải sau ngày hẹn cũ ({vn_date(previous)}) và không trước hôm nay.",
-                         f"The new date must be after the previous one ({vn_date(previous)}) and not before today.",
-                         key="bad_due_date")
+        raise BadRequest(
+            f"Ngày hẹn mới phải sau ngày hẹn cũ ({vn_date(previous)}) và không trước hôm nay.",
+            f"The new date must be after the previous one ({vn_date(previous)}) and not before today.",
+            key="bad_due_date",
+        )
     d = d | {"new_due_date": new_due.isoformat(), "extend_reason": reason.strip(), "extended_at": at, "updated_at": at}
     _save(conn, d)
     log(conn, at, "extended", code, staff=staff, new_due_date=d["new_due_date"], reason=d["extend_reason"])
@@ -361,14 +481,23 @@ def link_return_ticket(conn: sqlite3.Connection, *, code: str, ticket: dict[str,
 
 def return_by_ticket(conn: sqlite3.Connection, ticket: dict[str, Any], at: str, today: dt.date) -> list[dict[str, Any]]:
     """The result-return ticket ``ticket`` is done: its ready dossiers are returned."""
-    rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM dossiers WHERE return_ticket_id = ? AND status IN (?, ?)",
-                        (ticket["id"], Status.READY, Status.RECEIVED)).fetchall()
+    rows = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM dossiers WHERE return_ticket_id = ? AND status IN (?, ?)",
+        (ticket["id"], Status.READY, Status.RECEIVED),
+    ).fetchall()
     out = []
     for row in rows:
         d = dict(zip(COLUMNS, row)) | {"status": Status.RETURNED, "returned_at": at, "updated_at": at}
         d["ready_on"] = d["ready_on"] or today.isoformat()
         _save(conn, d)
-        log(conn, at, "returned", d["code"], ticket_id=ticket["id"], staff=ticket.get("staff"),
-            counter=ticket.get("counter"))
+        log(
+            conn,
+            at,
+            "returned",
+            d["code"],
+            ticket_id=ticket["id"],
+            staff=ticket.get("staff"),
+            counter=ticket.get("counter"),
+        )
         out.append(d)
     return out

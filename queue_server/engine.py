@@ -116,6 +116,7 @@ class Ticket:
     def __post_init__(self) -> None:
         if not self.issued_service:
             self.issued_service = self.service
+
     booked: bool = False  # checked in for an appointment
     appointment: str | None = None  # the booking code (staff only)
     slot_start: dt.datetime | None = None  # the appointment's slot
@@ -322,12 +323,19 @@ class Engine:
             "tickets": {i: t.to_dict() for i, t in sorted(self.tickets.items())},
             "counters": {n: c.to_dict() for n, c in sorted(self.counters.items())},
             "retired_counters": {n: c.to_dict() for n, c in sorted(self.retired.items())},
-            "services": {code: {"open": sd.open, "cap": sd.cap, "last_number": sd.last_number,
-                                "last_appointment_number": sd.last_appointment_number,
-                                "issued": sd.issued, "next_number": self._next_number(code),
-                                "next_appointment_number": self._next_number(code, booked=True),
-                                "durations": [(a.isoformat(), i, d) for a, i, d in sd.durations]}
-                         for code, sd in sorted(self.services.items())},
+            "services": {
+                code: {
+                    "open": sd.open,
+                    "cap": sd.cap,
+                    "last_number": sd.last_number,
+                    "last_appointment_number": sd.last_appointment_number,
+                    "issued": sd.issued,
+                    "next_number": self._next_number(code),
+                    "next_appointment_number": self._next_number(code, booked=True),
+                    "durations": [(a.isoformat(), i, d) for a, i, d in sd.durations],
+                }
+                for code, sd in sorted(self.services.items())
+            },
             "used_numbers": sorted(self.used_numbers),
             "by_request": sorted(self.by_request.items()),
             "by_appointment": sorted(self.by_appointment.items()),
@@ -400,17 +408,25 @@ class Engine:
         new_counters = {c.number for c in config.counters}
         for c in self.counters.values():
             if c.number not in new_counters and c.ticket_id is not None:
-                raise Conflict(f"Không thể bỏ quầy {c.number}: quầy đang giữ một vé.",
-                               f"Cannot remove counter {c.number}: it holds a ticket.", key="counter_busy")
+                raise Conflict(
+                    f"Không thể bỏ quầy {c.number}: quầy đang giữ một vé.",
+                    f"Cannot remove counter {c.number}: it holds a ticket.",
+                    key="counter_busy",
+                )
         new_services = {s.code for s in config.services}
         for t in self.waiting():
             if t.service not in new_services:
-                raise Conflict(f"Không thể bỏ lĩnh vực {t.service}: còn người đang chờ.",
-                               f"Cannot remove service {t.service}: tickets are waiting.", key="service_busy")
+                raise Conflict(
+                    f"Không thể bỏ lĩnh vực {t.service}: còn người đang chờ.",
+                    f"Cannot remove service {t.service}: tickets are waiting.",
+                    key="service_busy",
+                )
             if t.target_counter is not None and t.target_counter not in new_counters:
-                raise Conflict(f"Không thể bỏ quầy {t.target_counter}: có vé được chuyển đến.",
-                               f"Cannot remove counter {t.target_counter}: a ticket was transferred to it.",
-                               key="counter_busy")
+                raise Conflict(
+                    f"Không thể bỏ quầy {t.target_counter}: có vé được chuyển đến.",
+                    f"Cannot remove counter {t.target_counter}: a ticket was transferred to it.",
+                    key="counter_busy",
+                )
         self._check_ranges(config)
         events: list[Event] = []
         at = now or dt.datetime.now(dt.UTC)
@@ -442,7 +458,10 @@ class Engine:
                         f"({t.issued_service}) đã cấp hôm nay.",
                         f"services[{i}].range: {s.code}'s range {s.first}-{s.last} holds {t.label} "
                         f"({t.issued_service}), already issued today.",
-                        key="range_overlaps_issued", field=f"services[{i}].range", label=t.label)
+                        key="range_overlaps_issued",
+                        field=f"services[{i}].range",
+                        label=t.label,
+                    )
 
     # ---------------------------------------------------------------- queries
 
@@ -490,8 +509,13 @@ class Engine:
     def rules(self, now: dt.datetime | None = None) -> Rules:
         """The rules Next follows at ``now`` (default: the latest time the engine saw)."""
         q, a = self.config.queue, self.config.appointments
-        return Rules(strict=q.priority_rule == "strict", interleave=q.interleave,
-                     booked_strict=a.rule == "strict", booked_interleave=a.interleave, now=now or self.clock_seen)
+        return Rules(
+            strict=q.priority_rule == "strict",
+            interleave=q.interleave,
+            booked_strict=a.rule == "strict",
+            booked_interleave=a.interleave,
+            now=now or self.clock_seen,
+        )
 
     def counts(self) -> Counts:
         return Counts(self.normals_since_priority, self.walkins_since_appointment)
@@ -515,8 +539,18 @@ class Engine:
     def estimate(self, code: str, priority: bool = False, now: dt.datetime | None = None) -> tuple[int, int]:
         """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now."""
         when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.UTC))
-        phantom = Ticket(id=self.next_id, day=self.day, service=code, number=0, label="", priority=priority,
-                         token="", state=TicketState.WAITING, issued_at=when, queued_at=when)
+        phantom = Ticket(
+            id=self.next_id,
+            day=self.day,
+            service=code,
+            number=0,
+            label="",
+            priority=priority,
+            token="",
+            state=TicketState.WAITING,
+            issued_at=when,
+            queued_at=when,
+        )
         return self._position(phantom, [*self.waiting(), phantom], now)
 
     def _next_number(self, code: str, booked: bool = False) -> int | None:
@@ -579,8 +613,11 @@ class Engine:
         if service not in self.services:
             raise NotFound(f"Không có lĩnh vực {service}.", f"No service {service}.", key="service_not_found")
         if priority and not self.config.queue.priority_enabled:
-            raise BadRequest("Văn phòng không dùng số ưu tiên.", "This office does not issue priority tickets.",
-                             key="priority_disabled")
+            raise BadRequest(
+                "Văn phòng không dùng số ưu tiên.",
+                "This office does not issue priority tickets.",
+                key="priority_disabled",
+            )
         ok, reason = self.service_status(service, now)
         if not ok:
             raise Conflict(*ISSUE_REFUSALS[reason or ""], key=reason)
@@ -641,13 +678,20 @@ class Engine:
         closes = slot_start + dt.timedelta(minutes=b.late_minutes)
         if now < opens:
             local = opens.astimezone(self.config.office.tz)
-            raise Conflict(f"Chưa đến giờ xác nhận lịch hẹn: mời quay lại lúc {local:%H:%M} ngày {local:%d/%m/%Y}.",
-                           f"Too early to check in: please come back at {local:%H:%M} on {local:%d/%m/%Y}.",
-                           key="too_early", opens_at=opens.isoformat())
+            raise Conflict(
+                f"Chưa đến giờ xác nhận lịch hẹn: mời quay lại lúc {local:%H:%M} ngày {local:%d/%m/%Y}.",
+                f"Too early to check in: please come back at {local:%H:%M} on {local:%d/%m/%Y}.",
+                key="too_early",
+                opens_at=opens.isoformat(),
+            )
         if now > closes:
-            raise Conflict("Đã quá giờ hẹn: lịch hẹn không còn hiệu lực. Mời lấy số thường.",
-                           "You are past your appointment time: please take a regular number.",
-                           key="too_late", walk_in=True, service=service)
+            raise Conflict(
+                "Đã quá giờ hẹn: lịch hẹn không còn hiệu lực. Mời lấy số thường.",
+                "You are past your appointment time: please take a regular number.",
+                key="too_late",
+                walk_in=True,
+                service=service,
+            )
         ok, reason = self.service_status(service, now)
         if not ok and reason != "cap_reached":  # a booked seat does not count against today's cap
             raise Conflict(*ISSUE_REFUSALS[reason or "service_closed"], key=reason)
@@ -660,9 +704,23 @@ class Engine:
         else:
             sd.last_number = number
         label = f"{b.prefix or svc.prefix}{number}"
-        t = Ticket(id=self.next_id, day=self.day, service=service, number=number, label=label, priority=False,
-                   token=token, state=TicketState.WAITING, issued_at=now, queued_at=now, kiosk=kiosk,
-                   booked=True, appointment=code, slot_start=slot_start, issued_service=service)
+        t = Ticket(
+            id=self.next_id,
+            day=self.day,
+            service=service,
+            number=number,
+            label=label,
+            priority=False,
+            token=token,
+            state=TicketState.WAITING,
+            issued_at=now,
+            queued_at=now,
+            kiosk=kiosk,
+            booked=True,
+            appointment=code,
+            slot_start=slot_start,
+            issued_service=service,
+        )
         self.next_id += 1
         self.tickets[t.id] = t
         self.used_numbers.add(number)
@@ -680,19 +738,29 @@ class Engine:
         work. ``override`` is for an administrator acting on any counter."""
         if override or staff is None or c.state is CounterState.CLOSED or c.staff == staff:
             return
-        raise Forbidden(f"Quầy {c.number} đang do {c.staff} phụ trách: bạn không còn giữ quầy này.",
-                        f"Counter {c.number} is held by {c.staff}: you no longer hold it.",
-                        key="counter_held_by_other", counter=c.number, holder=c.staff)
+        raise Forbidden(
+            f"Quầy {c.number} đang do {c.staff} phụ trách: bạn không còn giữ quầy này.",
+            f"Counter {c.number} is held by {c.staff}: you no longer hold it.",
+            key="counter_held_by_other",
+            counter=c.number,
+            holder=c.staff,
+        )
 
     def _open_counter(self, number: int, staff: str | None = None, override: bool = True) -> CounterStatus:
         c = self.counter(number)
         self._acting(c, staff, override)
         if c.state is CounterState.CLOSED:
-            raise InvalidTransition(f"Quầy {number} chưa mở: hãy đăng nhập tại quầy.",
-                                    f"Counter {number} is closed: sign on first.", key="counter_closed")
+            raise InvalidTransition(
+                f"Quầy {number} chưa mở: hãy đăng nhập tại quầy.",
+                f"Counter {number} is closed: sign on first.",
+                key="counter_closed",
+            )
         if c.state is CounterState.PAUSED:
-            raise InvalidTransition(f"Quầy {number} đang tạm dừng: hãy bấm Tiếp tục.",
-                                    f"Counter {number} is paused: resume first.", key="counter_paused")
+            raise InvalidTransition(
+                f"Quầy {number} đang tạm dừng: hãy bấm Tiếp tục.",
+                f"Counter {number} is paused: resume first.",
+                key="counter_paused",
+            )
         return c
 
     def _owned_counter(self, number: int, staff: str | None, override: bool) -> CounterStatus:
@@ -702,8 +770,11 @@ class Engine:
 
     def _held(self, c: CounterStatus) -> Ticket:
         if c.ticket_id is None:
-            raise InvalidTransition(f"Quầy {c.number} không có vé nào đang gọi.",
-                                    f"Counter {c.number} holds no ticket.", key="no_current_ticket")
+            raise InvalidTransition(
+                f"Quầy {c.number} không có vé nào đang gọi.",
+                f"Counter {c.number} holds no ticket.",
+                key="no_current_ticket",
+            )
         return self.tickets[c.ticket_id]
 
     def _check_expected(self, c: CounterStatus, expected: Expected) -> None:
@@ -712,9 +783,12 @@ class Engine:
         if expected is Unsaid.ANY:
             return
         if expected != c.ticket_id:
-            raise Conflict("Màn hình quầy chưa cập nhật: vé hiện tại đã thay đổi. Hãy thử lại.",
-                           "The counter screen was out of date: the current ticket changed. Try again.",
-                           key="stale_screen", current=c.ticket_id)
+            raise Conflict(
+                "Màn hình quầy chưa cập nhật: vé hiện tại đã thay đổi. Hãy thử lại.",
+                "The counter screen was out of date: the current ticket changed. Try again.",
+                key="stale_screen",
+                current=c.ticket_id,
+            )
 
     def _release(self, now: dt.datetime, c: CounterStatus, staff: str | None) -> list[Event]:
         """Finish whatever ``c`` holds, as pressing Next does. A called ticket recalled
@@ -747,8 +821,9 @@ class Engine:
         self._forget_if_old(t)
         return [event]
 
-    def _no_show(self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None,
-                 automatic: bool = False) -> list[Event]:
+    def _no_show(
+        self, now: dt.datetime, c: CounterStatus, t: Ticket, staff: str | None, automatic: bool = False
+    ) -> list[Event]:
         if t.state is not TicketState.CALLED:
             raise _err_state(t, "đánh dấu vắng mặt", "mark as no-show")
         t.state = TicketState.NO_SHOW
@@ -796,8 +871,15 @@ class Engine:
         c.ticket_id = t.id
         return Event(kind, now, t.to_dict(), c.to_dict(), staff)
 
-    def call_next(self, now: dt.datetime, counter: int, staff: str | None,
-                  expected: Expected = Unsaid.ANY, *, override: bool = False) -> list[Event]:
+    def call_next(
+        self,
+        now: dt.datetime,
+        counter: int,
+        staff: str | None,
+        expected: Expected = Unsaid.ANY,
+        *,
+        override: bool = False,
+    ) -> list[Event]:
         """Finish the held ticket (no-show if recalled ``max_recalls`` times) and call the
         next one. Returns no ``ticket_called`` event when nobody waits."""
         events = self.tick(now)
@@ -811,8 +893,16 @@ class Engine:
             events.append(Event("counter_changed", now, counter=c.to_dict(), staff=staff))
         return events
 
-    def call_number(self, now: dt.datetime, counter: int, staff: str | None, number: str | int,
-                    expected: Expected = Unsaid.ANY, *, override: bool = False) -> list[Event]:
+    def call_number(
+        self,
+        now: dt.datetime,
+        counter: int,
+        staff: str | None,
+        number: str | int,
+        expected: Expected = Unsaid.ANY,
+        *,
+        override: bool = False,
+    ) -> list[Event]:
         """Call one ticket out of order (waiting, or a no-show who came back)."""
         events = self.tick(now)
         c = self._open_counter(counter, staff, override)
@@ -857,23 +947,37 @@ class Engine:
         c = self._owned_counter(counter, staff, override)
         return events + self._no_show(now, c, self._held(c), staff)
 
-    def transfer(self, now: dt.datetime, counter: int, staff: str | None, *,
-                 service: str | None = None, to_counter: int | None = None, override: bool = False) -> list[Event]:
+    def transfer(
+        self,
+        now: dt.datetime,
+        counter: int,
+        staff: str | None,
+        *,
+        service: str | None = None,
+        to_counter: int | None = None,
+        override: bool = False,
+    ) -> list[Event]:
         """Send the held ticket to another service or counter; it keeps its number (numbering
         stays with the service that issued it) and goes to the front of its new queue."""
         events = self.tick(now)
         c = self._owned_counter(counter, staff, override)
         t = self._held(c)
         if service is None and to_counter is None:
-            raise BadRequest("Hãy chọn lĩnh vực hoặc quầy để chuyển đến.", "Choose a service or a counter.",
-                             key="transfer_target_missing")
+            raise BadRequest(
+                "Hãy chọn lĩnh vực hoặc quầy để chuyển đến.",
+                "Choose a service or a counter.",
+                key="transfer_target_missing",
+            )
         if service is not None and service not in self.services:
             raise NotFound(f"Không có lĩnh vực {service}.", f"No service {service}.", key="service_not_found")
         if to_counter is not None:
             self.counter(to_counter)
             if to_counter == counter:
-                raise BadRequest("Không thể chuyển vé đến chính quầy này.", "Cannot transfer to the same counter.",
-                                 key="transfer_same_counter")
+                raise BadRequest(
+                    "Không thể chuyển vé đến chính quầy này.",
+                    "Cannot transfer to the same counter.",
+                    key="transfer_same_counter",
+                )
         if t.state not in (TicketState.CALLED, TicketState.SERVING):
             raise _err_state(t, "chuyển", "transfer")
         before = t.service
@@ -885,9 +989,16 @@ class Engine:
         t.transfers += 1
         t.started_at = None
         c.ticket_id = None
-        events.append(Event("ticket_transferred", now, t.to_dict(), c.to_dict(), staff,
-                            {"from_counter": counter, "from_service": before,
-                             "to_service": t.service, "to_counter": to_counter}))
+        events.append(
+            Event(
+                "ticket_transferred",
+                now,
+                t.to_dict(),
+                c.to_dict(),
+                staff,
+                {"from_counter": counter, "from_service": before, "to_service": t.service, "to_counter": to_counter},
+            )
+        )
         return events
 
     def requeue(self, now: dt.datetime, ticket_id: int, staff: str | None) -> list[Event]:
@@ -916,9 +1027,15 @@ class Engine:
 
     def latest_done(self, counter: int) -> Ticket | None:
         """The ticket counter ``counter`` finished last today (what its rating tablet asks about)."""
-        return max((t for t in self.tickets.values()
-                    if t.counter == counter and t.state is TicketState.DONE and t.finished_at),
-                   key=lambda t: (t.finished_at, t.id), default=None)
+        return max(
+            (
+                t
+                for t in self.tickets.values()
+                if t.counter == counter and t.state is TicketState.DONE and t.finished_at
+            ),
+            key=lambda t: (t.finished_at, t.id),
+            default=None,
+        )
 
     def rate(self, now: dt.datetime, ticket_id: int, level: int, counter: int | None = None) -> list[Event]:
         """Store the citizen's rating: once per served ticket. From a counter's tablet
@@ -927,21 +1044,29 @@ class Engine:
         events = self.tick(now)
         t = self.ticket(ticket_id)
         if not 1 <= level <= self.config.rating.levels:
-            raise BadRequest(f"Mức đánh giá phải từ 1 đến {self.config.rating.levels}.",
-                             f"Rating must be 1 to {self.config.rating.levels}.", key="bad_rating")
+            raise BadRequest(
+                f"Mức đánh giá phải từ 1 đến {self.config.rating.levels}.",
+                f"Rating must be 1 to {self.config.rating.levels}.",
+                key="bad_rating",
+            )
         if counter is not None and t.counter != counter:
-            raise Forbidden(f"Vé {t.label} không được phục vụ tại quầy {counter}.",
-                            f"Ticket {t.label} was not served at counter {counter}.", key="wrong_counter")
+            raise Forbidden(
+                f"Vé {t.label} không được phục vụ tại quầy {counter}.",
+                f"Ticket {t.label} was not served at counter {counter}.",
+                key="wrong_counter",
+            )
         if t.state is not TicketState.DONE:
             raise _err_state(t, "đánh giá", "rate")
         if t.rating is not None:
-            raise Conflict(f"Số {t.label} đã được đánh giá.", f"Ticket {t.label} was already rated.",
-                           key="already_rated")
+            raise Conflict(
+                f"Số {t.label} đã được đánh giá.", f"Ticket {t.label} was already rated.", key="already_rated"
+            )
         if counter is not None:
             latest = self.latest_done(counter)
             if latest is not None and latest.id != t.id:
-                raise Conflict(f"Đã hết thời gian đánh giá số {t.label}.", f"Rating for {t.label} is closed.",
-                               key="rating_closed")
+                raise Conflict(
+                    f"Đã hết thời gian đánh giá số {t.label}.", f"Rating for {t.label} is closed.", key="rating_closed"
+                )
         t.rating = level
         t.rated_at = now
         events.append(Event("ticket_rated", now, t.to_dict(), details={"level": level}))
@@ -954,14 +1079,19 @@ class Engine:
         if c.staff == staff and c.state is not CounterState.CLOSED:
             return events
         if c.state is not CounterState.CLOSED:
-            raise Conflict(f"Quầy {counter} đang do {c.staff} phụ trách.", f"Counter {counter} is held by {c.staff}.",
-                           key="counter_taken")
+            raise Conflict(
+                f"Quầy {counter} đang do {c.staff} phụ trách.",
+                f"Counter {counter} is held by {c.staff}.",
+                key="counter_taken",
+            )
         for other in self.counters.values():
             if other.staff == staff and other.state is not CounterState.CLOSED:
                 if other.ticket_id is not None:
-                    raise Conflict(f"Bạn còn vé đang gọi ở quầy {other.number}: hãy hoàn thành trước.",
-                                   f"You still hold a ticket at counter {other.number}: finish it first.",
-                                   key="ticket_held_elsewhere")
+                    raise Conflict(
+                        f"Bạn còn vé đang gọi ở quầy {other.number}: hãy hoàn thành trước.",
+                        f"You still hold a ticket at counter {other.number}: finish it first.",
+                        key="ticket_held_elsewhere",
+                    )
                 events += self._close(now, other, staff)
         c.state = CounterState.OPEN
         c.staff = staff
@@ -972,9 +1102,11 @@ class Engine:
 
     def _close(self, now: dt.datetime, c: CounterStatus, staff: str | None) -> list[Event]:
         if c.ticket_id is not None:
-            raise Conflict(f"Quầy {c.number} còn vé đang gọi: hãy hoàn thành hoặc chuyển trước.",
-                           f"Counter {c.number} still holds a ticket: finish or transfer it first.",
-                           key="ticket_held")
+            raise Conflict(
+                f"Quầy {c.number} còn vé đang gọi: hãy hoàn thành hoặc chuyển trước.",
+                f"Counter {c.number} still holds a ticket: finish or transfer it first.",
+                key="ticket_held",
+            )
         c.state = CounterState.CLOSED
         c.staff = None
         c.since = now
@@ -988,17 +1120,24 @@ class Engine:
             return events
         return events + self._close(now, c, staff)
 
-    def pause(self, now: dt.datetime, counter: int, staff: str | None, reason: str, *,
-              override: bool = False) -> list[Event]:
+    def pause(
+        self, now: dt.datetime, counter: int, staff: str | None, reason: str, *, override: bool = False
+    ) -> list[Event]:
         events = self.tick(now)
         c = self._open_counter(counter, staff, override)
         reason = reason.strip()
         if not reason or len(reason) > 200:
-            raise BadRequest("Hãy ghi lý do tạm dừng (tối đa 200 ký tự).", "Give a pause reason (at most 200 characters).",
-                             key="pause_reason")
+            raise BadRequest(
+                "Hãy ghi lý do tạm dừng (tối đa 200 ký tự).",
+                "Give a pause reason (at most 200 characters).",
+                key="pause_reason",
+            )
         if c.ticket_id is not None:
-            raise Conflict("Hãy hoàn thành hoặc chuyển vé hiện tại trước khi tạm dừng.",
-                           "Finish or transfer the current ticket before pausing.", key="ticket_held")
+            raise Conflict(
+                "Hãy hoàn thành hoặc chuyển vé hiện tại trước khi tạm dừng.",
+                "Finish or transfer the current ticket before pausing.",
+                key="ticket_held",
+            )
         c.state = CounterState.PAUSED
         c.pause_reason = reason
         c.since = now
@@ -1009,37 +1148,59 @@ class Engine:
         events = self.tick(now)
         c = self._owned_counter(counter, staff, override)
         if c.state is not CounterState.PAUSED:
-            raise InvalidTransition(f"Quầy {counter} không tạm dừng.", f"Counter {counter} is not paused.",
-                                    key="counter_not_paused")
+            raise InvalidTransition(
+                f"Quầy {counter} không tạm dừng.", f"Counter {counter} is not paused.", key="counter_not_paused"
+            )
         c.state = CounterState.OPEN
         c.pause_reason = ""
         c.since = now
         events.append(Event("counter_resumed", now, counter=c.to_dict(), staff=staff))
         return events
 
-    def set_service(self, now: dt.datetime, code: str, staff: str | None, *,
-                    open: bool | None = None, cap: int | None | Literal[Unsaid.KEEP] = Unsaid.KEEP) -> list[Event]:
+    def set_service(
+        self,
+        now: dt.datetime,
+        code: str,
+        staff: str | None,
+        *,
+        open: bool | None = None,
+        cap: int | None | Literal[Unsaid.KEEP] = Unsaid.KEEP,
+    ) -> list[Event]:
         """Open/close a service or change its cap, for today only."""
         events = self.tick(now)
         if code not in self.services:
             raise NotFound(f"Không có lĩnh vực {code}.", f"No service {code}.", key="service_not_found")
         sd = self.services[code]
-        if cap is not Unsaid.KEEP and cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+        if (
+            cap is not Unsaid.KEEP
+            and cap is not None
+            and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0)
+        ):
             # Checked before anything changes: a refused command changes nothing.
             raise BadRequest("Giới hạn phải là số nguyên không âm.", "Cap must be a whole number ≥ 0.", key="bad_cap")
         if open is not None:
             sd.open = open
         if cap is not Unsaid.KEEP:
             sd.cap = cap
-        events.append(Event("service_changed", now, staff=staff, details={"service": code, "open": sd.open, "cap": sd.cap}))
+        events.append(
+            Event("service_changed", now, staff=staff, details={"service": code, "open": sd.open, "cap": sd.cap})
+        )
         return events
 
 
 ISSUE_REFUSALS = {
     "service_closed": ("Lĩnh vực này hôm nay tạm ngừng nhận hồ sơ.", "This service is closed today."),
     "outside_hours": ("Ngoài giờ làm việc: hiện không cấp số.", "Outside opening hours: no tickets now."),
-    "closed_day": ("Hôm nay là ngày nghỉ: cơ quan không làm việc, không cấp số.",
-                   "The office is closed today (holiday): no tickets."),
-    "cap_reached": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "Today's tickets for this service are used up."),
-    "range_exhausted": ("Đã hết số thứ tự của lĩnh vực này trong hôm nay.", "This service's number range is used up today."),
+    "closed_day": (
+        "Hôm nay là ngày nghỉ: cơ quan không làm việc, không cấp số.",
+        "The office is closed today (holiday): no tickets.",
+    ),
+    "cap_reached": (
+        "Đã hết số thứ tự của lĩnh vực này trong hôm nay.",
+        "Today's tickets for this service are used up.",
+    ),
+    "range_exhausted": (
+        "Đã hết số thứ tự của lĩnh vực này trong hôm nay.",
+        "This service's number range is used up today.",
+    ),
 }

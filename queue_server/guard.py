@@ -33,9 +33,11 @@ log = logging.getLogger("motcua")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Every screen loads only its own files: no inline script or style, no remote anything.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
@@ -50,12 +52,18 @@ def _error(key: str, vi: str, en: str) -> bytes:
 
 
 async def _send_json(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 # ---------------------------------------------------------------------------- origins
+
 
 def normalize_origin(value: str) -> str | None:
     """``scheme://host[:port]`` in a canonical form (lower case, default port left out), or
@@ -113,6 +121,7 @@ def foreign_origin(scope: Scope, allowed: frozenset[str]) -> str | None:
 
 # ---------------------------------------------------------------------------- middleware
 
+
 def proxy_middleware(trusted_proxies: list[str]) -> list[Middleware]:
     """uvicorn's X-Forwarded-For/-Proto handling, believing only ``server.trusted_proxies``.
     With none configured (the default) the headers are ignored: whoever connects is the
@@ -137,8 +146,10 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *[(k, v) for k, v in SECURITY_HEADERS if k not in present]]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *[(k, v) for k, v in SECURITY_HEADERS if k not in present],
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -164,17 +175,27 @@ class CrossSiteGuard:
         foreign = foreign_origin(scope, self.allowed)
         if foreign is not None:
             log.warning("refused %s %s from foreign origin %r", scope["method"], scope["path"], foreign)
-            await _send_json(send, 403, _error(
-                "foreign_origin", "Yêu cầu từ trang khác bị từ chối.",
-                "Request from another site refused.",
-            ))
+            await _send_json(
+                send,
+                403,
+                _error(
+                    "foreign_origin",
+                    "Yêu cầu từ trang khác bị từ chối.",
+                    "Request from another site refused.",
+                ),
+            )
             return
         content_type = (_header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
         if content_type != "application/json" and not (content_type == "text/csv" and scope["path"] in CSV_PATHS):
-            await _send_json(send, 415, _error(
-                "unsupported_media_type", "Dữ liệu phải gửi dạng JSON (Content-Type: application/json).",
-                "Send the body as JSON (Content-Type: application/json).",
-            ))
+            await _send_json(
+                send,
+                415,
+                _error(
+                    "unsupported_media_type",
+                    "Dữ liệu phải gửi dạng JSON (Content-Type: application/json).",
+                    "Send the body as JSON (Content-Type: application/json).",
+                ),
+            )
             return
         await self.app(scope, receive, send)
 
@@ -205,10 +226,15 @@ class CatchErrors:
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
-                await _send_json(send, 500, _error(
-                    "internal", "Lỗi hệ thống: hãy thử lại hoặc báo cán bộ kỹ thuật.",
-                    "Internal error: try again or tell the IT staff.",
-                ))
+                await _send_json(
+                    send,
+                    500,
+                    _error(
+                        "internal",
+                        "Lỗi hệ thống: hãy thử lại hoặc báo cán bộ kỹ thuật.",
+                        "Internal error: try again or tell the IT staff.",
+                    ),
+                )
 
 
 # ---------------------------------------------------------------------------- logs

@@ -39,10 +39,16 @@ async def kiosk_check(request: Request) -> JSONResponse:
 
 routes = [Route("/api/kiosk", kiosk_check)]
 
-_KIOSK: dict[str, Any] = obj({"id": {"type": "string"}, "name": {"type": "string"},
-                              "printer": {"type": ["string", "null"]}})
+_KIOSK: dict[str, Any] = obj(
+    {"id": {"type": "string"}, "name": {"type": "string"}, "printer": {"type": ["string", "null"]}}
+)
 openapi_paths: dict[str, Any] = {
-    "/api/kiosk": {"get": operation(
-        "Check a kiosk's device token (the kiosk page does this when it loads): which kiosk it is",
-        _KIOSK, errors=(401,), security=KIOSK)},
+    "/api/kiosk": {
+        "get": operation(
+            "Check a kiosk's device token (the kiosk page does this when it loads): which kiosk it is",
+            _KIOSK,
+            errors=(401,),
+            security=KIOSK,
+        )
+    },
 }

@@ -283,11 +283,15 @@ class Office:
             public.pop("staff", None)
             public_events.append(public)
         services = self.services_summary(events[-1].at)
-        self.hub.publish({
-            audience: json.dumps({"v": PROTOCOL_VERSION, "type": "events", "seq": seqs[-1], "events": batch,
-                                  "services": services}, ensure_ascii=False)
-            for audience, batch in (("staff", staff_events), ("public", public_events))
-        })
+        self.hub.publish(
+            {
+                audience: json.dumps(
+                    {"v": PROTOCOL_VERSION, "type": "events", "seq": seqs[-1], "events": batch, "services": services},
+                    ensure_ascii=False,
+                )
+                for audience, batch in (("staff", staff_events), ("public", public_events))
+            }
+        )
 
     def event_message(self, event: Event, seq: int, audience: str, with_services: bool = False) -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -301,8 +305,9 @@ class Office:
             "details": event.details,
         }
         if event.kind in ("ticket_called", "ticket_recalled") and event.ticket:
-            msg["announce"] = self.announcement(event.ticket["label"], event.ticket["counter"],
-                                                recall=event.kind == "ticket_recalled")
+            msg["announce"] = self.announcement(
+                event.ticket["label"], event.ticket["counter"], recall=event.kind == "ticket_recalled"
+            )
         if with_services:
             msg["services"] = self.services_summary(event.at)
         return msg
@@ -340,27 +345,30 @@ class Office:
             sd = engine.services[svc.code]
             ok, reason = engine.service_status(svc.code, now)
             ahead, wait = engine.estimate(svc.code, now=now)
-            waiting = sorted(waiting_by_service.get(svc.code, []),
-                             key=lambda t: (not t.front, t.queued_at, t.id))
-            out.append({
-                "code": svc.code,
-                "name": svc.name,
-                "name_en": svc.name_en,
-                "open": sd.open,
-                "available": ok,
-                "reason": reason,
-                "issued": sd.issued,
-                "cap": sd.cap if sd.cap is not None else (svc.daily_cap or None),
-                "waiting": len(waiting),
-                "estimated_wait_s": wait,
-                "average_service_s": round(engine.average_service_seconds(svc.code)),
-                "next": [t.label for t in waiting[:3]],
-                "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds()) if waiting else 0,
-                # The kiosk's priority path shows what a priority ticket would wait.
-                "waiting_priority": sum(1 for t in waiting if t.priority),
-                "estimated_wait_priority_s": engine.estimate(svc.code, priority=True, now=now)[1],
-                "counters": serving_counters(self.config, svc.code),
-            })
+            waiting = sorted(waiting_by_service.get(svc.code, []), key=lambda t: (not t.front, t.queued_at, t.id))
+            out.append(
+                {
+                    "code": svc.code,
+                    "name": svc.name,
+                    "name_en": svc.name_en,
+                    "open": sd.open,
+                    "available": ok,
+                    "reason": reason,
+                    "issued": sd.issued,
+                    "cap": sd.cap if sd.cap is not None else (svc.daily_cap or None),
+                    "waiting": len(waiting),
+                    "estimated_wait_s": wait,
+                    "average_service_s": round(engine.average_service_seconds(svc.code)),
+                    "next": [t.label for t in waiting[:3]],
+                    "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds())
+                    if waiting
+                    else 0,
+                    # The kiosk's priority path shows what a priority ticket would wait.
+                    "waiting_priority": sum(1 for t in waiting if t.priority),
+                    "estimated_wait_priority_s": engine.estimate(svc.code, priority=True, now=now)[1],
+                    "counters": serving_counters(self.config, svc.code),
+                }
+            )
         return out
 
     def snapshot_message(self, audience: str) -> tuple[str, bytes]:
@@ -403,14 +411,27 @@ class Office:
                 "since": status.since.isoformat() if status.since else None,
                 "ticket": held.to_dict() if held else None,
                 "served_today": len(served),
-                "average_service_s": round(sum((t.finished_at - t.started_at).total_seconds()
-                                               for t in served if t.finished_at and t.started_at)
-                                           / len(served)) if served else None,
+                "average_service_s": round(
+                    sum(
+                        (t.finished_at - t.started_at).total_seconds() for t in served if t.finished_at and t.started_at
+                    )
+                    / len(served)
+                )
+                if served
+                else None,
             }
             last = _last_finished(served)
             # For the rating tablet after a reload: the ticket it may still ask about.
-            entry["last_done"] = ({"id": last.id, "label": last.label, "rated": last.rating is not None,
-                                   "finished_at": last.finished_at.isoformat()} if last and last.finished_at else None)
+            entry["last_done"] = (
+                {
+                    "id": last.id,
+                    "label": last.label,
+                    "rated": last.rating is not None,
+                    "finished_at": last.finished_at.isoformat(),
+                }
+                if last and last.finished_at
+                else None
+            )
             if staff:
                 entry["staff"] = status.staff
             else:
@@ -445,15 +466,23 @@ class Office:
             "services": self.services_summary(now),
             "counters": counters,
             "latest_calls": [
-                {"label": t.label, "service": t.service, "counter": t.counter, "at": t.called_at.isoformat(),  # type: ignore
-                 "state": t.state.value, "booked": t.booked}
+                {
+                    "label": t.label,
+                    "service": t.service,
+                    "counter": t.counter,
+                    "at": t.called_at.isoformat(),  # type: ignore
+                    "state": t.state.value,
+                    "booked": t.booked,
+                }
                 for t in calls[: self.config.display.latest_calls]
             ],
         }
         for key, part in self.snapshot_extras.items():
             snap[key] = part(audience)
         if staff:
-            snap["waiting"] = [public_ticket(t.to_dict()) for t in sorted(engine.waiting(), key=lambda t: (t.queued_at, t.id))]
+            snap["waiting"] = [
+                public_ticket(t.to_dict()) for t in sorted(engine.waiting(), key=lambda t: (t.queued_at, t.id))
+            ]
             snap["no_shows"] = [public_ticket(t.to_dict()) for t in today if t.state is TicketState.NO_SHOW]
         return snap
 
@@ -474,12 +503,14 @@ class Office:
         ahead, wait = self.engine.position(t, self.clock()) if t.id in self.engine.tickets else (0, 0)
         svc = self.config.service(t.service) if t.service in self.engine.services else None
         d = public_ticket(t.to_dict()) or {}
-        d.update({
-            "people_ahead": ahead,
-            "estimated_wait_s": wait,
-            "service_name": svc.name if svc else t.service,
-            "service_name_en": svc.name_en if svc else t.service,
-            "office_name": self.config.office.name,
-            "office_name_en": self.config.office.name_en,
-        })
+        d.update(
+            {
+                "people_ahead": ahead,
+                "estimated_wait_s": wait,
+                "service_name": svc.name if svc else t.service,
+                "service_name_en": svc.name_en if svc else t.service,
+                "office_name": self.config.office.name,
+                "office_name_en": self.config.office.name_en,
+            }
+        )
         return d

@@ -31,29 +31,46 @@ TICKET = {
     "type": "object",
     "required": ["id", "service", "number", "label", "state", "priority"],
     "properties": {
-        "id": {"type": "integer"}, "day": {"type": "string"}, "service": {"type": "string"},
-        "number": {"type": "integer"}, "label": {"type": "string"}, "priority": {"type": "boolean"},
+        "id": {"type": "integer"},
+        "day": {"type": "string"},
+        "service": {"type": "string"},
+        "number": {"type": "integer"},
+        "label": {"type": "string"},
+        "priority": {"type": "boolean"},
         "state": {"enum": ["waiting", "called", "serving", "done", "no_show", "cancelled", "expired"]},
-        "counter": NULLABLE_INT, "target_counter": NULLABLE_INT, "recalls": {"type": "integer"},
-        "issued_at": {"type": "string"}, "called_at": NULLABLE_STR, "finished_at": NULLABLE_STR,
-        "people_ahead": {"type": "integer"}, "estimated_wait_s": {"type": "integer"},
+        "counter": NULLABLE_INT,
+        "target_counter": NULLABLE_INT,
+        "recalls": {"type": "integer"},
+        "issued_at": {"type": "string"},
+        "called_at": NULLABLE_STR,
+        "finished_at": NULLABLE_STR,
+        "people_ahead": {"type": "integer"},
+        "estimated_wait_s": {"type": "integer"},
     },
 }
 COUNTER = {
     "type": "object",
     "required": ["number", "state"],
-    "properties": {"number": {"type": "integer"}, "state": {"enum": ["closed", "open", "paused"]},
-                   "staff": NULLABLE_STR, "ticket_id": NULLABLE_INT, "pause_reason": {"type": "string"}},
+    "properties": {
+        "number": {"type": "integer"},
+        "state": {"enum": ["closed", "open", "paused"]},
+        "staff": NULLABLE_STR,
+        "ticket_id": NULLABLE_INT,
+        "pause_reason": {"type": "string"},
+    },
 }
 COUNTER_VIEW = {
-    "type": "object", "required": ["counter", "ticket", "seq"],
+    "type": "object",
+    "required": ["counter", "ticket", "seq"],
     "properties": {"counter": COUNTER, "ticket": {"oneOf": [TICKET, {"type": "null"}]}, "seq": {"type": "integer"}},
 }
 STATE = {
     "type": "object",
     "required": ["type", "seq", "office", "services", "counters", "latest_calls"],
     "properties": {
-        "type": {"const": "snapshot"}, "seq": {"type": "integer"}, "office": {"type": "object"},
+        "type": {"const": "snapshot"},
+        "seq": {"type": "integer"},
+        "office": {"type": "object"},
         "services": {"type": "array", "items": {"type": "object", "required": ["code", "waiting", "estimated_wait_s"]}},
         "counters": {"type": "array", "items": {"type": "object", "required": ["number", "state"]}},
         "latest_calls": {"type": "array"},
@@ -61,13 +78,29 @@ STATE = {
 }
 ISSUED = {
     "type": "object",
-    "required": ["id", "number", "label", "service", "people_ahead", "estimated_wait_s", "token", "status_url",
-                 "print"],
+    "required": [
+        "id",
+        "number",
+        "label",
+        "service",
+        "people_ahead",
+        "estimated_wait_s",
+        "token",
+        "status_url",
+        "print",
+    ],
     "properties": {
-        "ticket": TICKET, "id": {"type": "integer"}, "number": {"type": "integer"}, "label": {"type": "string"},
-        "service": {"type": "string"}, "service_name": {"type": "string"}, "priority": {"type": "boolean"},
-        "people_ahead": {"type": "integer"}, "estimated_wait_s": {"type": "integer"},
-        "token": {"type": "string", "minLength": 16}, "status_url": {"type": "string"},
+        "ticket": TICKET,
+        "id": {"type": "integer"},
+        "number": {"type": "integer"},
+        "label": {"type": "string"},
+        "service": {"type": "string"},
+        "service_name": {"type": "string"},
+        "priority": {"type": "boolean"},
+        "people_ahead": {"type": "integer"},
+        "estimated_wait_s": {"type": "integer"},
+        "token": {"type": "string", "minLength": 16},
+        "status_url": {"type": "string"},
         "print": {"type": "object", "required": ["state"]},
     },
 }
@@ -75,18 +108,34 @@ ISSUED = {
 
 def error_responses(*codes: int) -> dict[str, Any]:
     """Error responses (the shared Error schema) for these status codes."""
-    text = {400: "Bad input", 401: "Not signed in / no device token", 403: "Not allowed", 404: "Not found",
-            409: "Refused by the current state", 413: "Body too large",
-            415: "Body not sent as JSON (Content-Type: application/json)", 429: "Too many attempts",
-            503: "Storage error, nothing changed"}
+    text = {
+        400: "Bad input",
+        401: "Not signed in / no device token",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Refused by the current state",
+        413: "Body too large",
+        415: "Body not sent as JSON (Content-Type: application/json)",
+        429: "Too many attempts",
+        503: "Storage error, nothing changed",
+    }
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {str(c): {"description": text[c], "content": error} for c in codes}
 
 
-def operation(summary: str, ok: dict[str, Any], *, status: str = "200", body: dict[str, Any] | None = None,
-              errors: tuple[int, ...] = (), security: list[dict[str, list[str]]] | None = None,
-              params: list[dict[str, Any]] | None = None, extra_ok: dict[str, Any] | None = None,
-              media: str = "application/json", who: str | None = None) -> dict[str, Any]:
+def operation(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    status: str = "200",
+    body: dict[str, Any] | None = None,
+    errors: tuple[int, ...] = (),
+    security: list[dict[str, list[str]]] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    extra_ok: dict[str, Any] | None = None,
+    media: str = "application/json",
+    who: str | None = None,
+) -> dict[str, Any]:
     """One operation: ``ok`` is the schema of its success answer (status ``status``, of type
     ``media``), ``errors`` the status codes it may refuse with. ``who`` (``x-who``) says who
     may call it in README's words when ``security`` alone does not (see ``who_may_call``)."""
@@ -173,37 +222,82 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
         "close": "Close the counter (sign off; audited when an admin does it)",
     }
     for name, summary in simple.items():
-        counter_ops[f"/api/counters/{{n}}/{name}"] = {"post": operation(summary, COUNTER_VIEW, body=ref(Empty),
-                                                                  errors=COMMAND_ERRORS, security=STAFF,
-                                                                  params=[COUNTER_N], who=CLERK_OF_N)}
-    counter_ops["/api/counters/{n}/open"] = {"post": operation(
-        "Open (sign on) the counter; an admin may open it for another active account named in `staff` "
-        "(audited when an admin does it)", COUNTER_VIEW,
-        body=ref(schemas.OpenCounter),
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
-    counter_ops["/api/counters/{n}/next"] = {"post": operation(
-        "Finish the current ticket (no-show after `max_recalls` recalls) and call the next; send "
-        "`{\"current\": <id shown or null>}` so a double click never calls two", COUNTER_VIEW, body=ref(schemas.NextTicket),
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
-    counter_ops["/api/counters/{n}/call"] = {"post": operation(
-        "`{number}`: call one ticket out of order (also a no-show who came back)", COUNTER_VIEW,
-        body=ref(schemas.CallNumber),
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
-    counter_ops["/api/counters/{n}/transfer"] = {"post": operation(
-        "`{service}` or `{counter}`: transfer the current ticket; it keeps its number and goes to the front "
-        "there", COUNTER_VIEW,
-        body=ref(schemas.Transfer),
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
-    counter_ops["/api/counters/{n}/pause"] = {"post": operation(
-        "`{reason}`: pause the counter (a paused counter gets no tickets; audited when an admin does it)",
-        COUNTER_VIEW,
-        body=ref(schemas.Pause),
-        errors=COMMAND_ERRORS, security=STAFF, params=[COUNTER_N], who=CLERK_OF_N)}
+        counter_ops[f"/api/counters/{{n}}/{name}"] = {
+            "post": operation(
+                summary,
+                COUNTER_VIEW,
+                body=ref(Empty),
+                errors=COMMAND_ERRORS,
+                security=STAFF,
+                params=[COUNTER_N],
+                who=CLERK_OF_N,
+            )
+        }
+    counter_ops["/api/counters/{n}/open"] = {
+        "post": operation(
+            "Open (sign on) the counter; an admin may open it for another active account named in `staff` "
+            "(audited when an admin does it)",
+            COUNTER_VIEW,
+            body=ref(schemas.OpenCounter),
+            errors=COMMAND_ERRORS,
+            security=STAFF,
+            params=[COUNTER_N],
+            who=CLERK_OF_N,
+        )
+    }
+    counter_ops["/api/counters/{n}/next"] = {
+        "post": operation(
+            "Finish the current ticket (no-show after `max_recalls` recalls) and call the next; send "
+            '`{"current": <id shown or null>}` so a double click never calls two',
+            COUNTER_VIEW,
+            body=ref(schemas.NextTicket),
+            errors=COMMAND_ERRORS,
+            security=STAFF,
+            params=[COUNTER_N],
+            who=CLERK_OF_N,
+        )
+    }
+    counter_ops["/api/counters/{n}/call"] = {
+        "post": operation(
+            "`{number}`: call one ticket out of order (also a no-show who came back)",
+            COUNTER_VIEW,
+            body=ref(schemas.CallNumber),
+            errors=COMMAND_ERRORS,
+            security=STAFF,
+            params=[COUNTER_N],
+            who=CLERK_OF_N,
+        )
+    }
+    counter_ops["/api/counters/{n}/transfer"] = {
+        "post": operation(
+            "`{service}` or `{counter}`: transfer the current ticket; it keeps its number and goes to the front there",
+            COUNTER_VIEW,
+            body=ref(schemas.Transfer),
+            errors=COMMAND_ERRORS,
+            security=STAFF,
+            params=[COUNTER_N],
+            who=CLERK_OF_N,
+        )
+    }
+    counter_ops["/api/counters/{n}/pause"] = {
+        "post": operation(
+            "`{reason}`: pause the counter (a paused counter gets no tickets; audited when an admin does it)",
+            COUNTER_VIEW,
+            body=ref(schemas.Pause),
+            errors=COMMAND_ERRORS,
+            security=STAFF,
+            params=[COUNTER_N],
+            who=CLERK_OF_N,
+        )
+    }
     doc = {
         "openapi": "3.1.0",
-        "info": {"title": "motcua", "version": "0.1.0",
-                 "description": "Queue ticketing for one-stop offices. Errors are JSON "
-                                "{error, message (Vietnamese), message_en}."},
+        "info": {
+            "title": "motcua",
+            "version": "0.1.0",
+            "description": "Queue ticketing for one-stop offices. Errors are JSON "
+            "{error, message (Vietnamese), message_en}.",
+        },
         "components": {
             # The request bodies come from their declarations in queue_server.schemas.
             "schemas": {"Error": ERROR, "Ticket": TICKET, **schemas.components()},
@@ -213,56 +307,123 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             },
         },
         "paths": {
-            "/healthz": {"get": operation(
-                "Liveness: `{\"ok\": true, \"seq\": 41, \"day\": \"2026-11-30\", \"screens\": 7, "
-                "\"dropped_screens\": 0, \"commits\": {\"transactions\": 30, \"commands\": 41}}` (screens "
-                "connected, and dropped for falling behind; group commits since start: commands that arrive "
-                "together share one transaction)",
-                {"type": "object", "required": ["ok"]})},
-            "/api/state": {"get": operation(
-                "Office state snapshot: office, day, services (open, waiting, estimated wait, next numbers), "
-                "counters (state, current ticket, served today), latest calls, `seq`", STATE,
-                who="anyone (staff see more)")},
-            "/api/tickets": {"post": operation(
-                "Issue a ticket `{service, priority?, request_id?}` → 201; the same `request_id` again → 200 "
-                "with the same ticket",
-                ISSUED, status="201",
-                body=ref(schemas.IssueTicket),
-                errors=(400, 401, 404, 409, 413, 503), security=KIOSK, who="kiosk token",
-                extra_ok={"200": {"description": "Same request_id: the ticket issued before",
-                                  "content": {"application/json": {"schema": ISSUED}}}})},
-            "/api/tickets/{token}": {"get": operation(
-                "Public status of one ticket", TICKET, errors=(404,),
-                params=[path_param("token", {"type": "string"})], who="anyone with the token")},
-            "/api/tickets/{id}/requeue": {"post": operation(
-                "Put a no-show back in the queue (audited)", TICKET_ANSWER,
-                body=ref(Empty), errors=COMMAND_ERRORS, security=STAFF, params=[TICKET_ID])},
-            "/api/tickets/{id}/cancel": {"post": operation(
-                "Cancel a waiting ticket (audited)", TICKET_ANSWER,
-                body=ref(Empty), errors=COMMAND_ERRORS, security=ADMIN, params=[TICKET_ID])},
-            "/api/login": {"post": operation(
-                "`{username, password, counter?}`: sign in; with `counter` the counter opens",
-                {"type": "object", "required": ["user", "role"]},
-                body=ref(schemas.Login),
-                errors=(400, 401, 404, 409, 413, 429, 503), who="—")},
-            "/api/logout": {"post": operation("Sign out (closes the counter)", obj({"ok": {"const": True}}),
-                                              errors=(409, 503), who="staff")},
-            "/api/me": {"get": operation("The signed-in user", {"type": "object", "required": ["user", "role"]},
-                                   errors=(401,), security=STAFF)},
-            "/api/counters/{n}/rating": {"post": operation(
-                "`{ticket_id, level}`: rate, once, the ticket counter n finished last (counter n's rating tablet token)",
-                {"type": "object", "required": ["ok"]},
-                body=ref(schemas.Rating),
-                errors=(400, 401, 403, 404, 409, 413, 503), params=[COUNTER_N], security=KIOSK,
-                who="rating tablet token")},
-            "/api/services/{code}": {"post": operation(
-                "`{open?, cap?}`: open or close a service, or set its cap, for today (audited)",
-                obj({"services": {"type": "array", "items": {"type": "object", "required": ["code", "open", "cap"]}}}),
-                body=ref(schemas.ServiceChange),
-                errors=(400, 401, 403, 404, 413, 503), security=ADMIN,
-                params=[path_param("code", {"type": "string"})])},
-            "/api/openapi.json": {"get": operation("This document", obj({"openapi": {"type": "string"},
-                                                                        "paths": {"type": "object"}}))},
+            "/healthz": {
+                "get": operation(
+                    'Liveness: `{"ok": true, "seq": 41, "day": "2026-11-30", "screens": 7, '
+                    '"dropped_screens": 0, "commits": {"transactions": 30, "commands": 41}}` (screens '
+                    "connected, and dropped for falling behind; group commits since start: commands that arrive "
+                    "together share one transaction)",
+                    {"type": "object", "required": ["ok"]},
+                )
+            },
+            "/api/state": {
+                "get": operation(
+                    "Office state snapshot: office, day, services (open, waiting, estimated wait, next numbers), "
+                    "counters (state, current ticket, served today), latest calls, `seq`",
+                    STATE,
+                    who="anyone (staff see more)",
+                )
+            },
+            "/api/tickets": {
+                "post": operation(
+                    "Issue a ticket `{service, priority?, request_id?}` → 201; the same `request_id` again → 200 "
+                    "with the same ticket",
+                    ISSUED,
+                    status="201",
+                    body=ref(schemas.IssueTicket),
+                    errors=(400, 401, 404, 409, 413, 503),
+                    security=KIOSK,
+                    who="kiosk token",
+                    extra_ok={
+                        "200": {
+                            "description": "Same request_id: the ticket issued before",
+                            "content": {"application/json": {"schema": ISSUED}},
+                        }
+                    },
+                )
+            },
+            "/api/tickets/{token}": {
+                "get": operation(
+                    "Public status of one ticket",
+                    TICKET,
+                    errors=(404,),
+                    params=[path_param("token", {"type": "string"})],
+                    who="anyone with the token",
+                )
+            },
+            "/api/tickets/{id}/requeue": {
+                "post": operation(
+                    "Put a no-show back in the queue (audited)",
+                    TICKET_ANSWER,
+                    body=ref(Empty),
+                    errors=COMMAND_ERRORS,
+                    security=STAFF,
+                    params=[TICKET_ID],
+                )
+            },
+            "/api/tickets/{id}/cancel": {
+                "post": operation(
+                    "Cancel a waiting ticket (audited)",
+                    TICKET_ANSWER,
+                    body=ref(Empty),
+                    errors=COMMAND_ERRORS,
+                    security=ADMIN,
+                    params=[TICKET_ID],
+                )
+            },
+            "/api/login": {
+                "post": operation(
+                    "`{username, password, counter?}`: sign in; with `counter` the counter opens",
+                    {"type": "object", "required": ["user", "role"]},
+                    body=ref(schemas.Login),
+                    errors=(400, 401, 404, 409, 413, 429, 503),
+                    who="—",
+                )
+            },
+            "/api/logout": {
+                "post": operation(
+                    "Sign out (closes the counter)", obj({"ok": {"const": True}}), errors=(409, 503), who="staff"
+                )
+            },
+            "/api/me": {
+                "get": operation(
+                    "The signed-in user",
+                    {"type": "object", "required": ["user", "role"]},
+                    errors=(401,),
+                    security=STAFF,
+                )
+            },
+            "/api/counters/{n}/rating": {
+                "post": operation(
+                    "`{ticket_id, level}`: rate, once, the ticket counter n finished last (counter n's rating tablet token)",
+                    {"type": "object", "required": ["ok"]},
+                    body=ref(schemas.Rating),
+                    errors=(400, 401, 403, 404, 409, 413, 503),
+                    params=[COUNTER_N],
+                    security=KIOSK,
+                    who="rating tablet token",
+                )
+            },
+            "/api/services/{code}": {
+                "post": operation(
+                    "`{open?, cap?}`: open or close a service, or set its cap, for today (audited)",
+                    obj(
+                        {
+                            "services": {
+                                "type": "array",
+                                "items": {"type": "object", "required": ["code", "open", "cap"]},
+                            }
+                        }
+                    ),
+                    body=ref(schemas.ServiceChange),
+                    errors=(400, 401, 403, 404, 413, 503),
+                    security=ADMIN,
+                    params=[path_param("code", {"type": "string"})],
+                )
+            },
+            "/api/openapi.json": {
+                "get": operation("This document", obj({"openapi": {"type": "string"}, "paths": {"type": "object"}}))
+            },
             **counter_ops,
             **(feature_paths or {}),
         },
@@ -273,14 +434,19 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
 def with_guard_errors(doc: dict[str, Any]) -> dict[str, Any]:
     """Every state-changing operation may also be refused by ``queue_server.guard`` before
     its handler runs: 403 (sent from another site's page) and 415 (not sent as JSON)."""
-    guard = {"403": {"description": "Not allowed, or sent from another site's page (Origin/Referer)",
-                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-             "415": {"description": "Not sent as JSON (Content-Type: application/json)",
-                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+    guard = {
+        "403": {
+            "description": "Not allowed, or sent from another site's page (Origin/Referer)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+        "415": {
+            "description": "Not sent as JSON (Content-Type: application/json)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+    }
     for item in doc["paths"].values():
         for method, op in item.items():
             if method in ("post", "put", "patch", "delete"):
                 for code, response in guard.items():
                     op["responses"].setdefault(code, response)
     return doc
-

@@ -141,10 +141,14 @@ _last_lists: dict[str, Any] = {"key": None, "lists": {}}
 
 
 def _state_key(in_order: Sequence[Ticket], counters: Sequence[tuple[int, dict[str, str]]], now: dt.datetime) -> Any:
-    return (now if any(t.booked for t in in_order) else None,
-            tuple((n, tuple(levels.items())) for n, levels in counters),
-            tuple((t.id, t.service, t.queued_at, t.front, t.priority, t.target_counter, t.booked, t.slot_start)
-                  for t in in_order))
+    return (
+        now if any(t.booked for t in in_order) else None,
+        tuple((n, tuple(levels.items())) for n, levels in counters),
+        tuple(
+            (t.id, t.service, t.queued_at, t.front, t.priority, t.target_counter, t.booked, t.slot_start)
+            for t in in_order
+        ),
+    )
 
 
 class Picker:
@@ -155,8 +159,16 @@ class Picker:
     that is amortised constant time.
     """
 
-    def __init__(self, number: int, levels: dict[str, str], waiting: Iterable[Ticket], now: dt.datetime,
-                 *, in_arrival_order: bool = False, lists: _Lists | None = None):
+    def __init__(
+        self,
+        number: int,
+        levels: dict[str, str],
+        waiting: Iterable[Ticket],
+        now: dt.datetime,
+        *,
+        in_arrival_order: bool = False,
+        lists: _Lists | None = None,
+    ):
         """``in_arrival_order``: ``waiting`` is already sorted by (queued_at, id); the lanes
         then come from one pass, without sorting (a pool is ordered by level, then arrival).
         ``lists``: the lanes already partitioned (``positions_ahead`` reuses them)."""
@@ -184,8 +196,12 @@ class Picker:
         appointment = self.due.first(taken)
         walk_in, from_backup = self._walk_in(taken, counts, rules)
         if appointment is not None:
-            if (walk_in is None or from_backup or rules.booked_strict
-                    or counts.walkins_since_appointment >= rules.booked_interleave):
+            if (
+                walk_in is None
+                or from_backup
+                or rules.booked_strict
+                or counts.walkins_since_appointment >= rules.booked_interleave
+            ):
                 return appointment
             assert appointment.slot_start is not None
             arrived = (max(appointment.queued_at, appointment.slot_start), appointment.id)
@@ -244,12 +260,19 @@ def next_walkins(picked: Ticket, due_left: int, walkins_since_appointment: int) 
 def after_call(picked: Ticket, waiting: Iterable[Ticket], counts: Counts, now: dt.datetime) -> Counts:
     """Both interleave counts after calling ``picked`` out of ``waiting`` (which may hold it)."""
     others = [w for w in waiting if w is not picked]
-    return Counts(next_normals(picked, sum(1 for w in others if w.priority), counts.normals_since_priority),
-                  next_walkins(picked, sum(1 for w in others if is_due(w, now)), counts.walkins_since_appointment))
+    return Counts(
+        next_normals(picked, sum(1 for w in others if w.priority), counts.normals_since_priority),
+        next_walkins(picked, sum(1 for w in others if is_due(w, now)), counts.walkins_since_appointment),
+    )
 
 
-def positions_ahead(target: Ticket, waiting: Sequence[Ticket], counters: Sequence[tuple[int, dict[str, str]]],
-                    counts: Counts, rules: Rules) -> int:
+def positions_ahead(
+    target: Ticket,
+    waiting: Sequence[Ticket],
+    counters: Sequence[tuple[int, dict[str, str]]],
+    counts: Counts,
+    rules: Rules,
+) -> int:
     """How many tickets Next calls before ``target`` when ``counters`` (number, levels) press
     Next in turn, in the order given, nobody new arrives and the clock stands at ``rules.now``.
 
@@ -266,8 +289,10 @@ def positions_ahead(target: Ticket, waiting: Sequence[Ticket], counters: Sequenc
         _last_lists["key"] = key
         _last_lists["lists"] = {n: _Lists.build(n, levels, base, rules.now) for n, levels in counters}
     cached: dict[int, _Lists] = _last_lists["lists"]
-    pickers = [Picker(n, levels, (), rules.now,
-                      lists=cached[n].plus(latest) if latest is not None else cached[n]) for n, levels in counters]
+    pickers = [
+        Picker(n, levels, (), rules.now, lists=cached[n].plus(latest) if latest is not None else cached[n])
+        for n, levels in counters
+    ]
     taken: set[int] = set()
     priority_left = sum(1 for t in waiting if t.priority)
     due_left = sum(1 for t in waiting if is_due(t, rules.now))
@@ -287,8 +312,10 @@ def positions_ahead(target: Ticket, waiting: Sequence[Ticket], counters: Sequenc
                 priority_left -= 1
             if is_due(t, rules.now):
                 due_left -= 1
-            counts = Counts(next_normals(t, priority_left, counts.normals_since_priority),
-                            next_walkins(t, due_left, counts.walkins_since_appointment))
+            counts = Counts(
+                next_normals(t, priority_left, counts.normals_since_priority),
+                next_walkins(t, due_left, counts.walkins_since_appointment),
+            )
         if not progressed:
             # None of these counters would ever call it (cannot happen for a counter list
             # built by the engine); every ticket they would call is ahead.

@@ -48,8 +48,11 @@ def parse_csv(text: str, where: str = "procedures.csv") -> list[Procedure]:
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in CSV_COLUMNS if c not in header and c != "papers"]
     if missing:
-        raise _fail(where, f"thiếu cột {', '.join(missing)} (cần: {','.join(CSV_COLUMNS)})",
-                    f"missing column(s) {', '.join(missing)} (needed: {','.join(CSV_COLUMNS)})")
+        raise _fail(
+            where,
+            f"thiếu cột {', '.join(missing)} (cần: {','.join(CSV_COLUMNS)})",
+            f"missing column(s) {', '.join(missing)} (needed: {','.join(CSV_COLUMNS)})",
+        )
     out: list[Procedure] = []
     for line, raw in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
@@ -59,13 +62,24 @@ def parse_csv(text: str, where: str = "procedures.csv") -> list[Procedure]:
         try:
             days = int(row.get("days", ""))
         except ValueError:
-            raise _fail(key, f"số ngày làm việc “{row.get('days', '')}” không phải số nguyên",
-                        f"working days “{row.get('days', '')}” is not a whole number") from None
+            raise _fail(
+                key,
+                f"số ngày làm việc “{row.get('days', '')}” không phải số nguyên",
+                f"working days “{row.get('days', '')}” is not a whole number",
+            ) from None
         more = raw.get("_more") or []
         text_papers = ";".join([row.get("papers", ""), *(m for m in more if isinstance(m, str))])
         papers = [p.strip() for p in re.split(r"[;\n|]", text_papers) if p.strip()]
-        out.append(Procedure(service=row.get("service", ""), code=row.get("code", ""), name=row.get("name", ""),
-                             days=days, papers=papers, name_en=row.get("name_en", "")))
+        out.append(
+            Procedure(
+                service=row.get("service", ""),
+                code=row.get("code", ""),
+                name=row.get("name", ""),
+                days=days,
+                papers=papers,
+                name_en=row.get("name_en", ""),
+            )
+        )
     return out
 
 
@@ -83,8 +97,10 @@ def with_csv(cfg: Config) -> Config:
         log.warning("procedures of unknown services ignored: %s", ", ".join(dropped))
         cfg = dataclasses.replace(cfg, procedures=kept)
     if cfg.dossiers.return_service and cfg.dossiers.return_service not in services:
-        log.warning("dossiers.return_service %s is not a service; result-return tickets use the dossier's service",
-                    cfg.dossiers.return_service)
+        log.warning(
+            "dossiers.return_service %s is not a service; result-return tickets use the dossier's service",
+            cfg.dossiers.return_service,
+        )
         cfg = dataclasses.replace(cfg, dossiers=dataclasses.replace(cfg.dossiers, return_service=""))
     return cfg
 
@@ -94,8 +110,9 @@ def _read_csv(cfg: Config, name: str) -> Config:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise _fail("dossiers.procedures_csv", f"không đọc được {path}: {e.strerror}",
-                    f"cannot read {path}: {e.strerror}") from None
+        raise _fail(
+            "dossiers.procedures_csv", f"không đọc được {path}: {e.strerror}", f"cannot read {path}: {e.strerror}"
+        ) from None
     if len(data) > MAX_CSV_BYTES:
         raise _fail("dossiers.procedures_csv", "tệp quá lớn", "file too large")
     try:
@@ -113,11 +130,17 @@ def validate(cfg: Config) -> None:
         if p.service not in services:
             raise _fail(f"{key}.service", f"lĩnh vực “{p.service}” không tồn tại", f"no service “{p.service}”")
         if not _PROC_CODE.match(p.code):
-            raise _fail(f"{key}.code", "chỉ gồm chữ, số, dấu . _ - (tối đa 32 ký tự)",
-                        "letters, digits, . _ - only (at most 32 characters)")
+            raise _fail(
+                f"{key}.code",
+                "chỉ gồm chữ, số, dấu . _ - (tối đa 32 ký tự)",
+                "letters, digits, . _ - only (at most 32 characters)",
+            )
         if p.code in seen:
-            raise _fail(f"{key}.code", f"mã {p.code} bị trùng với procedures[{seen[p.code]}]",
-                        f"code {p.code} duplicates procedures[{seen[p.code]}]")
+            raise _fail(
+                f"{key}.code",
+                f"mã {p.code} bị trùng với procedures[{seen[p.code]}]",
+                f"code {p.code} duplicates procedures[{seen[p.code]}]",
+            )
         seen[p.code] = i
         if not p.name.strip():
             raise _fail(f"{key}.name", "không được để trống", "must not be empty")
@@ -127,13 +150,17 @@ def validate(cfg: Config) -> None:
     try:
         re.compile(d.code_pattern)
     except re.error as e:
-        raise _fail("dossiers.code_pattern", f"biểu thức chính quy sai: {e}",
-                    f"invalid regular expression: {e}") from None
+        raise _fail(
+            "dossiers.code_pattern", f"biểu thức chính quy sai: {e}", f"invalid regular expression: {e}"
+        ) from None
     if d.return_service and d.return_service not in services:
         raise _fail("dossiers.return_service", "lĩnh vực không tồn tại", "no such service")
     if not 1 <= cfg.rating.satisfied_levels < cfg.rating.levels:
-        raise _fail("rating.satisfied_levels", "phải từ 1 đến số mức đánh giá − 1",
-                    "must be 1 to the number of rating levels − 1")
+        raise _fail(
+            "rating.satisfied_levels",
+            "phải từ 1 đến số mức đánh giá − 1",
+            "must be 1 to the number of rating levels − 1",
+        )
     printers = {p.id for p in cfg.printers}
     for i, c in enumerate(cfg.counters):
         if c.printer and c.printer not in printers:

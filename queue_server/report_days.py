@@ -65,7 +65,7 @@ def queries(by: str, levels: int, where: str) -> list[str]:
         f"""SELECT {key_sql}, service_s, count(*) FROM ticket_facts
             WHERE {where} AND service_s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""",
         # One scan for the charts: arrivals per service and hour, served tickets per clerk.
-        f"""SELECT service, {GROUP_SQL['hour']}, staff, count(*), sum(state = 'done') FROM ticket_facts
+        f"""SELECT service, {GROUP_SQL["hour"]}, staff, count(*), sum(state = 'done') FROM ticket_facts
             WHERE {where} GROUP BY 1, 2, 3""",
     ]
 
@@ -77,6 +77,7 @@ def version(levels: int) -> str:
 
 
 # --------------------------------------------------------------------------- schema
+
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Tables and triggers (store migration); every existing day starts dirty."""
@@ -91,13 +92,16 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE report_dirty (day TEXT PRIMARY KEY) WITHOUT ROWID")
     for when, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
         # Not INSERT OR IGNORE: inside a trigger the outer statement's conflict rule wins.
-        conn.execute(f"CREATE TRIGGER report_dirty_after_{when.lower()} AFTER {when} ON ticket_facts "
-                     f"BEGIN INSERT INTO report_dirty (day) SELECT {row}.day WHERE NOT EXISTS "
-                     f"(SELECT 1 FROM report_dirty WHERE day = {row}.day); END")
+        conn.execute(
+            f"CREATE TRIGGER report_dirty_after_{when.lower()} AFTER {when} ON ticket_facts "
+            f"BEGIN INSERT INTO report_dirty (day) SELECT {row}.day WHERE NOT EXISTS "
+            f"(SELECT 1 FROM report_dirty WHERE day = {row}.day); END"
+        )
     conn.execute("INSERT OR IGNORE INTO report_dirty (day) SELECT DISTINCT day FROM ticket_facts")
 
 
 # --------------------------------------------------------------------------- figures
+
 
 def ints(values: Iterable[Any], typecode: str = "q") -> bytes:
     return array(typecode, [v or 0 for v in values]).tobytes()
@@ -170,8 +174,9 @@ def scan(conn: sqlite3.Connection, by: str, levels: int, where: str, params: dic
     return [conn.execute(q, params).fetchall() for q in queries(by, levels, where)]
 
 
-def collect(conn: sqlite3.Connection, by: str, levels: int, date_from: str, date_to: str, offset: int,
-            fetch: Any) -> Figures:
+def collect(
+    conn: sqlite3.Connection, by: str, levels: int, date_from: str, date_to: str, offset: int, fetch: Any
+) -> Figures:
     """Figures for ``date_from``..``date_to``: ended days from ``report_days``, the rest
     (dirty, or aggregated under another version or UTC offset) straight from the facts with
     ``fetch(queries, params)``."""
@@ -179,10 +184,15 @@ def collect(conn: sqlite3.Connection, by: str, levels: int, date_from: str, date
     params = {"a": date_from, "b": date_to, "offset": offset, "v": version(levels)}
     # Every day with facts is either dirty or aggregated (the triggers and refresh_one keep it
     # so): the days to read from the facts are the dirty ones and those aggregated otherwise.
-    direct = [r[0] for r in conn.execute(
-        """SELECT day FROM report_dirty WHERE day BETWEEN :a AND :b
+    direct = [
+        r[0]
+        for r in conn.execute(
+            """SELECT day FROM report_dirty WHERE day BETWEEN :a AND :b
            UNION SELECT day FROM report_days WHERE dim = 'day' AND day BETWEEN :a AND :b
-                 AND (version != :v OR tz_offset != :offset)""", params)]
+                 AND (version != :v OR tz_offset != :offset)""",
+            params,
+        )
+    ]
     _add_aggregates(conn, figures, by, params)
     if direct:
         where = "day IN (SELECT value FROM json_each(:days))"
@@ -191,25 +201,31 @@ def collect(conn: sqlite3.Connection, by: str, levels: int, date_from: str, date
 
 
 def _add_aggregates(conn: sqlite3.Connection, figures: Figures, by: str, params: dict[str, Any]) -> None:
-    where = ("day BETWEEN :a AND :b AND version = :v AND tz_offset = :offset "
-             "AND day NOT IN (SELECT day FROM report_dirty WHERE day BETWEEN :a AND :b)")
+    where = (
+        "day BETWEEN :a AND :b AND version = :v AND tz_offset = :offset "
+        "AND day NOT IN (SELECT day FROM report_dirty WHERE day BETWEEN :a AND :b)"
+    )
     waits: dict[Any, list[bytes]] = defaultdict(list)
     services: dict[Any, list[bytes]] = defaultdict(list)
     for key, sums, wait_values, service_values in conn.execute(
-            f"SELECT key, sums, waits, services FROM report_days WHERE dim = :dim AND {where}", {**params, "dim": by}):
+        f"SELECT key, sums, waits, services FROM report_days WHERE dim = :dim AND {where}", {**params, "dim": by}
+    ):
         figures.add_sums(key, from_ints(sums))
         if wait_values:
             waits[key].append(wait_values)
         if service_values:
             services[key].append(service_values)
     # Counting every value in C (Counter.update on an array) is what makes a year fast.
-    for parts, target, total in ((waits, figures.waits, figures.all_waits),
-                                 (services, figures.services, figures.all_services)):
+    for parts, target, total in (
+        (waits, figures.waits, figures.all_waits),
+        (services, figures.services, figures.all_services),
+    ):
         for key, blobs in parts.items():
             target[key].update(from_ints(b"".join(blobs), "i"))
         total.update(from_ints(b"".join(b"".join(blobs) for blobs in parts.values()), "i"))
-    for service, hours in conn.execute(f"SELECT key, sums FROM report_days WHERE dim = '{ARRIVALS}' AND {where}",
-                                       params):
+    for service, hours in conn.execute(
+        f"SELECT key, sums FROM report_days WHERE dim = '{ARRIVALS}' AND {where}", params
+    ):
         for hour, n in enumerate(from_ints(hours)):
             if n:
                 figures.arrivals[(service, hour)] += n
@@ -221,6 +237,7 @@ def _add_aggregates(conn: sqlite3.Connection, figures: Figures, by: str, params:
 
 # --------------------------------------------------------------------------- refresh
 
+
 def refresh_one(conn: sqlite3.Connection, levels: int, tz: dt.tzinfo, before: str) -> str | None:
     """Aggregate the oldest dirty day before ``before`` (the current office day), in one write
     transaction. Returns the day, or None when nothing is left to do."""
@@ -229,8 +246,10 @@ def refresh_one(conn: sqlite3.Connection, levels: int, tz: dt.tzinfo, before: st
         row = conn.execute("SELECT day FROM report_dirty WHERE day < ? ORDER BY day LIMIT 1", (before,)).fetchone()
         if row is None:
             # Also redo days aggregated under another version or offset (e.g. after an upgrade).
-            row = conn.execute("SELECT day FROM report_days WHERE dim = 'day' AND day < ? AND version != ? "
-                               "ORDER BY day LIMIT 1", (before, version(levels))).fetchone()
+            row = conn.execute(
+                "SELECT day FROM report_days WHERE dim = 'day' AND day < ? AND version != ? ORDER BY day LIMIT 1",
+                (before, version(levels)),
+            ).fetchone()
         if row is None:
             conn.execute("COMMIT")
             return None
@@ -249,15 +268,27 @@ def refresh_one(conn: sqlite3.Connection, levels: int, tz: dt.tzinfo, before: st
             conn.executemany(
                 "INSERT INTO report_days (day, dim, key, version, tz_offset, sums, waits, services) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(day, by, r[0], ver, offset, ints(r[1:]),
-                  expand(hists[r[0]][0]) if r[0] in hists else None,
-                  expand(hists[r[0]][1]) if r[0] in hists else None) for r in main])
+                [
+                    (
+                        day,
+                        by,
+                        r[0],
+                        ver,
+                        offset,
+                        ints(r[1:]),
+                        expand(hists[r[0]][0]) if r[0] in hists else None,
+                        expand(hists[r[0]][1]) if r[0] in hists else None,
+                    )
+                    for r in main
+                ],
+            )
         arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
         for service, hour, _staff, n, _done in spread:
             arrivals[service][hour] += n
         conn.executemany(
             "INSERT INTO report_days (day, dim, key, version, tz_offset, sums) VALUES (?, ?, ?, ?, ?, ?)",
-            [(day, ARRIVALS, service, ver, offset, ints(hours)) for service, hours in arrivals.items()])
+            [(day, ARRIVALS, service, ver, offset, ints(hours)) for service, hours in arrivals.items()],
+        )
         conn.execute("DELETE FROM report_dirty WHERE day = ?", (day,))
         conn.execute("COMMIT")
     except BaseException:
@@ -287,8 +318,9 @@ async def keep_fresh(office: Office) -> None:
         try:
             while True:
                 config = office.config
-                day = await office.in_writer(refresh_one, office.store.conn, config.rating.levels,
-                                             config.office.tz, office.engine.day)
+                day = await office.in_writer(
+                    refresh_one, office.store.conn, config.rating.levels, config.office.tz, office.engine.day
+                )
                 if day is None:
                     break
                 await asyncio.sleep(0)

@@ -60,6 +60,7 @@ _GROUP_SQL = report_days.GROUP_SQL
 
 # --------------------------------------------------------------------------- dates
 
+
 def parse_date(text: str) -> dt.date:
     """``DD/MM/YYYY`` (as Vietnamese offices write it) or ``YYYY-MM-DD``."""
     text = text.strip()
@@ -68,8 +69,11 @@ def parse_date(text: str) -> dt.date:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             pass
-    raise BadRequest(f"Ngày không hợp lệ: {text!r} (dạng dd/mm/yyyy).",
-                     f"Invalid date: {text!r} (use dd/mm/yyyy or yyyy-mm-dd).", key="bad_date")
+    raise BadRequest(
+        f"Ngày không hợp lệ: {text!r} (dạng dd/mm/yyyy).",
+        f"Invalid date: {text!r} (use dd/mm/yyyy or yyyy-mm-dd).",
+        key="bad_date",
+    )
 
 
 def vn_date(day: str | dt.date) -> str:
@@ -79,14 +83,19 @@ def vn_date(day: str | dt.date) -> str:
 
 def check_range(date_from: dt.date, date_to: dt.date, by: str) -> None:
     if by not in GROUPINGS:
-        raise BadRequest(f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
-                         f"Group by must be one of: {', '.join(GROUPINGS)}.", key="bad_group")
+        raise BadRequest(
+            f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+            f"Group by must be one of: {', '.join(GROUPINGS)}.",
+            key="bad_group",
+        )
     if date_to < date_from:
-        raise BadRequest("Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.",
-                         key="bad_range")
+        raise BadRequest(
+            "Ngày kết thúc phải sau ngày bắt đầu.", "The end date is before the start date.", key="bad_range"
+        )
     if (date_to - date_from).days >= MAX_DAYS:
-        raise BadRequest("Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).",
-                         key="bad_range")
+        raise BadRequest(
+            "Khoảng thời gian quá dài (tối đa 3 năm).", "Range too long (at most 3 years).", key="bad_range"
+        )
 
 
 def _tz_offset(config: Config, date_from: dt.date, date_to: dt.date) -> int:
@@ -99,6 +108,7 @@ def _tz_offset(config: Config, date_from: dt.date, date_to: dt.date) -> int:
 
 
 # --------------------------------------------------------------------------- statistics
+
 
 def quantile(hist: list[tuple[int, int]], q: float, n: int | None = None) -> float:
     """The q-quantile (0..1) of sorted ``(value, count)`` pairs (``n`` values in all),
@@ -137,6 +147,7 @@ def summarize(hist: dict[int, int] | list[tuple[int, int]]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the report
+
 
 def _labels(conn: sqlite3.Connection, config: Config, by: str) -> dict[Any, str]:
     if by == "service":
@@ -185,8 +196,15 @@ def _fetch_all(conn: sqlite3.Connection, queries: list[str], params: dict[str, A
         return list(pool.map(run, queries))
 
 
-def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, date_to: dt.date,
-                 by: str = "day", *, aggregates: bool = True) -> dict[str, Any]:
+def build_report(
+    conn: sqlite3.Connection,
+    config: Config,
+    date_from: dt.date,
+    date_to: dt.date,
+    by: str = "day",
+    *,
+    aggregates: bool = True,
+) -> dict[str, Any]:
     """Figures for the office days ``date_from``..``date_to`` (inclusive) grouped ``by``.
     ``conn`` may be a read-only connection: nothing is written. Ended days come from the
     daily aggregates (``queue_server.report_days``) unless ``aggregates=False``; the
@@ -199,17 +217,28 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
         figures = report_days.collect(conn, by, levels, a, b, offset, lambda qs, p: _fetch_all(conn, qs, p))
     else:
         figures = report_days.Figures()
-        figures.add_scan(_fetch_all(conn, report_days.queries(by, levels, "day BETWEEN :a AND :b"),
-                                    {"a": a, "b": b, "offset": offset}))
+        figures.add_scan(
+            _fetch_all(
+                conn, report_days.queries(by, levels, "day BETWEEN :a AND :b"), {"a": a, "b": b, "offset": offset}
+            )
+        )
     groups: dict[Any, dict[str, Any]] = {}
     for key, row in figures.sums.items():
         issued, served, no_show, cancelled, expired, transferred, err = row[:7]
-        groups[key] = {"issued": issued, "served": served, "no_show": no_show, "cancelled": cancelled,
-                       "expired": expired, "transferred": transferred, "_err": err or 0,
-                       # A group may have times but no sums when a command committed between
-                       # the scans (today's figures while the office works): they wait for next time.
-                       "_wait": figures.histogram("wait", key), "_service": figures.histogram("service", key),
-                       "ratings": [c or 0 for c in row[7:]]}
+        groups[key] = {
+            "issued": issued,
+            "served": served,
+            "no_show": no_show,
+            "cancelled": cancelled,
+            "expired": expired,
+            "transferred": transferred,
+            "_err": err or 0,
+            # A group may have times but no sums when a command committed between
+            # the scans (today's figures while the office works): they wait for next time.
+            "_wait": figures.histogram("wait", key),
+            "_service": figures.histogram("service", key),
+            "ratings": [c or 0 for c in row[7:]],
+        }
     served_by_staff = figures.served_by_staff
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
     for (service, hour), n in figures.arrivals.items():
@@ -217,9 +246,18 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
 
     labels = _labels(conn, config, by)
     total_served = sum(g["served"] for g in groups.values())
-    total: dict[str, Any] = {"issued": 0, "served": 0, "no_show": 0, "cancelled": 0, "expired": 0,
-                             "transferred": 0, "_err": 0, "_wait": figures.total_histogram("wait"),
-                             "_service": figures.total_histogram("service"), "ratings": [0] * levels}
+    total: dict[str, Any] = {
+        "issued": 0,
+        "served": 0,
+        "no_show": 0,
+        "cancelled": 0,
+        "expired": 0,
+        "transferred": 0,
+        "_err": 0,
+        "_wait": figures.total_histogram("wait"),
+        "_service": figures.total_histogram("service"),
+        "ratings": [0] * levels,
+    }
     rows = []
     order = {s.code: i for i, s in enumerate(config.services)} if by == "service" else {}
     for key in sorted(groups, key=lambda k: (k is None, order.get(k, len(order)), "" if k is None else k)):
@@ -231,9 +269,15 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
     total_row = _finish_row(total, None, "Tổng cộng", total_served, levels)
 
     staff_labels = labels if by == "staff" else _labels(conn, config, "staff")
-    staff = [{"staff": s or NO_GROUP, "name": staff_labels.get(s, s or NO_GROUP), "served": n,
-              "share": round(n / total_served, 4) if total_served else None}
-             for s, n in sorted(served_by_staff.items(), key=lambda kv: (-kv[1], kv[0] or ""))]
+    staff = [
+        {
+            "staff": s or NO_GROUP,
+            "name": staff_labels.get(s, s or NO_GROUP),
+            "served": n,
+            "share": round(n / total_served, 4) if total_served else None,
+        }
+        for s, n in sorted(served_by_staff.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+    ]
     wait_hist = total["_wait"]
     edges = [0, *WAIT_BUCKETS]
     buckets = [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"]
@@ -254,9 +298,13 @@ def build_report(conn: sqlite3.Connection, config: Config, date_from: dt.date, d
         "total": total_row,
         "staff": staff,
         "charts": {
-            "arrivals_by_hour": {"hours": list(range(24)), "series": [
-                {"service": code, "name": services.get(code, code), "counts": arrivals[code]}
-                for code in sorted(arrivals, key=lambda c: (order_all.get(c, len(order_all)), c))]},
+            "arrivals_by_hour": {
+                "hours": list(range(24)),
+                "series": [
+                    {"service": code, "name": services.get(code, code), "counts": arrivals[code]}
+                    for code in sorted(arrivals, key=lambda c: (order_all.get(c, len(order_all)), c))
+                ],
+            },
             "wait_distribution": {"buckets": buckets, "counts": counts},
             "served_per_staff": [{"name": s["name"], "served": s["served"]} for s in staff],
             "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
@@ -289,19 +337,29 @@ def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, leve
 
 # --------------------------------------------------------------------------- exports
 
-GROUP_HEADERS = {"day": "Ngày", "service": "Lĩnh vực", "counter": "Quầy", "staff": "Cán bộ", "hour": "Giờ",
-                 "site": "Điểm một cửa"}
+GROUP_HEADERS = {
+    "day": "Ngày",
+    "service": "Lĩnh vực",
+    "counter": "Quầy",
+    "staff": "Cán bộ",
+    "hour": "Giờ",
+    "site": "Điểm một cửa",
+}
 
 
 def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Vietnamese headers and one row per group plus the total; times in minutes, shares in %."""
     levels = report["rating_levels"]
-    headers = [GROUP_HEADERS[report["by"]], "Số phát ra", "Đã phục vụ", "Vắng mặt", "Đã hủy", "Chuyển",
-               "Hết hạn"]
+    headers = [GROUP_HEADERS[report["by"]], "Số phát ra", "Đã phục vụ", "Vắng mặt", "Đã hủy", "Chuyển", "Hết hạn"]
     for what in ("Chờ", "Phục vụ"):
         headers += [f"{what} TB (phút)", f"{what} trung vị (phút)", f"{what} P90 (phút)", f"{what} tối đa (phút)"]
-    headers += ["Tỷ lệ phục vụ (%)", *[f"Mức {i}" for i in range(1, levels + 1)], "Lượt đánh giá",
-                "Hài lòng (%)", "Sai số ước tính TB (phút)"]
+    headers += [
+        "Tỷ lệ phục vụ (%)",
+        *[f"Mức {i}" for i in range(1, levels + 1)],
+        "Lượt đánh giá",
+        "Hài lòng (%)",
+        "Sai số ước tính TB (phút)",
+    ]
 
     def minutes(v: float | None) -> float | None:
         return None if v is None else round(v / 60, 1)
@@ -317,8 +375,13 @@ def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         line = [first, r["issued"], r["served"], r["no_show"], r["cancelled"], r["transferred"], r["expired"]]
         for what in ("waiting", "service"):
             line += [minutes(r[what][k]) for k in ("mean", "median", "p90", "max")]
-        line += [pct(r["served_share"]), *r["ratings"], r["rated"], pct(r["satisfied_share"]),
-                 minutes(r["estimate_mae"])]
+        line += [
+            pct(r["served_share"]),
+            *r["ratings"],
+            r["rated"],
+            pct(r["satisfied_share"]),
+            minutes(r["estimate_mae"]),
+        ]
         out.append(line)
     return headers, out
 
@@ -340,8 +403,12 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     ws = wb.active
     ws.title = "Báo cáo"
     ws.append([report["office"]])
-    ws.append([f"Báo cáo từ {vn_date(report['from'])} đến {vn_date(report['to'])}, "
-               f"theo {GROUP_HEADERS[report['by']].lower()}"])
+    ws.append(
+        [
+            f"Báo cáo từ {vn_date(report['from'])} đến {vn_date(report['to'])}, "
+            f"theo {GROUP_HEADERS[report['by']].lower()}"
+        ]
+    )
     ws.append([])
     ws.append(headers)
     for line in rows:
@@ -410,8 +477,15 @@ def filename(report: dict[str, Any], ext: str) -> str:
     return f"bao-cao-{report['from']}-{report['to']}-{report['by']}.{ext}"
 
 
-def run_command(config: Config, date_from: str, date_to: str, by: str, fmt: str, output: str | None,
-                csv_dialect: str = DEFAULT_DIALECT) -> str:
+def run_command(
+    config: Config,
+    date_from: str,
+    date_to: str,
+    by: str,
+    fmt: str,
+    output: str | None,
+    csv_dialect: str = DEFAULT_DIALECT,
+) -> str:
     """``motcua report``: build the report from the database (read-only) and write it to
     ``output`` (xlsx without one: a file named after the range). Returns where it went."""
     import json

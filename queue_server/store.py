@@ -27,11 +27,36 @@ from .dblock import DatabaseLock
 from .engine import CounterStatus, Engine, Event, Ticket
 
 TICKET_COLUMNS = (
-    "id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
-    "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
-    "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at",
-    "booked", "appointment", "slot_start",
-    "issued_service", "closed_unstarted",
+    "id",
+    "day",
+    "service",
+    "number",
+    "label",
+    "priority",
+    "token",
+    "state",
+    "issued_at",
+    "queued_at",
+    "front",
+    "target_counter",
+    "counter",
+    "staff",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "recalls",
+    "transfers",
+    "kiosk",
+    "request_id",
+    "people_ahead",
+    "estimated_wait_s",
+    "rating",
+    "rated_at",
+    "booked",
+    "appointment",
+    "slot_start",
+    "issued_service",
+    "closed_unstarted",
 )
 # A ticket row is inserted once (its ``ticket_issued`` event) and updated after that: a
 # second insert of the same id, token or number is an error, never a silent overwrite.
@@ -54,16 +79,47 @@ _INSERT_EVENT = (
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
     db.table("events").create(
-        {"seq": int, "at": str, "day": str, "kind": str, "ticket_id": int, "service": str,
-         "counter": int, "staff": str, "details": str},
+        {
+            "seq": int,
+            "at": str,
+            "day": str,
+            "kind": str,
+            "ticket_id": int,
+            "service": str,
+            "counter": int,
+            "staff": str,
+            "details": str,
+        },
         pk="seq",
     )
     db.table("tickets").create(
-        {"id": int, "day": str, "service": str, "number": int, "label": str, "priority": int, "token": str,
-         "state": str, "issued_at": str, "queued_at": str, "front": int, "target_counter": int, "counter": int,
-         "staff": str, "called_at": str, "started_at": str, "finished_at": str, "recalls": int,
-         "transfers": int, "kiosk": str, "request_id": str, "people_ahead": int, "estimated_wait_s": int,
-         "rating": int, "rated_at": str},
+        {
+            "id": int,
+            "day": str,
+            "service": str,
+            "number": int,
+            "label": str,
+            "priority": int,
+            "token": str,
+            "state": str,
+            "issued_at": str,
+            "queued_at": str,
+            "front": int,
+            "target_counter": int,
+            "counter": int,
+            "staff": str,
+            "called_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "recalls": int,
+            "transfers": int,
+            "kiosk": str,
+            "request_id": str,
+            "people_ahead": int,
+            "estimated_wait_s": int,
+            "rating": int,
+            "rated_at": str,
+        },
         pk="id",
         not_null={"day", "service", "number", "label", "token", "state", "issued_at"},
     )
@@ -78,8 +134,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
     db.table("meta").create({"key": str, "value": str}, pk="key")
     db.table("users").create(
-        {"username": str, "display_name": str, "role": str, "password_hash": str, "disabled": int,
-         "created_at": str},
+        {"username": str, "display_name": str, "role": str, "password_hash": str, "disabled": int, "created_at": str},
         pk="username",
     )
     db.table("audit").create({"id": int, "at": str, "username": str, "action": str, "details": str}, pk="id")
@@ -91,8 +146,19 @@ def _m002_print_jobs(db: sqlite_utils.Database) -> None:
     # ticket it prints. ``info`` is the ticket as printed (printer.render.TicketInfo JSON),
     # frozen at issue time so a delivery after a restart prints what the kiosk showed.
     db.table("print_jobs").create(
-        {"id": int, "ticket_id": int, "printer": str, "state": str, "created_at": str, "updated_at": str,
-         "attempts": int, "error": str, "reprint_of": int, "requested_by": str, "info": str},
+        {
+            "id": int,
+            "ticket_id": int,
+            "printer": str,
+            "state": str,
+            "created_at": str,
+            "updated_at": str,
+            "attempts": int,
+            "error": str,
+            "reprint_of": int,
+            "requested_by": str,
+            "info": str,
+        },
         pk="id",
         not_null={"ticket_id", "printer", "state", "created_at", "updated_at", "attempts", "info"},
         defaults={"attempts": 0},
@@ -101,8 +167,9 @@ def _m002_print_jobs(db: sqlite_utils.Database) -> None:
     db.table("print_jobs").create_index(["ticket_id"])
 
 
-_FACT_COLUMNS = ("day, id, service, counter, staff, state, transfers, issued_epoch, wait_s, service_s, "
-                 "estimated_wait_s, rating")
+_FACT_COLUMNS = (
+    "day, id, service, counter, staff, state, transfers, issued_epoch, wait_s, service_s, estimated_wait_s, rating"
+)
 _FACT_VALUES = """NEW.day, NEW.id, NEW.service, NEW.counter, NEW.staff, NEW.state, NEW.transfers,
     CAST(strftime('%s', NEW.issued_at) AS INTEGER),
     CASE WHEN NEW.called_at IS NOT NULL
@@ -130,8 +197,9 @@ def _m003_report_facts(db: sqlite_utils.Database) -> None:
         transfers INTEGER, issued_epoch INTEGER, wait_s INTEGER, service_s INTEGER,
         estimated_wait_s INTEGER, rating INTEGER, PRIMARY KEY (day, id)) WITHOUT ROWID""")
     for when in ("INSERT", "UPDATE"):
-        conn.execute(f"CREATE TRIGGER ticket_facts_after_{when.lower()} AFTER {when} ON tickets "
-                     f"BEGIN {_FACT_UPSERT} END")
+        conn.execute(
+            f"CREATE TRIGGER ticket_facts_after_{when.lower()} AFTER {when} ON tickets BEGIN {_FACT_UPSERT} END"
+        )
     conn.execute(f"INSERT INTO ticket_facts ({_FACT_COLUMNS}) SELECT {_FACT_VALUES.replace('NEW.', '')} FROM tickets")
     conn.execute("""UPDATE ticket_facts SET wait_s = (
             SELECT CAST(round((julianday(e.at) - julianday(t.issued_at)) * 86400) AS INTEGER)
@@ -157,10 +225,27 @@ def _m005_appointments(db: sqlite_utils.Database) -> None:
     # blanked keep_days after the appointment (purged_at set), the rest kept for reports.
     # ``client`` is a hash of the booking device's address, for the per-address limit.
     db.table("appointments").create(
-        {"code": str, "service": str, "date": str, "start": str, "end": str, "name": str, "phone": str,
-         "phone_last4": str, "state": str, "created_at": str, "created_by": str, "client": str,
-         "moved_at": str, "cancelled_at": str, "cancelled_by": str, "cancel_reason": str,
-         "checked_in_at": str, "ticket_id": int, "purged_at": str},
+        {
+            "code": str,
+            "service": str,
+            "date": str,
+            "start": str,
+            "end": str,
+            "name": str,
+            "phone": str,
+            "phone_last4": str,
+            "state": str,
+            "created_at": str,
+            "created_by": str,
+            "client": str,
+            "moved_at": str,
+            "cancelled_at": str,
+            "cancelled_by": str,
+            "cancel_reason": str,
+            "checked_in_at": str,
+            "ticket_id": int,
+            "purged_at": str,
+        },
         pk="code",
         not_null={"service", "date", "start", "end", "state", "created_at"},
     )
@@ -168,8 +253,9 @@ def _m005_appointments(db: sqlite_utils.Database) -> None:
     db.table("appointments").create_index(["phone"])
     db.table("appointments").create_index(["client"])
     db.table("appointments").create_index(["date"])
-    db.table("appointment_closures").create({"service": str, "date": str, "start": str, "closed_by": str, "closed_at": str},
-                                      pk=("service", "date", "start"))
+    db.table("appointment_closures").create(
+        {"service": str, "date": str, "start": str, "closed_by": str, "closed_at": str}, pk=("service", "date", "start")
+    )
     # Appointment tickets: booked, the booking code (staff only) and the slot's start.
     db.table("tickets").add_column("booked", int, not_null_default=0)
     db.table("tickets").add_column("appointment", str)
@@ -183,11 +269,14 @@ def _m006_report_days(db: sqlite_utils.Database) -> None:
 
     report_days.migrate(db.conn)
 
+
 _FACT_COLUMNS_7 = _FACT_COLUMNS + ", closed_unstarted"
 _FACT_VALUES_7 = _FACT_VALUES + ", NEW.closed_unstarted"
-_FACT_UPSERT_7 = _FACT_UPSERT.replace(f"({_FACT_COLUMNS})", f"({_FACT_COLUMNS_7})").replace(
-    f"VALUES ({_FACT_VALUES})", f"VALUES ({_FACT_VALUES_7})").replace(
-    "rating = excluded.rating;", "rating = excluded.rating, closed_unstarted = excluded.closed_unstarted;")
+_FACT_UPSERT_7 = (
+    _FACT_UPSERT.replace(f"({_FACT_COLUMNS})", f"({_FACT_COLUMNS_7})")
+    .replace(f"VALUES ({_FACT_VALUES})", f"VALUES ({_FACT_VALUES_7})")
+    .replace("rating = excluded.rating;", "rating = excluded.rating, closed_unstarted = excluded.closed_unstarted;")
+)
 
 
 def _m007_issuing_service(db: sqlite_utils.Database) -> None:
@@ -214,8 +303,9 @@ def _m007_issuing_service(db: sqlite_utils.Database) -> None:
         conn.execute("ALTER TABLE ticket_facts ADD COLUMN closed_unstarted INTEGER NOT NULL DEFAULT 0")
     for when in ("INSERT", "UPDATE"):
         conn.execute(f"DROP TRIGGER ticket_facts_after_{when.lower()}")
-        conn.execute(f"CREATE TRIGGER ticket_facts_after_{when.lower()} AFTER {when} ON tickets "
-                     f"BEGIN {_FACT_UPSERT_7} END")
+        conn.execute(
+            f"CREATE TRIGGER ticket_facts_after_{when.lower()} AFTER {when} ON tickets BEGIN {_FACT_UPSERT_7} END"
+        )
     conn.execute("INSERT INTO meta (key, value) VALUES ('engine', '{}') ON CONFLICT (key) DO NOTHING")
 
 
@@ -224,29 +314,60 @@ def _m008_dossiers(db: sqlite_utils.Database) -> None:
     # queue_server.dossiers). Dates are office-local "YYYY-MM-DD"; times ISO with offset.
     # ``due_date`` is the original appointment; ``new_due_date`` the one of an apology slip.
     db.table("dossiers").create(
-        {"code": str, "procedure": str, "service": str, "status": str, "received_on": str, "received_at": str,
-         "due_date": str, "new_due_date": str, "extend_reason": str, "extended_at": str, "ready_on": str,
-         "returned_at": str, "ticket_id": int, "staff": str, "counter": int, "return_ticket_id": int,
-         "updated_at": str},
-        pk="code", not_null={"status", "updated_at"},
+        {
+            "code": str,
+            "procedure": str,
+            "service": str,
+            "status": str,
+            "received_on": str,
+            "received_at": str,
+            "due_date": str,
+            "new_due_date": str,
+            "extend_reason": str,
+            "extended_at": str,
+            "ready_on": str,
+            "returned_at": str,
+            "ticket_id": int,
+            "staff": str,
+            "counter": int,
+            "return_ticket_id": int,
+            "updated_at": str,
+        },
+        pk="code",
+        not_null={"status", "updated_at"},
     )
     for columns in (["status"], ["received_on"], ["due_date"], ["ticket_id"], ["return_ticket_id"]):
         db.table("dossiers").create_index(columns)
     # Every change to a dossier and every outcome a clerk recorded for a visit (guidance has
     # no dossier): who, when, which ticket, what.
     db.table("dossier_log").create(
-        {"id": int, "at": str, "code": str, "action": str, "ticket_id": int, "staff": str, "counter": int,
-         "details": str},
-        pk="id", not_null={"at", "action"},
+        {
+            "id": int,
+            "at": str,
+            "code": str,
+            "action": str,
+            "ticket_id": int,
+            "staff": str,
+            "counter": int,
+            "details": str,
+        },
+        pk="id",
+        not_null={"at", "action"},
     )
     db.table("dossier_log").create_index(["ticket_id"])
     db.table("dossier_log").create_index(["code"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_print_jobs,
-                                                               _m003_report_facts, _m004_sessions,
-                                                               _m005_appointments, _m006_report_days,
-                                                               _m007_issuing_service, _m008_dossiers]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_initial,
+    _m002_print_jobs,
+    _m003_report_facts,
+    _m004_sessions,
+    _m005_appointments,
+    _m006_report_days,
+    _m007_issuing_service,
+    _m008_dossiers,
+]
 
 
 def ticket_by_token(conn: sqlite3.Connection, token: str) -> Ticket | None:
@@ -278,8 +399,7 @@ def is_demo_database(path: str | Path) -> bool:
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (BEGIN IMMEDIATE per write).
     if readonly:
-        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
@@ -396,17 +516,33 @@ class Store:
             raise
         return results
 
-    def _write(self, conn: sqlite3.Connection, events: Iterable[Event], meta: dict[str, Any],
-               extra: Callable[[sqlite3.Connection], None] | None) -> list[int]:
+    def _write(
+        self,
+        conn: sqlite3.Connection,
+        events: Iterable[Event],
+        meta: dict[str, Any],
+        extra: Callable[[sqlite3.Connection], None] | None,
+    ) -> list[int]:
         """One command's rows, inside the caller's transaction."""
         seqs: list[int] = []
         for e in events:
             t = e.ticket
-            seqs.append(conn.execute(_INSERT_EVENT, (
-                e.at.isoformat(), meta["day"], e.kind, t["id"] if t else None, t["service"] if t else None,
-                (e.counter or {}).get("number", t.get("counter") if t else None), e.staff,
-                json.dumps(e.details, ensure_ascii=False) if e.details else None,
-            )).lastrowid or 0)
+            seqs.append(
+                conn.execute(
+                    _INSERT_EVENT,
+                    (
+                        e.at.isoformat(),
+                        meta["day"],
+                        e.kind,
+                        t["id"] if t else None,
+                        t["service"] if t else None,
+                        (e.counter or {}).get("number", t.get("counter") if t else None),
+                        e.staff,
+                        json.dumps(e.details, ensure_ascii=False) if e.details else None,
+                    ),
+                ).lastrowid
+                or 0
+            )
             if t is not None:
                 if e.kind == "ticket_issued":
                     conn.execute(_INSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
@@ -414,11 +550,14 @@ class Store:
                     raise LookupError(f"event {e.kind} for ticket {t['id']}, which is not in the database")
             if e.counter is not None:
                 c = e.counter
-                conn.execute(_UPSERT_COUNTER, (c["number"], c["state"], c["staff"], c["ticket_id"],
-                                               c["pause_reason"], c["since"]))
-        conn.execute("INSERT INTO meta (key, value) VALUES ('engine', ?) "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                     (json.dumps(meta, ensure_ascii=False),))
+                conn.execute(
+                    _UPSERT_COUNTER,
+                    (c["number"], c["state"], c["staff"], c["ticket_id"], c["pause_reason"], c["since"]),
+                )
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('engine', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (json.dumps(meta, ensure_ascii=False),),
+        )
         if extra is not None:
             extra(conn)
         return seqs
@@ -472,7 +611,6 @@ class Store:
         row = self.conn.execute("SELECT max(id) FROM tickets").fetchone()
         return row[0] or 0
 
-
     # ------------------------------------------------------------------ users
 
     def get_user(self, username: str) -> dict[str, Any] | None:
@@ -488,11 +626,18 @@ class Store:
 
     def mark_demo(self) -> None:
         """Mark this database as made by ``motcua demo`` (the only kind it may recreate)."""
-        self.write(lambda c: c.execute("INSERT INTO meta (key, value) VALUES ('demo', ?) "
-                                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (DEMO_MARK,)))
+        self.write(
+            lambda c: c.execute(
+                "INSERT INTO meta (key, value) VALUES ('demo', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (DEMO_MARK,),
+            )
+        )
 
     def audit(self, at: str, username: str | None, action: str, details: dict[str, Any]) -> None:
-        self.write(lambda c: c.execute(
-            "INSERT INTO audit (at, username, action, details) VALUES (?, ?, ?, ?)",
-            (at, username, action, json.dumps(details, ensure_ascii=False)),
-        ))
+        self.write(
+            lambda c: c.execute(
+                "INSERT INTO audit (at, username, action, details) VALUES (?, ?, ?, ?)",
+                (at, username, action, json.dumps(details, ensure_ascii=False)),
+            )
+        )

@@ -55,10 +55,20 @@ def export_pack(config: Config) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         present = {n: w for n, w in needed.items() if (folder / f"{n}.wav").is_file()}
-        z.writestr("manifest.json", json.dumps({
-            "format": FORMAT, "version": VERSION, "dialect": config.display.dialect,
-            "recall_phrase": config.display.recall_phrase, "clips": present,
-        }, ensure_ascii=False, indent=1))
+        z.writestr(
+            "manifest.json",
+            json.dumps(
+                {
+                    "format": FORMAT,
+                    "version": VERSION,
+                    "dialect": config.display.dialect,
+                    "recall_phrase": config.display.recall_phrase,
+                    "clips": present,
+                },
+                ensure_ascii=False,
+                indent=1,
+            ),
+        )
         for name in present:
             z.write(folder / f"{name}.wav", f"{name}.wav")
     return out.getvalue()
@@ -71,9 +81,16 @@ def import_pack(config: Config, data: bytes) -> dict[str, Any]:
         z = zipfile.ZipFile(io.BytesIO(data))
         manifest = json.loads(z.read("manifest.json"))
     except (zipfile.BadZipFile, KeyError, ValueError):
-        raise BadRequest("Tệp không phải gói giọng đọc (thiếu manifest.json).",
-                         "Not a voice pack (no manifest.json).", key="bad_pack") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("clips"), dict):
+        raise BadRequest(
+            "Tệp không phải gói giọng đọc (thiếu manifest.json).",
+            "Not a voice pack (no manifest.json).",
+            key="bad_pack",
+        ) from None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("clips"), dict)
+    ):
         raise BadRequest("Tệp không phải gói giọng đọc của motcua.", "Not a motcua voice pack.", key="bad_pack")
     needed = needed_clips(config)
     folder = config.resolve(config.display.clips_dir)
@@ -109,8 +126,11 @@ def _admin(request: Request) -> dict[str, Any]:
 async def get_pack(request: Request) -> Response:
     _admin(request)
     config: Config = request.app.state.office.config
-    return Response(export_pack(config), media_type="application/zip",
-                    headers={"Content-Disposition": 'attachment; filename="giong-doc.motcua-voice.zip"'})
+    return Response(
+        export_pack(config),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="giong-doc.motcua-voice.zip"'},
+    )
 
 
 async def post_pack(request: Request) -> JSONResponse:
@@ -120,8 +140,12 @@ async def post_pack(request: Request) -> JSONResponse:
     body = await read_json(request, limit=MAX_PACK_BYTES * 4 // 3 + 1024)
     text = body.get("pack")
     if not isinstance(text, str):
-        raise BadRequest("Thiếu gói giọng đọc (“pack”, base64).", "The pack is missing (“pack”, base64).",
-                         key="bad_field", field="pack")
+        raise BadRequest(
+            "Thiếu gói giọng đọc (“pack”, base64).",
+            "The pack is missing (“pack”, base64).",
+            key="bad_field",
+            field="pack",
+        )
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -135,13 +159,19 @@ routes = [Route("/api/voice/pack", get_pack), Route("/api/voice/pack", post_pack
 
 openapi_paths: dict[str, Any] = {
     "/api/voice/pack": {
-        "get": operation("The office's own voice clips as one pack (ZIP with manifest.json; docs/voice.md)",
-                         {"type": "string", "format": "binary"}, errors=(401, 403), security=ADMIN,
-                         media="application/zip"),
-        "post": operation("Import a voice pack into display.clips_dir: each clip checked, trimmed and levelled",
-                          obj({"imported": {"type": "array", "items": {"type": "string"}},
-                               "skipped": {"type": "object"}}),
-                          body=obj({"pack": {"type": "string", "description": "the ZIP, base64"}}),
-                          errors=(400, 401, 403, 413), security=ADMIN),
+        "get": operation(
+            "The office's own voice clips as one pack (ZIP with manifest.json; docs/voice.md)",
+            {"type": "string", "format": "binary"},
+            errors=(401, 403),
+            security=ADMIN,
+            media="application/zip",
+        ),
+        "post": operation(
+            "Import a voice pack into display.clips_dir: each clip checked, trimmed and levelled",
+            obj({"imported": {"type": "array", "items": {"type": "string"}}, "skipped": {"type": "object"}}),
+            body=obj({"pack": {"type": "string", "description": "the ZIP, base64"}}),
+            errors=(400, 401, 403, 413),
+            security=ADMIN,
+        ),
     },
 }

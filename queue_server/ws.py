@@ -58,8 +58,9 @@ CLOSE_TIMEOUT = 2.0
 class MessageBudget:
     """A token bucket: ``burst`` messages at once, refilled at ``rate`` per second."""
 
-    def __init__(self, burst: int = MESSAGE_BURST, rate: float = MESSAGE_RATE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, burst: int = MESSAGE_BURST, rate: float = MESSAGE_RATE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.burst = burst
         self.rate = rate
         self.clock = clock
@@ -233,8 +234,10 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         streams(office).add(stream)
     tasks: set[asyncio.Task[Any]] = set()
     try:
-        tasks = {asyncio.create_task(_send_loop(websocket, sub) if writer is None else sub.gone.wait()),
-                 asyncio.create_task(_receive_loop(websocket, office, sub, stream))}
+        tasks = {
+            asyncio.create_task(_send_loop(websocket, sub) if writer is None else sub.gone.wait()),
+            asyncio.create_task(_receive_loop(websocket, office, sub, stream)),
+        }
         if stream is not None:
             tasks.add(asyncio.create_task(stream.ended.wait()))
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -271,8 +274,9 @@ async def _send_loop(websocket: WebSocket, sub: Subscriber) -> tuple[int, str] |
         await websocket.send_text(text)
 
 
-async def _receive_loop(websocket: WebSocket, office: Office, sub: Subscriber,
-                        stream: Stream | None) -> tuple[int, str] | None:
+async def _receive_loop(
+    websocket: WebSocket, office: Office, sub: Subscriber, stream: Stream | None
+) -> tuple[int, str] | None:
     budget = MessageBudget()
     gate = ResyncGate()
     later: asyncio.Task[None] | None = None

@@ -39,9 +39,19 @@ RATE_HZ = "22050"
 # edge so consonants are not clipped. Loudness is levelled afterwards (queue_server.audio),
 # not by peak: peak-normalised words differ by up to 10 dB in loudness.
 _TIDY = [
-    "silence", "1", "0.01", "0.5%", "reverse",
-    "silence", "1", "0.01", "0.5%", "reverse",
-    "pad", "0.01", "0.02",
+    "silence",
+    "1",
+    "0.01",
+    "0.5%",
+    "reverse",
+    "silence",
+    "1",
+    "0.01",
+    "0.5%",
+    "reverse",
+    "pad",
+    "0.01",
+    "0.02",
 ]
 _FORMAT = ["-c", "1", "-r", RATE_HZ, "-b", "16", "-e", "signed-integer"]
 
@@ -87,13 +97,28 @@ def make_chime(target: Path, tmp: Path) -> None:
         parts = []
         for partial, volume in ((1, 0.5), (2, 0.12), (3, 0.04)):
             part = tmp / f"{name}_{partial}.wav"
-            run([
-                "sox", "-n", *_FORMAT, str(part),
-                "synth", f"{length}", "sine", f"{freq * partial}",
-                "fade", "l", "0.006", f"{length}", f"{length - 0.006}",
-                "vol", f"{volume}",
-                "pad", f"{start}", "0",
-            ])
+            run(
+                [
+                    "sox",
+                    "-n",
+                    *_FORMAT,
+                    str(part),
+                    "synth",
+                    f"{length}",
+                    "sine",
+                    f"{freq * partial}",
+                    "fade",
+                    "l",
+                    "0.006",
+                    f"{length}",
+                    f"{length - 0.006}",
+                    "vol",
+                    f"{volume}",
+                    "pad",
+                    f"{start}",
+                    "0",
+                ]
+            )
             parts.append(str(part))
         mixed = tmp / f"{name}.wav"
         run(["sox", "-m", *parts, str(mixed)])
@@ -115,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for the clips (default {DEFAULT_OUT})")
     parser.add_argument("--voice", default="vi", help="espeak-ng voice: vi, vi-vn-x-central, vi-vn-x-south")
     parser.add_argument("--rate", type=int, default=150, help="espeak-ng speed in words per minute")
-    parser.add_argument("--level", type=Path, metavar="DIR",
-                        help="level the clips already in DIR (an office's own recordings) and stop")
+    parser.add_argument(
+        "--level", type=Path, metavar="DIR", help="level the clips already in DIR (an office's own recordings) and stop"
+    )
     args = parser.parse_args(argv)
     if args.level is not None:
         if not args.level.is_dir():

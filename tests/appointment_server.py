@@ -21,8 +21,7 @@ from tests.support import PASSWORD, free_port
 
 
 @contextmanager
-def threaded_server(config: Config, database: Path, clock: Any, users: dict[str, str] | None = None
-                    ) -> Iterator[str]:
+def threaded_server(config: Config, database: Path, clock: Any, users: dict[str, str] | None = None) -> Iterator[str]:
     """Serve ``config`` on a free port until the block ends; yields the base URL."""
     store = Store(database)
     for name, role in (users or {}).items():
@@ -31,8 +30,17 @@ def threaded_server(config: Config, database: Path, clock: Any, users: dict[str,
     store.close()
     app = create_app(config, database=database, clock=clock, printing=False)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ws=FrameWritingProtocol,
-                                           ws_per_message_deflate=False, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            ws=FrameWritingProtocol,
+            ws_per_message_deflate=False,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -23,13 +23,33 @@ BASE: dict[str, Any] = {
         "hours": {d: WEEKDAY for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": ["07:30-11:30"]},
     },
     "services": [
-        {"code": "CT", "name": "Chứng thực", "name_en": "Certification", "range": [1001, 1999],
-         "booking": {"open": True, "windows": {d: WINDOWS for d in ("mon", "tue", "wed", "thu", "fri")},
-                     "slot_minutes": 15, "capacity": 3, "prefix": "H",
-                     "papers": "Bản chính và bản sao", "papers_en": "Originals and copies"}},
-        {"code": "HT", "name": "Hộ tịch", "name_en": "Civil status", "range": [2001, 2999],
-         "booking": {"open": True, "windows": {d: WINDOWS for d in ("mon", "tue", "wed", "thu", "fri")},
-                     "slot_minutes": 15, "capacity": 3}},
+        {
+            "code": "CT",
+            "name": "Chứng thực",
+            "name_en": "Certification",
+            "range": [1001, 1999],
+            "booking": {
+                "open": True,
+                "windows": {d: WINDOWS for d in ("mon", "tue", "wed", "thu", "fri")},
+                "slot_minutes": 15,
+                "capacity": 3,
+                "prefix": "H",
+                "papers": "Bản chính và bản sao",
+                "papers_en": "Originals and copies",
+            },
+        },
+        {
+            "code": "HT",
+            "name": "Hộ tịch",
+            "name_en": "Civil status",
+            "range": [2001, 2999],
+            "booking": {
+                "open": True,
+                "windows": {d: WINDOWS for d in ("mon", "tue", "wed", "thu", "fri")},
+                "slot_minutes": 15,
+                "capacity": 3,
+            },
+        },
         {"code": "DD", "name": "Đất đai", "name_en": "Land", "range": [3001, 3999]},
     ],
     "counters": [
@@ -41,8 +61,12 @@ BASE: dict[str, Any] = {
 }
 
 
-def booking_data(office: dict[str, Any] | None = None, appointments: dict[str, Any] | None = None,
-                 ct: dict[str, Any] | None = None, counters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def booking_data(
+    office: dict[str, Any] | None = None,
+    appointments: dict[str, Any] | None = None,
+    ct: dict[str, Any] | None = None,
+    counters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     data = copy.deepcopy(BASE)
     data["office"].update(office or {})
     if appointments:

@@ -94,8 +94,9 @@ class Screens:
     def open(self, path: str, width: int, height: int, *, wait_online: bool = True, init_script: str = "") -> Any:
         # bypass_csp: Playwright's wait_for_function evaluates strings, which the server's
         # Content-Security-Policy forbids; tests/test_headers.py runs every screen under the policy.
-        context = self.browser.new_context(viewport={"width": width, "height": height}, locale="vi-VN",
-                                           timezone_id="Asia/Ho_Chi_Minh", bypass_csp=True)
+        context = self.browser.new_context(
+            viewport={"width": width, "height": height}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", bypass_csp=True
+        )
         context.set_default_timeout(5000)
         context.add_init_script(INIT_SCRIPT + init_script)
         self.contexts.append(context)

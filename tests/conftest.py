@@ -30,8 +30,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     fixtures, or marked by hand) and ``wheel`` (builds and installs the wheel)."""
     for item in items:
         module = item.module.__name__ if item.module else ""
-        if ({"browser", "screens"} & set(getattr(item, "fixturenames", ()))
-                or module.startswith("tests.test_screens") or module.endswith("_browser")):
+        if (
+            {"browser", "screens"} & set(getattr(item, "fixturenames", ()))
+            or module.startswith("tests.test_screens")
+            or module.endswith("_browser")
+        ):
             item.add_marker(pytest.mark.browser)
         if module == "tests.test_wheel":
             item.add_marker(pytest.mark.wheel)

@@ -41,8 +41,13 @@ def office_data(**dossiers: Any) -> dict[str, Any]:
         "procedures": [
             {"service": "CT", "code": "CT01", "name": "Chứng thực bản sao", "days": 0, "papers": ["Bản chính"]},
             {"service": "CT", "code": "CT03", "name": "Chứng thực hợp đồng", "days": 2, "papers": []},
-            {"service": "DD", "code": "DD01", "name": "Đăng ký biến động đất đai", "days": 10,
-             "papers": ["Đơn", "Giấy chứng nhận"]},
+            {
+                "service": "DD",
+                "code": "DD01",
+                "name": "Đăng ký biến động đất đai",
+                "days": 10,
+                "papers": ["Đơn", "Giấy chứng nhận"],
+            },
         ],
         "dossiers": {"return_service": "TKQ", **dossiers},
     }

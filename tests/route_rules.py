@@ -80,9 +80,22 @@ RULES: dict[tuple[str, str], object] = {
     ("POST", "/api/appointments/{code}/cancel"): PUBLIC,
     ("POST", "/api/appointments/{code}/move"): PUBLIC,
     # --- a clerk's counter
-    **{("POST", f"/api/counters/{{n}}/{action}"): COUNTER
-       for action in ("open", "next", "recall", "start", "done", "no-show", "transfer", "call", "pause", "resume",
-                      "close")},
+    **{
+        ("POST", f"/api/counters/{{n}}/{action}"): COUNTER
+        for action in (
+            "open",
+            "next",
+            "recall",
+            "start",
+            "done",
+            "no-show",
+            "transfer",
+            "call",
+            "pause",
+            "resume",
+            "close",
+        )
+    },
     ("GET", "/api/counters/{n}/dossiers"): COUNTER,
     ("POST", "/api/counters/{n}/dossiers"): COUNTER,
     # --- any staff
@@ -137,7 +150,13 @@ RULES: dict[tuple[str, str], object] = {
 
 # Values for path parameters: {n} is the clerk's counter (2); the rest name nothing that
 # exists, so an allowed request ends in a 4xx of its own.
-PATH_VALUES = {"n": "2", "id": "999999", "ticket_id": "999999", "code": "ZZ-NONE", "token": "A" * 22,
-               "name": "nobody-here"}
+PATH_VALUES = {
+    "n": "2",
+    "id": "999999",
+    "ticket_id": "999999",
+    "code": "ZZ-NONE",
+    "token": "A" * 22,
+    "name": "nobody-here",
+}
 # A real file for routes that serve files.
 PATH_OVERRIDES = {"/static": "/static/js/live.js", "/audio/clips/{name}": "/audio/clips/chime.wav"}

@@ -92,8 +92,14 @@ def add_staff(config_path: Path, users: dict[str, str]) -> None:
 
 
 class ServerProcess:
-    def __init__(self, folder: Path, config_path: Path | None = None, port: int | None = None,
-                 env: dict[str, str] | None = None, log_level: str = "warning"):
+    def __init__(
+        self,
+        folder: Path,
+        config_path: Path | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        log_level: str = "warning",
+    ):
         self.folder = folder
         self.config_path = config_path or write_config(folder)
         self.port = port or free_port()
@@ -114,9 +120,24 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "queue_server.cli", "--config", str(self.config_path), "serve",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.log_level],
-            cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "queue_server.cli",
+                "--config",
+                str(self.config_path),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                self.log_level,
+            ],
+            cwd=self.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         log.close()
         return self._wait(timeout)
@@ -158,8 +179,15 @@ class ServerProcess:
         self.stop()
 
 
-def http(method: str, url: str, body: dict[str, Any] | None = None, *, token: str | None = None,
-         cookie: str | None = None, timeout: float = 10.0) -> tuple[int, dict[str, Any], dict[str, str]]:
+def http(
+    method: str,
+    url: str,
+    body: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    cookie: str | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """A plain HTTP call with urllib: (status, JSON body, headers)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
@@ -177,8 +205,9 @@ def http(method: str, url: str, body: dict[str, Any] | None = None, *, token: st
 
 def login(base_url: str, username: str, counter: int | None = None) -> str:
     """Sign in; returns the Cookie header value for later requests."""
-    status, body, headers = http("POST", base_url + "/api/login",
-                                 {"username": username, "password": PASSWORD, "counter": counter})
+    status, body, headers = http(
+        "POST", base_url + "/api/login", {"username": username, "password": PASSWORD, "counter": counter}
+    )
     assert status == 200, body
     cookie = headers.get("set-cookie") or headers.get("Set-Cookie") or ""
     return cookie.split(";", 1)[0]

@@ -16,11 +16,19 @@ from queue_server.config import load_config
 from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, ROOT, TEST_OFFICE, add_staff, login, write_config
 
 ADMIN_ENDPOINTS = [
-    ("GET", "/api/admin/monitor"), ("POST", "/api/services/CT"),
-    ("GET", "/api/admin/config"), ("POST", "/api/admin/config"), ("POST", "/api/admin/config/text"),
-    ("GET", "/api/admin/users"), ("POST", "/api/admin/users"), ("POST", "/api/admin/users/clerk1/disabled"),
-    ("POST", "/api/admin/users/clerk1/password"), ("GET", "/api/admin/tickets"),
-    ("POST", "/api/tickets/1/cancel"), ("GET", "/api/admin/audit"), ("GET", "/api/reports"),
+    ("GET", "/api/admin/monitor"),
+    ("POST", "/api/services/CT"),
+    ("GET", "/api/admin/config"),
+    ("POST", "/api/admin/config"),
+    ("POST", "/api/admin/config/text"),
+    ("GET", "/api/admin/users"),
+    ("POST", "/api/admin/users"),
+    ("POST", "/api/admin/users/clerk1/disabled"),
+    ("POST", "/api/admin/users/clerk1/password"),
+    ("GET", "/api/admin/tickets"),
+    ("POST", "/api/tickets/1/cancel"),
+    ("GET", "/api/admin/audit"),
+    ("GET", "/api/reports"),
     ("GET", "/api/reports/export"),
 ]
 # The admin screen's counter controls are the clerks' own endpoints: an admin may act for
@@ -122,15 +130,19 @@ def test_service_close_and_cap_are_applied_and_audited(office):
     dd = next(s for s in r.json()["services"] if s["code"] == "DD")
     assert dd["open"] is False and dd["cap"] == 10
     entry = office.get("/api/admin/audit").json()["audit"][0]
-    assert (entry["username"], entry["action"], entry["details"]) == ("boss", "service_changed",
-                                                                      {"service": "DD", "open": False, "cap": 10})
+    assert (entry["username"], entry["action"], entry["details"]) == (
+        "boss",
+        "service_changed",
+        {"service": "DD", "open": False, "cap": 10},
+    )
     assert dt.datetime.fromisoformat(entry["at"]) == office.clock.now
 
 
 def test_staff_add_disable_and_reset_password_are_audited(office):
     sign_in(office, "boss")
-    r = office.post("/api/admin/users", json={"username": "clerk9", "password": "mat-khau-moi-1",
-                                              "display_name": "Nguyễn Văn Chín"})
+    r = office.post(
+        "/api/admin/users", json={"username": "clerk9", "password": "mat-khau-moi-1", "display_name": "Nguyễn Văn Chín"}
+    )
     assert r.status_code == 201 and r.json()["user"]["role"] == "clerk"
     assert office.post("/api/admin/users/clerk9/password", json={"password": "mat-khau-moi-2"}).status_code == 200
     assert office.post("/api/admin/users/clerk9/disabled", json={"disabled": True}).json()["user"]["disabled"]
@@ -170,26 +182,36 @@ def test_a_clerk_requeue_is_audited_but_their_own_counter_work_is_not(office):
     a = issue(office)
     r = office.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1})
     assert r.status_code == 200, r.text
-    for action, body in (("next", {}), ("no-show", {}), ("pause", {"reason": "Nghỉ trưa"}), ("resume", {}),
-                         ("close", {}), ("open", {})):
+    for action, body in (
+        ("next", {}),
+        ("no-show", {}),
+        ("pause", {"reason": "Nghỉ trưa"}),
+        ("resume", {}),
+        ("close", {}),
+        ("open", {}),
+    ):
         assert office.post(f"/api/counters/1/{action}", json=body).status_code == 200, action
     assert office.post("/api/tickets/{}/requeue".format(a["id"])).status_code == 200
     office.post("/api/logout")
     sign_in(office, "boss")
     assert [(e["username"], e["action"], e["details"]) for e in audit_log(office)] == [
-        ("clerk1", "ticket_requeue", {"ticket_id": a["id"], "label": a["label"]})]
+        ("clerk1", "ticket_requeue", {"ticket_id": a["id"], "label": a["label"]})
+    ]
 
 
 def test_config_edit_keeps_comments_and_reloads_live(office):
     sign_in(office, "boss")
     before = office.config_path.read_text(encoding="utf-8")
     current = office.get("/api/admin/config").json()["editable"]
-    services = current["services"] + [{"code": "BHYT", "name": "Bảo hiểm y tế", "range": [6001, 6999],
-                                       "service_minutes": 7}]
+    services = current["services"] + [
+        {"code": "BHYT", "name": "Bảo hiểm y tế", "range": [6001, 6999], "service_minutes": 7}
+    ]
     counters = current["counters"]
     counters[4]["services"] = {**counters[4]["services"], "BHYT": "primary"}
-    r = office.post("/api/admin/config", json={"office": {"ticker": "Hôm nay nghỉ trưa từ 11:30."},
-                                               "services": services, "counters": counters})
+    r = office.post(
+        "/api/admin/config",
+        json={"office": {"ticker": "Hôm nay nghỉ trưa từ 11:30."}, "services": services, "counters": counters},
+    )
     assert r.status_code == 200, r.text
     text = office.config_path.read_text(encoding="utf-8")
     # Every comment line of the file is still there, and the untouched parts unchanged.
@@ -198,8 +220,9 @@ def test_config_edit_keeps_comments_and_reloads_live(office):
     assert 'ticker = "Hôm nay nghỉ trưa từ 11:30."' in text and 'code = "BHYT"' in text
     # Outside the edited ticker line, the [office] part is byte for byte what it was.
     head_before, head_after = before.split("[[services]]")[0], text.split("[[services]]")[0]
-    assert [x for x in head_before.splitlines() if not x.startswith("ticker =")] == \
-        [x for x in head_after.splitlines() if not x.startswith("ticker =")]
+    assert [x for x in head_before.splitlines() if not x.startswith("ticker =")] == [
+        x for x in head_after.splitlines() if not x.startswith("ticker =")
+    ]
     assert load_config(office.config_path).service("BHYT").name == "Bảo hiểm y tế"
     assert (office.config_path.parent / "config.toml.bak").read_text(encoding="utf-8") == before
     # Live: the state every screen reads shows the change without a restart.
@@ -223,10 +246,13 @@ def test_invalid_config_edit_is_refused_and_the_file_left_alone(office):
     assert not (office.config_path.parent / "config.toml.new").exists()
 
 
-@pytest.mark.parametrize("body", [
-    {"office": {"ticker": {"a": None}}},  # TOML has no null
-    {"services": [{"code": "CT", "tags": [None]}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"office": {"ticker": {"a": None}}},  # TOML has no null
+        {"services": [{"code": "CT", "tags": [None]}]},
+    ],
+)
 def test_a_config_edit_holding_a_null_is_refused_and_the_file_left_alone(office, body):
     sign_in(office, "boss")
     before = office.config_path.read_text(encoding="utf-8")
@@ -291,8 +317,14 @@ def test_reports_endpoint_and_exports(office):
 
 # --------------------------------------------------------------------------- the page
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run"]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.mark.browser
@@ -338,7 +370,8 @@ def test_admin_page_in_a_browser(tmp_path):
                 # Live: a ticket issued now shows up without reloading the page.
                 http("POST", base + "/api/tickets", {"service": "HT"}, token=KIOSK_TOKEN)
                 page.wait_for_function(
-                    "document.querySelector(\"#monitor-services tr[data-code='HT'] .waiting\").textContent === '2'")
+                    "document.querySelector(\"#monitor-services tr[data-code='HT'] .waiting\").textContent === '2'"
+                )
                 page.screenshot(path=str(shots / "admin.png"), full_page=True)
                 page.click("nav [data-tab='reports']")
                 page.fill("#report-from", "23/11/2026")
@@ -391,17 +424,18 @@ def test_counter_open_pause_resume_close_from_the_admin_screen(office):
     ]
 
 
-COUNTERS_COMMENT = '# (backup: only when no primary/normal ticket waits for that counter).\n[[counters]]'
+COUNTERS_COMMENT = "# (backup: only when no primary/normal ticket waits for that counter).\n[[counters]]"
 
 
 def test_config_edit_keeps_comments_in_place_when_adding_or_removing_the_last_table(office):
     # The tests' office file has a comment between the last [[services]] and the first [[counters]].
     sign_in(office, "boss")
-    (office.config_path.parent / "config.toml").write_text(TEST_OFFICE.read_text(encoding="utf-8")
-                                                           .replace("enforce_hours = true", "enforce_hours = false")
-                                                           .replace('url = "png://var/tickets"',
-                                                                    f'url = "png://{office.config_path.parent}/var/t"'),
-                                                           encoding="utf-8")
+    (office.config_path.parent / "config.toml").write_text(
+        TEST_OFFICE.read_text(encoding="utf-8")
+        .replace("enforce_hours = true", "enforce_hours = false")
+        .replace('url = "png://var/tickets"', f'url = "png://{office.config_path.parent}/var/t"'),
+        encoding="utf-8",
+    )
     current = office.get("/api/admin/config").json()["editable"]
     added = current["services"] + [{"code": "BHYT", "name": "Bảo hiểm y tế", "range": [6001, 6999]}]
     assert office.post("/api/admin/config", json={"services": added}).status_code == 200
@@ -414,7 +448,7 @@ def test_config_edit_keeps_comments_in_place_when_adding_or_removing_the_last_ta
     assert r.status_code == 200, r.text
     text = office.config_path.read_text(encoding="utf-8")
     assert 'code = "TKQ"' not in text and 'code = "BHYT"' not in text
-    assert 'service_minutes = 10\n\n# Each counter serves' in text and COUNTERS_COMMENT in text
+    assert "service_minutes = 10\n\n# Each counter serves" in text and COUNTERS_COMMENT in text
     assert [s["code"] for s in office.get("/api/state").json()["services"]] == ["CT", "HT", "DD", "LD"]
 
 

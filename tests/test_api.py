@@ -68,6 +68,7 @@ def event_count(db_path: Path) -> int:
 
 # ------------------------------------------------------------------ kiosk
 
+
 def test_issue_ticket_answers_number_people_ahead_wait_and_a_long_random_token(client: TestClient):
     first = issue(client)
     second = issue(client)
@@ -90,20 +91,28 @@ def test_issue_without_device_token_is_401_and_writes_nothing(client: TestClient
     assert r.status_code == 401
     body = r.json()
     assert body["error"] == "device_token_required" and body["message"] and body["message_en"]
-    assert client.post("/api/tickets", json={"service": "CT"},
-                       headers={"Authorization": "Bearer wrong-token-123"}).status_code == 401
+    assert (
+        client.post(
+            "/api/tickets", json={"service": "CT"}, headers={"Authorization": "Bearer wrong-token-123"}
+        ).status_code
+        == 401
+    )
     assert event_count(db_path) == 0
 
 
-@pytest.mark.parametrize("body,status,key", [
-    ({"service": "XX"}, 404, "service_not_found"),
-    ({}, 400, "bad_field"),
-    ({"service": 12}, 400, "bad_field"),
-    ({"service": "CT", "priority": "yes"}, 400, "bad_field"),
-    ({"service": "CT", "request_id": "x" * 65}, 400, "bad_field"),
-])
-def test_bad_ticket_requests_get_a_clear_4xx_and_change_nothing(client: TestClient, db_path: Path,
-                                                                 body: dict[str, Any], status: int, key: str):
+@pytest.mark.parametrize(
+    "body,status,key",
+    [
+        ({"service": "XX"}, 404, "service_not_found"),
+        ({}, 400, "bad_field"),
+        ({"service": 12}, 400, "bad_field"),
+        ({"service": "CT", "priority": "yes"}, 400, "bad_field"),
+        ({"service": "CT", "request_id": "x" * 65}, 400, "bad_field"),
+    ],
+)
+def test_bad_ticket_requests_get_a_clear_4xx_and_change_nothing(
+    client: TestClient, db_path: Path, body: dict[str, Any], status: int, key: str
+):
     r = client.post("/api/tickets", json=body, headers=KIOSK)
     assert r.status_code == status and r.json()["error"] == key
     assert event_count(db_path) == 0
@@ -132,6 +141,7 @@ def test_ticket_status_is_public_and_hides_the_token_and_staff(client: TestClien
 
 
 # ------------------------------------------------------------------ counters
+
 
 def test_clerk_signs_on_calls_and_finishes(client: TestClient):
     t = issue(client)
@@ -175,8 +185,9 @@ def test_disabled_account_cannot_sign_in(client: TestClient):
 
 
 def test_repeated_failed_logins_are_slowed_with_429(client: TestClient):
-    codes = [client.post("/api/login", json={"username": "clerk1", "password": "wrong-pass"}).status_code
-             for _ in range(6)]
+    codes = [
+        client.post("/api/login", json={"username": "clerk1", "password": "wrong-pass"}).status_code for _ in range(6)
+    ]
     assert codes == [401] * 5 + [429]
 
 
@@ -245,10 +256,20 @@ def test_rating_is_accepted_once_for_the_ticket_the_counter_just_finished(client
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "device_token_required"
     stale = client.post("/api/counters/1/rating", json={"ticket_id": a["id"], "level": 1}, headers=tablet)
     assert stale.status_code == 409 and stale.json()["error"] == "rating_closed"
-    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 4}, headers=other).status_code == 403
-    assert client.post("/api/counters/2/rating", json={"ticket_id": b["id"], "level": 4}, headers=other).status_code == 403
-    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 4}, headers=tablet).status_code == 200
-    assert client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 3}, headers=tablet).status_code == 409
+    assert (
+        client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 4}, headers=other).status_code == 403
+    )
+    assert (
+        client.post("/api/counters/2/rating", json={"ticket_id": b["id"], "level": 4}, headers=other).status_code == 403
+    )
+    assert (
+        client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 4}, headers=tablet).status_code
+        == 200
+    )
+    assert (
+        client.post("/api/counters/1/rating", json={"ticket_id": b["id"], "level": 3}, headers=tablet).status_code
+        == 409
+    )
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT rating FROM tickets WHERE id = ?", (b["id"],)).fetchone() == (4,)
 
@@ -264,6 +285,7 @@ def test_admin_closes_a_service_and_the_kiosk_is_refused(client: TestClient):
 
 
 # ------------------------------------------------------------------ state and push
+
 
 def test_public_state_has_no_staff_names_and_staff_state_does(client: TestClient):
     issue(client)
@@ -316,8 +338,9 @@ def test_websocket_call_event_carries_the_vietnamese_announcement(client: TestCl
         client.post("/api/counters/2/next", json={})
         [event] = ws.receive_json()["events"]
         assert event["kind"] == "ticket_called"
-        assert event["announce"]["sentence"] == ("Mời công dân có số thứ tự một nghìn không trăm linh một "
-                                                 "đến quầy số hai")
+        assert event["announce"]["sentence"] == (
+            "Mời công dân có số thứ tự một nghìn không trăm linh một đến quầy số hai"
+        )
         assert event["announce"]["clips"][0] == "moi_cong_dan_co_so_thu_tu"
 
 
@@ -343,8 +366,11 @@ def test_staff_websocket_from_a_foreign_origin_is_refused(client: TestClient):
 
 
 def test_errors_never_carry_a_traceback_or_path(client: TestClient):
-    for r in (client.get("/nope"), client.post("/api/tickets", content=b"\xff\xfe", headers=KIOSK),
-              client.delete("/api/state")):
+    for r in (
+        client.get("/nope"),
+        client.post("/api/tickets", content=b"\xff\xfe", headers=KIOSK),
+        client.delete("/api/state"),
+    ):
         assert r.status_code < 500
         text = r.text
         assert "Traceback" not in text and "/work/" not in text and ".py" not in text

@@ -28,14 +28,18 @@ from tests.appointment_support import MONDAY, booking_config
 
 EXAMPLES = int(os.environ.get("MOTCUA_PROPERTY_EXAMPLES", "120"))
 START = MONDAY.replace(hour=8, minute=0)
-ONE_COUNTER = [{"number": 1, "name": "Quầy 1", "services": {"CT": "primary"}},
-               {"number": 2, "name": "Quầy 2", "services": {"HT": "primary"}}]
+ONE_COUNTER = [
+    {"number": 1, "name": "Quầy 1", "services": {"CT": "primary"}},
+    {"number": 2, "name": "Quầy 2", "services": {"HT": "primary"}},
+]
 
 
 def config(rule: str = "interleave", interleave: int = 2, counters: list[dict[str, Any]] | None = None) -> Config:
-    return booking_config(appointments={"rule": rule, "interleave": interleave},
-                          ct={"early_minutes": 240, "late_minutes": 240},
-                          counters=counters or ONE_COUNTER)
+    return booking_config(
+        appointments={"rule": rule, "interleave": interleave},
+        ct={"early_minutes": 240, "late_minutes": 240},
+        counters=counters or ONE_COUNTER,
+    )
 
 
 class Office:
@@ -55,8 +59,9 @@ class Office:
     def booked(self, slot_minutes_from_now: int) -> Ticket:
         self.n += 1
         slot = self.now + dt.timedelta(minutes=slot_minutes_from_now)
-        t, _ = self.engine.check_in(self.now, service="CT", code=f"C{self.n:05d}", slot_start=slot,
-                                    token=f"a{self.n:020d}")
+        t, _ = self.engine.check_in(
+            self.now, service="CT", code=f"C{self.n:05d}", slot_start=slot, token=f"a{self.n:020d}"
+        )
         return t
 
     def advance(self, minutes: int) -> None:
@@ -74,6 +79,7 @@ def due(t: Ticket, now: dt.datetime) -> bool:
 
 
 # ---------------------------------------------------------------------- a table of cases
+
 
 def test_strict_calls_a_due_appointment_before_earlier_walk_ins():
     o = Office(config("strict"))
@@ -122,8 +128,10 @@ def test_due_appointments_go_by_slot_then_check_in():
 
 
 def test_an_appointment_counter_calls_only_appointments():
-    counters = [{"number": 1, "name": "Quầy hẹn", "services": {"CT": "appointment"}},
-                {"number": 2, "name": "Quầy 2", "services": {"CT": "primary"}}]
+    counters = [
+        {"number": 1, "name": "Quầy hẹn", "services": {"CT": "appointment"}},
+        {"number": 2, "name": "Quầy 2", "services": {"CT": "primary"}},
+    ]
     o = Office(config("interleave", 2, counters))
     w = o.walk_in()
     assert o.next() is None
@@ -143,12 +151,16 @@ def test_the_appointment_level_is_valid_config_and_unknown_levels_are_not():
 
 # ---------------------------------------------------------------------- properties
 
-STEPS = st.lists(st.one_of(
-    st.tuples(st.just("walk"), st.booleans()),
-    st.tuples(st.just("book"), st.sampled_from([-30, -15, 0, 0, 15, 30])),
-    st.tuples(st.just("wait"), st.integers(1, 15)),
-    st.tuples(st.just("next"), st.just(0)),
-), min_size=1, max_size=40)
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("walk"), st.booleans()),
+        st.tuples(st.just("book"), st.sampled_from([-30, -15, 0, 0, 15, 30])),
+        st.tuples(st.just("wait"), st.integers(1, 15)),
+        st.tuples(st.just("next"), st.just(0)),
+    ),
+    min_size=1,
+    max_size=40,
+)
 RULES = st.sampled_from([("strict", 0), ("interleave", 0), ("interleave", 1), ("interleave", 2), ("interleave", 3)])
 
 

@@ -40,10 +40,17 @@ def client(tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
         yield c
 
 
-def book(client: TestClient, start: str = "09:00", date: str = "2026-12-08", phone: str = "0912345678",
-         service: str = "CT", name: str = "Nguyễn Văn An") -> Any:
-    return client.post("/api/appointments", json={"service": service, "date": date, "start": start,
-                                                   "name": name, "phone": phone})
+def book(
+    client: TestClient,
+    start: str = "09:00",
+    date: str = "2026-12-08",
+    phone: str = "0912345678",
+    service: str = "CT",
+    name: str = "Nguyễn Văn An",
+) -> Any:
+    return client.post(
+        "/api/appointments", json={"service": service, "date": date, "start": start, "name": name, "phone": phone}
+    )
 
 
 def test_slots_list_start_end_capacity_and_free(client: TestClient):
@@ -83,17 +90,21 @@ def test_a_full_slot_answers_409_slot_full_with_the_next_free_slots(client: Test
     assert body["details"]["next_free"][0] == {"date": "2026-12-08", "start": "09:15", "end": "09:30"}
 
 
-@pytest.mark.parametrize(("date", "start", "error", "status"), [
-    ("2026-12-04", "09:00", "day_past", 409),
-    ("2026-12-07", "06:45", "slot_not_found", 404),
-    ("2026-12-12", "09:00", "slot_not_found", 404),  # Saturday: no booking window
-    ("2026-12-30", "09:00", "too_far_ahead", 409),
-    ("2026-12-08", "09:07", "slot_not_found", 404),
-    ("2026-13-01", "09:00", "bad_field", 400),
-    ("2026-12-08", "9h", "bad_field", 400),
-])
-def test_no_booking_in_the_past_off_window_or_too_far(client: TestClient, date: str, start: str, error: str,
-                                                      status: int):
+@pytest.mark.parametrize(
+    ("date", "start", "error", "status"),
+    [
+        ("2026-12-04", "09:00", "day_past", 409),
+        ("2026-12-07", "06:45", "slot_not_found", 404),
+        ("2026-12-12", "09:00", "slot_not_found", 404),  # Saturday: no booking window
+        ("2026-12-30", "09:00", "too_far_ahead", 409),
+        ("2026-12-08", "09:07", "slot_not_found", 404),
+        ("2026-13-01", "09:00", "bad_field", 400),
+        ("2026-12-08", "9h", "bad_field", 400),
+    ],
+)
+def test_no_booking_in_the_past_off_window_or_too_far(
+    client: TestClient, date: str, start: str, error: str, status: int
+):
     r = book(client, start, date)
     assert (r.status_code, r.json()["error"]) == (status, error)
 
@@ -112,14 +123,19 @@ def test_closed_days_take_no_booking(tmp_path: Path, clock: Clock):
         assert "2026-12-08" not in days and "2026-12-09" in days
 
 
-@pytest.mark.parametrize(("field", "value"), [("name", "A"), ("name", 5), ("phone", "12345"), ("phone", "0912abc678"),
-                                              ("service", "ZZ"), ("service", "DD")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "A"), ("name", 5), ("phone", "12345"), ("phone", "0912abc678"), ("service", "ZZ"), ("service", "DD")],
+)
 def test_bad_input_is_refused_and_changes_nothing(client: TestClient, field: str, value: Any):
     body = {"service": "CT", "date": "2026-12-08", "start": "09:00", "name": "Trần Thị Bình", "phone": "0912345678"}
     body[field] = value
     r = client.post("/api/appointments", json=body)
     assert 400 <= r.status_code < 500 and r.json()["message"] and r.json()["message_en"]
-    assert client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"}).json()["slots"][4]["free"] == 3
+    assert (
+        client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"}).json()["slots"][4]["free"]
+        == 3
+    )
 
 
 def test_one_phone_holds_at_most_max_per_phone_upcoming_bookings(client: TestClient):
@@ -149,8 +165,10 @@ def test_cancel_needs_the_last_four_phone_digits(client: TestClient):
     assert client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "12"}).status_code == 400
     r = client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"})
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
-    assert client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"}).json()["error"] == \
-        "appointment_cancelled"
+    assert (
+        client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"}).json()["error"]
+        == "appointment_cancelled"
+    )
     slots = client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"}).json()["slots"]
     assert next(s for s in slots if s["start"] == "09:00")["free"] == 3
 
@@ -165,8 +183,9 @@ def test_wrong_digits_five_times_lock_the_code(client: TestClient):
 
 def test_move_keeps_the_code_and_frees_the_old_slot(client: TestClient):
     code = book(client).json()["code"]
-    r = client.post(f"/api/appointments/{code}/move", json={"phone_last4": "5678", "date": "2026-12-09",
-                                                            "start": "14:30"})
+    r = client.post(
+        f"/api/appointments/{code}/move", json={"phone_last4": "5678", "date": "2026-12-09", "start": "14:30"}
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["code"], r.json()["date"], r.json()["start"]) == (code, "2026-12-09", "14:30")
     old = client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"}).json()["slots"]
@@ -188,6 +207,7 @@ def test_unknown_code_is_404(client: TestClient):
 
 
 # ------------------------------------------------------------------ check-in
+
 
 def test_check_in_gives_a_booked_ticket_and_the_same_ticket_again(client: TestClient, clock: Clock):
     code = book(client, "09:00", "2026-12-07").json()["code"]
@@ -236,6 +256,7 @@ def test_a_cancelled_appointment_cannot_check_in(client: TestClient, clock: Cloc
 
 # ------------------------------------------------------------------ staff
 
+
 def sign_in(client: TestClient, user: str) -> None:
     assert client.post("/api/login", json={"username": user, "password": PASSWORD}).status_code == 200
 
@@ -254,8 +275,10 @@ def test_staff_list_shows_names_and_phones_per_slot(client: TestClient):
 
 def test_staff_book_for_a_caller_and_cancel_are_audited(client: TestClient, tmp_path: Path):
     sign_in(client, "clerk1")
-    r = client.post("/api/staff/appointments", json={"service": "HT", "date": "2026-12-08", "start": "14:00",
-                                                     "name": "Lê Văn Cường", "phone": "0987654321"})
+    r = client.post(
+        "/api/staff/appointments",
+        json={"service": "HT", "date": "2026-12-08", "start": "14:00", "name": "Lê Văn Cường", "phone": "0987654321"},
+    )
     assert r.status_code == 201, r.text
     code = r.json()["code"]
     assert r.json()["name"] == "Lê Văn Cường"
@@ -272,8 +295,11 @@ def test_admin_closes_a_slot(client: TestClient):
     assert client.post("/api/staff/appointments/slots", json=body).status_code == 403
     sign_in(client, "boss")
     assert client.post("/api/staff/appointments/slots", json=body).status_code == 200
-    slot = next(s for s in client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"})
-                .json()["slots"] if s["start"] == "09:00")
+    slot = next(
+        s
+        for s in client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"}).json()["slots"]
+        if s["start"] == "09:00"
+    )
     assert slot["free"] == 0 and slot["closed"] is True
     assert book(client).json()["error"] == "slot_full"
 
@@ -289,17 +315,21 @@ def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):
         assert client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK).status_code == 201
         office = client.app.state.office  # type: ignore[attr-defined]
         ticket = next(t for t in office.engine.tickets.values() if t.booked).to_dict()
-        info = TicketInfo.from_json(ticket_info(office.config, Printer(id="p", url="png:///tmp"), ticket, "http://x/t/1"))
+        info = TicketInfo.from_json(
+            ticket_info(office.config, Printer(id="p", url="png:///tmp"), ticket, "http://x/t/1")
+        )
         text = ticket_text(info)
         assert "LỊCH HẸN 09:00" in text and "H1001" in text
         assert render_ticket(info, 384).width == 384
         walk_in = client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK).json()
         plain = next(t for t in office.engine.tickets.values() if t.id == walk_in["id"]).to_dict()
-        assert "LỊCH HẸN" not in ticket_text(TicketInfo.from_json(
-            ticket_info(office.config, Printer(id="p", url="png:///tmp"), plain, "http://x/t/2")))
+        assert "LỊCH HẸN" not in ticket_text(
+            TicketInfo.from_json(ticket_info(office.config, Printer(id="p", url="png:///tmp"), plain, "http://x/t/2"))
+        )
 
 
 # ------------------------------------------------------------------ reports
+
 
 def test_report_per_service_and_day_counts_waits_and_on_time_share(tmp_path: Path, clock: Clock):
     with make_client(tmp_path, clock) as client:
@@ -312,7 +342,10 @@ def test_report_per_service_and_day_counts_waits_and_on_time_share(tmp_path: Pat
         clock.now = MONDAY.replace(hour=8, minute=20)
         for code in (on_time, late_call):
             assert client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK).status_code == 201
-        assert client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code == 200
+        assert (
+            client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code
+            == 200
+        )
         clock.now = MONDAY.replace(hour=8, minute=35)  # 5 minutes into the slot
         assert client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] == "H1001"
         clock.now = MONDAY.replace(hour=8, minute=50)  # 20 minutes into the slot
@@ -330,8 +363,9 @@ def test_report_per_service_and_day_counts_waits_and_on_time_share(tmp_path: Pat
         ht = next(row for row in report["rows"] if row["service"] == "HT")
         assert (ht["booked"], ht["absent"]) == (1, 1)
         assert report["total"]["booked"] == 5
-        csv_text = client.get("/api/reports/appointments/export",
-                              params={"from": "07/12/2026", "format": "csv"}).content.decode("utf-8-sig")
+        csv_text = client.get(
+            "/api/reports/appointments/export", params={"from": "07/12/2026", "format": "csv"}
+        ).content.decode("utf-8-sig")
         lines = csv_text.splitlines()
         assert lines[0].startswith("Ngày,Lĩnh vực,Đã đặt") and lines[1].startswith("07/12/2026,Chứng thực,4,2,1,1,2")
         xlsx = client.get("/api/reports/appointments/export", params={"from": "07/12/2026"})

@@ -17,13 +17,16 @@ from tests.browser import SCREENSHOTS, browser  # noqa: F401  (fixture)
 @pytest.fixture
 def office(tmp_path: Path) -> Iterator[tuple[str, Clock]]:
     clock = Clock(MONDAY.replace(hour=8, minute=0))
-    with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock, {"boss": "admin", "clerk1": "clerk"}) as url:
+    with threaded_server(
+        booking_config(tmp_path), tmp_path / "m.db", clock, {"boss": "admin", "clerk1": "clerk"}
+    ) as url:
         yield url, clock
 
 
 def new_page(browser: Any, url: str, width: int, height: int, errors: list[str], **kw: Any) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="vi-VN",
-                                  timezone_id="Asia/Ho_Chi_Minh", **kw)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **kw
+    )
     context.set_default_timeout(6000)
     page = context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -109,8 +112,9 @@ def test_a_full_slot_is_shown_full_and_too_late_offers_a_walk_in(browser: Any, o
     import urllib.request
 
     def book(start: str, phone: str) -> dict[str, Any]:
-        body = json.dumps({"service": "CT", "date": "2026-12-07", "start": start, "name": "Trần Văn Ba",
-                           "phone": phone}).encode()
+        body = json.dumps(
+            {"service": "CT", "date": "2026-12-07", "start": start, "name": "Trần Văn Ba", "phone": phone}
+        ).encode()
         req = urllib.request.Request(url + "/api/appointments", body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(req) as r:
             return json.loads(r.read())

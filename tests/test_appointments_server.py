@@ -28,7 +28,9 @@ from tests.support import PASSWORD
 
 
 def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
@@ -39,9 +41,18 @@ def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) 
 def test_fifty_concurrent_bookings_for_a_capacity_three_slot_give_exactly_three(tmp_path: Path):
     clock = Clock(MONDAY)
     with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock) as url:
+
         def attempt(i: int) -> tuple[int, dict[str, Any]]:
-            return post(url + "/api/appointments", {"service": "CT", "date": "2026-12-08", "start": "10:00",
-                                                   "name": f"Công dân số {i}", "phone": f"09{i:08d}"})
+            return post(
+                url + "/api/appointments",
+                {
+                    "service": "CT",
+                    "date": "2026-12-08",
+                    "start": "10:00",
+                    "name": f"Công dân số {i}",
+                    "phone": f"09{i:08d}",
+                },
+            )
 
         with ThreadPoolExecutor(50) as pool:
             results = list(pool.map(attempt, range(50)))
@@ -56,20 +67,33 @@ def test_fifty_concurrent_bookings_for_a_capacity_three_slot_give_exactly_three(
 def test_staff_screens_hear_of_bookings_and_public_screens_get_counts_only(tmp_path: Path):
     clock = Clock(MONDAY)
     with threaded_server(booking_config(tmp_path), tmp_path / "m.db", clock, {"boss": "admin"}) as url:
-        req = urllib.request.Request(url + "/api/login", json.dumps({"username": "boss", "password": PASSWORD}).encode(),
-                                     {"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url + "/api/login",
+            json.dumps({"username": "boss", "password": PASSWORD}).encode(),
+            {"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req) as r:
             cookie = r.headers["set-cookie"].split(";")[0]
         ws_url = url.replace("http", "ws") + "/ws"
 
         async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            async with ws_connect(ws_url, additional_headers={"Cookie": cookie, "Origin": url}, proxy=None) as staff, \
-                    ws_connect(ws_url, proxy=None) as public:
+            async with (
+                ws_connect(ws_url, additional_headers={"Cookie": cookie, "Origin": url}, proxy=None) as staff,
+                ws_connect(ws_url, proxy=None) as public,
+            ):
                 await staff.recv()
                 await public.recv()  # snapshots
-                status, body = await asyncio.to_thread(post, url + "/api/appointments", {
-                    "service": "CT", "date": "2026-12-07", "start": "09:00", "name": "Hoàng Thị Én",
-                    "phone": "0912000111"})
+                status, body = await asyncio.to_thread(
+                    post,
+                    url + "/api/appointments",
+                    {
+                        "service": "CT",
+                        "date": "2026-12-07",
+                        "start": "09:00",
+                        "name": "Hoàng Thị Én",
+                        "phone": "0912000111",
+                    },
+                )
                 assert status == 201
                 await asyncio.to_thread(post, f"{url}/api/appointments/{body['code']}/cancel", {"phone_last4": "0111"})
 
@@ -95,7 +119,9 @@ def test_staff_screens_hear_of_bookings_and_public_screens_get_counts_only(tmp_p
 
 def names(db: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT date, name, phone, phone_last4, client, state FROM appointments ORDER BY date").fetchall()
+        return conn.execute(
+            "SELECT date, name, phone, phone_last4, client, state FROM appointments ORDER BY date"
+        ).fetchall()
 
 
 def test_names_and_phones_are_deleted_keep_days_after_the_appointment(tmp_path: Path):
@@ -104,8 +130,10 @@ def test_names_and_phones_are_deleted_keep_days_after_the_appointment(tmp_path: 
     config = booking_config(tmp_path, appointments={"keep_days": 30})
     with TestClient(create_app(config, database=db, clock=clock, printing=False)) as client:
         for day, phone in (("2026-12-07", "0911111111"), ("2026-12-08", "0922222222")):
-            r = client.post("/api/appointments", json={"service": "CT", "date": day, "start": "15:00",
-                                                       "name": "Đỗ Văn Giang", "phone": phone})
+            r = client.post(
+                "/api/appointments",
+                json={"service": "CT", "date": day, "start": "15:00", "name": "Đỗ Văn Giang", "phone": phone},
+            )
             assert r.status_code == 201
         office: Office = client.app.state.office  # type: ignore[attr-defined]
         clock.now = dt.datetime(2027, 1, 6, 12, 0, tzinfo=MONDAY.tzinfo)  # 30 days after 7 Dec: kept
@@ -138,14 +166,27 @@ def test_restart_equivalence_with_appointments(tmp_path: Path):
 
     def snapshot(client: TestClient) -> Any:
         engine = client.app.state.office.engine  # type: ignore[attr-defined]
-        return (engine.state(), dict(engine.by_appointment),
-                {i: engine.position(t, clock.now) for i, t in engine.tickets.items()},
-                {n: getattr(engine.pick_next(n, clock.now), "id", None) for n in engine.counters})
+        return (
+            engine.state(),
+            dict(engine.by_appointment),
+            {i: engine.position(t, clock.now) for i, t in engine.tickets.items()},
+            {n: getattr(engine.pick_next(n, clock.now), "id", None) for n in engine.counters},
+        )
 
     with TestClient(create_app(config, database=db, clock=clock, printing=False)) as client:
-        codes = [client.post("/api/appointments", json={"service": "CT", "date": "2026-12-07", "start": start,
-                                                        "name": "Vũ Văn Hải", "phone": f"091000000{i}"}).json()["code"]
-                 for i, start in enumerate(["08:30", "08:30", "08:45", "09:00"])]
+        codes = [
+            client.post(
+                "/api/appointments",
+                json={
+                    "service": "CT",
+                    "date": "2026-12-07",
+                    "start": start,
+                    "name": "Vũ Văn Hải",
+                    "phone": f"091000000{i}",
+                },
+            ).json()["code"]
+            for i, start in enumerate(["08:30", "08:30", "08:45", "09:00"])
+        ]
         clock.now = MONDAY.replace(hour=8, minute=10)
         first = client.post(f"/api/appointments/{codes[0]}/check-in", json={}, headers=KIOSK).json()
         for _ in range(3):
@@ -153,7 +194,10 @@ def test_restart_equivalence_with_appointments(tmp_path: Path):
         client.post(f"/api/appointments/{codes[1]}/check-in", json={}, headers=KIOSK)
         too_early = client.post(f"/api/appointments/{codes[2]}/check-in", json={}, headers=KIOSK)
         assert too_early.json()["error"] == "too_early"  # the 08:45 slot opens at 08:15
-        assert client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code == 200
+        assert (
+            client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code
+            == 200
+        )
         clock.now = MONDAY.replace(hour=8, minute=31)
         called = [client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] for _ in range(2)]
         assert called == ["1002", "1003"]  # two walk-ins who came first; then the appointments are owed
@@ -163,7 +207,10 @@ def test_restart_equivalence_with_appointments(tmp_path: Path):
         assert snapshot(client) == before
         again = client.post(f"/api/appointments/{codes[0]}/check-in", json={}, headers=KIOSK)
         assert again.status_code == 200 and again.json()["id"] == first["id"]
-        assert client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code == 200
+        assert (
+            client.post("/api/login", json={"username": "clerk1", "password": PASSWORD, "counter": 1}).status_code
+            == 200
+        )
         assert client.post("/api/counters/1/next", json={}).json()["ticket"]["label"] == "H1001"
         fourth = client.post(f"/api/appointments/{codes[3]}/check-in", json={}, headers=KIOSK).json()
         assert fourth["label"] == "H1006"  # numbering continues after the restart

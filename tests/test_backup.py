@@ -39,8 +39,12 @@ def stable_state(state: dict[str, Any]) -> dict[str, Any]:
 def busy_office(server: ServerProcess) -> str:
     """Tickets in every state worth restoring; returns a staff cookie."""
     for i in range(6):
-        status, body, _ = http("POST", server.base_url + "/api/tickets",
-                               {"service": "CT" if i % 2 else "HT", "request_id": f"b{i}"}, token=KIOSK_TOKEN)
+        status, body, _ = http(
+            "POST",
+            server.base_url + "/api/tickets",
+            {"service": "CT" if i % 2 else "HT", "request_id": f"b{i}"},
+            token=KIOSK_TOKEN,
+        )
         assert status == 201, body
     cookie = login(server.base_url, "clerk1", 1)
     assert http("POST", server.base_url + "/api/counters/1/next", {}, cookie=cookie)[0] == 200
@@ -50,12 +54,18 @@ def busy_office(server: ServerProcess) -> str:
 
 
 def run_cli(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "queue_server.cli", "--config", str(config_path), "backup", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "queue_server.cli", "--config", str(config_path), "backup", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-def test_backup_command_copies_the_live_database_and_restore_serves_the_same_state(server: ServerProcess,
-                                                                                   tmp_path: Path) -> None:
+def test_backup_command_copies_the_live_database_and_restore_serves_the_same_state(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     cookie = busy_office(server)
     before = stable_state(http("GET", server.base_url + "/api/state", cookie=cookie)[1])
     folder = tmp_path / "backups"
@@ -87,8 +97,9 @@ def test_backup_under_write_load_is_consistent(server: ServerProcess, tmp_path: 
     def kiosk() -> None:
         i = 0
         while not stop.is_set():
-            status, _, _ = http("POST", server.base_url + "/api/tickets", {"service": "TKQ", "request_id": f"l{i}"},
-                                token=KIOSK_TOKEN)
+            status, _, _ = http(
+                "POST", server.base_url + "/api/tickets", {"service": "TKQ", "request_id": f"l{i}"}, token=KIOSK_TOKEN
+            )
             issued.append(status)
             i += 1
 
@@ -147,12 +158,15 @@ def test_backup_command_with_a_bad_folder_prints_a_plain_error(server: ServerPro
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("now", "expected"), [
-    ("2026-11-02T12:00:00+07:00", 15 * 60),
-    ("2026-11-02T12:15:00+07:00", 24 * 3600),
-    ("2026-11-02T13:00:00+07:00", 23 * 3600 + 15 * 60),
-    ("2026-11-02T05:00:00+00:00", 15 * 60),  # 12:00 in Hanoi
-])
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-11-02T12:00:00+07:00", 15 * 60),
+        ("2026-11-02T12:15:00+07:00", 24 * 3600),
+        ("2026-11-02T13:00:00+07:00", 23 * 3600 + 15 * 60),
+        ("2026-11-02T05:00:00+00:00", 15 * 60),  # 12:00 in Hanoi
+    ],
+)
 def test_seconds_until_the_daily_backup(now: str, expected: float) -> None:
     assert seconds_until(dt.datetime.fromisoformat(now), "12:15", HCM) == expected
 

@@ -25,8 +25,9 @@ GOOD_DISPLAYS = 15
 
 @pytest.fixture
 def office(tmp_path: Path) -> Iterator[ServerProcess]:
-    config_path = write_config(tmp_path, kiosks=[{"id": "sanh", "name": "Kiosk", "token": KIOSK_TOKEN, "printer": ""}],
-                               printers=[])
+    config_path = write_config(
+        tmp_path, kiosks=[{"id": "sanh", "name": "Kiosk", "token": KIOSK_TOKEN, "printer": ""}], printers=[]
+    )
     add_staff(config_path, {f"clerk{n}": "clerk" for n in range(1, 6)})
     proc = ServerProcess(tmp_path, config_path).start()
     try:
@@ -42,8 +43,12 @@ def stuck_display(port: int) -> socket.socket:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
     s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    s.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += s.recv(1)
@@ -63,9 +68,12 @@ def issue_many(base_url: str, count: int, prefix: str, sent: dict[int, float]) -
             if i is None:
                 return
             t = time.perf_counter()
-            status, body, _ = http("POST", base_url + "/api/tickets",
-                                   {"service": ("CT", "HT", "LD", "TKQ")[i % 4], "request_id": f"{prefix}{i}"},
-                                   token=KIOSK_TOKEN)
+            status, body, _ = http(
+                "POST",
+                base_url + "/api/tickets",
+                {"service": ("CT", "HT", "LD", "TKQ")[i % 4], "request_id": f"{prefix}{i}"},
+                token=KIOSK_TOKEN,
+            )
             assert status == 201, body
             with lock:
                 sent[body["id"]] = t
@@ -77,8 +85,9 @@ def issue_many(base_url: str, count: int, prefix: str, sent: dict[int, float]) -
         th.join()
 
 
-async def watch_issues(url: str, displays: int, expected: int, received: list[dict[int, float]],
-                       ready: asyncio.Event) -> None:
+async def watch_issues(
+    url: str, displays: int, expected: int, received: list[dict[int, float]], ready: asyncio.Event
+) -> None:
     async def display(i: int) -> None:
         async with ws_connect(url, proxy=None, max_size=None) as ws:
             await ws.recv()
@@ -158,8 +167,15 @@ class Screen:
         headers = {"Cookie": self.cookie} if self.cookie else None
         while True:
             try:
-                async with ws_connect(self.url, additional_headers=headers, proxy=None, max_size=None,
-                                      open_timeout=2, ping_interval=2, ping_timeout=2) as ws:
+                async with ws_connect(
+                    self.url,
+                    additional_headers=headers,
+                    proxy=None,
+                    max_size=None,
+                    open_timeout=2,
+                    ping_interval=2,
+                    ping_timeout=2,
+                ) as ws:
                     self.connects += 1
                     delay = 0.1
                     async for raw in ws:

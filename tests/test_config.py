@@ -15,7 +15,12 @@ from tests.support import SAMPLE_CONFIG, sample_data
 def test_the_sample_office_is_valid_and_realistic():
     config = load_config(SAMPLE_CONFIG)
     assert [s.name for s in config.services] == [
-        "Chứng thực", "Hộ tịch", "Đất đai – Xây dựng", "Lao động – Thương binh và Xã hội", "Trả kết quả"]
+        "Chứng thực",
+        "Hộ tịch",
+        "Đất đai – Xây dựng",
+        "Lao động – Thương binh và Xã hội",
+        "Trả kết quả",
+    ]
     assert len(config.counters) == 5
     assert config.office.timezone == "Asia/Ho_Chi_Minh"
 
@@ -31,26 +36,29 @@ def broken(**change: Any) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("change,key", [
-    ({"office__colour": "blue"}, "office.colour"),
-    ({"server__port": "8000"}, "server.port"),
-    ({"server__port": 70000}, "server.port"),
-    ({"queue__priority_rule": "fair"}, "queue.priority_rule"),
-    ({"rating__levels": 7}, "rating.levels"),
-    ({"office__timezone": "Mars/Olympus"}, "office.timezone"),
-    ({"office__hours__mon": ["7:30-11:30"]}, "office.hours.mon[0]"),
-    ({"office__hours__tue": ["11:30-07:30"]}, "office.hours.tue[0]"),
-    ({"services__1__code": "CT"}, "services[1].code"),
-    ({"services__1__range": [1500, 2500]}, "services[1].range"),
-    ({"services__0__prefix": "Ω"}, "services[0].prefix"),
-    ({"counters__1__number": 1}, "counters[1].number"),
-    ({"counters__0__services": {"ZZ": "primary"}}, "counters[0].services.ZZ"),
-    ({"counters__0__services": {"CT": "sometimes"}}, "counters[0].services.CT"),
-    ({"kiosks__0__printer": "nowhere"}, "kiosks[0].printer"),
-    ({"kiosks__0__token": "short"}, "kiosks[0].token"),
-    ({"printers__0__width": 500}, "printers[0].width"),
-    ({"display__voice": "robot"}, "display.voice"),
-])
+@pytest.mark.parametrize(
+    "change,key",
+    [
+        ({"office__colour": "blue"}, "office.colour"),
+        ({"server__port": "8000"}, "server.port"),
+        ({"server__port": 70000}, "server.port"),
+        ({"queue__priority_rule": "fair"}, "queue.priority_rule"),
+        ({"rating__levels": 7}, "rating.levels"),
+        ({"office__timezone": "Mars/Olympus"}, "office.timezone"),
+        ({"office__hours__mon": ["7:30-11:30"]}, "office.hours.mon[0]"),
+        ({"office__hours__tue": ["11:30-07:30"]}, "office.hours.tue[0]"),
+        ({"services__1__code": "CT"}, "services[1].code"),
+        ({"services__1__range": [1500, 2500]}, "services[1].range"),
+        ({"services__0__prefix": "Ω"}, "services[0].prefix"),
+        ({"counters__1__number": 1}, "counters[1].number"),
+        ({"counters__0__services": {"ZZ": "primary"}}, "counters[0].services.ZZ"),
+        ({"counters__0__services": {"CT": "sometimes"}}, "counters[0].services.CT"),
+        ({"kiosks__0__printer": "nowhere"}, "kiosks[0].printer"),
+        ({"kiosks__0__token": "short"}, "kiosks[0].token"),
+        ({"printers__0__width": 500}, "printers[0].width"),
+        ({"display__voice": "robot"}, "display.voice"),
+    ],
+)
 def test_a_wrong_value_stops_with_the_key_named(change: dict[str, Any], key: str):
     with pytest.raises(ConfigError) as e:
         parse_config(broken(**change))

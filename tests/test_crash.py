@@ -21,8 +21,14 @@ from tests.support import KIOSK_TOKEN, ServerProcess, add_staff, http, login, wr
 KILLS = 10
 COUNTERS = (1, 2, 3, 4, 5)
 SERVICES = ("CT", "HT", "DD", "LD", "TKQ")
-STATE_AFTER = {"ticket_issued": "waiting", "ticket_called": "called", "ticket_recalled": "called",
-               "ticket_started": "serving", "ticket_done": "done", "ticket_no_show": "no_show"}
+STATE_AFTER = {
+    "ticket_issued": "waiting",
+    "ticket_called": "called",
+    "ticket_recalled": "called",
+    "ticket_started": "serving",
+    "ticket_done": "done",
+    "ticket_no_show": "no_show",
+}
 
 
 def call(method: str, url: str, body: dict[str, Any] | None = None, **kw: Any) -> tuple[int, dict[str, Any]] | None:
@@ -42,8 +48,8 @@ class Load:
         self.cookies = cookies
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.issued: dict[str, dict[str, Any]] = {}   # request_id -> the ticket the kiosk was given
-        self.called: list[tuple[int, int]] = []       # (counter, ticket id) answers to Next
+        self.issued: dict[str, dict[str, Any]] = {}  # request_id -> the ticket the kiosk was given
+        self.called: list[tuple[int, int]] = []  # (counter, ticket id) answers to Next
         self.threads = [threading.Thread(target=self.kiosk, args=(k,)) for k in range(2)]
         self.threads += [threading.Thread(target=self.clerk, args=(n,)) for n in COUNTERS]
 
@@ -96,8 +102,9 @@ class Load:
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_kill_minus_nine_ten_times_under_load_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    config_path = write_config(tmp_path, kiosks=[{"id": "sanh", "name": "Kiosk", "token": KIOSK_TOKEN, "printer": ""}],
-                               printers=[])
+    config_path = write_config(
+        tmp_path, kiosks=[{"id": "sanh", "name": "Kiosk", "token": KIOSK_TOKEN, "printer": ""}], printers=[]
+    )
     add_staff(config_path, {f"clerk{n}": "clerk" for n in COUNTERS})
     server = ServerProcess(tmp_path, config_path).start()
     try:
@@ -132,27 +139,37 @@ def check_database(server: ServerProcess, load: Load) -> None:
         t = tickets.get(answer["id"])
         assert t is not None, f"{request_id}: ticket {answer['label']} was answered but is not in the database"
         assert (t["number"], t["label"], t["token"], t["request_id"]) == (
-            answer["number"], answer["label"], answer["token"], request_id)
+            answer["number"],
+            answer["label"],
+            answer["token"],
+            request_id,
+        )
     # One request id, one ticket — retries after a crash included.
     request_ids = [t["request_id"] for t in tickets.values() if t["request_id"]]
     assert len(request_ids) == len(set(request_ids))
 
     # Numbers unique per service and day (labels too: the ranges do not overlap).
-    dupes = conn.execute("SELECT day, service, number, count(*) FROM tickets GROUP BY day, service, number "
-                         "HAVING count(*) > 1").fetchall()
+    dupes = conn.execute(
+        "SELECT day, service, number, count(*) FROM tickets GROUP BY day, service, number HAVING count(*) > 1"
+    ).fetchall()
     assert not dupes
     assert len({(t["day"], t["label"]) for t in tickets.values()}) == len(tickets)
 
     # None served twice: called and finished at most once each, by one counter.
     for kind in ("ticket_called", "ticket_started", "ticket_done"):
-        twice = conn.execute("SELECT ticket_id, count(*), group_concat(counter) FROM events WHERE kind = ? "
-                             "GROUP BY ticket_id HAVING count(*) > 1", (kind,)).fetchall()
+        twice = conn.execute(
+            "SELECT ticket_id, count(*), group_concat(counter) FROM events WHERE kind = ? "
+            "GROUP BY ticket_id HAVING count(*) > 1",
+            (kind,),
+        ).fetchall()
         assert not twice, (kind, [tuple(r) for r in twice])
     for counter, tid in load.called:
         assert tickets[tid]["counter"] == counter, (counter, tickets[tid])
     # Each ticket's row is the result of its last event.
-    last = conn.execute("SELECT ticket_id, kind FROM events WHERE seq IN "
-                        "(SELECT max(seq) FROM events WHERE ticket_id IS NOT NULL GROUP BY ticket_id)").fetchall()
+    last = conn.execute(
+        "SELECT ticket_id, kind FROM events WHERE seq IN "
+        "(SELECT max(seq) FROM events WHERE ticket_id IS NOT NULL GROUP BY ticket_id)"
+    ).fetchall()
     for tid, kind in last:
         if kind in STATE_AFTER:
             assert tickets[tid]["state"] == STATE_AFTER[kind], (tid, kind, tickets[tid]["state"])

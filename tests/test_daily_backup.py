@@ -22,8 +22,11 @@ def test_server_writes_the_daily_backup_at_the_configured_time(tmp_path: Path):
     def clock() -> dt.datetime:  # real time passing from half a second before 12:15
         return just_before + dt.timedelta(seconds=time.monotonic() - start)
 
-    config = office_config(tmp_path, office={"enforce_hours": False},
-                           backup={"dir": str(tmp_path / "backups"), "daily_at": "12:15", "keep": 3})
+    config = office_config(
+        tmp_path,
+        office={"enforce_hours": False},
+        backup={"dir": str(tmp_path / "backups"), "daily_at": "12:15", "keep": 3},
+    )
     app = create_app(config, database=tmp_path / "motcua.db", clock=clock, printing=False)
     with TestClient(app, headers=JSON_HEADERS) as client:
         r = client.post("/api/tickets", json={"service": "CT"}, headers={"Authorization": f"Bearer {KIOSK_TOKEN}"})

@@ -14,16 +14,39 @@ from tests.support import ROOT, free_port, http, write_config
 
 
 def motcua(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "queue_server.cli", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "queue_server.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_the_demo_prints_working_logins_on_a_chosen_port_and_user_add_reaches_its_database(tmp_path: Path):
     config = write_config(tmp_path)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "queue_server.cli", "--config", str(config), "demo",
-                             "--port", str(port), "--speed", "60"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "queue_server.cli",
+            "--config",
+            str(config),
+            "demo",
+            "--port",
+            str(port),
+            "--speed",
+            "60",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         assert proc.stdout is not None
         banner = [proc.stdout.readline() for _ in range(4)]
@@ -47,8 +70,19 @@ def test_the_demo_prints_working_logins_on_a_chosen_port_and_user_add_reaches_it
         status, _, _ = http("POST", base + "/api/login", {"username": "demo1", "password": "demo-pass"})
         assert status == 200
 
-        added = motcua("--config", str(config), "user", "--demo", "add", "lan", "--role", "admin",
-                       "--password-stdin", cwd=tmp_path, stdin="mat-khau-lan-1\n")
+        added = motcua(
+            "--config",
+            str(config),
+            "user",
+            "--demo",
+            "add",
+            "lan",
+            "--role",
+            "admin",
+            "--password-stdin",
+            cwd=tmp_path,
+            stdin="mat-khau-lan-1\n",
+        )
         assert added.returncode == 0, added.stderr
         status, me, _ = http("POST", base + "/api/login", {"username": "lan", "password": "mat-khau-lan-1"})
         assert status == 200 and me["role"] == "admin"

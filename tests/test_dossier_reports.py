@@ -50,8 +50,9 @@ def insert(db: Path, dossiers: list[dict[str, Any]]) -> None:
     with conn:
         for d in dossiers:
             row = {"status": "received", "updated_at": "2026-12-03T08:00:00+07:00", **d}
-            conn.execute(f"INSERT INTO dossiers ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                         list(row.values()))
+            conn.execute(
+                f"INSERT INTO dossiers ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
     conn.close()
 
 
@@ -67,9 +68,15 @@ def random_year(rng: random.Random, today: dt.date) -> tuple[list[dict[str, Any]
             proc = rng.choice(list(DAYS))
             due = working_day_after(day, DAYS[proc])
             fate = rng.choices(["on_time", "late", "extended", "open", "withdrawn"], [80, 6, 4, 8, 2])[0]
-            d = {"code": f"000.00.21.H40-{day:%y%m%d}-{n:04d}", "procedure": proc, "service": SERVICE[proc],
-                 "received_on": day.isoformat(), "received_at": f"{day}T09:00:00+07:00", "due_date": due.isoformat(),
-                 "staff": rng.choice(["clerk1", "clerk2", "clerk5"])}
+            d = {
+                "code": f"000.00.21.H40-{day:%y%m%d}-{n:04d}",
+                "procedure": proc,
+                "service": SERVICE[proc],
+                "received_on": day.isoformat(),
+                "received_at": f"{day}T09:00:00+07:00",
+                "due_date": due.isoformat(),
+                "staff": rng.choice(["clerk1", "clerk2", "clerk5"]),
+            }
             if fate == "on_time":
                 ready = day + dt.timedelta(days=rng.randint(0, (due - day).days))
                 if ready > today:
@@ -116,15 +123,23 @@ def test_on_time_figures_match_an_independent_count_over_a_random_year(tmp_path:
         for row in report["rows"]:
             want = expected[row["key"]]
             assert (row["received"], row["on_time"], row["late"], row["pending"], row["overdue"], row["withdrawn"]) == (
-                sum(want.values()), want["on_time"], want["late"], want["pending"], want["overdue"], want["withdrawn"])
+                sum(want.values()),
+                want["on_time"],
+                want["late"],
+                want["pending"],
+                want["overdue"],
+                want["withdrawn"],
+            )
             if want["on_time"] + want["late"]:
                 assert row["on_time_rate"] == pytest.approx(want["on_time"] / (want["on_time"] + want["late"]))
         total: Counter[str] = sum(expected.values(), Counter())
         received = sum(total.values())
         share = total["on_time"] / (total["on_time"] + total["late"])
         percent = f"{round(share * 100, 2):.2f}".replace(".", ",")
-        assert report["summary"] == (f"Năm 2026 tiếp nhận {dots(received)} hồ sơ, giải quyết đúng hạn "
-                                     f"{dots(total['on_time'])} hồ sơ ({percent}%)")
+        assert report["summary"] == (
+            f"Năm 2026 tiếp nhận {dots(received)} hồ sơ, giải quyết đúng hạn "
+            f"{dots(total['on_time'])} hồ sơ ({percent}%)"
+        )
         late_codes = {d["code"] for d in report["late"]}
         assert len(late_codes) == total["late"] + total["overdue"]
         # Other groupings add up to the same totals.
@@ -141,9 +156,18 @@ def test_the_yearly_sentence_reads_as_the_article_writes_it(tmp_path: Path):
         day = D(2021, 1, 4) + dt.timedelta(days=rng.randint(0, 360))
         due = day + dt.timedelta(days=3)
         ready = due + dt.timedelta(days=2) if i < 7 else day
-        rows.append({"code": f"000.00.21.H40-{day:%y%m%d}-{i:05d}", "procedure": "DD01", "service": "DD",
-                     "received_on": day.isoformat(), "due_date": due.isoformat(), "status": "returned",
-                     "ready_on": ready.isoformat(), "extend_reason": "liên thông" if i < 7 else None})
+        rows.append(
+            {
+                "code": f"000.00.21.H40-{day:%y%m%d}-{i:05d}",
+                "procedure": "DD01",
+                "service": "DD",
+                "received_on": day.isoformat(),
+                "due_date": due.isoformat(),
+                "status": "returned",
+                "ready_on": ready.isoformat(),
+                "extend_reason": "liên thông" if i < 7 else None,
+            }
+        )
     insert(tmp_path / "motcua.db", rows)
     with make_client(tmp_path, Clock()) as client:
         sign_in(client, "boss")
@@ -173,8 +197,13 @@ def test_satisfaction_ties_each_rating_to_ticket_officer_counter_service_and_dos
         assert r.status_code == 200, r.text
         report = r.json()
     (row,) = report["rows"]
-    assert (row["key"], row["served"], row["rated"], row["no_rating"], row["ratings"]) == ("clerk1", 3, 2, 1,
-                                                                                          [0, 0, 1, 1])
+    assert (row["key"], row["served"], row["rated"], row["no_rating"], row["ratings"]) == (
+        "clerk1",
+        3,
+        2,
+        1,
+        [0, 0, 1, 1],
+    )
     # rating.levels = 4, satisfied_levels = 2 (the default): levels 3 and 4 are satisfied.
     assert row["satisfaction_rate"] == 1.0 and row["satisfaction_rate_text"] == "100,00%"
     by_ticket = {r["ticket_id"]: r for r in report["ratings"]}
@@ -191,15 +220,20 @@ def test_the_satisfied_levels_setting_changes_the_rate(tmp_path: Path):
     from tests.test_dossiers import _accounts
 
     _accounts(tmp_path / "motcua.db")
-    app = create_app(parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=Clock(),
-                     printing=False)
+    app = create_app(
+        parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=Clock(), printing=False
+    )
     with TestClient(app) as client:
         sign_in(client, "clerk1", 1)
         for level in (4, 3):
             t = serve_one(client)
             client.post("/api/counters/1/done", json={})
-            assert client.post("/api/counters/1/rating", json={"ticket_id": t["id"], "level": level},
-                               headers=TABLET).status_code == 200
+            assert (
+                client.post(
+                    "/api/counters/1/rating", json={"ticket_id": t["id"], "level": level}, headers=TABLET
+                ).status_code
+                == 200
+            )
         sign_in(client, "boss")
         report = client.get("/api/reports/satisfaction", params={"from": "2026-12-01", "to": "2026-12-31"}).json()
     assert report["total"]["satisfaction_rate"] == 0.5
@@ -209,27 +243,43 @@ def test_cli_exports_both_reports_to_xlsx_and_csv(tmp_path: Path):
     config_path = write_office(tmp_path)
     rows, _ = random_year(random.Random(7), D(2026, 3, 31))
     insert(tmp_path / "var" / "motcua.db", rows)
-    base = [sys.executable, "-m", "queue_server.cli", "--config", str(config_path), "report", "--from", "01/01/2026",
-            "--to", "31/03/2026"]
+    base = [
+        sys.executable,
+        "-m",
+        "queue_server.cli",
+        "--config",
+        str(config_path),
+        "report",
+        "--from",
+        "01/01/2026",
+        "--to",
+        "31/03/2026",
+    ]
     out = tmp_path / "hs.xlsx"
-    done = subprocess.run([*base, "--kind", "dossiers", "--by", "procedure", "--format", "xlsx", "--output", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*base, "--kind", "dossiers", "--by", "procedure", "--format", "xlsx", "--output", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[:2] == ["Hồ sơ", "Trễ hạn"]
     assert wb["Hồ sơ"]["A3"].value.startswith("Từ ngày 01/01/2026 đến ngày 31/03/2026 tiếp nhận ")
-    done = subprocess.run([*base, "--kind", "dossiers", "--format", "csv"], cwd=ROOT, capture_output=True,
-                          timeout=120)
+    done = subprocess.run([*base, "--kind", "dossiers", "--format", "csv"], cwd=ROOT, capture_output=True, timeout=120)
     text = done.stdout.decode("utf-8")
     assert text.startswith("\ufeffTháng,Tiếp nhận,Đúng hạn")
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert [r[0] for r in table[1:4]] == ["01/2026", "02/2026", "03/2026"]
     assert sum(int(r[1]) for r in table[1:4]) == len(rows) == int(table[4][1])
-    done = subprocess.run([*base, "--kind", "satisfaction", "--format", "json"], cwd=ROOT, capture_output=True,
-                          timeout=120)
+    done = subprocess.run(
+        [*base, "--kind", "satisfaction", "--format", "json"], cwd=ROOT, capture_output=True, timeout=120
+    )
     assert done.returncode == 0 and json.loads(done.stdout)["kind"] == "satisfaction"
-    done = subprocess.run([*base, "--kind", "dossiers", "--by", "hour"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [*base, "--kind", "dossiers", "--by", "hour"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2 and "Error:" in done.stderr
 
 

@@ -94,7 +94,9 @@ def test_a_scanner_typing_a_code_and_enter_records_the_dossier_in_three_keystrok
     assert http("GET", office_server.base_url + "/api/dossiers/000.00.21.H40-261200-0000")[0] == 404
     # The phone page of that ticket lists both, with the status in the citizen's words.
     phone = screens.open(f"/t/{ticket['token']}", 390, 800)
-    phone.wait_for_function(f"document.querySelector('[data-testid=status-dossiers]')?.textContent.includes('{code(2)}')")
+    phone.wait_for_function(
+        f"document.querySelector('[data-testid=status-dossiers]')?.textContent.includes('{code(2)}')"
+    )
     assert "Đang giải quyết" in phone.inner_text("[data-testid=status-dossiers]")
     screenshot(phone, "status-dossiers")
 
@@ -132,7 +134,9 @@ def test_kiosk_looks_a_dossier_up_and_gives_a_result_ticket_only_when_ready(scre
     kiosk.click("[data-testid=kiosk-collect]")
     kiosk.keyboard.type(code(1), delay=5)
     kiosk.keyboard.press("Enter")
-    kiosk.wait_for_function(f"document.querySelector('[data-testid=kiosk-dossier-answer]').textContent.includes('{due_in(10)}')")
+    kiosk.wait_for_function(
+        f"document.querySelector('[data-testid=kiosk-dossier-answer]').textContent.includes('{due_in(10)}')"
+    )
     assert "chưa có kết quả" in kiosk.inner_text("[data-testid=kiosk-dossier-answer]")
     kiosk.click("[data-testid=kiosk-dossier-close]")
     # Ready: a ticket in the result-return service, shown like any ticket.
@@ -175,6 +179,8 @@ def test_admin_screen_alerts_marks_ready_in_bulk_imports_and_reports(screens, of
     assert "1 thay đổi" in page.inner_text("[data-testid=import-result]")
     assert http("GET", base + f"/api/dossiers/{code(3)}")[1]["status"] == "ready"
     page.click("#report button[type=submit]")
-    page.wait_for_function("document.querySelector('[data-testid=report-summary]').textContent.includes('tiếp nhận 4 hồ sơ')")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=report-summary]').textContent.includes('tiếp nhận 4 hồ sơ')"
+    )
     assert "giải quyết đúng hạn 3 hồ sơ (100,00%)" in page.inner_text("[data-testid=report-summary]")
     screenshot(page, "admin-dossiers")

@@ -18,8 +18,10 @@ from tests.support import ServerProcess, add_staff, http, login
 @pytest.fixture
 def proc(tmp_path: Path) -> Iterator[ServerProcess]:
     data = office_data()
-    data["printers"] = [{"id": "quay5", "url": "png://var/slips", "width": 576},
-                        {"id": "sanh", "url": "png://var/tickets", "width": 576}]
+    data["printers"] = [
+        {"id": "quay5", "url": "png://var/slips", "width": 576},
+        {"id": "sanh", "url": "png://var/tickets", "width": 576},
+    ]
     data["counters"][2]["printer"] = "quay5"
     data["kiosks"][0]["printer"] = "sanh"
     config_path = write_office(tmp_path, data)
@@ -49,12 +51,17 @@ def test_dossiers_read_the_same_after_a_crash_and_restart(proc: ServerProcess):
     clerk = login(base, "clerk1", 1)
     http("POST", base + "/api/counters/1/next", {}, cookie=clerk)
     for i, proc_code in ((1, "CT01"), (2, "CT03"), (3, "DD01")):
-        status, body, _ = http("POST", base + "/api/counters/1/dossiers", {"code": code(i), "procedure": proc_code},
-                               cookie=clerk)
+        status, body, _ = http(
+            "POST", base + "/api/counters/1/dossiers", {"code": code(i), "procedure": proc_code}, cookie=clerk
+        )
         assert status == 201, body
     http("POST", base + f"/api/dossiers/{code(1)}/ready", {}, cookie=clerk)
-    http("POST", base + f"/api/dossiers/{code(2)}/extend", {"due_date": "2099-01-05", "reason": "liên thông"},
-         cookie=clerk)
+    http(
+        "POST",
+        base + f"/api/dossiers/{code(2)}/extend",
+        {"due_date": "2099-01-05", "reason": "liên thông"},
+        cookie=clerk,
+    )
     boss = login(base, "boss")
     before = answers(base, boss, ticket["token"])
     assert before[code(2)]["status_text"] == "Trễ hẹn – hẹn lại ngày 05/01/2099"
@@ -74,8 +81,12 @@ def test_the_apology_slip_prints_on_the_counters_printer(proc: ServerProcess, tm
     http("POST", base + "/api/counters/1/dossiers", {"code": code(1), "procedure": "DD01"}, cookie=clerk)
     status, body, _ = http("POST", base + f"/api/dossiers/{code(1)}/apology/print", {"counter": 5}, cookie=clerk)
     assert status == 409 and body["error"] == "not_extended"
-    http("POST", base + f"/api/dossiers/{code(1)}/extend", {"due_date": "2099-01-05", "reason": "liên thông"},
-         cookie=clerk)
+    http(
+        "POST",
+        base + f"/api/dossiers/{code(1)}/extend",
+        {"due_date": "2099-01-05", "reason": "liên thông"},
+        cookie=clerk,
+    )
     status, body, _ = http("POST", base + f"/api/dossiers/{code(1)}/apology/print", {"counter": 1}, cookie=clerk)
     assert status == 409 and body["error"] == "no_printer"  # counter 1 has none: print the A4 page
     status, body, _ = http("POST", base + f"/api/dossiers/{code(1)}/apology/print", {"counter": 5}, cookie=clerk)

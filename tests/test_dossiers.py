@@ -75,6 +75,7 @@ def rows(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 # ---------------------------------------------------------------------- procedures
 
+
 def test_procedures_of_a_service_are_public_with_days_and_papers(client: TestClient):
     r = client.get("/api/procedures", params={"service": "CT"})
     assert r.status_code == 200
@@ -85,6 +86,7 @@ def test_procedures_of_a_service_are_public_with_days_and_papers(client: TestCli
 
 # ---------------------------------------------------------------------- at the counter
 
+
 def test_a_received_dossier_is_due_after_the_procedures_working_days_skipping_the_weekend(client: TestClient):
     sign_in(client, "clerk1", 1)
     ticket = serve_one(client)
@@ -94,8 +96,13 @@ def test_a_received_dossier_is_due_after_the_procedures_working_days_skipping_th
     assert r.json()["dossier"]["ticket_id"] == ticket["id"]
     public = client.get(f"/api/dossiers/{CODE}").json()
     assert {k: public[k] for k in ("code", "procedure", "service", "received_on", "due_date", "status")} == {
-        "code": CODE, "procedure": "CT03", "service": "CT", "received_on": "2026-12-03", "due_date": "2026-12-07",
-        "status": "received"}
+        "code": CODE,
+        "procedure": "CT03",
+        "service": "CT",
+        "received_on": "2026-12-03",
+        "due_date": "2026-12-07",
+        "status": "received",
+    }
     assert public["status_text"] == "Đang giải quyết"
     assert "staff" not in public and "ticket_id" not in public  # no names, no visit
 
@@ -184,6 +191,7 @@ def test_require_outcome_is_off_by_default(client: TestClient):
 
 # ---------------------------------------------------------------------- ready, kiosk, returned
 
+
 def test_kiosk_result_path_refuses_until_ready_then_gives_one_ticket_that_returns_the_dossier(client: TestClient):
     sign_in(client, "clerk1", 1)
     serve_one(client)
@@ -265,6 +273,7 @@ def test_withdrawn_dossiers_cannot_be_made_ready(client: TestClient):
 
 # ---------------------------------------------------------------------- the phone page and alerts
 
+
 def test_the_phone_page_lists_the_visits_dossiers_with_their_status(client: TestClient):
     r = client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK)
     token = r.json()["token"]
@@ -276,7 +285,9 @@ def test_the_phone_page_lists_the_visits_dossiers_with_their_status(client: Test
     client.post("/api/logout", json={})
     listed = client.get(f"/api/tickets/{token}/dossiers").json()["dossiers"]
     assert [(d["code"], d["status_text"]) for d in listed] == [
-        (code(1), "Đang giải quyết"), (code(2), "Đã có kết quả – mời đến nhận")]
+        (code(1), "Đang giải quyết"),
+        (code(2), "Đã có kết quả – mời đến nhận"),
+    ]
     assert client.get("/api/tickets/nonexistent-token/dossiers").status_code == 404
 
 
@@ -288,7 +299,10 @@ def test_alerts_list_due_today_overdue_and_due_within_two_working_days(client: T
     record(client, code=code(3), procedure="DD01")  # due 17
     a = client.get("/api/dossiers/alerts").json()
     assert ([d["code"] for d in a["due_today"]], [d["code"] for d in a["due_soon"]], a["overdue"]) == (
-        [code(1)], [code(2)], [])
+        [code(1)],
+        [code(2)],
+        [],
+    )
     clock.to_day(dt.date(2026, 12, 4))
     a = client.get("/api/dossiers/alerts").json()
     assert [d["code"] for d in a["overdue"]] == [code(1)]
@@ -297,11 +311,13 @@ def test_alerts_list_due_today_overdue_and_due_within_two_working_days(client: T
 
 # ---------------------------------------------------------------------- the province's CSV
 
-CSV = ("Mã hồ sơ;Trạng thái;Ngày hoàn thành\n"
-       f"{code(1)};Đã có kết quả;04/12/2026 16:30\n"
-       f"{code(2)};Đang giải quyết;\n"
-       f"{code(3)};Đã trả kết quả;2026-12-04\n"
-       f"{code(9)};Đã có kết quả;04/12/2026\n")
+CSV = (
+    "Mã hồ sơ;Trạng thái;Ngày hoàn thành\n"
+    f"{code(1)};Đã có kết quả;04/12/2026 16:30\n"
+    f"{code(2)};Đang giải quyết;\n"
+    f"{code(3)};Đã trả kết quả;2026-12-04\n"
+    f"{code(9)};Đã có kết quả;04/12/2026\n"
+)
 
 
 def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestClient, tmp_path: Path):
@@ -315,7 +331,9 @@ def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestCl
     r = client.post("/api/dossiers/import", content=CSV.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 200, r.text
     assert [(c["code"], c["from"], c["to"], c["ready_on"]) for c in r.json()["changed"]] == [
-        (code(1), "received", "ready", "2026-12-04"), (code(3), "received", "returned", "2026-12-04")]
+        (code(1), "received", "ready", "2026-12-04"),
+        (code(3), "received", "returned", "2026-12-04"),
+    ]
     assert r.json()["unknown"] == [code(9)] and r.json()["unchanged"] == 1
     after_first = rows(tmp_path, "SELECT * FROM dossiers ORDER BY code")
     assert after_first != before_first
@@ -340,11 +358,18 @@ def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestCl
     r = client.post("/api/dossiers/import", content=bad.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 400 and r.json()["error"] == "bad_import" and "6" in r.json()["message"]
     assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
-    assert client.post("/api/dossiers/import", content=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}).status_code == 400
-    assert client.post("/api/dossiers/import", content=b"\xff\xfe", headers={"Content-Type": "text/csv"}).status_code == 400
+    assert (
+        client.post("/api/dossiers/import", content=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}).status_code
+        == 400
+    )
+    assert (
+        client.post("/api/dossiers/import", content=b"\xff\xfe", headers={"Content-Type": "text/csv"}).status_code
+        == 400
+    )
 
 
 # ---------------------------------------------------------------------- live events and restarts
+
 
 def test_staff_hear_dossier_events_and_public_screens_do_not(client: TestClient):
     sign_in(client, "clerk1", 1)
@@ -396,8 +421,9 @@ def test_due_dates_skip_the_offices_closed_days_and_weekends(tmp_path: Path, clo
     data = office_data()
     data["office"]["closed_days"] = ["2026-12-04", "2026-12-08"]  # Friday 4 and Tuesday 8 closed
     _accounts(tmp_path / "motcua.db")
-    app = create_app(parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock,
-                     printing=False)
+    app = create_app(
+        parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock, printing=False
+    )
     with TestClient(app) as client:
         sign_in(client, "clerk1", 1)
         serve_one(client)
@@ -450,15 +476,20 @@ def test_procedures_come_from_a_csv_file_too_and_a_bad_line_is_named(tmp_path: P
 
     (tmp_path / "thu-tuc.csv").write_text(
         "\ufeffservice;code;name;days;papers\n"
-        "DD;DD07;Cấp đổi giấy chứng nhận quyền sử dụng đất;7;Đơn đề nghị; Giấy chứng nhận cũ\n", encoding="utf-8")
+        "DD;DD07;Cấp đổi giấy chứng nhận quyền sử dụng đất;7;Đơn đề nghị; Giấy chứng nhận cũ\n",
+        encoding="utf-8",
+    )
     data = office_data(procedures_csv="thu-tuc.csv")
     _accounts(tmp_path / "motcua.db")
-    app = create_app(parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock,
-                     printing=False)
+    app = create_app(
+        parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock, printing=False
+    )
     with TestClient(app) as client:
         listed = client.get("/api/procedures", params={"service": "DD"}).json()["procedures"]
         assert [(p["code"], p["days"], p["papers"]) for p in listed] == [
-            ("DD01", 10, ["Đơn", "Giấy chứng nhận"]), ("DD07", 7, ["Đơn đề nghị", "Giấy chứng nhận cũ"])]
+            ("DD01", 10, ["Đơn", "Giấy chứng nhận"]),
+            ("DD07", 7, ["Đơn đề nghị", "Giấy chứng nhận cũ"]),
+        ]
         sign_in(client, "clerk1", 1)
         serve_one(client)
         r = record(client, code=code(1), procedure="DD07")

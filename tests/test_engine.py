@@ -55,6 +55,7 @@ def next_label(engine: Engine, clock: Clock, counter: int) -> str | None:
 
 # ------------------------------------------------------------------ numbering
 
+
 def test_numbers_start_at_the_range_and_count_up_per_service():
     engine, clock = office()
     assert [issue(engine, clock, "CT").label for _ in range(3)] == ["1001", "1002", "1003"]
@@ -81,8 +82,13 @@ def test_numbering_continues_after_restore_from_saved_state():
     engine, clock = office()
     for _ in range(3):
         issue(engine, clock)
-    restored = Engine(engine.config, clock(), tickets=list(engine.tickets.values()),
-                      counters=list(engine.counters.values()), meta=engine.meta())
+    restored = Engine(
+        engine.config,
+        clock(),
+        tickets=list(engine.tickets.values()),
+        counters=list(engine.counters.values()),
+        meta=engine.meta(),
+    )
     assert issue(restored, clock).label == "1004"
 
 
@@ -142,6 +148,7 @@ def test_priority_refused_when_the_office_has_no_priority_path():
 
 
 # ------------------------------------------------------------------ routing
+
 
 def test_next_calls_the_oldest_ticket_of_the_counters_services():
     engine, clock = office()
@@ -247,6 +254,7 @@ def test_paused_and_closed_counters_get_nothing():
 
 # ------------------------------------------------------------------ transitions
 
+
 def test_full_service_cycle_waiting_called_serving_done():
     engine, clock = office()
     open_counters(engine, clock, 1)
@@ -316,11 +324,20 @@ def test_call_number_also_reaches_a_no_show_who_came_back():
     assert a.state is TicketState.CALLED
 
 
-@pytest.mark.parametrize("state,action", [
-    (TicketState.WAITING, "start"), (TicketState.WAITING, "recall"), (TicketState.SERVING, "recall"),
-    (TicketState.SERVING, "no_show"), (TicketState.DONE, "cancel"), (TicketState.CALLED, "cancel"),
-    (TicketState.WAITING, "requeue"), (TicketState.DONE, "requeue"), (TicketState.WAITING, "rate"),
-])
+@pytest.mark.parametrize(
+    "state,action",
+    [
+        (TicketState.WAITING, "start"),
+        (TicketState.WAITING, "recall"),
+        (TicketState.SERVING, "recall"),
+        (TicketState.SERVING, "no_show"),
+        (TicketState.DONE, "cancel"),
+        (TicketState.CALLED, "cancel"),
+        (TicketState.WAITING, "requeue"),
+        (TicketState.DONE, "requeue"),
+        (TicketState.WAITING, "rate"),
+    ],
+)
 def test_illegal_moves_raise_one_domain_error_and_change_nothing(state: TicketState, action: str):
     engine, clock = office()
     open_counters(engine, clock, 1)
@@ -413,6 +430,7 @@ def test_rating_once_per_served_ticket_within_the_configured_levels():
 
 # ------------------------------------------------------------------ estimates and the day
 
+
 def test_estimated_wait_uses_the_default_then_todays_average_divided_by_open_counters():
     engine, clock = office()
     # CT default 5 min; before anyone signs on, the 2 CT primary counters are assumed.
@@ -494,8 +512,10 @@ def test_reconfigure_refuses_to_strand_a_waiting_ticket():
     issue(engine, clock, "HT")
     cfg = office_config()
     data_services = [dict(code=s.code, name=s.name, range=s.range) for s in cfg.services if s.code != "HT"]
-    counters = [dict(number=c.number, name=c.name, services={k: v for k, v in c.services.items() if k != "HT"})
-                for c in cfg.counters]
+    counters = [
+        dict(number=c.number, name=c.name, services={k: v for k, v in c.services.items() if k != "HT"})
+        for c in cfg.counters
+    ]
     smaller = office_config(services=data_services, counters=counters)
     with pytest.raises(Conflict):
         engine.reconfigure(smaller)
@@ -506,8 +526,10 @@ def test_the_engine_imports_no_io_library():
     import subprocess
     import sys
 
-    code = ("import sys, queue_server.engine; "
-            "print(sorted(m for m in ('asyncio', 'sqlite3', 'sqlite_utils', 'starlette', 'uvicorn', 'websockets', "
-            "'escpos', 'socket') if m in sys.modules))")
+    code = (
+        "import sys, queue_server.engine; "
+        "print(sorted(m for m in ('asyncio', 'sqlite3', 'sqlite_utils', 'starlette', 'uvicorn', 'websockets', "
+        "'escpos', 'socket') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"

@@ -32,8 +32,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(folder, config_path).start()
     # Signed in before the fuzzer runs: its wrong passwords from 127.0.0.1 trip the login
     # throttle's per-address limit (20 a minute) for the rest of that minute.
-    proc.cookies = {(name, counter): login(proc.base_url, name, counter)  # type: ignore[attr-defined]
-                    for name, counter in (("boss", 1), ("boss", None), ("clerk2", 3))}
+    proc.cookies = {
+        (name, counter): login(proc.base_url, name, counter)  # type: ignore[attr-defined]
+        for name, counter in (("boss", 1), ("boss", None), ("clerk2", 3))
+    }
     try:
         yield proc
     finally:
@@ -51,7 +53,10 @@ def credentials(live: ServerProcess) -> dict[str, str]:
 
 
 # Operation labels ("POST /api/tickets"), from the same document the server serves.
-LABELS = [r.ok().label for r in schemathesis.openapi.from_dict(openapi.document(features.openapi_paths())).get_all_operations()]
+LABELS = [
+    r.ok().label
+    for r in schemathesis.openapi.from_dict(openapi.document(features.openapi_paths())).get_all_operations()
+]
 
 
 # Operations whose bodies are declared once in queue_server.schemas (validation and document
@@ -59,8 +64,14 @@ LABELS = [r.ok().label for r in schemathesis.openapi.from_dict(openapi.document(
 # Left out: the rating's level is refused above the office's rating.levels (config, not the
 # schema); a transfer needs a service or a counter, a service change "open" or "cap" (rules
 # across fields).
-DECLARED_BODIES = {"POST /api/tickets", "POST /api/login", *(f"POST /api/counters/{{n}}/{action}" for action in (
-    "open", "next", "recall", "start", "done", "no-show", "call", "pause", "resume", "close"))}
+DECLARED_BODIES = {
+    "POST /api/tickets",
+    "POST /api/login",
+    *(
+        f"POST /api/counters/{{n}}/{action}"
+        for action in ("open", "next", "recall", "start", "done", "no-show", "call", "pause", "resume", "close")
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +80,19 @@ def live_schema(live: ServerProcess) -> Any:
     return schemathesis.openapi.from_url(live.base_url + "/api/openapi.json")
 
 
-def fuzz(live_schema: Any, label: str, examples: int, headers: dict[str, str] | None,
-         mode: GenerationMode = GenerationMode.POSITIVE) -> None:
+def fuzz(
+    live_schema: Any,
+    label: str,
+    examples: int,
+    headers: dict[str, str] | None,
+    mode: GenerationMode = GenerationMode.POSITIVE,
+) -> None:
     operation = live_schema.find_operation_by_label(label)
 
     @given(case=operation.as_strategy(mode))
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     def run(case: Any) -> None:
         # positive_data_acceptance is left out: the document states types, not every
         # limit the handlers enforce (lengths, 1..levels, "service or counter"), so some
@@ -105,25 +122,30 @@ WRITES = [label for label in LABELS if not label.startswith("GET") and label != 
 
 
 @pytest.mark.parametrize("label", WRITES)
-def test_schema_violating_requests_are_refused_within_the_schema(live_schema: Any, credentials: dict[str, str],
-                                                                 label: str) -> None:
+def test_schema_violating_requests_are_refused_within_the_schema(
+    live_schema: Any, credentials: dict[str, str], label: str
+) -> None:
     """Negative mode: wrong types, missing required fields, bad path values."""
     fuzz(live_schema, label, EXAMPLES, credentials, GenerationMode.NEGATIVE)
 
 
 # --------------------------------------------------------------------------- by hand
 
+
 def db_fingerprint(live: ServerProcess) -> tuple[Any, ...]:
     config = load_config(live.config_path)
     conn = sqlite3.connect(f"file:{config.resolve(config.server.database)}?mode=ro", uri=True)
     try:
-        return tuple(conn.execute(q).fetchone() for q in (
-            "SELECT count(*), max(seq) FROM events",
-            "SELECT count(*), group_concat(state || ':' || coalesce(counter, '') || ':' || service) FROM tickets",
-            "SELECT group_concat(number || state || coalesce(ticket_id, '')) FROM counters",
-            "SELECT count(*) FROM users",
-            "SELECT value FROM meta WHERE key = 'engine'",
-        ))
+        return tuple(
+            conn.execute(q).fetchone()
+            for q in (
+                "SELECT count(*), max(seq) FROM events",
+                "SELECT count(*), group_concat(state || ':' || coalesce(counter, '') || ':' || service) FROM tickets",
+                "SELECT group_concat(number || state || coalesce(ticket_id, '')) FROM counters",
+                "SELECT count(*) FROM users",
+                "SELECT value FROM meta WHERE key = 'engine'",
+            )
+        )
     finally:
         conn.close()
 
@@ -136,8 +158,25 @@ def clerk(live: ServerProcess) -> str:
     return cookie
 
 
-WEIRD_STRINGS = ["", " ", "\x00", "CT\x00", "C\u0422", "CT\u200b", "\u202eTC", "ＣＴ", "ct", "CT ", "🎫",
-                 "e\u0301" * 50, "\ud7ff", "x" * 5000, "../../etc/passwd", "<script>", "' OR 1=1 --"]
+WEIRD_STRINGS = [
+    "",
+    " ",
+    "\x00",
+    "CT\x00",
+    "C\u0422",
+    "CT\u200b",
+    "\u202eTC",
+    "ＣＴ",
+    "ct",
+    "CT ",
+    "🎫",
+    "e\u0301" * 50,
+    "\ud7ff",
+    "x" * 5000,
+    "../../etc/passwd",
+    "<script>",
+    "' OR 1=1 --",
+]
 WEIRD_NUMBERS: list[Any] = [-1, 0, 2**31, 2**63, 10**30, -(10**30), 1.5, float("1e300"), True, "1", None, [], {}]
 
 TICKET_BODIES: list[Any] = (
@@ -163,10 +202,24 @@ def test_bad_ticket_requests_are_refused_and_write_nothing(live: ServerProcess, 
     assert db_fingerprint(live) == before
 
 
-RAW_BODIES = [b'{"service": ', b"\xff\xfe{}", b"[1, 2]", b'"CT"', b"null", b"42", b'{"service": "CT",}',
-              b'{"service": "CT", "priority": NaN}', b'{"service": "CT", "priority": Infinity}',
-              b"[" * 10_000, b'{"a":' * 5000, b'{"service": "C\\u0000T"}', b'{"service": "\\ud800"}',
-              b"\x00\x00\x00\x00", b"service=CT", b'{"service": "CT"}' + b" " * 17_000]
+RAW_BODIES = [
+    b'{"service": ',
+    b"\xff\xfe{}",
+    b"[1, 2]",
+    b'"CT"',
+    b"null",
+    b"42",
+    b'{"service": "CT",}',
+    b'{"service": "CT", "priority": NaN}',
+    b'{"service": "CT", "priority": Infinity}',
+    b"[" * 10_000,
+    b'{"a":' * 5000,
+    b'{"service": "C\\u0000T"}',
+    b'{"service": "\\ud800"}',
+    b"\x00\x00\x00\x00",
+    b"service=CT",
+    b'{"service": "CT"}' + b" " * 17_000,
+]
 
 
 def _is_object(raw: bytes) -> bool:
@@ -181,9 +234,12 @@ def _is_object(raw: bytes) -> bool:
 
 
 # /api/services/CT ignores fields it does not know, so only truly malformed bodies there.
-MALFORMED = [(path, raw) for path in ("/api/tickets", "/api/counters/3/pause", "/api/login", "/api/services/CT",
-                                      "/api/counters/1/rating")
-             for raw in RAW_BODIES if not (path == "/api/services/CT" and _is_object(raw))]
+MALFORMED = [
+    (path, raw)
+    for path in ("/api/tickets", "/api/counters/3/pause", "/api/login", "/api/services/CT", "/api/counters/1/rating")
+    for raw in RAW_BODIES
+    if not (path == "/api/services/CT" and _is_object(raw))
+]
 
 
 @pytest.mark.parametrize(("path", "raw"), MALFORMED, ids=range(len(MALFORMED)))
@@ -251,8 +307,9 @@ COUNTER_CASES: list[tuple[str, Any]] = [
 
 
 @pytest.mark.parametrize(("path", "body"), COUNTER_CASES, ids=range(len(COUNTER_CASES)))
-def test_bad_counter_requests_are_refused_and_write_nothing(live: ServerProcess, clerk: str, path: str,
-                                                           body: Any) -> None:
+def test_bad_counter_requests_are_refused_and_write_nothing(
+    live: ServerProcess, clerk: str, path: str, body: Any
+) -> None:
     before = db_fingerprint(live)
     status, answer, _ = http("POST", live.base_url + path, body, cookie=clerk)
     assert_clean_4xx(status, answer, (path, body))
@@ -283,10 +340,15 @@ def test_bad_admin_requests_are_refused_and_write_nothing(live: ServerProcess, p
 
 
 LOGIN_CASES: list[Any] = [
-    {"username": "boss"}, {"password": "x"}, {"username": 1, "password": "x"},
-    {"username": "b\x00oss", "password": "mat-khau-123"}, {"username": "bóss", "password": "mat-khau-123"},
-    {"username": "\u202essob", "password": "x"}, {"username": "x" * 41, "password": "x"},
-    {"username": "boss", "password": "x" * 201}, {"username": "clerk1", "password": "mat-khau-123", "counter": 99},
+    {"username": "boss"},
+    {"password": "x"},
+    {"username": 1, "password": "x"},
+    {"username": "b\x00oss", "password": "mat-khau-123"},
+    {"username": "bóss", "password": "mat-khau-123"},
+    {"username": "\u202essob", "password": "x"},
+    {"username": "x" * 41, "password": "x"},
+    {"username": "boss", "password": "x" * 201},
+    {"username": "clerk1", "password": "mat-khau-123", "counter": 99},
     {"username": "clerk1", "password": "mat-khau-123", "counter": -1},
     {"username": "clerk1", "password": "mat-khau-123", "counter": "1"},
 ]
@@ -300,8 +362,7 @@ def test_bad_sign_ins_are_refused_and_write_nothing(live: ServerProcess, body: A
     assert db_fingerprint(live) == before
 
 
-def test_unicode_is_kept_exactly_where_free_text_is_allowed(live: ServerProcess, clerk: str,
-                                                            tmp_path: Path) -> None:
+def test_unicode_is_kept_exactly_where_free_text_is_allowed(live: ServerProcess, clerk: str, tmp_path: Path) -> None:
     reason = "Họp giao ban 🗓️ — e\u0301 \u202e ＣＴ"
     status, body, _ = http("POST", live.base_url + "/api/counters/3/pause", {"reason": reason}, cookie=clerk)
     if status == 409:  # holds a ticket: finish it first

@@ -36,8 +36,12 @@ def test_tickets_issued_together_share_transactions_and_each_is_durable_when_ans
         reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
             for i in range(PER_KIOSK):
-                status, body, _ = http("POST", server.base_url + "/api/tickets",
-                                       {"service": "CT", "request_id": f"k{k}-{i}"}, token=KIOSK_TOKEN)
+                status, body, _ = http(
+                    "POST",
+                    server.base_url + "/api/tickets",
+                    {"service": "CT", "request_id": f"k{k}-{i}"},
+                    token=KIOSK_TOKEN,
+                )
                 assert status == 201, body
                 row = reader.execute("SELECT label FROM tickets WHERE id = ?", (body["id"],)).fetchone()
                 with lock:
@@ -84,9 +88,11 @@ def test_a_command_failing_inside_a_batch_changes_nothing_and_the_others_commit(
         office.writer.submit(gate.wait)
         first = asyncio.ensure_future(office.execute(issue()))
         await asyncio.sleep(0.05)
-        rest = [asyncio.ensure_future(office.execute(issue("HT"))),
-                asyncio.ensure_future(office.execute(issue("HT"), extra=broken)),
-                asyncio.ensure_future(office.execute(issue("LD")))]
+        rest = [
+            asyncio.ensure_future(office.execute(issue("HT"))),
+            asyncio.ensure_future(office.execute(issue("HT"), extra=broken)),
+            asyncio.ensure_future(office.execute(issue("LD"))),
+        ]
         await asyncio.sleep(0.05)
         gate.set()
         return await asyncio.gather(first, *rest, return_exceptions=True)
@@ -109,7 +115,8 @@ def test_a_command_failing_inside_a_batch_changes_nothing_and_the_others_commit(
 
 
 def test_a_failed_transaction_fails_every_command_of_the_batch_and_the_engine_follows_the_database(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     office = _office(tmp_path)
 
     async def scenario() -> list[Any]:

@@ -60,12 +60,15 @@ def raw(port: int, data: bytes) -> list[bytes]:
 
 def post_raw(srv: ServerProcess, path: str, body: bytes, headers: dict[str, str]) -> int:
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nContent-Length: {len(body)}\r\n{head}"
-               "Connection: close\r\n\r\n").encode() + body
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nContent-Length: {len(body)}\r\n{head}"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
     return int(raw(srv.port, request)[0][9:12])
 
 
 # ---------------------------------------------------------------------------- CSRF over HTTP
+
 
 def test_a_state_change_without_json_content_type_is_415_and_changes_nothing(srv: ServerProcess) -> None:
     cookie = login(srv.base_url, "boss")
@@ -77,15 +80,24 @@ def test_a_state_change_without_json_content_type_is_415_and_changes_nothing(srv
             headers["Content-Type"] = content_type
         assert post_raw(srv, "/api/admin/users", body, headers) == 415, content_type
     ticket = b'{"service": "CT", "request_id": "csrf-1"}'
-    assert post_raw(srv, "/api/tickets", ticket, {"Authorization": f"Bearer {KIOSK_TOKEN}",
-                                                  "Content-Type": "text/plain"}) == 415
+    assert (
+        post_raw(srv, "/api/tickets", ticket, {"Authorization": f"Bearer {KIOSK_TOKEN}", "Content-Type": "text/plain"})
+        == 415
+    )
     assert post_raw(srv, "/api/counters/1/close", b"", {"Cookie": cookie}) == 415
     users = http("GET", srv.base_url + "/api/admin/users", cookie=cookie)[1]["users"]
     assert "evil" not in {u["username"] for u in users}
     assert seq(srv) == before
     # JSON with a charset is JSON.
-    assert post_raw(srv, "/api/tickets", ticket, {"Authorization": f"Bearer {KIOSK_TOKEN}",
-                                                  "Content-Type": "application/json; charset=utf-8"}) == 201
+    assert (
+        post_raw(
+            srv,
+            "/api/tickets",
+            ticket,
+            {"Authorization": f"Bearer {KIOSK_TOKEN}", "Content-Type": "application/json; charset=utf-8"},
+        )
+        == 201
+    )
 
 
 def test_a_foreign_origin_or_referer_is_403_own_and_allowed_origins_pass(tmp_path: Path) -> None:
@@ -96,15 +108,25 @@ def test_a_foreign_origin_or_referer_is_403_own_and_allowed_origins_pass(tmp_pat
         own = f"http://127.0.0.1:{proc.port}"
         json_headers = {"Cookie": cookie, "Content-Type": "application/json"}
         body = b'{"reason": "x"}'
-        for origin in (f"http://127.0.0.1:{proc.port + 1}", "http://evil.example", "null",
-                       f"https://127.0.0.1:{proc.port}"):
+        for origin in (
+            f"http://127.0.0.1:{proc.port + 1}",
+            "http://evil.example",
+            "null",
+            f"https://127.0.0.1:{proc.port}",
+        ):
             assert post_raw(proc, "/api/counters/1/pause", body, {**json_headers, "Origin": origin}) == 403, origin
-        assert post_raw(proc, "/api/counters/1/pause", body,
-                        {**json_headers, "Referer": f"http://127.0.0.1:{proc.port + 1}/attack.html"}) == 403
+        assert (
+            post_raw(
+                proc,
+                "/api/counters/1/pause",
+                body,
+                {**json_headers, "Referer": f"http://127.0.0.1:{proc.port + 1}/attack.html"},
+            )
+            == 403
+        )
         # Own origin and the configured one reach the handler (409: counter 1 is not open).
         assert post_raw(proc, "/api/counters/1/pause", body, {**json_headers, "Origin": own}) == 409
-        assert post_raw(proc, "/api/counters/1/pause", body,
-                        {**json_headers, "Referer": f"{own}/counter/1"}) == 409
+        assert post_raw(proc, "/api/counters/1/pause", body, {**json_headers, "Referer": f"{own}/counter/1"}) == 409
         assert post_raw(proc, "/api/counters/1/pause", body, {**json_headers, "Origin": "https://motcua.lan"}) == 409
 
 
@@ -135,8 +157,10 @@ Promise.allSettled(tries).then(() => {{ setTimeout(() => {{ document.title = "do
 @contextlib.contextmanager
 def attacker_site(base: str) -> Iterator[str]:
     """A page on another port of 127.0.0.1 (same site, other origin)."""
-    files = {"/": ATTACK_PAGE.format(base=base).encode(),
-             "/attack.js": ATTACK_JS.format(base=base, token=KIOSK_TOKEN).encode()}
+    files = {
+        "/": ATTACK_PAGE.format(base=base).encode(),
+        "/attack.js": ATTACK_JS.format(base=base, token=KIOSK_TOKEN).encode(),
+    }
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -160,7 +184,8 @@ def attacker_site(base: str) -> Iterator[str]:
 
 
 def test_a_page_on_another_port_cannot_create_a_user_pause_a_counter_or_issue_a_ticket(
-        srv: ServerProcess, browser: Any) -> None:  # noqa: F811
+    srv: ServerProcess, browser: Any
+) -> None:  # noqa: F811
     clerk = login(srv.base_url, "clerk2", 1)
     http("POST", srv.base_url + "/api/counters/1/resume", {}, cookie=clerk)
     before = seq(srv)
@@ -169,9 +194,11 @@ def test_a_page_on_another_port_cannot_create_a_user_pause_a_counter_or_issue_a_
         page = context.new_page()
         # The admin signs in on the real admin page: the browser holds the session cookie.
         page.goto(srv.base_url + "/admin")
-        status = page.evaluate("""async (p) => (await fetch('/api/login', {method: 'POST',
+        status = page.evaluate(
+            """async (p) => (await fetch('/api/login', {method: 'POST',
             headers: {'Content-Type': 'application/json'}, body: JSON.stringify(p)})).status""",
-                               {"username": "boss", "password": PASSWORD, "counter": None})
+            {"username": "boss", "password": PASSWORD, "counter": None},
+        )
         assert status == 200
         with attacker_site(srv.base_url) as url:
             page.goto(url)
@@ -189,8 +216,19 @@ def test_a_page_on_another_port_cannot_create_a_user_pause_a_counter_or_issue_a_
 
 # ---------------------------------------------------------------------------- headers
 
-PAGES = ("/", "/kiosk", "/display", "/counter/1", "/rate/1", "/admin", "/t/" + "A" * 22, "/static/js/live.js",
-         "/healthz", "/api/state", "/no/such/page")
+PAGES = (
+    "/",
+    "/kiosk",
+    "/display",
+    "/counter/1",
+    "/rate/1",
+    "/admin",
+    "/t/" + "A" * 22,
+    "/static/js/live.js",
+    "/healthz",
+    "/api/state",
+    "/no/such/page",
+)
 
 
 def test_every_response_carries_the_security_headers(srv: ServerProcess) -> None:
@@ -218,8 +256,10 @@ def test_pages_have_no_inline_scripts_or_styles() -> None:
 
 # Records every Content-Security-Policy violation a page reports (init scripts are not
 # subject to the policy).
-CSP_WATCH = "window.__csp = []; document.addEventListener('securitypolicyviolation', " \
-            "(e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+CSP_WATCH = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation', "
+    "(e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
 
 
 def test_every_screen_works_under_the_content_security_policy(srv: ServerProcess, browser: Any) -> None:  # noqa: F811
@@ -252,14 +292,16 @@ def test_every_screen_works_under_the_content_security_policy(srv: ServerProcess
 
 # ---------------------------------------------------------------------------- proxies
 
+
 def test_forwarded_addresses_are_ignored_unless_from_a_trusted_proxy(srv: ServerProcess) -> None:
     """12 wrong passwords for one account, each 'from' another address: the account is
     throttled after 5, whatever X-Forwarded-For says."""
     statuses = []
     for i in range(12):
         body = f'{{"username": "clerk1", "password": "wrong-{i}"}}'.encode()
-        statuses.append(post_raw(srv, "/api/login", body, {"Content-Type": "application/json",
-                                                           "X-Forwarded-For": f"10.9.8.{i}"}))
+        statuses.append(
+            post_raw(srv, "/api/login", body, {"Content-Type": "application/json", "X-Forwarded-For": f"10.9.8.{i}"})
+        )
     assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}, statuses
 
 
@@ -267,10 +309,10 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(tmp_path: Pa
     config_path = write_config(tmp_path, server={"trusted_proxies": ["127.0.0.1"]})
     add_staff(config_path, {f"u{i}": "clerk" for i in range(3)})
     with ServerProcess(tmp_path, config_path) as proc:
+
         def attempt(user: str, address: str, password: str = "wrong-password") -> int:
             body = f'{{"username": "{user}", "password": "{password}"}}'.encode()
-            return post_raw(proc, "/api/login", body, {"Content-Type": "application/json",
-                                                       "X-Forwarded-For": address})
+            return post_raw(proc, "/api/login", body, {"Content-Type": "application/json", "X-Forwarded-For": address})
 
         # Rotating addresses still cannot guess one account's password.
         rotating = [attempt("u0", f"192.168.5.{i}") for i in range(8)]
@@ -285,6 +327,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(tmp_path: Pa
 
 # ---------------------------------------------------------------------------- errors
 
+
 def test_a_500_keeps_the_connection_alive_and_shows_no_details(tmp_path: Path) -> None:
     import uvicorn
 
@@ -295,8 +338,7 @@ def test_a_500_keeps_the_connection_alive_and_shows_no_details(tmp_path: Path) -
 
     app.router.routes.insert(0, Route("/api/boom", boom))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
-                                           proxy_headers=False))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -304,8 +346,7 @@ def test_a_500_keeps_the_connection_alive_and_shows_no_details(tmp_path: Path) -
             if server.started:
                 break
             threading.Event().wait(0.05)
-        both = (b"GET /api/boom HTTP/1.1\r\nHost: x\r\n\r\n"
-                b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        both = b"GET /api/boom HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         responses = raw(port, both)
         assert [int(r[9:12]) for r in responses] == [500, 200], responses
         assert b"secret" not in responses[0]
@@ -317,8 +358,10 @@ def test_a_500_keeps_the_connection_alive_and_shows_no_details(tmp_path: Path) -
 def test_a_client_hanging_up_mid_body_is_logged_at_info_without_a_traceback(srv: ServerProcess) -> None:
     cookie = login(srv.base_url, "boss")
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
-        s.sendall(f"POST /api/admin/config/text HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nCookie: {cookie}\r\n"
-                  "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"text\": \"".encode())
+        s.sendall(
+            f"POST /api/admin/config/text HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nCookie: {cookie}\r\n"
+            'Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"text": "'.encode()
+        )
     assert http("GET", srv.base_url + "/healthz")[0] == 200
     log = srv.log_path.read_text(errors="replace")
     for _ in range(50):
@@ -332,10 +375,13 @@ def test_a_client_hanging_up_mid_body_is_logged_at_info_without_a_traceback(srv:
 
 # ---------------------------------------------------------------------------- logs
 
+
 def test_redact_hides_device_and_ticket_tokens_but_keeps_ids() -> None:
-    line = ('127.0.0.1:5 - "GET /kiosk?device=sanh&token=abc-DEF_123 HTTP/1.1" 200 '
-            '"GET /t/Zx9_abcdefghijklmnopqr" "GET /api/tickets/Zx9_abcdefghijklmnopqr" '
-            '"POST /api/tickets/42/requeue" "GET /rate/2?token=tab-secret-1234"')
+    line = (
+        '127.0.0.1:5 - "GET /kiosk?device=sanh&token=abc-DEF_123 HTTP/1.1" 200 '
+        '"GET /t/Zx9_abcdefghijklmnopqr" "GET /api/tickets/Zx9_abcdefghijklmnopqr" '
+        '"POST /api/tickets/42/requeue" "GET /rate/2?token=tab-secret-1234"'
+    )
     out = redact(line)
     assert "abc-DEF_123" not in out and "Zx9_abcdefghijklmnopqr" not in out and "tab-secret" not in out
     assert "/api/tickets/42/requeue" in out and "device=sanh" in out
@@ -344,11 +390,15 @@ def test_redact_hides_device_and_ticket_tokens_but_keeps_ids() -> None:
 def test_access_logs_never_record_tokens(tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path, write_config(tmp_path), log_level="info").start()
     try:
-        status, ticket, _ = http("POST", proc.base_url + "/api/tickets", {"service": "CT", "request_id": "log-1"},
-                                 token=KIOSK_TOKEN)
+        status, ticket, _ = http(
+            "POST", proc.base_url + "/api/tickets", {"service": "CT", "request_id": "log-1"}, token=KIOSK_TOKEN
+        )
         assert status == 201
-        for path in (f"/kiosk?device=sanh&token={KIOSK_TOKEN}", f"/t/{ticket['token']}",
-                     f"/api/tickets/{ticket['token']}"):
+        for path in (
+            f"/kiosk?device=sanh&token={KIOSK_TOKEN}",
+            f"/t/{ticket['token']}",
+            f"/api/tickets/{ticket['token']}",
+        ):
             raw(proc.port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
 
         async def connect_ws() -> None:

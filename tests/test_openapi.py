@@ -32,9 +32,11 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 def http_routes(client: TestClient) -> list[Route]:
     """The app's HTTP endpoints: every Route but the screens' pages and the voice clips
     (the static Mount and the WebSocket routes are not ``Route``)."""
-    return [r for r in client.app.routes  # type: ignore[attr-defined]
-            if isinstance(r, Route) and not r.endpoint.__name__.startswith("page_")
-            and not r.path.startswith("/audio/")]
+    return [
+        r
+        for r in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(r, Route) and not r.endpoint.__name__.startswith("page_") and not r.path.startswith("/audio/")
+    ]
 
 
 def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

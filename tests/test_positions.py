@@ -25,17 +25,26 @@ T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
 
 
 def office(rule: str, interleave: int, one_counter: bool) -> Config:
-    services = [{"code": "CT", "name": "Chứng thực", "range": [1001, 1999]},
-                {"code": "HT", "name": "Hộ tịch", "range": [2001, 2999]},
-                {"code": "TKQ", "name": "Trả kết quả", "range": [5001, 5999]}]
+    services = [
+        {"code": "CT", "name": "Chứng thực", "range": [1001, 1999]},
+        {"code": "HT", "name": "Hộ tịch", "range": [2001, 2999]},
+        {"code": "TKQ", "name": "Trả kết quả", "range": [5001, 5999]},
+    ]
     counters = [{"number": 1, "name": "Quầy 1", "services": {"CT": "primary", "TKQ": "backup", "HT": "normal"}}]
     if not one_counter:
-        counters += [{"number": 2, "name": "Quầy 2", "services": {"CT": "primary", "HT": "backup"}},
-                     {"number": 3, "name": "Quầy 3", "services": {"HT": "primary", "CT": "normal"}},
-                     {"number": 4, "name": "Quầy 4", "services": {"TKQ": "primary"}}]
-    return parse_config({"office": {"name": "Phường thử", "enforce_hours": False},
-                         "queue": {"priority_rule": rule, "interleave": interleave},
-                         "services": services, "counters": counters})
+        counters += [
+            {"number": 2, "name": "Quầy 2", "services": {"CT": "primary", "HT": "backup"}},
+            {"number": 3, "name": "Quầy 3", "services": {"HT": "primary", "CT": "normal"}},
+            {"number": 4, "name": "Quầy 4", "services": {"TKQ": "primary"}},
+        ]
+    return parse_config(
+        {
+            "office": {"name": "Phường thử", "enforce_hours": False},
+            "queue": {"priority_rule": rule, "interleave": interleave},
+            "services": services,
+            "counters": counters,
+        }
+    )
 
 
 def called_before(engine: Engine, target: Ticket, now: dt.datetime) -> int:
@@ -76,10 +85,16 @@ def called_before(engine: Engine, target: Ticket, now: dt.datetime) -> int:
     transfers=st.lists(st.tuples(st.integers(1, 4), st.sampled_from(("CT", "HT", "TKQ", 1, 2, 3, 4))), max_size=3),
     normals=st.integers(0, 3),
 )
-def test_people_ahead_is_the_number_next_calls_first(rule: str, interleave: int, one_counter: bool,
-                                                    arrivals: list[tuple[str, bool]], opened: set[int],
-                                                    paused: set[int], transfers: list[tuple[int, Any]],
-                                                    normals: int) -> None:
+def test_people_ahead_is_the_number_next_calls_first(
+    rule: str,
+    interleave: int,
+    one_counter: bool,
+    arrivals: list[tuple[str, bool]],
+    opened: set[int],
+    paused: set[int],
+    transfers: list[tuple[int, Any]],
+    normals: int,
+) -> None:
     config = office(rule, interleave, one_counter)
     numbers = [c.number for c in config.counters]
     now = T0

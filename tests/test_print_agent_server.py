@@ -59,8 +59,10 @@ def job_state(client: TestClient, ticket_id: int) -> str:
 
 # ------------------------------------------------------------------ the protocol, scripted agent
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token-123456"},
-                                     {"Authorization": f"Bearer {KIOSK_TOKEN}"}])
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong-token-123456"}, {"Authorization": f"Bearer {KIOSK_TOKEN}"}]
+)
 def test_a_connection_without_the_printers_agent_token_is_refused(make_client, headers: dict[str, str]):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
     with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/printer", headers=headers):
@@ -113,12 +115,19 @@ def test_nothing_sent_by_the_agent_is_retried_under_a_new_job_id_and_partial_is_
         ws.receive_json()
         answer = issue(client)
         first = ws.receive_json()
-        ws.send_json({"type": "result", "job_id": first["job_id"], "outcome": "failed_before_send",
-                      "error": "cannot connect to usb://0416:5011"})
+        ws.send_json(
+            {
+                "type": "result",
+                "job_id": first["job_id"],
+                "outcome": "failed_before_send",
+                "error": "cannot connect to usb://0416:5011",
+            }
+        )
         again = ws.receive_json()
         assert again["job_id"] != first["job_id"] and again["ticket"] == first["ticket"]
-        ws.send_json({"type": "result", "job_id": again["job_id"], "outcome": "failed_partial",
-                      "error": "timed out after 5 s"})
+        ws.send_json(
+            {"type": "result", "job_id": again["job_id"], "outcome": "failed_partial", "error": "timed out after 5 s"}
+        )
         wait_for(lambda: job_state(client, answer["id"]) == "failed")
         other = issue(client)
         nxt = ws.receive_json()  # the next job is the next ticket, not a third try
@@ -144,11 +153,22 @@ def test_a_newer_agent_connection_replaces_the_older_one(make_client):
 
 # ------------------------------------------------------------------ the real agent, a real server
 
+
 @contextlib.contextmanager
 def running_agent(base_url: str, printer_url: str) -> Iterator[PrinterAgent]:
     """``printer.agent.PrinterAgent`` in a thread of its own, stopped on exit."""
-    agent = PrinterAgent(AgentConfig(server=base_url, token=TOKEN, printer=printer_url, status_interval=0.5,
-                                     print_timeout=2.0, backoff_min=0.2, backoff_max=0.5, open_timeout=2.0))
+    agent = PrinterAgent(
+        AgentConfig(
+            server=base_url,
+            token=TOKEN,
+            printer=printer_url,
+            status_interval=0.5,
+            print_timeout=2.0,
+            backoff_min=0.2,
+            backoff_max=0.5,
+            open_timeout=2.0,
+        )
+    )
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     thread = threading.Thread(target=loop.run_until_complete, args=(agent.run(stop),), daemon=True)
@@ -162,8 +182,12 @@ def running_agent(base_url: str, printer_url: str) -> Iterator[PrinterAgent]:
 
 
 def agent_server(tmp_path: Path, stale_after: int) -> ServerProcess:
-    config = write_config(tmp_path, printers=[{"id": "may-in-sanh", "url": "png://unused", "width": 384,
-                                               "agent_token": TOKEN, "stale_after": stale_after}])
+    config = write_config(
+        tmp_path,
+        printers=[
+            {"id": "may-in-sanh", "url": "png://unused", "width": 384, "agent_token": TOKEN, "stale_after": stale_after}
+        ],
+    )
     add_staff(config, {"clerk1": "clerk"})
     return ServerProcess(tmp_path, config)
 
@@ -183,8 +207,10 @@ def issue_http(server: ServerProcess) -> dict[str, Any]:
 def test_real_agent_prints_the_ticket_the_server_rendered_for_it(tmp_path: Path):
     with FakePrinter("accept") as fake, agent_server(tmp_path, 30) as server:
         wrong = {"Authorization": "Bearer wrong-token-123456"}
-        with pytest.raises(InvalidStatus) as refused, \
-                connect(server.ws_url + "/printer", open_timeout=5, additional_headers=wrong):
+        with (
+            pytest.raises(InvalidStatus) as refused,
+            connect(server.ws_url + "/printer", open_timeout=5, additional_headers=wrong),
+        ):
             pass  # a wrong token fails at the handshake
         assert refused.value.response.status_code == 403
         with running_agent(server.base_url, fake.url):
@@ -286,8 +312,9 @@ def test_a_job_being_printed_when_the_server_is_killed_is_failed_not_sent_again(
 
 def test_a_server_driven_job_waiting_for_its_printer_across_a_restart_prints_once(tmp_path: Path):
     url = refused_url()
-    config = write_config(tmp_path, printers=[{"id": "may-in-sanh", "url": url, "width": 384, "timeout": 1.0,
-                                               "stale_after": 30}])
+    config = write_config(
+        tmp_path, printers=[{"id": "may-in-sanh", "url": url, "width": 384, "timeout": 1.0, "stale_after": 30}]
+    )
     add_staff(config, {"clerk1": "clerk"})
     server = ServerProcess(tmp_path, config).start()
     try:
@@ -307,7 +334,6 @@ def test_the_server_accepts_the_agents_versioned_subprotocol(make_client):
     from printer import protocol
 
     client = make_client(printer("tcp://127.0.0.1:9", agent_token=TOKEN))
-    with client.websocket_connect("/ws/printer", headers=agent_headers(),
-                                  subprotocols=[protocol.SUBPROTOCOL]) as ws:
+    with client.websocket_connect("/ws/printer", headers=agent_headers(), subprotocols=[protocol.SUBPROTOCOL]) as ws:
         assert ws.accepted_subprotocol == protocol.SUBPROTOCOL
         assert ws.receive_json()["type"] == "hello"

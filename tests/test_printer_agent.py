@@ -77,13 +77,15 @@ class ServerSide:
         except ConnectionClosed:
             pass
 
-    async def send_job(self, job_id: int, ticket: TicketInfo = TICKET, width_px: int | None = None,
-                       connection: int = -1) -> None:
+    async def send_job(
+        self, job_id: int, ticket: TicketInfo = TICKET, width_px: int | None = None, connection: int = -1
+    ) -> None:
         message = {"type": "job", "job_id": job_id, "ticket": ticket.to_json(), "width_px": width_px}
         await self.connections[connection].send(json.dumps(message))
 
     async def next(self, kind: str, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
         """The next message of type ``kind`` (others are skipped)."""
+
         async def find() -> tuple[int, dict[str, Any]]:
             while True:
                 index, message = await self.inbox.get()
@@ -206,8 +208,12 @@ def test_status_is_sent_on_connect_and_every_interval() -> None:
                     first = await server.next("status", timeout=3)
                     second = await server.next("status", timeout=3)
                     assert first[0] == second[0] == 0  # both on the first connection
-                    assert first[1] == {"type": "status", "online": True, "paper": "out",
-                                        "error": "printer is out of paper"}
+                    assert first[1] == {
+                        "type": "status",
+                        "online": True,
+                        "paper": "out",
+                        "error": "printer is out of paper",
+                    }
 
     run(scenario)
 
@@ -366,7 +372,9 @@ def test_server_url_becomes_the_printer_websocket_url(server: str, expected: str
         ["--server", "http://127.0.0.1:8000", "--token", "t", "--printer", "tcp://127.0.0.1", "--width", "380"],
     ],
 )
-def test_command_line_rejects_bad_settings_with_exit_code_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_line_rejects_bad_settings_with_exit_code_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
     assert "motcua-printer:" in capsys.readouterr().err
 
@@ -377,11 +385,23 @@ def test_motcua_printer_command_prints_a_job_and_stops_on_sigterm(tmp_path: Path
         async with server_side() as server:
             env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "printer.agent",
-                "--server", server.url, "--token", TOKEN, "--printer", f"png://{tmp_path}",
-                "--width", "576", "--status-interval", "0.2",
-                cwd=str(REPO_ROOT), env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                sys.executable,
+                "-m",
+                "printer.agent",
+                "--server",
+                server.url,
+                "--token",
+                TOKEN,
+                "--printer",
+                f"png://{tmp_path}",
+                "--width",
+                "576",
+                "--status-interval",
+                "0.2",
+                cwd=str(REPO_ROOT),
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
             )
             try:
                 await server.wait_connections(1, timeout=10)

@@ -330,8 +330,12 @@ def test_print_test_failure_is_explained_in_vietnamese_and_english(capsys: pytes
     assert "Lỗi" in err and "Error" in err and "refused" in err.lower()
 
 
-@pytest.mark.parametrize("url, profile, width", [("lpt://1", None, 384), ("png:///tmp/x", "POS-58", 384), ("png:///tmp/x", None, 390)])
-def test_print_test_bad_settings_exit_2(url: str, profile: str | None, width: int, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "url, profile, width", [("lpt://1", None, 384), ("png:///tmp/x", "POS-58", 384), ("png:///tmp/x", None, 390)]
+)
+def test_print_test_bad_settings_exit_2(
+    url: str, profile: str | None, width: int, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert print_test(url, profile, width, SHORT) == 2
     assert "Printer setting error" in capsys.readouterr().err
 

@@ -108,7 +108,9 @@ def _big_label_ink_width(a: Image.Image, b: Image.Image) -> int:
     # Rows above the label are identical; find the first row that differs and the
     # ink extent of the label band below it.
     rows = min(a.height, b.height)
-    first = next(y for y in range(rows) if a.crop((0, y, a.width, y + 1)).tobytes() != b.crop((0, y, b.width, y + 1)).tobytes())
+    first = next(
+        y for y in range(rows) if a.crop((0, y, a.width, y + 1)).tobytes() != b.crop((0, y, b.width, y + 1)).tobytes()
+    )
     band = a.crop((0, first, a.width, min(a.height, first + a.width // 3)))
     bbox = ImageChops.invert(band.convert("L")).getbbox()
     assert bbox is not None
@@ -155,7 +157,9 @@ def test_decomposed_input_prints_like_precomposed() -> None:
 # --- wrapping: nothing clipped -------------------------------------------------
 
 LONG_OFFICE = "Bộ phận Tiếp nhận và Trả kết quả thủ tục hành chính Ủy ban nhân dân phường Hồng Hà, quận Hoàn Kiếm, thành phố Hà Nội"
-LONG_SERVICE = "Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của Việt Nam cấp hoặc chứng nhận"
+LONG_SERVICE = (
+    "Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của Việt Nam cấp hoặc chứng nhận"
+)
 
 
 @pytest.mark.parametrize("size", [18, 22, 26])

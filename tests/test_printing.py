@@ -141,19 +141,31 @@ SERVICE_COUNTERS = {"CT": "Quầy 1, 2", "HT": "Quầy 3", "DD": "Quầy 4", "TK
 def expected_ticket(answer: dict[str, Any], width: int = 384) -> Image.Image:
     """The ticket ``render_ticket`` draws for the kiosk's answer, built here independently."""
     issued = dt.datetime.fromisoformat(answer["issued_at"]).astimezone(dt.timezone(dt.timedelta(hours=7)))
-    return render_ticket(TicketInfo(
-        office_name="Bộ phận Một cửa – UBND phường Hồng Hà", service_name=SERVICE_NAMES[answer["service"]],
-        label=answer["label"], issued_at=issued.strftime("%d/%m/%Y %H:%M"), people_ahead=answer["people_ahead"],
-        estimated_wait_min=0 if answer["estimated_wait_s"] < 30 else math.ceil(answer["estimated_wait_s"] / 60),
-        status_url=answer["status_url"], footer="Xin cảm ơn!", priority=answer["priority"],
-        counters=SERVICE_COUNTERS[answer["service"]]), width)
+    return render_ticket(
+        TicketInfo(
+            office_name="Bộ phận Một cửa – UBND phường Hồng Hà",
+            service_name=SERVICE_NAMES[answer["service"]],
+            label=answer["label"],
+            issued_at=issued.strftime("%d/%m/%Y %H:%M"),
+            people_ahead=answer["people_ahead"],
+            estimated_wait_min=0 if answer["estimated_wait_s"] < 30 else math.ceil(answer["estimated_wait_s"] / 60),
+            status_url=answer["status_url"],
+            footer="Xin cảm ơn!",
+            priority=answer["priority"],
+            counters=SERVICE_COUNTERS[answer["service"]],
+        ),
+        width,
+    )
 
 
 def same_image(got: Image.Image, expected: Image.Image) -> bool:
-    return got.size == expected.size and ImageChops.difference(got.convert("L"), expected.convert("L")).getbbox() is None
+    return (
+        got.size == expected.size and ImageChops.difference(got.convert("L"), expected.convert("L")).getbbox() is None
+    )
 
 
 # ------------------------------------------------------------------ png:// and the kiosk answer
+
 
 def test_issued_ticket_comes_out_of_the_png_printer_as_render_ticket_draws_it(make_client, tmp_path: Path):
     client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
@@ -185,13 +197,18 @@ def test_job_is_stored_with_the_ticket_before_the_kiosk_hears_of_it(make_client,
     answer = issue(client)
     rows = jobs_in_db(tmp_path)
     assert [(r["ticket_id"], r["printer"], r["state"]) for r in rows] == [(answer["id"], "may-in-sanh", "queued")]
-    assert answer["print"] == {"state": "queued", "printer": "may-in-sanh", "error": "print agent not connected",
-                               "job_id": rows[0]["id"]}
+    assert answer["print"] == {
+        "state": "queued",
+        "printer": "may-in-sanh",
+        "error": "print agent not connected",
+        "job_id": rows[0]["id"],
+    }
 
 
 def test_a_kiosk_without_a_printer_gets_no_job(tmp_path: Path):
-    config = office_config(tmp_path, office={"enforce_hours": False},
-                           kiosks=[{"id": "sanh", "token": KIOSK_TOKEN, "printer": ""}])
+    config = office_config(
+        tmp_path, office={"enforce_hours": False}, kiosks=[{"id": "sanh", "token": KIOSK_TOKEN, "printer": ""}]
+    )
     with TestClient(create_app(config, database=tmp_path / "motcua.db", printing=True), headers=JSON_HEADERS) as client:
         answer = issue(client)
     assert answer["print"]["state"] == "none"
@@ -233,6 +250,7 @@ def test_a_printed_job_never_changes_state_again(make_client, tmp_path: Path):
 
 
 # ------------------------------------------------------------------ fake network printers
+
 
 def test_a_printer_that_accepts_prints_the_job_once(make_client, tmp_path: Path):
     with FakePrinter("accept") as fake:
@@ -318,6 +336,7 @@ def test_paper_out_holds_jobs_which_go_stale_instead_of_printing_later(make_clie
 
 # ------------------------------------------------------------------ reprint rules
 
+
 def test_reprint_needs_staff_and_a_known_ticket_of_today(make_client, tmp_path: Path):
     clock = ShiftedClock()
     client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"), clock)
@@ -358,19 +377,27 @@ def test_every_reprint_is_audited_with_who_what_and_when(make_client, tmp_path: 
     assert r.status_code == 201, r.text
     (row,) = audit_rows(tmp_path)
     assert (row["username"], row["action"]) == ("clerk1", "ticket_reprint")
-    assert json.loads(row["details"]) == {"ticket_id": answer["id"], "label": answer["label"],
-                                          "job_id": r.json()["job"]["id"], "printer": "may-in-sanh"}
+    assert json.loads(row["details"]) == {
+        "ticket_id": answer["id"],
+        "label": answer["label"],
+        "job_id": r.json()["job"]["id"],
+        "printer": "may-in-sanh",
+    }
     assert before <= dt.datetime.fromisoformat(row["at"]) <= clock()
     wait_for(lambda: job_state(client, answer["id"]) == "printed")
     client.post("/api/logout")
     sign_in(client, "boss")
     assert client.post(f"/api/print-jobs/{answer['id']}/reprint").status_code == 201
     entry = client.get("/api/admin/audit").json()["audit"][0]
-    assert (entry["username"], entry["action"], entry["details"]["ticket_id"]) == ("boss", "ticket_reprint",
-                                                                                    answer["id"])
+    assert (entry["username"], entry["action"], entry["details"]["ticket_id"]) == (
+        "boss",
+        "ticket_reprint",
+        answer["id"],
+    )
 
 
 # ------------------------------------------------------------------ restart
+
 
 def test_after_a_restart_young_queued_jobs_print_once_old_ones_go_stale_sent_ones_fail(make_client, tmp_path: Path):
     agent_printer = printer("tcp://127.0.0.1:9", agent_token="agent-token-123456", stale_after=60)
@@ -395,9 +422,12 @@ def test_after_a_restart_young_queued_jobs_print_once_old_ones_go_stale_sent_one
 def test_a_printer_added_by_a_live_config_reload_gets_its_jobs(make_client, tmp_path: Path):
     client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
     with FakePrinter("accept") as fake:
-        config = office_config(tmp_path, office={"enforce_hours": False},
-                               printers=[printer(f"png://{tmp_path / 'var' / 'tickets'}"), printer(fake.url, id="in-2")],
-                               kiosks=[{"id": "sanh", "token": KIOSK_TOKEN, "printer": "in-2"}])
+        config = office_config(
+            tmp_path,
+            office={"enforce_hours": False},
+            printers=[printer(f"png://{tmp_path / 'var' / 'tickets'}"), printer(fake.url, id="in-2")],
+            kiosks=[{"id": "sanh", "token": KIOSK_TOKEN, "printer": "in-2"}],
+        )
         client.portal.call(client.app.state.office.reload_config, config)  # type: ignore[union-attr,attr-defined]
         answer = issue(client)
         assert answer["print"]["printer"] == "in-2"

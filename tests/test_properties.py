@@ -38,8 +38,14 @@ SERVICES = ("CT", "HT", "DD", "LD", "TKQ")
 COUNTERS = (1, 2, 3, 4, 5)
 STAFF = ("an", "binh", "chi", "dung", "em", "giang")
 
-W, C, S, N, D, X = (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING, TicketState.NO_SHOW,
-                    TicketState.DONE, TicketState.CANCELLED)
+W, C, S, N, D, X = (
+    TicketState.WAITING,
+    TicketState.CALLED,
+    TicketState.SERVING,
+    TicketState.NO_SHOW,
+    TicketState.DONE,
+    TicketState.CANCELLED,
+)
 ALLOWED = {  # state before -> states allowed after one command
     W: {W, C, X, TicketState.EXPIRED},
     C: {C, S, D, N, W, TicketState.EXPIRED},
@@ -52,14 +58,19 @@ ALLOWED = {  # state before -> states allowed after one command
 
 
 def config_for(rule: str, interleave: int) -> Config:
-    return office_config(office={"enforce_hours": False}, queue={"priority_rule": rule, "interleave": interleave,
-                                                                 "max_recalls": 1})
+    return office_config(
+        office={"enforce_hours": False}, queue={"priority_rule": rule, "interleave": interleave, "max_recalls": 1}
+    )
 
 
-CONFIGS = {("strict", 0): config_for("strict", 0), ("interleave", 1): config_for("interleave", 1),
-           ("interleave", 2): config_for("interleave", 2)}
+CONFIGS = {
+    ("strict", 0): config_for("strict", 0),
+    ("interleave", 1): config_for("interleave", 1),
+    ("interleave", 2): config_for("interleave", 2),
+}
 
 # --------------------------------------------------------------------------- what Next may call
+
 
 def may_be_called(waiting: list[dict[str, Any]], levels: dict[str, str], counter: int) -> set[int]:
     """Partial rules from README (the full order is the table in test_next_calls_in_the_order_the_readme_states):
@@ -103,8 +114,12 @@ def check_invariants(e: Engine) -> None:
 
 
 def fingerprint(e: Engine) -> Any:
-    return ({i: t.to_dict() for i, t in e.tickets.items()}, {n: c.to_dict() for n, c in e.counters.items()},
-            e.meta(), copy.deepcopy(e.by_request))
+    return (
+        {i: t.to_dict() for i, t in e.tickets.items()},
+        {n: c.to_dict() for n, c in e.counters.items()},
+        e.meta(),
+        copy.deepcopy(e.by_request),
+    )
 
 
 # --------------------------------------------------------------------------- the command language
@@ -138,8 +153,9 @@ def run_command(e: Engine, cmd: tuple[Any, ...], now: dt.datetime, serial: int) 
     kind = cmd[0]
     staff = lambda n: e.counters[n].staff or "x"  # noqa: E731
     if kind == "issue":
-        return e.issue(now, service=cmd[1], token=f"tok{serial:08d}", priority=cmd[2], kiosk="k",
-                       request_id=f"r{serial}")[1]
+        return e.issue(
+            now, service=cmd[1], token=f"tok{serial:08d}", priority=cmd[2], kiosk="k", request_id=f"r{serial}"
+        )[1]
     if kind == "sign_on":
         return e.sign_on(now, cmd[1], cmd[2])
     if kind == "next":
@@ -179,8 +195,17 @@ def test_random_command_sequences_keep_every_invariant(rule: tuple[str, int], sc
         e.tick(now)  # any rollover first, so the command itself starts from the state we see
         before = fingerprint(e)
         states_before = {i: t.state for i, t in e.tickets.items()}
-        waiting = [{"id": t.id, "service": t.service, "priority": t.priority, "front": t.front,
-                    "target_counter": t.target_counter, "queued_at": t.queued_at} for t in e.waiting()]
+        waiting = [
+            {
+                "id": t.id,
+                "service": t.service,
+                "priority": t.priority,
+                "front": t.front,
+                "target_counter": t.target_counter,
+                "queued_at": t.queued_at,
+            }
+            for t in e.waiting()
+        ]
         try:
             events = run_command(e, cmd, now, serial)
         except MotcuaError:
@@ -228,9 +253,9 @@ def test_transferred_tickets_come_first_counter_before_service() -> None:
     e.sign_on(T0, 3, "chi")
     e.sign_on(T0, 2, "binh")
     e.call_number(T0 + dt.timedelta(seconds=3), 3, "chi", moved.label)
-    e.transfer(T0 + dt.timedelta(seconds=4), 3, "chi", service="CT")          # front of CT
+    e.transfer(T0 + dt.timedelta(seconds=4), 3, "chi", service="CT")  # front of CT
     e.call_number(T0 + dt.timedelta(seconds=5), 3, "chi", aimed.label)
-    e.transfer(T0 + dt.timedelta(seconds=6), 3, "chi", to_counter=2)          # to counter 2 itself
+    e.transfer(T0 + dt.timedelta(seconds=6), 3, "chi", to_counter=2)  # to counter 2 itself
     calls = [e.call_next(T0 + dt.timedelta(seconds=10 + k), 2, "binh")[-1].ticket["id"] for k in range(3)]
     assert calls == [aimed.id, moved.id, old.id]
 
@@ -264,10 +289,22 @@ NEXT_CASES = [
     ("strict: priority before older normals", "strict", 0, 1, ["CT", "CT", "CT!"], ["1003", "1001", "1002"]),
     ("strict: a priority normal-level before a primary", "strict", 0, 4, ["DD", "LD!"], ["4001", "3001"]),
     ("a priority backup still waits for the primary", "strict", 0, 1, ["CT", "TKQ!"], ["1001", "5001"]),
-    ("interleave 2: two normals between priorities", "interleave", 2, 1, ["CT", "CT", "CT", "CT!", "CT!"],
-     ["1001", "1002", "1004", "1003", "1005"]),
-    ("interleave 1: one normal between priorities", "interleave", 1, 1, ["CT", "CT", "CT!", "CT!"],
-     ["1001", "1003", "1002", "1004"]),
+    (
+        "interleave 2: two normals between priorities",
+        "interleave",
+        2,
+        1,
+        ["CT", "CT", "CT", "CT!", "CT!"],
+        ["1001", "1002", "1004", "1003", "1005"],
+    ),
+    (
+        "interleave 1: one normal between priorities",
+        "interleave",
+        1,
+        1,
+        ["CT", "CT", "CT!", "CT!"],
+        ["1001", "1003", "1002", "1004"],
+    ),
     ("transferred to the counter before any priority", "strict", 0, 2, ["CT!", "HT>2"], ["2001", "1001"]),
     ("transferred to a service before any priority", "strict", 0, 2, ["CT!", "HT>CT"], ["2001", "1001"]),
     ("transferred to the counter before to its service", "strict", 0, 2, ["HT>CT", "HT>2"], ["2002", "2001"]),
@@ -275,10 +312,14 @@ NEXT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "interleave", "counter", "tickets", "calls"),
-                         [case[1:] for case in NEXT_CASES], ids=[case[0] for case in NEXT_CASES])
-def test_next_calls_in_the_order_the_readme_states(rule: str, interleave: int, counter: int, tickets: list[str],
-                                                   calls: list[str | None]) -> None:
+@pytest.mark.parametrize(
+    ("rule", "interleave", "counter", "tickets", "calls"),
+    [case[1:] for case in NEXT_CASES],
+    ids=[case[0] for case in NEXT_CASES],
+)
+def test_next_calls_in_the_order_the_readme_states(
+    rule: str, interleave: int, counter: int, tickets: list[str], calls: list[str | None]
+) -> None:
     e = Engine(config_for(rule, interleave), T0)
     helper = 3 if counter != 3 else 5  # a counter that moves tickets where the case says
     e.sign_on(T0, helper, "helper")
@@ -364,9 +405,12 @@ def test_random_commands_against_the_live_server_keep_the_invariants(strict_serv
         for cmd in script:
             before = http("GET", base + "/api/state", cookie=cookies[1])[1]
             if cmd[0] == "issue":
-                status, body, _ = http("POST", base + "/api/tickets",
-                                       {"service": cmd[1], "priority": cmd[2], "request_id": f"p{next(counter)}"},
-                                       token=KIOSK_TOKEN)
+                status, body, _ = http(
+                    "POST",
+                    base + "/api/tickets",
+                    {"service": cmd[1], "priority": cmd[2], "request_id": f"p{next(counter)}"},
+                    token=KIOSK_TOKEN,
+                )
                 assert status in (201, 409), body
             else:
                 n = cmd[1]

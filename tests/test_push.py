@@ -38,8 +38,17 @@ async def run_server(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
     config = office_config(tmp_path, office={"enforce_hours": False})
     app = create_app(config, database=tmp_path / "push.db", printing=False)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ws=FrameWritingProtocol,
-                                           ws_per_message_deflate=False, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            ws=FrameWritingProtocol,
+            ws_per_message_deflate=False,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -54,8 +63,10 @@ def test_the_hub_writes_each_frame_straight_to_every_uvicorn_connection(tmp_path
     async def scenario() -> None:
         async with run_server(tmp_path) as (port, app):
             office: Office = app.state.office
-            async with ws_connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as a, \
-                    ws_connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as b:
+            async with (
+                ws_connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as a,
+                ws_connect(f"ws://127.0.0.1:{port}/ws", proxy=None) as b,
+            ):
                 snapshots = [json.loads(await a.recv()), json.loads(await b.recv())]
                 assert [s["type"] for s in snapshots] == ["snapshot", "snapshot"]
                 assert len(office.hub) == 2

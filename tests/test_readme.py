@@ -19,7 +19,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_readme_configuration_table_matches_the_settings():
     block = re.search(r"<!-- config-table:start.*?-->\n(.*?)\n<!-- config-table:end -->", README, re.S)
     assert block, "README lost its configuration table markers"
-    assert block.group(1) == markdown_table(), "regenerate: python -c 'from queue_server.config import markdown_table; print(markdown_table())'"
+    assert block.group(1) == markdown_table(), (
+        "regenerate: python -c 'from queue_server.config import markdown_table; print(markdown_table())'"
+    )
 
 
 def readme_api_rows() -> set[tuple[str, str]]:
@@ -37,9 +39,12 @@ def test_readme_api_table_is_the_one_generated_from_the_served_document(tmp_path
 
 def test_readme_api_table_lists_every_http_route_of_the_app_and_no_other(tmp_path: Path):
     app = create_app(load_config(write_config(tmp_path)), printing=False)
-    routes = {(method, r.path) for r in app.routes if isinstance(r, Route)
-              and not r.endpoint.__name__.startswith("page_") and not r.path.startswith("/audio/")
-              for method in (r.methods or set()) - {"HEAD"}}
+    routes = {
+        (method, r.path)
+        for r in app.routes
+        if isinstance(r, Route) and not r.endpoint.__name__.startswith("page_") and not r.path.startswith("/audio/")
+        for method in (r.methods or set()) - {"HEAD"}
+    }
     assert routes and readme_api_rows() == routes
 
 

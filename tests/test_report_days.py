@@ -20,9 +20,33 @@ DAYS = 12
 UTC = dt.UTC
 STATES = ("done", "done", "done", "no_show", "cancelled", "expired", "waiting", "called", "serving")
 # The columns this test fills; the others (added by later features) take their defaults.
-COLUMNS = ("id", "day", "service", "number", "label", "priority", "token", "state", "issued_at", "queued_at",
-           "front", "target_counter", "counter", "staff", "called_at", "started_at", "finished_at", "recalls",
-           "transfers", "kiosk", "request_id", "people_ahead", "estimated_wait_s", "rating", "rated_at")
+COLUMNS = (
+    "id",
+    "day",
+    "service",
+    "number",
+    "label",
+    "priority",
+    "token",
+    "state",
+    "issued_at",
+    "queued_at",
+    "front",
+    "target_counter",
+    "counter",
+    "staff",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "recalls",
+    "transfers",
+    "kiosk",
+    "request_id",
+    "people_ahead",
+    "estimated_wait_s",
+    "rating",
+    "rated_at",
+)
 assert set(COLUMNS) <= set(TICKET_COLUMNS)
 INSERT = "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * len(COLUMNS)))
 
@@ -52,14 +76,33 @@ def random_tickets(rng: random.Random, config: Config) -> list[list[Any]]:
                 rating = rng.randint(1, config.rating.levels)
                 rated = finished
             iso = lambda t: t.isoformat() if t else None  # noqa: E731
-            row = {"id": tid, "day": day.isoformat(), "service": rng.choice(services), "number": 1000 + tid,
-                   "label": str(1000 + tid), "priority": int(rng.random() < 0.1), "token": f"tok{tid:08d}",
-                   "state": state, "issued_at": iso(issued), "queued_at": iso(issued), "front": 0,
-                   "target_counter": None, "counter": counter, "staff": staff, "called_at": iso(called),
-                   "started_at": iso(started), "finished_at": iso(finished), "recalls": 0,
-                   "transfers": int(rng.random() < 0.05), "kiosk": "k", "request_id": None,
-                   "people_ahead": rng.randint(0, 20), "estimated_wait_s": rng.randint(0, 3000),
-                   "rating": rating, "rated_at": iso(rated)}
+            row = {
+                "id": tid,
+                "day": day.isoformat(),
+                "service": rng.choice(services),
+                "number": 1000 + tid,
+                "label": str(1000 + tid),
+                "priority": int(rng.random() < 0.1),
+                "token": f"tok{tid:08d}",
+                "state": state,
+                "issued_at": iso(issued),
+                "queued_at": iso(issued),
+                "front": 0,
+                "target_counter": None,
+                "counter": counter,
+                "staff": staff,
+                "called_at": iso(called),
+                "started_at": iso(started),
+                "finished_at": iso(finished),
+                "recalls": 0,
+                "transfers": int(rng.random() < 0.05),
+                "kiosk": "k",
+                "request_id": None,
+                "people_ahead": rng.randint(0, 20),
+                "estimated_wait_s": rng.randint(0, 3000),
+                "rating": rating,
+                "rated_at": iso(rated),
+            }
             rows.append([row[c] for c in COLUMNS])
     return rows
 
@@ -67,8 +110,12 @@ def random_tickets(rng: random.Random, config: Config) -> list[list[Any]]:
 def reports_agree(path: Path, config: Config) -> None:
     conn = connect(path, readonly=True)
     last = FIRST + dt.timedelta(days=DAYS - 1)
-    ranges = [(FIRST, last), (FIRST + dt.timedelta(days=3), FIRST + dt.timedelta(days=7)), (last, last),
-              (FIRST - dt.timedelta(days=5), FIRST)]
+    ranges = [
+        (FIRST, last),
+        (FIRST + dt.timedelta(days=3), FIRST + dt.timedelta(days=7)),
+        (last, last),
+        (FIRST - dt.timedelta(days=5), FIRST),
+    ]
     try:
         for a, b in ranges:
             for by in reports.GROUPINGS:
@@ -96,8 +143,13 @@ def test_aggregated_reports_equal_the_direct_computation_on_random_data(tmp_path
     # it is read from the facts again until it is aggregated again.
     some = store.conn.execute("SELECT id, day FROM tickets WHERE day < ? ORDER BY id LIMIT 1", (today,)).fetchone()
     if some:
-        store.write(lambda c: c.execute("UPDATE tickets SET state = 'done', rating = 1, called_at = issued_at, "
-                                        "started_at = issued_at, finished_at = issued_at WHERE id = ?", (some[0],)))
+        store.write(
+            lambda c: c.execute(
+                "UPDATE tickets SET state = 'done', rating = 1, called_at = issued_at, "
+                "started_at = issued_at, finished_at = issued_at WHERE id = ?",
+                (some[0],),
+            )
+        )
         assert store.conn.execute("SELECT 1 FROM report_dirty WHERE day = ?", (some[1],)).fetchone()
         reports_agree(path, config)
         report_days.refresh_all(store.conn, config.rating.levels, config.office.tz, today)

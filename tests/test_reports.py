@@ -62,48 +62,48 @@ def play_fixture_day(config, path: Path) -> dict[str, int]:
 
     p(at(7, 30), lambda e, now: e.sign_on(now, 1, "clerk1"))
     p(at(7, 31), lambda e, now: e.sign_on(now, 3, "clerk3"))
-    issue("A", at(8, 0), "CT")   # ahead 0 -> estimate 0
-    issue("B", at(8, 1), "CT")   # 1 calls A, 3 (no HT waits) calls B: ahead 1 x 300 / 2 -> 150
-    issue("C", at(8, 2), "HT")   # ahead 0 -> 0
-    issue("D", at(8, 3), "CT")   # 1: A, 3: C, 1: B, 3: D -> ahead 3 x 300 / 2 -> 450
-    issue("E", at(8, 4), "CT")   # A, C, B, D, then E -> ahead 4 -> 600
-    issue("F", at(8, 5), "HT")   # only 3 calls HT: C, then F -> ahead 1 x 600 -> 600
-    p(at(8, 10), lambda e, now: e.call_next(now, 1, "clerk1"))        # A called: wait 600
+    issue("A", at(8, 0), "CT")  # ahead 0 -> estimate 0
+    issue("B", at(8, 1), "CT")  # 1 calls A, 3 (no HT waits) calls B: ahead 1 x 300 / 2 -> 150
+    issue("C", at(8, 2), "HT")  # ahead 0 -> 0
+    issue("D", at(8, 3), "CT")  # 1: A, 3: C, 1: B, 3: D -> ahead 3 x 300 / 2 -> 450
+    issue("E", at(8, 4), "CT")  # A, C, B, D, then E -> ahead 4 -> 600
+    issue("F", at(8, 5), "HT")  # only 3 calls HT: C, then F -> ahead 1 x 600 -> 600
+    p(at(8, 10), lambda e, now: e.call_next(now, 1, "clerk1"))  # A called: wait 600
     p(at(8, 11), lambda e, now: e.start(now, 1, "clerk1"))
-    p(at(8, 12), lambda e, now: e.call_next(now, 3, "clerk3"))        # C called: wait 600
+    p(at(8, 12), lambda e, now: e.call_next(now, 3, "clerk3"))  # C called: wait 600
     p(at(8, 12, 30), lambda e, now: e.start(now, 3, "clerk3"))
-    p(at(8, 16), lambda e, now: e.finish(now, 1, "clerk1"))           # A served 300
-    p(at(8, 17), lambda e, now: e.call_next(now, 1, "clerk1"))        # B called: wait 960
+    p(at(8, 16), lambda e, now: e.finish(now, 1, "clerk1"))  # A served 300
+    p(at(8, 17), lambda e, now: e.call_next(now, 1, "clerk1"))  # B called: wait 960
     p(at(8, 18), lambda e, now: e.start(now, 1, "clerk1"))
     p(at(8, 20), lambda e, now: e.transfer(now, 3, "clerk3", service="CT"))  # C -> CT, front
-    p(at(8, 21), lambda e, now: e.call_next(now, 3, "clerk3"))        # F called: wait 960
+    p(at(8, 21), lambda e, now: e.call_next(now, 3, "clerk3"))  # F called: wait 960
     p(at(8, 22), lambda e, now: e.start(now, 3, "clerk3"))
-    p(at(8, 25), lambda e, now: e.finish(now, 1, "clerk1"))           # B served 420
-    p(at(8, 26), lambda e, now: e.call_next(now, 1, "clerk1"))        # C called again (first call 08:12)
+    p(at(8, 25), lambda e, now: e.finish(now, 1, "clerk1"))  # B served 420
+    p(at(8, 26), lambda e, now: e.call_next(now, 1, "clerk1"))  # C called again (first call 08:12)
     p(at(8, 27), lambda e, now: e.start(now, 1, "clerk1"))
-    p(at(8, 30), lambda e, now: e.finish(now, 1, "clerk1"))           # C served 180
-    p(at(8, 31), lambda e, now: e.call_next(now, 1, "clerk1"))        # D called
+    p(at(8, 30), lambda e, now: e.finish(now, 1, "clerk1"))  # C served 180
+    p(at(8, 31), lambda e, now: e.call_next(now, 1, "clerk1"))  # D called
     p(at(8, 32), lambda e, now: e.recall(now, 1, "clerk1"))
     p(at(8, 33), lambda e, now: e.recall(now, 1, "clerk1"))
-    p(at(8, 34), lambda e, now: e.call_next(now, 1, "clerk1"))        # D auto no-show; E called: wait 1800
-    p(at(8, 35), lambda e, now: e.finish(now, 3, "clerk3"))           # F served 780
+    p(at(8, 34), lambda e, now: e.call_next(now, 1, "clerk1"))  # D auto no-show; E called: wait 1800
+    p(at(8, 35), lambda e, now: e.finish(now, 3, "clerk3"))  # F served 780
     p(at(8, 36), lambda e, now: e.start(now, 1, "clerk1"))
-    p(at(8, 40), lambda e, now: e.finish(now, 1, "clerk1"))           # E served 240
+    p(at(8, 40), lambda e, now: e.finish(now, 1, "clerk1"))  # E served 240
     issue("G", at(8, 41), "CT")  # nobody waits -> 0
-    p(at(8, 42), lambda e, now: e.cancel(now, ids["G"], "boss"))      # G cancelled
+    p(at(8, 42), lambda e, now: e.cancel(now, ids["G"], "boss"))  # G cancelled
     issue("H", at(8, 43), "HT")  # 0
-    p(at(8, 44), lambda e, now: e.call_next(now, 3, "clerk3"))        # H called: wait 60
+    p(at(8, 44), lambda e, now: e.call_next(now, 3, "clerk3"))  # H called: wait 60
     issue("I", at(8, 45), "CT")  # 0
     issue("J", at(8, 46), "HT")  # 0 (H is called, not waiting)
     issue("K", at(8, 47), "CT")  # 1: I, 3: J, 1: K -> ahead 2 x mean(300, 420, 180, 240) / 2 = 285
-    p(at(8, 50), lambda e, now: e.no_show(now, 3, "clerk3"))          # H no-show
-    p(at(8, 51), lambda e, now: e.call_next(now, 3, "clerk3"))        # J called: wait 300
-    p(at(8, 55), lambda e, now: e.requeue(now, ids["D"], "boss"))     # D came back
+    p(at(8, 50), lambda e, now: e.no_show(now, 3, "clerk3"))  # H no-show
+    p(at(8, 51), lambda e, now: e.call_next(now, 3, "clerk3"))  # J called: wait 300
+    p(at(8, 55), lambda e, now: e.requeue(now, ids["D"], "boss"))  # D came back
     p(at(9, 0), lambda e, now: e.call_number(now, 1, "clerk1", 1003))  # D called: wait 3420
     p(at(9, 1), lambda e, now: e.start(now, 1, "clerk1"))
-    p(at(9, 10), lambda e, now: e.finish(now, 1, "clerk1"))           # D served 540
+    p(at(9, 10), lambda e, now: e.finish(now, 1, "clerk1"))  # D served 540
     p(at(9, 11), lambda e, now: e.call_number(now, 1, "clerk1", 1007))  # K called: wait 1440
-    p(at(9, 12), lambda e, now: e.start(now, 1, "clerk1"))            # K still serving
+    p(at(9, 12), lambda e, now: e.start(now, 1, "clerk1"))  # K still serving
     for name, level in (("A", 4), ("B", 3), ("C", 1), ("E", 4), ("F", 2), ("D", 4)):
         p(at(9, 20), lambda e, now, n=name, lv=level: e.rate(now, ids[n], lv))
     # Next morning: the still waiting I and still called J expire; K (serving) does not.
@@ -137,28 +137,55 @@ def test_fixture_day_covers_every_ticket_state(fixture_db):
     kinds = {r[0] for r in conn.execute("SELECT kind FROM events")}
     conn.close()
     assert states == {"done", "no_show", "cancelled", "expired", "serving"}
-    assert {"ticket_issued", "ticket_called", "ticket_recalled", "ticket_started", "ticket_done", "ticket_no_show",
-            "ticket_requeued", "ticket_cancelled", "ticket_transferred", "ticket_expired", "ticket_rated"} <= kinds
+    assert {
+        "ticket_issued",
+        "ticket_called",
+        "ticket_recalled",
+        "ticket_started",
+        "ticket_done",
+        "ticket_no_show",
+        "ticket_requeued",
+        "ticket_cancelled",
+        "ticket_transferred",
+        "ticket_expired",
+        "ticket_rated",
+    } <= kinds
 
 
 def test_day_counts_by_final_state(fixture_db):
     total = run_report(fixture_db)["total"]
     # A B C D E F served; G cancelled; H no-show; I J expired; K serving; C transferred once.
-    assert (total["issued"], total["served"], total["no_show"], total["cancelled"], total["transferred"],
-            total["expired"]) == (11, 6, 1, 1, 1, 2)
+    assert (
+        total["issued"],
+        total["served"],
+        total["no_show"],
+        total["cancelled"],
+        total["transferred"],
+        total["expired"],
+    ) == (11, 6, 1, 1, 1, 2)
 
 
 def test_waiting_time_runs_from_issue_to_first_call(fixture_db):
     # Called: H 60, J 300, A 600, C 600 (first call), B 960, F 960, K 1440, E 1800, D 3420.
     # mean 10140/9; median the 5th (960); p90 at rank 7.2: 1800 + 0.2 x (3420 - 1800).
     assert run_report(fixture_db)["total"]["waiting"] == {
-        "count": 9, "mean": 1126.7, "median": 960, "p90": 2124, "max": 3420}
+        "count": 9,
+        "mean": 1126.7,
+        "median": 960,
+        "p90": 2124,
+        "max": 3420,
+    }
 
 
 def test_service_time_runs_from_start_to_finish_of_served_tickets(fixture_db):
     # C 180, E 240, A 300, B 420, D 540, F 780: median (300+420)/2, p90 at rank 4.5.
     assert run_report(fixture_db)["total"]["service"] == {
-        "count": 6, "mean": 410, "median": 360, "p90": 660, "max": 780}
+        "count": 6,
+        "mean": 410,
+        "median": 360,
+        "p90": 660,
+        "max": 780,
+    }
 
 
 def test_satisfaction_counts_levels_and_top_two_are_satisfied(fixture_db):
@@ -176,7 +203,9 @@ def test_estimate_error_is_mean_absolute_difference(fixture_db):
 def test_clerks_share_of_served_tickets(fixture_db):
     report = run_report(fixture_db)
     assert [(s["staff"], s["served"], s["share"]) for s in report["staff"]] == [
-        ("clerk1", 5, round(5 / 6, 4)), ("clerk3", 1, round(1 / 6, 4))]
+        ("clerk1", 5, round(5 / 6, 4)),
+        ("clerk3", 1, round(1 / 6, 4)),
+    ]
 
 
 def test_group_by_service_uses_the_final_service(fixture_db):
@@ -184,7 +213,13 @@ def test_group_by_service_uses_the_final_service(fixture_db):
     assert list(rows) == ["CT", "HT"]
     ct, ht = rows["CT"], rows["HT"]
     assert (ct["label"], ct["issued"], ct["served"], ct["cancelled"], ct["expired"], ct["transferred"]) == (
-        "Chứng thực", 8, 5, 1, 1, 1)
+        "Chứng thực",
+        8,
+        5,
+        1,
+        1,
+        1,
+    )
     # CT waits 600 600 960 1440 1800 3420; HT waits 60 300 960.
     assert ct["waiting"] == {"count": 6, "mean": 1470, "median": 1200, "p90": 2610, "max": 3420}
     assert ht["waiting"] == {"count": 3, "mean": 440, "median": 300, "p90": 828, "max": 960}
@@ -195,7 +230,9 @@ def test_group_by_service_uses_the_final_service(fixture_db):
 def test_group_by_counter_and_staff_put_uncalled_tickets_apart(fixture_db):
     by_counter = {r["key"]: (r["label"], r["issued"], r["served"]) for r in run_report(fixture_db, "counter")["rows"]}
     assert by_counter == {1: ("Quầy 1 – Chứng thực", 6, 5), 3: ("Quầy 3 – Hộ tịch", 3, 1), None: ("—", 2, 0)}
-    by_staff = {r["key"]: (r["issued"], r["served"], r["served_share"]) for r in run_report(fixture_db, "staff")["rows"]}
+    by_staff = {
+        r["key"]: (r["issued"], r["served"], r["served_share"]) for r in run_report(fixture_db, "staff")["rows"]
+    }
     assert by_staff == {"clerk1": (6, 5, round(5 / 6, 4)), "clerk3": (3, 1, round(1 / 6, 4)), None: (2, 0, 0)}
 
 
@@ -271,15 +308,52 @@ def test_report_command_writes_every_format(fixture_db, tmp_path):
     for fmt in ("json", "csv", "xlsx"):
         out = tmp_path / f"r.{fmt}"
         proc = subprocess.run(
-            [sys.executable, "-m", "queue_server.cli", "--config", str(path), "report", "--from", "23/11/2026",
-             "--to", "2026-11-23", "--by", "service", "--format", fmt, "--output", str(out)],
-            cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""}, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "queue_server.cli",
+                "--config",
+                str(path),
+                "report",
+                "--from",
+                "23/11/2026",
+                "--to",
+                "2026-11-23",
+                "--by",
+                "service",
+                "--format",
+                fmt,
+                "--output",
+                str(out),
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": ""},
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr
         assert out.stat().st_size > 0
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["total"]["served"] == 6
-    bad = subprocess.run([sys.executable, "-m", "queue_server.cli", "--config", str(path), "report", "--from",
-                          "32/13/2026", "--to", "23/11/2026"], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(ROOT), "PATH": ""}, timeout=60)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "queue_server.cli",
+            "--config",
+            str(path),
+            "report",
+            "--from",
+            "32/13/2026",
+            "--to",
+            "23/11/2026",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        timeout=60,
+    )
     assert bad.returncode == 2 and "Ngày không hợp lệ" in bad.stderr
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from queue_server.config import Config, parse_config
 from queue_server.engine import CounterState, Engine, TicketState, Unsaid
@@ -61,8 +61,12 @@ def office(variant: str) -> Config:
         counters.pop()
     elif variant == "strict_absent":
         queue.update(priority_rule="strict", closed_without_start="absent")
-    data = {"office": {"name": "Phường thử", "enforce_hours": False}, "queue": queue,
-            "services": services, "counters": counters}
+    data = {
+        "office": {"name": "Phường thử", "enforce_hours": False},
+        "queue": queue,
+        "services": services,
+        "counters": counters,
+    }
     return parse_config(data)
 
 
@@ -126,15 +130,17 @@ class Office(RuleBasedStateMachine):
         self.run(lambda e, now: e.sign_on(now, 1, "an"))
         self.run(lambda e, now: e.sign_on(now, 3, "chi"))
 
-    @rule(service=st.sampled_from(("CT", "HT", "TKQ", "XX")), priority=st.booleans(),
-          repeat=st.integers(0, 3))
+    @rule(service=st.sampled_from(("CT", "HT", "TKQ", "XX")), priority=st.booleans(), repeat=st.integers(0, 3))
     def issue(self, service: str, priority: bool, repeat: int) -> None:
         self.tokens += 1
         token = f"tok-{self.tokens:020d}"
         # request ids repeat now and then: a retried tap must give the same ticket, no event
         request_id = f"r{self.tokens - repeat if repeat < 3 else self.tokens}"
-        self.run(lambda e, now: e.issue(now, service=service, token=token, priority=priority, kiosk="k",
-                                        request_id=request_id))
+        self.run(
+            lambda e, now: e.issue(
+                now, service=service, token=token, priority=priority, kiosk="k", request_id=request_id
+            )
+        )
 
     def holder(self, n: int) -> str:
         return self.engine.counters[n].staff or STAFF[n % len(STAFF)] if n in self.engine.counters else "an"
@@ -160,13 +166,19 @@ class Office(RuleBasedStateMachine):
     def pause(self, n: int) -> None:
         self.run(lambda e, now: e.pause(now, n, self.holder(n), "Họp giao ban"))
 
-    @rule(n=st.integers(1, 4), service=st.sampled_from((None, "CT", "HT", "TKQ", "XX")),
-          to=st.sampled_from((None, 1, 2, 3, 4)))
+    @rule(
+        n=st.integers(1, 4),
+        service=st.sampled_from((None, "CT", "HT", "TKQ", "XX")),
+        to=st.sampled_from((None, 1, 2, 3, 4)),
+    )
     def transfer(self, n: int, service: str | None, to: int | None) -> None:
         self.run(lambda e, now: e.transfer(now, n, self.holder(n), service=service, to_counter=to))
 
-    @rule(n=st.integers(1, 4), service=st.sampled_from(("CT", "HT", "TKQ", "XX")),
-          to_service=st.sampled_from(("CT", "HT", "TKQ")))
+    @rule(
+        n=st.integers(1, 4),
+        service=st.sampled_from(("CT", "HT", "TKQ", "XX")),
+        to_service=st.sampled_from(("CT", "HT", "TKQ")),
+    )
     def serve_then_transfer(self, n: int, service: str, to_service: str) -> None:
         """A common path, made likely: a ticket, Next, and a transfer to another service."""
         self.issue(service, False, 3)
@@ -186,8 +198,11 @@ class Office(RuleBasedStateMachine):
         if last is not None:
             self.run(lambda e, now: e.rate(now, last.id, level, counter=n))
 
-    @rule(service=st.sampled_from(("CT", "HT", "TKQ")), is_open=st.none() | st.booleans(),
-          cap=st.sampled_from((Unsaid.KEEP, None, 0, 2, 5, "x")))
+    @rule(
+        service=st.sampled_from(("CT", "HT", "TKQ")),
+        is_open=st.none() | st.booleans(),
+        cap=st.sampled_from((Unsaid.KEEP, None, 0, 2, 5, "x")),
+    )
     def set_service(self, service: str, is_open: bool | None, cap: Any) -> None:
         self.run(lambda e, now: e.set_service(now, service, "boss", open=is_open, cap=cap))
 
@@ -233,8 +248,9 @@ class Office(RuleBasedStateMachine):
         assert len({t.number for t in today}) == len(today), "a number was given twice today"
 
 
-Office.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=60, deadline=None,
-                                    suppress_health_check=[HealthCheck.too_slow])
+Office.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestRestartEquivalence = Office.TestCase
 
 

@@ -44,8 +44,7 @@ def app_routes(tmp_path: Path) -> list[tuple[str, str]]:
 
 def test_every_route_has_a_rule(tmp_path: Path) -> None:
     missing = [r for r in app_routes(tmp_path) if r not in RULES]
-    assert not missing, ("routes without a rule in tests/route_rules.py (add one: who may call it?): "
-                         f"{missing}")
+    assert not missing, f"routes without a rule in tests/route_rules.py (add one: who may call it?): {missing}"
     stale = [r for r in RULES if r not in app_routes(tmp_path)]
     assert not stale, f"rules for routes the app no longer has (remove them from tests/route_rules.py): {stale}"
 
@@ -104,8 +103,9 @@ HTTP_RULES = sorted((m, p) for (m, p), rule in RULES.items() if m != "WS")
 
 
 @pytest.mark.parametrize(("method", "path"), HTTP_RULES, ids=[f"{m} {p}" for m, p in HTTP_RULES])
-def test_each_role_gets_what_the_rule_says(srv: ServerProcess, credentials: dict[str, dict[str, str]],
-                                          method: str, path: str) -> None:
+def test_each_role_gets_what_the_rule_says(
+    srv: ServerProcess, credentials: dict[str, dict[str, str]], method: str, path: str
+) -> None:
     rule = RULES[(method, path)]
     assert isinstance(rule, dict)
     wrong = []

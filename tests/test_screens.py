@@ -90,7 +90,9 @@ def test_kiosk_tap_shows_the_ticket_with_its_qr_and_a_double_tap_issues_one(scre
 def test_kiosk_tells_the_citizen_to_note_the_number_when_the_ticket_cannot_print(browser, tmp_path):
     # A kiosk printer nobody listens on: the print fails after the ticket is on screen.
     dead = free_port()
-    config_path = write_config(tmp_path, printers=[{"id": "may-in-sanh", "url": f"tcp://127.0.0.1:{dead}", "width": 576}])
+    config_path = write_config(
+        tmp_path, printers=[{"id": "may-in-sanh", "url": f"tcp://127.0.0.1:{dead}", "width": 576}]
+    )
     with ServerProcess(tmp_path, config_path) as server:
         page = Screens(browser, server)
         try:
@@ -99,7 +101,8 @@ def test_kiosk_tells_the_citizen_to_note_the_number_when_the_ticket_cannot_print
             kiosk.wait_for_selector("[data-testid=ticket]", state="visible")
             note = kiosk.locator("[data-testid=ticket-print]")
             kiosk.wait_for_function(
-                "document.querySelector('[data-testid=ticket-print]').classList.contains('warn')", timeout=8000)
+                "document.querySelector('[data-testid=ticket-print]').classList.contains('warn')", timeout=8000
+            )
             assert "Không in được vé — xin quý công dân ghi nhớ số thứ tự trên màn hình" in note.inner_text()
             assert kiosk.inner_text("[data-testid=ticket-label]") == "1001"
         finally:
@@ -169,7 +172,8 @@ def test_next_reaches_the_display_within_a_second_and_calls_queue_without_cuttin
     press(counter, "r", "recall")
     display.wait_for_function(
         "[window.motcua.announcer.current, ...window.motcua.announcer.queue].filter(a => a && a.label === '1003').length === 2",
-        timeout=2000)
+        timeout=2000,
+    )
     counter.wait_for_function("document.getElementById('current-times').textContent.includes('1/2')")
     screenshot(counter, "counter")
 
@@ -326,7 +330,9 @@ def test_clerk_marks_a_no_show_requeues_it_transfers_and_pauses_with_a_reason(sc
 
     press(counter, "p", "pause")  # Tạm dừng, with a reason
     counter.click("#pause-reasons button >> nth=0")
-    counter.wait_for_function("document.querySelector('[data-testid=counter-state]').textContent === 'Tạm dừng: Nghỉ giải lao'")
+    counter.wait_for_function(
+        "document.querySelector('[data-testid=counter-state]').textContent === 'Tạm dừng: Nghỉ giải lao'"
+    )
     assert counter.locator("[data-testid=next]").is_disabled()
     press(counter, "p", "pause")  # Tiếp tục
     counter.wait_for_function("document.querySelector('[data-testid=counter-state]').textContent === 'Đang mở'")

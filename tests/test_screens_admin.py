@@ -28,15 +28,17 @@ def office(tmp_path: Path) -> Iterator[ServerProcess]:
             http("POST", server.base_url + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)
         current = None
         for _ in range(3):
-            current = http("POST", server.base_url + "/api/counters/1/next", {"current": current},
-                           cookie=clerk)[1]["ticket"]["id"]
+            current = http("POST", server.base_url + "/api/counters/1/next", {"current": current}, cookie=clerk)[1][
+                "ticket"
+            ]["id"]
         http("POST", server.base_url + "/api/counters/1/done", {}, cookie=clerk)
         yield server
 
 
 def admin_page(browser, server: ServerProcess, locale: str = "vi-VN"):
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale,
-                                  timezone_id="Asia/Ho_Chi_Minh")
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale=locale, timezone_id="Asia/Ho_Chi_Minh"
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -72,7 +74,8 @@ def test_report_dates_are_dd_mm_yyyy_in_an_english_browser_and_the_table_fits_at
 
         # Every column, the five rating levels included, is on screen without scrolling.
         wrap = page.locator("#report-table").evaluate(
-            "t => { const w = t.closest('.table-wrap'); return [w.scrollWidth, w.clientWidth, t.getBoundingClientRect().right]; }")
+            "t => { const w = t.closest('.table-wrap'); return [w.scrollWidth, w.clientWidth, t.getBoundingClientRect().right]; }"
+        )
         assert wrap[0] <= wrap[1] and wrap[2] <= 1440, wrap
         headers = page.locator("#report-table thead th").all_inner_texts()
         assert "Mức 5" in headers
@@ -82,8 +85,9 @@ def test_report_dates_are_dd_mm_yyyy_in_an_english_browser_and_the_table_fits_at
         assert "Chờ, mức giữa" in headers and "Chờ: 9/10 không quá" in headers
         assert "9 trên 10" in page.locator("#report-table thead th[title*='9 trên 10']").first.get_attribute("title")
         assert "Mức giữa" in page.inner_text("[data-testid=report-notes]")
-        page.screenshot(path=str(Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "report.png"),
-                        full_page=True)
+        page.screenshot(
+            path=str(Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "report.png"), full_page=True
+        )
         # The counter levels in the setup form are in Vietnamese too.
         page.click("nav [data-tab='setup']")
         assert "CT=chính, TKQ=dự phòng" in page.inner_text("[data-testid=levels-help]")

@@ -22,7 +22,8 @@ def issue(server: ServerProcess, service: str) -> dict:
 
 def in_view(page, selector: str) -> bool:
     return page.locator(selector).evaluate(
-        "el => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && r.height > 0; }")
+        "el => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && r.height > 0; }"
+    )
 
 
 def open_desk(screens, clerk: str = "clerk1", counter: int = 1):
@@ -38,7 +39,9 @@ def test_next_with_nobody_waiting_says_so_and_the_idle_text_fits_after_calls(scr
     desk.wait_for_function("document.getElementById('current-service').textContent.startsWith('Không còn ai chờ')")
     screenshot(desk, "counter-empty")
     issue(server, "CT")  # someone arrives: the note goes
-    desk.wait_for_function("document.getElementById('current-service').textContent === 'Hiện không có số nào tại quầy.'")
+    desk.wait_for_function(
+        "document.getElementById('current-service').textContent === 'Hiện không có số nào tại quầy.'"
+    )
     desk.wait_for_function("!document.querySelector('[data-testid=next]').disabled")
     time.sleep(0.7)  # Next is locked for 0.6 s after each press (against a double press)
     desk.keyboard.press("n")
@@ -54,7 +57,9 @@ def test_the_queue_says_people_waiting_and_the_header_names_the_counter_once(scr
     for _ in range(5):
         issue(server, "CT")
     desk = open_desk(screens)
-    desk.wait_for_function("document.querySelector('[data-testid=queue] [data-service=CT] .count').textContent.includes('5')")
+    desk.wait_for_function(
+        "document.querySelector('[data-testid=queue] [data-service=CT] .count').textContent.includes('5')"
+    )
     assert desk.inner_text("[data-testid=queue] [data-service=CT] .count") == "5 người chờ"
     header = desk.inner_text("header.bar")
     assert header.count("Quầy 1") == 1, header

@@ -222,10 +222,12 @@ def test_blocked_sound_shows_a_small_notice_and_the_calls_stay_fully_visible(scr
     for selector in ("#hero-number", "[data-counter='1'] .num", "[data-testid=waiting] [data-service=CT] .count"):
         assert display.locator(selector).evaluate(
             "el => { const r = el.getBoundingClientRect();"
-            " return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"), selector
+            " return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"
+        ), selector
     overlay = display.evaluate(
         "[...document.querySelectorAll('body *')].some(el => { const s = getComputedStyle(el), r = el.getBoundingClientRect();"
-        " return s.position === 'fixed' && r.width >= innerWidth * 0.9 && r.height >= innerHeight * 0.9 && s.display !== 'none'; })")
+        " return s.position === 'fixed' && r.width >= innerWidth * 0.9 && r.height >= innerHeight * 0.9 && s.display !== 'none'; })"
+    )
     assert not overlay
     screenshot(display, "display-sound-blocked")
     # The call waits for the sound; a key on the TV remote (or a tap) turns it on.

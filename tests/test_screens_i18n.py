@@ -57,7 +57,9 @@ def test_placeholders_match_between_languages():
 def test_screens_load_nothing_from_the_internet():
     for path in [*(DISPLAY / n for n in SCREENS), *(DISPLAY / "css").glob("*.css"), *OWN_SCRIPTS]:
         text = path.read_text(encoding="utf-8")
-        assert not re.search(r'(src|href)="(https?:)?//|url\(["\']?(https?:)?//|import[^;]*["\'](https?:)?//', text), path
+        assert not re.search(r'(src|href)="(https?:)?//|url\(["\']?(https?:)?//|import[^;]*["\'](https?:)?//', text), (
+            path
+        )
 
 
 def test_vendored_files_carry_their_licences():

@@ -52,8 +52,10 @@ def test_a_wrong_token_shows_the_installer_error_at_once_without_a_tap(screens, 
 
 def test_service_buttons_and_the_ticket_say_which_counters_serve_it(screens, server):
     kiosk = screens.open(KIOSK, 1920, 1080)
-    counters = {code: kiosk.inner_text(f".service[data-service={code}] [data-testid=service-counters]")
-                for code in ("CT", "HT", "DD", "LD", "TKQ")}
+    counters = {
+        code: kiosk.inner_text(f".service[data-service={code}] [data-testid=service-counters]")
+        for code in ("CT", "HT", "DD", "LD", "TKQ")
+    }
     # The sample office: primary/normal counters of each service.
     assert counters == {"CT": "Quầy 1, 2", "HT": "Quầy 3", "DD": "Quầy 4", "LD": "Quầy 4, 5", "TKQ": "Quầy 5"}
     kiosk.click(".service[data-service=CT]")

@@ -8,8 +8,12 @@ from tests.support import KIOSK_TOKEN, http
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
-                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
 
 
 def test_the_offline_badge_is_one_line_and_covers_neither_the_office_nor_the_state(screens, server):
@@ -20,7 +24,9 @@ def test_the_offline_badge_is_one_line_and_covers_neither_the_office_nor_the_sta
     wait_online_mark(phone, online=False)
     mark = phone.locator("[data-testid=offline-mark]")
     b = mark.bounding_box()
-    line = mark.evaluate("el => parseFloat(getComputedStyle(el).lineHeight) || parseFloat(getComputedStyle(el).fontSize) * 1.3")
+    line = mark.evaluate(
+        "el => parseFloat(getComputedStyle(el).lineHeight) || parseFloat(getComputedStyle(el).fontSize) * 1.3"
+    )
     assert b["height"] <= line + 16, "the badge wraps"
     assert b["x"] >= 0 and b["x"] + b["width"] <= 390
     for selector in ("#office-name", "[data-testid=status-state]", "[data-testid=status-label]"):

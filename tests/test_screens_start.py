@@ -10,7 +10,8 @@ from tests.support import ServerProcess
 
 
 def test_hall_display_shows_the_problem_and_recovers_when_the_catalogue_loads_again(
-        browser: Any, server: ServerProcess) -> None:
+    browser: Any, server: ServerProcess
+) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="vi-VN", bypass_csp=True)
     context.set_default_timeout(10_000)
     try:

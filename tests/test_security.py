@@ -46,8 +46,12 @@ def all_routes(tmp_path: Path) -> list[tuple[str, str]]:
     """(method, path) of every HTTP route the app has, feature modules included, so a new
     endpoint is in the matrix the day it is added."""
     app = create_app(load_config(write_config(tmp_path)))
-    return [(method, route.path) for route in app.routes if isinstance(route, Route) and route.methods
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"})]
+    return [
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, Route) and route.methods
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"})
+    ]
 
 
 def write_routes(tmp_path: Path) -> list[tuple[str, str]]:
@@ -108,8 +112,19 @@ def test_a_clerk_at_counter_2_cannot_act_for_counter_3(srv: ServerProcess) -> No
     other = login(srv.base_url, "clerk3", 3)
     http("POST", srv.base_url + "/api/tickets", {"service": "HT", "request_id": "sec-3"}, token=KIOSK_TOKEN)
     seq = event_count(srv)
-    for action in ("open", "next", "recall", "start", "done", "no-show", "transfer", "call", "pause", "resume",
-                   "close"):
+    for action in (
+        "open",
+        "next",
+        "recall",
+        "start",
+        "done",
+        "no-show",
+        "transfer",
+        "call",
+        "pause",
+        "resume",
+        "close",
+    ):
         body = {"number": "2001", "reason": "x", "service": "CT"}
         status, answer, _ = http("POST", srv.base_url + f"/api/counters/3/{action}", body, cookie=cookie)
         assert status == 403, (action, answer)
@@ -123,13 +138,15 @@ def test_a_clerk_at_counter_2_cannot_act_for_counter_3(srv: ServerProcess) -> No
 
 def test_admin_endpoints_refuse_clerks(srv: ServerProcess, tmp_path: Path) -> None:
     cookie = login(srv.base_url, "clerk1")
-    status, issued, _ = http("POST", srv.base_url + "/api/tickets", {"service": "CT", "request_id": "sec-adm"},
-                             token=KIOSK_TOKEN)
+    status, issued, _ = http(
+        "POST", srv.base_url + "/api/tickets", {"service": "CT", "request_id": "sec-adm"}, token=KIOSK_TOKEN
+    )
     assert status in (200, 201)
     seq = event_count(srv)
     targets = [("POST", f"/api/tickets/{issued['id']}/cancel", {}), ("POST", "/api/services/CT", {"open": False})]
-    targets += [(m, fill(p), {}) for m, p in write_routes(tmp_path) + admin_reads(tmp_path)
-                if p.startswith("/api/admin/")]
+    targets += [
+        (m, fill(p), {}) for m, p in write_routes(tmp_path) + admin_reads(tmp_path) if p.startswith("/api/admin/")
+    ]
     for method, path, body in targets:
         status, answer, _ = http(method, srv.base_url + path, body if method != "GET" else None, cookie=cookie)
         assert status == 403, (path, answer)
@@ -234,11 +251,20 @@ def test_request_bodies_over_the_limit_are_refused_with_413(srv: ServerProcess) 
     assert http("POST", srv.base_url + "/api/login", {"username": "x" * 20_000, "password": "y"})[0] == 413
     # Chunked, so the size is not declared up front: still cut off at the limit.
     payload = b'{"service": "CT", "pad": "' + b"x" * 40_000 + b'"}'
-    chunked = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + 4096]), payload[i:i + 4096])
-                       for i in range(0, len(payload), 4096)) + b"0\r\n\r\n"
-    status, raw = raw_request(srv, (
-        f"POST /api/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KIOSK_TOKEN}\r\n"
-        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode() + chunked)
+    chunked = (
+        b"".join(
+            b"%x\r\n%s\r\n" % (len(payload[i : i + 4096]), payload[i : i + 4096]) for i in range(0, len(payload), 4096)
+        )
+        + b"0\r\n\r\n"
+    )
+    status, raw = raw_request(
+        srv,
+        (
+            f"POST /api/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KIOSK_TOKEN}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        ).encode()
+        + chunked,
+    )
     assert status == 413, raw[:300]
     assert event_count(srv) == seq
 
@@ -246,8 +272,9 @@ def test_request_bodies_over_the_limit_are_refused_with_413(srv: ServerProcess) 
 def test_status_tokens_are_long_random_and_not_derived_from_the_ticket(srv: ServerProcess) -> None:
     tokens = []
     for i in range(30):
-        status, body, _ = http("POST", srv.base_url + "/api/tickets", {"service": "LD", "request_id": f"tok-{i}"},
-                               token=KIOSK_TOKEN)
+        status, body, _ = http(
+            "POST", srv.base_url + "/api/tickets", {"service": "LD", "request_id": f"tok-{i}"}, token=KIOSK_TOKEN
+        )
         assert status == 201
         token = body["token"]
         assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
@@ -261,8 +288,13 @@ def test_status_tokens_are_long_random_and_not_derived_from_the_ticket(srv: Serv
     assert max(common) <= 4
     token, body = tokens[0]
     assert http("GET", srv.base_url + f"/api/tickets/{token}")[0] == 200
-    for guess in (str(body["id"]), str(body["number"]), body["label"], token[:-1] + ("A" if token[-1] != "A" else "B"),
-                  "A" * len(token)):
+    for guess in (
+        str(body["id"]),
+        str(body["number"]),
+        body["label"],
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        "A" * len(token),
+    ):
         assert http("GET", srv.base_url + f"/api/tickets/{guess}")[0] == 404
 
 
@@ -306,8 +338,11 @@ def test_no_stack_trace_or_internal_path_in_error_responses(srv: ServerProcess, 
             status, answer, _ = http(method, b + fill(path), {"x": "\x00", "number": -1}, **kw)
             assert status < 500, (method, path, status)
             assert not LEAKS.search(repr(answer)), (path, answer)
-    status, raw = raw_request(srv, b"POST /api/tickets HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Type: application/json\r\n"
-                                   b"Authorization: Bearer " + KIOSK_TOKEN.encode() + b"\r\n\r\n{\"a\":")
+    status, raw = raw_request(
+        srv,
+        b"POST /api/tickets HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + KIOSK_TOKEN.encode() + b'\r\n\r\n{"a":',
+    )
     assert status == 400 and not LEAKS.search(raw.decode(errors="replace"))
 
 

@@ -128,6 +128,7 @@ def test_every_event_of_a_busy_morning_is_kept_for_reports(server: ServerProcess
     with sqlite3.connect(db) as conn:
         kinds = Counter(k for (k,) in conn.execute("SELECT kind FROM events"))
         row = conn.execute("SELECT staff, counter FROM events WHERE kind = 'ticket_done'").fetchone()
-    assert kinds == Counter({"ticket_issued": 2, "counter_opened": 1, "ticket_called": 1, "ticket_started": 1,
-                             "ticket_done": 1})
+    assert kinds == Counter(
+        {"ticket_issued": 2, "counter_opened": 1, "ticket_called": 1, "ticket_started": 1, "ticket_done": 1}
+    )
     assert row == ("clerk3", 3)

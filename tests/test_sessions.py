@@ -24,8 +24,7 @@ from queue_server.store import Store
 from queue_server.ws import MessageBudget, ResyncGate
 from tests.support import JSON_HEADERS, PASSWORD, ServerProcess, add_staff, http, login, write_config
 
-STAFF = {"clerk1": "clerk", "clerk2": "clerk", "clerk3": "clerk", "clerk4": "clerk", "clerk5": "clerk",
-         "boss": "admin"}
+STAFF = {"clerk1": "clerk", "clerk2": "clerk", "clerk3": "clerk", "clerk4": "clerk", "clerk5": "clerk", "boss": "admin"}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +41,10 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 # ---------------------------------------------------------------------------- sign-in
 
-def test_a_missing_or_disabled_account_costs_the_same_scrypt_work(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_a_missing_or_disabled_account_costs_the_same_scrypt_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config_path = write_config(tmp_path)
     add_staff(config_path, {"clerk1": "clerk", "gone": "clerk"})
     config = load_config(config_path)
@@ -99,6 +100,7 @@ def test_the_login_throttle_counts_per_user_and_per_address() -> None:
 
 # ---------------------------------------------------------------------------- limits (pure)
 
+
 def test_message_budget_allows_a_burst_then_a_steady_rate() -> None:
     now = [0.0]
     budget = MessageBudget(burst=3, rate=1.0, clock=lambda: now[0])
@@ -120,6 +122,7 @@ def test_resyncs_within_the_interval_coalesce_into_one() -> None:
 
 
 # ---------------------------------------------------------------------------- WebSockets
+
 
 async def _flood(url: str, count: int) -> tuple[int, int | None]:
     """Send ``count`` resyncs without reading, then read: (snapshots received, close code)."""
@@ -188,13 +191,21 @@ def test_staff_streams_end_with_their_session(srv: ServerProcess) -> None:
     assert staff_stream_after(clerk, lambda: http("POST", base + "/api/logout", {}, cookie=clerk)) == 1008
 
     clerk = login(base, "clerk2")
-    assert staff_stream_after(clerk, lambda: http("POST", base + "/api/admin/users/clerk2/disabled",
-                                                  {"disabled": True}, cookie=boss)) == 1008
+    assert (
+        staff_stream_after(
+            clerk, lambda: http("POST", base + "/api/admin/users/clerk2/disabled", {"disabled": True}, cookie=boss)
+        )
+        == 1008
+    )
     http("POST", base + "/api/admin/users/clerk2/disabled", {"disabled": False}, cookie=boss)
 
     clerk = login(base, "clerk3")
-    assert staff_stream_after(clerk, lambda: http("POST", base + "/api/admin/users/clerk3/password",
-                                                  {"password": PASSWORD}, cookie=boss)) == 1008
+    assert (
+        staff_stream_after(
+            clerk, lambda: http("POST", base + "/api/admin/users/clerk3/password", {"password": PASSWORD}, cookie=boss)
+        )
+        == 1008
+    )
 
     # Closing the clerk's counter (an admin does it) ends the clerk's streams.
     clerk = login(base, "clerk4", 4)
@@ -222,8 +233,9 @@ def test_a_resync_rechecks_the_session(srv: ServerProcess) -> None:
     config = load_config(srv.config_path)
 
     async def scenario() -> int | None:
-        async with ws_connect(srv.ws_url, proxy=None,
-                              additional_headers={"Cookie": cookie, "Origin": srv.base_url}) as ws:
+        async with ws_connect(
+            srv.ws_url, proxy=None, additional_headers={"Cookie": cookie, "Origin": srv.base_url}
+        ) as ws:
             await ws.recv()
             # Signed out behind the server's back (another process), then a resync.
             store = Store(config.resolve(config.server.database))

@@ -151,10 +151,7 @@ def test_malformed_label_is_refused(bad: str) -> None:
 
 
 def test_call_sentence_for_1023_at_counter_2() -> None:
-    assert (
-        call_sentence("1023", 2)
-        == "Mời công dân có số thứ tự một nghìn không trăm hai mươi ba đến quầy số hai"
-    )
+    assert call_sentence("1023", 2) == "Mời công dân có số thứ tự một nghìn không trăm hai mươi ba đến quầy số hai"
     assert call_sentence("1023", 2, "south") == (
         "Mời công dân có số thứ tự một ngàn không trăm hai mươi ba đến quầy số hai"
     )

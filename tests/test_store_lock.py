@@ -70,15 +70,17 @@ def test_while_serving_writers_are_refused_and_readers_work(serving: ServerProce
         second.start(timeout=20)
     assert "is in use by process PID " + pid in str(e.value) and "motcua.db" in str(e.value)
 
-    added = motcua("--config", config, "user", "add", "clerk9", "--password-stdin", cwd=tmp_path,
-                   stdin="mat-khau-123\n")
+    added = motcua(
+        "--config", config, "user", "add", "clerk9", "--password-stdin", cwd=tmp_path, stdin="mat-khau-123\n"
+    )
     assert added.returncode != 0 and f"PID {pid}" in added.stderr and "motcua.db" in added.stderr
 
     listed = motcua("--config", config, "user", "list", cwd=tmp_path)
     assert listed.returncode == 0 and "boss" in listed.stdout
     today = dt.date.today().isoformat()
-    report = motcua("--config", config, "report", "--from", "2026-01-01", "--to", today, "--format", "csv",
-                    cwd=tmp_path)
+    report = motcua(
+        "--config", config, "report", "--from", "2026-01-01", "--to", today, "--format", "csv", cwd=tmp_path
+    )
     assert report.returncode == 0, report.stderr
     backup = motcua("--config", config, "backup", str(tmp_path / "bk"), cwd=tmp_path)
     assert backup.returncode == 0, backup.stderr

@@ -29,7 +29,7 @@ def active_rms_db(path_or_bytes: Path | bytes) -> float:
         rate = w.getframerate()
         pcm = array.array("h", w.readframes(w.getnframes()))
     size = rate // 20
-    windows = [pcm[i:i + size] for i in range(0, len(pcm), size)]
+    windows = [pcm[i : i + size] for i in range(0, len(pcm), size)]
     powers = [sum(v * v for v in win) / len(win) / 32768**2 for win in windows if len(win)]
     loud = [p for p in powers if p > 10 ** (-45 / 10)]
     return 10 * math.log10(sum(loud) / len(loud))
@@ -39,8 +39,10 @@ def tone(seconds: float, amplitude: float, rate: int = 16000, silence: float = 0
     """A 220 Hz tone with silence before and after, as a stereo 16-bit WAV (a recording)."""
     n = int(rate * seconds)
     quiet = [0] * int(rate * silence)
-    voice = [round(amplitude * 32767 * math.sin(2 * math.pi * 220 * i / rate) * (0.6 + 0.4 * math.sin(i / 900)))
-             for i in range(n)]
+    voice = [
+        round(amplitude * 32767 * math.sin(2 * math.pi * 220 * i / rate) * (0.6 + 0.4 * math.sin(i / 900)))
+        for i in range(n)
+    ]
     frames = array.array("h", [v for s in quiet + voice + quiet for v in (s, s)])
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
@@ -64,12 +66,16 @@ def test_every_bundled_word_clip_is_equally_loud_within_one_db():
 
 
 def test_an_offices_own_recordings_are_trimmed_and_levelled_in_place(tmp_path):
-    (tmp_path / "muoi2.wav").write_bytes(tone(0.5, 0.9))    # recorded close to the microphone
-    (tmp_path / "lam.wav").write_bytes(tone(0.4, 0.05))     # recorded far from it
+    (tmp_path / "muoi2.wav").write_bytes(tone(0.5, 0.9))  # recorded close to the microphone
+    (tmp_path / "lam.wav").write_bytes(tone(0.4, 0.05))  # recorded far from it
     (tmp_path / "chime.wav").write_bytes(tone(0.2, 0.9))
     chime_before = (tmp_path / "chime.wav").read_bytes()
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_clips.py"), "--level", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_clips.py"), "--level", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     loud, quiet = active_rms_db(tmp_path / "muoi2.wav"), active_rms_db(tmp_path / "lam.wav")
     assert abs(loud - quiet) <= 1.0
@@ -106,11 +112,14 @@ def test_a_recall_starts_with_its_own_phrase_and_an_unrecorded_custom_phrase_fal
     custom.close()
 
 
-@pytest.mark.parametrize("phrase, name", [
-    ("Mời lần nữa công dân có số thứ tự", "moi_lan_nua_cong_dan_co_so_thu_tu"),
-    ("Đề nghị công dân số", "de_nghi_cong_dan_so"),
-    (speech.CALL_PREFIX, "moi_cong_dan_co_so_thu_tu"),
-])
+@pytest.mark.parametrize(
+    "phrase, name",
+    [
+        ("Mời lần nữa công dân có số thứ tự", "moi_lan_nua_cong_dan_co_so_thu_tu"),
+        ("Đề nghị công dân số", "de_nghi_cong_dan_so"),
+        (speech.CALL_PREFIX, "moi_cong_dan_co_so_thu_tu"),
+    ],
+)
 def test_a_phrase_clip_is_named_by_its_letters(phrase, name):
     assert speech.phrase_clip_name(phrase) == name
 
@@ -129,8 +138,9 @@ def test_the_display_says_a_recall_with_the_recall_phrase_and_cross_fades_the_wo
         overlap = before["end"] - after["start"]
         assert 0.005 <= overlap <= 0.05, overlap  # a short cross-fade, no gap
     http("POST", server.base_url + "/api/counters/1/recall", {}, cookie=clerk)
-    display.wait_for_function("window.__announces.filter(a => a.type === 'start' && a.label === '1001').length === 2",
-                              timeout=5000)
+    display.wait_for_function(
+        "window.__announces.filter(a => a.type === 'start' && a.label === '1001').length === 2", timeout=5000
+    )
     second = [a for a in display.evaluate("window.__announces") if a["type"] == "start"][1]
     assert second["clips"][0] == "xin_moi_lai_cong_dan_co_so_thu_tu"
     assert second["clips"][1:] == speech.call_clips("1001", 1)[1:]

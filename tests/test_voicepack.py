@@ -34,8 +34,12 @@ def sign_in(client: TestClient, username: str) -> None:
 def pack(clips: dict[str, bytes], manifest: dict | None = None) -> str:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
-        z.writestr("manifest.json", json.dumps(manifest or {
-            "format": "motcua-voice-pack", "version": 1, "clips": {name: "" for name in clips}}))
+        z.writestr(
+            "manifest.json",
+            json.dumps(
+                manifest or {"format": "motcua-voice-pack", "version": 1, "clips": {name: "" for name in clips}}
+            ),
+        )
         for name, data in clips.items():
             z.writestr(f"{name}.wav", data)
     return base64.b64encode(out.getvalue()).decode()
@@ -43,8 +47,14 @@ def pack(clips: dict[str, bytes], manifest: dict | None = None) -> str:
 
 def test_a_pack_imported_in_one_office_is_levelled_and_exports_again_whole(client: TestClient, tmp_path: Path):
     sign_in(client, "boss")
-    r = client.post("/api/voice/pack", json={"pack": pack({
-        "muoi2": tone(0.5, 0.9), "lam": tone(0.4, 0.05), "../secret": tone(0.2, 0.5), "hai": b"not a wav"})})
+    r = client.post(
+        "/api/voice/pack",
+        json={
+            "pack": pack(
+                {"muoi2": tone(0.5, 0.9), "lam": tone(0.4, 0.05), "../secret": tone(0.2, 0.5), "hai": b"not a wav"}
+            )
+        },
+    )
     assert r.status_code == 200, r.text
     result = r.json()
     assert result["imported"] == ["lam", "muoi2"]
@@ -72,8 +82,12 @@ def test_a_pack_is_for_admins_and_a_wrong_file_is_a_400_that_writes_nothing(clie
     assert client.post("/api/voice/pack", json={"pack": pack({"lam": tone(0.3, 0.3)})}).status_code == 403
     client.post("/api/logout")
     sign_in(client, "boss")
-    for body in ({"pack": "***"}, {"pack": base64.b64encode(b"PK not a zip").decode()}, {},
-                 {"pack": pack({"lam": tone(0.3, 0.3)}, {"format": "other", "clips": {"lam": ""}})}):
+    for body in (
+        {"pack": "***"},
+        {"pack": base64.b64encode(b"PK not a zip").decode()},
+        {},
+        {"pack": pack({"lam": tone(0.3, 0.3)}, {"format": "other", "clips": {"lam": ""}})},
+    ):
         r = client.post("/api/voice/pack", json=body)
         assert r.status_code == 400, body
         assert r.json()["message"] and r.json()["message_en"]

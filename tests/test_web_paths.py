@@ -69,8 +69,16 @@ def test_printer_urls_from_the_web_are_validated(srv: ServerProcess, tmp_path: P
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     before = srv.config_path.read_text(encoding="utf-8")
-    for url in ("not a url", f"file://{victim}", f"file://{tmp_path}/new.bin", "ftp://x/y", "file:///etc/passwd",
-                f"png://{tmp_path}", "png://../../elsewhere", "png:///tmp"):
+    for url in (
+        "not a url",
+        f"file://{victim}",
+        f"file://{tmp_path}/new.bin",
+        "ftp://x/y",
+        "file:///etc/passwd",
+        f"png://{tmp_path}",
+        "png://../../elsewhere",
+        "png:///tmp",
+    ):
         status, body = printer_with(admin, url)
         assert status == 400, (url, body)
         assert body["error"] == "printers[0].url" and "printers[0].url" in body["message_en"], body
@@ -82,16 +90,18 @@ def test_printer_urls_from_the_web_are_validated(srv: ServerProcess, tmp_path: P
     assert printer_with(admin, "png://var/tickets")[0] == 200
 
 
-@pytest.mark.parametrize("key, value", [
-    ("server.database", "/proc/motcua.db"),
-    ("server.secret_file", "config.toml"),
-    ("server.host", "0.0.0.0"),
-    ("server.trusted_proxies", ["0.0.0.0/0"]),
-    ("backup.dir", "/etc"),
-    ("display.clips_dir", "/"),
-])
-def test_where_the_server_keeps_its_files_is_read_only_from_the_web(srv: ServerProcess, key: str,
-                                                                     value: Any) -> None:
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("server.database", "/proc/motcua.db"),
+        ("server.secret_file", "config.toml"),
+        ("server.host", "0.0.0.0"),
+        ("server.trusted_proxies", ["0.0.0.0/0"]),
+        ("backup.dir", "/etc"),
+        ("display.clips_dir", "/"),
+    ],
+)
+def test_where_the_server_keeps_its_files_is_read_only_from_the_web(srv: ServerProcess, key: str, value: Any) -> None:
     admin = Admin(srv)
     before = srv.config_path.read_text(encoding="utf-8")
     doc = tomlkit.parse(before)

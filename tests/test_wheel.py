@@ -17,8 +17,12 @@ from tests.support import ROOT, ServerProcess, write_config
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
-                   check=True, timeout=300, cwd=work)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
+        check=True,
+        timeout=300,
+        cwd=work,
+    )
     (wheel,) = (work / "dist").glob("motcua-*.whl")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -32,8 +36,9 @@ def test_the_installed_wheel_serves_the_office_from_another_folder(fresh_venv: P
     config = write_config(elsewhere)
     motcua = fresh_venv / "bin" / "motcua"
     assert motcua.exists()
-    check = subprocess.run([str(motcua), "--config", str(config), "check-config"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [str(motcua), "--config", str(config), "check-config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert check.returncode == 0, check.stderr
 
     class WheelServer(ServerProcess):
@@ -42,9 +47,22 @@ def test_the_installed_wheel_serves_the_office_from_another_folder(fresh_venv: P
 
             log = open(self.log_path, "ab")
             env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-            self.proc = subprocess.Popen([str(motcua), "--config", str(self.config_path), "serve", "--host",
-                                          "127.0.0.1", "--port", str(self.port)], cwd=tmp_path, stdout=log,
-                                         stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(
+                [
+                    str(motcua),
+                    "--config",
+                    str(self.config_path),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
             log.close()
             return super()._wait(timeout)
 
