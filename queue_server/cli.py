@@ -142,7 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  Quản trị / admin (báo cáo / reports: /admin): {DEMO_ADMIN} / {DEMO_PASSWORD}\n"
         f"  Cán bộ / clerks (/counter/N): {clerks} / {DEMO_PASSWORD}  (demoN at counter N)\n"
         f"  Database: {args.database or config.resolve(DEMO_DATABASE)} (recreated at each start; "
-        f"add accounts with: motcua user --demo add …)",
+        f"add accounts from /admin while it runs)",
         flush=True,
     )
     serve(config, app=app, host=args.host, port=args.port, log_level=args.log_level)

@@ -70,7 +70,8 @@ def test_the_demo_prints_working_logins_on_a_chosen_port_and_user_add_reaches_it
         status, _, _ = http("POST", base + "/api/login", {"username": "demo1", "password": "demo-pass"})
         assert status == 200
 
-        added = motcua(
+        # While the demo runs it holds its database: a writing command is refused, naming it.
+        refused = motcua(
             "--config",
             str(config),
             "user",
@@ -83,17 +84,29 @@ def test_the_demo_prints_working_logins_on_a_chosen_port_and_user_add_reaches_it
             cwd=tmp_path,
             stdin="mat-khau-lan-1\n",
         )
-        assert added.returncode == 0, added.stderr
-        status, me, _ = http("POST", base + "/api/login", {"username": "lan", "password": "mat-khau-lan-1"})
-        assert status == 200 and me["role"] == "admin"
-        listed = motcua("--config", str(config), "user", "--demo", "list", cwd=tmp_path)
-        assert "lan" in listed.stdout
-        # ...and not in the office's own database.
-        own = motcua("--config", str(config), "user", "list", cwd=tmp_path)
-        assert "lan" not in own.stdout
+        assert refused.returncode == 2 and "demo.db" in refused.stderr, refused.stderr
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+    # Stopped, the demo's database takes the account (and the office's own does not).
+    added = motcua(
+        "--config",
+        str(config),
+        "user",
+        "--demo",
+        "add",
+        "lan",
+        "--role",
+        "admin",
+        "--password-stdin",
+        cwd=tmp_path,
+        stdin="mat-khau-lan-1\n",
+    )
+    assert added.returncode == 0, added.stderr
+    listed = motcua("--config", str(config), "user", "--demo", "list", cwd=tmp_path)
+    assert "lan" in listed.stdout
+    own = motcua("--config", str(config), "user", "list", cwd=tmp_path)
+    assert "lan" not in own.stdout
 
 
 def test_make_demo_and_make_run_take_a_port():

@@ -17,10 +17,8 @@ from starlette.testclient import TestClient
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from queue_server import auth
 from queue_server.app import create_app
 from queue_server.config import load_config
-from queue_server.store import Store
 from tests.support import KIOSK_TOKEN, PASSWORD, ROOT, ServerProcess, add_staff, http, login, write_config
 
 # Writes anyone may make: signing in/out, and the rating tablet (one rating for the ticket
@@ -159,12 +157,10 @@ def test_admin_endpoints_refuse_clerks(srv: ServerProcess, tmp_path: Path) -> No
 def test_a_disabled_account_cannot_sign_in_and_loses_its_session(srv: ServerProcess) -> None:
     cookie = login(srv.base_url, "locked")
     assert http("GET", srv.base_url + "/api/me", cookie=cookie)[0] == 200
-    config = load_config(srv.config_path)
-    store = Store(config.resolve(config.server.database))
-    try:
-        auth.set_disabled(store, "locked", True)
-    finally:
-        store.close()
+    # An admin disables the account while the server runs (the admin screen's route).
+    admin = login(srv.base_url, "boss")
+    status, body, _ = http("POST", srv.base_url + "/api/admin/users/locked/disabled", {"disabled": True}, cookie=admin)
+    assert status == 200, body
     status, body, _ = http("POST", srv.base_url + "/api/login", {"username": "locked", "password": PASSWORD})
     assert status == 401
     assert_error_body(body)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,10 +238,12 @@ def test_a_resync_rechecks_the_session(srv: ServerProcess) -> None:
             srv.ws_url, proxy=None, additional_headers={"Cookie": cookie, "Origin": srv.base_url}
         ) as ws:
             await ws.recv()
-            # Signed out behind the server's back (another process), then a resync.
-            store = Store(config.resolve(config.server.database))
-            store.write(lambda c: c.execute("DELETE FROM sessions WHERE username = 'clerk3'"))
-            store.close()
+            # Signed out behind the server's back (a plain SQLite write: the server holds the
+            # database's lock, so no motcua writer may open it), then a resync.
+            with sqlite3.connect(config.resolve(config.server.database)) as conn:
+                conn.execute("DELETE FROM sessions WHERE username = 'clerk3'")
+            # The server re-reads accounts and sessions after its next account write: a sign-in.
+            login(srv.base_url, "boss")
             await ws.send(json.dumps({"type": "resync"}))
             try:
                 while True:
