@@ -24,8 +24,14 @@ def office(tmp_path: Path) -> Iterator[tuple[str, Clock]]:
 
 
 def new_page(browser: Any, url: str, width: int, height: int, errors: list[str], **kw: Any) -> Any:
+    # bypass_csp: Playwright's string waits are evaluated code, which the server's CSP forbids
+    # (tests/test_headers.py runs the screens under the policy).
     context = browser.new_context(
-        viewport={"width": width, "height": height}, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **kw
+        viewport={"width": width, "height": height},
+        locale="vi-VN",
+        timezone_id="Asia/Ho_Chi_Minh",
+        bypass_csp=True,
+        **kw,
     )
     context.set_default_timeout(6000)
     page = context.new_page()

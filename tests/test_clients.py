@@ -127,7 +127,16 @@ def test_a_display_that_stops_reading_is_dropped_without_slowing_the_others(offi
         # More events than a screen's queue (256) plus its socket buffers can hold: on
         # loopback the kernel absorbs ~1,400 of these ~2 kB messages first.
         loaded = measure(office, 1800, "b")
+        # A stuck screen is dropped once what it left unread passes the server's limit; how
+        # much the kernel's socket buffers absorb first varies, so more tickets follow (bounded)
+        # until every stuck screen has been dropped.
         log = office.log_path.read_text(errors="replace")
+        for extra in range(6):
+            if log.count("dropping a public client") >= len(stuck):
+                break
+            issue_many(office.base_url, 300, f"x{extra}", {})
+            time.sleep(0.5)
+            log = office.log_path.read_text(errors="replace")
         assert log.count("dropping a public client") == len(stuck), log[-2000:]
         # The good displays saw every event (``measure`` waits for each one). How fast is for
         # the benchmark (`make bench`), not for a test on a machine of unknown load.

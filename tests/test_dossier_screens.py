@@ -179,8 +179,10 @@ def test_admin_screen_alerts_marks_ready_in_bulk_imports_and_reports(screens, of
     assert "1 thay đổi" in page.inner_text("[data-testid=import-result]")
     assert http("GET", base + f"/api/dossiers/{code(3)}")[1]["status"] == "ready"
     page.click("#report button[type=submit]")
+    # Wait for the new report, not the one already on the screen from before the import.
     page.wait_for_function(
-        "document.querySelector('[data-testid=report-summary]').textContent.includes('tiếp nhận 4 hồ sơ')"
+        "document.querySelector('[data-testid=report-summary]').textContent.includes("
+        "'tiếp nhận 4 hồ sơ, giải quyết đúng hạn 3 hồ sơ')"
     )
     assert "giải quyết đúng hạn 3 hồ sơ (100,00%)" in page.inner_text("[data-testid=report-summary]")
     screenshot(page, "admin-dossiers")
