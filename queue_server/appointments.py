@@ -1,4 +1,5 @@
 """Appointments: slots, booking codes, the booking table and its rules — without HTTP.
+(Over 400 lines: the booking rules — slots, capacity, limits, codes, check-in windows — are one concept.)
 
 A service with ``[services.booking] open = true`` offers slots of ``slot_minutes`` inside its
 weekday ``windows``. Each slot takes ``capacity × (1 − walk_in_share)`` bookings, rounded

@@ -1,6 +1,9 @@
 """HTTP endpoints for appointments: /book's public API, the kiosk's check-in, and the staff's
 list, booking for a caller, cancel and slot closing. The rules live in
-``queue_server.appointments`` (booking) and ``Engine.check_in`` (the queue)."""
+``queue_server.appointments`` (booking) and ``Engine.check_in`` (the queue).
+
+(Over 400 lines: every appointment route with its input checks; the OpenAPI lives in appointments_openapi.)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """The dossier report and the satisfaction report (definitions in docs/reports.md).
+(Over 400 lines: each dossier and satisfaction figure's SQL sits beside its definition and export.)
 
 Dossier report — the dossiers *received* in the date range, in their state when the report
 is made, each in exactly one of:

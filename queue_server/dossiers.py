@@ -1,4 +1,5 @@
 """Dossiers (hồ sơ): the link between a visit and the file the province's software received.
+(Over 400 lines: a dossier's whole lifecycle — receive, ready, extend, return, import — in one place.)
 
 This is not a queue rule, so it lives outside the engine: a dossier row changes in its own
 write transaction in the office's writer thread (``DossierDesk.write``), under the office
