@@ -19,7 +19,18 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, appointments_api, dossier_api, dossier_reports, kiosk, report_days, report_routes, sync, voicepack
+from . import (
+    admin,
+    appointments_api,
+    dossier_api,
+    dossier_reports,
+    kiosk,
+    report_days,
+    report_routes,
+    sync,
+    voiceclips,
+    voicepack,
+)
 from .office import Office
 from .printing import routes as printing
 from .whatif import web as whatif
@@ -42,6 +53,7 @@ FEATURES: tuple[Feature, ...] = (
     whatif,
     kiosk,
     voicepack,
+    voiceclips,
     dossier_api,
     dossier_reports,
 )

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import json
+import os
+import tempfile
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -110,12 +114,26 @@ def import_pack(config: Config, data: bytes) -> dict[str, Any]:
             skipped[name] = "no WAV file in the pack"
         except AudioError as error:
             skipped[name] = str(error)
-    folder.mkdir(parents=True, exist_ok=True)
     for name, wav in ready.items():
-        tmp = folder / f".{name}.wav.tmp"
-        tmp.write_bytes(wav)
-        tmp.replace(folder / f"{name}.wav")
+        store_clip(folder, name, wav)
     return {"imported": sorted(ready), "skipped": skipped}
+
+
+def store_clip(folder: Path, name: str, wav: bytes) -> None:
+    """Write ``<name>.wav`` into ``folder`` atomically: a display fetching the clip meanwhile
+    gets the old file or the new one, never half of one. ``name`` must be a checked clip name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(wav)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / f"{name}.wav")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _admin(request: Request) -> dict[str, Any]:
