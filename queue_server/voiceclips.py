@@ -109,6 +109,7 @@ async def list_clips(request: Request) -> JSONResponse:
     first = config.services[0]
     return JSONResponse(
         {
+            "office": {"name": config.office.name, "name_en": config.office.name_en},
             "dialect": config.display.dialect,
             "recall_phrase": config.display.recall_phrase,
             "max_seconds": MAX_SECONDS,
@@ -258,6 +259,7 @@ openapi_paths: dict[str, Any] = {
             "The clips this office's calls use, in recording order, and which it has recorded",
             obj(
                 {
+                    "office": obj({"name": {"type": "string"}, "name_en": {"type": "string"}}),
                     "dialect": {"type": "string"},
                     "recall_phrase": {"type": "string"},
                     "max_seconds": {"type": "number"},

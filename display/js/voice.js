@@ -11,7 +11,7 @@
 import { el, $ } from "./admin-common.js";
 import { Announcer } from "./announcer.js";
 import { fetchJSON } from "./http.js";
-import { errorText, initI18n, languageToggle, onLangChange, t } from "./i18n.js";
+import { errorText, initI18n, languageToggle, localName, onLangChange, t } from "./i18n.js";
 
 const RATE = 22050;
 const UPLOAD_TIMEOUT_MS = 60000;
@@ -82,10 +82,7 @@ $("#login-form").addEventListener("submit", async (event) => {
       body: { username: $("#login-username").value.trim(), password: $("#login-password").value },
     });
     $("#login-password").value = "";
-    await await initI18n();
-languageToggle($("#lang"));
-onLangChange(render);
-start();
+    await start();
   } catch (error) {
     showError($("#login-error"), error);
   }
@@ -105,6 +102,7 @@ function voiceText(clip) {
 
 function render() {
   if (!state.info) return;
+  $("#office-name").textContent = localName(state.info.office);
   const mic = canRecord();
   $("#mic-off").hidden = mic;
   $("#mic-off").textContent = mic ? "" : t("voice.mic_insecure", { url: `http://localhost:${location.port || 80}/admin/voice` });
@@ -216,10 +214,7 @@ async function record(name) {
     }
   });
   state.take = take;
-  recorder.await initI18n();
-languageToggle($("#lang"));
-onLangChange(render);
-start();
+  recorder.start();
   // The server refuses takes longer than max_seconds: stop a little before.
   const limit = Math.max(1, state.info.max_seconds - 1);
   take.timer = setInterval(() => {
