@@ -53,6 +53,7 @@ def parse_text(text: str) -> tomlkit.TOMLDocument:
 
 def editable(config: Config) -> dict[str, Any]:
     """The parts of the config the admin screen's form shows, as plain data."""
+
     def plain(items: list[Any]) -> list[dict[str, Any]]:
         return [dataclasses.asdict(i) for i in items]
 
