@@ -23,7 +23,7 @@ from typing import Any
 from . import speech
 from .commits import GroupCommitter
 from .config import Config
-from .engine import Engine, Event, Ticket, TicketState
+from .engine import STAFF_ONLY_TICKET_FIELDS, Engine, Event, Ticket, TicketState
 from .errors import MotcuaError
 from .hub import Hub, text_frame
 from .kiosk import serving_counters
@@ -38,7 +38,6 @@ Clock = Callable[[], dt.datetime]
 PROTOCOL_VERSION = 2
 # A cached snapshot is reused for this long at most: it says "now" and waiting times.
 SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
-_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at", "appointment")
 
 
 def utc_now() -> dt.datetime:
@@ -52,7 +51,7 @@ def _last_finished(tickets: list[Ticket]) -> Ticket | None:
 def public_ticket(t: dict[str, Any] | None) -> dict[str, Any] | None:
     if t is None:
         return None
-    return {k: v for k, v in t.items() if k not in _PRIVATE_TICKET_KEYS}
+    return {k: v for k, v in t.items() if k not in STAFF_ONLY_TICKET_FIELDS}
 
 
 def public_counter(c: dict[str, Any] | None) -> dict[str, Any] | None:
