@@ -322,7 +322,19 @@ def bad_field(message: str) -> BadRequest:
     elif m := re.match(r"Expected `int` <= (-?\d+)", message):
         vi, en = f"không được lớn hơn {m.group(1)}", f"must be at most {m.group(1)}"
     elif m := re.match(r"Expected `str` of length >= (\d+)", message):
-        vi, en = "không được để trống", "must not be empty"
+        n = int(m.group(1))
+        vi, en = (
+            ("không được để trống", "must not be empty")
+            if n == 1
+            else (f"cần ít nhất {n} ký tự", f"needs {n} characters or more")
+        )
+    elif m := re.match(r"Expected `array` of length >= (\d+)", message):
+        vi, en = f"cần ít nhất {m.group(1)} mục", f"needs {m.group(1)} items or more"
+    elif m := re.match(r"Expected `array` of length <= (\d+)", message):
+        vi, en = f"có quá {m.group(1)} mục", f"has more than {m.group(1)} items"
+    elif unknown := re.match(r"Object contains unknown field `(\w+)`", message):
+        field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
+        vi, en = "không sửa được ở đây", "cannot be changed here"
     elif m := re.match(r"Expected `str` matching regex '(.*)'", message):
         vi, en = FORMS.get(m.group(1), _INVALID_TEXT)
     elif m := re.match(r"Expected `(\w+)", message):
