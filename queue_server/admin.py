@@ -118,7 +118,7 @@ def _config_lock(request: Request) -> asyncio.Lock:
 
 async def _save_config(office: Office, doc: Any) -> Any:
     path = _config_path(office)
-    configedit.check_disk_only(office.config, doc)
+    configedit.check_restart_only(office.config, doc)
     config, pending = configedit.prepare(path, doc)
     try:
         await office.reload_config(config)

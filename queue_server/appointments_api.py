@@ -79,7 +79,7 @@ def _client(request: Request) -> str:
     state = request.app.state
     if not hasattr(state, "booking_salt"):
         # The cookie key (created at start) salts the hash: stable across restarts, unknown outside.
-        config = state.config
+        config = state.office.config
         key = config.resolve(config.server.secret_file)
         secret = key.read_text().strip() if key.is_file() else config.office.name
         state.booking_salt = hashlib.sha256(secret.encode()).hexdigest()
@@ -96,7 +96,7 @@ def _code(request: Request) -> str:
 
 
 def book_url(request: Request, code: str) -> str:
-    base = request.app.state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    base = request.app.state.office.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return f"{base}/book/{ap.show_code(code)}"
 
 
