@@ -101,8 +101,9 @@ def book_url(request: Request, code: str) -> str:
 
 
 async def _read(office: Office, fn: Any, *args: Any) -> Any:
-    """Run a read on the write connection in the writer thread (one connection, one thread)."""
-    return await office.in_writer(lambda: fn(office.store.conn, *args))
+    """Run a read on a read-only connection of its own, off the event loop (``Office.read``):
+    it sees the last commit and never shares the writer's connection."""
+    return await office.read(fn, *args)
 
 
 async def _write(office: Office, fn: Any) -> Any:
@@ -416,7 +417,7 @@ async def staff_list(request: Request) -> JSONResponse:
             )
         return out
 
-    services = await office.in_writer(lambda: read(office.store.conn))
+    services = await office.read(read)
     return JSONResponse({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
 
 

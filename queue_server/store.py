@@ -6,8 +6,13 @@ Every command's events, the rows they change and the engine's meta state commit 
 crash the database holds exactly what clients were told. WAL mode lets readers (reports,
 status pages) run beside the writer; ``synchronous=FULL`` makes each commit durable.
 
-The store is used from one writer thread (see ``queue_server.office``); reads that need a
-consistent view of many rows (reports) open their own connection with ``reader()``.
+The write connection belongs to one writer thread (see ``queue_server.office``): commits,
+account and audit writes, and the report aggregation run there. No read shares it: request
+handlers read through ``Office.read`` (a read-only connection of its own from ``reader()``,
+in a reader thread, so a slow disk never blocks the event loop); reports, exports, backups
+and the CLI open their own read-only connection with ``connect(path, readonly=True)`` (the
+dossier desk keeps one such connection for its small reads). A read-only connection sees the
+last commit, never a transaction in progress.
 """
 
 from __future__ import annotations
