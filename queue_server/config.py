@@ -347,7 +347,7 @@ class Appointments:
 class Backup:
     dir: str = _help("Folder for database backups, relative to config.toml", "var/backups", restart=True)
     keep: int = _help("How many backups to keep (oldest removed first)", 14, lo=1, hi=3650)
-    daily_at: str = _help('Local time (HH:MM) of the automatic daily backup; "" for none', "12:15")
+    daily_at: str = _help('Local time (HH:MM) of the automatic daily backup; "" for none', "12:15", restart=True)
 
 
 @dataclass(frozen=True)
