@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .openapi import ISSUED, KIOSK, STAFF, obj, operation, path_param, query_param
+from .report_routes import DIALECT_PARAM
 
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD"}
 TIME = {"type": "string", "pattern": r"^\d{2}:\d{2}$", "description": "HH:MM, local time"}
@@ -123,7 +124,7 @@ def _paths() -> dict[str, Any]:
                     {"type": "string", "format": "binary"},
                     errors=(400, 401, 403),
                     security=STAFF,
-                    params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+                    params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"), DIALECT_PARAM],
                     media=_XLSX,
                 ),
             }
