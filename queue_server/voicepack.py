@@ -153,7 +153,7 @@ class Pack(Body):
     pack: Annotated[str, Meta(description="the ZIP, base64")]
 
 
-class Imported(Struct, kw_only=True):
+class VoicesImported(Struct, kw_only=True):
     imported: list[str]
     skipped: dict[str, Any]
 
@@ -171,7 +171,7 @@ openapi_paths: dict[str, Any] = {
         ),
         "post": operation(
             "Import a voice pack into display.clips_dir: each clip checked, trimmed and levelled",
-            ref(Imported),
+            ref(VoicesImported),
             body=ref(Pack),
             errors=(400, 401, 403, 413),
             security=ADMIN,
