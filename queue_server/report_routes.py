@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from msgspec import Meta, Struct
 from starlette.requests import Request
@@ -118,23 +118,25 @@ def export_dialect(request: Request) -> str:
     return dialect
 
 
-class _InDialect:
-    """``reports`` writing its CSV in the asked dialect, for ``download``."""
+class InDialect:
+    """A report module (``reports``, ``appointment_report``) writing its CSV in the asked
+    dialect, for ``download``."""
 
-    def __init__(self, dialect: str):
+    def __init__(self, module: Any, dialect: str):
+        self.module = module
         self.dialect = dialect
-        self.to_xlsx = reports.to_xlsx
-        self.filename = reports.filename
+        self.to_xlsx = module.to_xlsx
+        self.filename = module.filename
 
     def to_csv(self, report: dict[str, Any]) -> bytes:
-        return reports.to_csv(report, self.dialect)
+        return self.module.to_csv(report, self.dialect)  # type: ignore[no-any-return]
 
 
 async def export_report(request: Request) -> Response:
     _admin(request)  # before looking at the query: a stranger learns nothing
     fmt = export_format(request)
     dialect = export_dialect(request)
-    return await download(await _report(request), fmt, _InDialect(dialect))
+    return await download(await _report(request), fmt, InDialect(reports, dialect))
 
 
 routes = [
@@ -155,6 +157,7 @@ class ReportRow(Struct, kw_only=True):
     issued: int
     served: int
     no_show: int
+    closed_unstarted: int
     cancelled: int
     transferred: int
     expired: int
@@ -187,6 +190,7 @@ class Report(Struct, kw_only=True, rename={"from_": "from"}):
     to: str
     by: Annotated[str, Meta(extra_json_schema={"enum": list(reports.GROUPINGS)})]
     rating_levels: int
+    closed_without_start: Literal["served", "absent"]
     rows: list[ReportRow]
     total: ReportRow
     staff: list[StaffServed]
@@ -202,6 +206,15 @@ _REPORT_QUERY = [
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+# The ``dialect`` query parameter of every report download (ticket, appointment, dossier).
+DIALECT_PARAM = query_param(
+    "dialect",
+    {"enum": list(DIALECTS)},
+    'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
+    'reads it) or "comma" (plain "," and decimal point)',
+)
+
+
 def _export() -> dict[str, Any]:
     op = operation(
         "The report as a file to download (CSV for any program, XLSX for Excel)",
@@ -212,12 +225,7 @@ def _export() -> dict[str, Any]:
         params=[
             *_REPORT_QUERY,
             query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"),
-            query_param(
-                "dialect",
-                {"enum": list(DIALECTS)},
-                'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
-                'reads it) or "comma" (plain "," and decimal point)',
-            ),
+            DIALECT_PARAM,
         ],
     )
     ok = op["responses"]["200"]
