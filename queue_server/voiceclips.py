@@ -16,8 +16,9 @@ import base64
 import binascii
 import wave
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from msgspec import Meta, Struct
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -29,7 +30,8 @@ from .audio import AudioError, NoVoice, TooLong, level_clip, read_wav
 from .config import Config
 from .errors import BadRequest, NotFound
 from .office import BUNDLED_CLIPS, Office
-from .openapi import ADMIN, obj, operation, path_param, query_param
+from .openapi import ADMIN, operation, path_param, query_param
+from .schemas import Body, parse, ref
 from .voicepack import needed_clips, store_clip
 
 # A word or a phrase takes a few seconds; a take is stopped by the page after MAX_SECONDS.
@@ -162,9 +164,8 @@ async def save_clip(request: Request) -> JSONResponse:
     user = _admin(request)
     office: Office = request.app.state.office
     name = _clip_name(request)
-    body = await read_json(request, limit=MAX_CLIP_BYTES * 4 // 3 + 1024)
-    text = body.get("wav")
-    if not isinstance(text, str) or not text:
+    text = parse(await read_json(request, limit=MAX_CLIP_BYTES * 4 // 3 + 1024), VoiceRecording).wav
+    if not text:
         raise BadRequest(
             "Thiếu bản ghi (“wav”, tệp WAV mã hóa base64).",
             "The recording is missing (“wav”, a WAV file in base64).",
@@ -241,32 +242,59 @@ routes = [
     Route("/api/voice/clips/{name}", remove_clip, methods=["DELETE"]),
 ]
 
-_ROW = obj(
-    {
-        "name": {"type": "string"},
-        "says": {"type": "string"},
-        "own": {"type": "boolean"},
-        "own_seconds": {"type": ["number", "null"]},
-        "bundled": {"type": "boolean"},
-    }
-)
-_SAVED = obj({"name": {"type": "string"}, "own": {"type": "boolean"}, "own_seconds": {"type": ["number", "null"]}})
+
+class VoiceClip(Struct, kw_only=True):
+    name: str
+    says: str
+    own: bool
+    own_seconds: float | None
+    bundled: bool
+
+
+class VoiceOffice(Struct, kw_only=True):
+    name: str
+    name_en: str
+
+
+class VoiceSampleDefault(Struct, kw_only=True):
+    label: str
+    counter: int
+
+
+class VoiceClipList(Struct, kw_only=True):
+    office: VoiceOffice
+    dialect: str
+    recall_phrase: str
+    max_seconds: float
+    clips: list[VoiceClip]
+    sample: VoiceSampleDefault
+
+
+class VoiceSample(Struct, kw_only=True):
+    label: str
+    counter: int
+    recall: bool
+    sentence: str
+    clips: list[str]
+
+
+class VoiceRecording(Body):
+    wav: Annotated[str, Meta(description="PCM WAV, base64, at most 20 s")]
+
+
+class VoiceClipSaved(Struct, kw_only=True):
+    name: str
+    own: bool
+    own_seconds: float | None
+
+
 _NAME = [path_param("name", {"type": "string"})]
 
 openapi_paths: dict[str, Any] = {
     "/api/voice/clips": {
         "get": operation(
             "The clips this office's calls use, in recording order, and which it has recorded",
-            obj(
-                {
-                    "office": obj({"name": {"type": "string"}, "name_en": {"type": "string"}}),
-                    "dialect": {"type": "string"},
-                    "recall_phrase": {"type": "string"},
-                    "max_seconds": {"type": "number"},
-                    "clips": {"type": "array", "items": _ROW},
-                    "sample": obj({"label": {"type": "string"}, "counter": {"type": "integer"}}),
-                }
-            ),
+            ref(VoiceClipList),
             errors=(401, 403),
             security=ADMIN,
         ),
@@ -274,15 +302,7 @@ openapi_paths: dict[str, Any] = {
     "/api/voice/sample": {
         "get": operation(
             "A sample call as the displays would say it now: the sentence and its clips",
-            obj(
-                {
-                    "label": {"type": "string"},
-                    "counter": {"type": "integer"},
-                    "recall": {"type": "boolean"},
-                    "sentence": {"type": "string"},
-                    "clips": {"type": "array", "items": {"type": "string"}},
-                }
-            ),
+            ref(VoiceSample),
             params=[
                 query_param("label", {"type": "string"}, "ticket number, e.g. 1023 (default)"),
                 query_param("counter", {"type": "integer"}, "counter number (default 1)"),
@@ -295,15 +315,15 @@ openapi_paths: dict[str, Any] = {
     "/api/voice/clips/{name}": {
         "post": operation(
             "Save a recording as the office's clip: trimmed, levelled and written to display.clips_dir",
-            _SAVED,
-            body=obj({"wav": {"type": "string", "description": "PCM WAV, base64, at most 20 s"}}),
+            ref(VoiceClipSaved),
+            body=ref(VoiceRecording),
             params=_NAME,
             errors=(400, 401, 403, 404, 413),
             security=ADMIN,
         ),
         "delete": operation(
             "Delete the office's own recording of a clip (the bundled one is said again)",
-            _SAVED,
+            ref(VoiceClipSaved),
             params=_NAME,
             errors=(401, 403, 404),
             security=ADMIN,
