@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import sync_rows
 from .config import Config
 from .dblock import DatabaseLock
 from .engine import CounterStatus, Engine, Event, Ticket
@@ -367,6 +368,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m006_report_days,
     _m007_issuing_service,
     _m008_dossiers,
+    # Dossiers and bookings in the sync feed: their change log (queue_server.sync_rows).
+    sync_rows.migrate,
 ]
 
 

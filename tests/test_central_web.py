@@ -141,11 +141,15 @@ def test_report_command_reads_a_central_toml_and_refuses_site_grouping_for_an_of
     assert "No database" in capsys.readouterr().err
 
 
-def test_dossier_kinds_are_refused_clearly_for_a_central(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_central_report_kind_with_a_wrong_grouping_is_refused_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from queue_server.cli import main
 
     central = tmp_path / "central.toml"
     central.write_text(tomlkit.dumps({"sites": [{"id": "a", "name": "A", "token": TOKEN}]}), encoding="utf-8")
     args = ["--config", str(central), "report", "--from", "23/11/2026", "--to", "23/11/2026", "--kind", "dossiers"]
+    assert main([*args, "--by", "hour"]) == 2
+    assert "Group by must be one of: month, site, service, procedure, staff" in capsys.readouterr().err
     assert main(args) == 2
-    assert "tickets only" in capsys.readouterr().err
+    assert "No database" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from ..reports import WAIT_BUCKETS
 from ..store import connect
+from . import rows
 
 DIMENSIONS = ("site", "service", "counter", "staff", "hour", "service_hour")
 _EDGES = [m * 60 for m in WAIT_BUCKETS]
@@ -265,6 +266,7 @@ class CentralStore:
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA cache_size = -65536")
         self.conn.executescript(SCHEMA)
+        self.conn.executescript(rows.SCHEMA)
         # For the event loop's own lookups (sessions): the write connection belongs to the
         # writer thread.
         self.read_conn = connect(self.path, readonly=True)
@@ -309,6 +311,10 @@ class CentralStore:
 
     def cursor(self, site: str) -> int:
         return int(self.site_row(site)["cursor"])
+
+    def cursors(self, site: str) -> tuple[int, int]:
+        """(event cursor, dossier/booking row cursor) of ``site``."""
+        return self.cursor(site), rows.row_cursor(self.conn, site)
 
     def note_failure(self, site: str, at: dt.datetime, error: str) -> None:
         self.write(
@@ -386,6 +392,7 @@ class CentralStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 others,
             )
+            carried = rows.fold(c, site, page)
             days = sorted({t["day"] for t in tickets.values()})
             for day in days:
                 self._recompute_day(c, site, day, levels)
@@ -423,7 +430,13 @@ class CentralStore:
                              (SELECT ticket_id FROM counters WHERE site = ? AND ticket_id IS NOT NULL)""",
                     (site, site_day, site),
                 )
-            return {"applied": applied, "cursor": new_cursor, "more": bool(page.get("more")), "days": days}
+            return {
+                "applied": applied,
+                "rows": carried,
+                "cursor": new_cursor,
+                "more": bool(page.get("more")),
+                "days": days,
+            }
 
         result: dict[str, Any] = self.write(write)
         return result
