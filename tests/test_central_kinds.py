@@ -60,7 +60,7 @@ def day_at_a_site(base: str, clock: Clock, site: str) -> None:
     """Bookings (one cancelled, one checked in), walk-ins, dossiers on the visits (one ready
     on time, one extended), ratings."""
     codes = []
-    for i, phone in enumerate(PERSONAL[1:] if site == "a" else PERSONAL[2:]):
+    for phone in PERSONAL[1:] if site == "a" else PERSONAL[2:]:
         status, body, _ = http(
             "POST",
             base + "/api/appointments",

@@ -24,7 +24,17 @@ from typing import Any
 from ..errors import BadRequest
 from ..reports import MAX_DAYS, NO_GROUP, WAIT_BUCKETS, quantile, vn_date
 from .config import CentralConfig
-from .store import AGG_COLUMNS, BUCKET_COLUMNS, HIST_COLUMNS, merge_into, new_agg
+from .store import (
+    AGG_COLUMNS,
+    BUCKET_COLUMNS,
+    COUNT_COLUMNS,
+    HIST_COLUMNS,
+    MAX_COLUMNS,
+    hist_int,
+    merge_into,
+    new_agg,
+    unpack,
+)
 
 GROUPINGS = ("day", "site", "service", "counter", "staff", "hour")
 
@@ -84,29 +94,26 @@ def _month_ranges(date_from: dt.date, date_to: dt.date) -> tuple[list[str], list
     return months, edges
 
 
-def _aggregates(
-    conn: sqlite3.Connection,
-    dim: str,
-    date_from: dt.date,
-    date_to: dt.date,
-    scope: list[str],
-    by_day: bool,
-    columns: list[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Aggregate rows of ``dim`` for the range: whole months from ``monthly`` (unless a month
-    is waiting for its roll-up), everything else from ``daily``. Each row has site, period,
-    key and ``columns`` (default: the counts and the histograms)."""
+def _sources(
+    conn: sqlite3.Connection, dim: str, date_from: dt.date, date_to: dt.date, scope: list[str], by_day: bool
+) -> tuple[str, list[Any]]:
+    """The aggregate rows of ``dim`` for the range as one SQL source (``UNION ALL``, with
+    its parameters): whole months from ``monthly`` (unless a month is waiting for its
+    roll-up), everything else from ``daily``. Each row has site, period, key and every
+    aggregate column."""
     months, edges = (
         ([], [(date_from.isoformat(), date_to.isoformat())]) if by_day else _month_ranges(date_from, date_to)
     )
-    cols = ", ".join(columns or [*AGG_COLUMNS, *HIST_COLUMNS])
-    marks = ", ".join("?" * len(scope))
-    rows: list[dict[str, Any]] = []
+    cols = ", ".join([*AGG_COLUMNS, *HIST_COLUMNS])
+    parts: list[str] = []
+    params: list[Any] = []
 
-    def fetch(sql: str, params: list[Any]) -> None:
-        cur = conn.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        rows.extend(dict(zip(names, r)) for r in cur)
+    def add(table: str, period: str, where: str, values: list[Any], sites: list[str]) -> None:
+        parts.append(
+            f"SELECT site, {period} AS period, key, {cols} FROM {table} WHERE dim = ? AND {where} "
+            f"AND site IN ({', '.join('?' * len(sites))})"
+        )
+        params.extend([dim, *values, *sites])
 
     dirty = {(s, m) for s, m in conn.execute("SELECT site, month FROM dirty_months")}
     clean_months = []
@@ -114,26 +121,57 @@ def _aggregates(
         stale = [s for s in scope if (s, month) in dirty]
         clean = [s for s in scope if (s, month) not in dirty]
         if clean:
-            clean_months.append((month, clean))
+            clean_months.append(month)
         if stale:
-            fetch(
-                f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
-                f"AND site IN ({', '.join('?' * len(stale))})",
-                [dim, f"{month}-01", f"{month}-31", *stale],
-            )
-    for month, clean in clean_months:
-        fetch(
-            f"SELECT site, month AS period, key, {cols} FROM monthly WHERE dim = ? AND month = ? "
-            f"AND site IN ({', '.join('?' * len(clean))})",
-            [dim, month, *clean],
-        )
+            add("daily", "day", "day BETWEEN ? AND ?", [f"{month}-01", f"{month}-31"], stale)
+    if clean_months and not dirty:
+        add("monthly", "month", "month BETWEEN ? AND ?", [clean_months[0], clean_months[-1]], scope)
+    else:
+        for month in clean_months:
+            add("monthly", "month", "month = ?", [month], [s for s in scope if (s, month) not in dirty])
     for lo, hi in edges:
-        fetch(
-            f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
-            f"AND site IN ({marks})",
-            [dim, lo, hi, *scope],
-        )
-    return rows
+        add("daily", "day", "day BETWEEN ? AND ?", [lo, hi], scope)
+    return " UNION ALL ".join(parts), params
+
+
+def _aggregates(
+    conn: sqlite3.Connection,
+    dim: str,
+    group: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    scope: list[str],
+    by_day: bool,
+) -> dict[Any, dict[str, Any]]:
+    """The aggregates of ``dim`` over the range, summed per ``group`` (an SQL expression over
+    site, period and key) by SQLite, without their histograms (``_add_histograms``)."""
+    source, params = _sources(conn, dim, date_from, date_to, scope, by_day)
+    sums = ", ".join([*(f"coalesce(sum({c}), 0)" for c in COUNT_COLUMNS), *(f"max({c})" for c in MAX_COLUMNS)])
+    names = [*COUNT_COLUMNS, *MAX_COLUMNS]
+    groups: dict[Any, dict[str, Any]] = {}
+    for key, *values in conn.execute(f"SELECT {group}, {sums} FROM ({source}) GROUP BY 1", params):
+        g = groups[key] = dict(zip(names, values))
+        g["wait_hist"] = g["service_hist"] = 0
+    return groups
+
+
+def _add_histograms(
+    conn: sqlite3.Connection,
+    groups: dict[Any, dict[str, Any]],
+    dim: str,
+    group: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    scope: list[str],
+    by_day: bool,
+) -> None:
+    """Sum the per-minute histograms of the same rows into ``groups``: each one integer
+    addition (``store.pack``), so a province-year merges fast."""
+    source, params = _sources(conn, dim, date_from, date_to, scope, by_day)
+    for key, wait, service in conn.execute(f"SELECT {group}, wait_hist, service_hist FROM ({source})", params):
+        g = groups[key]
+        g["wait_hist"] += hist_int(wait)
+        g["service_hist"] += hist_int(service)
 
 
 def _exact_histograms(
@@ -186,22 +224,14 @@ def _build(
     per_site = by in ("counter", "staff") and not single
     dim = {"day": "site", "site": "site"}.get(by, by)
 
-    def group_of(row: dict[str, Any]) -> Any:
-        if by == "day":
-            return row["period"]
-        if by == "site":
-            return row["site"]
-        return f"{row['site']}/{row['key']}" if per_site else row["key"]
-
-    groups: dict[Any, dict[str, Any]] = {}
-    for row in _aggregates(conn, dim, date_from, date_to, scope, by == "day"):
-        key = group_of(row)
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = new_agg()
-        merge_into(g, row)
-    issued = sum(g["issued"] for g in groups.values())
-    exact = issued <= exact_limit
+    if by == "day":
+        group = "period"
+    elif by == "site":
+        group = "site"
+    else:
+        group = "site || '/' || key" if per_site else "key"
+    groups = _aggregates(conn, dim, group, date_from, date_to, scope, by == "day")
+    exact = sum(g["issued"] for g in groups.values()) <= exact_limit
     if exact:
         fact_key = {
             "day": "day",
@@ -218,10 +248,11 @@ def _build(
             for key, g in groups.items():
                 g[name] = hists.get(key, [])
     else:
+        _add_histograms(conn, groups, dim, group, date_from, date_to, scope, by == "day")
         for g in groups.values():
             # Each time counted at the middle of its whole minute.
-            g["_wait"] = [(m * 60 + 30, n) for m, n in sorted(g["wait_hist"].items())]
-            g["_service"] = [(m * 60 + 30, n) for m, n in sorted(g["service_hist"].items())]
+            g["_wait"] = [(m * 60 + 30, n) for m, n in sorted(unpack(g["wait_hist"]).items())]
+            g["_service"] = [(m * 60 + 30, n) for m, n in sorted(unpack(g["service_hist"]).items())]
     levels = max([int((infos.get(s) or {}).get("rating_levels") or 0) for s in scope] or [0]) or 5
     labels = _labels(by, scope, infos, config, single)
     total_served = sum(g["served"] for g in groups.values())
@@ -242,13 +273,14 @@ def _build(
     total_row = _row(total, None, "Tổng cộng", total_served, levels)
 
     staff_served: dict[str, int] = defaultdict(int)
-    for row in _aggregates(conn, "staff", date_from, date_to, scope, False, ["served"]):
-        if row["served"]:
-            staff_served[row["key"] if single else f"{row['site']}/{row['key']}"] += row["served"]
+    staff_key = "key" if single else "site || '/' || key"
+    for key, g in _aggregates(conn, "staff", staff_key, date_from, date_to, scope, False).items():
+        if g["served"]:
+            staff_served[key] += g["served"]
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for row in _aggregates(conn, "service_hour", date_from, date_to, scope, False, ["issued"]):
-        code, _, hour = row["key"].rpartition("|")
-        arrivals[code][int(hour)] += row["issued"] or 0
+    for key, g in _aggregates(conn, "service_hour", "key", date_from, date_to, scope, False).items():
+        code, _, hour = key.rpartition("|")
+        arrivals[code][int(hour)] += g["issued"] or 0
     staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)
     staff = [
         {

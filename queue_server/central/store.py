@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import sys
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
@@ -62,8 +64,52 @@ AGG_COLUMNS = [*COUNT_COLUMNS, *MAX_COLUMNS]
 
 def new_agg() -> dict[str, Any]:
     g: dict[str, Any] = dict.fromkeys(COUNT_COLUMNS, 0)
-    g.update(wait_max=None, service_max=None, wait_hist={}, service_hist={})
+    g.update(wait_max=None, service_max=None, wait_hist=0, service_hist=0)
     return g
+
+
+# Per-minute histograms are stored packed: one little-endian 32-bit count per minute (minute
+# 0 first, trailing zeros dropped). Read as one big integer each, so adding two histograms
+# is one integer addition (no field ever carries: a count stays far below 2^32), which lets a
+# province-year report merge a hundred thousand of them in a fraction of a second.
+_FIELD = 4
+assert array("I").itemsize == _FIELD
+
+
+def pack(hist: dict[int, int]) -> bytes:
+    """A {minute: count} histogram, packed."""
+    if not hist:
+        return b""
+    counts = array("I", bytes(_FIELD * (max(hist) + 1)))
+    for minute, n in hist.items():
+        counts[minute] = n
+    if sys.byteorder != "little":
+        counts.byteswap()
+    return counts.tobytes()
+
+
+def hist_int(value: bytes | str | int | None) -> int:
+    """A stored histogram as the integer sums are made of (JSON text: an older database)."""
+    if not value:
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        value = pack({int(m): n for m, n in json.loads(value).items()})
+    return int.from_bytes(value, "little")
+
+
+def unpack(total: int) -> dict[int, int]:
+    """The {minute: count} histogram of a sum of ``hist_int`` values."""
+    counts = array("I")
+    counts.frombytes(total.to_bytes(-(-total.bit_length() // (8 * _FIELD)) * _FIELD, "little"))
+    if sys.byteorder != "little":
+        counts.byteswap()
+    return {m: n for m, n in enumerate(counts) if n}
+
+
+def _packed(total: int) -> bytes:
+    return total.to_bytes(-(-total.bit_length() // (8 * _FIELD)) * _FIELD, "little")
 
 
 _EDGE_SQL = ", ".join(
@@ -141,31 +187,26 @@ def aggregate_facts(
                     a[size + 1] = service_s
                 a[size + 3][service_m] = a[size + 3].get(service_m, 0) + 1
     names = [*COUNT_COLUMNS, "wait_max", "service_max", "wait_hist", "service_hist"]
-    return {dk: dict(zip(names, a)) for dk, a in acc.items()}
+    return {dk: dict(zip(names, [*a[:-2], pack(a[-2]), pack(a[-1])])) for dk, a in acc.items()}
 
 
 def merge_into(g: dict[str, Any], row: dict[str, Any]) -> None:
-    """Add one stored aggregate row (histograms as JSON text or dicts) to ``g``."""
+    """Add one aggregate (a stored row, or another ``new_agg``) to ``g``."""
     for c in COUNT_COLUMNS:
         g[c] += row[c] or 0
     for c in MAX_COLUMNS:
         if row[c] is not None and (g[c] is None or row[c] > g[c]):
             g[c] = row[c]
     for c in HIST_COLUMNS:
-        hist = row[c]
-        if isinstance(hist, str):
-            hist = json.loads(hist)
-        target = g[c]
-        for m, n in (hist or {}).items():
-            m = int(m)
-            target[m] = target.get(m, 0) + n
+        g[c] += hist_int(row[c])
 
 
 def _agg_values(g: dict[str, Any]) -> list[Any]:
-    return [*(g[c] for c in AGG_COLUMNS), *(json.dumps(g[c], separators=(",", ":")) for c in HIST_COLUMNS)]
+    hists = (g[c] if isinstance(g[c], bytes) else _packed(hist_int(g[c])) for c in HIST_COLUMNS)
+    return [*(g[c] for c in AGG_COLUMNS), *hists]
 
 
-_AGG_COLUMN_SQL = ", ".join(f"{c} INTEGER" for c in AGG_COLUMNS) + ", wait_hist TEXT, service_hist TEXT"
+_AGG_COLUMN_SQL = ", ".join(f"{c} INTEGER" for c in AGG_COLUMNS) + ", wait_hist BLOB, service_hist BLOB"
 _AGG_NAMES = ", ".join([*AGG_COLUMNS, *HIST_COLUMNS])
 _AGG_MARKS = ", ".join("?" * (len(AGG_COLUMNS) + len(HIST_COLUMNS)))
 
