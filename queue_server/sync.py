@@ -1,5 +1,6 @@
 """The site side of the central roll-up: a read-only, token-protected event feed and signed
 offline bundles (docs/central.md).
+(Over 400 lines: the feed, its allow-lists and the bundle that carries the same answer stay together.)
 
 ``GET /api/sync/events?after=SEQ&limit=N`` answers ``{site, office_day_tz, events,
 next_after, more, tickets, counters, snapshot_seq}``: the office's events after ``SEQ`` in

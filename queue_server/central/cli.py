@@ -156,7 +156,7 @@ def report(
     """``motcua --config central.toml report``: a combined report of any kind, written like
     an office's (CSV through queue_server.csvout)."""
     from ..reports import filename, parse_date, to_csv, to_xlsx, write_out
-    from . import kind_reports
+    from . import kind_export, kind_reports
     from .reports import build_central_report
 
     config = load_central_config(config_path)
@@ -172,7 +172,7 @@ def report(
         writer: Any = (to_csv, to_xlsx, filename)
     else:
         result = kind_reports.build_kind_report(str(path), config, kind, start, end, by or "month", sites)
-        writer = (kind_reports.to_csv, kind_reports.to_xlsx, kind_reports.filename)
+        writer = (kind_export.to_csv, kind_export.to_xlsx, kind_export.filename)
     if fmt == "json":
         data = json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8")
     elif fmt == "csv":

@@ -4,9 +4,11 @@
 The answer has the shape of an office's own report (``queue_server.reports.build_report``),
 so the same CSV/XLSX exporters write it, and for one site its figures equal that site's own
 report exactly: the facts are the site's own (each ticket's figures as the site counts them),
-grouped by the site's own office day. Counts, sums and maxima come from the daily aggregates;
-medians and P90 need the whole distribution and come from a histogram of whole seconds over
-the facts of the range (the same interpolation as the offices').
+grouped by the site's own office day. Counts, sums and maxima come from the daily and monthly
+aggregates (``aggregates``), summed by SQLite; medians and P90 need the whole distribution
+and come from a histogram of whole seconds over the facts of the range (the same
+interpolation as the offices'), or past ``EXACT_LIMIT`` tickets from the aggregates'
+per-minute histograms.
 
 Across several sites, counters and staff are per site (counter 1 of one office is not
 counter 1 of another): their groups are keyed ``site/counter`` and ``site/username``.
@@ -23,18 +25,8 @@ from typing import Any
 
 from ..errors import BadRequest
 from ..reports import MAX_DAYS, NO_GROUP, WAIT_BUCKETS, quantile, vn_date
+from .aggregates import BUCKET_COLUMNS, add_histograms, exact_histograms, grouped, merge_into, new_agg, unpack
 from .config import CentralConfig
-from .store import (
-    AGG_COLUMNS,
-    BUCKET_COLUMNS,
-    COUNT_COLUMNS,
-    HIST_COLUMNS,
-    MAX_COLUMNS,
-    hist_int,
-    merge_into,
-    new_agg,
-    unpack,
-)
 
 GROUPINGS = ("day", "site", "service", "counter", "staff", "hour")
 
@@ -71,120 +63,6 @@ def _site_infos(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
 # Above this many tickets in a report's scope, medians and P90 come from the per-minute
 # histograms of the aggregates instead of every ticket's seconds (docs/central.md).
 EXACT_LIMIT = 250_000
-
-
-def _month_ranges(date_from: dt.date, date_to: dt.date) -> tuple[list[str], list[tuple[str, str]]]:
-    """The whole calendar months inside the range, and the day ranges left at its edges."""
-    months: list[str] = []
-    edges: list[tuple[str, str]] = []
-    first = date_from if date_from.day == 1 else (date_from.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    cursor = first
-    while True:
-        nxt = (cursor + dt.timedelta(days=32)).replace(day=1)
-        if nxt - dt.timedelta(days=1) > date_to:
-            break
-        months.append(cursor.strftime("%Y-%m"))
-        cursor = nxt
-    if not months:
-        return [], [(date_from.isoformat(), date_to.isoformat())]
-    if date_from < first:
-        edges.append((date_from.isoformat(), (first - dt.timedelta(days=1)).isoformat()))
-    if cursor <= date_to:
-        edges.append((cursor.isoformat(), date_to.isoformat()))
-    return months, edges
-
-
-def _sources(
-    conn: sqlite3.Connection, dim: str, date_from: dt.date, date_to: dt.date, scope: list[str], by_day: bool
-) -> tuple[str, list[Any]]:
-    """The aggregate rows of ``dim`` for the range as one SQL source (``UNION ALL``, with
-    its parameters): whole months from ``monthly`` (unless a month is waiting for its
-    roll-up), everything else from ``daily``. Each row has site, period, key and every
-    aggregate column."""
-    months, edges = (
-        ([], [(date_from.isoformat(), date_to.isoformat())]) if by_day else _month_ranges(date_from, date_to)
-    )
-    cols = ", ".join([*AGG_COLUMNS, *HIST_COLUMNS])
-    parts: list[str] = []
-    params: list[Any] = []
-
-    def add(table: str, period: str, where: str, values: list[Any], sites: list[str]) -> None:
-        parts.append(
-            f"SELECT site, {period} AS period, key, {cols} FROM {table} WHERE dim = ? AND {where} "
-            f"AND site IN ({', '.join('?' * len(sites))})"
-        )
-        params.extend([dim, *values, *sites])
-
-    dirty = {(s, m) for s, m in conn.execute("SELECT site, month FROM dirty_months")}
-    clean_months = []
-    for month in months:
-        stale = [s for s in scope if (s, month) in dirty]
-        clean = [s for s in scope if (s, month) not in dirty]
-        if clean:
-            clean_months.append(month)
-        if stale:
-            add("daily", "day", "day BETWEEN ? AND ?", [f"{month}-01", f"{month}-31"], stale)
-    if clean_months and not dirty:
-        add("monthly", "month", "month BETWEEN ? AND ?", [clean_months[0], clean_months[-1]], scope)
-    else:
-        for month in clean_months:
-            add("monthly", "month", "month = ?", [month], [s for s in scope if (s, month) not in dirty])
-    for lo, hi in edges:
-        add("daily", "day", "day BETWEEN ? AND ?", [lo, hi], scope)
-    return " UNION ALL ".join(parts), params
-
-
-def _aggregates(
-    conn: sqlite3.Connection,
-    dim: str,
-    group: str,
-    date_from: dt.date,
-    date_to: dt.date,
-    scope: list[str],
-    by_day: bool,
-) -> dict[Any, dict[str, Any]]:
-    """The aggregates of ``dim`` over the range, summed per ``group`` (an SQL expression over
-    site, period and key) by SQLite, without their histograms (``_add_histograms``)."""
-    source, params = _sources(conn, dim, date_from, date_to, scope, by_day)
-    sums = ", ".join([*(f"coalesce(sum({c}), 0)" for c in COUNT_COLUMNS), *(f"max({c})" for c in MAX_COLUMNS)])
-    names = [*COUNT_COLUMNS, *MAX_COLUMNS]
-    groups: dict[Any, dict[str, Any]] = {}
-    for key, *values in conn.execute(f"SELECT {group}, {sums} FROM ({source}) GROUP BY 1", params):
-        g = groups[key] = dict(zip(names, values))
-        g["wait_hist"] = g["service_hist"] = 0
-    return groups
-
-
-def _add_histograms(
-    conn: sqlite3.Connection,
-    groups: dict[Any, dict[str, Any]],
-    dim: str,
-    group: str,
-    date_from: dt.date,
-    date_to: dt.date,
-    scope: list[str],
-    by_day: bool,
-) -> None:
-    """Sum the per-minute histograms of the same rows into ``groups``: each one integer
-    addition (``store.pack``), so a province-year merges fast."""
-    source, params = _sources(conn, dim, date_from, date_to, scope, by_day)
-    for key, wait, service in conn.execute(f"SELECT {group}, wait_hist, service_hist FROM ({source})", params):
-        g = groups[key]
-        g["wait_hist"] += hist_int(wait)
-        g["service_hist"] += hist_int(service)
-
-
-def _exact_histograms(
-    conn: sqlite3.Connection, fact_key: str, date_from: dt.date, date_to: dt.date, scope: list[str], column: str
-) -> dict[Any, list[tuple[int, int]]]:
-    out: dict[Any, list[tuple[int, int]]] = defaultdict(list)
-    for key, seconds, count in conn.execute(
-        f"SELECT {fact_key}, {column}, count(*) FROM facts WHERE site IN ({', '.join('?' * len(scope))}) "
-        f"AND day BETWEEN ? AND ? AND {column} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-        [*scope, date_from.isoformat(), date_to.isoformat()],
-    ):
-        out[key].append((seconds, count))
-    return out
 
 
 def build_central_report(
@@ -230,7 +108,7 @@ def _build(
         group = "site"
     else:
         group = "site || '/' || key" if per_site else "key"
-    groups = _aggregates(conn, dim, group, date_from, date_to, scope, by == "day")
+    groups = grouped(conn, dim, group, date_from, date_to, scope, by == "day")
     exact = sum(g["issued"] for g in groups.values()) <= exact_limit
     if exact:
         fact_key = {
@@ -244,11 +122,11 @@ def _build(
         if per_site:
             fact_key = f"site || '/' || {fact_key}"
         for name, column in (("_wait", "wait_s"), ("_service", "service_s")):
-            hists = _exact_histograms(conn, fact_key, date_from, date_to, scope, column)
+            hists = exact_histograms(conn, fact_key, date_from, date_to, scope, column)
             for key, g in groups.items():
                 g[name] = hists.get(key, [])
     else:
-        _add_histograms(conn, groups, dim, group, date_from, date_to, scope, by == "day")
+        add_histograms(conn, groups, dim, group, date_from, date_to, scope, by == "day")
         for g in groups.values():
             # Each time counted at the middle of its whole minute.
             g["_wait"] = [(m * 60 + 30, n) for m, n in sorted(unpack(g["wait_hist"]).items())]
@@ -274,11 +152,11 @@ def _build(
 
     staff_served: dict[str, int] = defaultdict(int)
     staff_key = "key" if single else "site || '/' || key"
-    for key, g in _aggregates(conn, "staff", staff_key, date_from, date_to, scope, False).items():
+    for key, g in grouped(conn, "staff", staff_key, date_from, date_to, scope, False).items():
         if g["served"]:
             staff_served[key] += g["served"]
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for key, g in _aggregates(conn, "service_hour", "key", date_from, date_to, scope, False).items():
+    for key, g in grouped(conn, "service_hour", "key", date_from, date_to, scope, False).items():
         code, _, hour = key.rpartition("|")
         arrivals[code][int(hour)] += g["issued"] or 0
     staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)

@@ -35,7 +35,7 @@ from ..errors import BadRequest, MotcuaError, NotFound, Unauthorized
 from ..hub import Hub
 from ..report_routes import export_dialect
 from ..reports import parse_date, to_csv, to_xlsx
-from . import accounts, kind_reports, overview
+from . import accounts, kind_export, kind_reports, overview
 from .config import CentralConfig
 from .pull import Clock, Puller, utc_now
 from .reports import GROUPINGS, build_central_report
@@ -179,8 +179,8 @@ async def export_report(request: Request) -> Response:
         name = f"bao-cao-tong-hop-{report['from']}-{report['to']}-{report['by']}.{fmt}"
         csv_of, xlsx_of = to_csv, to_xlsx
     else:
-        name = kind_reports.filename(report, fmt)
-        csv_of, xlsx_of = kind_reports.to_csv, kind_reports.to_xlsx
+        name = kind_export.filename(report, fmt)
+        csv_of, xlsx_of = kind_export.to_csv, kind_export.to_xlsx
     if fmt == "csv":
         return Response(
             csv_of(report, dialect),
