@@ -231,6 +231,17 @@ def test_every_report_kind_at_the_central_equals_the_sites_own(
     done = motcua(*args, "--kind", "dossiers", "--by", "procedure", "--site", "b", "--format", "csv")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("\ufeffThủ tục;Tiếp nhận;") and "Tổng cộng;" in done.stdout
+    # An office's own command line has the appointment report too (its clock is the real one:
+    # the bookings, cancellations and check-ins are the same, absences depend on the hour).
+    office = ["--config", str(configs["a"]), "report", "--from", "07/12/2026", "--to", "07/12/2026"]
+    done = motcua(*office, "--kind", "appointments", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    counts = ("booked", "cancelled", "checked_in", "called")
+    assert [[r[c] for c in counts] for r in json.loads(done.stdout)["rows"]] == [
+        [r[c] for c in counts] for r in appointments["a"]["rows"]
+    ]
+    done = motcua(*office, "--kind", "appointments", "--format", "csv")
+    assert done.returncode == 0 and done.stdout.startswith("\ufeffNgày;Lĩnh vực;Đã đặt;")
     done = motcua(*args, "--kind", "appointments", "--by", "month", "--format", "json")
     assert done.returncode == 2 and "Group by must be one of: day, site, service" in done.stderr
     assert "Traceback" not in done.stderr
