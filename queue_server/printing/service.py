@@ -446,10 +446,11 @@ class PrintService:
         engine = self.office.engine
         ticket = engine.tickets.get(ticket_id)
         if ticket is None:
-            rows = list(self.office.store.db["tickets"].rows_where("id = ?", [ticket_id], limit=1))
-            if not rows:
+            # An earlier day's ticket: read on a connection of its own, off the event loop.
+            found = await self.office.read(_ticket_day, ticket_id)
+            if found is None:
                 raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
-            day = rows[0]["day"]
+            day = found
         else:
             day = ticket.day
         if day != engine.day:
@@ -486,3 +487,9 @@ class PrintService:
         self._add(job)
         log.info("ticket %s: reprint requested by %s (job %s)", ticket.label, username, job.id)
         return job
+
+
+def _ticket_day(conn: sqlite3.Connection, ticket_id: int) -> str | None:
+    """The office day of ticket ``ticket_id`` in the database, or None."""
+    row = conn.execute("SELECT day FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    return None if row is None else str(row[0])
