@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from ..appointment_report import DEFINITIONS as APPOINTMENT_DEFINITIONS
 from ..appointment_report import ON_TIME_MINUTES
 from ..csvout import DEFAULT_DIALECT, csv_bytes
 from ..dossier_reports import CATEGORIES, DEFINITIONS
@@ -26,14 +27,6 @@ TITLES = {
     "satisfaction": "Báo cáo mức độ hài lòng tổng hợp",
     "appointments": "Báo cáo lịch hẹn tổng hợp",
 }
-
-APPOINTMENT_DEFINITIONS = (
-    "Đã đặt: mọi lịch hẹn của ngày, kể cả lịch đã hủy. Đã hủy: công dân hoặc cán bộ hủy.",
-    "Đã đến: đã xác nhận tại kiosk. Vắng mặt: đã đặt, không hủy, không xác nhận và đã quá giờ xác nhận "
-    "(theo giờ của từng điểm).",
-    "Chờ từ giờ hẹn: từ đầu khung giờ hẹn đến lúc được gọi (0 nếu được gọi trước giờ hẹn). Thời gian tính bằng phút.",
-    f"Gọi trong {ON_TIME_MINUTES} phút: tỷ lệ lượt gọi trong vòng {ON_TIME_MINUTES} phút kể từ đầu khung giờ hẹn.",
-)
 
 
 def _percent(share: float | None) -> float | None:

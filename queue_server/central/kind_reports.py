@@ -25,7 +25,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..appointment_report import ON_TIME_MINUTES
-from ..dossier_reports import CATEGORIES, category, rate, summary_sentence, vn_percent
+from ..dossier_reports import CATEGORIES, category, summary_sentence
+from ..dossier_reports import _finish as dossier_row
+from ..dossier_reports import _sat_row as satisfaction_row
 from ..errors import BadRequest
 from ..reports import NO_GROUP, summarize, vn_date
 from ..store import connect
@@ -184,7 +186,7 @@ def _dossiers(ctx: _Context, date_from: dt.date, date_to: dt.date, now: dt.datet
                     "pending": cat == "overdue",
                 }
             )
-    rows = [_dossier_row(ctx.public(k), ctx.label(k), groups[k]) for k in sorted(groups, key=ctx.order)]
+    rows = [dossier_row(ctx.public(k), ctx.label(k), groups[k]) for k in sorted(groups, key=ctx.order)]
     total = dict.fromkeys(("received", *CATEGORIES), 0)
     for g in groups.values():
         for k in total:
@@ -192,21 +194,9 @@ def _dossiers(ctx: _Context, date_from: dt.date, date_to: dt.date, now: dt.datet
     return {
         "as_of": {s: todays[s] for s in ctx.scope},
         "rows": rows,
-        "total": _dossier_row(None, "Tổng cộng", total),
+        "total": dossier_row(None, "Tổng cộng", total),
         "late": late,
         "summary": summary_sentence(date_from, date_to, total["received"], total["on_time"], total["late"]),
-    }
-
-
-def _dossier_row(key: Any, label: str, g: dict[str, int]) -> dict[str, Any]:
-    share = rate(g["on_time"], g["late"])
-    return {
-        "key": key,
-        "label": label,
-        **g,
-        "resolved": g["on_time"] + g["late"],
-        "on_time_rate": share,
-        "on_time_rate_text": vn_percent(share),
     }
 
 
@@ -245,14 +235,9 @@ def _satisfaction(ctx: _Context, date_from: dt.date, date_to: dt.date, now: dt.d
     return {
         "rating_levels": levels,
         "satisfied_levels": {s: levels_of[s] - top_of[s] for s in ctx.scope},
-        "rows": [_sat_row(ctx.public(k), ctx.label(k), groups[k]) for k in sorted(groups, key=ctx.order)],
-        "total": _sat_row(None, "Tổng cộng", total),
+        "rows": [satisfaction_row(ctx.public(k), ctx.label(k), groups[k]) for k in sorted(groups, key=ctx.order)],
+        "total": satisfaction_row(None, "Tổng cộng", total),
     }
-
-
-def _sat_row(key: Any, label: str, g: dict[str, Any]) -> dict[str, Any]:
-    share = g["satisfied"] / g["rated"] if g["rated"] else None
-    return {"key": key, "label": label, **g, "satisfaction_rate": share, "satisfaction_rate_text": vn_percent(share)}
 
 
 # ---------------------------------------------------------------------- appointments
