@@ -201,7 +201,6 @@ def run_command(config: Config, date_from: str, date_to: str, fmt: str, output: 
     """``motcua report --kind appointments`` at an office: like the ticket report's command."""
     import json
 
-    from .csvout import csv_bytes
     from .reports import parse_date, write_out
     from .store import connect
 
@@ -218,8 +217,7 @@ def run_command(config: Config, date_from: str, date_to: str, fmt: str, output: 
     if fmt == "json":
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     elif fmt == "csv":
-        lines = ([vn_date(v) if isinstance(v, dt.date) else v for v in line] for line in table(report))
-        data = csv_bytes(HEADERS, lines, dialect)
+        data = to_csv(report, dialect)
     else:
         data, output = to_xlsx(report), output or filename(report, "xlsx")
     return write_out(data, output)
