@@ -22,6 +22,7 @@ holds: it finds the site by the key that verifies the signature.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import hmac
@@ -30,17 +31,19 @@ import sqlite3
 import time
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from . import auth
 from .config import Config
-from .engine import SYNCED_TICKET_FIELDS
+from .engine import SYNCED_TICKET_FIELDS, CounterStatus, Ticket
 from .errors import BadRequest, MotcuaError, NotFound, TooManyRequests, Unauthorized
 from .openapi import operation, query_param
+from .schemas import ref, view
 from .store import connect
 from .sync_rows import read_rows
 
@@ -51,8 +54,46 @@ BUNDLE_VERSION = 1
 
 # What may leave the office. Anything not listed here stays home.
 TICKET_FIELDS = SYNCED_TICKET_FIELDS  # marked on engine.Ticket
-COUNTER_FIELDS = ("number", "state", "staff", "ticket_id", "pause_reason", "since")
-EVENT_FIELDS = ("seq", "at", "day", "kind", "ticket_id", "service", "counter", "staff")
+COUNTER_FIELDS = tuple(f.name for f in dataclasses.fields(CounterStatus))
+
+
+class Event(Struct, kw_only=True):
+    """One event as it leaves the office: the events table's columns (``details`` only with
+    the keys in ``DETAIL_FIELDS``)."""
+
+    seq: int
+    at: str
+    day: str | None = None
+    kind: str
+    ticket_id: int | None = None
+    service: str | None = None
+    counter: int | None = None
+    staff: str | None = None
+    details: dict[str, Any] | None = None
+
+
+EVENT_FIELDS = Event.__struct_fields__[:-1]
+if TYPE_CHECKING:
+
+    class SyncedTicket(Struct): ...
+
+else:
+    SyncedTicket = view("SyncedTicket", Ticket, SYNCED_TICKET_FIELDS)
+
+
+class Page(Struct, kw_only=True):
+    """One page of /api/sync/events (and of an exported bundle)."""
+
+    site: dict[str, Any]
+    office_day_tz: str
+    events: list[Event]
+    next_after: int
+    more: bool
+    tickets: list[SyncedTicket] = []
+    counters: list[CounterStatus] = []
+    snapshot_seq: int = 0
+
+
 DETAIL_FIELDS = (
     "automatic",
     "recalls",
@@ -289,36 +330,12 @@ def _limiter(request: Request) -> RateLimit:
 
 routes = [Route("/api/sync/events", sync_events)]
 
-_EVENT_SCHEMA = {
-    "type": "object",
-    "required": ["seq", "at", "kind"],
-    "properties": {
-        "seq": {"type": "integer"},
-        "at": {"type": "string"},
-        "kind": {"type": "string"},
-        "day": {"type": ["string", "null"]},
-        "ticket_id": {"type": ["integer", "null"]},
-    },
-}
 openapi_paths: dict[str, Any] = {
     "/api/sync/events": {
         "get": operation(
             "Events after a cursor, with the tickets and counters they touched, for the central overview "
             "(read-only; gzip when accepted; no personal data; see docs/central.md)",
-            {
-                "type": "object",
-                "required": ["site", "office_day_tz", "events", "next_after", "more"],
-                "properties": {
-                    "site": {"type": "object"},
-                    "office_day_tz": {"type": "string"},
-                    "events": {"type": "array", "items": _EVENT_SCHEMA},
-                    "next_after": {"type": "integer"},
-                    "more": {"type": "boolean"},
-                    "tickets": {"type": "array", "items": {"type": "object"}},
-                    "counters": {"type": "array", "items": {"type": "object"}},
-                    "snapshot_seq": {"type": "integer"},
-                },
-            },
+            ref(Page),
             errors=(400, 401, 404, 429),
             security=[{"device": []}],
             who="the central (`[sync] token`)",
