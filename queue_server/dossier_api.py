@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
@@ -20,8 +21,9 @@ from . import auth, dossier_import, dossiers, procedures
 from .api import get_str, path_int, read_json, read_limited, status_url
 from .dossier_desk import DossierDesk, attach, desk_of
 from .dossier_openapi import openapi_paths
+from .engine import Engine, Ticket
 from .errors import BadRequest, Conflict, NotFound
-from .office import Office, public_ticket
+from .office import Office, Outcome, public_ticket
 
 __all__ = ["attach", "openapi_paths", "routes"]
 
@@ -103,9 +105,7 @@ async def ticket_dossiers(request: Request) -> JSONResponse:
 
 
 def _held(desk: DossierDesk, n: int) -> dict[str, Any]:
-    engine = desk.office.engine
-    c = engine.counters[n]
-    t = engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    t = desk.office.held_ticket(n)
     if t is None:
         raise Conflict(
             f"Quầy {n} không giữ vé nào: hãy gọi số trước.",
@@ -126,10 +126,9 @@ def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
 async def counter_dossiers(request: Request) -> JSONResponse:
     desk = _desk(request)
     n = path_int(request, "n")
-    desk.office.engine.counter(n)
-    auth.require_counter(request, desk.office.store, n)
-    c = desk.office.engine.counters[n]
-    t = desk.office.engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    desk.office.counter(n)
+    auth.require_counter(request, desk.office, n)
+    t = desk.office.held_ticket(n)
     body: dict[str, Any] = {"ticket": public_ticket(t.to_dict()) if t else None, "dossiers": [], "outcomes": []}
     if t is not None:
         body.update(_visit(desk, t.id))
@@ -145,8 +144,8 @@ async def record_outcome(request: Request) -> JSONResponse:
     desk = _desk(request)
     office = desk.office
     n = path_int(request, "n")
-    office.engine.counter(n)
-    user = auth.require_counter(request, office.store, n)
+    office.counter(n)
+    user = auth.require_counter(request, office, n)
     body = await read_json(request)
     outcome = get_str(body, "outcome", max_len=16) or "received"
     if outcome not in dossiers.OUTCOMES:
@@ -191,7 +190,7 @@ async def record_outcome(request: Request) -> JSONResponse:
         return None
 
     d = await desk.write(write)
-    ticket_id = office.engine.counters[n].ticket_id
+    ticket_id = office.counter(n).ticket_id
     if d is not None:
         desk.publish(f"dossier_{outcome}", d, counter=n)
     answer = {
@@ -230,7 +229,7 @@ async def _ready(desk: DossierDesk, codes: list[str], body: dict[str, Any], staf
 
 async def mark_ready(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     body = await read_json(request)
     (view,) = await _ready(desk, [code], body, user["username"])
@@ -239,7 +238,7 @@ async def mark_ready(request: Request) -> JSONResponse:
 
 async def mark_ready_bulk(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     body = await read_json(request, limit=MAX_BULK * 80)
     raw = body.get("codes")
     if not isinstance(raw, list) or not raw or len(raw) > MAX_BULK:
@@ -257,7 +256,7 @@ async def mark_ready_bulk(request: Request) -> JSONResponse:
 
 async def extend(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     body = await read_json(request)
     new_due = dossiers.parse_day(body.get("due_date"), "due_date")
@@ -279,7 +278,7 @@ async def extend(request: Request) -> JSONResponse:
 
 async def withdraw(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     await read_json(request)
     d = await desk.write(lambda conn: dossiers.withdraw(conn, code=code, at=desk.now()[2], staff=user["username"]))
@@ -290,7 +289,7 @@ async def withdraw(request: Request) -> JSONResponse:
 
 async def list_dossiers(request: Request) -> JSONResponse:
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     q = request.query_params
     where, params = [], []
     status = q.get("status")
@@ -320,13 +319,13 @@ async def list_dossiers(request: Request) -> JSONResponse:
 
 async def get_alerts(request: Request) -> JSONResponse:
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     return JSONResponse(desk.alerts())
 
 
 async def import_csv(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store, role="admin")
+    user = auth.require_user(request, desk.office, role="admin")
     data = await read_limited(request, MAX_IMPORT_BYTES, ("Tệp quá lớn.", "File too large."))
     try:
         text = data.decode("utf-8")
@@ -384,14 +383,14 @@ async def check_in(request: Request) -> JSONResponse:
     print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None
     token = secrets.token_urlsafe(16)
 
-    def command(engine: Any, now: Any) -> Any:
+    def command(engine: Engine, now: dt.datetime) -> Outcome[tuple[Ticket, bool]]:
         # Under the office lock: a check-in committed just before is visible here.
         current = dossiers.get(desk.read(), code) or d
         held = desk.active_return_ticket(current)
         if held is not None:
-            return (held, False), []
+            return Outcome((held, False), [])
         ticket, events = engine.issue(now, service=service, token=token, kiosk=kiosk.id)
-        return (ticket, True), events
+        return Outcome((ticket, True), events)
 
     def extra(conn: Any, events: list[Any]) -> None:
         if print_writer:
@@ -400,7 +399,7 @@ async def check_in(request: Request) -> JSONResponse:
             if e.kind == "ticket_issued" and e.ticket and e.ticket["token"] == token:
                 dossiers.link_return_ticket(conn, code=code, ticket=e.ticket, at=e.at.isoformat())
 
-    ticket, new = await office.execute(command, extra=extra)
+    ticket, new = await office.execute_outcome(command, extra=extra)
     svc = office.config.service(ticket.service)
     data = ticket.to_dict()
     result = {
@@ -427,7 +426,7 @@ async def page_apology(request: Request) -> Response:
     from .apology import apology_html
 
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     d = dossiers.require(desk.read(), _code(request))
     return Response(
         apology_html(desk.config, d, desk.today()),
@@ -440,7 +439,7 @@ async def apology_print(request: Request) -> JSONResponse:
     from .apology import print_apology
 
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     body = await read_json(request)
     counter = body.get("counter")

@@ -268,7 +268,7 @@ async def sync_events(request: Request) -> Response:
     check_token(request, config)
     after = _int_param(request, "after", 0, 0, 2**62)
     limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    path = office.store.path
+    path = office.database_path
 
     def read() -> dict[str, Any]:
         conn = connect(path, readonly=True)

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from queue_server.app import create_app
 from queue_server.hub import Hub
-from queue_server.office import Office
+from queue_server.office import Office, Outcome
 from queue_server.store import Store, ticket_by_token
 from queue_server.wsraw import FrameWritingProtocol
 from tests.support import free_port, office_config
@@ -103,7 +103,9 @@ def test_a_slow_direct_connection_is_closed_with_1013_and_counted(tmp_path: Path
 
 async def issue(office: Office) -> Any:
     """Issue a CT ticket the way the kiosk route does; returns the ticket."""
-    return await office.execute(lambda engine, now: engine.issue(now, service="CT", token=secrets.token_urlsafe(16)))
+    return await office.execute_outcome(
+        lambda engine, now: Outcome(*engine.issue(now, service="CT", token=secrets.token_urlsafe(16)))
+    )
 
 
 def _office(tmp_path: Path) -> tuple[Office, Clock]:
