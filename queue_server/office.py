@@ -82,6 +82,16 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _served_figures(served: list[Ticket]) -> dict[str, int | None]:
+    """A counter's figures of the day from the tickets it finished: count and mean service time."""
+    took = [(t.finished_at - t.started_at).total_seconds() for t in served if t.finished_at and t.started_at]
+    return {
+        "served_today": len(served),
+        # (A ticket finished without being started counts as served, and as zero seconds.)
+        "average_service_s": round(sum(took) / len(served)) if served else None,
+    }
+
+
 def _last_finished(tickets: list[Ticket]) -> Ticket | None:
     return max((t for t in tickets if t.finished_at), key=lambda t: (t.finished_at, t.id), default=None)
 
@@ -425,6 +435,7 @@ class Office:
             public.pop("staff", None)
             public_events.append(public)
         services = self.services_summary(events[-1].at)
+        self._add_counter_figures(events, staff_events, public_events)
         self.hub.publish(
             {
                 audience: json.dumps(
@@ -434,6 +445,29 @@ class Office:
                 for audience, batch in (("staff", staff_events), ("public", public_events))
             }
         )
+
+    def _served_today(self, counters: set[int] | None = None) -> dict[int, list[Ticket]]:
+        """Today's finished tickets by the counter that finished them (only ``counters``'s)."""
+        engine = self.engine
+        served: dict[int, list[Ticket]] = {}
+        for t in engine.tickets.values():
+            if t.state is TicketState.DONE and t.counter is not None and t.day == engine.day:
+                if counters is None or t.counter in counters:
+                    served.setdefault(t.counter, []).append(t)
+        return served
+
+    def _add_counter_figures(self, events: list[Event], *batches: list[dict[str, Any]]) -> None:
+        """A finished ticket changes its counter's figures of the day: its message's counter
+        carries them (``served_today``, ``average_service_s``), as the snapshot does."""
+        done = {e.counter["number"] for e in events if e.kind == "ticket_done" and e.counter is not None}
+        if not done:
+            return
+        served = self._served_today(done)
+        for batch in batches:
+            for msg in batch:
+                if msg["kind"] == "ticket_done" and msg["counter"] is not None:
+                    figures = _served_figures(served.get(msg["counter"]["number"], []))
+                    msg["counter"] = {**msg["counter"], **figures}
 
     def event_message(self, event: Event, seq: int, audience: str, with_services: bool = False) -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -575,11 +609,8 @@ class Office:
         engine = self.engine
         now = self.clock()
         staff = audience == "staff"
-        today = [t for t in engine.tickets.values() if t.day == engine.day]
-        served_at: dict[int, list[Ticket]] = {}
-        for t in today:
-            if t.state is TicketState.DONE and t.counter is not None:
-                served_at.setdefault(t.counter, []).append(t)
+        today = self.tickets_today()
+        served_at = self._served_today()
         counters = []
         for c in self.config.counters:
             status = engine.counters[c.number]
@@ -594,15 +625,7 @@ class Office:
                 "pause_reason": status.pause_reason,
                 "since": status.since.isoformat() if status.since else None,
                 "ticket": held.to_dict() if held else None,
-                "served_today": len(served),
-                "average_service_s": round(
-                    sum(
-                        (t.finished_at - t.started_at).total_seconds() for t in served if t.finished_at and t.started_at
-                    )
-                    / len(served)
-                )
-                if served
-                else None,
+                **_served_figures(served),
             }
             last = _last_finished(served)
             # For the rating tablet after a reload: the ticket it may still ask about.
