@@ -45,7 +45,7 @@ async def read_limited(
 async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
     """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
     ``{}`` for an empty body."""
-    body = await read_limited(request, limit or request.app.state.config.server.max_body_bytes)
+    body = await read_limited(request, limit or _office(request).config.server.max_body_bytes)
     if not body.strip():
         return {}
     try:
@@ -172,7 +172,7 @@ async def ticket_status(request: Request) -> JSONResponse:
 
 
 def status_url(request: Request, token: str) -> str:
-    base = request.app.state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    base = _office(request).config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return f"{base}/t/{token}"
 
 

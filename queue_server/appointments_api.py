@@ -24,11 +24,13 @@ from starlette.routing import Route
 
 from . import appointment_report, auth, reports
 from . import appointments as ap
-from .api import get_bool, get_str, read_json, status_url
+from .api import read_json, status_url
+from .appointments_openapi import Booking, Move, OwnerCancel, SlotClosure, StaffCancel
 from .engine import Engine, Event
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, Outcome, public_ticket
 from .report_routes import download, export_format
+from .schemas import Empty, parse
 
 log = logging.getLogger("motcua.appointments")
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
@@ -76,7 +78,7 @@ def _client(request: Request) -> str:
     state = request.app.state
     if not hasattr(state, "booking_salt"):
         # The cookie key (created at start) salts the hash: stable across restarts, unknown outside.
-        config = state.config
+        config = state.office.config
         key = config.resolve(config.server.secret_file)
         secret = key.read_text().strip() if key.is_file() else config.office.name
         state.booking_salt = hashlib.sha256(secret.encode()).hexdigest()
@@ -93,13 +95,14 @@ def _code(request: Request) -> str:
 
 
 def book_url(request: Request, code: str) -> str:
-    base = request.app.state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    base = request.app.state.office.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return f"{base}/book/{ap.show_code(code)}"
 
 
 async def _read(office: Office, fn: Any, *args: Any) -> Any:
-    """Run a read on the write connection in the writer thread (one connection, one thread)."""
-    return await office.with_write_connection(fn, *args)
+    """Run a read on a read-only connection of its own, off the event loop (``Office.read``):
+    it sees the last commit and never shares the writer's connection."""
+    return await office.read(fn, *args)
 
 
 async def _write(office: Office, fn: Any) -> Any:
@@ -116,16 +119,15 @@ def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, di
     office.publish({"staff": json.dumps(staff, ensure_ascii=False), "public": json.dumps(public, ensure_ascii=False)})
 
 
-def _booking_body(body: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str]:
-    service = get_str(body, "service", required=True, max_len=16) or ""
-    day = ap.parse_day(get_str(body, "date", required=True, max_len=10))
-    start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
-    name = ap.clean_name(get_str(body, "name", required=True, max_len=100) or "")
+def _booking_body(data: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str]:
+    body = parse(data, Booking)
+    service, day, start = body.service, ap.parse_day(body.date), ap.parse_time(body.start)
+    name = ap.clean_name(body.name)
     if name is None:
         raise BadRequest(
             "Hãy nhập họ tên (2 đến 100 ký tự).", "Enter a name (2 to 100 characters).", key="bad_field", field="name"
         )
-    phone = ap.normalize_phone(get_str(body, "phone", required=True, max_len=20) or "")
+    phone = ap.normalize_phone(body.phone)
     if phone is None:
         raise BadRequest(
             "Số điện thoại không hợp lệ (ví dụ 0912 345 678).",
@@ -255,8 +257,7 @@ async def cancel(request: Request) -> JSONResponse:
     office = _office(request)
     code = _code(request)
     wrong = _owner_attempt(request, code)
-    body = await read_json(request)
-    last4 = get_str(body, "phone_last4", required=True, max_len=4)
+    last4 = parse(await read_json(request), OwnerCancel).phone_last4
     now = office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -277,10 +278,8 @@ async def move(request: Request) -> JSONResponse:
     office = _office(request)
     code = _code(request)
     wrong = _owner_attempt(request, code)
-    body = await read_json(request)
-    last4 = get_str(body, "phone_last4", required=True, max_len=4)
-    day = ap.parse_day(get_str(body, "date", required=True, max_len=10))
-    start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
+    body = parse(await read_json(request), Move)
+    last4, day, start = body.phone_last4, ap.parse_day(body.date), ap.parse_time(body.start)
     config, now = office.config, office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -301,7 +300,7 @@ async def check_in(request: Request) -> JSONResponse:
     office = _office(request)
     kiosk = auth.require_kiosk(request, office.config)
     code = _code(request)
-    await read_json(request)
+    parse(await read_json(request), Empty)
     found = await _read(office, ap.get, code)
     if found["state"] == "cancelled":
         raise Conflict(
@@ -417,7 +416,7 @@ async def staff_list(request: Request) -> JSONResponse:
             )
         return out
 
-    services = await office.with_write_connection(read)
+    services = await office.read(read)
     return JSONResponse({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
 
 
@@ -438,7 +437,7 @@ async def staff_cancel(request: Request) -> JSONResponse:
     office = _office(request)
     user = auth.require_user(request, office)
     code = _code(request)
-    reason = get_str(await read_json(request), "reason", max_len=200) or ""
+    reason = parse(await read_json(request), StaffCancel).reason or ""
     now = office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -462,18 +461,8 @@ async def staff_cancel(request: Request) -> JSONResponse:
 async def staff_close_slot(request: Request) -> JSONResponse:
     office = _office(request)
     user = auth.require_user(request, office, role="admin")
-    body = await read_json(request)
-    service = get_str(body, "service", required=True, max_len=16) or ""
-    day = ap.parse_day(get_str(body, "date", required=True, max_len=10))
-    start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
-    closed = get_bool(body, "closed")
-    if closed is None:
-        raise BadRequest(
-            "Trường “closed” là bắt buộc (true hoặc false).",
-            "Field “closed” is required (true or false).",
-            key="bad_field",
-            field="closed",
-        )
+    body = parse(await read_json(request), SlotClosure)
+    service, day, start, closed = body.service, ap.parse_day(body.date), ap.parse_time(body.start), body.closed
     config, now = office.config, office.clock()
     await _write(office, lambda conn: ap.close_slot(conn, config, service, day, start, closed, user["username"], now))
     await office.audit(

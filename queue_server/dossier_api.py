@@ -18,17 +18,18 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, dossier_import, dossiers, procedures
-from .api import get_str, path_int, read_json, read_limited, status_url
+from .api import path_int, read_json, read_limited, status_url
 from .dossier_desk import DossierDesk, attach, desk_of
-from .dossier_openapi import openapi_paths
+from .dossier_openapi import MAX_BULK, ApologyPrint, BulkReady, Extend, Outcome, Ready, openapi_paths
 from .engine import Engine, Ticket
 from .errors import BadRequest, Conflict, NotFound
-from .office import Office, Outcome, public_ticket
+from .office import Office, public_ticket
+from .office import Outcome as Decided
+from .schemas import Empty, bad_field, parse
 
 __all__ = ["attach", "openapi_paths", "routes"]
 
 MAX_IMPORT_BYTES = 4_000_000
-MAX_BULK = 1000
 LIST_LIMIT = 500
 
 
@@ -146,20 +147,15 @@ async def record_outcome(request: Request) -> JSONResponse:
     n = path_int(request, "n")
     office.counter(n)
     user = auth.require_counter(request, office, n)
-    body = await read_json(request)
-    outcome = get_str(body, "outcome", max_len=16) or "received"
-    if outcome not in dossiers.OUTCOMES:
-        raise BadRequest(
-            f"Kết quả “{outcome}” không hợp lệ.",
-            f"Unknown outcome “{outcome}”.",
-            key="bad_outcome",
-            allowed=list(dossiers.OUTCOMES),
-        )
+    body = parse(await read_json(request), Outcome)
+    outcome = body.outcome or "received"
     code: str | None = None
-    if outcome != "guidance" and (outcome != "papers" or body.get("code") not in (None, "")):
-        code = dossiers.check_code(office.config, body.get("code"))
-    procedure = get_str(body, "procedure", required=outcome == "received", max_len=32)
-    due = dossiers.parse_day(body["due_date"], "due_date") if body.get("due_date") not in (None, "") else None
+    if outcome != "guidance" and (outcome != "papers" or body.code not in (None, "")):
+        code = dossiers.check_code(office.config, body.code)
+    procedure = body.procedure
+    if procedure is None and outcome == "received":
+        raise bad_field("Object missing required field `procedure`")
+    due = dossiers.parse_day(body.due_date, "due_date") if body.due_date else None
     staff = user["username"]
 
     def write(conn: Any) -> dict[str, Any] | None:
@@ -204,8 +200,8 @@ async def record_outcome(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------------- staff
 
 
-async def _ready(desk: DossierDesk, codes: list[str], body: dict[str, Any], staff: str) -> list[dict[str, Any]]:
-    on = dossiers.parse_day(body["ready_on"], "ready_on") if body.get("ready_on") not in (None, "") else None
+async def _ready(desk: DossierDesk, codes: list[str], body: Ready | BulkReady, staff: str) -> list[dict[str, Any]]:
+    on = dossiers.parse_day(body.ready_on, "ready_on") if body.ready_on else None
 
     def write(conn: Any) -> list[tuple[dict[str, Any], bool]]:
         _, today, at = desk.now()
@@ -231,7 +227,7 @@ async def mark_ready(request: Request) -> JSONResponse:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     code = _code(request)
-    body = await read_json(request)
+    body = parse(await read_json(request), Ready)
     (view,) = await _ready(desk, [code], body, user["username"])
     return JSONResponse({"dossier": view})
 
@@ -239,16 +235,8 @@ async def mark_ready(request: Request) -> JSONResponse:
 async def mark_ready_bulk(request: Request) -> JSONResponse:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
-    body = await read_json(request, limit=MAX_BULK * 80)
-    raw = body.get("codes")
-    if not isinstance(raw, list) or not raw or len(raw) > MAX_BULK:
-        raise BadRequest(
-            f"“codes” phải là danh sách 1–{MAX_BULK} mã hồ sơ.",
-            f"“codes” must be a list of 1-{MAX_BULK} dossier codes.",
-            key="bad_field",
-            field="codes",
-        )
-    codes = list(dict.fromkeys(dossiers.check_code(desk.config, c) for c in raw))
+    body = parse(await read_json(request, limit=MAX_BULK * 80), BulkReady)
+    codes = list(dict.fromkeys(dossiers.check_code(desk.config, c) for c in body.codes))
     views = await _ready(desk, codes, body, user["username"])
     await desk.office.audit(user, "dossiers_ready", codes=codes, changed=sum(v["changed"] for v in views))
     return JSONResponse({"dossiers": views, "changed": sum(v["changed"] for v in views)})
@@ -258,9 +246,8 @@ async def extend(request: Request) -> JSONResponse:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     code = _code(request)
-    body = await read_json(request)
-    new_due = dossiers.parse_day(body.get("due_date"), "due_date")
-    reason = get_str(body, "reason", required=True, max_len=dossiers.MAX_REASON) or ""
+    body = parse(await read_json(request), Extend)
+    new_due, reason = dossiers.parse_day(body.due_date, "due_date"), body.reason
 
     def write(conn: Any) -> dict[str, Any]:
         _, today, at = desk.now()
@@ -280,7 +267,7 @@ async def withdraw(request: Request) -> JSONResponse:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     code = _code(request)
-    await read_json(request)
+    parse(await read_json(request), Empty)
     d = await desk.write(lambda conn: dossiers.withdraw(conn, code=code, at=desk.now()[2], staff=user["username"]))
     desk.publish("dossier_withdrawn", d)
     await desk.office.audit(user, "dossier_withdrawn", code=code)
@@ -358,7 +345,7 @@ async def check_in(request: Request) -> JSONResponse:
     office = desk.office
     kiosk = auth.require_kiosk(request, office.config)
     code = _code(request)
-    await read_json(request)
+    parse(await read_json(request), Empty)
     d = dossiers.require(desk.read(), code)
     if d["status"] in (dossiers.Status.RETURNED, dossiers.Status.WITHDRAWN):
         vi, en = dossiers.status_text(d, desk.today())
@@ -383,14 +370,14 @@ async def check_in(request: Request) -> JSONResponse:
     print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None
     token = secrets.token_urlsafe(16)
 
-    def command(engine: Engine, now: dt.datetime) -> Outcome[tuple[Ticket, bool]]:
+    def command(engine: Engine, now: dt.datetime) -> Decided[tuple[Ticket, bool]]:
         # Under the office lock: a check-in committed just before is visible here.
         current = dossiers.get(desk.read(), code) or d
         held = desk.active_return_ticket(current)
         if held is not None:
-            return Outcome((held, False), [])
+            return Decided((held, False), [])
         ticket, events = engine.issue(now, service=service, token=token, kiosk=kiosk.id)
-        return Outcome((ticket, True), events)
+        return Decided((ticket, True), events)
 
     def extra(conn: Any, events: list[Any]) -> None:
         if print_writer:
@@ -441,15 +428,7 @@ async def apology_print(request: Request) -> JSONResponse:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     code = _code(request)
-    body = await read_json(request)
-    counter = body.get("counter")
-    if isinstance(counter, bool) or not isinstance(counter, int):
-        raise BadRequest(
-            "Hãy chọn quầy có máy in.",
-            "Choose the counter whose printer prints the slip.",
-            key="bad_field",
-            field="counter",
-        )
+    counter = parse(await read_json(request), ApologyPrint).counter
     d = dossiers.require(desk.read(), code)
     result = await print_apology(desk.office, d, counter, desk.today())
     await desk.office.audit(user, "apology_printed", code=code, counter=counter)

@@ -32,7 +32,7 @@ def counters_text(numbers: list[int], lang: str = "vi") -> str:
 
 async def kiosk_check(request: Request) -> JSONResponse:
     """The kiosk this token belongs to; 401 with the usual message for a wrong or missing one."""
-    config: Config = request.app.state.config
+    config: Config = request.app.state.office.config
     kiosk = auth.require_kiosk(request, config)
     return JSONResponse({"id": kiosk.id, "name": kiosk.name, "printer": kiosk.printer or None})
 

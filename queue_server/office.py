@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from . import auth, speech
-from .commits import GroupCommitter
+from .commits import GroupCommitter, storage_error
 from .config import Config
-from .engine import CounterStatus, Engine, Event, Ticket, TicketState
+from .engine import STAFF_ONLY_TICKET_FIELDS, CounterStatus, Engine, Event, Ticket, TicketState
 from .errors import MotcuaError
 from .hub import FrameWriter, Hub, Subscriber, text_frame
 from .kiosk import serving_counters
@@ -45,7 +45,6 @@ Clock = Callable[[], dt.datetime]
 PROTOCOL_VERSION = 2
 # A cached snapshot is reused for this long at most: it says "now" and waiting times.
 SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
-_PRIVATE_TICKET_KEYS = ("token", "staff", "kiosk", "request_id", "rating", "rated_at", "appointment")
 
 
 T = TypeVar("T")
@@ -99,7 +98,7 @@ def _last_finished(tickets: list[Ticket]) -> Ticket | None:
 def public_ticket(t: dict[str, Any] | None) -> dict[str, Any] | None:
     if t is None:
         return None
-    return {k: v for k, v in t.items() if k not in _PRIVATE_TICKET_KEYS}
+    return {k: v for k, v in t.items() if k not in STAFF_ONLY_TICKET_FIELDS}
 
 
 def public_counter(c: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -237,13 +236,19 @@ class Office:
         """Queue ``events`` for the next group commit (``queue_server.commits``); they are
         published once durable. The caller holds the lock and must await the future before
         acknowledging anything."""
+        return self._commits.submit(events, self.engine.meta(), self._extra_writer(events, extra))
+
+    def _extra_writer(
+        self, events: list[Event], extra: CommitHook | None
+    ) -> Callable[[sqlite3.Connection], None] | None:
+        """The rows written with ``events`` in their transaction: ``extra``, then the commit hooks."""
         writers = [*([extra] if extra else []), *self.commit_hooks]
 
         def write_extra(conn: sqlite3.Connection) -> None:
             for write in writers:
                 write(conn, events)
 
-        return self._commits.submit(events, self.engine.meta(), write_extra if writers else None)
+        return write_extra if writers else None
 
     async def settled(self) -> None:
         """Wait until every command run so far is durable (or failed). Call it holding the
@@ -346,33 +351,47 @@ class Office:
     async def reload_config(self, config: Config) -> None:
         """Switch to an edited, already validated config without a restart.
 
-        The new state is built on a copy of the engine and both snapshots are rendered from
-        it before anything is switched; on any failure (a refusal from the engine, a storage
-        error) the office keeps running on the old config and state, unchanged. Events of
-        the switch (counters the new config removes are closed) commit before it is visible.
+        The whole new state is built aside: a copy of the engine reconfigured, the services'
+        estimates and both snapshots rendered from it, the events of the switch (counters the
+        new config removes are closed) committed. Only then are the engine and the config
+        switched, in one step with no await, so no reader ever sees half of it. On any
+        failure (a refusal from the engine, a storage error, a bug while rendering) nothing
+        has changed: the office keeps its old config and state.
         """
         async with self.lock:
-            await self.settled()
+            await self.settled()  # nothing else is queued: the commit below is the only one
             now = self.clock()
-            old_engine, old_config = self.engine, self.config
-            candidate = copy.deepcopy(old_engine)
-            rollover = candidate.tick(now)
-            events = rollover + candidate.reconfigure(config, now)
+            candidate = copy.deepcopy(self.engine)
+            events = candidate.tick(now) + candidate.reconfigure(config, now)
+            self._render_with(candidate, config)  # a dry run: any error leaves the office as it was
+            seqs: list[int] = []
+            if events:
+                writer = self._extra_writer(events, None)
+                [result] = await asyncio.get_running_loop().run_in_executor(
+                    self.writer, self.store.commit_batch, [(events, candidate.meta(), writer)]
+                )
+                if isinstance(result, MotcuaError):
+                    raise result
+                if isinstance(result, BaseException):
+                    raise storage_error() from result
+                seqs = result
+            # The switch: the new state is complete and durable.
             self.engine, self.config = candidate, config
             self._config_epoch += 1
-            try:
-                snapshots = {audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")}
-                if events:
-                    await self._commit(events, None)
-            except BaseException:
-                # A failed commit has already replaced the engine: rebuild it from the database.
-                commit_failed = self.engine is not candidate
-                self.config = old_config
-                self.engine = self.store.load_engine(old_config, now) if commit_failed else old_engine
-                self._tokens = {t.token: t.id for t in self.engine.tickets.values()}
-                self._config_epoch += 1
-                raise
-            self.hub.publish(snapshots)
+            self._tokens = {t.token: t.id for t in candidate.tickets.values()}
+            if seqs:
+                self._committed(events, seqs)
+            self.hub.publish({audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")})
+
+    def _render_with(self, engine: Engine, config: Config) -> None:
+        """Render both snapshots from ``engine`` and ``config`` without switching to them."""
+        live = self.engine, self.config, self._snapshots
+        self.engine, self.config, self._snapshots = engine, config, {}
+        try:
+            for audience in ("public", "staff"):
+                json.dumps(self.snapshot(audience), ensure_ascii=False)
+        finally:
+            self.engine, self.config, self._snapshots = live
 
     async def tick(self) -> None:
         """Day rollover without anyone pressing anything (called from a timer)."""

@@ -37,6 +37,7 @@ from starlette.routing import Route
 
 from . import auth
 from .config import Config
+from .engine import SYNCED_TICKET_FIELDS
 from .errors import BadRequest, MotcuaError, NotFound, TooManyRequests, Unauthorized
 from .openapi import operation, query_param
 from .store import connect
@@ -47,29 +48,7 @@ BUNDLE_FORMAT = "motcua-sync-bundle"
 BUNDLE_VERSION = 1
 
 # What may leave the office. Anything not listed here stays home.
-TICKET_FIELDS = (
-    "id",
-    "day",
-    "service",
-    "number",
-    "label",
-    "priority",
-    "state",
-    "issued_at",
-    "queued_at",
-    "front",
-    "target_counter",
-    "counter",
-    "staff",
-    "called_at",
-    "started_at",
-    "finished_at",
-    "recalls",
-    "transfers",
-    "estimated_wait_s",
-    "rating",
-    "rated_at",
-)
+TICKET_FIELDS = SYNCED_TICKET_FIELDS  # marked on engine.Ticket
 COUNTER_FIELDS = ("number", "state", "staff", "ticket_id", "pause_reason", "since")
 EVENT_FIELDS = ("seq", "at", "day", "kind", "ticket_id", "service", "counter", "staff")
 DETAIL_FIELDS = (

@@ -445,9 +445,11 @@ class PrintService:
         """A new job for a ticket of today (the Reprint button)."""
         ticket = self.office.find_ticket(ticket_id)
         if ticket is None:
-            day = await self.office.read(_ticket_day, ticket_id)
-            if day is None:
+            # An earlier day's ticket: read on a connection of its own, off the event loop.
+            found = await self.office.read(_ticket_day, ticket_id)
+            if found is None:
                 raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
+            day = found
         else:
             day = ticket.day
         if day != self.office.day:
@@ -487,5 +489,6 @@ class PrintService:
 
 
 def _ticket_day(conn: sqlite3.Connection, ticket_id: int) -> str | None:
+    """The office day of ticket ``ticket_id`` in the database, or None."""
     row = conn.execute("SELECT day FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-    return row[0] if row else None
+    return None if row is None else str(row[0])
