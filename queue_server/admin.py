@@ -120,12 +120,18 @@ async def _save_config(office: Office, doc: Any) -> Any:
     path = _config_path(office)
     configedit.check_restart_only(office.config, doc)
     config, pending = configedit.prepare(path, doc)
-    try:
-        await office.reload_config(config)
-    except BaseException:
-        pending.discard()
-        raise
-    pending.commit()
+
+    async def apply() -> None:
+        try:
+            await office.reload_config(config)
+        except BaseException:
+            pending.discard()
+            raise
+        pending.commit()
+
+    # Shielded: a client that goes away mid-save cannot leave the office switched and the
+    # file not written (or the reverse).
+    await asyncio.shield(apply())
     return config
 
 

@@ -14,13 +14,13 @@ Definitions (also in the XLSX's "Giải thích" sheet and docs/appointments.md):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import sqlite3
 from typing import Any
 
 from .config import Config
+from .csvout import DEFAULT_DIALECT, csv_bytes
 from .errors import BadRequest
 from .reports import MAX_DAYS, summarize, vn_date
 
@@ -149,14 +149,11 @@ def table(report: dict[str, Any]) -> list[list[Any]]:
     return out
 
 
-def to_csv(report: dict[str, Any]) -> bytes:
-    """UTF-8 with a BOM (Excel shows the Vietnamese), dates dd/mm/yyyy."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(HEADERS)
-    for line in table(report):
-        w.writerow([vn_date(v) if isinstance(v, dt.date) else ("" if v is None else v) for v in line])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+def to_csv(report: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> bytes:
+    """Dates dd/mm/yyyy; by default as Vietnamese Excel reads it (";", decimal comma, BOM), or
+    plain comma-separated (``dialect="comma"``): ``queue_server.csvout``, like every report."""
+    rows = ([vn_date(v) if isinstance(v, dt.date) else v for v in line] for line in table(report))
+    return csv_bytes(HEADERS, rows, dialect)
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:

@@ -29,7 +29,7 @@ from .appointments_openapi import Booking, Move, OwnerCancel, SlotClosure, Staff
 from .engine import Engine, Event
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, Outcome, public_ticket
-from .report_routes import download, export_format
+from .report_routes import InDialect, download, export_dialect, export_format
 from .schemas import Empty, parse
 
 log = logging.getLogger("motcua.appointments")
@@ -497,7 +497,8 @@ async def report(request: Request) -> JSONResponse:
 async def report_export(request: Request) -> Response:
     auth.require_user(request, _office(request), role="admin")
     fmt = export_format(request)
-    return await download(await _report(request), fmt, appointment_report)
+    dialect = export_dialect(request)
+    return await download(await _report(request), fmt, InDialect(appointment_report, dialect))
 
 
 # ---------------------------------------------------------------------- timers

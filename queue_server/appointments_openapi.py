@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from .openapi import KIOSK, STAFF, operation, path_param, query_param
+from .report_routes import DIALECT_PARAM
 from .schemas import Body, Code, Day, Empty, Issued, Last4, Time, ref
 
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD"}
@@ -207,7 +208,7 @@ def _paths() -> dict[str, Any]:
                     {"type": "string", "format": "binary"},
                     errors=(400, 401, 403),
                     security=STAFF,
-                    params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+                    params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"), DIALECT_PARAM],
                     media=_XLSX,
                 ),
             }

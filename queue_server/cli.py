@@ -180,7 +180,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         from . import dossier_reports
 
         where = dossier_reports.run_command(
-            _config(args), args.kind, args.date_from, args.date_to, args.by, args.format, args.output
+            _config(args), args.kind, args.date_from, args.date_to, args.by, args.format, args.output, args.csv_dialect
         )
     elif is_central_config(args.config):
         from .central.cli import report

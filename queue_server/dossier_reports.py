@@ -22,7 +22,6 @@ the officer who finished them, the counter, the service and the dossiers of the 
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import io
 import sqlite3
@@ -35,10 +34,12 @@ from starlette.routing import Route
 
 from . import auth
 from .config import Config
+from .csvout import DEFAULT_DIALECT, csv_bytes
 from .dossiers import vn_date
 from .errors import BadRequest
 from .office import Office
 from .openapi import STAFF, obj, operation, query_param
+from .report_routes import DIALECT_PARAM, export_dialect
 from .reports import MAX_DAYS, NO_GROUP, parse_date
 from .store import connect
 
@@ -376,18 +377,15 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
     ]
 
 
-def to_csv(report: dict[str, Any]) -> bytes:
-    """The main table (UTF-8 with a BOM, for Excel), then the summary line for dossiers."""
+def to_csv(report: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> bytes:
+    """The main table, then the summary line for dossiers; by default as Vietnamese Excel reads
+    it (";", decimal comma, BOM), or plain comma-separated (``dialect="comma"``):
+    ``queue_server.csvout``, like every report."""
     name, heads, lines = tables(report)[0]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(heads)
-    for line in lines:
-        w.writerow(["" if v is None else v for v in line])
+    rows = [list(line) for line in lines]
     if report["kind"] == "dossiers":
-        w.writerow([])
-        w.writerow([report["summary"]])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        rows += [[], [report["summary"]]]
+    return csv_bytes(heads, rows, dialect)
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
@@ -451,7 +449,14 @@ def build(
 
 
 def run_command(
-    config: Config, kind: str, date_from: str, date_to: str, by: str | None, fmt: str, output: str | None
+    config: Config,
+    kind: str,
+    date_from: str,
+    date_to: str,
+    by: str | None,
+    fmt: str,
+    output: str | None,
+    csv_dialect: str = DEFAULT_DIALECT,
 ) -> str:
     """``motcua report --kind dossiers|satisfaction``: like the ticket report."""
     import json
@@ -474,7 +479,7 @@ def run_command(
         report.pop("all_ratings", None)
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     elif fmt == "csv":
-        data = to_csv(report)
+        data = to_csv(report, csv_dialect)
     else:
         data = to_xlsx(report)
         output = output or filename(report, "xlsx")
@@ -513,9 +518,10 @@ def _handlers(kind: str) -> tuple[Any, Any]:
         fmt = request.query_params.get("format") or "xlsx"
         if fmt not in ("csv", "xlsx"):
             raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+        dialect = export_dialect(request)
         report = await _report(request, kind)
         if fmt == "csv":
-            data, media = to_csv(report), "text/csv; charset=utf-8"
+            data, media = to_csv(report, dialect), "text/csv; charset=utf-8"
         else:
             data, media = await asyncio.to_thread(to_xlsx, report), _XLSX
         return Response(
@@ -543,7 +549,7 @@ for _kind in KINDS:
         errors=(400, 401, 403),
         security=STAFF,
         media="text/csv",
-        params=[*_query, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+        params=[*_query, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"), DIALECT_PARAM],
     )
     _file["responses"]["200"]["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
     openapi_paths[f"/api/reports/{_kind}"] = {

@@ -367,9 +367,13 @@ class Office:
             seqs: list[int] = []
             if events:
                 writer = self._extra_writer(events, None)
-                [result] = await asyncio.get_running_loop().run_in_executor(
-                    self.writer, self.store.commit_batch, [(events, candidate.meta(), writer)]
-                )
+                try:
+                    [result] = await asyncio.get_running_loop().run_in_executor(
+                        self.writer, self.store.commit_batch, [(events, candidate.meta(), writer)]
+                    )
+                except Exception as exc:  # the transaction itself failed: nothing was written
+                    log.exception("config reload: commit failed; the old config stays")
+                    raise storage_error() from exc
                 if isinstance(result, MotcuaError):
                     raise result
                 if isinstance(result, BaseException):
@@ -379,9 +383,12 @@ class Office:
             self.engine, self.config = candidate, config
             self._config_epoch += 1
             self._tokens = {t.token: t.id for t in candidate.tickets.values()}
-            if seqs:
-                self._committed(events, seqs)
-            self.hub.publish({audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")})
+            try:  # switched and durable: telling the screens cannot undo it (nor should it fail)
+                if seqs:
+                    self._committed(events, seqs)
+                self.hub.publish({audience: self.snapshot_message(audience)[0] for audience in ("public", "staff")})
+            except Exception:
+                log.exception("config reload: publishing the new state failed")
 
     def _render_with(self, engine: Engine, config: Config) -> None:
         """Render both snapshots from ``engine`` and ``config`` without switching to them."""

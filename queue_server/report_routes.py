@@ -108,23 +108,25 @@ def export_dialect(request: Request) -> str:
     return dialect
 
 
-class _InDialect:
-    """``reports`` writing its CSV in the asked dialect, for ``download``."""
+class InDialect:
+    """A report module (``reports``, ``appointment_report``) writing its CSV in the asked
+    dialect, for ``download``."""
 
-    def __init__(self, dialect: str):
+    def __init__(self, module: Any, dialect: str):
+        self.module = module
         self.dialect = dialect
-        self.to_xlsx = reports.to_xlsx
-        self.filename = reports.filename
+        self.to_xlsx = module.to_xlsx
+        self.filename = module.filename
 
     def to_csv(self, report: dict[str, Any]) -> bytes:
-        return reports.to_csv(report, self.dialect)
+        return self.module.to_csv(report, self.dialect)  # type: ignore[no-any-return]
 
 
 async def export_report(request: Request) -> Response:
     _admin(request)  # before looking at the query: a stranger learns nothing
     fmt = export_format(request)
     dialect = export_dialect(request)
-    return await download(await _report(request), fmt, _InDialect(dialect))
+    return await download(await _report(request), fmt, InDialect(reports, dialect))
 
 
 routes = [
@@ -142,7 +144,10 @@ _REPORT_ROW = obj(
     {
         "key": {"type": ["string", "integer", "null"]},
         "label": _STR,
-        **{k: _INT for k in ("issued", "served", "no_show", "cancelled", "transferred", "expired", "rated")},
+        **{
+            k: _INT
+            for k in ("issued", "served", "no_show", "closed_unstarted", "cancelled", "transferred", "expired", "rated")
+        },
         "waiting": _SUMMARY,
         "service": _SUMMARY,
         "ratings": {"type": "array", "items": _INT},
@@ -156,6 +161,7 @@ _REPORT = obj(
         "to": _STR,
         "by": {"enum": list(reports.GROUPINGS)},
         "rating_levels": _INT,
+        "closed_without_start": {"enum": ["served", "absent"]},
         "rows": {"type": "array", "items": _REPORT_ROW},
         "total": _REPORT_ROW,
         "staff": {
@@ -179,6 +185,15 @@ _REPORT_QUERY = [
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+# The ``dialect`` query parameter of every report download (ticket, appointment, dossier).
+DIALECT_PARAM = query_param(
+    "dialect",
+    {"enum": list(DIALECTS)},
+    'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
+    'reads it) or "comma" (plain "," and decimal point)',
+)
+
+
 def _export() -> dict[str, Any]:
     op = operation(
         "The report as a file to download (CSV for any program, XLSX for Excel)",
@@ -189,12 +204,7 @@ def _export() -> dict[str, Any]:
         params=[
             *_REPORT_QUERY,
             query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"),
-            query_param(
-                "dialect",
-                {"enum": list(DIALECTS)},
-                'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
-                'reads it) or "comma" (plain "," and decimal point)',
-            ),
+            DIALECT_PARAM,
         ],
     )
     ok = op["responses"]["200"]

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import tomlkit
 
-from tests.support import KIOSK_TOKEN, ROOT, ServerProcess, add_staff, http, login, write_config
+from queue_server.config import describe, parse_config
+from queue_server.errors import ConfigError
+from tests.support import KIOSK_TOKEN, ROOT, ServerProcess, add_staff, http, login, sample_data, write_config
 
 # (dotted path in the file, bad value, the key the answer must name)
 BAD_VALUES: list[tuple[str, Any, str]] = [
@@ -180,6 +182,51 @@ def test_a_live_edit_is_seen_by_every_route(office: Office):
     status, answer = office.call("POST", "/api/admin/config/text", {"text": text})
     assert status == 200, answer
     assert http("GET", office.url + "/api/state")[1]["office"]["ticker"] == "Nghỉ trưa 11:30."
+
+
+def test_a_mid_day_range_edit_over_a_number_issued_today_is_refused(office: Office):
+    """CT has issued numbers from 1001 today: moving CT to 6001-6999 and giving 1001-1999 to a
+    new service would issue CT's labels a second time, so the whole edit is refused."""
+    status, current = office.call("GET", "/api/admin/config")
+    http("POST", office.url + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)
+    services = current["editable"]["services"]
+    services[0]["range"] = [6001, 6999]
+    services.append({"code": "XX", "name": "Mới", "range": [1001, 1999]})
+    assert_refused(office, "/api/admin/config", {"services": services}, "services[5].range", "range_overlaps_issued")
+
+
+def numeric_settings() -> list[tuple[str, str]]:
+    """(README key, the key an error names) of every number setting in the declaration."""
+    out = []
+    for key, kind, _, _ in describe():
+        if kind.split(",")[0] in ("int", "float") or kind.startswith("list, "):
+            if key.startswith("[["):
+                table, name = key[2:].split("]] ")
+                out.append((key, f"{table}[0].{name}"))
+            else:
+                out.append((key, key))
+    return out
+
+
+def test_every_number_setting_declares_its_bounds():
+    """The README table shows each number's bounds: none is left unbounded."""
+    numbers = [(key, kind) for key, kind, _, _ in describe() if kind.split(",")[0] in ("int", "float")]
+    assert len(numbers) > 25
+    assert all("–" in kind for _, kind in numbers), [k for k, kind in numbers if "–" not in kind]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308, -1, 10**18])
+@pytest.mark.parametrize("key,named", numeric_settings())
+def test_every_number_setting_refuses_values_out_of_bounds(key: str, named: str, value: float):
+    data = sample_data()
+    path = named.replace("[0]", ".0").split(".")
+    target: Any = data
+    for part in path[:-1]:
+        target = target[int(part)] if part.isdigit() else target.setdefault(part, {})
+    target[path[-1]] = [value, value] if isinstance(target.get(path[-1]), list) or "range" in path[-1] else value
+    with pytest.raises(ConfigError) as e:
+        parse_config(data)
+    assert named in e.value.message and named in e.value.message_en, (key, e.value.message_en)
 
 
 def motcua(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

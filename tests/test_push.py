@@ -4,10 +4,12 @@ snapshots built once per sequence number and audience, status tokens found by in
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import json
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ class Clock:
 
 
 @contextlib.asynccontextmanager
-async def run_server(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
+async def run_server(tmp_path: Path, ping: float = 20.0) -> AsyncIterator[tuple[int, Any]]:
     config = office_config(tmp_path, office={"enforce_hours": False})
     app = create_app(config, database=tmp_path / "push.db", printing=False)
     port = free_port()
@@ -45,6 +47,8 @@ async def run_server(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
             port=port,
             ws=FrameWritingProtocol,
             ws_per_message_deflate=False,
+            ws_ping_interval=ping,
+            ws_ping_timeout=ping,
             log_level="warning",
             lifespan="on",
         )
@@ -56,7 +60,7 @@ async def run_server(tmp_path: Path) -> AsyncIterator[tuple[int, Any]]:
         yield port, app
     finally:
         server.should_exit = True
-        await task
+        await asyncio.wait_for(task, 30)  # a connection that cannot close must not hang the suite
 
 
 def test_the_hub_writes_each_frame_straight_to_every_uvicorn_connection(tmp_path: Path) -> None:
@@ -97,6 +101,54 @@ def test_a_slow_direct_connection_is_closed_with_1013_and_counted(tmp_path: Path
                         await asyncio.wait_for(ws.recv(), 5)
                 assert ws.close_code == 1013
             assert office.hub.dropped_total == 1 and len(office.hub) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_peer_that_never_reads_is_let_go_after_its_keepalive_ping_times_out(tmp_path: Path) -> None:
+    """A frozen TV box: it completed the handshake, then reads nothing. Its unread events fill
+    the kernel's buffers, so the close frame after an unanswered ping can never be sent; the
+    connection is aborted and the screen unsubscribed rather than kept for good."""
+
+    async def scenario() -> None:
+        async with run_server(tmp_path, ping=0.3) as (port, app):
+            office: Office = app.state.office
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            sock.connect(("127.0.0.1", port))
+            sock.setblocking(False)
+            reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+            key = base64.b64encode(secrets.token_bytes(16)).decode()
+            writer.write(
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+            writer.transport.pause_reading()  # from here on it reads nothing
+            while len(office.hub) == 0:
+                await asyncio.sleep(0.01)
+            [sub] = office.hub.subscribers
+            assert sub.writer is not None
+            sub.writer.limit = 1 << 40  # type: ignore[attr-defined]  # never dropped as slow
+            sub.writer.close_timeout = 0.3  # type: ignore[attr-defined]
+            protocol = sub.writer
+            # The server's kernel buffer for it as small as an old TV box's would make it.
+            protocol.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # type: ignore[attr-defined]
+            for _ in range(900):  # until the kernel's buffers for it are full (bounded)
+                await issue(office)
+                if protocol.transport.get_write_buffer_size() > 0:  # type: ignore[attr-defined]
+                    break
+            assert protocol.transport.get_write_buffer_size() > 0  # type: ignore[attr-defined]
+            for _ in range(500):  # bounded: 10 s
+                if protocol.disconnected:  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.02)
+            # The connection is gone on the server's side (not waiting for ever to flush to a
+            # peer that never reads), and the screen is no longer subscribed.
+            assert protocol.disconnected, "the frozen screen's connection is still held"  # type: ignore[attr-defined]
+            assert len(office.hub) == 0
+            assert office.hub.dropped_total == 0  # let go by the keepalive, not counted as slow
+            writer.close()
 
     asyncio.run(scenario())
 
