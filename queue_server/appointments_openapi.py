@@ -10,7 +10,7 @@ from msgspec import Meta, Struct
 
 from .openapi import KIOSK, STAFF, operation, path_param, query_param
 from .report_routes import DIALECT_PARAM
-from .schemas import Body, Code, Day, Empty, Issued, Last4, Time, ref
+from .schemas import Body, Code, Day, Empty, Issued, Last4, Summary, Time, ref
 
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD"}
 CODE = path_param("code", {"type": "string", "description": "Booking code, e.g. K7M-2QX (dash optional)"})
@@ -151,15 +151,7 @@ class SlotClosed(Struct, kw_only=True):
     closed: bool
 
 
-class WaitSummary(Struct, kw_only=True):
-    count: int
-    mean: float | None
-    median: float | None
-    p90: float | None
-    max: float | None
-
-
-class ReportRow(Struct, kw_only=True):
+class AppointmentRow(Struct, kw_only=True):
     date: str | None
     service: str | None
     label: str
@@ -169,7 +161,7 @@ class ReportRow(Struct, kw_only=True):
     cancelled: int
     called: int
     on_time: int
-    wait: WaitSummary
+    wait: Summary
     on_time_share: float | None
 
 
@@ -178,8 +170,8 @@ class AppointmentReport(Struct, kw_only=True, rename={"from_": "from"}):
     from_: Day
     to: Day
     on_time_minutes: int
-    rows: list[ReportRow]
-    total: ReportRow
+    rows: list[AppointmentRow]
+    total: AppointmentRow
 
 
 _RANGE = [

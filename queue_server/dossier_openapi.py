@@ -166,7 +166,7 @@ class Change(Struct, kw_only=True, rename={"from_": "from"}):
     ready_on: str | None
 
 
-class Imported(Struct, kw_only=True):
+class DossiersImported(Struct, kw_only=True):
     rows: int
     unchanged: int
     unknown: list[str]
@@ -179,7 +179,7 @@ _STAFF_ERRORS = (400, 401, 404, 409, 413, 503)
 def _csv_import() -> dict[str, Any]:
     op = operation(
         "Import the province's CSV export (code, status, finished date); idempotent; audited with what changed (admin)",
-        ref(Imported),
+        ref(DossiersImported),
         errors=(400, 401, 403, 413, 503),
         security=STAFF,
     )

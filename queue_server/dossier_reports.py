@@ -26,8 +26,9 @@ import datetime as dt
 import io
 import sqlite3
 from collections import defaultdict
-from typing import Any
+from typing import Annotated, Any
 
+from msgspec import Meta, Struct
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -38,9 +39,10 @@ from .csvout import DEFAULT_DIALECT, csv_bytes
 from .dossiers import vn_date
 from .errors import BadRequest
 from .office import Office
-from .openapi import STAFF, obj, operation, query_param
+from .openapi import STAFF, operation, query_param
 from .report_routes import DIALECT_PARAM, export_dialect
 from .reports import MAX_DAYS, NO_GROUP, parse_date
+from .schemas import ref
 from .store import connect
 
 KINDS = ("dossiers", "satisfaction")
@@ -533,6 +535,16 @@ def _handlers(kind: str) -> tuple[Any, Any]:
 
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class DossierReport(Struct, kw_only=True, rename={"from_": "from"}):
+    kind: Annotated[str, Meta(extra_json_schema={"enum": list(KINDS)})]
+    from_: str
+    to: str
+    rows: list[dict[str, Any]]
+    total: dict[str, Any]
+
+
 routes = []
 openapi_paths: dict[str, Any] = {}
 for _kind in KINDS:
@@ -555,15 +567,7 @@ for _kind in KINDS:
     openapi_paths[f"/api/reports/{_kind}"] = {
         "get": operation(
             f"The {_kind} report (admin; definitions in docs/reports.md)",
-            obj(
-                {
-                    "kind": {"const": _kind},
-                    "from": {"type": "string"},
-                    "to": {"type": "string"},
-                    "rows": {"type": "array", "items": {"type": "object"}},
-                    "total": {"type": "object"},
-                }
-            ),
+            ref(DossierReport),
             errors=(400, 401, 403),
             security=STAFF,
             params=_query,

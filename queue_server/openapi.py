@@ -2,10 +2,14 @@
 
 The core endpoints (``queue_server.api``) are described here; each feature module listed in
 ``queue_server.features`` describes its own next to its routes, as ``openapi_paths``, built
-with the helpers below (``operation``, ``path_param``, ``obj``…); ``document(paths)`` merges
-them (the app passes ``features.openapi_paths()``). ``tests/test_openapi.py`` checks that
-every HTTP route of the app has an entry with its methods, and the fuzz tests check every
-response against these schemas. ``markdown_table`` is README's API table.
+with the helpers below (``operation``, ``path_param``, ``query_param``); ``document(paths)``
+merges them (the app passes ``features.openapi_paths()``). No JSON body is written here as a
+schema: an operation names the declaration of each body (a msgspec ``Struct``, or the
+engine's ``Ticket`` and ``CounterStatus``) with ``schemas.ref``, and the document's
+``components.schemas`` are generated from the declarations it names (``schemas.components``).
+The same declarations parse the request bodies. ``tests/test_openapi.py`` checks that every
+HTTP route of the app has an entry with its methods, and the fuzz tests check every response
+against these schemas. ``markdown_table`` is README's API table.
 """
 
 from __future__ import annotations
@@ -105,11 +109,6 @@ def query_param(name: str, schema: dict[str, Any], description: str = "") -> dic
     if description:
         param["description"] = description
     return param
-
-
-def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An object schema: keys of ``required`` must be present, those of ``optional`` may be."""
-    return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
 
 
 STAFF: list[dict[str, list[str]]] = [{"session": []}]

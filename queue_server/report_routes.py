@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
+from msgspec import Meta, Struct
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,7 +18,8 @@ from . import auth, reports
 from .csvout import DEFAULT_DIALECT, DIALECTS
 from .errors import BadRequest
 from .office import Office
-from .openapi import ADMIN, obj, operation, query_param
+from .openapi import ADMIN, operation, query_param
+from .schemas import Summary, ref
 
 REPORT_CACHE = 4
 
@@ -135,47 +137,58 @@ routes = [
 ]
 
 
-# The OpenAPI description of the routes above.
-_STR = {"type": "string"}
-_INT = {"type": "integer"}
+# The answer of /api/reports, declared once.
 _ADMIN = (401, 403)  # not signed in, not an admin
-_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _INT})
-_REPORT_ROW = obj(
-    {
-        "key": {"type": ["string", "integer", "null"]},
-        "label": _STR,
-        **{
-            k: _INT
-            for k in ("issued", "served", "no_show", "closed_unstarted", "cancelled", "transferred", "expired", "rated")
-        },
-        "waiting": _SUMMARY,
-        "service": _SUMMARY,
-        "ratings": {"type": "array", "items": _INT},
-        **{k: {"type": ["number", "null"]} for k in ("served_share", "satisfied_share", "estimate_mae")},
-    }
-)
-_REPORT = obj(
-    {
-        "office": _STR,
-        "from": _STR,
-        "to": _STR,
-        "by": {"enum": list(reports.GROUPINGS)},
-        "rating_levels": _INT,
-        "closed_without_start": {"enum": ["served", "absent"]},
-        "rows": {"type": "array", "items": _REPORT_ROW},
-        "total": _REPORT_ROW,
-        "staff": {
-            "type": "array",
-            "items": obj({"staff": _STR, "name": _STR, "served": _INT, "share": {"type": ["number", "null"]}}),
-        },
-        "charts": obj(
-            {
-                k: {"type": ["object", "array"]}
-                for k in ("arrivals_by_hour", "wait_distribution", "served_per_staff", "satisfaction")
-            }
-        ),
-    }
-)
+_STR = {"type": "string"}
+Number = float | None
+
+
+class ReportRow(Struct, kw_only=True):
+    key: str | int | None
+    label: str
+    issued: int
+    served: int
+    no_show: int
+    closed_unstarted: int
+    cancelled: int
+    transferred: int
+    expired: int
+    rated: int
+    waiting: Summary
+    service: Summary
+    ratings: list[int]
+    served_share: Number
+    satisfied_share: Number
+    estimate_mae: Number
+
+
+class StaffServed(Struct, kw_only=True):
+    staff: str
+    name: str
+    served: int
+    share: Number
+
+
+class Charts(Struct, kw_only=True):
+    arrivals_by_hour: dict[str, Any] | list[Any]
+    wait_distribution: dict[str, Any] | list[Any]
+    served_per_staff: dict[str, Any] | list[Any]
+    satisfaction: dict[str, Any] | list[Any]
+
+
+class Report(Struct, kw_only=True, rename={"from_": "from"}):
+    office: str
+    from_: str
+    to: str
+    by: Annotated[str, Meta(extra_json_schema={"enum": list(reports.GROUPINGS)})]
+    rating_levels: int
+    closed_without_start: Literal["served", "absent"]
+    rows: list[ReportRow]
+    total: ReportRow
+    staff: list[StaffServed]
+    charts: Charts
+
+
 _DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
 _REPORT_QUERY = [
     query_param("from", _DATE, "First office day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
@@ -217,7 +230,7 @@ openapi_paths: dict[str, Any] = {
     "/api/reports": {
         "get": operation(
             "Report for a range of office days, grouped (see docs/reports.md)",
-            _REPORT,
+            ref(Report),
             errors=(400, *_ADMIN),
             security=ADMIN,
             params=_REPORT_QUERY,

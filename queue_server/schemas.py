@@ -200,7 +200,12 @@ class Snapshot(Struct, kw_only=True):
 
 
 class PrintState(Struct, kw_only=True):
+    """A ticket's printing, as the kiosk says it (``printing.jobs.KIOSK_STATE``, or none)."""
+
     state: str
+    printer: str | None = None
+    error: str | None = None
+    job_id: int | None = None
 
 
 class Issued(Struct, kw_only=True):
@@ -231,6 +236,16 @@ class Rated(Struct, kw_only=True):
     ok: bool
     ticket_id: int = 0
     level: int = 0
+
+
+class Summary(Struct, kw_only=True):
+    """A time's summary in reports, in seconds (none without data)."""
+
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+    max: float | None
 
 
 class Document(Struct, kw_only=True):

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import sync_rows
 from .config import Config
 from .dblock import DatabaseLock
 from .engine import TICKET_FIELDS, CounterStatus, Engine, Event, Ticket
@@ -348,6 +349,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m006_report_days,
     _m007_issuing_service,
     _m008_dossiers,
+    # Dossiers and bookings in the sync feed: their change log (queue_server.sync_rows).
+    sync_rows.migrate,
 ]
 
 

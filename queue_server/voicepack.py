@@ -19,8 +19,9 @@ import binascii
 import io
 import json
 import zipfile
-from typing import Any
+from typing import Annotated, Any
 
+from msgspec import Meta, Struct
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -31,7 +32,8 @@ from .audio import AudioError, level_clip
 from .config import Config
 from .errors import BadRequest
 from .office import Office
-from .openapi import ADMIN, obj, operation
+from .openapi import ADMIN, operation
+from .schemas import Body, parse, ref
 
 FORMAT = "motcua-voice-pack"
 VERSION = 1
@@ -137,15 +139,7 @@ async def post_pack(request: Request) -> JSONResponse:
     """Import a pack sent as JSON ``{"pack": "<base64 of the ZIP>"}`` (the admin screen's way)."""
     user = _admin(request)
     office: Office = request.app.state.office
-    body = await read_json(request, limit=MAX_PACK_BYTES * 4 // 3 + 1024)
-    text = body.get("pack")
-    if not isinstance(text, str):
-        raise BadRequest(
-            "Thiếu gói giọng đọc (“pack”, base64).",
-            "The pack is missing (“pack”, base64).",
-            key="bad_field",
-            field="pack",
-        )
+    text = parse(await read_json(request, limit=MAX_PACK_BYTES * 4 // 3 + 1024), Pack).pack
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -153,6 +147,15 @@ async def post_pack(request: Request) -> JSONResponse:
     result = import_pack(office.config, data)
     await office.audit(user, "voice_pack_imported", clips=result["imported"])
     return JSONResponse(result)
+
+
+class Pack(Body):
+    pack: Annotated[str, Meta(description="the ZIP, base64")]
+
+
+class VoicesImported(Struct, kw_only=True):
+    imported: list[str]
+    skipped: dict[str, Any]
 
 
 routes = [Route("/api/voice/pack", get_pack), Route("/api/voice/pack", post_pack, methods=["POST"])]
@@ -168,8 +171,8 @@ openapi_paths: dict[str, Any] = {
         ),
         "post": operation(
             "Import a voice pack into display.clips_dir: each clip checked, trimmed and levelled",
-            obj({"imported": {"type": "array", "items": {"type": "string"}}, "skipped": {"type": "object"}}),
-            body=obj({"pack": {"type": "string", "description": "the ZIP, base64"}}),
+            ref(VoicesImported),
+            body=ref(Pack),
             errors=(400, 401, 403, 413),
             security=ADMIN,
         ),

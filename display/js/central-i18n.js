@@ -17,6 +17,12 @@ const WORDS = {
     latest_calls: "Số vừa gọi", open: "Đang mở", paused: "Tạm dừng", closed: "Đóng", catching_up: "đang cập nhật",
     issued: "Số phát ra", served: "Đã phục vụ", no_show: "Vắng mặt", wait_mean: "Chờ TB (phút)",
     wait_median: "Chờ trung vị (phút)", satisfied: "Hài lòng (%)", minutes: "phút", total: "Tổng cộng",
+    kind: "Loại", kind_tickets: "Lượt phục vụ", kind_dossiers: "Hồ sơ", kind_satisfaction: "Mức độ hài lòng",
+    kind_appointments: "Lịch hẹn", by_month: "Tháng", by_procedure: "Thủ tục", received: "Tiếp nhận",
+    on_time: "Đúng hạn", late: "Trễ hạn", pending: "Chưa đến hạn", overdue: "Quá hạn", on_time_rate: "Tỷ lệ đúng hạn",
+    rated: "Có đánh giá", satisfied_count: "Hài lòng", satisfaction_rate: "Tỷ lệ hài lòng", booked: "Đã đặt",
+    checked_in: "Đã đến", absent: "Vắng mặt", cancelled: "Đã hủy", called: "Được gọi",
+    on_time_share: "Gọi trong 10 phút",
   },
   en: {
     connecting: "Connecting…", live: "Live", offline: "Disconnected, retrying…", logout: "Sign out",
@@ -31,6 +37,12 @@ const WORDS = {
     latest_calls: "Latest calls", open: "Open", paused: "Paused", closed: "Closed", catching_up: "catching up",
     issued: "Issued", served: "Served", no_show: "No-show", wait_mean: "Mean wait (min)",
     wait_median: "Median wait (min)", satisfied: "Satisfied (%)", minutes: "min", total: "Total",
+    kind: "Kind", kind_tickets: "Visits", kind_dossiers: "Dossiers", kind_satisfaction: "Satisfaction",
+    kind_appointments: "Appointments", by_month: "Month", by_procedure: "Procedure", received: "Received",
+    on_time: "On time", late: "Late", pending: "Not yet due", overdue: "Overdue", on_time_rate: "On-time rate",
+    rated: "Rated", satisfied_count: "Satisfied", satisfaction_rate: "Satisfaction rate", booked: "Booked",
+    checked_in: "Checked in", absent: "Absent", cancelled: "Cancelled", called: "Called",
+    on_time_share: "Called within 10 min",
   },
 };
 
