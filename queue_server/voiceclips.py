@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from . import auth, speech
+from . import speech
 from .api import read_json
 from .audio import AudioError, NoVoice, TooLong, level_clip, read_wav
 from .config import Config
@@ -32,7 +32,7 @@ from .errors import BadRequest, NotFound
 from .office import BUNDLED_CLIPS, Office
 from .openapi import ADMIN, operation, path_param, query_param
 from .schemas import Body, parse, ref
-from .voicepack import needed_clips, store_clip
+from .voicepack import admin_user, needed_clips, store_clip
 
 # A word or a phrase takes a few seconds; a take is stopped by the page after MAX_SECONDS.
 MAX_SECONDS = 20.0
@@ -80,11 +80,6 @@ def clip_rows(config: Config) -> list[dict[str, Any]]:
     return rows
 
 
-def _admin(request: Request) -> dict[str, Any]:
-    office: Office = request.app.state.office
-    return auth.require_user(request, office.store, role="admin")
-
-
 def _clip_name(request: Request) -> str:
     """The ``{name}`` of the path, if it is a clip the calls can use (never a path)."""
     name = str(request.path_params["name"])
@@ -105,7 +100,7 @@ async def page_voice(request: Request) -> Response:
 
 
 async def list_clips(request: Request) -> JSONResponse:
-    _admin(request)
+    admin_user(request)
     config: Config = request.app.state.office.config
     counters = [c.number for c in config.counters]
     first = config.services[0]
@@ -153,7 +148,7 @@ def _sample_args(request: Request) -> tuple[str, int, bool]:
 
 async def sample_call(request: Request) -> JSONResponse:
     """What the hall displays would say for this call now: the sentence and its clips."""
-    _admin(request)
+    admin_user(request)
     office: Office = request.app.state.office
     label, counter, recall = _sample_args(request)
     return JSONResponse(office.announcement(label, counter, recall=recall))
@@ -161,7 +156,7 @@ async def sample_call(request: Request) -> JSONResponse:
 
 async def save_clip(request: Request) -> JSONResponse:
     """Save a recording (JSON ``{"wav": "<PCM WAV, base64>"}``) as the office's clip ``name``."""
-    user = _admin(request)
+    user = admin_user(request)
     office: Office = request.app.state.office
     name = _clip_name(request)
     text = parse(await read_json(request, limit=MAX_CLIP_BYTES * 4 // 3 + 1024), VoiceRecording).wav
@@ -221,7 +216,7 @@ async def save_clip(request: Request) -> JSONResponse:
 
 async def remove_clip(request: Request) -> JSONResponse:
     """Delete the office's own recording of ``name``: the bundled clip is said again."""
-    user = _admin(request)
+    user = admin_user(request)
     office: Office = request.app.state.office
     name = _clip_name(request)
     path = office.config.resolve(office.config.display.clips_dir) / f"{name}.wav"

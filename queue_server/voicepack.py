@@ -138,13 +138,13 @@ def store_clip(folder: Path, name: str, wav: bytes) -> None:
         raise
 
 
-def _admin(request: Request) -> dict[str, Any]:
+def admin_user(request: Request) -> dict[str, Any]:
     office: Office = request.app.state.office
-    return auth.require_user(request, office.store, role="admin")
+    return auth.require_user(request, office, role="admin")
 
 
 async def get_pack(request: Request) -> Response:
-    _admin(request)
+    admin_user(request)
     config: Config = request.app.state.office.config
     return Response(
         export_pack(config),
@@ -155,7 +155,7 @@ async def get_pack(request: Request) -> Response:
 
 async def post_pack(request: Request) -> JSONResponse:
     """Import a pack sent as JSON ``{"pack": "<base64 of the ZIP>"}`` (the admin screen's way)."""
-    user = _admin(request)
+    user = admin_user(request)
     office: Office = request.app.state.office
     text = parse(await read_json(request, limit=MAX_PACK_BYTES * 4 // 3 + 1024), Pack).pack
     try:
