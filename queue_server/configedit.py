@@ -2,7 +2,7 @@
 
 The file stays the one source of the office's structure. An edit is applied to the tomlkit
 document (so every comment, blank line and key order the IT person wrote survives), the
-result is validated with the same ``parse_config`` the server starts with, and only a valid
+result is validated with the same ``config.parse_text`` the server starts with, and only a valid
 document is written — atomically (temporary file + rename), with the previous file kept as
 ``config.toml.bak``. The caller then hands the new ``Config`` to ``Office.reload_config``.
 
@@ -29,7 +29,8 @@ import tomlkit
 from tomlkit.exceptions import ConvertError, TOMLKitError
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
-from .config import Config, Counter, Kiosk, Office, Printer, Service, parse_config, restart_only_keys
+from .config import Config, Counter, Kiosk, Office, Printer, Service, restart_only_keys
+from .config import parse_text as validate_text
 from .errors import BadRequest, ConfigError
 
 # The lists the admin screen edits, with the key that identifies an entry.
@@ -235,11 +236,6 @@ def check_restart_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
             )
 
 
-def validate(doc: tomlkit.TOMLDocument, path: Path) -> Config:
-    """The document as a validated ``Config`` (raises ConfigError naming the key)."""
-    return parse_config(doc.unwrap(), path)
-
-
 class PendingWrite:
     """A validated document written beside the config file, waiting to replace it: the
     caller commits it after the live reload succeeded, or discards it."""
@@ -260,6 +256,8 @@ class PendingWrite:
 
 
 def prepare(path: Path, doc: tomlkit.TOMLDocument) -> tuple[Config, PendingWrite]:
-    """Validate ``doc`` and stage it for writing to ``path``."""
-    config = validate(doc, path)
-    return config, PendingWrite(path, tomlkit.dumps(doc))
+    """Validate ``doc`` and stage it for writing to ``path``: the text written is the text
+    validated, read back as the server reads config.toml at start (``config.parse_text``)."""
+    text = tomlkit.dumps(doc)
+    config = validate_text(text, path)
+    return config, PendingWrite(path, text)
