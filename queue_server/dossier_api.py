@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import sqlite3
 from typing import Any
@@ -21,8 +22,10 @@ from . import auth, dossier_import, dossiers, procedures
 from .api import path_int, read_json, read_limited, status_url
 from .dossier_desk import DossierDesk, attach, desk_of
 from .dossier_openapi import MAX_BULK, ApologyPrint, BulkReady, Extend, Outcome, Ready, openapi_paths
+from .engine import Engine, Ticket
 from .errors import BadRequest, Conflict, NotFound
 from .office import Office, public_ticket
+from .office import Outcome as Decided
 from .schemas import Empty, bad_field, parse
 
 __all__ = ["attach", "openapi_paths", "routes"]
@@ -104,9 +107,7 @@ async def ticket_dossiers(request: Request) -> JSONResponse:
 
 
 def _held(desk: DossierDesk, n: int) -> dict[str, Any]:
-    engine = desk.office.engine
-    c = engine.counters[n]
-    t = engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    t = desk.office.held_ticket(n)
     if t is None:
         raise Conflict(
             f"Quầy {n} không giữ vé nào: hãy gọi số trước.",
@@ -131,10 +132,9 @@ async def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
 async def counter_dossiers(request: Request) -> JSONResponse:
     desk = _desk(request)
     n = path_int(request, "n")
-    desk.office.engine.counter(n)
-    auth.require_counter(request, desk.office.store, n)
-    c = desk.office.engine.counters[n]
-    t = desk.office.engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    desk.office.counter(n)
+    auth.require_counter(request, desk.office, n)
+    t = desk.office.held_ticket(n)
     body: dict[str, Any] = {"ticket": public_ticket(t.to_dict()) if t else None, "dossiers": [], "outcomes": []}
     if t is not None:
         body.update(await _visit(desk, t.id))
@@ -150,8 +150,8 @@ async def record_outcome(request: Request) -> JSONResponse:
     desk = _desk(request)
     office = desk.office
     n = path_int(request, "n")
-    office.engine.counter(n)
-    user = auth.require_counter(request, office.store, n)
+    office.counter(n)
+    user = auth.require_counter(request, office, n)
     body = parse(await read_json(request), Outcome)
     outcome = body.outcome or "received"
     code: str | None = None
@@ -191,7 +191,7 @@ async def record_outcome(request: Request) -> JSONResponse:
         return None
 
     d = await desk.write(write)
-    ticket_id = office.engine.counters[n].ticket_id
+    ticket_id = office.counter(n).ticket_id
     if d is not None:
         desk.publish(f"dossier_{outcome}", d, counter=n)
     answer = {
@@ -230,7 +230,7 @@ async def _ready(desk: DossierDesk, codes: list[str], body: Ready | BulkReady, s
 
 async def mark_ready(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     body = parse(await read_json(request), Ready)
     (view,) = await _ready(desk, [code], body, user["username"])
@@ -239,7 +239,7 @@ async def mark_ready(request: Request) -> JSONResponse:
 
 async def mark_ready_bulk(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     body = parse(await read_json(request, limit=MAX_BULK * 80), BulkReady)
     codes = list(dict.fromkeys(dossiers.check_code(desk.config, c) for c in body.codes))
     views = await _ready(desk, codes, body, user["username"])
@@ -249,7 +249,7 @@ async def mark_ready_bulk(request: Request) -> JSONResponse:
 
 async def extend(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     body = parse(await read_json(request), Extend)
     new_due, reason = dossiers.parse_day(body.due_date, "due_date"), body.reason
@@ -270,7 +270,7 @@ async def extend(request: Request) -> JSONResponse:
 
 async def withdraw(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     parse(await read_json(request), Empty)
     d = await desk.write(lambda conn: dossiers.withdraw(conn, code=code, at=desk.now()[2], staff=user["username"]))
@@ -281,7 +281,7 @@ async def withdraw(request: Request) -> JSONResponse:
 
 async def list_dossiers(request: Request) -> JSONResponse:
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     q = request.query_params
     where, params = [], []
     status = q.get("status")
@@ -307,13 +307,13 @@ async def list_dossiers(request: Request) -> JSONResponse:
 
 async def get_alerts(request: Request) -> JSONResponse:
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     return JSONResponse(desk.alerts())
 
 
 async def import_csv(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store, role="admin")
+    user = auth.require_user(request, desk.office, role="admin")
     data = await read_limited(request, MAX_IMPORT_BYTES, ("Tệp quá lớn.", "File too large."))
     try:
         text = data.decode("utf-8")
@@ -371,14 +371,14 @@ async def check_in(request: Request) -> JSONResponse:
     print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None
     token = secrets.token_urlsafe(16)
 
-    def command(engine: Any, now: Any) -> Any:
+    def command(engine: Engine, now: dt.datetime) -> Decided[tuple[Ticket, bool]]:
         # Under the office lock: a check-in committed just before is visible here.
         current = dossiers.get(desk.read(), code) or d
         held = desk.active_return_ticket(current)
         if held is not None:
-            return (held, False), []
+            return Decided((held, False), [])
         ticket, events = engine.issue(now, service=service, token=token, kiosk=kiosk.id)
-        return (ticket, True), events
+        return Decided((ticket, True), events)
 
     def extra(conn: Any, events: list[Any]) -> None:
         if print_writer:
@@ -387,7 +387,7 @@ async def check_in(request: Request) -> JSONResponse:
             if e.kind == "ticket_issued" and e.ticket and e.ticket["token"] == token:
                 dossiers.link_return_ticket(conn, code=code, ticket=e.ticket, at=e.at.isoformat())
 
-    ticket, new = await office.execute(command, extra=extra)
+    ticket, new = await office.execute_outcome(command, extra=extra)
     after = await office.read(dossiers.require, code)
     svc = office.config.service(ticket.service)
     data = ticket.to_dict()
@@ -415,7 +415,7 @@ async def page_apology(request: Request) -> Response:
     from .apology import apology_html
 
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     d = await desk.office.read(dossiers.require, _code(request))
     return Response(
         apology_html(desk.config, d, desk.today()),
@@ -428,7 +428,7 @@ async def apology_print(request: Request) -> JSONResponse:
     from .apology import print_apology
 
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     counter = parse(await read_json(request), ApologyPrint).counter
     d = await desk.office.read(dossiers.require, code)

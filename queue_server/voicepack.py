@@ -122,7 +122,7 @@ def import_pack(config: Config, data: bytes) -> dict[str, Any]:
 
 def _admin(request: Request) -> dict[str, Any]:
     office: Office = request.app.state.office
-    return auth.require_user(request, office.store, role="admin")
+    return auth.require_user(request, office, role="admin")
 
 
 async def get_pack(request: Request) -> Response:
