@@ -37,7 +37,18 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, appointments_api, dossier_api, dossier_reports, kiosk, report_days, report_routes, sync, voicepack
+from . import (
+    admin,
+    appointments_api,
+    dossier_api,
+    dossier_reports,
+    kiosk,
+    report_days,
+    report_routes,
+    sync,
+    voiceclips,
+    voicepack,
+)
 from .office import AfterCommit, CommitHook, CounterGuard, HolderListener, Office, SnapshotPart
 from .printing import routes as printing
 from .whatif import web as whatif
@@ -73,6 +84,7 @@ FEATURES: tuple[Feature, ...] = (
     whatif,
     kiosk,
     voicepack,
+    voiceclips,
     dossier_api,
     dossier_reports,
 )

@@ -92,6 +92,15 @@ export class Announcer extends EventTarget {
   }
 
   /**
+   * Forget clips already fetched (all, or those named): the next call fetches them again.
+   * For a page where clips change (the voice screen, after a clip is recorded again).
+   */
+  forget(names = null) {
+    if (names === null) this.#buffers.clear();
+    else for (const name of names) this.#buffers.delete(name);
+  }
+
+  /**
    * Queue one call. Resolves when it has finished playing (or failed; it never rejects).
    * `clips` and `sentence` come from the server's call event.
    */
