@@ -227,10 +227,11 @@ def check_restart_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
         if before != after:
             key = f"{section}.{name}"
             raise BadRequest(
-                f"“{key}” chỉ đổi được khi khởi động lại: sửa trong tệp config.toml trên máy chủ rồi "
-                "khởi động lại motcua, không sửa qua trang quản trị.",
-                f"“{key}” is restart-only: change it in config.toml on the server and restart motcua, "
-                "not from the web.",
+                f"“{key}” chỉ đổi được khi khởi động lại (máy chủ đang chạy với {before!r}, bản sửa ghi "
+                f"{after!r}): sửa trong tệp config.toml trên máy chủ rồi khởi động lại motcua, không sửa "
+                "qua trang quản trị.",
+                f"“{key}” is restart-only (the server runs with {before!r}, the edit says {after!r}): "
+                "change it in config.toml on the server and restart motcua, not from the web.",
                 key="restart_only",
                 field=key,
             )
