@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -86,7 +87,7 @@ async def list_procedures(request: Request) -> JSONResponse:
 async def get_dossier(request: Request) -> JSONResponse:
     desk = _desk(request)
     code = _code(request)
-    d = dossiers.require(desk.read(), code)
+    d = await desk.office.read(dossiers.require, code)
     return JSONResponse(dossiers.public_view(desk.config, d, desk.today()))
 
 
@@ -97,7 +98,7 @@ async def ticket_dossiers(request: Request) -> JSONResponse:
     ticket = desk.office.ticket_status(token) if 8 <= len(token) <= 64 else None
     if ticket is None:
         raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
-    rows = dossiers.of_ticket(desk.read(), ticket["id"])
+    rows = await desk.office.read(dossiers.of_ticket, ticket["id"])
     today = desk.today()
     return JSONResponse({"dossiers": [dossiers.public_view(desk.config, d, today) for d in rows]})
 
@@ -116,12 +117,16 @@ def _held(desk: DossierDesk, n: int) -> dict[str, Any]:
     return t.to_dict()
 
 
-def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
-    conn, today = desk.read(), desk.today()
-    return {
-        "dossiers": [dossiers.staff_view(desk.config, d, today) for d in dossiers.of_ticket(conn, ticket_id)],
-        "outcomes": dossiers.outcomes_of_ticket(conn, ticket_id),
-    }
+async def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
+    today = desk.today()
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        return {
+            "dossiers": [dossiers.staff_view(desk.config, d, today) for d in dossiers.of_ticket(conn, ticket_id)],
+            "outcomes": dossiers.outcomes_of_ticket(conn, ticket_id),
+        }
+
+    return await desk.office.read(read)  # type: ignore[no-any-return]
 
 
 async def counter_dossiers(request: Request) -> JSONResponse:
@@ -132,7 +137,7 @@ async def counter_dossiers(request: Request) -> JSONResponse:
     t = desk.office.held_ticket(n)
     body: dict[str, Any] = {"ticket": public_ticket(t.to_dict()) if t else None, "dossiers": [], "outcomes": []}
     if t is not None:
-        body.update(_visit(desk, t.id))
+        body.update(await _visit(desk, t.id))
         body["due_dates"] = {
             p.code: desk.calendar().add_working_days(desk.today(), p.days).isoformat()
             for p in procedures.for_service(desk.config, t.service)
@@ -192,7 +197,7 @@ async def record_outcome(request: Request) -> JSONResponse:
     answer = {
         "outcome": outcome,
         "dossier": dossiers.staff_view(office.config, d, desk.today()) if d else None,
-        **(_visit(desk, ticket_id) if ticket_id else {"dossiers": [], "outcomes": []}),
+        **(await _visit(desk, ticket_id) if ticket_id else {"dossiers": [], "outcomes": []}),
     }
     return JSONResponse(answer, status_code=201)
 
@@ -289,15 +294,11 @@ async def list_dossiers(request: Request) -> JSONResponse:
     if text:
         where.append("code LIKE ? ESCAPE '\\'")
         params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    rows = (
-        desk.read()
-        .execute(
-            f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers {'WHERE ' + ' AND '.join(where) if where else ''} "
-            f"ORDER BY received_at DESC, code LIMIT {LIST_LIMIT}",
-            params,
-        )
-        .fetchall()
+    sql = (
+        f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers {'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"ORDER BY received_at DESC, code LIMIT {LIST_LIMIT}"
     )
+    rows = await desk.office.read(lambda conn: conn.execute(sql, params).fetchall())
     today = desk.today()
     return JSONResponse(
         {"dossiers": [dossiers.staff_view(desk.config, dict(zip(dossiers.COLUMNS, r)), today) for r in rows]}
@@ -321,7 +322,7 @@ async def import_csv(request: Request) -> JSONResponse:
     rows = dossier_import.parse(text)
     result = await desk.write(lambda conn: dossier_import.apply(conn, rows, at=desk.now()[2], staff=user["username"]))
     for change in result["changed"]:
-        d = dossiers.get(desk.read(), change["code"])
+        d = await desk.office.read(dossiers.get, change["code"])
         if d is not None:
             desk.publish(f"dossier_{change['to']}", d)
     await desk.office.audit(
@@ -346,7 +347,7 @@ async def check_in(request: Request) -> JSONResponse:
     kiosk = auth.require_kiosk(request, office.config)
     code = _code(request)
     parse(await read_json(request), Empty)
-    d = dossiers.require(desk.read(), code)
+    d = await desk.office.read(dossiers.require, code)
     if d["status"] in (dossiers.Status.RETURNED, dossiers.Status.WITHDRAWN):
         vi, en = dossiers.status_text(d, desk.today())
         raise Conflict(f"Hồ sơ {code}: {vi}.", f"Dossier {code}: {en}.", key="already_returned", status=d["status"])
@@ -387,6 +388,7 @@ async def check_in(request: Request) -> JSONResponse:
                 dossiers.link_return_ticket(conn, code=code, ticket=e.ticket, at=e.at.isoformat())
 
     ticket, new = await office.execute_outcome(command, extra=extra)
+    after = await office.read(dossiers.require, code)
     svc = office.config.service(ticket.service)
     data = ticket.to_dict()
     result = {
@@ -404,7 +406,7 @@ async def check_in(request: Request) -> JSONResponse:
         "token": ticket.token,
         "status_url": status_url(request, ticket.token),
         "print": printing.job_status(ticket.id) if printing else {"state": "none"},
-        "dossier": dossiers.public_view(office.config, dossiers.require(desk.read(), code), desk.today()),
+        "dossier": dossiers.public_view(office.config, after, desk.today()),
     }
     return JSONResponse(result, status_code=201 if new else 200)
 
@@ -414,7 +416,7 @@ async def page_apology(request: Request) -> Response:
 
     desk = _desk(request)
     auth.require_user(request, desk.office)
-    d = dossiers.require(desk.read(), _code(request))
+    d = await desk.office.read(dossiers.require, _code(request))
     return Response(
         apology_html(desk.config, d, desk.today()),
         media_type="text/html; charset=utf-8",
@@ -429,7 +431,7 @@ async def apology_print(request: Request) -> JSONResponse:
     user = auth.require_user(request, desk.office)
     code = _code(request)
     counter = parse(await read_json(request), ApologyPrint).counter
-    d = dossiers.require(desk.read(), code)
+    d = await desk.office.read(dossiers.require, code)
     result = await print_apology(desk.office, d, counter, desk.today())
     await desk.office.audit(user, "apology_printed", code=code, counter=counter)
     return JSONResponse(result)

@@ -45,7 +45,10 @@ class DossierDesk:
         return self.office.config
 
     def read(self) -> sqlite3.Connection:
-        """A read-only connection (WAL: it sees committed rows only), used on the event loop."""
+        """A read-only connection (WAL: it sees committed rows only), used on the event loop
+        only where a read cannot wait for a reader thread: the outcome guard inside a counter
+        action, the monitor's alerts, and the check-in's look under the office lock. Request
+        handlers read through ``Office.read``."""
         if self._reader is None:
             self._reader = connect(self.office.database_path, readonly=True)
         return self._reader
