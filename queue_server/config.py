@@ -799,13 +799,20 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(
             f"Không đọc được tệp cấu hình {p}: {e.strerror}", f"Cannot read config file {p}: {e.strerror}", key="config"
         ) from None
+    return parse_text(text, p)
+
+
+def parse_text(text: str, path: Path) -> Config:
+    """config.toml's text, for the file at ``path``, as a validated Config: the one check
+    behind the server's start, ``motcua check-config`` and every edit from the admin screen
+    (which validates the very text it is about to write)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(
-            f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="config"
+            f"{path.name}: lỗi cú pháp TOML: {e}", f"{path.name}: TOML syntax error: {e}", key="config"
         ) from None
-    return parse_config(data, p)
+    return parse_config(data, path)
 
 
 def restart_only_keys() -> list[tuple[str, str, Any]]:

@@ -308,7 +308,7 @@ async def sync_events(request: Request) -> Response:
     limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     # The dossiers' and bookings' row cursor: without it (an older central), no rows.
     rows_after = _int_param(request, "rows_after", 0, 0, 2**62) if request.query_params.get("rows_after") else None
-    path = office.store.path
+    path = office.database_path
 
     def read() -> dict[str, Any]:
         conn = connect(path, readonly=True)

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import json
+import os
+import tempfile
 import zipfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from msgspec import Meta, Struct
@@ -112,21 +116,35 @@ def import_pack(config: Config, data: bytes) -> dict[str, Any]:
             skipped[name] = "no WAV file in the pack"
         except AudioError as error:
             skipped[name] = str(error)
-    folder.mkdir(parents=True, exist_ok=True)
     for name, wav in ready.items():
-        tmp = folder / f".{name}.wav.tmp"
-        tmp.write_bytes(wav)
-        tmp.replace(folder / f"{name}.wav")
+        store_clip(folder, name, wav)
     return {"imported": sorted(ready), "skipped": skipped}
 
 
-def _admin(request: Request) -> dict[str, Any]:
+def store_clip(folder: Path, name: str, wav: bytes) -> None:
+    """Write ``<name>.wav`` into ``folder`` atomically: a display fetching the clip meanwhile
+    gets the old file or the new one, never half of one. ``name`` must be a checked clip name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(wav)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / f"{name}.wav")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def admin_user(request: Request) -> dict[str, Any]:
     office: Office = request.app.state.office
-    return auth.require_user(request, office.store, role="admin")
+    return auth.require_user(request, office, role="admin")
 
 
 async def get_pack(request: Request) -> Response:
-    _admin(request)
+    admin_user(request)
     config: Config = request.app.state.office.config
     return Response(
         export_pack(config),
@@ -137,7 +155,7 @@ async def get_pack(request: Request) -> Response:
 
 async def post_pack(request: Request) -> JSONResponse:
     """Import a pack sent as JSON ``{"pack": "<base64 of the ZIP>"}`` (the admin screen's way)."""
-    user = _admin(request)
+    user = admin_user(request)
     office: Office = request.app.state.office
     text = parse(await read_json(request, limit=MAX_PACK_BYTES * 4 // 3 + 1024), Pack).pack
     try:

@@ -1,4 +1,8 @@
+// @ts-check
 // Words and number formats of the central's pages (Vietnamese by default; ?lang=en).
+import { duration as clock } from "./format.js";
+
+/** @type {Record<string, Record<string, string>>} */
 const WORDS = {
   vi: {
     connecting: "Đang kết nối…", live: "Trực tuyến", offline: "Mất kết nối, đang thử lại…", logout: "Đăng xuất",
@@ -44,33 +48,53 @@ const WORDS = {
 
 export const lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "vi";
 
+/**
+ * @param {string} key
+ * @returns {string}
+ */
 export function t(key) {
   return WORDS[lang][key] ?? WORDS.vi[key] ?? key;
 }
 
+/** @param {ParentNode} [root] */
 export function applyWords(root = document) {
-  for (const el of root.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of root.querySelectorAll("[data-t]")) el.textContent = t(/** @type {HTMLElement} */ (el).dataset.t ?? "");
   document.documentElement.lang = lang;
 }
 
 const numberFormat = new Intl.NumberFormat(lang === "en" ? "en-GB" : "vi-VN");
 
+/**
+ * @param {number | null | undefined} n
+ * @returns {string}
+ */
 export function num(n) {
   return n == null ? "—" : numberFormat.format(n);
 }
 
+/**
+ * @param {number | null | undefined} share
+ * @returns {string}
+ */
 export function pct(share) {
   if (share == null) return "—";
   return new Intl.NumberFormat(lang === "en" ? "en-GB" : "vi-VN", { maximumFractionDigits: 2 }).format(share * 100) + "%";
 }
 
+/**
+ * A wait as "m:ss" (or "h:mm:ss"), the offices' format; "—" for none.
+ * @param {number | null | undefined} seconds
+ * @returns {string}
+ */
 export function duration(seconds) {
-  if (!seconds) return "—";
-  const m = Math.floor(seconds / 60);
-  const s = seconds % 60;
-  return `${m}:${String(s).padStart(2, "0")}`;
+  return seconds ? clock(seconds) : "—";
 }
 
+/**
+ * @param {string} text
+ * @param {string} [cls]
+ * @returns {HTMLTableCellElement}
+ */
 export function cell(text, cls) {
   const td = document.createElement("td");
   td.textContent = text;

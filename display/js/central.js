@@ -1,20 +1,23 @@
 // The central's overview: one line per site, pushed over /ws; and the combined reports.
 import { applyWords, cell, duration, lang, num, pct, t } from "./central-i18n.js";
+import { fetchJSON, postJSON } from "./http.js";
 
 const $ = (id) => document.getElementById(id);
 const rows = new Map();
 let socket = null;
 let retry = 1000;
 
-async function api(path, options = {}) {
-  const response = await fetch(path, { credentials: "same-origin", ...options });
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) {
-    const error = new Error(body ? (lang === "en" ? body.message_en : body.message) : `HTTP ${response.status}`);
-    error.status = response.status;
+// The body of a 2xx answer; otherwise throws an Error with the server's message (or the
+// network one: the shared helper gives up after its timeout) and the status (0: no answer).
+async function api(path, post = null) {
+  const answer = post === null ? await fetchJSON(path, { cache: "no-store" }) : await postJSON(path, post);
+  if (!answer.ok) {
+    const body = answer.body;
+    const error = new Error(body.message ? (lang === "en" ? body.message_en : body.message) : `HTTP ${answer.status}`);
+    error.status = answer.status;
     throw error;
   }
-  return body;
+  return answer.body;
 }
 
 function siteStatus(site) {
@@ -177,15 +180,14 @@ $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData($("login"));
   try {
-    await api("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: form.get("username"), password: form.get("password") }) });
+    await api("/api/login", { username: form.get("username"), password: form.get("password") });
     location.reload();
   } catch (error) {
     $("login-error").textContent = error.message;
   }
 });
 $("logout").addEventListener("click", async () => {
-  await api("/api/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+  await api("/api/logout", {});
   location.reload();
 });
 $("report").addEventListener("submit", showReport);
