@@ -1,48 +1,31 @@
 """The voice screen (/admin/voice) in Chromium at the admin's 1440×900, with Chromium's fake
 microphone: the admin signs in, records a clip, sees it saved (trimmed and levelled on the
-server) and listed, and plays a whole sample call with it."""
+server) and listed, plays a whole sample call with it, and exports and imports a voice pack."""
 
 from __future__ import annotations
 
+import io
+import json
 import wave
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from queue_server import audio, speech
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Screens, screenshot
+from tests.browser import Screens, launch_chromium, screens, screenshot  # noqa: F401
 from tests.support import PASSWORD, ServerProcess
-from tests.test_voice import active_rms_db
+from tests.test_voice import active_rms_db, tone
 
 # Chromium grants the microphone without asking and records from a fake device (a beep).
-FAKE_MICROPHONE = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+FAKE_MICROPHONE = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
 
 
 @pytest.fixture(scope="module")
-def mic_browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}; it is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser tests need the playwright Python package (pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + FAKE_MICROPHONE)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def screens(mic_browser: Any, server: ServerProcess) -> Iterator[Screens]:
-    s = Screens(mic_browser, server)
-    try:
-        yield s
-    finally:
-        s.close()
-    assert not s.errors, f"uncaught errors in pages: {s.errors}"
+def browser() -> Iterator[Any]:
+    """This module's Chromium has a fake microphone (the ``screens`` fixture uses it)."""
+    yield from launch_chromium(FAKE_MICROPHONE)
 
 
 def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
@@ -104,10 +87,33 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")  # the top of the page, no focus ring
     screenshot(page, "voice")
 
+    # Export the office's voice as a pack: it holds the clip just recorded.
+    with page.expect_download() as download:
+        page.click("[data-testid=voice-pack-export]")
+    exported = zipfile.ZipFile(download.value.path())
+    assert json.loads(exported.read("manifest.json"))["clips"] == {
+        "moi_cong_dan_co_so_thu_tu": "Mời công dân có số thứ tự"
+    }
+    assert exported.read("moi_cong_dan_co_so_thu_tu.wav") == saved.read_bytes()
+    # Import another office's pack: "hai" is levelled into the office's folder and listed.
+    pack = io.BytesIO()
+    with zipfile.ZipFile(pack, "w") as z:
+        z.writestr("manifest.json", json.dumps({"format": "motcua-voice-pack", "version": 1, "clips": {"hai": "hai"}}))
+        z.writestr("hai.wav", tone(0.5, 0.8))
+    page.set_input_files(
+        "[data-testid=voice-pack-file]",
+        files=[{"name": "tinh.zip", "mimeType": "application/zip", "buffer": pack.getvalue()}],
+    )
+    page.click("[data-testid=voice-pack-import]")
+    page.wait_for_selector("[data-testid=voice-pack-result]:has-text('Đã nhập 1 đoạn: hai.')")
+    hai = page.locator("tr[data-clip=hai] [data-testid=voice-status]")
+    assert hai.text_content().startswith("Giọng văn phòng")
+    assert abs(active_rms_db(server.folder / "var" / "clips" / "hai.wav") - audio.TARGET_DBFS) <= 1.0
+
     # The office's name in the bar, as on the other admin screens.
     assert page.text_content("#office-name") == "Bộ phận Một cửa – UBND phường Hồng Hà"
     # English on the same page.
     page.click("[data-testid=voice-lang]")
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert phrase.locator("[data-testid=voice-status]").text_content().startswith("Office's voice (")
-    assert page.text_content("[data-testid=voice-progress]") == f"1 of {words} clips recorded in the office's voice."
+    assert page.text_content("[data-testid=voice-progress]") == f"2 of {words} clips recorded in the office's voice."

@@ -8,7 +8,7 @@
 // The server trims the silence, levels the loudness and saves it (POST /api/voice/clips/{name}).
 // Playback uses the hall display's own Announcer, so a sample call sounds as in the hall.
 
-import { el, $ } from "./admin-common.js";
+import { $, bindLogin, el, showError, toast } from "./admin-common.js";
 import { Announcer } from "./announcer.js";
 import { fetchJSON } from "./http.js";
 import { errorText, initI18n, languageToggle, localName, onLangChange, t } from "./i18n.js";
@@ -29,21 +29,6 @@ async function call(path, { method = "GET", body, timeout } = {}) {
   const answer = await fetchJSON(path, init, timeout);
   if (!answer.ok) throw Object.assign(new Error(errorText(answer.body)), { status: answer.status });
   return answer.body;
-}
-
-let toastTimer = null;
-function toast(text, bad = false) {
-  const box = $("#toast");
-  box.textContent = text;
-  box.classList.toggle("bad", bad);
-  box.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (box.hidden = true), bad ? 8000 : 3500);
-}
-
-function showError(node, error) {
-  node.textContent = error ? error.message || String(error) : "";
-  node.hidden = !error;
 }
 
 function canRecord() {
@@ -73,20 +58,7 @@ async function start() {
   $("#sample-counter").value = state.info.sample.counter;
 }
 
-$("#login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError($("#login-error"), null);
-  try {
-    await call("/api/login", {
-      method: "POST",
-      body: { username: $("#login-username").value.trim(), password: $("#login-password").value },
-    });
-    $("#login-password").value = "";
-    await start();
-  } catch (error) {
-    showError($("#login-error"), error);
-  }
-});
+bindLogin(start, call);
 
 // ---------------------------------------------------------------- the list of clips
 
@@ -181,7 +153,14 @@ async function record(name) {
     toast(error && error.name === "NotFoundError" ? t("voice.mic_none") : t("voice.mic_denied"), true);
     return;
   }
-  const recorder = new MediaRecorder(stream);
+  let recorder;
+  try {
+    recorder = new MediaRecorder(stream);
+  } catch {
+    for (const track of stream.getTracks()) track.stop();
+    toast(t("voice.take_failed"), true);
+    return;
+  }
   const chunks = [];
   const take = { name, recorder, elapsed: 0, timer: null };
   recorder.addEventListener("dataavailable", (e) => e.data.size && chunks.push(e.data));
@@ -193,7 +172,9 @@ async function record(name) {
     render();
     try {
       const blob = new Blob(chunks, { type: recorder.mimeType });
-      const wav = await toWav(await blob.arrayBuffer());
+      const wav = await toWav(await blob.arrayBuffer()).catch(() => {
+        throw new Error(t("voice.take_failed"));
+      });
       const saved = await call(`/api/voice/clips/${encodeURIComponent(name)}`, {
         method: "POST",
         body: { wav: base64(wav) },
