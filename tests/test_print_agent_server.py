@@ -347,16 +347,17 @@ def test_an_agent_token_rotated_from_the_admin_screen_cuts_the_connected_agent(t
             status, body, _ = http("GET", server.base_url + "/api/admin/config", cookie=admin)
             assert status == 200, body
             text = body["text"].replace(TOKEN, "agent-token-rotated-7890")
-            status, body, _ = http(
-                "POST", server.base_url + "/api/admin/config/text", {"text": text}, cookie=admin
-            )
+            status, body, _ = http("POST", server.base_url + "/api/admin/config/text", {"text": text}, cookie=admin)
             assert status == 200, body
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
                     old.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         wrong = {"Authorization": f"Bearer {TOKEN}"}
-        with pytest.raises(InvalidStatus), connect(server.ws_url + "/printer", open_timeout=5, additional_headers=wrong):
+        with (
+            pytest.raises(InvalidStatus),
+            connect(server.ws_url + "/printer", open_timeout=5, additional_headers=wrong),
+        ):
             pass
         rotated = {"Authorization": "Bearer agent-token-rotated-7890"}
         with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=rotated) as new:
