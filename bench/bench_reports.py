@@ -21,6 +21,7 @@ import random
 import sqlite3
 import sys
 import time
+from typing import Any
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from queue_server import report_days, reports  # noqa: E402
 from queue_server.config import load_config  # noqa: E402
-from queue_server.store import Store, connect  # noqa: E402
+from queue_server.store import Store, connect, insert_tickets  # noqa: E402
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SERVICES = [
@@ -42,35 +43,6 @@ SERVICES = [
 COUNTERS = 40
 CLERKS = [f"canbo{i:02d}" for i in range(1, 51)]
 EVENT_SQL = "INSERT INTO events (at, day, kind, ticket_id, service, counter, staff, details) VALUES (?,?,?,?,?,?,?,?)"
-# The columns filled here; later ones (booked, closed_unstarted, ...) take their defaults.
-COLUMNS = (
-    "id",
-    "day",
-    "service",
-    "number",
-    "label",
-    "priority",
-    "token",
-    "state",
-    "issued_at",
-    "queued_at",
-    "front",
-    "target_counter",
-    "counter",
-    "staff",
-    "called_at",
-    "started_at",
-    "finished_at",
-    "recalls",
-    "transfers",
-    "kiosk",
-    "request_id",
-    "people_ahead",
-    "estimated_wait_s",
-    "rating",
-    "rated_at",
-)
-TICKET_SQL = "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * len(COLUMNS)))
 
 
 def iso(t: dt.datetime) -> str:
@@ -99,7 +71,8 @@ def generate(path: Path, total: int, seed: int = 2026) -> int:
     events = 0
     weights = [s[2] for s in SERVICES]
     for day in days:
-        tickets, evs = [], []
+        tickets: list[dict[str, Any]] = []
+        evs: list[tuple[Any, ...]] = []
         next_number = {s[0]: s[1] for s in SERVICES}
         opening = dt.datetime.combine(day, dt.time(7, 30), VN)
         n_today = per_day + (1 if tid + per_day * (len(days) - days.index(day)) < total else 0)
@@ -185,8 +158,9 @@ def generate(path: Path, total: int, seed: int = 2026) -> int:
                 "rating": rating,
                 "rated_at": rated and iso(rated),
             }
-            tickets.append([row[c] for c in COLUMNS])
-        conn.executemany(TICKET_SQL, tickets)
+            tickets.append(row)
+        if tickets:  # in the columns filled here; later ones take their defaults
+            conn.executemany(insert_tickets(tickets[0]), tickets)
         conn.executemany(EVENT_SQL, evs)
         events += len(evs)
     conn.execute("COMMIT")

@@ -72,7 +72,7 @@ async def audio_clip(request: Request) -> Response:
     name = request.path_params["name"]
     if not name.endswith(".wav") or "/" in name or "\\" in name or name.startswith("."):
         raise NotFound("Không có đoạn âm thanh này.", "No such clip.")
-    config: Config = request.app.state.config
+    config: Config = request.app.state.office.config
     for folder in (config.resolve(config.display.clips_dir), DISPLAY_DIR / "audio" / "clips"):
         path = folder / name
         if path.is_file():
@@ -197,7 +197,6 @@ def create_app(
         exception_handlers={MotcuaError: motcua_error, HTTPException: http_error},
         lifespan=lifespan,
     )
-    app.state.config = config
     app.state.allowed_origins = origins
     app.state.throttle = auth.LoginThrottle()
     return app

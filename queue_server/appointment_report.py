@@ -14,13 +14,13 @@ Definitions (also in the XLSX's "Giải thích" sheet and docs/appointments.md):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import sqlite3
 from typing import Any
 
 from .config import Config
+from .csvout import DEFAULT_DIALECT, csv_bytes
 from .errors import BadRequest
 from .reports import MAX_DAYS, summarize, vn_date
 
@@ -149,14 +149,11 @@ def table(report: dict[str, Any]) -> list[list[Any]]:
     return out
 
 
-def to_csv(report: dict[str, Any]) -> bytes:
-    """UTF-8 with a BOM (Excel shows the Vietnamese), dates dd/mm/yyyy."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(HEADERS)
-    for line in table(report):
-        w.writerow([vn_date(v) if isinstance(v, dt.date) else ("" if v is None else v) for v in line])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+def to_csv(report: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> bytes:
+    """Dates dd/mm/yyyy; by default as Vietnamese Excel reads it (";", decimal comma, BOM), or
+    plain comma-separated (``dialect="comma"``): ``queue_server.csvout``, like every report."""
+    rows = ([vn_date(v) if isinstance(v, dt.date) else v for v in line] for line in table(report))
+    return csv_bytes(HEADERS, rows, dialect)
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
@@ -198,3 +195,29 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
 def filename(report: dict[str, Any], ext: str) -> str:
     return f"lich-hen-{report['from']}-{report['to']}.{ext}"
+
+
+def run_command(config: Config, date_from: str, date_to: str, fmt: str, output: str | None, dialect: str) -> str:
+    """``motcua report --kind appointments`` at an office: like the ticket report's command."""
+    import json
+
+    from .reports import parse_date, write_out
+    from .store import connect
+
+    start, end = parse_date(date_from), parse_date(date_to)
+    check_range(start, end)
+    path = config.resolve(config.server.database)
+    if not path.is_file():
+        raise BadRequest(f"Không có cơ sở dữ liệu {path}.", f"No database at {path}.", key="no_database")
+    conn = connect(path, readonly=True)
+    try:
+        report = build(conn, config, start, end, dt.datetime.now(config.office.tz))
+    finally:
+        conn.close()
+    if fmt == "json":
+        data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+    elif fmt == "csv":
+        data = to_csv(report, dialect)
+    else:
+        data, output = to_xlsx(report), output or filename(report, "xlsx")
+    return write_out(data, output)

@@ -24,12 +24,13 @@ from starlette.routing import Route
 
 from . import appointment_report, auth, reports
 from . import appointments as ap
-from .api import get_bool, get_str, read_json, status_url
-from .engine import Engine
+from .api import read_json, status_url
+from .appointments_openapi import Booking, Move, OwnerCancel, SlotClosure, StaffCancel
+from .engine import Engine, Event
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
-from .office import Office, public_ticket
-from .report_routes import download, export_format
-from .store import connect
+from .office import Office, Outcome, public_ticket
+from .report_routes import InDialect, download, export_dialect, export_format
+from .schemas import Empty, parse
 
 log = logging.getLogger("motcua.appointments")
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
@@ -77,7 +78,7 @@ def _client(request: Request) -> str:
     state = request.app.state
     if not hasattr(state, "booking_salt"):
         # The cookie key (created at start) salts the hash: stable across restarts, unknown outside.
-        config = state.config
+        config = state.office.config
         key = config.resolve(config.server.secret_file)
         secret = key.read_text().strip() if key.is_file() else config.office.name
         state.booking_salt = hashlib.sha256(secret.encode()).hexdigest()
@@ -94,17 +95,18 @@ def _code(request: Request) -> str:
 
 
 def book_url(request: Request, code: str) -> str:
-    base = request.app.state.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    base = request.app.state.office.config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return f"{base}/book/{ap.show_code(code)}"
 
 
 async def _read(office: Office, fn: Any, *args: Any) -> Any:
-    """Run a read on the write connection in the writer thread (one connection, one thread)."""
-    return await office.in_writer(lambda: fn(office.store.conn, *args))
+    """Run a read on a read-only connection of its own, off the event loop (``Office.read``):
+    it sees the last commit and never shares the writer's connection."""
+    return await office.read(fn, *args)
 
 
 async def _write(office: Office, fn: Any) -> Any:
-    return await office.in_writer(office.store.write, fn)
+    return await office.write(fn)
 
 
 def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, dict[str, int]]) -> None:
@@ -114,21 +116,18 @@ def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, di
     today = ap.local_today(office.config, office.clock()).isoformat()
     if found["date"] == today:
         office.appointment_counts = {"date": today, "counts": counts}  # type: ignore[attr-defined]
-    office.hub.publish(
-        {"staff": json.dumps(staff, ensure_ascii=False), "public": json.dumps(public, ensure_ascii=False)}
-    )
+    office.publish({"staff": json.dumps(staff, ensure_ascii=False), "public": json.dumps(public, ensure_ascii=False)})
 
 
-def _booking_body(body: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str]:
-    service = get_str(body, "service", required=True, max_len=16) or ""
-    day = ap.parse_day(get_str(body, "date", required=True, max_len=10))
-    start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
-    name = ap.clean_name(get_str(body, "name", required=True, max_len=100) or "")
+def _booking_body(data: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str]:
+    body = parse(data, Booking)
+    service, day, start = body.service, ap.parse_day(body.date), ap.parse_time(body.start)
+    name = ap.clean_name(body.name)
     if name is None:
         raise BadRequest(
             "Hãy nhập họ tên (2 đến 100 ký tự).", "Enter a name (2 to 100 characters).", key="bad_field", field="name"
         )
-    phone = ap.normalize_phone(get_str(body, "phone", required=True, max_len=20) or "")
+    phone = ap.normalize_phone(body.phone)
     if phone is None:
         raise BadRequest(
             "Số điện thoại không hợp lệ (ví dụ 0912 345 678).",
@@ -219,10 +218,10 @@ async def show(request: Request) -> JSONResponse:
     found = await _read(office, ap.get, _code(request))
     view = ap.public_view(office.config, found)
     view["status_url"] = book_url(request, found["code"])
-    ticket = office.engine.tickets.get(found["ticket_id"]) if found["ticket_id"] else None
+    ticket = office.find_ticket(found["ticket_id"])
     view["ticket"] = None
     if ticket is not None:
-        ahead, wait = office.engine.position(ticket, office.clock())
+        ahead, wait = office.position(ticket)
         view["ticket"] = {
             **(public_ticket(ticket.to_dict()) or {}),
             "people_ahead": ahead,
@@ -258,8 +257,7 @@ async def cancel(request: Request) -> JSONResponse:
     office = _office(request)
     code = _code(request)
     wrong = _owner_attempt(request, code)
-    body = await read_json(request)
-    last4 = get_str(body, "phone_last4", required=True, max_len=4)
+    last4 = parse(await read_json(request), OwnerCancel).phone_last4
     now = office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -280,10 +278,8 @@ async def move(request: Request) -> JSONResponse:
     office = _office(request)
     code = _code(request)
     wrong = _owner_attempt(request, code)
-    body = await read_json(request)
-    last4 = get_str(body, "phone_last4", required=True, max_len=4)
-    day = ap.parse_day(get_str(body, "date", required=True, max_len=10))
-    start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
+    body = parse(await read_json(request), Move)
+    last4, day, start = body.phone_last4, ap.parse_day(body.date), ap.parse_time(body.start)
     config, now = office.config, office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -304,7 +300,7 @@ async def check_in(request: Request) -> JSONResponse:
     office = _office(request)
     kiosk = auth.require_kiosk(request, office.config)
     code = _code(request)
-    await read_json(request)
+    parse(await read_json(request), Empty)
     found = await _read(office, ap.get, code)
     if found["state"] == "cancelled":
         raise Conflict(
@@ -318,7 +314,7 @@ async def check_in(request: Request) -> JSONResponse:
     day = dt.date.fromisoformat(found["date"])
     slot_start = ap.slot_datetime(config, day, ap.parse_time(found["start"]))
     token = secrets.token_urlsafe(16)
-    before = office.engine.by_appointment.get(code)
+    before = office.ticket_for_appointment(code)
     if found["state"] == "checked_in" and before is None:
         raise Conflict(
             "Lịch hẹn này đã được xác nhận trước đó.",
@@ -335,9 +331,11 @@ async def check_in(request: Request) -> JSONResponse:
         if print_writer is not None:
             print_writer(conn, events)
 
-    ticket = await office.execute(
-        lambda engine, now: engine.check_in(
-            now, service=found["service"], code=code, slot_start=slot_start, token=token, kiosk=kiosk.id
+    ticket = await office.execute_outcome(
+        lambda engine, now: Outcome(
+            *engine.check_in(
+                now, service=found["service"], code=code, slot_start=slot_start, token=token, kiosk=kiosk.id
+            )
         ),
         extra=extra,
     )
@@ -347,7 +345,7 @@ async def check_in(request: Request) -> JSONResponse:
         _push(office, "appointment_checked_in", found, counts)
     data = ticket.to_dict()
     svc = config.service(ticket.service)
-    ahead, wait = office.engine.position(ticket, office.clock())
+    ahead, wait = office.position(ticket)
     result = {
         "ticket": public_ticket(data),
         "id": ticket.id,
@@ -376,7 +374,7 @@ async def check_in(request: Request) -> JSONResponse:
 async def staff_list(request: Request) -> JSONResponse:
     """Appointments of one day, per service and slot (with names and phones)."""
     office = _office(request)
-    auth.require_user(request, office.store)
+    auth.require_user(request, office)
     config, now = office.config, office.clock()
     text = request.query_params.get("date")
     day = ap.parse_day(text) if text else ap.local_today(config, now)
@@ -418,13 +416,13 @@ async def staff_list(request: Request) -> JSONResponse:
             )
         return out
 
-    services = await office.in_writer(lambda: read(office.store.conn))
+    services = await office.read(read)
     return JSONResponse({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
 
 
 async def staff_create(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     service, day, start, name, phone = _booking_body(await read_json(request))
     found, _ = await _book(office, ap.Request(service, day, start, name, phone, staff=user["username"]))
     await office.audit(
@@ -437,9 +435,9 @@ async def staff_create(request: Request) -> JSONResponse:
 
 async def staff_cancel(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     code = _code(request)
-    reason = get_str(await read_json(request), "reason", max_len=200) or ""
+    reason = parse(await read_json(request), StaffCancel).reason or ""
     now = office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -462,19 +460,9 @@ async def staff_cancel(request: Request) -> JSONResponse:
 
 async def staff_close_slot(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store, role="admin")
-    body = await read_json(request)
-    service = get_str(body, "service", required=True, max_len=16) or ""
-    day = ap.parse_day(get_str(body, "date", required=True, max_len=10))
-    start = ap.parse_time(get_str(body, "start", required=True, max_len=5))
-    closed = get_bool(body, "closed")
-    if closed is None:
-        raise BadRequest(
-            "Trường “closed” là bắt buộc (true hoặc false).",
-            "Field “closed” is required (true or false).",
-            key="bad_field",
-            field="closed",
-        )
+    user = auth.require_user(request, office, role="admin")
+    body = parse(await read_json(request), SlotClosure)
+    service, day, start, closed = body.service, ap.parse_day(body.date), ap.parse_time(body.start), body.closed
     config, now = office.config, office.clock()
     await _write(office, lambda conn: ap.close_slot(conn, config, service, day, start, closed, user["username"], now))
     await office.audit(
@@ -494,21 +482,12 @@ async def staff_close_slot(request: Request) -> JSONResponse:
 
 async def _report(request: Request) -> dict[str, Any]:
     office = _office(request)
-    auth.require_user(request, office.store, role="admin")
+    auth.require_user(request, office, role="admin")
     q = request.query_params
-    today = office.engine.day
+    today = office.day
     start = reports.parse_date(q.get("from") or today)
     end = reports.parse_date(q.get("to") or q.get("from") or today)
-    now = office.clock()
-
-    def run() -> dict[str, Any]:
-        conn = connect(office.store.path, readonly=True)
-        try:
-            return appointment_report.build(conn, office.config, start, end, now)
-        finally:
-            conn.close()
-
-    return await asyncio.to_thread(run)
+    return await office.read_aside(appointment_report.build, office.config, start, end, office.clock())
 
 
 async def report(request: Request) -> JSONResponse:
@@ -516,9 +495,10 @@ async def report(request: Request) -> JSONResponse:
 
 
 async def report_export(request: Request) -> Response:
-    auth.require_user(request, _office(request).store, role="admin")
+    auth.require_user(request, _office(request), role="admin")
     fmt = export_format(request)
-    return await download(await _report(request), fmt, appointment_report)
+    dialect = export_dialect(request)
+    return await download(await _report(request), fmt, InDialect(appointment_report, dialect))
 
 
 # ---------------------------------------------------------------------- timers
@@ -616,8 +596,8 @@ async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
                 service: str = service,
                 start: dt.datetime = start,
                 token: str = token,
-            ) -> Any:
-                return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)
+            ) -> list[Event]:
+                return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)[1]
 
             try:
                 await office.execute(command, extra=extra)

@@ -1,102 +1,179 @@
-"""The OpenAPI description of the appointment endpoints (``queue_server.appointments_api``)."""
+"""The declared bodies of the appointment endpoints (``queue_server.appointments_api``) and
+their OpenAPI description: the request bodies are parsed with these declarations
+(``schemas.parse``), and the document's schemas come from them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from .openapi import ISSUED, KIOSK, STAFF, obj, operation, path_param, query_param
+from msgspec import Meta, Struct
+
+from .openapi import KIOSK, STAFF, operation, path_param, query_param
+from .report_routes import DIALECT_PARAM
+from .schemas import Body, Code, Day, Empty, Issued, Last4, Summary, Time, ref
 
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD"}
-TIME = {"type": "string", "pattern": r"^\d{2}:\d{2}$", "description": "HH:MM, local time"}
 CODE = path_param("code", {"type": "string", "description": "Booking code, e.g. K7M-2QX (dash optional)"})
-STATE = {"enum": ["booked", "checked_in", "cancelled"]}
-SLOT = obj(
-    {"start": TIME, "end": TIME, "capacity": {"type": "integer"}, "free": {"type": "integer"}},
-    {"booked": {"type": "integer"}, "closed": {"type": "boolean"}},
-)
-_SLOT_PROPERTIES: dict[str, Any] = SLOT["properties"]
-APPOINTMENT = obj(
-    {
-        "code": {"type": "string", "minLength": 6, "maxLength": 6},
-        "code_display": {"type": "string"},
-        "service": {"type": "string"},
-        "date": DATE,
-        "start": TIME,
-        "end": TIME,
-        "state": STATE,
-        "counters": {"type": "array", "items": obj({"number": {"type": "integer"}, "name": {"type": "string"}})},
-        "papers": {"type": "string"},
-        "papers_en": {"type": "string"},
-    },
-    {
-        "service_name": {"type": "string"},
-        "service_name_en": {"type": "string"},
-        "check_in_from": {"type": ["string", "null"]},
-        "check_in_until": {"type": ["string", "null"]},
-        "status_url": {"type": "string"},
-        "ticket": {"type": ["object", "null"]},
-        "office_name": {"type": "string"},
-        "office_name_en": {"type": "string"},
-    },
-)
-_REQUIRED: list[str] = APPOINTMENT["required"]
-_PROPERTIES: dict[str, Any] = APPOINTMENT["properties"]
-CREATED = {**APPOINTMENT, "required": [*_REQUIRED, "status_url"]}
-STAFF_APPOINTMENT = {
-    **APPOINTMENT,
-    "properties": {
-        **_PROPERTIES,
-        "name": {"type": ["string", "null"]},
-        "phone": {"type": ["string", "null"]},
-        "created_by": {"type": ["string", "null"]},
-    },
-}
-BOOKING = {
-    "type": "object",
-    "required": ["service", "date", "start", "name", "phone"],
-    "properties": {
-        "service": {"type": "string"},
-        "date": DATE,
-        "start": TIME,
-        "name": {"type": "string", "minLength": 2, "maxLength": 100},
-        "phone": {"type": "string", "description": "Vietnamese number, e.g. 0912345678 or +84912345678"},
-    },
-}
-LAST4 = {"phone_last4": {"type": "string", "pattern": r"^\d{4}$"}}
-_ISSUED_PROPERTIES: dict[str, Any] = ISSUED["properties"]  # type: ignore[assignment]
-CHECKED_IN = {
-    **ISSUED,
-    "properties": {
-        **_ISSUED_PROPERTIES,
-        "booked": {"const": True},
-        "slot_start": {"type": "string"},
-        "appointment": APPOINTMENT,
-    },
-}
 
 
-_COUNT = {"type": "integer"}
-_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _COUNT})
-_REPORT_ROW = obj(
-    {
-        "date": {"type": ["string", "null"]},
-        "service": {"type": ["string", "null"]},
-        "label": {"type": "string"},
-        **{k: _COUNT for k in ("booked", "checked_in", "absent", "cancelled", "called", "on_time")},
-        "wait": _SUMMARY,
-        "on_time_share": {"type": ["number", "null"]},
-    }
-)
-_REPORT = obj(
-    {
-        "office": {"type": "string"},
-        "from": DATE,
-        "to": DATE,
-        "on_time_minutes": _COUNT,
-        "rows": {"type": "array", "items": _REPORT_ROW},
-        "total": _REPORT_ROW,
-    }
-)
+# --------------------------------------------------------------------------- requests
+
+
+class Booking(Body):
+    service: Code
+    date: Day
+    start: Time
+    name: Annotated[str, Meta(max_length=100, description="2 to 100 characters")]
+    phone: Annotated[str, Meta(max_length=20, description="Vietnamese number, e.g. 0912345678 or +84912345678")]
+
+
+class OwnerCancel(Body):
+    phone_last4: Last4
+
+
+class Move(Body):
+    phone_last4: Last4
+    date: Day
+    start: Time
+
+
+class StaffCancel(Body):
+    reason: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class SlotClosure(Body):
+    service: Code
+    date: Day
+    start: Time
+    closed: bool
+
+
+# --------------------------------------------------------------------------- answers
+
+
+class Slot(Struct, kw_only=True):
+    start: str
+    end: str
+    capacity: int
+    free: int
+    booked: int = 0
+    closed: bool = False
+
+
+class CounterName(Struct, kw_only=True):
+    number: int
+    name: str
+
+
+class Appointment(Struct, kw_only=True):
+    """An appointment as anyone holding its code sees it: never the name or the phone."""
+
+    code: Annotated[str, Meta(min_length=6, max_length=6)]
+    code_display: str
+    service: str
+    date: str
+    start: str
+    end: str
+    state: Literal["booked", "checked_in", "cancelled"]
+    counters: list[CounterName]
+    papers: str
+    papers_en: str
+    service_name: str = ""
+    service_name_en: str = ""
+    check_in_from: str | None = None
+    check_in_until: str | None = None
+    status_url: str = ""
+    ticket: dict[str, Any] | None = None
+    office_name: str = ""
+    office_name_en: str = ""
+
+
+class Booked(Appointment, kw_only=True):
+    """A booking just made or moved, with the page that follows it."""
+
+    status_url: str
+
+
+class StaffAppointment(Appointment, kw_only=True):
+    """An appointment as staff see it: with the name and the phone number."""
+
+    name: str | None = None
+    phone: str | None = None
+    created_by: str | None = None
+
+
+class StaffBooked(StaffAppointment, kw_only=True):
+    status_url: str
+
+
+class CheckedIn(Issued, kw_only=True):
+    """A ticket issued at check-in, marked booked, with its appointment."""
+
+    booked: Literal[True]
+    slot_start: str
+    appointment: Appointment
+
+
+class BookingService(Struct, kw_only=True):
+    code: str
+    days: list[str]
+
+
+class BookingServices(Struct, kw_only=True):
+    services: list[BookingService]
+    keep_days: int
+
+
+class DaySlots(Struct, kw_only=True):
+    service: str
+    date: str
+    slots: list[Slot]
+
+
+class StaffSlot(Slot, kw_only=True):
+    appointments: list[StaffAppointment] = []
+
+
+class StaffService(Struct, kw_only=True):
+    code: str
+    slots: list[StaffSlot]
+
+
+class StaffDay(Struct, kw_only=True):
+    date: str
+    services: list[StaffService]
+
+
+class SlotClosed(Struct, kw_only=True):
+    service: str
+    date: str
+    start: str
+    closed: bool
+
+
+class AppointmentRow(Struct, kw_only=True):
+    date: str | None
+    service: str | None
+    label: str
+    booked: int
+    checked_in: int
+    absent: int
+    cancelled: int
+    called: int
+    on_time: int
+    wait: Summary
+    on_time_share: float | None
+
+
+class AppointmentReport(Struct, kw_only=True, rename={"from_": "from"}):
+    office: str
+    from_: Day
+    to: Day
+    on_time_minutes: int
+    rows: list[AppointmentRow]
+    total: AppointmentRow
+
+
 _RANGE = [
     query_param("from", {"type": "string"}, "First day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
     query_param("to", {"type": "string"}, "Last day (default: from)"),
@@ -110,7 +187,7 @@ def _paths() -> dict[str, Any]:
             "get": operation(
                 "Admin: appointments per service and day (booked, checked in, absent, cancelled; wait from the slot "
                 "start to the call; share called within 10 minutes)",
-                _REPORT,
+                ref(AppointmentReport),
                 errors=(400, 401, 403),
                 security=STAFF,
                 params=_RANGE,
@@ -123,7 +200,7 @@ def _paths() -> dict[str, Any]:
                     {"type": "string", "format": "binary"},
                     errors=(400, 401, 403),
                     security=STAFF,
-                    params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+                    params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"), DIALECT_PARAM],
                     media=_XLSX,
                 ),
             }
@@ -142,21 +219,13 @@ def _more() -> dict[str, Any]:
         "/api/appointments/services": {
             "get": operation(
                 "Services open for booking, with their next open days (the /book page)",
-                obj(
-                    {
-                        "services": {
-                            "type": "array",
-                            "items": obj({"code": {"type": "string"}, "days": {"type": "array", "items": DATE}}),
-                        },
-                        "keep_days": {"type": "integer"},
-                    }
-                ),
+                ref(BookingServices),
             )
         },
         "/api/appointments/slots": {
             "get": operation(
                 "The slots of one day still ahead, with capacity and free seats (a closed slot has free 0)",
-                obj({"service": {"type": "string"}, "date": DATE, "slots": {"type": "array", "items": SLOT}}),
+                ref(DaySlots),
                 errors=(400, 404, 409),
                 params=[query_param("service", {"type": "string"}, "Service code, e.g. CT"), query_param("date", DATE)],
             )
@@ -166,15 +235,15 @@ def _more() -> dict[str, Any]:
                 "Book a slot (public; limited per phone number and per device). 409 slot_full carries "
                 "details.next_free (the next free slots); 409 phone_limit, already_booked, day_past, closed_day, "
                 "too_far_ahead, slot_past, booking_closed; 429 address_limit / too_many_requests",
-                CREATED,
+                ref(Booked),
                 status="201",
-                body=BOOKING,
+                body=ref(Booking),
                 errors=(400, 404, 409, 413, 429, 503),
             )
         },
         "/api/appointments/{code}": {
             "get": operation(
-                "An appointment's status (no name or phone number)", APPOINTMENT, errors=(404,), params=[CODE]
+                "An appointment's status (no name or phone number)", ref(Appointment), errors=(404,), params=[CODE]
             )
         },
         "/api/appointments/{code}/ics": {
@@ -190,8 +259,8 @@ def _more() -> dict[str, Any]:
             "post": operation(
                 "Cancel, proving ownership with the phone number's last 4 digits (409 phone_mismatch; "
                 "429 after 5 wrong tries)",
-                APPOINTMENT,
-                body=obj(LAST4),
+                ref(Appointment),
+                body=ref(OwnerCancel),
                 errors=(400, 404, 409, 413, 429, 503),
                 params=[CODE],
             )
@@ -199,8 +268,8 @@ def _more() -> dict[str, Any]:
         "/api/appointments/{code}/move": {
             "post": operation(
                 "Move to another slot of the same service (keeps the code)",
-                CREATED,
-                body=obj({**LAST4, "date": DATE, "start": TIME}),
+                ref(Booked),
+                body=ref(Move),
                 errors=(400, 404, 409, 413, 429, 503),
                 params=[CODE],
             )
@@ -209,16 +278,16 @@ def _more() -> dict[str, Any]:
             "post": operation(
                 "Kiosk check-in: a ticket marked booked (201; 200 with the same ticket on repeat). 409 too_early "
                 "(details.opens_at), too_late (details.walk_in: take a regular ticket), appointment_cancelled",
-                CHECKED_IN,
+                ref(CheckedIn),
                 status="201",
-                body={"type": "object"},
+                body=ref(Empty),
                 errors=(400, 401, 404, 409, 413, 503),
                 security=KIOSK,
                 params=[CODE],
                 extra_ok={
                     "200": {
                         "description": "Checked in before: the same ticket",
-                        "content": {"application/json": {"schema": CHECKED_IN}},
+                        "content": {"application/json": {"schema": ref(CheckedIn)}},
                     }
                 },
             )
@@ -226,38 +295,16 @@ def _more() -> dict[str, Any]:
         "/api/staff/appointments": {
             "get": operation(
                 "Staff: one day's appointments per service and slot, with names and phones",
-                obj(
-                    {
-                        "date": DATE,
-                        "services": {
-                            "type": "array",
-                            "items": obj(
-                                {
-                                    "code": {"type": "string"},
-                                    "slots": {
-                                        "type": "array",
-                                        "items": {
-                                            **SLOT,
-                                            "properties": {
-                                                **_SLOT_PROPERTIES,
-                                                "appointments": {"type": "array", "items": STAFF_APPOINTMENT},
-                                            },
-                                        },
-                                    },
-                                }
-                            ),
-                        },
-                    }
-                ),
+                ref(StaffDay),
                 errors=(400, 401, 404),
                 security=STAFF,
                 params=[query_param("date", DATE, "Default: today"), query_param("service", {"type": "string"})],
             ),
             "post": operation(
                 "Staff: book for a citizen who calls or comes by (no per-phone limit; audited)",
-                {**STAFF_APPOINTMENT, "required": [*_REQUIRED, "status_url"]},
+                ref(StaffBooked),
                 status="201",
-                body=BOOKING,
+                body=ref(Booking),
                 errors=(400, 401, 404, 409, 413, 503),
                 security=STAFF,
             ),
@@ -265,17 +312,8 @@ def _more() -> dict[str, Any]:
         "/api/staff/appointments/slots": {
             "post": operation(
                 "Admin: close (or reopen) a slot; no new bookings in a closed slot (audited)",
-                obj({"service": {"type": "string"}, "date": DATE, "start": TIME, "closed": {"type": "boolean"}}),
-                body={
-                    "type": "object",
-                    "required": ["service", "date", "start", "closed"],
-                    "properties": {
-                        "service": {"type": "string"},
-                        "date": DATE,
-                        "start": TIME,
-                        "closed": {"type": "boolean"},
-                    },
-                },
+                ref(SlotClosed),
+                body=ref(SlotClosure),
                 errors=(400, 401, 403, 404, 413, 503),
                 security=STAFF,
             )
@@ -283,8 +321,8 @@ def _more() -> dict[str, Any]:
         "/api/staff/appointments/{code}/cancel": {
             "post": operation(
                 "Staff: cancel an appointment (audited, with an optional reason)",
-                STAFF_APPOINTMENT,
-                body={"type": "object", "properties": {"reason": {"type": "string", "maxLength": 200}}},
+                ref(StaffAppointment),
+                body=ref(StaffCancel),
                 errors=(400, 401, 404, 409, 413, 503),
                 security=STAFF,
                 params=[CODE],

@@ -2,7 +2,7 @@
 
 The file stays the one source of the office's structure. An edit is applied to the tomlkit
 document (so every comment, blank line and key order the IT person wrote survives), the
-result is validated with the same ``parse_config`` the server starts with, and only a valid
+result is validated with the same ``config.parse_text`` the server starts with, and only a valid
 document is written — atomically (temporary file + rename), with the previous file kept as
 ``config.toml.bak``. The caller then hands the new ``Config`` to ``Office.reload_config``.
 
@@ -29,7 +29,8 @@ import tomlkit
 from tomlkit.exceptions import ConvertError, TOMLKitError
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
-from .config import Backup, Config, Counter, Display, Kiosk, Office, Printer, Service, parse_config
+from .config import Config, Counter, Kiosk, Office, Printer, Service, restart_only_keys
+from .config import parse_text as validate_text
 from .errors import BadRequest, ConfigError
 
 # The lists the admin screen edits, with the key that identifies an entry.
@@ -53,7 +54,6 @@ def parse_text(text: str) -> tomlkit.TOMLDocument:
 
 def editable(config: Config) -> dict[str, Any]:
     """The parts of the config the admin screen's form shows, as plain data."""
-    import dataclasses
 
     def plain(items: list[Any]) -> list[dict[str, Any]]:
         return [dataclasses.asdict(i) for i in items]
@@ -79,8 +79,6 @@ def _value(v: Any) -> Any:
 def _defaults(name: str) -> dict[str, Any]:
     """Default values of a list entry's optional keys: not written when the file lacks them,
     so saving the form does not fill the file with ``prefix = ""`` lines."""
-    import dataclasses
-
     cls = {"services": Service, "counters": Counter, "kiosks": Kiosk, "printers": Printer}.get(name, Office)
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -215,50 +213,28 @@ def apply_changes(doc: tomlkit.TOMLDocument, changes: dict[str, Any]) -> list[st
     return touched
 
 
-# Where the server keeps its files and how it listens: changed only in config.toml on disk,
-# never from the web (an admin's browser must not point the database, the backups or the
-# clips at another file, nor open the server to another network).
-DISK_ONLY = ("server", "backup.dir", "display.clips_dir")
-
-
-def check_disk_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
-    """Refuse a web edit that changes a ``DISK_ONLY`` setting, naming it (checked before
-    anything else in the edited document, so the answer names the real reason)."""
+def check_restart_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
+    """Refuse a web edit that changes a restart-only setting (declared ``restart=True`` in
+    ``queue_server.config``: where the server listens, its database, key, cookies, proxies,
+    the folders of backups and clips), naming it. Checked before anything else in the edited
+    document, so the answer names the real reason. Besides being read only at start, these
+    settings must not be pointed elsewhere from an admin's browser."""
     data = doc.unwrap()
-
-    def edited(section: str, name: str, default: Any) -> Any:
+    for section, name, default in restart_only_keys():
         table = data.get(section)
-        return table.get(name, default) if isinstance(table, dict) else default
-
-    pairs = [
-        (
-            f"server.{f.name}",
-            getattr(current.server, f.name),
-            edited(
-                "server",
-                f.name,
-                f.default if f.default is not dataclasses.MISSING else f.default_factory(),  # type: ignore[operator]
-            ),
-        )
-        for f in dataclasses.fields(current.server)
-    ]
-    pairs += [
-        ("backup.dir", current.backup.dir, edited("backup", "dir", Backup.dir)),
-        ("display.clips_dir", current.display.clips_dir, edited("display", "clips_dir", Display.clips_dir)),
-    ]
-    for key, before, after in pairs:
+        after = table.get(name, default) if isinstance(table, dict) else default
+        before = getattr(getattr(current, section), name)
         if before != after:
+            key = f"{section}.{name}"
             raise BadRequest(
-                f"“{key}” chỉ sửa được trong tệp config.toml trên máy chủ, không qua trang quản trị.",
-                f"“{key}” can only be changed in config.toml on the server, not from the web.",
-                key="disk_only",
+                f"“{key}” chỉ đổi được khi khởi động lại (máy chủ đang chạy với {before!r}, bản sửa ghi "
+                f"{after!r}): sửa trong tệp config.toml trên máy chủ rồi khởi động lại motcua, không sửa "
+                "qua trang quản trị.",
+                f"“{key}” is restart-only (the server runs with {before!r}, the edit says {after!r}): "
+                "change it in config.toml on the server and restart motcua, not from the web.",
+                key="restart_only",
                 field=key,
             )
-
-
-def validate(doc: tomlkit.TOMLDocument, path: Path) -> Config:
-    """The document as a validated ``Config`` (raises ConfigError naming the key)."""
-    return parse_config(doc.unwrap(), path)
 
 
 class PendingWrite:
@@ -281,6 +257,8 @@ class PendingWrite:
 
 
 def prepare(path: Path, doc: tomlkit.TOMLDocument) -> tuple[Config, PendingWrite]:
-    """Validate ``doc`` and stage it for writing to ``path``."""
-    config = validate(doc, path)
-    return config, PendingWrite(path, tomlkit.dumps(doc))
+    """Validate ``doc`` and stage it for writing to ``path``: the text written is the text
+    validated, read back as the server reads config.toml at start (``config.parse_text``)."""
+    text = tomlkit.dumps(doc)
+    config = validate_text(text, path)
+    return config, PendingWrite(path, text)

@@ -1,76 +1,185 @@
-"""OpenAPI description of the dossier routes (``queue_server.dossier_api``)."""
+"""The declared bodies of the dossier routes (``queue_server.dossier_api``) and their OpenAPI
+description: the request bodies are parsed with these declarations (``schemas.parse``), and
+the document's schemas come from them. A dossier code's shape is the office's
+(``dossiers.code_pattern``), so the handlers check it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from .openapi import ISSUED, KIOSK, STAFF, TICKET, obj, operation, path_param, query_param
+from msgspec import Meta, Struct
+
+from .dossiers import MAX_REASON
+from .openapi import KIOSK, STAFF, operation, path_param, query_param
+from .schemas import Body, Empty, Issued, Positive, PublicTicket, ref
 
 _STR = {"type": "string"}
-_NSTR = {"type": ["string", "null"]}
-_INT = {"type": "integer"}
-_NINT = {"type": ["integer", "null"]}
-_DAY = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
-_NDAY = {"type": ["string", "null"]}
-_INPUT_DAY = {"type": "string", "description": "dd/mm/yyyy or yyyy-mm-dd"}
 STATUSES = ["received", "ready", "returned", "withdrawn", "papers"]
 CODE = path_param("code", {"type": "string", "description": "Dossier code, e.g. 000.00.21.H40-261203-0001"})
 COUNTER_N = path_param("n", {"type": "integer", "minimum": 1})
+MAX_BULK = 1000
+# A date typed by staff; an empty one is the same as none.
+InputDay = Annotated[str, Meta(max_length=10, description="dd/mm/yyyy or yyyy-mm-dd")]
+DossierCode = Annotated[str, Meta(max_length=64)]
 
-DOSSIER = obj(
-    {
-        "code": _STR,
-        "procedure": _NSTR,
-        "procedure_name": _STR,
-        "service": _NSTR,
-        "service_name": _STR,
-        "received_on": _NDAY,
-        "due_date": _NDAY,
-        "new_due_date": _NDAY,
-        "ready_on": _NDAY,
-        "returned_on": _NDAY,
-        "status": {"enum": STATUSES},
-        "status_text": _STR,
-        "status_text_en": _STR,
-        "late": {"type": "boolean"},
-    },
-    {"procedure_name_en": _STR, "service_name_en": _STR},
-)
-STAFF_DOSSIER = {
-    **DOSSIER,
-    "properties": {
-        **DOSSIER["properties"],
-        "ticket_id": _NINT,
-        "staff": _NSTR,
-        "counter": _NINT,
-        "return_ticket_id": _NINT,
-        "extend_reason": _NSTR,
-    },
-}
-_DOSSIERS = {"type": "array", "items": STAFF_DOSSIER}
-_OUTCOME = obj({"at": _STR, "code": _NSTR, "action": _STR, "details": {"type": "object"}})
-_VISIT = {"dossiers": _DOSSIERS, "outcomes": {"type": "array", "items": _OUTCOME}}
-PROCEDURE = obj(
-    {"code": _STR, "name": _STR, "service": _STR, "days": _INT, "papers": {"type": "array", "items": _STR}},
-    {"name_en": _STR},
-)
-_IMPORT_RESULT = obj(
-    {
-        "rows": _INT,
-        "unchanged": _INT,
-        "unknown": {"type": "array", "items": _STR},
-        "changed": {"type": "array", "items": obj({"code": _STR, "from": _STR, "to": _STR, "ready_on": _NSTR})},
-    }
-)
-_ISSUED: dict[str, Any] = ISSUED
+
+# --------------------------------------------------------------------------- requests
+
+
+class Outcome(Body):
+    error_keys: ClassVar[dict[str, str]] = {"outcome": "bad_outcome", "code": "bad_dossier_code"}
+
+    outcome: Literal["received", "guidance", "papers", "returned"] | None = None
+    code: DossierCode | None = None
+    procedure: Annotated[str, Meta(max_length=32)] | None = None
+    due_date: InputDay | None = None
+
+
+class Ready(Body):
+    ready_on: InputDay | None = None
+
+
+class BulkReady(Body):
+    codes: Annotated[list[DossierCode], Meta(min_length=1, max_length=MAX_BULK)]
+    ready_on: InputDay | None = None
+
+
+class Extend(Body):
+    due_date: InputDay
+    reason: Annotated[str, Meta(max_length=MAX_REASON)]
+
+
+class ApologyPrint(Body):
+    counter: Positive
+
+
+# --------------------------------------------------------------------------- answers
+
+
+class Dossier(Struct, kw_only=True):
+    """A dossier as anyone with its code sees it: procedure, dates and status, never a name."""
+
+    code: str
+    procedure: str | None
+    procedure_name: str
+    service: str | None
+    service_name: str
+    received_on: str | None
+    due_date: str | None
+    new_due_date: str | None
+    ready_on: str | None
+    returned_on: str | None
+    status: Literal["received", "ready", "returned", "withdrawn", "papers"]
+    status_text: str
+    status_text_en: str
+    late: bool
+    procedure_name_en: str = ""
+    service_name_en: str = ""
+
+
+class StaffDossier(Dossier, kw_only=True):
+    ticket_id: int | None = None
+    staff: str | None = None
+    counter: int | None = None
+    return_ticket_id: int | None = None
+    extend_reason: str | None = None
+
+
+class VisitOutcome(Struct, kw_only=True):
+    at: str
+    code: str | None
+    action: str
+    details: dict[str, Any]
+
+
+class Procedure(Struct, kw_only=True):
+    code: str
+    name: str
+    service: str
+    days: int
+    papers: list[str]
+    name_en: str = ""
+
+
+class Procedures(Struct, kw_only=True):
+    procedures: list[Procedure]
+
+
+class Dossiers(Struct, kw_only=True):
+    dossiers: list[StaffDossier]
+
+
+class PublicDossiers(Struct, kw_only=True):
+    dossiers: list[Dossier]
+
+
+class Alerts(Struct, kw_only=True):
+    today: str
+    due_soon_until: str
+    due_today: list[StaffDossier]
+    overdue: list[StaffDossier]
+    due_soon: list[StaffDossier]
+
+
+class MarkedReady(Struct, kw_only=True):
+    dossiers: list[StaffDossier]
+    changed: int
+
+
+class DossierAnswer(Struct, kw_only=True):
+    dossier: StaffDossier
+
+
+class Extended(DossierAnswer, kw_only=True):
+    apology_url: str
+
+
+class DossierCheckedIn(Issued, kw_only=True):
+    dossier: Dossier | None = None
+
+
+class ApologyPrinted(Struct, kw_only=True):
+    printed: Literal[True]
+    printer: str
+
+
+class Visit(Struct, kw_only=True):
+    """The ticket a counter holds, its dossiers and its outcomes."""
+
+    ticket: PublicTicket | None
+    dossiers: list[StaffDossier]
+    outcomes: list[VisitOutcome]
+    due_dates: dict[str, str] = {}
+
+
+class Recorded(Struct, kw_only=True):
+    outcome: Literal["received", "guidance", "papers", "returned"]
+    dossier: StaffDossier | None
+    dossiers: list[StaffDossier]
+    outcomes: list[VisitOutcome]
+
+
+class Change(Struct, kw_only=True, rename={"from_": "from"}):
+    code: str
+    from_: str
+    to: str
+    ready_on: str | None
+
+
+class DossiersImported(Struct, kw_only=True):
+    rows: int
+    unchanged: int
+    unknown: list[str]
+    changed: list[Change]
+
+
 _STAFF_ERRORS = (400, 401, 404, 409, 413, 503)
-_READY_BODY = {"type": "object", "properties": {"ready_on": _INPUT_DAY}}
 
 
 def _csv_import() -> dict[str, Any]:
     op = operation(
         "Import the province's CSV export (code, status, finished date); idempotent; audited with what changed (admin)",
-        _IMPORT_RESULT,
+        ref(DossiersImported),
         errors=(400, 401, 403, 413, 503),
         security=STAFF,
     )
@@ -82,7 +191,7 @@ openapi_paths: dict[str, Any] = {
     "/api/procedures": {
         "get": operation(
             "Procedures (thủ tục) of one service, or of all: code, name, working days, papers",
-            obj({"procedures": {"type": "array", "items": PROCEDURE}}),
+            ref(Procedures),
             errors=(404,),
             params=[query_param("service", _STR, "Service code, e.g. CT")],
         )
@@ -90,7 +199,7 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers": {
         "get": operation(
             "Dossiers, newest received first (at most 500; staff)",
-            obj({"dossiers": _DOSSIERS}),
+            ref(Dossiers),
             errors=(400, 401),
             security=STAFF,
             params=[query_param("status", {"enum": STATUSES}), query_param("q", _STR, "Part of the code")],
@@ -99,15 +208,7 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/alerts": {
         "get": operation(
             "Open dossiers due today, overdue, and due within 2 working days (staff)",
-            obj(
-                {
-                    "today": _DAY,
-                    "due_soon_until": _DAY,
-                    "due_today": _DOSSIERS,
-                    "overdue": _DOSSIERS,
-                    "due_soon": _DOSSIERS,
-                }
-            ),
+            ref(Alerts),
             errors=(401,),
             security=STAFF,
         )
@@ -115,15 +216,8 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/ready": {
         "post": operation(
             "Mark many dossiers ready at once (staff; audited)",
-            obj({"dossiers": _DOSSIERS, "changed": _INT}),
-            body={
-                "type": "object",
-                "required": ["codes"],
-                "properties": {
-                    "codes": {"type": "array", "items": _STR, "minItems": 1, "maxItems": 1000},
-                    "ready_on": _INPUT_DAY,
-                },
-            },
+            ref(MarkedReady),
+            body=ref(BulkReady),
             errors=_STAFF_ERRORS,
             security=STAFF,
         )
@@ -132,7 +226,7 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/{code}": {
         "get": operation(
             "One dossier by its code: procedure, dates and status, never a name (public)",
-            DOSSIER,
+            ref(Dossier),
             errors=(400, 404),
             params=[CODE],
         )
@@ -140,8 +234,8 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/{code}/ready": {
         "post": operation(
             "The result is ready (staff); `ready_on` defaults to today",
-            obj({"dossier": STAFF_DOSSIER}),
-            body=_READY_BODY,
+            ref(DossierAnswer),
+            body=ref(Ready),
             errors=_STAFF_ERRORS,
             security=STAFF,
             params=[CODE],
@@ -150,12 +244,8 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/{code}/extend": {
         "post": operation(
             "Apologise with a new return date and the reason; the dossier counts as late (staff; audited)",
-            obj({"dossier": STAFF_DOSSIER, "apology_url": _STR}),
-            body={
-                "type": "object",
-                "required": ["due_date", "reason"],
-                "properties": {"due_date": _INPUT_DAY, "reason": {"type": "string", "maxLength": 200}},
-            },
+            ref(Extended),
+            body=ref(Extend),
             errors=_STAFF_ERRORS,
             security=STAFF,
             params=[CODE],
@@ -164,8 +254,8 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/{code}/withdraw": {
         "post": operation(
             "The citizen withdrew the dossier (staff; audited)",
-            obj({"dossier": STAFF_DOSSIER}),
-            body={"type": "object"},
+            ref(DossierAnswer),
+            body=ref(Empty),
             errors=_STAFF_ERRORS,
             security=STAFF,
             params=[CODE],
@@ -175,16 +265,16 @@ openapi_paths: dict[str, Any] = {
         "post": operation(
             'Kiosk "Nhận kết quả": a ticket in the result-return service for a ready dossier. The same code again '
             "answers the same ticket with 200 while it waits. 409 not_ready carries due_date",
-            {**_ISSUED, "properties": {**_ISSUED["properties"], "dossier": DOSSIER}},
+            ref(DossierCheckedIn),
             status="201",
-            body={"type": "object"},
+            body=ref(Empty),
             errors=(400, 401, 404, 409, 413, 503),
             security=KIOSK,
             params=[CODE],
             extra_ok={
                 "200": {
                     "description": "Already checked in: the same ticket",
-                    "content": {"application/json": {"schema": ISSUED}},
+                    "content": {"application/json": {"schema": ref(DossierCheckedIn)}},
                 }
             },
         )
@@ -192,8 +282,8 @@ openapi_paths: dict[str, Any] = {
     "/api/dossiers/{code}/apology/print": {
         "post": operation(
             "Print the apology slip on a counter's printer (staff; audited)",
-            obj({"printed": {"const": True}, "printer": _STR}),
-            body={"type": "object", "required": ["counter"], "properties": {"counter": _INT}},
+            ref(ApologyPrinted),
+            body=ref(ApologyPrint),
             errors=_STAFF_ERRORS,
             security=STAFF,
             params=[CODE],
@@ -202,7 +292,7 @@ openapi_paths: dict[str, Any] = {
     "/api/tickets/{token}/dossiers": {
         "get": operation(
             "The dossiers of one visit, for its phone status page",
-            obj({"dossiers": {"type": "array", "items": DOSSIER}}),
+            ref(PublicDossiers),
             errors=(404,),
             params=[path_param("token", _STR)],
         )
@@ -211,7 +301,7 @@ openapi_paths: dict[str, Any] = {
         "get": operation(
             "The dossiers and outcomes of the ticket the counter holds, and the default due date per "
             "procedure of its service",
-            obj({"ticket": {"oneOf": [TICKET, {"type": "null"}]}, **_VISIT}, {"due_dates": {"type": "object"}}),
+            ref(Visit),
             errors=(401, 403, 404),
             security=STAFF,
             params=[COUNTER_N],
@@ -220,23 +310,9 @@ openapi_paths: dict[str, Any] = {
             "Record the outcome of the visit the counter holds: `received` (default; code, procedure, optional "
             "due_date), `guidance`, `papers` (code optional), `returned` (code). 400 bad_dossier_code for a code "
             "that does not fit the pattern; 409 dossier_exists for a code already open",
-            obj(
-                {
-                    "outcome": {"enum": ["received", "guidance", "papers", "returned"]},
-                    "dossier": {"oneOf": [STAFF_DOSSIER, {"type": "null"}]},
-                    **_VISIT,
-                }
-            ),
+            ref(Recorded),
             status="201",
-            body={
-                "type": "object",
-                "properties": {
-                    "outcome": {"enum": ["received", "guidance", "papers", "returned"]},
-                    "code": _STR,
-                    "procedure": {"type": "string", "maxLength": 32},
-                    "due_date": _INPUT_DAY,
-                },
-            },
+            body=ref(Outcome),
             errors=(400, 401, 403, 404, 409, 413, 503),
             security=STAFF,
             params=[COUNTER_N],

@@ -22,23 +22,27 @@ the officer who finished them, the counter, the service and the dossiers of the 
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import io
 import sqlite3
 from collections import defaultdict
-from typing import Any
+from typing import Annotated, Any
 
+from msgspec import Meta, Struct
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth
 from .config import Config
+from .csvout import DEFAULT_DIALECT, csv_bytes
 from .dossiers import vn_date
 from .errors import BadRequest
-from .openapi import STAFF, obj, operation, query_param
+from .office import Office
+from .openapi import STAFF, operation, query_param
+from .report_routes import DIALECT_PARAM, export_dialect
 from .reports import MAX_DAYS, NO_GROUP, parse_date
+from .schemas import ref
 from .store import connect
 
 KINDS = ("dossiers", "satisfaction")
@@ -375,18 +379,15 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
     ]
 
 
-def to_csv(report: dict[str, Any]) -> bytes:
-    """The main table (UTF-8 with a BOM, for Excel), then the summary line for dossiers."""
+def to_csv(report: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> bytes:
+    """The main table, then the summary line for dossiers; by default as Vietnamese Excel reads
+    it (";", decimal comma, BOM), or plain comma-separated (``dialect="comma"``):
+    ``queue_server.csvout``, like every report."""
     name, heads, lines = tables(report)[0]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(heads)
-    for line in lines:
-        w.writerow(["" if v is None else v for v in line])
+    rows = [list(line) for line in lines]
     if report["kind"] == "dossiers":
-        w.writerow([])
-        w.writerow([report["summary"]])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        rows += [[], [report["summary"]]]
+    return csv_bytes(heads, rows, dialect)
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
@@ -450,7 +451,14 @@ def build(
 
 
 def run_command(
-    config: Config, kind: str, date_from: str, date_to: str, by: str | None, fmt: str, output: str | None
+    config: Config,
+    kind: str,
+    date_from: str,
+    date_to: str,
+    by: str | None,
+    fmt: str,
+    output: str | None,
+    csv_dialect: str = DEFAULT_DIALECT,
 ) -> str:
     """``motcua report --kind dossiers|satisfaction``: like the ticket report."""
     import json
@@ -473,7 +481,7 @@ def run_command(
         report.pop("all_ratings", None)
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     elif fmt == "csv":
-        data = to_csv(report)
+        data = to_csv(report, csv_dialect)
     else:
         data = to_xlsx(report)
         output = output or filename(report, "xlsx")
@@ -489,8 +497,8 @@ def run_command(
 
 
 async def _report(request: Request, kind: str) -> dict[str, Any]:
-    office = request.app.state.office
-    auth.require_user(request, office.store, role="admin")
+    office: Office = request.app.state.office
+    auth.require_user(request, office, role="admin")
     q = request.query_params
     today = office.clock().astimezone(office.config.office.tz).date()
     start = parse_date(q.get("from") or dt.date(today.year, 1, 1).isoformat())
@@ -498,14 +506,7 @@ async def _report(request: Request, kind: str) -> dict[str, Any]:
     by = q.get("by") or "month"
     _check(kind, start, end, by)
 
-    def run() -> dict[str, Any]:
-        conn = connect(office.store.path, readonly=True)
-        try:
-            return build(conn, office.config, kind, start, end, by, today)
-        finally:
-            conn.close()
-
-    return await asyncio.to_thread(run)
+    return await office.read_aside(build, office.config, kind, start, end, by, today)
 
 
 def _handlers(kind: str) -> tuple[Any, Any]:
@@ -515,13 +516,14 @@ def _handlers(kind: str) -> tuple[Any, Any]:
         return JSONResponse(report)
 
     async def export(request: Request) -> Response:
-        auth.require_user(request, request.app.state.office.store, role="admin")
+        auth.require_user(request, request.app.state.office, role="admin")
         fmt = request.query_params.get("format") or "xlsx"
         if fmt not in ("csv", "xlsx"):
             raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+        dialect = export_dialect(request)
         report = await _report(request, kind)
         if fmt == "csv":
-            data, media = to_csv(report), "text/csv; charset=utf-8"
+            data, media = to_csv(report, dialect), "text/csv; charset=utf-8"
         else:
             data, media = await asyncio.to_thread(to_xlsx, report), _XLSX
         return Response(
@@ -533,6 +535,16 @@ def _handlers(kind: str) -> tuple[Any, Any]:
 
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class DossierReport(Struct, kw_only=True, rename={"from_": "from"}):
+    kind: Annotated[str, Meta(extra_json_schema={"enum": list(KINDS)})]
+    from_: str
+    to: str
+    rows: list[dict[str, Any]]
+    total: dict[str, Any]
+
+
 routes = []
 openapi_paths: dict[str, Any] = {}
 for _kind in KINDS:
@@ -549,21 +561,13 @@ for _kind in KINDS:
         errors=(400, 401, 403),
         security=STAFF,
         media="text/csv",
-        params=[*_query, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx")],
+        params=[*_query, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"), DIALECT_PARAM],
     )
     _file["responses"]["200"]["content"][_XLSX] = {"schema": {"type": "string", "format": "binary"}}
     openapi_paths[f"/api/reports/{_kind}"] = {
         "get": operation(
             f"The {_kind} report (admin; definitions in docs/reports.md)",
-            obj(
-                {
-                    "kind": {"const": _kind},
-                    "from": {"type": "string"},
-                    "to": {"type": "string"},
-                    "rows": {"type": "array", "items": {"type": "object"}},
-                    "total": {"type": "object"},
-                }
-            ),
+            ref(DossierReport),
             errors=(400, 401, 403),
             security=STAFF,
             params=_query,

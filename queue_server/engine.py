@@ -87,6 +87,16 @@ _order_changes = [0]
 _TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at", "slot_start")
 
 
+# A ticket's fields are declared once, here. Every field is a column of the ``tickets`` table
+# (``store.TICKET_COLUMNS``) and a key of the staff view (``Ticket.to_dict``); the metadata
+# narrows who else sees it: ``STAFF_ONLY`` fields are left out of the public view (hall
+# screens, the status page, the kiosk's answer: ``PUBLIC_TICKET_FIELDS``), ``STAYS_HOME`` ones
+# out of the sync bundle that leaves the office (``SYNCED_TICKET_FIELDS``).
+STAFF_ONLY = {"public": False}
+STAYS_HOME = {"synced": False}
+PRIVATE = {"public": False, "synced": False}
+
+
 @dataclass
 class Ticket:
     id: int
@@ -95,30 +105,33 @@ class Ticket:
     number: int
     label: str
     priority: bool
-    token: str
+    token: str = field(metadata=PRIVATE)
     state: TicketState
     issued_at: dt.datetime
     queued_at: dt.datetime
     front: bool = False
     target_counter: int | None = None
     counter: int | None = None
-    staff: str | None = None
+    staff: str | None = field(default=None, metadata=STAFF_ONLY)
     called_at: dt.datetime | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     recalls: int = 0
     transfers: int = 0
-    kiosk: str | None = None
-    request_id: str | None = None
-    people_ahead: int = 0
+    kiosk: str | None = field(default=None, metadata=PRIVATE)
+    request_id: str | None = field(default=None, metadata=PRIVATE)
+    people_ahead: int = field(default=0, metadata=STAYS_HOME)
     estimated_wait_s: int = 0
-    rating: int | None = None
-    rated_at: dt.datetime | None = None
+    rating: int | None = field(default=None, metadata=STAFF_ONLY)
+    rated_at: dt.datetime | None = field(default=None, metadata=STAFF_ONLY)
     # The service that gave the number: numbering belongs to it and to the day, forever
     # (a transfer changes ``service``, never this).
-    issued_service: str = ""
+    issued_service: str = field(default="", metadata=STAYS_HOME)
     # Closed by Next while called and never started (see ``queue.closed_without_start``).
-    closed_unstarted: bool = False
+    closed_unstarted: bool = field(default=False, metadata=STAYS_HOME)
+    booked: bool = field(default=False, metadata=STAYS_HOME)  # checked in for an appointment
+    appointment: str | None = field(default=None, metadata=PRIVATE)  # the booking code
+    slot_start: dt.datetime | None = field(default=None, metadata=STAYS_HOME)  # the appointment's slot
 
     def __post_init__(self) -> None:
         if not self.issued_service:
@@ -129,14 +142,10 @@ class Ticket:
             _order_changes[0] += 1
         object.__setattr__(self, name, value)
 
-    booked: bool = False  # checked in for an appointment
-    appointment: str | None = None  # the booking code (staff only)
-    slot_start: dt.datetime | None = None  # the appointment's slot
-
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies and is ~5x slower, and every event, snapshot
         # and status answer goes through here.
-        d = {name: getattr(self, name) for name in _TICKET_FIELDS}
+        d = {name: getattr(self, name) for name in TICKET_FIELDS}
         d["state"] = self.state.value
         for k in _TICKET_TIMES:
             if d[k] is not None:
@@ -159,7 +168,10 @@ class Ticket:
         return cls(**kw)
 
 
-_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+PUBLIC_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket) if f.metadata.get("public", True))
+SYNCED_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket) if f.metadata.get("synced", True))
+STAFF_ONLY_TICKET_FIELDS = frozenset(TICKET_FIELDS) - set(PUBLIC_TICKET_FIELDS)
 
 
 @dataclass

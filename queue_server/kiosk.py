@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+from msgspec import Struct
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import auth
 from .config import Config
-from .openapi import KIOSK, obj, operation
+from .openapi import KIOSK, operation
+from .schemas import ref
 
 
 def serving_counters(config: Config, code: str) -> list[int]:
@@ -32,21 +35,27 @@ def counters_text(numbers: list[int], lang: str = "vi") -> str:
 
 async def kiosk_check(request: Request) -> JSONResponse:
     """The kiosk this token belongs to; 401 with the usual message for a wrong or missing one."""
-    config: Config = request.app.state.config
+    config: Config = request.app.state.office.config
     kiosk = auth.require_kiosk(request, config)
-    return JSONResponse({"id": kiosk.id, "name": kiosk.name, "printer": kiosk.printer or None})
+    return JSONResponse(msgspec.to_builtins(Kiosk(id=kiosk.id, name=kiosk.name, printer=kiosk.printer or None)))
 
 
 routes = [Route("/api/kiosk", kiosk_check)]
 
-_KIOSK: dict[str, Any] = obj(
-    {"id": {"type": "string"}, "name": {"type": "string"}, "printer": {"type": ["string", "null"]}}
-)
+
+class Kiosk(Struct, kw_only=True):
+    """Which kiosk a device token belongs to."""
+
+    id: str
+    name: str
+    printer: str | None
+
+
 openapi_paths: dict[str, Any] = {
     "/api/kiosk": {
         "get": operation(
             "Check a kiosk's device token (the kiosk page does this when it loads): which kiosk it is",
-            _KIOSK,
+            ref(Kiosk),
             errors=(401,),
             security=KIOSK,
         )

@@ -2,10 +2,14 @@
 
 The core endpoints (``queue_server.api``) are described here; each feature module listed in
 ``queue_server.features`` describes its own next to its routes, as ``openapi_paths``, built
-with the helpers below (``operation``, ``path_param``, ``obj``…); ``document(paths)`` merges
-them (the app passes ``features.openapi_paths()``). ``tests/test_openapi.py`` checks that
-every HTTP route of the app has an entry with its methods, and the fuzz tests check every
-response against these schemas. ``markdown_table`` is README's API table.
+with the helpers below (``operation``, ``path_param``, ``query_param``); ``document(paths)``
+merges them (the app passes ``features.openapi_paths()``). No JSON body is written here as a
+schema: an operation names the declaration of each body (a msgspec ``Struct``, or the
+engine's ``Ticket`` and ``CounterStatus``) with ``schemas.ref``, and the document's
+``components.schemas`` are generated from the declarations it names (``schemas.components``).
+The same declarations parse the request bodies. ``tests/test_openapi.py`` checks that every
+HTTP route of the app has an entry with its methods, and the fuzz tests check every response
+against these schemas. ``markdown_table`` is README's API table.
 """
 
 from __future__ import annotations
@@ -15,95 +19,11 @@ from typing import Any
 from . import schemas
 from .schemas import Empty, ref
 
-ERROR = {
-    "type": "object",
-    "required": ["error", "message", "message_en"],
-    "properties": {
-        "error": {"type": "string", "description": "Stable key, e.g. cap_reached"},
-        "message": {"type": "string", "description": "Vietnamese message for the user"},
-        "message_en": {"type": "string"},
-        "details": {"type": "object"},
-    },
-}
-NULLABLE_INT = {"type": ["integer", "null"]}
-NULLABLE_STR = {"type": ["string", "null"]}
-TICKET = {
-    "type": "object",
-    "required": ["id", "service", "number", "label", "state", "priority"],
-    "properties": {
-        "id": {"type": "integer"},
-        "day": {"type": "string"},
-        "service": {"type": "string"},
-        "number": {"type": "integer"},
-        "label": {"type": "string"},
-        "priority": {"type": "boolean"},
-        "state": {"enum": ["waiting", "called", "serving", "done", "no_show", "cancelled", "expired"]},
-        "counter": NULLABLE_INT,
-        "target_counter": NULLABLE_INT,
-        "recalls": {"type": "integer"},
-        "issued_at": {"type": "string"},
-        "called_at": NULLABLE_STR,
-        "finished_at": NULLABLE_STR,
-        "people_ahead": {"type": "integer"},
-        "estimated_wait_s": {"type": "integer"},
-    },
-}
-COUNTER = {
-    "type": "object",
-    "required": ["number", "state"],
-    "properties": {
-        "number": {"type": "integer"},
-        "state": {"enum": ["closed", "open", "paused"]},
-        "staff": NULLABLE_STR,
-        "ticket_id": NULLABLE_INT,
-        "pause_reason": {"type": "string"},
-    },
-}
-COUNTER_VIEW = {
-    "type": "object",
-    "required": ["counter", "ticket", "seq"],
-    "properties": {"counter": COUNTER, "ticket": {"oneOf": [TICKET, {"type": "null"}]}, "seq": {"type": "integer"}},
-}
-STATE = {
-    "type": "object",
-    "required": ["type", "seq", "office", "services", "counters", "latest_calls"],
-    "properties": {
-        "type": {"const": "snapshot"},
-        "seq": {"type": "integer"},
-        "office": {"type": "object"},
-        "services": {"type": "array", "items": {"type": "object", "required": ["code", "waiting", "estimated_wait_s"]}},
-        "counters": {"type": "array", "items": {"type": "object", "required": ["number", "state"]}},
-        "latest_calls": {"type": "array"},
-    },
-}
-ISSUED = {
-    "type": "object",
-    "required": [
-        "id",
-        "number",
-        "label",
-        "service",
-        "people_ahead",
-        "estimated_wait_s",
-        "token",
-        "status_url",
-        "print",
-    ],
-    "properties": {
-        "ticket": TICKET,
-        "id": {"type": "integer"},
-        "number": {"type": "integer"},
-        "label": {"type": "string"},
-        "service": {"type": "string"},
-        "service_name": {"type": "string"},
-        "priority": {"type": "boolean"},
-        "people_ahead": {"type": "integer"},
-        "estimated_wait_s": {"type": "integer"},
-        "token": {"type": "string", "minLength": 16},
-        "status_url": {"type": "string"},
-        "print": {"type": "object", "required": ["state"]},
-    },
-}
+# The core's answers, declared in queue_server.schemas; feature modules use these too.
+TICKET = ref(schemas.PublicTicket)
+ISSUED = ref(schemas.Issued)
+STATE = ref(schemas.Snapshot)
+COUNTER_VIEW = ref(schemas.CounterView)
 
 
 def error_responses(*codes: int) -> dict[str, Any]:
@@ -119,7 +39,7 @@ def error_responses(*codes: int) -> dict[str, Any]:
         429: "Too many attempts",
         503: "Storage error, nothing changed",
     }
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    error = {"application/json": {"schema": ref(schemas.Error)}}
     return {str(c): {"description": text[c], "content": error} for c in codes}
 
 
@@ -191,23 +111,17 @@ def query_param(name: str, schema: dict[str, Any], description: str = "") -> dic
     return param
 
 
-def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An object schema: keys of ``required`` must be present, those of ``optional`` may be."""
-    return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
-
-
 STAFF: list[dict[str, list[str]]] = [{"session": []}]
 # OpenAPI 3.1 lets non-OAuth schemes list the roles an operation needs.
 ADMIN: list[dict[str, list[str]]] = [{"session": ["admin"]}]
 KIOSK: list[dict[str, list[str]]] = [{"device": []}]
 COUNTER_N = path_param("n", {"type": "integer", "minimum": 1})
 TICKET_ID = path_param("id", {"type": "integer", "minimum": 1})
-EMPTY = {"type": "object"}
 # What a staff command may answer besides success: bad body, not signed in, not allowed,
 # no such thing, refused by the state, body too large, storage error.
 COMMAND_ERRORS = (400, 401, 403, 404, 409, 413, 503)
 CLERK_OF_N = "clerk of n, admin"
-TICKET_ANSWER = obj({"ticket": TICKET})
+TICKET_ANSWER = ref(schemas.TicketAnswer)
 
 
 def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -290,7 +204,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             who=CLERK_OF_N,
         )
     }
-    doc = {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "motcua",
@@ -299,8 +213,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "{error, message (Vietnamese), message_en}.",
         },
         "components": {
-            # The request bodies come from their declarations in queue_server.schemas.
-            "schemas": {"Error": ERROR, "Ticket": TICKET, **schemas.components()},
+            "schemas": {},  # below: from the declarations the document refers to
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "motcua_session"},
                 "device": {"type": "http", "scheme": "bearer", "description": "Kiosk device token"},
@@ -313,7 +226,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                     '"dropped_screens": 0, "commits": {"transactions": 30, "commands": 41}}` (screens '
                     "connected, and dropped for falling behind; group commits since start: commands that arrive "
                     "together share one transaction)",
-                    {"type": "object", "required": ["ok"]},
+                    ref(schemas.Health),
                 )
             },
             "/api/state": {
@@ -374,21 +287,19 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "/api/login": {
                 "post": operation(
                     "`{username, password, counter?}`: sign in; with `counter` the counter opens",
-                    {"type": "object", "required": ["user", "role"]},
+                    ref(schemas.SignedIn),
                     body=ref(schemas.Login),
                     errors=(400, 401, 404, 409, 413, 429, 503),
                     who="—",
                 )
             },
             "/api/logout": {
-                "post": operation(
-                    "Sign out (closes the counter)", obj({"ok": {"const": True}}), errors=(409, 503), who="staff"
-                )
+                "post": operation("Sign out (closes the counter)", ref(schemas.Ok), errors=(409, 503), who="staff")
             },
             "/api/me": {
                 "get": operation(
                     "The signed-in user",
-                    {"type": "object", "required": ["user", "role"]},
+                    ref(schemas.SignedIn),
                     errors=(401,),
                     security=STAFF,
                 )
@@ -396,7 +307,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "/api/counters/{n}/rating": {
                 "post": operation(
                     "`{ticket_id, level}`: rate, once, the ticket counter n finished last (counter n's rating tablet token)",
-                    {"type": "object", "required": ["ok"]},
+                    ref(schemas.Rated),
                     body=ref(schemas.Rating),
                     errors=(400, 401, 403, 404, 409, 413, 503),
                     params=[COUNTER_N],
@@ -407,28 +318,21 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "/api/services/{code}": {
                 "post": operation(
                     "`{open?, cap?}`: open or close a service, or set its cap, for today (audited)",
-                    obj(
-                        {
-                            "services": {
-                                "type": "array",
-                                "items": {"type": "object", "required": ["code", "open", "cap"]},
-                            }
-                        }
-                    ),
+                    ref(schemas.Services),
                     body=ref(schemas.ServiceChange),
                     errors=(400, 401, 403, 404, 413, 503),
                     security=ADMIN,
                     params=[path_param("code", {"type": "string"})],
                 )
             },
-            "/api/openapi.json": {
-                "get": operation("This document", obj({"openapi": {"type": "string"}, "paths": {"type": "object"}}))
-            },
+            "/api/openapi.json": {"get": operation("This document", ref(schemas.Document))},
             **counter_ops,
             **(feature_paths or {}),
         },
     }
-    return with_guard_errors(doc)
+    doc = with_guard_errors(doc)
+    doc["components"]["schemas"] = schemas.components(doc)
+    return doc
 
 
 def with_guard_errors(doc: dict[str, Any]) -> dict[str, Any]:
@@ -437,11 +341,11 @@ def with_guard_errors(doc: dict[str, Any]) -> dict[str, Any]:
     guard = {
         "403": {
             "description": "Not allowed, or sent from another site's page (Origin/Referer)",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {"schema": ref(schemas.Error)}},
         },
         "415": {
             "description": "Not sent as JSON (Content-Type: application/json)",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {"schema": ref(schemas.Error)}},
         },
     }
     for item in doc["paths"].values():

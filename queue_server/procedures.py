@@ -21,7 +21,6 @@ import re
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .workdays import MAX_WORKING_DAYS
 
 if TYPE_CHECKING:
     from .config import Config, Procedure
@@ -144,8 +143,6 @@ def validate(cfg: Config) -> None:
         seen[p.code] = i
         if not p.name.strip():
             raise _fail(f"{key}.name", "không được để trống", "must not be empty")
-        if not 0 <= p.days <= MAX_WORKING_DAYS:
-            raise _fail(f"{key}.days", f"phải từ 0 đến {MAX_WORKING_DAYS}", f"must be 0 to {MAX_WORKING_DAYS}")
     d = cfg.dossiers
     try:
         re.compile(d.code_pattern)

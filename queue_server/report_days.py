@@ -58,7 +58,8 @@ def queries(by: str, levels: int, where: str) -> list[str]:
     rating_cols = ", ".join(f"sum(rating = {i})" for i in range(1, levels + 1))
     return [
         f"""SELECT {key_sql}, count(*), sum(state = 'done'), sum(state = 'no_show'), sum(state = 'cancelled'),
-                   sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)), {rating_cols}
+                   sum(state = 'expired'), sum(transfers > 0), sum(abs(estimated_wait_s - wait_s)),
+                   sum(closed_unstarted), {rating_cols}
             FROM ticket_facts WHERE {where} GROUP BY 1""",
         f"""SELECT {key_sql}, wait_s, count(*) FROM ticket_facts
             WHERE {where} AND wait_s IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""",
@@ -318,8 +319,8 @@ async def keep_fresh(office: Office) -> None:
         try:
             while True:
                 config = office.config
-                day = await office.in_writer(
-                    refresh_one, office.store.conn, config.rating.levels, config.office.tz, office.engine.day
+                day = await office.with_write_connection(
+                    refresh_one, config.rating.levels, config.office.tz, office.day
                 )
                 if day is None:
                     break

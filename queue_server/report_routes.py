@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
+from msgspec import Meta, Struct
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,8 +18,8 @@ from . import auth, reports
 from .csvout import DEFAULT_DIALECT, DIALECTS
 from .errors import BadRequest
 from .office import Office
-from .openapi import ADMIN, obj, operation, query_param
-from .store import connect
+from .openapi import ADMIN, operation, query_param
+from .schemas import Summary, ref
 
 REPORT_CACHE = 4
 
@@ -28,12 +29,12 @@ def _office(request: Request) -> Office:
 
 
 def _admin(request: Request) -> dict[str, Any]:
-    return auth.require_user(request, _office(request).store, role="admin")
+    return auth.require_user(request, _office(request), role="admin")
 
 
 def _report_args(request: Request, office: Office) -> tuple[dt.date, dt.date, str]:
     q = request.query_params
-    today = office.engine.day
+    today = office.day
     start = reports.parse_date(q.get("from") or today)
     end = reports.parse_date(q.get("to") or q.get("from") or today)
     by = q.get("by") or "day"
@@ -56,14 +57,7 @@ async def _report(request: Request) -> dict[str, Any]:
     if key in cache:
         return cache[key]
 
-    def run() -> dict[str, Any]:
-        conn = connect(office.store.path, readonly=True)
-        try:
-            return reports.build_report(conn, office.config, start, end, by)
-        finally:
-            conn.close()
-
-    report = await asyncio.to_thread(run)
+    report = await office.read_aside(reports.build_report, office.config, start, end, by)
     if any(k[3:] != key[3:] for k in cache):
         cache.clear()
     while len(cache) >= REPORT_CACHE:
@@ -116,23 +110,25 @@ def export_dialect(request: Request) -> str:
     return dialect
 
 
-class _InDialect:
-    """``reports`` writing its CSV in the asked dialect, for ``download``."""
+class InDialect:
+    """A report module (``reports``, ``appointment_report``) writing its CSV in the asked
+    dialect, for ``download``."""
 
-    def __init__(self, dialect: str):
+    def __init__(self, module: Any, dialect: str):
+        self.module = module
         self.dialect = dialect
-        self.to_xlsx = reports.to_xlsx
-        self.filename = reports.filename
+        self.to_xlsx = module.to_xlsx
+        self.filename = module.filename
 
     def to_csv(self, report: dict[str, Any]) -> bytes:
-        return reports.to_csv(report, self.dialect)
+        return self.module.to_csv(report, self.dialect)  # type: ignore[no-any-return]
 
 
 async def export_report(request: Request) -> Response:
     _admin(request)  # before looking at the query: a stranger learns nothing
     fmt = export_format(request)
     dialect = export_dialect(request)
-    return await download(await _report(request), fmt, _InDialect(dialect))
+    return await download(await _report(request), fmt, InDialect(reports, dialect))
 
 
 routes = [
@@ -141,43 +137,58 @@ routes = [
 ]
 
 
-# The OpenAPI description of the routes above.
-_STR = {"type": "string"}
-_INT = {"type": "integer"}
+# The answer of /api/reports, declared once.
 _ADMIN = (401, 403)  # not signed in, not an admin
-_SUMMARY = obj({k: {"type": ["number", "null"]} for k in ("mean", "median", "p90", "max")} | {"count": _INT})
-_REPORT_ROW = obj(
-    {
-        "key": {"type": ["string", "integer", "null"]},
-        "label": _STR,
-        **{k: _INT for k in ("issued", "served", "no_show", "cancelled", "transferred", "expired", "rated")},
-        "waiting": _SUMMARY,
-        "service": _SUMMARY,
-        "ratings": {"type": "array", "items": _INT},
-        **{k: {"type": ["number", "null"]} for k in ("served_share", "satisfied_share", "estimate_mae")},
-    }
-)
-_REPORT = obj(
-    {
-        "office": _STR,
-        "from": _STR,
-        "to": _STR,
-        "by": {"enum": list(reports.GROUPINGS)},
-        "rating_levels": _INT,
-        "rows": {"type": "array", "items": _REPORT_ROW},
-        "total": _REPORT_ROW,
-        "staff": {
-            "type": "array",
-            "items": obj({"staff": _STR, "name": _STR, "served": _INT, "share": {"type": ["number", "null"]}}),
-        },
-        "charts": obj(
-            {
-                k: {"type": ["object", "array"]}
-                for k in ("arrivals_by_hour", "wait_distribution", "served_per_staff", "satisfaction")
-            }
-        ),
-    }
-)
+_STR = {"type": "string"}
+Number = float | None
+
+
+class ReportRow(Struct, kw_only=True):
+    key: str | int | None
+    label: str
+    issued: int
+    served: int
+    no_show: int
+    closed_unstarted: int
+    cancelled: int
+    transferred: int
+    expired: int
+    rated: int
+    waiting: Summary
+    service: Summary
+    ratings: list[int]
+    served_share: Number
+    satisfied_share: Number
+    estimate_mae: Number
+
+
+class StaffServed(Struct, kw_only=True):
+    staff: str
+    name: str
+    served: int
+    share: Number
+
+
+class Charts(Struct, kw_only=True):
+    arrivals_by_hour: dict[str, Any] | list[Any]
+    wait_distribution: dict[str, Any] | list[Any]
+    served_per_staff: dict[str, Any] | list[Any]
+    satisfaction: dict[str, Any] | list[Any]
+
+
+class Report(Struct, kw_only=True, rename={"from_": "from"}):
+    office: str
+    from_: str
+    to: str
+    by: Annotated[str, Meta(extra_json_schema={"enum": list(reports.GROUPINGS)})]
+    rating_levels: int
+    closed_without_start: Literal["served", "absent"]
+    rows: list[ReportRow]
+    total: ReportRow
+    staff: list[StaffServed]
+    charts: Charts
+
+
 _DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
 _REPORT_QUERY = [
     query_param("from", _DATE, "First office day (dd/mm/yyyy or yyyy-mm-dd; default today)"),
@@ -185,6 +196,15 @@ _REPORT_QUERY = [
     query_param("by", {"enum": list(reports.GROUPINGS)}, "Group by (default day)"),
 ]
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# The ``dialect`` query parameter of every report download (ticket, appointment, dossier).
+DIALECT_PARAM = query_param(
+    "dialect",
+    {"enum": list(DIALECTS)},
+    'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
+    'reads it) or "comma" (plain "," and decimal point)',
+)
 
 
 def _export() -> dict[str, Any]:
@@ -197,12 +217,7 @@ def _export() -> dict[str, Any]:
         params=[
             *_REPORT_QUERY,
             query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"),
-            query_param(
-                "dialect",
-                {"enum": list(DIALECTS)},
-                'CSV only: "excel" (default: ";" and decimal comma with a BOM, as Vietnamese Excel '
-                'reads it) or "comma" (plain "," and decimal point)',
-            ),
+            DIALECT_PARAM,
         ],
     )
     ok = op["responses"]["200"]
@@ -215,7 +230,7 @@ openapi_paths: dict[str, Any] = {
     "/api/reports": {
         "get": operation(
             "Report for a range of office days, grouped (see docs/reports.md)",
-            _REPORT,
+            ref(Report),
             errors=(400, *_ADMIN),
             security=ADMIN,
             params=_REPORT_QUERY,

@@ -12,6 +12,8 @@ Definitions (also in docs/reports.md):
 
 - *issued*: tickets of the office day; *served*: state ``done``; *no-show*, *cancelled*,
   *expired*: the final state; *transferred*: tickets transferred at least once.
+- *closed without start*: called, never started, closed by Next (``closed_unstarted``); also
+  counted in served or no-show, as ``queue.closed_without_start`` says.
 - *waiting time*: issue → call, for every ticket that was called. A transferred ticket
   counts its first call (the time at the first counter is not waiting); a no-show who came
   back and was called again counts that later call.
@@ -224,11 +226,12 @@ def build_report(
         )
     groups: dict[Any, dict[str, Any]] = {}
     for key, row in figures.sums.items():
-        issued, served, no_show, cancelled, expired, transferred, err = row[:7]
+        issued, served, no_show, cancelled, expired, transferred, err, closed_unstarted = row[:8]
         groups[key] = {
             "issued": issued,
             "served": served,
             "no_show": no_show,
+            "closed_unstarted": closed_unstarted,
             "cancelled": cancelled,
             "expired": expired,
             "transferred": transferred,
@@ -237,7 +240,7 @@ def build_report(
             # the scans (today's figures while the office works): they wait for next time.
             "_wait": figures.histogram("wait", key),
             "_service": figures.histogram("service", key),
-            "ratings": [c or 0 for c in row[7:]],
+            "ratings": [c or 0 for c in row[8:]],
         }
     served_by_staff = figures.served_by_staff
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
@@ -250,6 +253,7 @@ def build_report(
         "issued": 0,
         "served": 0,
         "no_show": 0,
+        "closed_unstarted": 0,
         "cancelled": 0,
         "expired": 0,
         "transferred": 0,
@@ -262,7 +266,7 @@ def build_report(
     order = {s.code: i for i, s in enumerate(config.services)} if by == "service" else {}
     for key in sorted(groups, key=lambda k: (k is None, order.get(k, len(order)), "" if k is None else k)):
         g = groups[key]
-        for name in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "_err"):
+        for name in ("issued", "served", "no_show", "closed_unstarted", "cancelled", "expired", "transferred", "_err"):
             total[name] += g[name]
         total["ratings"] = [a + b for a, b in zip(total["ratings"], g["ratings"])]
         rows.append(_finish_row(g, key, _label(by, key, labels), total_served, levels))
@@ -294,6 +298,8 @@ def build_report(
         "to": date_to.isoformat(),
         "by": by,
         "rating_levels": levels,
+        # What "closed without start" tickets are counted as: "served" or "absent".
+        "closed_without_start": config.queue.closed_without_start,
         "rows": rows,
         "total": total_row,
         "staff": staff,
@@ -322,6 +328,7 @@ def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, leve
         "issued": g["issued"],
         "served": g["served"],
         "no_show": g["no_show"],
+        "closed_unstarted": g["closed_unstarted"],
         "cancelled": g["cancelled"],
         "transferred": g["transferred"],
         "expired": g["expired"],
@@ -337,6 +344,12 @@ def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, leve
 
 # --------------------------------------------------------------------------- exports
 
+# The column of tickets closed without start, naming the figure it is also counted in.
+UNSTARTED_HEADERS = {
+    "served": "Đóng khi chưa bắt đầu (đã tính vào Đã phục vụ)",
+    "absent": "Đóng khi chưa bắt đầu (đã tính vào Vắng mặt)",
+}
+
 GROUP_HEADERS = {
     "day": "Ngày",
     "service": "Lĩnh vực",
@@ -350,7 +363,13 @@ GROUP_HEADERS = {
 def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Vietnamese headers and one row per group plus the total; times in minutes, shares in %."""
     levels = report["rating_levels"]
-    headers = [GROUP_HEADERS[report["by"]], "Số phát ra", "Đã phục vụ", "Vắng mặt", "Đã hủy", "Chuyển", "Hết hạn"]
+    # "Closed without start" stands beside served and absent, saying which of the two holds it
+    # (the central's combined report has no such figure).
+    unstarted = "closed_unstarted" in report["total"]
+    headers = [GROUP_HEADERS[report["by"]], "Số phát ra", "Đã phục vụ", "Vắng mặt"]
+    if unstarted:
+        headers.append(UNSTARTED_HEADERS.get(report.get("closed_without_start", "served"), UNSTARTED_HEADERS["served"]))
+    headers += ["Đã hủy", "Chuyển", "Hết hạn"]
     for what in ("Chờ", "Phục vụ"):
         headers += [f"{what} TB (phút)", f"{what} trung vị (phút)", f"{what} P90 (phút)", f"{what} tối đa (phút)"]
     headers += [
@@ -372,7 +391,10 @@ def table(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         first: Any = r["label"]
         if report["by"] == "day" and r["key"] is not None:
             first = dt.date.fromisoformat(r["key"])
-        line = [first, r["issued"], r["served"], r["no_show"], r["cancelled"], r["transferred"], r["expired"]]
+        line = [first, r["issued"], r["served"], r["no_show"]]
+        if unstarted:
+            line.append(r["closed_unstarted"])
+        line += [r["cancelled"], r["transferred"], r["expired"]]
         for what in ("waiting", "service"):
             line += [minutes(r[what][k]) for k in ("mean", "median", "p90", "max")]
         line += [
@@ -449,6 +471,9 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
 DEFINITIONS = (
     "Số phát ra: số vé cấp trong ngày làm việc. Đã phục vụ: vé đã xong. Vắng mặt, Đã hủy, Hết hạn: trạng thái cuối của vé.",
+    "Đóng khi chưa bắt đầu: vé đã gọi, cán bộ không bấm Bắt đầu mà bấm Tiếp theo; theo cài đặt "
+    "queue.closed_without_start, vé này được tính vào Đã phục vụ (mặc định, thời gian phục vụ tính từ lúc gọi) "
+    "hoặc vào Vắng mặt.",
     "Chuyển: vé được chuyển sang lĩnh vực hoặc quầy khác ít nhất một lần.",
     "Thời gian chờ: từ lúc lấy số đến lúc được gọi (vé chuyển: lần gọi đầu tiên). Thời gian phục vụ: từ lúc bắt đầu đến lúc xong.",
     "TB: trung bình; P90: 90% số người không lâu hơn (nội suy như PERCENTILE.INC của Excel). Thời gian tính bằng phút.",
@@ -489,8 +514,6 @@ def run_command(
     """``motcua report``: build the report from the database (read-only) and write it to
     ``output`` (xlsx without one: a file named after the range). Returns where it went."""
     import json
-    import sys
-    from pathlib import Path
 
     start, end = parse_date(date_from), parse_date(date_to)
     check_range(start, end, by)
@@ -509,6 +532,14 @@ def run_command(
     else:
         data = to_xlsx(report)
         output = output or filename(report, "xlsx")
+    return write_out(data, output)
+
+
+def write_out(data: bytes, output: str | None) -> str:
+    """A report command's file: ``output``, or standard output for None or "-". Returns where."""
+    import sys
+    from pathlib import Path
+
     if output in (None, "-"):
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

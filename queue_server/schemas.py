@@ -1,8 +1,11 @@
-"""The request bodies of the core API, declared once as msgspec ``Struct``s.
+"""The request and response bodies of the core API, declared once as msgspec ``Struct``s
+(or, for a ticket and a counter, the engine's own dataclasses).
 
-From each declaration come: the validation of the body (``parse``), the bilingual 400 that
-names the field (``bad_field``), and the body's JSON Schema in the OpenAPI document
-(``components``, used by ``queue_server.openapi``). A field that may be left out or sent as
+From each request body's declaration come: the validation of the body (``parse``), the
+bilingual 400 that names the field (``bad_field``), and the body's JSON Schema in the OpenAPI
+document. Every schema in the document is such a declaration: an operation names its bodies
+with ``ref`` and ``components`` collects the JSON Schemas of all the declarations a document
+refers to (feature modules declare theirs next to their routes, the same way). A field that may be left out or sent as
 ``null`` is ``X | None = None``; ``current`` tells three cases apart (``UNSET``: not sent, so
 any ticket; ``None``: the screen shows none; a ticket id), which ``expected`` turns into the
 engine's argument (``Unsaid.ANY`` for not sent).
@@ -12,15 +15,18 @@ Unknown keys are ignored, as before: old screens may send more than a newer serv
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Annotated, Any, TypeVar
+import typing
+from collections.abc import Iterator
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET as UNSET
 from msgspec import Meta, Struct
 from msgspec import UnsetType as UnsetType
 
-from .engine import Expected, Unsaid
+from .engine import PUBLIC_TICKET_FIELDS, CounterState, CounterStatus, Expected, Ticket, Unsaid
 from .errors import BadRequest
 
 # Largest whole number accepted anywhere in a body: larger is surely a mistake.
@@ -34,12 +40,27 @@ Text = Annotated[str, Meta(max_length=200, pattern=_NO_NUL)]
 Label = Annotated[str, Meta(max_length=12, pattern=_NO_NUL)]
 # A pause reason: something besides spaces (the engine strips them), at most 200 characters.
 Reason = Annotated[str, Meta(min_length=1, max_length=200, pattern="^[^\\x00]*[^\\s\\x00][^\\x00]*$")]
+# Forms a string must have, with what a refusal says (``bad_field``).
+_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_LAST4 = r"^[0-9]{4}$"
+FORMS = {
+    _DAY: ("phải có dạng YYYY-MM-DD", "must look like YYYY-MM-DD"),
+    _TIME: ("phải có dạng HH:MM", "must look like HH:MM"),
+    _LAST4: ("phải là 4 chữ số", "must be 4 digits"),
+}
+Day = Annotated[str, Meta(pattern=_DAY, description="YYYY-MM-DD")]
+Time = Annotated[str, Meta(pattern=_TIME, description="HH:MM, local time")]
+Last4 = Annotated[str, Meta(pattern=_LAST4, description="The phone number's last 4 digits")]
 Count = Annotated[int, Meta(ge=0, le=MAX_INT)]
 Positive = Annotated[int, Meta(ge=1, le=MAX_INT)]
 
 
 class Body(Struct, kw_only=True):
-    """Base of every request body."""
+    """Base of every request body. ``error_keys`` gives a field its own error key in a refusal
+    (``bad_field`` otherwise)."""
+
+    error_keys: ClassVar[dict[str, str]] = {}
 
 
 class IssueTicket(Body):
@@ -90,18 +111,148 @@ class Empty(Body):
     pass
 
 
-BODIES: tuple[type[Body], ...] = (
-    IssueTicket,
-    Login,
-    OpenCounter,
-    NextTicket,
-    CallNumber,
-    Transfer,
-    Pause,
-    Rating,
-    ServiceChange,
-    Empty,
-)
+# --------------------------------------------------------------------------- answers
+
+
+def view(name: str, of: type, fields: tuple[str, ...]) -> type[Struct]:
+    """The declaration of a view of the dataclass ``of``: its ``fields``, with their types
+    and defaults (a field without a default is always present)."""
+    hints = typing.get_type_hints(of)
+    spec: list[Any] = [
+        (f.name, hints[f.name]) if f.default is dataclasses.MISSING else (f.name, hints[f.name], f.default)
+        for f in dataclasses.fields(of)
+        if f.name in fields
+    ]
+    return msgspec.defstruct(name, spec, kw_only=True, module=__name__)
+
+
+if typing.TYPE_CHECKING:
+
+    class PublicTicket(Struct): ...
+
+else:
+    # A ticket as anyone may see it (hall screens, status page, kiosk): ``engine.Ticket``'s
+    # fields but the staff-only ones. ``Ticket`` in the document.
+    PublicTicket = view("Ticket", Ticket, PUBLIC_TICKET_FIELDS)
+
+
+class Error(Struct, kw_only=True):
+    """Every refusal: a stable key and the message in Vietnamese and English."""
+
+    error: Annotated[str, Meta(description="Stable key, e.g. cap_reached")]
+    message: Annotated[str, Meta(description="Vietnamese message for the user")]
+    message_en: str
+    details: dict[str, Any] = {}
+
+
+class Ok(Struct, kw_only=True):
+    ok: Literal[True]
+
+
+class Health(Struct, kw_only=True):
+    ok: bool
+    seq: int = 0
+    day: str = ""
+    screens: int = 0
+    dropped_screens: int = 0
+    commits: dict[str, int] = {}
+
+
+class CounterView(Struct, kw_only=True):
+    """A clerk's counter after a command: the counter and its current ticket."""
+
+    counter: CounterStatus
+    ticket: PublicTicket | None
+    seq: int
+
+
+class TicketAnswer(Struct, kw_only=True):
+    ticket: PublicTicket
+
+
+class ServiceSummary(Struct, kw_only=True):
+    code: str
+    waiting: int
+    estimated_wait_s: int
+    open: bool
+    cap: int | None
+
+
+class Services(Struct, kw_only=True):
+    services: list[ServiceSummary]
+
+
+class CounterEntry(Struct, kw_only=True):
+    number: int
+    state: CounterState
+    ticket: PublicTicket | None = None
+
+
+class Snapshot(Struct, kw_only=True):
+    """The office's state, as the screens get it (staff see more)."""
+
+    type: Literal["snapshot"]
+    seq: int
+    office: dict[str, Any]
+    services: list[ServiceSummary]
+    counters: list[CounterEntry]
+    latest_calls: list[dict[str, Any]]
+
+
+class PrintState(Struct, kw_only=True):
+    """A ticket's printing, as the kiosk says it (``printing.jobs.KIOSK_STATE``, or none)."""
+
+    state: str
+    printer: str | None = None
+    error: str | None = None
+    job_id: int | None = None
+
+
+class Issued(Struct, kw_only=True):
+    """A ticket just issued (or issued before with the same ``request_id``)."""
+
+    id: int
+    number: int
+    label: str
+    service: str
+    people_ahead: int
+    estimated_wait_s: int
+    token: Annotated[str, Meta(min_length=16)]
+    status_url: str
+    print: PrintState
+    ticket: PublicTicket | None = None
+    service_name: str = ""
+    priority: bool = False
+
+
+class SignedIn(Struct, kw_only=True):
+    user: str
+    role: str
+    display_name: str = ""
+    counter: int | None = None
+
+
+class Rated(Struct, kw_only=True):
+    ok: bool
+    ticket_id: int = 0
+    level: int = 0
+
+
+class Summary(Struct, kw_only=True):
+    """A time's summary in reports, in seconds (none without data)."""
+
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+    max: float | None
+
+
+class Document(Struct, kw_only=True):
+    openapi: str
+    paths: dict[str, Any]
+
+
 B = TypeVar("B", bound=Body)
 
 
@@ -110,14 +261,41 @@ def expected(current: int | None | UnsetType) -> Expected:
     return Unsaid.ANY if isinstance(current, UnsetType) else current
 
 
-def components() -> dict[str, Any]:
-    """The JSON Schemas of every body, for the OpenAPI document's ``components.schemas``."""
-    _, schemas = msgspec.json.schema_components(BODIES, ref_template="#/components/schemas/{name}")
+class Ref(dict[str, str]):
+    """``{"$ref": …}`` to the JSON Schema of ``declared`` (a ``Struct`` or a dataclass) in the
+    document's ``components.schemas``; the document's ``components`` are collected from these."""
+
+    def __init__(self, declared: type) -> None:
+        super().__init__({"$ref": f"#/components/schemas/{declared.__name__}"})
+        self.declared = declared
+
+
+def ref(declared: type) -> Ref:
+    return Ref(declared)
+
+
+def _refs(node: Any) -> Iterator[type]:
+    if isinstance(node, Ref):
+        yield node.declared
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def components(doc: Any) -> dict[str, Any]:
+    """The JSON Schemas of every declaration ``doc`` refers to (and those they use), for the
+    OpenAPI document's ``components.schemas``."""
+    declared: dict[str, type] = {}
+    for t in _refs(doc):
+        if declared.setdefault(t.__name__, t) is not t:
+            raise TypeError(f"two declarations named {t.__name__}: {t} and {declared[t.__name__]}")
+    _, schemas = msgspec.json.schema_components(
+        [declared[name] for name in sorted(declared)], ref_template="#/components/schemas/{name}"
+    )
     return schemas
-
-
-def ref(body: type[Body]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{body.__name__}"}
 
 
 def parse(data: dict[str, Any], body: type[B]) -> B:
@@ -127,9 +305,14 @@ def parse(data: dict[str, Any], body: type[B]) -> B:
     try:
         return msgspec.convert(data, body)
     except msgspec.ValidationError as error:
-        raise bad_field(str(error)) from None
+        refusal = bad_field(str(error))
+        field = refusal.details.get("field", "")
+        if field in body.error_keys:
+            refusal.key = body.error_keys[field]
+        raise refusal from None
 
 
+_INVALID_TEXT = ("chứa ký tự không hợp lệ hoặc chỉ có khoảng trắng", "contains an invalid character or only spaces")
 _TYPES = {
     "str": ("phải là chuỗi", "must be a string"),
     "int": ("phải là số nguyên", "must be a whole number"),
@@ -154,9 +337,21 @@ def bad_field(message: str) -> BadRequest:
     elif m := re.match(r"Expected `int` <= (-?\d+)", message):
         vi, en = f"không được lớn hơn {m.group(1)}", f"must be at most {m.group(1)}"
     elif m := re.match(r"Expected `str` of length >= (\d+)", message):
-        vi, en = "không được để trống", "must not be empty"
-    elif "matching regex" in message:
-        vi, en = "chứa ký tự không hợp lệ hoặc chỉ có khoảng trắng", "contains an invalid character or only spaces"
+        n = int(m.group(1))
+        vi, en = (
+            ("không được để trống", "must not be empty")
+            if n == 1
+            else (f"cần ít nhất {n} ký tự", f"needs {n} characters or more")
+        )
+    elif m := re.match(r"Expected `array` of length >= (\d+)", message):
+        vi, en = f"cần ít nhất {m.group(1)} mục", f"needs {m.group(1)} items or more"
+    elif m := re.match(r"Expected `array` of length <= (\d+)", message):
+        vi, en = f"có quá {m.group(1)} mục", f"has more than {m.group(1)} items"
+    elif unknown := re.match(r"Object contains unknown field `(\w+)`", message):
+        field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
+        vi, en = "không sửa được ở đây", "cannot be changed here"
+    elif m := re.match(r"Expected `str` matching regex '(.*)'", message):
+        vi, en = FORMS.get(m.group(1), _INVALID_TEXT)
     elif m := re.match(r"Expected `(\w+)", message):
         vi, en = _TYPES.get(m.group(1), ("có kiểu không đúng", "has the wrong type"))
     else:

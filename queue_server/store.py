@@ -6,8 +6,14 @@ Every command's events, the rows they change and the engine's meta state commit 
 crash the database holds exactly what clients were told. WAL mode lets readers (reports,
 status pages) run beside the writer; ``synchronous=FULL`` makes each commit durable.
 
-The store is used from one writer thread (see ``queue_server.office``); reads that need a
-consistent view of many rows (reports) open their own connection with ``reader()``.
+The write connection belongs to one writer thread (see ``queue_server.office``): commits,
+account and audit writes, and the report aggregation run there. No read shares it: request
+handlers read through ``Office.read`` (a read-only connection of its own from ``reader()``,
+in a reader thread, so a slow disk never blocks the event loop); reports, exports, backups
+and the CLI open their own read-only connection with ``connect(path, readonly=True)`` (the
+dossier desk keeps one such connection for the few one-row reads that must stay synchronous:
+``DossierDesk.read``). A read-only connection sees the last commit, never a transaction in
+progress.
 """
 
 from __future__ import annotations
@@ -22,48 +28,25 @@ from typing import Any
 
 import sqlite_utils
 
+from . import sync_rows
 from .config import Config
 from .dblock import DatabaseLock
-from .engine import CounterStatus, Engine, Event, Ticket
+from .engine import TICKET_FIELDS, CounterStatus, Engine, Event, Ticket
 
-TICKET_COLUMNS = (
-    "id",
-    "day",
-    "service",
-    "number",
-    "label",
-    "priority",
-    "token",
-    "state",
-    "issued_at",
-    "queued_at",
-    "front",
-    "target_counter",
-    "counter",
-    "staff",
-    "called_at",
-    "started_at",
-    "finished_at",
-    "recalls",
-    "transfers",
-    "kiosk",
-    "request_id",
-    "people_ahead",
-    "estimated_wait_s",
-    "rating",
-    "rated_at",
-    "booked",
-    "appointment",
-    "slot_start",
-    "issued_service",
-    "closed_unstarted",
-)
+# The tickets table's columns: every field of ``engine.Ticket`` (declared once there).
+TICKET_COLUMNS = TICKET_FIELDS
+
+
+def insert_tickets(columns: Iterable[str]) -> str:
+    """An INSERT of these ticket columns, with named parameters (a row is a dict)."""
+    names = list(columns)
+    return "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(names), ", ".join(f":{c}" for c in names))
+
+
 # A ticket row is inserted once (its ``ticket_issued`` event) and updated after that: a
 # second insert of the same id, token or number is an error, never a silent overwrite.
-_INSERT_TICKET = "INSERT INTO tickets ({}) VALUES ({})".format(
-    ", ".join(TICKET_COLUMNS), ", ".join("?" * len(TICKET_COLUMNS))
-)
-_UPDATE_TICKET = "UPDATE tickets SET {} WHERE id = ?".format(", ".join(f"{c} = ?" for c in TICKET_COLUMNS[1:]))
+_INSERT_TICKET = insert_tickets(TICKET_COLUMNS)
+_UPDATE_TICKET = "UPDATE tickets SET {} WHERE id = :id".format(", ".join(f"{c} = :{c}" for c in TICKET_COLUMNS[1:]))
 _UPSERT_COUNTER = (
     "INSERT INTO counters (number, state, staff, ticket_id, pause_reason, since) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (number) DO UPDATE SET state = excluded.state, staff = excluded.staff, "
@@ -367,6 +350,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m006_report_days,
     _m007_issuing_service,
     _m008_dossiers,
+    # Dossiers and bookings in the sync feed: their change log (queue_server.sync_rows).
+    sync_rows.migrate,
 ]
 
 
@@ -545,8 +530,8 @@ class Store:
             )
             if t is not None:
                 if e.kind == "ticket_issued":
-                    conn.execute(_INSERT_TICKET, [t[c] for c in TICKET_COLUMNS])
-                elif conn.execute(_UPDATE_TICKET, [*(t[c] for c in TICKET_COLUMNS[1:]), t["id"]]).rowcount != 1:
+                    conn.execute(_INSERT_TICKET, t)
+                elif conn.execute(_UPDATE_TICKET, t).rowcount != 1:
                     raise LookupError(f"event {e.kind} for ticket {t['id']}, which is not in the database")
             if e.counter is not None:
                 c = e.counter

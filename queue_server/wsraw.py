@@ -47,6 +47,15 @@ class FrameWritingProtocol(WebSocketsSansIOProtocol):
             self.limit = QUEUE_BYTES + len(frame)
         return True
 
+    def keepalive_timeout(self) -> None:
+        """uvicorn sends a close frame and closes the transport, which waits for the unsent
+        bytes to drain: from a peer that never reads (a frozen TV box) they never do, so the
+        connection and the screen's subscription would stay for good. Abort it after the usual
+        close timeout instead, as for a screen dropped for being slow."""
+        super().keepalive_timeout()
+        if self.close_sent and not self.disconnected and self.close_timer is None:
+            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+
     def close_slow(self) -> None:
         """Close with 1013 "too slow, reconnect"; the application's receive loop ends."""
         if self.close_sent or self.disconnected:

@@ -367,7 +367,18 @@ def test_report_per_service_and_day_counts_waits_and_on_time_share(tmp_path: Pat
             "/api/reports/appointments/export", params={"from": "07/12/2026", "format": "csv"}
         ).content.decode("utf-8-sig")
         lines = csv_text.splitlines()
-        assert lines[0].startswith("Ngày,Lĩnh vực,Đã đặt") and lines[1].startswith("07/12/2026,Chứng thực,4,2,1,1,2")
+        # The reports' CSV (queue_server.csvout): ";" and decimal commas for Vietnamese Excel.
+        assert lines[0].startswith("Ngày;Lĩnh vực;Đã đặt")
+        assert lines[1].startswith("07/12/2026;Chứng thực;4;2;1;1;2;12,5;")  # waited 12.5 minutes on average
+        r = client.get(
+            "/api/reports/appointments/export", params={"from": "07/12/2026", "format": "csv", "dialect": "comma"}
+        )
+        assert r.status_code == 200 and not r.content.startswith("\ufeff".encode())
+        assert r.content.decode("utf-8").splitlines()[1].startswith("07/12/2026,Chứng thực,4,2,1,1,2,12.5,")
+        r = client.get(
+            "/api/reports/appointments/export", params={"from": "07/12/2026", "format": "csv", "dialect": "tab"}
+        )
+        assert r.status_code == 400 and r.json()["error"] == "bad_dialect"
         xlsx = client.get("/api/reports/appointments/export", params={"from": "07/12/2026"})
         assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 

@@ -93,6 +93,10 @@ def site_report(site: ServerProcess, day: str, by: str, end: str | None = None) 
     cookie = login(site.base_url, "boss")
     status, body, _ = http("GET", f"{site.base_url}/api/reports?from={day}&to={end or day}&by={by}", cookie=cookie)
     assert status == 200, body
+    # The central's combined report has no "closed without start" figure (sites do not send
+    # it): compare the rest.
+    for row in [*body["rows"], body["total"]]:
+        row.pop("closed_unstarted")
     return body
 
 

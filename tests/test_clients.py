@@ -127,23 +127,31 @@ def test_a_display_that_stops_reading_is_dropped_without_slowing_the_others(offi
         # More events than a screen's queue (256) plus its socket buffers can hold: on
         # loopback the kernel absorbs ~1,400 of these ~2 kB messages first.
         loaded = measure(office, 1800, "b")
-        # A stuck screen is dropped once what it left unread passes the server's limit; how
-        # much the kernel's socket buffers absorb first varies, so more tickets follow (bounded)
-        # until every stuck screen has been dropped.
-        log = office.log_path.read_text(errors="replace")
-        for extra in range(6):
-            if log.count("dropping a public client") >= len(stuck):
+        # A stuck screen leaves the server one of two ways: dropped once what it left unread
+        # passes the server's limit (how much the kernel's socket buffers absorb first varies),
+        # or, on a slow machine where that takes longer, closed by the server's WebSocket
+        # keepalive (ping every 10 s, 10 s to answer). Either way it must go, with the good
+        # screens unharmed; more tickets follow (bounded) until it has. The drop itself (close
+        # 1013, counted) is tested deterministically in tests/test_push.py.
+        deadline = time.monotonic() + 90
+        for extra in range(60):
+            status, health, _ = http("GET", office.base_url + "/healthz")
+            assert status == 200, health
+            if health["screens"] == 0 or time.monotonic() > deadline:
                 break
-            issue_many(office.base_url, 300, f"x{extra}", {})
+            issue_many(office.base_url, 100, f"x{extra}", {})
             time.sleep(0.5)
-            log = office.log_path.read_text(errors="replace")
-        assert log.count("dropping a public client") == len(stuck), log[-2000:]
+        assert health["screens"] == 0, health
+        assert health["dropped_screens"] <= len(stuck), health
+        log = office.log_path.read_text(errors="replace")
+        assert log.count("dropping a public client") == health["dropped_screens"], log[-2000:]
+        assert "Traceback" not in log, log[-2000:]
         # The good displays saw every event (``measure`` waits for each one). How fast is for
         # the benchmark (`make bench`), not for a test on a machine of unknown load.
         assert len(loaded) == GOOD_DISPLAYS * 1800 and len(baseline) == GOOD_DISPLAYS * 150
         # The server is still fine for everyone.
-        status, health, _ = http("GET", office.base_url + "/healthz")
-        assert status == 200 and health["dropped_screens"] == len(stuck), health
+        status, body, _ = http("POST", office.base_url + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)
+        assert status == 201, body
     finally:
         for s in stuck:
             s.close()

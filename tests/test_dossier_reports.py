@@ -269,10 +269,20 @@ def test_cli_exports_both_reports_to_xlsx_and_csv(tmp_path: Path):
     assert wb["Hồ sơ"]["A3"].value.startswith("Từ ngày 01/01/2026 đến ngày 31/03/2026 tiếp nhận ")
     done = subprocess.run([*base, "--kind", "dossiers", "--format", "csv"], cwd=ROOT, capture_output=True, timeout=120)
     text = done.stdout.decode("utf-8")
-    assert text.startswith("\ufeffTháng,Tiếp nhận,Đúng hạn")
-    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    # The reports' CSV (queue_server.csvout): by default as Vietnamese Excel reads it.
+    assert text.startswith("\ufeffTháng;Tiếp nhận;Đúng hạn")
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert [r[0] for r in table[1:4]] == ["01/2026", "02/2026", "03/2026"]
     assert sum(int(r[1]) for r in table[1:4]) == len(rows) == int(table[4][1])
+    done = subprocess.run(
+        [*base, "--kind", "dossiers", "--format", "csv", "--csv-dialect", "comma"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    plain = done.stdout.decode("utf-8")
+    assert plain.startswith("Tháng,Tiếp nhận,Đúng hạn")
+    assert list(csv.reader(io.StringIO(plain)))[:5] == [[c.replace(",", ".") for c in r] for r in table[:5]]
     done = subprocess.run(
         [*base, "--kind", "satisfaction", "--format", "json"], cwd=ROOT, capture_output=True, timeout=120
     )
@@ -295,5 +305,12 @@ def test_admin_downloads_the_reports(tmp_path: Path):
             openpyxl.load_workbook(io.BytesIO(r.content))
             r = client.get(f"/api/reports/{kind}/export", params={"format": "csv"})
             assert r.status_code == 200 and r.content.startswith("\ufeff".encode())
+            # The reports' CSV dialects (queue_server.csvout): ";" for Excel by default, or ",".
+            excel = next(csv.reader(io.StringIO(r.content.decode("utf-8-sig")), delimiter=";"))
+            r = client.get(f"/api/reports/{kind}/export", params={"format": "csv", "dialect": "comma"})
+            assert r.status_code == 200 and not r.content.startswith("\ufeff".encode())
+            assert next(csv.reader(io.StringIO(r.content.decode("utf-8")))) == excel and len(excel) > 3
+            r = client.get(f"/api/reports/{kind}/export", params={"format": "csv", "dialect": "tab"})
+            assert r.status_code == 400 and r.json()["error"] == "bad_dialect"
         assert client.get("/api/reports/dossiers/export", params={"format": "pdf"}).status_code == 400
     assert KIOSK  # the kiosk header is shared with the dossier tests

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,46 +13,21 @@ import pytest
 
 from queue_server import report_days, reports
 from queue_server.config import Config
-from queue_server.store import TICKET_COLUMNS, Store, connect
+from queue_server.store import Store, connect, insert_tickets
 from tests.support import office_config
 
 FIRST = dt.date(2026, 3, 2)
 DAYS = 12
 UTC = dt.UTC
 STATES = ("done", "done", "done", "no_show", "cancelled", "expired", "waiting", "called", "serving")
-# The columns this test fills; the others (added by later features) take their defaults.
-COLUMNS = (
-    "id",
-    "day",
-    "service",
-    "number",
-    "label",
-    "priority",
-    "token",
-    "state",
-    "issued_at",
-    "queued_at",
-    "front",
-    "target_counter",
-    "counter",
-    "staff",
-    "called_at",
-    "started_at",
-    "finished_at",
-    "recalls",
-    "transfers",
-    "kiosk",
-    "request_id",
-    "people_ahead",
-    "estimated_wait_s",
-    "rating",
-    "rated_at",
-)
-assert set(COLUMNS) <= set(TICKET_COLUMNS)
-INSERT = "INSERT INTO tickets ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * len(COLUMNS)))
 
 
-def random_tickets(rng: random.Random, config: Config) -> list[list[Any]]:
+def insert(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """The rows, in the columns they fill (later ones take their defaults)."""
+    conn.executemany(insert_tickets(rows[0]), rows)
+
+
+def random_tickets(rng: random.Random, config: Config) -> list[dict[str, Any]]:
     rows = []
     tid = 0
     services = [s.code for s in config.services]
@@ -103,7 +79,7 @@ def random_tickets(rng: random.Random, config: Config) -> list[list[Any]]:
                 "rating": rating,
                 "rated_at": iso(rated),
             }
-            rows.append([row[c] for c in COLUMNS])
+            rows.append(row)
     return rows
 
 
@@ -132,7 +108,7 @@ def test_aggregated_reports_equal_the_direct_computation_on_random_data(tmp_path
     config = office_config(tmp_path)
     path = tmp_path / "office.db"
     store = Store(path)
-    store.write(lambda c: c.executemany(INSERT, random_tickets(rng, config)))
+    store.write(lambda c: insert(c, random_tickets(rng, config)))
     today = (FIRST + dt.timedelta(days=DAYS - 1)).isoformat()
     # Every day is dirty until aggregated; the current office day stays out.
     assert report_days.refresh_all(store.conn, config.rating.levels, config.office.tz, today) >= 1
@@ -167,6 +143,6 @@ def test_a_new_database_has_nothing_dirty_and_a_ticket_marks_its_day(tmp_path: P
     config = office_config(tmp_path)
     store = Store(tmp_path / "office.db")
     assert store.conn.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 0
-    store.write(lambda c: c.executemany(INSERT, random_tickets(random.Random(1), config)[:1]))
+    store.write(lambda c: insert(c, random_tickets(random.Random(1), config)[:1]))
     assert store.conn.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 1
     store.close()

@@ -83,6 +83,15 @@ def test_report_dates_are_dd_mm_yyyy_in_an_english_browser_and_the_table_fits_at
         text = " ".join(headers) + page.inner_text("#report-kpis")
         assert "P90" not in text and not re.search(r"\bPV\b", text)
         assert "Chờ, mức giữa" in headers and "Chờ: 9/10 không quá" in headers
+        # "Closed without start" is its own figure (the fixture's Next twice without Start), and
+        # says where the office counts it (the default: served).
+        unstarted = headers.index("Chưa bắt đầu")
+        assert headers[unstarted - 3 : unstarted] == ["Số phát", "Phục vụ", "Vắng"]
+        assert page.locator("#report-table tfoot td").nth(unstarted).inner_text() == "2"
+        assert page.locator("#report-table tfoot td").nth(unstarted - 2).inner_text() == "3"
+        title = page.locator("#report-table thead th").nth(unstarted).get_attribute("title") or ""
+        assert "đã nằm trong cột Phục vụ" in title
+        assert re.search(r"\b2\s+Đóng khi chưa bắt đầu", page.inner_text("#report-kpis"))
         assert "9 trên 10" in page.locator("#report-table thead th[title*='9 trên 10']").first.get_attribute("title")
         assert "Mức giữa" in page.inner_text("[data-testid=report-notes]")
         page.screenshot(

@@ -3,22 +3,24 @@ where print agents connect (``agent_link`` speaks to them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from msgspec import Struct
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from printer import protocol
-from printer.protocol import PAPERS
+from printer.protocol import Paper
 
 from .. import auth
 from ..api import path_int, status_url
 from ..errors import Conflict
 from ..office import Office
-from ..openapi import STAFF, obj, operation, path_param, query_param
-from .jobs import KIOSK_STATE, JobState
+from ..openapi import STAFF, operation, path_param, query_param
+from ..schemas import PrintState, ref
+from .jobs import JobState
 from .service import PrintService
 
 
@@ -31,7 +33,7 @@ def _service(request: Request) -> PrintService:
 
 async def reprint(request: Request) -> JSONResponse:
     office: Office = request.app.state.office
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     ticket_id = path_int(request, "ticket_id")
     service = _service(request)
     job = await service.reprint(ticket_id, user["username"], lambda token: status_url(request, token))
@@ -45,14 +47,14 @@ async def reprint(request: Request) -> JSONResponse:
 
 async def list_jobs(request: Request) -> JSONResponse:
     office: Office = request.app.state.office
-    auth.require_user(request, office.store)
+    auth.require_user(request, office)
     state = request.query_params.get("state")
     return JSONResponse({"jobs": _service(request).today_jobs(state)})
 
 
 async def list_printers(request: Request) -> JSONResponse:
     office: Office = request.app.state.office
-    auth.require_user(request, office.store)
+    auth.require_user(request, office)
     return JSONResponse({"printers": _service(request).printers_summary("staff")})
 
 
@@ -77,49 +79,56 @@ routes = [
 ]
 
 
-# The OpenAPI description of the routes above.
-_NULL_STR = {"type": ["string", "null"]}
-_NULL_INT = {"type": ["integer", "null"]}
-_JOB = obj(
-    {
-        "id": {"type": "integer"},
-        "ticket_id": {"type": "integer"},
-        "label": _NULL_STR,
-        "printer": {"type": "string"},
-        "state": {"enum": [s.value for s in JobState]},
-        "error": _NULL_STR,
-        "attempts": {"type": "integer"},
-        "reprint_of": _NULL_INT,
-        "created_at": {"type": "string"},
-        "updated_at": {"type": "string"},
-        "requested_by": _NULL_STR,
-    }
-)
-_PRINT_STATUS = obj(
-    {"state": {"enum": ["none", *KIOSK_STATE.values()]}, "printer": _NULL_STR, "error": _NULL_STR, "job_id": _NULL_INT}
-)
-_PRINTER = obj(
-    {
-        "id": {"type": "string"},
-        "mode": {"enum": ["server", "agent", "virtual"]},
-        "online": {"type": ["boolean", "null"]},
-        "paper": {"enum": list(PAPERS)},
-        "error": _NULL_STR,
-        "checked_at": _NULL_STR,
-        "last_success_at": _NULL_STR,
-        "last_error_at": _NULL_STR,
-        "agent_connected": {"type": ["boolean", "null"]},
-        "queued": {"type": "integer"},
-        "failed": {"type": "integer"},
-        "url": {"type": "string"},
-    }
-)
+# The answers of the routes above, declared once (``PrintState`` is the kiosk's, in schemas).
+
+
+class PrintJob(Struct, kw_only=True):
+    id: int
+    ticket_id: int
+    label: str | None
+    printer: str
+    state: JobState
+    error: str | None
+    attempts: int
+    reprint_of: int | None
+    created_at: str
+    updated_at: str
+    requested_by: str | None = None
+
+
+class PrintJobs(Struct, kw_only=True):
+    jobs: list[PrintJob]
+
+
+class Reprinted(Struct, kw_only=True):
+    job: PrintJob
+    print: PrintState
+
+
+class Printer(Struct, kw_only=True):
+    id: str
+    mode: Literal["server", "agent", "virtual"]
+    online: bool | None
+    paper: Paper
+    error: str | None
+    checked_at: str | None
+    last_success_at: str | None
+    last_error_at: str | None
+    agent_connected: bool | None
+    queued: int
+    failed: int
+    url: str = ""
+
+
+class Printers(Struct, kw_only=True):
+    printers: list[Printer]
+
 
 openapi_paths: dict[str, Any] = {
     "/api/print-jobs": {
         "get": operation(
             "Today's print jobs (and every unfinished one), newest first",
-            obj({"jobs": {"type": "array", "items": _JOB}}),
+            ref(PrintJobs),
             errors=(401, 409),
             security=STAFF,
             params=[query_param("state", {"type": "string"}, "Only jobs in this state (queued, sent, printed…)")],
@@ -129,7 +138,7 @@ openapi_paths: dict[str, Any] = {
         "post": operation(
             "Print a ticket of today again (any staff; audited). 409 while it is being printed, for a ticket "
             "of another day, without a printer, or with printing off",
-            obj({"job": _JOB, "print": _PRINT_STATUS}),
+            ref(Reprinted),
             status="201",
             errors=(401, 404, 409, 503),
             security=STAFF,
@@ -139,7 +148,7 @@ openapi_paths: dict[str, Any] = {
     "/api/printers": {
         "get": operation(
             "Each printer's state",
-            obj({"printers": {"type": "array", "items": _PRINTER}}),
+            ref(Printers),
             errors=(401, 409),
             security=STAFF,
         )

@@ -19,23 +19,27 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
+from msgspec import Meta, Struct
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import auth
-from ..config import LEVELS, Config
+from ..config import Config
 from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
-from ..openapi import STAFF, obj, operation, path_param, query_param
+from ..office import Office
+from ..openapi import STAFF, operation, path_param, query_param
 from ..reports import parse_date
+from ..schemas import Body, parse, ref
 from ..store import connect
 from . import export
-from .plan import actual_plan, parse_plans
+from .plan import MAX_VARIANTS, actual_plan, parse_plans
+from .runner import MAX_SEEDS, run
 from .runner import Request as RunRequest
-from .runner import run
+from .search import OBJECTIVES
 
 log = logging.getLogger("motcua.whatif")
 
@@ -84,7 +88,7 @@ def _runs(request: Request) -> dict[int, Run]:
 
 
 def _admin(request: Request) -> dict[str, Any]:
-    return auth.require_user(request, request.app.state.office.store, role="admin")
+    return auth.require_user(request, request.app.state.office, role="admin")
 
 
 async def page_whatif(request: Request) -> Response:
@@ -94,21 +98,18 @@ async def page_whatif(request: Request) -> Response:
 async def get_plan(request: Request) -> JSONResponse:
     """The actual plan and the recorded days of the last 60 days, for the form."""
     _admin(request)
-    office = request.app.state.office
+    office: Office = request.app.state.office
     config: Config = office.config
-    today = dt.date.fromisoformat(office.engine.day)
+    today = dt.date.fromisoformat(office.day)
 
     def days() -> list[str]:
-        conn = connect(office.store.path, readonly=True)
-        try:
+        with office.reader() as conn:
             rows = conn.execute(
                 "SELECT DISTINCT day FROM events WHERE kind = 'ticket_issued' AND day BETWEEN ? AND ? "
                 "ORDER BY day DESC",
                 ((today - dt.timedelta(days=60)).isoformat(), today.isoformat()),
             )
             return [r[0] for r in rows]
-        finally:
-            conn.close()
 
     return JSONResponse(
         {
@@ -121,49 +122,19 @@ async def get_plan(request: Request) -> JSONResponse:
     )
 
 
-def _int(body: dict[str, Any], name: str, default: int) -> int:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{name} phải là số nguyên.", f"{name} must be a whole number.", key="bad_request", field=name)
-    return value
-
-
-def _number(body: dict[str, Any], name: str, default: float) -> float:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise BadRequest(f"{name} phải là một số.", f"{name} must be a number.", key="bad_request", field=name)
-    return float(value)
-
-
-def parse_run(body: dict[str, Any], config: Config) -> RunRequest:
-    allowed = {"from", "to", "seeds", "variants", "recommend", "objective", "weight", "budget_s"}
-    for k in body:
-        if k not in allowed:
-            raise BadRequest(f"Trường không hợp lệ: {k}.", f"Unknown field: {k}.", key="bad_request", field=k)
-    if not isinstance(body.get("from"), str):
-        raise BadRequest("Hãy chọn ngày bắt đầu.", "Choose the first day.", key="bad_date", field="from")
-    start = parse_date(body["from"])
-    end = parse_date(body["to"]) if isinstance(body.get("to"), str) else start
-    recommend = body.get("recommend", False)
-    if not isinstance(recommend, bool):
-        raise BadRequest(
-            "recommend phải là true hoặc false.",
-            "recommend must be true or false.",
-            key="bad_request",
-            field="recommend",
-        )
-    objective = body.get("objective", "p90")
-    if not isinstance(objective, str):
-        raise BadRequest("objective phải là chuỗi.", "objective must be a string.", key="bad_objective")
+def parse_run(data: dict[str, Any], config: Config) -> RunRequest:
+    body = parse(data, RunBody)
+    start = parse_date(body.from_)
+    end = parse_date(body.to) if body.to is not None else start
     request = RunRequest(
         start,
         end,
-        parse_plans({"variants": body.get("variants", [])}, config),
-        seeds=_int(body, "seeds", 20),
-        recommend=recommend,
-        objective=objective,
-        weight=_number(body, "weight", 0.5),
-        budget_s=_number(body, "budget_s", 25.0),
+        parse_plans({"variants": body.variants}, config),
+        seeds=body.seeds,
+        recommend=body.recommend,
+        objective=body.objective,
+        weight=body.weight,
+        budget_s=body.budget_s,
     )
     request.check()
     return request
@@ -187,7 +158,7 @@ async def start_run(request: Request) -> JSONResponse:
     progress = ctx.Value("d", 0.0)
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(
-        target=_child, args=(office.config, str(office.store.path), run_request, progress, sender), daemon=True
+        target=_child, args=(office.config, str(office.database_path), run_request, progress, sender), daemon=True
     )
     process.start()
     sender.close()
@@ -302,62 +273,70 @@ routes = [
 # --------------------------------------------------------------------------- OpenAPI
 
 _STR = {"type": "string"}
-_NUM = {"type": ["number", "null"]}
 _ADMIN = (401, 403)
-_SESSION = "^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"
 _ID = path_param("id", {"type": "integer", "minimum": 1})
-_COUNTER_PLAN = obj(
-    {"number": {"type": "integer", "minimum": 1, "maximum": 999}},
-    {
-        "services": {"type": "object", "additionalProperties": {"enum": list(LEVELS)}},
-        "hours": {"type": "array", "items": {"type": "string", "pattern": _SESSION}},
-        "closed": {"type": "boolean"},
-        "shift_minutes": {"type": "integer", "minimum": -180, "maximum": 180},
-    },
-)
-_VARIANT = obj(
-    {"name": {"type": "string", "minLength": 1, "maxLength": 80}},
-    {
-        "priority_rule": {"enum": ["strict", "interleave"]},
-        "interleave": {"type": "integer", "minimum": 0},
-        "clerks": {"type": "integer", "minimum": 1},
-        "counters": {"type": "array", "items": _COUNTER_PLAN},
-    },
-)
-_DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$"}
-_RUN_BODY = {
-    **obj(
-        {"from": _DATE},
-        {
-            "to": _DATE,
-            "seeds": {"type": "integer", "minimum": 1, "maximum": 200},
-            "variants": {"type": "array", "items": _VARIANT, "maxItems": 20},
-            "recommend": {"type": "boolean"},
-            "objective": {"enum": ["p90", "balance", "mix"]},
-            "weight": {"type": "number", "minimum": 0, "maximum": 1},
-            "budget_s": {"type": "number", "minimum": 1, "maximum": 600},
-        },
-    ),
-    "additionalProperties": False,
-}
-_RUN = obj(
-    {"id": {"type": "integer"}, "state": {"enum": ["running", "done", "failed"]}, "progress": {"type": "number"}},
-    {"result": {"type": "object"}, "agreement_text": {"type": "array", "items": _STR}, "error": {"type": "object"}},
-)
+InputDate = Annotated[
+    str,
+    Meta(pattern="^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4})$", description="dd/mm/yyyy or yyyy-mm-dd"),
+]
+
+
+class RunBody(Body, forbid_unknown_fields=True, rename={"from_": "from"}):
+    """A what-if run: the days to replay, and the variants (each checked as a plan file's
+    ``[[variants]]``, see docs/whatif.md)."""
+
+    error_keys: ClassVar[dict[str, str]] = {"from": "bad_date"}
+
+    from_: InputDate
+    to: InputDate | None = None
+    seeds: Annotated[int, Meta(ge=1, le=MAX_SEEDS)] = 20
+    variants: Annotated[list[dict[str, Any]], Meta(max_length=MAX_VARIANTS)] = []
+    recommend: bool = False
+    objective: Annotated[str, Meta(extra_json_schema={"enum": list(OBJECTIVES)})] = "p90"
+    weight: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    budget_s: Annotated[float, Meta(ge=1, le=600)] = 25.0
+
+
+class NamedService(Struct, kw_only=True):
+    code: str
+    name: str
+
+
+class NamedCounter(Struct, kw_only=True):
+    number: int
+    name: str
+
+
+class PlanForm(Struct, kw_only=True):
+    """The actual plan, services, counters and recorded days, for the form."""
+
+    plan: dict[str, Any]
+    services: list[NamedService]
+    counters: list[NamedCounter]
+    days: list[str]
+    today: str
+
+
+class Started(Struct, kw_only=True):
+    id: int
+    state: Literal["running"]
+    status_url: str
+
+
+class RunState(Struct, kw_only=True):
+    id: int
+    state: Literal["running", "done", "failed"]
+    progress: float
+    result: dict[str, Any] | None = None
+    agreement_text: list[str] = []
+    error: dict[str, Any] | None = None
+
 
 openapi_paths: dict[str, Any] = {
     "/api/whatif/plan": {
         "get": operation(
             "The actual counter plan, services, counters and the recorded days of the last 60 days (for the form)",
-            obj(
-                {
-                    "plan": _VARIANT,
-                    "services": {"type": "array", "items": obj({"code": _STR, "name": _STR})},
-                    "counters": {"type": "array", "items": obj({"number": {"type": "integer"}, "name": _STR})},
-                    "days": {"type": "array", "items": _STR},
-                    "today": _STR,
-                }
-            ),
+            ref(PlanForm),
             errors=_ADMIN,
             security=STAFF,
         )
@@ -365,9 +344,9 @@ openapi_paths: dict[str, Any] = {
     "/api/whatif/runs": {
         "post": operation(
             "Start a what-if run (one at a time): replay the days under the actual plan and the variants",
-            obj({"id": {"type": "integer"}, "state": {"const": "running"}, "status_url": _STR}),
+            ref(Started),
             status="202",
-            body=_RUN_BODY,
+            body=ref(RunBody),
             errors=(400, *_ADMIN, 404, 409, 413),
             security=STAFF,
         )
@@ -375,7 +354,7 @@ openapi_paths: dict[str, Any] = {
     "/api/whatif/runs/{id}": {
         "get": operation(
             "A run's progress (0-1) and, once done, its result (see docs/whatif.md)",
-            _RUN,
+            ref(RunState),
             errors=(*_ADMIN, 404),
             security=STAFF,
             params=[_ID],
