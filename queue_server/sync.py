@@ -45,7 +45,7 @@ from .errors import BadRequest, MotcuaError, NotFound, TooManyRequests, Unauthor
 from .openapi import operation, query_param
 from .schemas import ref, view
 from .store import connect
-from .sync_rows import read_rows
+from .sync_rows import SyncedDossier, SyncedSlot, read_rows
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
@@ -92,6 +92,12 @@ class Page(Struct, kw_only=True):
     tickets: list[SyncedTicket] = []
     counters: list[CounterStatus] = []
     snapshot_seq: int = 0
+    # Only when asked with rows_after (queue_server.sync_rows):
+    dossiers: list[SyncedDossier] = []
+    slots: list[SyncedSlot] = []
+    rows_after: int | None = None
+    rows_next: int | None = None
+    rows_more: bool = False
 
 
 DETAIL_FIELDS = (

@@ -22,20 +22,46 @@ import datetime as dt
 import sqlite3
 from typing import Any
 
+from msgspec import Struct
+
 from .config import Config
 
-DOSSIER_FIELDS = (
-    "code",
-    "procedure",
-    "service",
-    "status",
-    "received_on",
-    "due_date",
-    "new_due_date",
-    "ready_on",
-    "staff",
-    "counter",
-)
+
+class SyncedDossier(Struct, kw_only=True):
+    """A dossier as it leaves the office (``gone``: deleted there)."""
+
+    code: str
+    v: int
+    gone: bool = False
+    procedure: str | None = None
+    service: str | None = None
+    status: str | None = None
+    received_on: str | None = None
+    due_date: str | None = None
+    new_due_date: str | None = None
+    ready_on: str | None = None
+    staff: str | None = None
+    counter: int | None = None
+
+
+class SyncedSlot(Struct, kw_only=True):
+    """A booking slot as it leaves the office: counted, with each called booking's wait (s)."""
+
+    date: str
+    service: str
+    start: str
+    v: int
+    start_at: str
+    late_minutes: int
+    booked: int
+    cancelled: int
+    checked_in: int
+    other: int
+    waits: list[int]
+
+
+# The dossier columns that may leave the office. Anything not listed here stays home.
+DOSSIER_FIELDS = tuple(f for f in SyncedDossier.__struct_fields__ if f not in ("v", "gone"))
 _SLOT_KEY = "{p}.date || '|' || {p}.service || '|' || {p}.start"
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from queue_server import audio, speech
 from tests.browser import Screens, launch_chromium, screens, screenshot  # noqa: F401
-from tests.support import PASSWORD, ServerProcess
+from tests.support import KIOSK_TOKEN, PASSWORD, ServerProcess, http, login
 from tests.test_voice import active_rms_db, tone
 
 # Chromium grants the microphone without asking and records from a fake device (a beep).
@@ -31,6 +31,9 @@ def browser() -> Iterator[Any]:
 def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     screens: Screens, server: ServerProcess
 ):
+    # A hall display already showing, with the bundled clips loaded in memory.
+    display = screens.open("/display", 1920, 1080)
+    display.wait_for_function("window.motcua.announcer !== null")
     page = screens.open("/admin/voice", 1440, 900, wait_online=False)
     page.wait_for_selector("#login-form", state="visible")
     page.fill("#login-username", "boss")
@@ -86,6 +89,14 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     )
     page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")  # the top of the page, no focus ring
     screenshot(page, "voice")
+
+    # The hall display says the next call with the new phrase, without a reload.
+    assert http("POST", server.base_url + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)[0] == 201
+    clerk = login(server.base_url, "clerk1", 1)
+    assert http("POST", server.base_url + "/api/counters/1/next", {"current": None}, cookie=clerk)[0] == 200
+    display.wait_for_function("window.__announces.some(a => a.type === 'end' && a.label === '1001')", timeout=15000)
+    hall = display.evaluate("window.motcua.announcer.schedule")
+    assert abs((hall[1]["end"] - hall[1]["start"]) - seconds) < 0.01, (hall[1], seconds)
 
     # Export the office's voice as a pack: it holds the clip just recorded.
     with page.expect_download() as download:

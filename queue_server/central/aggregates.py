@@ -283,12 +283,14 @@ def add_histograms(
     by_day: bool,
 ) -> None:
     """Sum the per-minute histograms of the same rows into ``groups``: each one integer
-    addition (``store.pack``), so a province-year merges fast."""
+    addition (``pack``), so a province-year merges fast."""
     source, params = sources(conn, dim, date_from, date_to, scope, by_day)
+    from_bytes = int.from_bytes
     for key, wait, service in conn.execute(f"SELECT {group}, wait_hist, service_hist FROM ({source})", params):
         g = groups[key]
-        g["wait_hist"] += hist_int(wait)
-        g["service_hist"] += hist_int(service)
+        # Packed (bytes) is the usual case; anything else (JSON text of an older database).
+        g["wait_hist"] += from_bytes(wait, "little") if type(wait) is bytes else hist_int(wait)
+        g["service_hist"] += from_bytes(service, "little") if type(service) is bytes else hist_int(service)
 
 
 def exact_histograms(

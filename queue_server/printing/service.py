@@ -325,6 +325,7 @@ class PrintService:
             try:
                 for p in self.office.config.printers:
                     self._ensure_printer(p)
+                await self.agents.revoke(self.office.config.printers)
                 printers = {p.id: p for p in self.office.config.printers}
                 for job in self.book.stale(printers, self.office.clock()):
                     await self._move(job, JobState.QUEUED, JobState.STALE, job.error or "not sent in time")
