@@ -308,7 +308,7 @@ async def list_dossiers(request: Request) -> JSONResponse:
 async def get_alerts(request: Request) -> JSONResponse:
     desk = _desk(request)
     auth.require_user(request, desk.office)
-    return JSONResponse(desk.alerts())
+    return JSONResponse(await desk.alerts())
 
 
 async def import_csv(request: Request) -> JSONResponse:
@@ -372,12 +372,13 @@ async def check_in(request: Request) -> JSONResponse:
     token = secrets.token_urlsafe(16)
 
     def command(engine: Engine, now: dt.datetime) -> Decided[tuple[Ticket, bool]]:
-        # Under the office lock: a check-in committed just before is visible here.
-        current = dossiers.get(desk.read(), code) or d
-        held = desk.active_return_ticket(current)
+        # Under the office lock, from memory: ``d`` was read before it, and a check-in issued
+        # since then (committed or not) is known to the desk.
+        held = desk.active_return_ticket(d)
         if held is not None:
             return Decided((held, False), [])
         ticket, events = engine.issue(now, service=service, token=token, kiosk=kiosk.id)
+        desk.checked_in(code, ticket)
         return Decided((ticket, True), events)
 
     def extra(conn: Any, events: list[Any]) -> None:
