@@ -54,6 +54,8 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     stop = phrase.locator("button[data-action=stop]")
     stop.wait_for()
     assert stop.evaluate("b => b === document.activeElement")  # Enter stops the take
+    # The row's meter shows the microphone is heard (the fake one beeps).
+    page.wait_for_function("document.querySelector('[data-testid=voice-meter]').value > 0.05")
     page.wait_for_function("window.motcua.state.take && window.motcua.state.take.elapsed >= 2")
     stop.click()
     phrase.locator("[data-testid=voice-status]", has_text="Giọng văn phòng").wait_for(timeout=15000)
