@@ -1,7 +1,7 @@
 """The office's side of dossier tracking: one ``DossierDesk`` per running office.
 
 It holds no dossier state of its own (only which return ticket each check-in issued, see
-``active_return_ticket``) and no connection: it reads through ``Office.read``, off the event
+``return_ticket``) and no connection: it reads through ``Office.read``, off the event
 loop, and every dossier change is written by ``write`` in the office's writer thread (the one
 write path), under the office lock so it never interleaves with a queue command, and staff screens hear of it afterwards as an
 unnumbered WebSocket message ``{"type": "dossier_received", "dossier": {...}}`` (also
@@ -145,16 +145,12 @@ class DossierDesk:
             out[group].append(dossiers.staff_view(self.config, d, today))
         return {"today": iso, "due_soon_until": soon, **out}
 
-    def active_return_ticket(self, d: dict[str, Any]) -> Ticket | None:
-        """The dossier's result-return ticket while it waits or is served: the one its row
-        names (a committed check-in), or one a check-in issued since the row was read. Under
-        the office lock this is exact with no read: every check-in is issued under the lock
+    def return_ticket(self, d: dict[str, Any]) -> Ticket | None:
+        """The dossier's latest result-return ticket while it is in memory (any state): the
+        one a check-in issued since ``d`` was read, else the one its row names. Under the
+        office lock this is exact with no read: every check-in is issued under the lock
         (``checked_in``), and one from before this process started is in the row."""
-        issued = self._checked_in.get(d["code"])
-        for t in (self._live(issued), self.office.find_ticket(d.get("return_ticket_id"))):
-            if t is not None and t.state in ACTIVE:
-                return t
-        return None
+        return self._live(self._checked_in.get(d["code"])) or self.office.find_ticket(d.get("return_ticket_id"))
 
     def _live(self, issued: tuple[int, str] | None) -> Ticket | None:
         """The ticket (id, token) names while it is in memory (a failed commit frees its id)."""

@@ -115,3 +115,25 @@ def test_the_monitor_lists_dossiers_due_soon(proc: ServerProcess):
     alerts = http("GET", base + "/api/admin/monitor", cookie=boss)[1]["dossier_alerts"]
     assert [d["code"] for d in alerts["due_soon"]] == [code(7)] and alerts["overdue"] == alerts["due_today"] == []
     assert http("GET", base + "/api/dossiers/alerts", cookie=boss)[1] == alerts
+
+
+def test_a_check_in_racing_the_return_ticket_being_finished_never_issues_a_second_ticket(proc: ServerProcess):
+    base = proc.base_url
+    clerk, clerk5 = login(base, "clerk1", 1), login(base, "clerk5", 5)
+    for n in range(1, 4):
+        dossier = ready_dossier(base, clerk, n)
+        status, first, _ = http("POST", base + f"/api/dossiers/{dossier}/check-in", {}, token=KIOSK_TOKEN)
+        assert status == 201, first
+        assert http("POST", base + "/api/counters/5/next", {}, cookie=clerk5)[0] == 200
+        requests = [
+            lambda: http("POST", base + "/api/counters/5/done", {}, cookie=clerk5),
+            lambda url=base + f"/api/dossiers/{dossier}/check-in": http("POST", url, {}, token=KIOSK_TOKEN),
+        ]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            (done, _, _), (status, body, _) = pool.map(lambda request: request(), requests)
+        assert done == 200
+        # Before the finish: the same ticket; after it: the dossier is returned. Never a new one.
+        assert (status == 200 and body["id"] == first["id"]) or (
+            status == 409 and body["error"] == "already_returned"
+        ), (status, body)
+        assert http("GET", base + f"/api/dossiers/{dossier}")[1]["status"] == "returned"
