@@ -305,7 +305,7 @@ class Engine:
         # Every number given today, by any service (a number is never given twice a day).
         self.used_numbers: set[int] = set()
         self.by_request: dict[tuple[str, str], int] = {}
-        self._waiting: tuple[Any, list[Ticket]] = (None, [])
+        self._waiting: tuple[Any, list[Ticket], dt.datetime | None] = (None, [], None)
         self._rebuild_figures()
 
     def _keeps(self, t: Ticket) -> bool:
@@ -516,7 +516,8 @@ class Engine:
         key = (_order_changes[0], id(self.tickets), len(self.tickets), self.next_id)
         if self._waiting[0] != key:
             state = TicketState.WAITING
-            self._waiting = (key, [t for t in self.tickets.values() if t.state is state])
+            waiting = [t for t in self.tickets.values() if t.state is state]
+            self._waiting = (key, waiting, max((t.queued_at for t in waiting), default=None))
         return list(self._waiting[1])
 
     def average_service_seconds(self, code: str) -> float:
@@ -569,8 +570,15 @@ class Engine:
         return ahead, round(wait)
 
     def estimate(self, code: str, priority: bool = False, now: dt.datetime | None = None) -> tuple[int, int]:
-        """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now."""
-        when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.UTC))
+        """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now: after
+        every waiting ticket (a summary built for an event may be asked for after later
+        commands, whose tickets arrived after the event's time)."""
+        waiting = self.waiting()
+        latest = self._waiting[2]
+        if now is None:
+            when = max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.UTC))
+        else:
+            when = now if latest is None else max(now, latest)
         phantom = Ticket(
             id=self.next_id,
             day=self.day,
@@ -583,7 +591,7 @@ class Engine:
             issued_at=when,
             queued_at=when,
         )
-        return self._position(phantom, [*self.waiting(), phantom], now)
+        return self._position(phantom, [*waiting, phantom], now)
 
     def _next_number(self, code: str, booked: bool = False) -> int | None:
         """The number ``code`` would give next: after its highest number in its current range
