@@ -20,12 +20,8 @@ from tests.support import ServerProcess, add_staff, http, login
 def proc(tmp_path: Path) -> Iterator[ServerProcess]:
     config_path = write_office(tmp_path, office_data(require_outcome=True))
     add_staff(config_path, {"clerk1": "clerk", "clerk5": "clerk", "boss": "admin"})
-    server = ServerProcess(tmp_path, config_path)
-    server.start()
-    try:
+    with ServerProcess(tmp_path, config_path) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def together(n: int, request: Callable[[], tuple[int, Any, Any]]) -> list[tuple[int, Any]]:
