@@ -294,7 +294,13 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                 )
             },
             "/api/logout": {
-                "post": operation("Sign out (closes the counter)", ref(schemas.Ok), errors=(409, 503), who="staff")
+                "post": operation(
+                    "Sign out (closes the counter)",
+                    ref(schemas.Ok),
+                    body=ref(Empty),
+                    errors=(400, 409, 413, 503),
+                    who="staff",
+                )
             },
             "/api/me": {
                 "get": operation(
