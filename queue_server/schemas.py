@@ -313,6 +313,13 @@ def components(doc: Any) -> dict[str, Any]:
     return schemas
 
 
+def encode(data: Any, declared: type) -> dict[str, Any]:
+    """``data`` (a row, a dict) as the answer ``declared`` describes: its fields only, in its
+    types (a stored 0/1 as a boolean), ready for JSON."""
+    answer: dict[str, Any] = msgspec.to_builtins(msgspec.convert(data, declared, strict=False))
+    return answer
+
+
 def parse(data: dict[str, Any], body: type[B]) -> B:
     """A JSON object (``api.read_json``'s) as ``body``, or a 400 naming the field. A whole
     number written as 3.0 is 3 (JSON does not tell them apart)."""
