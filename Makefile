@@ -45,6 +45,9 @@ check: $(VENV)/.test-installed
 	$(BIN)/ruff check queue_server printer tests
 	$(BIN)/ruff format --check $(FORMAT_CHECKED)
 	$(BIN)/mypy
+	@# Handlers and features use Office's commands and queries (docs/architecture.md).
+	@! grep -rnE 'office(\(request\))?\.(engine|store|hub|lock)\b' --include='*.py' --exclude=office.py queue_server \
+		|| { echo "reaches into Office's engine, store, hub or lock: use its commands and queries"; exit 1; }
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)

@@ -78,6 +78,7 @@ def _schedstat() -> tuple[float, float]:
 
 def ingest(store: CentralStore, args: argparse.Namespace, days: list[dt.date]) -> dict[str, Any]:
     sched0 = _schedstat()
+    load_before = os.getloadavg()
     events = tickets = pages_n = 0
     wall = cpu = decode_wall = 0.0
     wire_bytes = 0
@@ -107,6 +108,8 @@ def ingest(store: CentralStore, args: argparse.Namespace, days: list[dt.date]) -
     roll_wall, roll_cpu = time.perf_counter() - t0, time.process_time() - c0
     sched1 = _schedstat()
     return {
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         # Over the whole ingest step (generation included): time spent runnable but waiting
         # for a CPU that other programs held. Large here means the wall figures measure the
         # machine's load, and the CPU figures the central.
@@ -194,19 +197,26 @@ def time_reports(db: Path, config: Any, year: int, repeat: int) -> dict[str, Any
     }
     for span, (a, b) in ranges.items():
         for by in ("site", "service", "counter", "staff", "hour", "day"):
-            times = []
+            times, cpus = [], []
             for _ in range(repeat):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 report = build_central_report(str(db), config, a, b, by)
                 times.append(time.perf_counter() - t0)
+                cpus.append(time.process_time() - c0)
             out[f"{span}_by_{by}"] = {
                 "best_s": round(min(times), 3),
                 "median_s": round(statistics.median(times), 3),
+                "best_cpu_s": round(min(cpus), 3),
+                "load_average": round(os.getloadavg()[0], 2),
                 "rows": len(report["rows"]),
                 "tickets": report["total"]["issued"],
                 "percentiles": report["percentiles"],
             }
-            print(f"  report {span} by {by}: {min(times):.3f} s ({report['total']['issued']:,} tickets)", flush=True)
+            print(
+                f"  report {span} by {by}: {min(times):.3f} s wall, {min(cpus):.3f} s CPU "
+                f"({report['total']['issued']:,} tickets)",
+                flush=True,
+            )
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -458,18 +468,25 @@ def _n(x: float) -> str:
     return f"{x:,.0f}"
 
 
+def _load(ing: dict[str, Any]) -> str:
+    if "load_average_before" not in ing:
+        return ""
+    return f" (load average {ing['load_average_before'][0]:.1f} before, {ing['load_average_after'][0]:.1f} after)"
+
+
 def docs_block(r: dict[str, Any]) -> str:
     """The figures of a run, as docs/central.md shows them."""
     ing, prov, rep = r["ingest"], r["province"], r["reports"]
     lines = [
-        f"Run of {r['when']} on {r['machine']['cpus']} CPUs (Python {r['machine']['python']}); load average at start "
+        f"Run of {r['when']} on {r['machine']['cpus']} CPUs (Python {r['machine']['python']}): "
+        f"`{r.get('command') or 'make bench-central'}`; load average at start "
         f"{r['machine']['load_average_at_start'][0]:.1f} (other engineers' tests shared the machine).",
         "",
         "| what | measured |",
         "| --- | --- |",
         f"| ingest, through the real path ({ing['sites']} sites × {ing['days']} days, {_n(ing['tickets'])} tickets, "
-        f"{_n(ing['events'])} events, pages of {ing['page_size']}) | **{_n(ing['events_per_s_cpu'])} events/s of CPU "
-        f"time**; {_n(ing['events_per_s_wall'])} events/s of wall time on the shared machine |",
+        f"{_n(ing['events'])} events, pages of {ing['page_size']}) | **{_n(ing['events_per_s_wall'])} events/s of "
+        f"wall time** on the shared machine{_load(ing)}; {_n(ing['events_per_s_cpu'])} events/s of CPU time |",
     ]
     if "process_waiting_for_cpu_s" in ing:
         lines.append(
@@ -488,9 +505,10 @@ def docs_block(r: dict[str, Any]) -> str:
         for by in ("site", "service", "counter", "staff", "hour", "day"):
             x = rep[f"{span}_by_{by}"]
             bold = "**" if (span, by) in (("month", "site"), ("year", "site")) else ""
+            cpu = f", {x['best_cpu_s']} s of CPU" if "best_cpu_s" in x else ""
             lines.append(
                 f"| province report, one {span}, by {by} ({_n(x['tickets'])} tickets, medians {x['percentiles']}) | "
-                f"{bold}{x['best_s']} s{bold} (median of {r['args']['repeat']}: {x['median_s']} s) |"
+                f"{bold}{x['best_s']} s{bold} (median of {r['args']['repeat']}: {x['median_s']} s{cpu}) |"
             )
     one = rep["one_site_year_by_service"]
     lines.append(
@@ -573,6 +591,7 @@ def main() -> None:
             "load_average_at_start": os.getloadavg(),
         },
         "args": vars(args),
+        "command": " ".join([".venv/bin/python", "bench/bench_central.py", *sys.argv[1:]]),
     }
     print(f"1. ingest: {args.ingest_sites} sites × {args.days} days × ~{args.tickets} tickets", flush=True)
     store = CentralStore(db)

@@ -36,7 +36,7 @@ def _office(request: Request) -> Office:
 
 
 def _admin(request: Request) -> dict[str, Any]:
-    return auth.require_user(request, _office(request).store, role="admin")
+    return auth.require_user(request, _office(request), role="admin")
 
 
 # --------------------------------------------------------------------------- monitor
@@ -47,7 +47,7 @@ def monitor(office: Office) -> dict[str, Any]:
     now = office.clock()
     limit = office.config.alerts.long_wait_minutes * 60
     alerts = []
-    for t in sorted(office.engine.waiting(), key=lambda t: t.issued_at):
+    for t in sorted(office.waiting(), key=lambda t: t.issued_at):
         waited = (now - t.issued_at).total_seconds()
         if waited > limit:
             alerts.append(
@@ -60,8 +60,8 @@ def monitor(office: Office) -> dict[str, Any]:
                 }
             )
     served: dict[str, int] = {}
-    for t in office.engine.tickets.values():
-        if t.day == office.engine.day and t.state is TicketState.DONE and t.staff:
+    for t in office.tickets_today():
+        if t.state is TicketState.DONE and t.staff:
             served[t.staff] = served.get(t.staff, 0) + 1
     from .dossier_desk import desk_of
 
@@ -172,7 +172,7 @@ def _user_view(u: dict[str, Any]) -> dict[str, Any]:
 
 async def list_users(request: Request) -> JSONResponse:
     _admin(request)
-    return JSONResponse({"users": [_user_view(u) for u in _office(request).store.users()]})
+    return JSONResponse({"users": [_user_view(u) for u in _office(request).users()]})
 
 
 async def add_user(request: Request) -> JSONResponse:
@@ -180,9 +180,9 @@ async def add_user(request: Request) -> JSONResponse:
     user = _admin(request)
     body = parse(await read_json(request), NewUser)
     username, password, role, display_name = body.username, body.password, body.role or "clerk", body.display_name or ""
-    await office.in_writer(auth.add_user, office.store, username, password, role, display_name)
+    await office.add_user(username, password, role, display_name)
     await office.audit(user, "user_added", username=username.strip(), role=role)
-    return JSONResponse({"user": _user_view(office.store.get_user(username.strip()) or {})}, status_code=201)
+    return JSONResponse({"user": _user_view(office.get_user(username.strip()) or {})}, status_code=201)
 
 
 async def set_user_disabled(request: Request) -> JSONResponse:
@@ -194,10 +194,10 @@ async def set_user_disabled(request: Request) -> JSONResponse:
         raise BadRequest(
             "Không thể tự khóa tài khoản của mình.", "You cannot disable your own account.", key="self_disable"
         )
-    await office.in_writer(auth.set_disabled, office.store, name, disabled)
+    await office.set_user_disabled(name, disabled)
     sessions_changed(office)
     await office.audit(user, "user_disabled" if disabled else "user_enabled", username=name)
-    return JSONResponse({"user": _user_view(office.store.get_user(name) or {})})
+    return JSONResponse({"user": _user_view(office.get_user(name) or {})})
 
 
 async def reset_password(request: Request) -> JSONResponse:
@@ -205,7 +205,7 @@ async def reset_password(request: Request) -> JSONResponse:
     user = _admin(request)
     name = request.path_params["name"]
     password = parse(await read_json(request), NewPassword).password
-    await office.in_writer(auth.set_password, office.store, name, password)
+    await office.set_user_password(name, password)
     sessions_changed(office)
     await office.audit(user, "password_reset", username=name)
     return JSONResponse({"ok": True})
@@ -219,11 +219,7 @@ async def find_tickets(request: Request) -> JSONResponse:
     office = _office(request)
     _admin(request)
     q = (request.query_params.get("q") or "").strip().upper()
-    found = [
-        t
-        for t in office.engine.tickets.values()
-        if t.day == office.engine.day and (not q or t.label == q or str(t.number) == q or q in t.label)
-    ]
+    found = [t for t in office.tickets_today() if (not q or t.label == q or str(t.number) == q or q in t.label)]
     found.sort(key=lambda t: t.id, reverse=True)
     return JSONResponse({"tickets": [encode(t.to_dict(), FoundTicket) for t in found[:100]]})
 

@@ -4,6 +4,7 @@ one engine command through ``Office.execute`` and answers with JSON. Errors are 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 from typing import Any, Literal
@@ -13,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, schemas
-from .engine import Unsaid
+from .engine import Engine, Ticket, Unsaid
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
-from .office import Office, public_ticket
+from .office import Office, Outcome, public_ticket
 from .schemas import MAX_INT, UnsetType, parse
 from .store import ticket_by_token as store_ticket_by_token
 from .ws import sessions_changed
@@ -136,13 +137,14 @@ async def healthz(request: Request) -> JSONResponse:
     office = _office(request)
     # Screens connected now, and how many were dropped for falling behind since start;
     # group commits since start: transactions written and the commands they carried.
+    screens, dropped = office.screens()
     return JSONResponse(
         {
             "ok": True,
             "seq": office.seq,
-            "day": office.engine.day,
-            "screens": len(office.hub),
-            "dropped_screens": office.hub.dropped_total,
+            "day": office.day,
+            "screens": screens,
+            "dropped_screens": dropped,
             "commits": office.commit_counts(),
         }
     )
@@ -150,13 +152,10 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def state(request: Request) -> Response:
     office = _office(request)
-    audience = "staff" if auth.current_user(request, office.store) else "public"
+    audience = "staff" if auth.current_user(request, office) else "public"
     # The same cached JSON the screens get (built once per seq and audience), once every
     # command run so far is durable.
-    async with office.lock:
-        await office.settled()
-        text = office.snapshot_message(audience)[0]
-    return Response(text, media_type="application/json")
+    return Response(await office.snapshot_text(audience), media_type="application/json")
 
 
 async def ticket_status(request: Request) -> JSONResponse:
@@ -185,15 +184,15 @@ async def issue_ticket(request: Request) -> JSONResponse:
     token = secrets.token_urlsafe(16)
     printing = request.app.state.printing
 
-    def command(engine: Any, now: Any) -> tuple[tuple[Any, bool], list[Any]]:
+    def command(engine: Engine, now: dt.datetime) -> Outcome[tuple[Ticket, bool]]:
         # The repeat lookup runs inside the engine, under the office lock: two racing copies
         # of one request get one ticket, the first 201 and the other 200.
         ticket, events = engine.issue(
             now, service=service, token=token, priority=priority, kiosk=kiosk.id, request_id=request_id
         )
-        return (ticket, any(e.kind == "ticket_issued" for e in events)), events
+        return Outcome((ticket, any(e.kind == "ticket_issued" for e in events)), events)
 
-    ticket, created = await office.execute(
+    ticket, created = await office.execute_outcome(
         command,
         extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
     )
@@ -228,7 +227,7 @@ async def login(request: Request) -> JSONResponse:
     address = request.client.host if request.client else "?"
     throttle: auth.LoginThrottle = request.app.state.throttle
     throttle.check(username, address)
-    user = office.store.get_user(username)
+    user = office.get_user(username)
     if not auth.check_login(user, password):
         throttle.failed(username, address)
         raise Unauthorized(
@@ -239,12 +238,12 @@ async def login(request: Request) -> JSONResponse:
     throttle.succeeded(username, address)
     assert user is not None
     if counter is not None:
-        office.engine.counter(counter)
+        office.counter(counter)
         await office.execute(lambda engine, now: engine.sign_on(now, counter, username))
     old_sid = request.session.get("sid")
     if isinstance(old_sid, str):
-        await office.in_writer(auth.end_session, office.store, old_sid)
-    sid = await office.in_writer(auth.start_session, office.store, username)
+        await office.end_session(old_sid)
+    sid = await office.start_session(username)
     request.session.clear()
     request.session.update({"user": username, "sid": sid, "counter": counter})
     return JSONResponse(
@@ -254,18 +253,13 @@ async def login(request: Request) -> JSONResponse:
 
 async def logout(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.current_user(request, office.store)
+    user = auth.current_user(request, office)
     counter = request.session.get("counter")
-    if (
-        user is not None
-        and counter is not None
-        and office.engine.counters.get(counter)
-        and office.engine.counters[counter].staff == user["username"]
-    ):
+    if user is not None and counter is not None and office.holders().get(counter) == user["username"]:
         await office.execute(lambda engine, now: engine.sign_off(now, counter, user["username"]))
     sid = request.session.get("sid")
     if isinstance(sid, str):
-        await office.in_writer(auth.end_session, office.store, sid)
+        await office.end_session(sid)
         sessions_changed(office)
     request.session.clear()
     return JSONResponse({"ok": True})
@@ -273,7 +267,7 @@ async def logout(request: Request) -> JSONResponse:
 
 async def me(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     return JSONResponse(
         {
             "user": user["username"],
@@ -290,8 +284,8 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
     async def handler(request: Request) -> JSONResponse:
         office = _office(request)
         n = path_int(request, "n")
-        office.engine.counter(n)
-        user = auth.require_counter(request, office.store, n)
+        office.counter(n)
+        user = auth.require_counter(request, office, n)
         staff = user["username"]
         # The engine refuses a clerk acting for a counter another account now holds (a stale
         # session); an administrator may act on any counter.
@@ -365,7 +359,7 @@ def _clerk_to_open(office: Office, user: dict[str, Any], staff: str | None) -> s
             "Only an administrator may open a counter for someone else.",
             key="admin_only",
         )
-    account = office.store.get_user(clerk)
+    account = office.get_user(clerk)
     if account is None or account["disabled"]:
         raise NotFound(
             f"Không có tài khoản {clerk} (hoặc đã bị khóa).", f"No active user {clerk}.", key="user_not_found"
@@ -375,27 +369,27 @@ def _clerk_to_open(office: Office, user: dict[str, Any], staff: str | None) -> s
 
 def counter_view(office: Office, n: int) -> dict[str, Any]:
     """What the clerk's screen needs after an action."""
-    c = office.engine.counters[n]
-    t = office.engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    c = office.counter(n)
+    t = office.held_ticket(n)
     return {"counter": c.to_dict(), "ticket": public_ticket(t.to_dict()) if t else None, "seq": office.seq}
 
 
 async def requeue(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     tid = path_int(request, "id")
     await office.execute(lambda e, now: e.requeue(now, tid, user["username"]))
-    await office.audit(user, "ticket_requeue", ticket_id=tid, label=office.engine.ticket(tid).label)
-    return JSONResponse({"ticket": public_ticket(office.engine.ticket(tid).to_dict())})
+    await office.audit(user, "ticket_requeue", ticket_id=tid, label=office.ticket(tid).label)
+    return JSONResponse({"ticket": public_ticket(office.ticket(tid).to_dict())})
 
 
 async def cancel(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store, role="admin")
+    user = auth.require_user(request, office, role="admin")
     tid = path_int(request, "id")
     await office.execute(lambda e, now: e.cancel(now, tid, user["username"]))
-    await office.audit(user, "ticket_cancel", ticket_id=tid, label=office.engine.ticket(tid).label)
-    return JSONResponse({"ticket": public_ticket(office.engine.ticket(tid).to_dict())})
+    await office.audit(user, "ticket_cancel", ticket_id=tid, label=office.ticket(tid).label)
+    return JSONResponse({"ticket": public_ticket(office.ticket(tid).to_dict())})
 
 
 async def rate(request: Request) -> JSONResponse:
@@ -403,7 +397,7 @@ async def rate(request: Request) -> JSONResponse:
     counter just finished."""
     office = _office(request)
     n = path_int(request, "n")
-    office.engine.counter(n)
+    office.counter(n)
     auth.require_rating_tablet(request, office.config, n)
     rating = parse(await read_json(request), schemas.Rating)
     tid, level = rating.ticket_id, rating.level
@@ -415,7 +409,7 @@ async def rate(request: Request) -> JSONResponse:
 
 async def set_service(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store, role="admin")
+    user = auth.require_user(request, office, role="admin")
     code = request.path_params["code"]
     body = await read_json(request)
     change = parse(body, schemas.ServiceChange)

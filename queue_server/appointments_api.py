@@ -26,12 +26,11 @@ from . import appointment_report, auth, reports
 from . import appointments as ap
 from .api import read_json, status_url
 from .appointments_openapi import Booking, Move, OwnerCancel, SlotClosure, StaffCancel
-from .engine import Engine
+from .engine import Engine, Event
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
-from .office import Office, public_ticket
+from .office import Office, Outcome, public_ticket
 from .report_routes import InDialect, download, export_dialect, export_format
 from .schemas import Empty, parse
-from .store import connect
 
 log = logging.getLogger("motcua.appointments")
 DISPLAY_DIR = Path(__file__).resolve().parent.parent / "display"
@@ -107,7 +106,7 @@ async def _read(office: Office, fn: Any, *args: Any) -> Any:
 
 
 async def _write(office: Office, fn: Any) -> Any:
-    return await office.in_writer(office.store.write, fn)
+    return await office.write(fn)
 
 
 def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, dict[str, int]]) -> None:
@@ -117,9 +116,7 @@ def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, di
     today = ap.local_today(office.config, office.clock()).isoformat()
     if found["date"] == today:
         office.appointment_counts = {"date": today, "counts": counts}  # type: ignore[attr-defined]
-    office.hub.publish(
-        {"staff": json.dumps(staff, ensure_ascii=False), "public": json.dumps(public, ensure_ascii=False)}
-    )
+    office.publish({"staff": json.dumps(staff, ensure_ascii=False), "public": json.dumps(public, ensure_ascii=False)})
 
 
 def _booking_body(data: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str]:
@@ -221,10 +218,10 @@ async def show(request: Request) -> JSONResponse:
     found = await _read(office, ap.get, _code(request))
     view = ap.public_view(office.config, found)
     view["status_url"] = book_url(request, found["code"])
-    ticket = office.engine.tickets.get(found["ticket_id"]) if found["ticket_id"] else None
+    ticket = office.find_ticket(found["ticket_id"])
     view["ticket"] = None
     if ticket is not None:
-        ahead, wait = office.engine.position(ticket, office.clock())
+        ahead, wait = office.position(ticket)
         view["ticket"] = {
             **(public_ticket(ticket.to_dict()) or {}),
             "people_ahead": ahead,
@@ -317,7 +314,7 @@ async def check_in(request: Request) -> JSONResponse:
     day = dt.date.fromisoformat(found["date"])
     slot_start = ap.slot_datetime(config, day, ap.parse_time(found["start"]))
     token = secrets.token_urlsafe(16)
-    before = office.engine.by_appointment.get(code)
+    before = office.ticket_for_appointment(code)
     if found["state"] == "checked_in" and before is None:
         raise Conflict(
             "Lịch hẹn này đã được xác nhận trước đó.",
@@ -334,9 +331,11 @@ async def check_in(request: Request) -> JSONResponse:
         if print_writer is not None:
             print_writer(conn, events)
 
-    ticket = await office.execute(
-        lambda engine, now: engine.check_in(
-            now, service=found["service"], code=code, slot_start=slot_start, token=token, kiosk=kiosk.id
+    ticket = await office.execute_outcome(
+        lambda engine, now: Outcome(
+            *engine.check_in(
+                now, service=found["service"], code=code, slot_start=slot_start, token=token, kiosk=kiosk.id
+            )
         ),
         extra=extra,
     )
@@ -346,7 +345,7 @@ async def check_in(request: Request) -> JSONResponse:
         _push(office, "appointment_checked_in", found, counts)
     data = ticket.to_dict()
     svc = config.service(ticket.service)
-    ahead, wait = office.engine.position(ticket, office.clock())
+    ahead, wait = office.position(ticket)
     result = {
         "ticket": public_ticket(data),
         "id": ticket.id,
@@ -375,7 +374,7 @@ async def check_in(request: Request) -> JSONResponse:
 async def staff_list(request: Request) -> JSONResponse:
     """Appointments of one day, per service and slot (with names and phones)."""
     office = _office(request)
-    auth.require_user(request, office.store)
+    auth.require_user(request, office)
     config, now = office.config, office.clock()
     text = request.query_params.get("date")
     day = ap.parse_day(text) if text else ap.local_today(config, now)
@@ -423,7 +422,7 @@ async def staff_list(request: Request) -> JSONResponse:
 
 async def staff_create(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     service, day, start, name, phone = _booking_body(await read_json(request))
     found, _ = await _book(office, ap.Request(service, day, start, name, phone, staff=user["username"]))
     await office.audit(
@@ -436,7 +435,7 @@ async def staff_create(request: Request) -> JSONResponse:
 
 async def staff_cancel(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     code = _code(request)
     reason = parse(await read_json(request), StaffCancel).reason or ""
     now = office.clock()
@@ -461,7 +460,7 @@ async def staff_cancel(request: Request) -> JSONResponse:
 
 async def staff_close_slot(request: Request) -> JSONResponse:
     office = _office(request)
-    user = auth.require_user(request, office.store, role="admin")
+    user = auth.require_user(request, office, role="admin")
     body = parse(await read_json(request), SlotClosure)
     service, day, start, closed = body.service, body.date, ap.parse_time(body.start), body.closed
     config, now = office.config, office.clock()
@@ -483,21 +482,12 @@ async def staff_close_slot(request: Request) -> JSONResponse:
 
 async def _report(request: Request) -> dict[str, Any]:
     office = _office(request)
-    auth.require_user(request, office.store, role="admin")
+    auth.require_user(request, office, role="admin")
     q = request.query_params
-    today = office.engine.day
+    today = office.day
     start = reports.parse_date(q.get("from") or today)
     end = reports.parse_date(q.get("to") or q.get("from") or today)
-    now = office.clock()
-
-    def run() -> dict[str, Any]:
-        conn = connect(office.store.path, readonly=True)
-        try:
-            return appointment_report.build(conn, office.config, start, end, now)
-        finally:
-            conn.close()
-
-    return await asyncio.to_thread(run)
+    return await office.read_aside(appointment_report.build, office.config, start, end, office.clock())
 
 
 async def report(request: Request) -> JSONResponse:
@@ -505,7 +495,7 @@ async def report(request: Request) -> JSONResponse:
 
 
 async def report_export(request: Request) -> Response:
-    auth.require_user(request, _office(request).store, role="admin")
+    auth.require_user(request, _office(request), role="admin")
     fmt = export_format(request)
     dialect = export_dialect(request)
     return await download(await _report(request), fmt, InDialect(appointment_report, dialect))
@@ -606,8 +596,8 @@ async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
                 service: str = service,
                 start: dt.datetime = start,
                 token: str = token,
-            ) -> Any:
-                return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)
+            ) -> list[Event]:
+                return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)[1]
 
             try:
                 await office.execute(command, extra=extra)

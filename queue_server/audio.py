@@ -14,6 +14,7 @@ from __future__ import annotations
 import array
 import io
 import math
+import struct
 import sys
 import wave
 
@@ -23,10 +24,19 @@ GATE_DBFS = -50.0
 SILENCE_DBFS = -40.0
 KEEP_S = 0.03  # natural edge kept before and after the voice when trimming
 _LIMIT_FROM = 10 ** (-3 / 20)
+MIN_RATE, MAX_RATE = 4000, 384000  # sample rates of real recordings (Hz)
 
 
 class AudioError(ValueError):
     """The bytes are not a WAV file this module can read."""
+
+
+class NoVoice(AudioError):
+    """The clip is silence: nothing in it is louder than SILENCE_DBFS."""
+
+
+class TooLong(AudioError):
+    """The clip lasts longer than allowed."""
 
 
 def read_wav(data: bytes) -> tuple[int, list[float]]:
@@ -35,8 +45,9 @@ def read_wav(data: bytes) -> tuple[int, list[float]]:
         with wave.open(io.BytesIO(data)) as w:
             rate, channels, width, frames = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
             raw = w.readframes(frames)
-    except (wave.Error, EOFError) as error:
-        raise AudioError(f"not a PCM WAV file: {error}") from None
+    except (wave.Error, EOFError, RuntimeError, struct.error) as error:
+        # RuntimeError: a chunk whose size runs past the end of the file (wave's Chunk.skip)
+        raise AudioError(f"not a PCM WAV file: {error or type(error).__name__}") from None
     if width == 1:
         values = [(b - 128) / 128 for b in raw]
     elif width == 2:
@@ -57,6 +68,8 @@ def read_wav(data: bytes) -> tuple[int, list[float]]:
         values = [sum(values[i : i + channels]) / channels for i in range(0, len(values) - channels + 1, channels)]
     if not values or rate <= 0:
         raise AudioError("the WAV file has no sound")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"unsupported sample rate: {rate} Hz")
     return rate, values
 
 
@@ -136,9 +149,21 @@ def fade(samples: list[float], rate: int, ms: float = 5.0) -> list[float]:
     return out
 
 
-def level_clip(data: bytes, *, trim_silence: bool = True, target: float = TARGET_DBFS) -> bytes:
-    """A clip as stored: trimmed, levelled, faded in and out, mono 16-bit WAV."""
+def level_clip(
+    data: bytes,
+    *,
+    trim_silence: bool = True,
+    target: float = TARGET_DBFS,
+    max_seconds: float | None = None,
+    require_voice: bool = False,
+) -> bytes:
+    """A clip as stored: trimmed, levelled, faded in and out, mono 16-bit WAV. TooLong past
+    ``max_seconds`` (before trimming); with ``require_voice``, NoVoice for a silent clip."""
     rate, samples = read_wav(data)
+    if max_seconds is not None and len(samples) > rate * max_seconds:
+        raise TooLong(f"longer than {max_seconds:g} s")
+    if require_voice and not any(_db(p) > SILENCE_DBFS for p in _blocks(samples, rate)):
+        raise NoVoice(f"no sound louder than {SILENCE_DBFS:g} dBFS")
     if trim_silence:
         samples = trim(samples, rate)
     return write_wav(rate, fade(normalise(samples, rate, target), rate))

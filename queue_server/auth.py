@@ -21,7 +21,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import HTTPConnection
 
@@ -30,6 +30,16 @@ from .errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, 
 from .store import Store
 
 ROLES = ("clerk", "admin")
+
+
+class Accounts(Protocol):
+    """Where sessions and accounts are looked up (from memory): ``Office``, or a ``Store``."""
+
+    def get_user(self, username: str) -> dict[str, Any] | None: ...
+
+    def has_session(self, sid: str, username: str) -> bool: ...
+
+
 # scrypt cost: ~50 ms on a modest PC; slows guessing, still fine for a sign-in.
 _N, _R, _P = 2**14, 8, 1
 
@@ -228,7 +238,7 @@ class LoginThrottle:
         return len(self.failures)
 
 
-def current_user(conn: HTTPConnection, store: Store) -> dict[str, Any] | None:
+def current_user(conn: HTTPConnection, store: Accounts) -> dict[str, Any] | None:
     """The signed-in, enabled staff account of this request, or None."""
     if "session" not in conn.scope:
         return None
@@ -238,7 +248,7 @@ def current_user(conn: HTTPConnection, store: Store) -> dict[str, Any] | None:
     return session_user(store, username, sid)
 
 
-def session_user(store: Store, username: str, sid: str) -> dict[str, Any] | None:
+def session_user(store: Accounts, username: str, sid: str) -> dict[str, Any] | None:
     """The enabled account of session ``sid`` if that session still exists, else None."""
     if not store.has_session(sid, username):
         return None
@@ -248,7 +258,7 @@ def session_user(store: Store, username: str, sid: str) -> dict[str, Any] | None
     return user
 
 
-def require_user(conn: HTTPConnection, store: Store, role: str | None = None) -> dict[str, Any]:
+def require_user(conn: HTTPConnection, store: Accounts, role: str | None = None) -> dict[str, Any]:
     user = current_user(conn, store)
     if user is None:
         raise Unauthorized("Hãy đăng nhập.", "Please sign in.", key="login_required")
@@ -257,7 +267,7 @@ def require_user(conn: HTTPConnection, store: Store, role: str | None = None) ->
     return user
 
 
-def require_counter(conn: HTTPConnection, store: Store, counter: int) -> dict[str, Any]:
+def require_counter(conn: HTTPConnection, store: Accounts, counter: int) -> dict[str, Any]:
     """The user acting for ``counter``: its signed-on clerk, or an admin."""
     user = require_user(conn, store)
     if user["role"] == "admin":

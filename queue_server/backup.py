@@ -140,7 +140,7 @@ async def backup_forever(office: Office) -> None:
         try:
             path = await asyncio.to_thread(
                 backup_database,
-                office.store.path,
+                office.database_path,
                 config.resolve(config.backup.dir),
                 config.backup.keep,
                 office.clock().astimezone(config.office.tz),

@@ -168,32 +168,47 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .central.config import is_central_config
     from .reports import run_command
 
-    if args.kind in ("dossiers", "satisfaction") and is_central_config(args.config):
+    central = is_central_config(args.config)
+    sites = [s for s in (args.site or "").split(",") if s] or None
+    if not central and (args.by == "site" or args.site):
         raise MotcuaError(
-            "Báo cáo tổng hợp của central mới có loại vé (--kind tickets); báo cáo hồ sơ và "
-            "mức hài lòng theo thủ tục lập tại từng văn phòng.",
-            "The central's combined reports cover tickets only (--kind tickets); dossier and "
-            "satisfaction reports are made at each office.",
-            key="bad_kind",
+            "--by site và --site chỉ dùng với central.toml.",
+            "--by site and --site need a central.toml.",
+            key="bad_group",
         )
-    if args.kind in ("dossiers", "satisfaction"):
+    if central:
+        from .central.cli import report
+
+        where = report(
+            args.config,
+            args.kind,
+            args.date_from,
+            args.date_to,
+            args.by,
+            args.format,
+            args.output,
+            sites,
+            args.csv_dialect,
+        )
+    elif args.kind in ("dossiers", "satisfaction"):
         from . import dossier_reports
 
         where = dossier_reports.run_command(
             _config(args), args.kind, args.date_from, args.date_to, args.by, args.format, args.output, args.csv_dialect
         )
-    elif is_central_config(args.config):
-        from .central.cli import report
+    elif args.kind == "appointments":
+        from .appointment_report import run_command as appointments_command
 
-        sites = [s for s in (args.site or "").split(",") if s] or None
-        where = report(args.config, args.date_from, args.date_to, args.by or "day", args.format, args.output, sites)
-    else:
-        if args.by == "site" or args.site:
+        if args.by not in (None, "day"):
             raise MotcuaError(
-                "--by site và --site chỉ dùng với central.toml.",
-                "--by site and --site need a central.toml.",
+                "Báo cáo lịch hẹn của văn phòng theo ngày và lĩnh vực (--by day).",
+                "An office's appointment report is by day and service (--by day).",
                 key="bad_group",
             )
+        where = appointments_command(
+            _config(args), args.date_from, args.date_to, args.format, args.output, args.csv_dialect
+        )
+    else:
         if args.by in ("month", "procedure"):
             raise MotcuaError(
                 f"--by {args.by} chỉ dùng với --kind dossiers hoặc satisfaction.",
@@ -291,16 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", required=True, help="last office day (inclusive)")
     p.add_argument(
         "--kind",
-        choices=("tickets", "dossiers", "satisfaction"),
+        choices=("tickets", "dossiers", "satisfaction", "appointments"),
         default="tickets",
-        help="tickets (default), dossiers (on-time figures) or satisfaction (ratings)",
+        help="tickets (default), dossiers (on-time figures), satisfaction (ratings) or appointments (bookings)",
     )
     p.add_argument(
         "--by",
         choices=("day", "site", "month", "service", "procedure", "counter", "staff", "hour"),
-        help="group by. tickets: day (default), service, counter, staff, hour, site (only with a "
-        "central.toml, docs/central.md); dossiers: month (default), service, procedure, staff; "
-        "satisfaction: month (default), service, staff, counter",
+        help="group by. tickets: day (default), service, counter, staff, hour; dossiers: month (default), "
+        "service, procedure, staff; satisfaction: month (default), service, staff, counter; appointments: day "
+        "(default; by day and service). With a central.toml (docs/central.md) every kind also by site, and "
+        "appointments by service",
     )
     p.add_argument("--site", help="central.toml only: site ids to include, comma-separated (default: all)")
     p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")

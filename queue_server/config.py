@@ -347,7 +347,7 @@ class Appointments:
 class Backup:
     dir: str = _help("Folder for database backups, relative to config.toml", "var/backups", restart=True)
     keep: int = _help("How many backups to keep (oldest removed first)", 14, lo=1, hi=3650)
-    daily_at: str = _help('Local time (HH:MM) of the automatic daily backup; "" for none', "12:15")
+    daily_at: str = _help('Local time (HH:MM) of the automatic daily backup; "" for none', "12:15", restart=True)
 
 
 @dataclass(frozen=True)
@@ -506,6 +506,7 @@ def _validate(cfg: Config) -> None:
             h1, m1, h2, m2 = (int(x) for x in m.groups())
             if not (h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) < (h2, m2)):
                 raise _fail(key, "giờ không hợp lệ", "invalid hours")
+        _no_overlap(f"office.hours.{day}", cfg.office.hours.sessions(WEEKDAYS.index(day)))
     seen_days: dict[str, int] = {}
     for i, text in enumerate(cfg.office.closed_days):
         key = f"office.closed_days[{i}]"
@@ -678,6 +679,14 @@ def _validate(cfg: Config) -> None:
         tokens.add(r.token)
 
 
+def _no_overlap(key: str, spans: list[tuple[dt.time, dt.time]]) -> None:
+    """Sessions (or booking windows) of one day may not overlap: a slot would be offered twice."""
+    for i, (start, end) in enumerate(spans):
+        for j in range(i):
+            if start < spans[j][1] and spans[j][0] < end:
+                raise _fail(f"{key}[{i}]", f"trùng giờ với {key}[{j}]", f"overlaps {key}[{j}]")
+
+
 def _minutes(t: dt.time) -> int:
     return t.hour * 60 + t.minute
 
@@ -733,6 +742,7 @@ def _validate_booking(cfg: Config) -> None:
                     raise _fail(
                         wkey, "ngắn hơn một khung giờ hẹn (slot_minutes)", "is shorter than one slot (slot_minutes)"
                     )
+            _no_overlap(f"{key}.windows.{day}", b.window_times(WEEKDAYS.index(day)))
         if b.open and not b.windows:
             raise _fail(
                 f"{key}.windows",
@@ -789,13 +799,20 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(
             f"Không đọc được tệp cấu hình {p}: {e.strerror}", f"Cannot read config file {p}: {e.strerror}", key="config"
         ) from None
+    return parse_text(text, p)
+
+
+def parse_text(text: str, path: Path) -> Config:
+    """config.toml's text, for the file at ``path``, as a validated Config: the one check
+    behind the server's start, ``motcua check-config`` and every edit from the admin screen
+    (which validates the very text it is about to write)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(
-            f"{p.name}: lỗi cú pháp TOML: {e}", f"{p.name}: TOML syntax error: {e}", key="config"
+            f"{path.name}: lỗi cú pháp TOML: {e}", f"{path.name}: TOML syntax error: {e}", key="config"
         ) from None
-    return parse_config(data, p)
+    return parse_config(data, path)
 
 
 def restart_only_keys() -> list[tuple[str, str, Any]]:

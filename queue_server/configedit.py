@@ -2,7 +2,7 @@
 
 The file stays the one source of the office's structure. An edit is applied to the tomlkit
 document (so every comment, blank line and key order the IT person wrote survives), the
-result is validated with the same ``parse_config`` the server starts with, and only a valid
+result is validated with the same ``config.parse_text`` the server starts with, and only a valid
 document is written — atomically (temporary file + rename), with the previous file kept as
 ``config.toml.bak``. The caller then hands the new ``Config`` to ``Office.reload_config``.
 
@@ -29,7 +29,8 @@ import tomlkit
 from tomlkit.exceptions import ConvertError, TOMLKitError
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
-from .config import Config, Counter, Kiosk, Office, Printer, Service, parse_config, restart_only_keys
+from .config import Config, Counter, Kiosk, Office, Printer, Service, restart_only_keys
+from .config import parse_text as validate_text
 from .errors import BadRequest, ConfigError
 
 # The lists the admin screen edits, with the key that identifies an entry.
@@ -226,18 +227,14 @@ def check_restart_only(current: Config, doc: tomlkit.TOMLDocument) -> None:
         if before != after:
             key = f"{section}.{name}"
             raise BadRequest(
-                f"“{key}” chỉ đổi được khi khởi động lại: sửa trong tệp config.toml trên máy chủ rồi "
-                "khởi động lại motcua, không sửa qua trang quản trị.",
-                f"“{key}” is restart-only: change it in config.toml on the server and restart motcua, "
-                "not from the web.",
+                f"“{key}” chỉ đổi được khi khởi động lại (máy chủ đang chạy với {before!r}, bản sửa ghi "
+                f"{after!r}): sửa trong tệp config.toml trên máy chủ rồi khởi động lại motcua, không sửa "
+                "qua trang quản trị.",
+                f"“{key}” is restart-only (the server runs with {before!r}, the edit says {after!r}): "
+                "change it in config.toml on the server and restart motcua, not from the web.",
                 key="restart_only",
                 field=key,
             )
-
-
-def validate(doc: tomlkit.TOMLDocument, path: Path) -> Config:
-    """The document as a validated ``Config`` (raises ConfigError naming the key)."""
-    return parse_config(doc.unwrap(), path)
 
 
 class PendingWrite:
@@ -260,6 +257,8 @@ class PendingWrite:
 
 
 def prepare(path: Path, doc: tomlkit.TOMLDocument) -> tuple[Config, PendingWrite]:
-    """Validate ``doc`` and stage it for writing to ``path``."""
-    config = validate(doc, path)
-    return config, PendingWrite(path, tomlkit.dumps(doc))
+    """Validate ``doc`` and stage it for writing to ``path``: the text written is the text
+    validated, read back as the server reads config.toml at start (``config.parse_text``)."""
+    text = tomlkit.dumps(doc)
+    config = validate_text(text, path)
+    return config, PendingWrite(path, text)

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import random
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 from . import auth, dossier_demo
 from .config import Config
 from .dblock import DatabaseLock
-from .engine import TicketState
+from .engine import Event, TicketState
 from .errors import Conflict, MotcuaError
 from .office import Office
 from .store import Store, is_demo_database
@@ -71,15 +72,14 @@ async def simulate(office: Office, rng: random.Random, step: float = 0.25) -> No
             token = secrets.token_urlsafe(16)
             await _try(
                 office,
-                lambda e, t, c=code, p=priority, k=token: e.issue(t, service=c, token=k, priority=p, kiosk=kiosk),
+                lambda e, t, c=code, p=priority, k=token: e.issue(t, service=c, token=k, priority=p, kiosk=kiosk)[1],
             )
             next_arrival = now + dt.timedelta(seconds=rng.expovariate(1 / SIMULATED_SECONDS_PER_ARRIVAL))
         for c in config.counters:
             if now < busy_until[c.number]:
                 continue
             staff = f"demo{c.number}"
-            status = office.engine.counters[c.number]
-            held = office.engine.tickets.get(status.ticket_id) if status.ticket_id else None
+            held = office.held_ticket(c.number)
             if held is not None and held.state is TicketState.CALLED and rng.random() < 0.08:
                 await _try(office, lambda e, t, n=c.number, s=staff: e.recall(t, n, s))
                 busy_until[c.number] = now + dt.timedelta(seconds=40)
@@ -105,7 +105,7 @@ async def simulate(office: Office, rng: random.Random, step: float = 0.25) -> No
             busy_until[c.number] = now + dt.timedelta(seconds=rng.uniform(20, 60))
 
 
-async def _try(office: Office, command) -> None:  # type: ignore[no-untyped-def]
+async def _try(office: Office, command: Callable[..., list[Event]]) -> None:
     try:
         await office.execute(command)
     except MotcuaError as e:

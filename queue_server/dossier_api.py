@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -20,8 +22,10 @@ from . import auth, dossier_import, dossiers, procedures
 from .api import path_int, read_json, read_limited, status_url
 from .dossier_desk import DossierDesk, attach, desk_of
 from .dossier_openapi import MAX_BULK, ApologyPrint, BulkReady, Extend, Outcome, Ready, openapi_paths
+from .engine import Engine, Ticket
 from .errors import BadRequest, Conflict, NotFound
 from .office import Office, public_ticket
+from .office import Outcome as Decided
 from .schemas import Empty, bad_field, parse
 
 __all__ = ["attach", "openapi_paths", "routes"]
@@ -83,7 +87,7 @@ async def list_procedures(request: Request) -> JSONResponse:
 async def get_dossier(request: Request) -> JSONResponse:
     desk = _desk(request)
     code = _code(request)
-    d = dossiers.require(desk.read(), code)
+    d = await desk.office.read(dossiers.require, code)
     return JSONResponse(dossiers.public_view(desk.config, d, desk.today()))
 
 
@@ -94,7 +98,7 @@ async def ticket_dossiers(request: Request) -> JSONResponse:
     ticket = desk.office.ticket_status(token) if 8 <= len(token) <= 64 else None
     if ticket is None:
         raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
-    rows = dossiers.of_ticket(desk.read(), ticket["id"])
+    rows = await desk.office.read(dossiers.of_ticket, ticket["id"])
     today = desk.today()
     return JSONResponse({"dossiers": [dossiers.public_view(desk.config, d, today) for d in rows]})
 
@@ -103,9 +107,7 @@ async def ticket_dossiers(request: Request) -> JSONResponse:
 
 
 def _held(desk: DossierDesk, n: int) -> dict[str, Any]:
-    engine = desk.office.engine
-    c = engine.counters[n]
-    t = engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    t = desk.office.held_ticket(n)
     if t is None:
         raise Conflict(
             f"Quầy {n} không giữ vé nào: hãy gọi số trước.",
@@ -115,24 +117,27 @@ def _held(desk: DossierDesk, n: int) -> dict[str, Any]:
     return t.to_dict()
 
 
-def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
-    conn, today = desk.read(), desk.today()
-    return {
-        "dossiers": [dossiers.staff_view(desk.config, d, today) for d in dossiers.of_ticket(conn, ticket_id)],
-        "outcomes": dossiers.outcomes_of_ticket(conn, ticket_id),
-    }
+async def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
+    today = desk.today()
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        return {
+            "dossiers": [dossiers.staff_view(desk.config, d, today) for d in dossiers.of_ticket(conn, ticket_id)],
+            "outcomes": dossiers.outcomes_of_ticket(conn, ticket_id),
+        }
+
+    return await desk.office.read(read)  # type: ignore[no-any-return]
 
 
 async def counter_dossiers(request: Request) -> JSONResponse:
     desk = _desk(request)
     n = path_int(request, "n")
-    desk.office.engine.counter(n)
-    auth.require_counter(request, desk.office.store, n)
-    c = desk.office.engine.counters[n]
-    t = desk.office.engine.tickets.get(c.ticket_id) if c.ticket_id else None
+    desk.office.counter(n)
+    auth.require_counter(request, desk.office, n)
+    t = desk.office.held_ticket(n)
     body: dict[str, Any] = {"ticket": public_ticket(t.to_dict()) if t else None, "dossiers": [], "outcomes": []}
     if t is not None:
-        body.update(_visit(desk, t.id))
+        body.update(await _visit(desk, t.id))
         body["due_dates"] = {
             p.code: desk.calendar().add_working_days(desk.today(), p.days).isoformat()
             for p in procedures.for_service(desk.config, t.service)
@@ -145,8 +150,8 @@ async def record_outcome(request: Request) -> JSONResponse:
     desk = _desk(request)
     office = desk.office
     n = path_int(request, "n")
-    office.engine.counter(n)
-    user = auth.require_counter(request, office.store, n)
+    office.counter(n)
+    user = auth.require_counter(request, office, n)
     body = parse(await read_json(request), Outcome)
     outcome = body.outcome or "received"
     code: str | None = None
@@ -186,13 +191,13 @@ async def record_outcome(request: Request) -> JSONResponse:
         return None
 
     d = await desk.write(write)
-    ticket_id = office.engine.counters[n].ticket_id
+    ticket_id = office.counter(n).ticket_id
     if d is not None:
         desk.publish(f"dossier_{outcome}", d, counter=n)
     answer = {
         "outcome": outcome,
         "dossier": dossiers.staff_view(office.config, d, desk.today()) if d else None,
-        **(_visit(desk, ticket_id) if ticket_id else {"dossiers": [], "outcomes": []}),
+        **(await _visit(desk, ticket_id) if ticket_id else {"dossiers": [], "outcomes": []}),
     }
     return JSONResponse(answer, status_code=201)
 
@@ -225,7 +230,7 @@ async def _ready(desk: DossierDesk, codes: list[str], body: Ready | BulkReady, s
 
 async def mark_ready(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     body = parse(await read_json(request), Ready)
     (view,) = await _ready(desk, [code], body, user["username"])
@@ -234,7 +239,7 @@ async def mark_ready(request: Request) -> JSONResponse:
 
 async def mark_ready_bulk(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     body = parse(await read_json(request, limit=MAX_BULK * 80), BulkReady)
     codes = list(dict.fromkeys(dossiers.check_code(desk.config, c) for c in body.codes))
     views = await _ready(desk, codes, body, user["username"])
@@ -244,7 +249,7 @@ async def mark_ready_bulk(request: Request) -> JSONResponse:
 
 async def extend(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     body = parse(await read_json(request), Extend)
     new_due, reason = dossiers.parse_day(body.due_date, "due_date"), body.reason
@@ -265,7 +270,7 @@ async def extend(request: Request) -> JSONResponse:
 
 async def withdraw(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     parse(await read_json(request), Empty)
     d = await desk.write(lambda conn: dossiers.withdraw(conn, code=code, at=desk.now()[2], staff=user["username"]))
@@ -276,7 +281,7 @@ async def withdraw(request: Request) -> JSONResponse:
 
 async def list_dossiers(request: Request) -> JSONResponse:
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     q = request.query_params
     where, params = [], []
     status = q.get("status")
@@ -289,15 +294,11 @@ async def list_dossiers(request: Request) -> JSONResponse:
     if text:
         where.append("code LIKE ? ESCAPE '\\'")
         params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    rows = (
-        desk.read()
-        .execute(
-            f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers {'WHERE ' + ' AND '.join(where) if where else ''} "
-            f"ORDER BY received_at DESC, code LIMIT {LIST_LIMIT}",
-            params,
-        )
-        .fetchall()
+    sql = (
+        f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers {'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"ORDER BY received_at DESC, code LIMIT {LIST_LIMIT}"
     )
+    rows = await desk.office.read(lambda conn: conn.execute(sql, params).fetchall())
     today = desk.today()
     return JSONResponse(
         {"dossiers": [dossiers.staff_view(desk.config, dict(zip(dossiers.COLUMNS, r)), today) for r in rows]}
@@ -306,13 +307,13 @@ async def list_dossiers(request: Request) -> JSONResponse:
 
 async def get_alerts(request: Request) -> JSONResponse:
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
+    auth.require_user(request, desk.office)
     return JSONResponse(desk.alerts())
 
 
 async def import_csv(request: Request) -> JSONResponse:
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store, role="admin")
+    user = auth.require_user(request, desk.office, role="admin")
     data = await read_limited(request, MAX_IMPORT_BYTES, ("Tệp quá lớn.", "File too large."))
     try:
         text = data.decode("utf-8")
@@ -321,7 +322,7 @@ async def import_csv(request: Request) -> JSONResponse:
     rows = dossier_import.parse(text)
     result = await desk.write(lambda conn: dossier_import.apply(conn, rows, at=desk.now()[2], staff=user["username"]))
     for change in result["changed"]:
-        d = dossiers.get(desk.read(), change["code"])
+        d = await desk.office.read(dossiers.get, change["code"])
         if d is not None:
             desk.publish(f"dossier_{change['to']}", d)
     await desk.office.audit(
@@ -346,7 +347,7 @@ async def check_in(request: Request) -> JSONResponse:
     kiosk = auth.require_kiosk(request, office.config)
     code = _code(request)
     parse(await read_json(request), Empty)
-    d = dossiers.require(desk.read(), code)
+    d = await desk.office.read(dossiers.require, code)
     if d["status"] in (dossiers.Status.RETURNED, dossiers.Status.WITHDRAWN):
         vi, en = dossiers.status_text(d, desk.today())
         raise Conflict(f"Hồ sơ {code}: {vi}.", f"Dossier {code}: {en}.", key="already_returned", status=d["status"])
@@ -370,14 +371,14 @@ async def check_in(request: Request) -> JSONResponse:
     print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None
     token = secrets.token_urlsafe(16)
 
-    def command(engine: Any, now: Any) -> Any:
+    def command(engine: Engine, now: dt.datetime) -> Decided[tuple[Ticket, bool]]:
         # Under the office lock: a check-in committed just before is visible here.
         current = dossiers.get(desk.read(), code) or d
         held = desk.active_return_ticket(current)
         if held is not None:
-            return (held, False), []
+            return Decided((held, False), [])
         ticket, events = engine.issue(now, service=service, token=token, kiosk=kiosk.id)
-        return (ticket, True), events
+        return Decided((ticket, True), events)
 
     def extra(conn: Any, events: list[Any]) -> None:
         if print_writer:
@@ -386,7 +387,8 @@ async def check_in(request: Request) -> JSONResponse:
             if e.kind == "ticket_issued" and e.ticket and e.ticket["token"] == token:
                 dossiers.link_return_ticket(conn, code=code, ticket=e.ticket, at=e.at.isoformat())
 
-    ticket, new = await office.execute(command, extra=extra)
+    ticket, new = await office.execute_outcome(command, extra=extra)
+    after = await office.read(dossiers.require, code)
     svc = office.config.service(ticket.service)
     data = ticket.to_dict()
     result = {
@@ -404,7 +406,7 @@ async def check_in(request: Request) -> JSONResponse:
         "token": ticket.token,
         "status_url": status_url(request, ticket.token),
         "print": printing.job_status(ticket.id) if printing else {"state": "none"},
-        "dossier": dossiers.public_view(office.config, dossiers.require(desk.read(), code), desk.today()),
+        "dossier": dossiers.public_view(office.config, after, desk.today()),
     }
     return JSONResponse(result, status_code=201 if new else 200)
 
@@ -413,8 +415,8 @@ async def page_apology(request: Request) -> Response:
     from .apology import apology_html
 
     desk = _desk(request)
-    auth.require_user(request, desk.office.store)
-    d = dossiers.require(desk.read(), _code(request))
+    auth.require_user(request, desk.office)
+    d = await desk.office.read(dossiers.require, _code(request))
     return Response(
         apology_html(desk.config, d, desk.today()),
         media_type="text/html; charset=utf-8",
@@ -426,10 +428,10 @@ async def apology_print(request: Request) -> JSONResponse:
     from .apology import print_apology
 
     desk = _desk(request)
-    user = auth.require_user(request, desk.office.store)
+    user = auth.require_user(request, desk.office)
     code = _code(request)
     counter = parse(await read_json(request), ApologyPrint).counter
-    d = dossiers.require(desk.read(), code)
+    d = await desk.office.read(dossiers.require, code)
     result = await print_apology(desk.office, d, counter, desk.today())
     await desk.office.audit(user, "apology_printed", code=code, counter=counter)
     return JSONResponse(result)

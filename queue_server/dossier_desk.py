@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import dossiers
-from .engine import Event, TicketState
+from .engine import Event, Ticket, TicketState
 from .errors import Conflict
 from .office import Office
 from .store import connect
@@ -45,9 +45,12 @@ class DossierDesk:
         return self.office.config
 
     def read(self) -> sqlite3.Connection:
-        """A read-only connection (WAL: it sees committed rows only), used on the event loop."""
+        """A read-only connection (WAL: it sees committed rows only), used on the event loop
+        only where a read cannot wait for a reader thread: the outcome guard inside a counter
+        action, the monitor's alerts, and the check-in's look under the office lock. Request
+        handlers read through ``Office.read``."""
         if self._reader is None:
-            self._reader = connect(self.office.store.path, readonly=True)
+            self._reader = connect(self.office.database_path, readonly=True)
         return self._reader
 
     def close(self) -> None:
@@ -67,8 +70,7 @@ class DossierDesk:
 
     async def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``fn(conn)`` in one write transaction, under the office lock."""
-        async with self.office.lock:
-            return await self.office.in_writer(self.office.store.write, fn)
+        return await self.office.write(fn, exclusive=True)
 
     def publish(self, kind: str, dossier: dict[str, Any], **extra: Any) -> None:
         msg = {
@@ -78,7 +80,7 @@ class DossierDesk:
             "dossier": dossiers.staff_view(self.config, dossier, self.today()),
             **extra,
         }
-        self.office.hub.publish({"staff": json.dumps(msg, ensure_ascii=False)})
+        self.office.publish({"staff": json.dumps(msg, ensure_ascii=False)})
 
     # ------------------------------------------------------------------ hooks
 
@@ -100,9 +102,7 @@ class DossierDesk:
         """With ``dossiers.require_outcome``: a ticket is finished only after its outcome."""
         if not self.config.dossiers.require_outcome or action not in FINISHING:
             return
-        engine = self.office.engine
-        status = engine.counters.get(counter)
-        ticket = engine.tickets.get(status.ticket_id) if status and status.ticket_id else None
+        ticket = self.office.held_ticket(counter)
         if ticket is None or ticket.state not in (TicketState.CALLED, TicketState.SERVING):
             return
         if ticket.state is TicketState.CALLED and action != "done" and ticket.recalls >= self.config.queue.max_recalls:
@@ -142,9 +142,9 @@ class DossierDesk:
             out[group].append(dossiers.staff_view(self.config, d, today))
         return {"today": iso, "due_soon_until": soon, **out}
 
-    def active_return_ticket(self, d: dict[str, Any]) -> Any:
+    def active_return_ticket(self, d: dict[str, Any]) -> Ticket | None:
         tid = d.get("return_ticket_id")
-        t = self.office.engine.tickets.get(tid) if tid else None
+        t = self.office.find_ticket(tid)
         return t if t is not None and t.state in ACTIVE else None
 
 

@@ -38,6 +38,7 @@ from .config import Config
 from .csvout import DEFAULT_DIALECT, csv_bytes
 from .dossiers import vn_date
 from .errors import BadRequest
+from .office import Office
 from .openapi import STAFF, operation, query_param
 from .report_routes import DIALECT_PARAM, export_dialect
 from .reports import MAX_DAYS, NO_GROUP, parse_date
@@ -496,8 +497,8 @@ def run_command(
 
 
 async def _report(request: Request, kind: str) -> dict[str, Any]:
-    office = request.app.state.office
-    auth.require_user(request, office.store, role="admin")
+    office: Office = request.app.state.office
+    auth.require_user(request, office, role="admin")
     q = request.query_params
     today = office.clock().astimezone(office.config.office.tz).date()
     start = parse_date(q.get("from") or dt.date(today.year, 1, 1).isoformat())
@@ -505,14 +506,7 @@ async def _report(request: Request, kind: str) -> dict[str, Any]:
     by = q.get("by") or "month"
     _check(kind, start, end, by)
 
-    def run() -> dict[str, Any]:
-        conn = connect(office.store.path, readonly=True)
-        try:
-            return build(conn, office.config, kind, start, end, by, today)
-        finally:
-            conn.close()
-
-    return await asyncio.to_thread(run)
+    return await office.read_aside(build, office.config, kind, start, end, by, today)
 
 
 def _handlers(kind: str) -> tuple[Any, Any]:
@@ -522,7 +516,7 @@ def _handlers(kind: str) -> tuple[Any, Any]:
         return JSONResponse(report)
 
     async def export(request: Request) -> Response:
-        auth.require_user(request, request.app.state.office.store, role="admin")
+        auth.require_user(request, request.app.state.office, role="admin")
         fmt = request.query_params.get("format") or "xlsx"
         if fmt not in ("csv", "xlsx"):
             raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")

@@ -10,6 +10,24 @@ its whole life, given the office (appointments' personal-data purge, the daily r
 aggregates). Printing, which must
 start before the first request and stop in order, is started in ``app.create_app``'s
 lifespan itself.
+
+A feature uses the office only through its commands and queries (``queue_server.office``),
+and may register these hooks on it (types in ``queue_server.office``, re-exported here):
+
+- ``office.commit_hooks``: ``CommitHook(conn, events)``, run inside the transaction that
+  commits a command's events, for rows that must change with them (a dossier returned when
+  its ticket is done). Raising fails the command: nothing is committed or published.
+- ``office.after_commit``: ``AfterCommit(events, seqs)``, run once those events are durable
+  and published (the print service queues jobs, the dossier desk pushes returns). Errors
+  are logged, never raised to the command.
+- ``office.snapshot_extras[key]``: ``SnapshotPart(audience)``, a part of every snapshot
+  under ``key`` for audience ``"public"`` or ``"staff"``: JSON-ready data ("printers",
+  "appointments").
+- ``office.counter_guards``: ``CounterGuard(action, counter)``, run before a counter action
+  (``"next"``, ``"done"``...); raises a ``MotcuaError`` to refuse it (an outcome not yet
+  recorded).
+- ``office.holder_changed``: ``HolderListener(counter, old, new)``, after a commit in which a
+  counter changed hands.
 """
 
 from __future__ import annotations
@@ -19,10 +37,34 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from . import admin, appointments_api, dossier_api, dossier_reports, kiosk, report_days, report_routes, sync, voicepack
-from .office import Office
+from . import (
+    admin,
+    appointments_api,
+    dossier_api,
+    dossier_reports,
+    kiosk,
+    report_days,
+    report_routes,
+    sync,
+    voiceclips,
+    voicepack,
+)
+from .office import AfterCommit, CommitHook, CounterGuard, HolderListener, Office, SnapshotPart
 from .printing import routes as printing
 from .whatif import web as whatif
+
+__all__ = [
+    "BACKGROUND",
+    "FEATURES",
+    "AfterCommit",
+    "CommitHook",
+    "CounterGuard",
+    "Feature",
+    "HolderListener",
+    "SnapshotPart",
+    "openapi_paths",
+    "routes",
+]
 
 
 class Feature(Protocol):
@@ -42,6 +84,7 @@ FEATURES: tuple[Feature, ...] = (
     whatif,
     kiosk,
     voicepack,
+    voiceclips,
     dossier_api,
     dossier_reports,
 )

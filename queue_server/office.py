@@ -1,10 +1,15 @@
 """The running office: the pure engine adapted to SQLite, the push hub and a clock.
-(Over 400 lines: the one write path and the snapshots screens start from belong together.)
+(Over 400 lines: the one write path, the queries handlers use and the snapshots screens
+start from belong together.)
 
 ``Office.execute`` is the one write path. Under one asyncio lock it runs an engine command,
 commits the events (and any extra rows, such as a print job) in the store's writer thread,
 and only then publishes them. If the commit fails, the engine is rebuilt from the database,
 so memory never holds what the database does not.
+
+Request handlers and feature modules use the office through its commands (``execute``,
+``write``, the account commands, ``publish``) and queries (``day``, ``counter``, ``ticket``,
+``waiting``, ``read``...), never its engine, store or hub: those are its own.
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from . import speech
+from . import auth, speech
 from .commits import GroupCommitter, storage_error
 from .config import Config
-from .engine import STAFF_ONLY_TICKET_FIELDS, Engine, Event, Ticket, TicketState
+from .engine import STAFF_ONLY_TICKET_FIELDS, CounterStatus, Engine, Event, Ticket, TicketState
 from .errors import MotcuaError
-from .hub import Hub, text_frame
+from .hub import FrameWriter, Hub, Subscriber, text_frame
 from .kiosk import serving_counters
 from .store import Store
 
@@ -40,8 +47,48 @@ PROTOCOL_VERSION = 2
 SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    """What a command given to ``Office.execute_outcome`` returns: the answer for its caller
+    and the events to commit and publish (none when the command changed nothing)."""
+
+    value: T
+    events: list[Event]
+
+
+# An engine command: ``command(engine, now)`` changes the engine and returns its events.
+Command = Callable[[Engine, dt.datetime], list[Event]]
+
+# The hooks feature modules register on an office (documented in ``queue_server.features``).
+# Runs inside a command's commit transaction with (connection, events): rows outside the
+# engine that must change with those events (a print job, a dossier returned).
+CommitHook = Callable[[sqlite3.Connection, list[Event]], None]
+# Runs after each commit, once the events are published, with (events, their seqs).
+AfterCommit = Callable[[list[Event], list[int]], None]
+# A part of every snapshot: ``part(audience)`` ("public" or "staff") returns JSON-ready data.
+SnapshotPart = Callable[[str], object]
+# Runs before a counter action with (action, counter), e.g. ("done", 3); raises a
+# ``MotcuaError`` to refuse it.
+CounterGuard = Callable[[str, int], None]
+# Runs after a commit with (counter, old holder, new holder) when a counter changes hands.
+HolderListener = Callable[[int, str | None, str | None], None]
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _served_figures(served: list[Ticket]) -> dict[str, int | None]:
+    """A counter's figures of the day from the tickets it finished: count and mean service time."""
+    took = [(t.finished_at - t.started_at).total_seconds() for t in served if t.finished_at and t.started_at]
+    return {
+        "served_today": len(served),
+        # (A ticket finished without being started counts as served, and as zero seconds.)
+        "average_service_s": round(sum(took) / len(served)) if served else None,
+    }
 
 
 def _last_finished(tickets: list[Ticket]) -> Ticket | None:
@@ -79,25 +126,22 @@ class Office:
         self.seq = store.last_seq()
         self._commits = GroupCommitter(store, self.writer, self._committed, self._reload)
         # Callbacks run after each commit with (events, seqs); used by the print service.
-        self.after_commit: list[Callable[[list[Event], list[int]], None]] = []
+        self.after_commit: list[AfterCommit] = []
         # Extra snapshot parts from feature modules: key -> fn(audience) (e.g. "printers").
-        self.snapshot_extras: dict[str, Callable[[str], Any]] = {}
+        self.snapshot_extras: dict[str, SnapshotPart] = {}
         # Run inside every commit's transaction with (connection, events): rows outside the
         # engine that must change with an event (a dossier returned when its ticket is done).
-        self.commit_hooks: list[Callable[[sqlite3.Connection, list[Event]], None]] = []
+        self.commit_hooks: list[CommitHook] = []
         # Checked before a counter action runs, with (action, counter); raise to refuse it.
-        self.counter_guards: list[Callable[[str, int], None]] = []
+        self.counter_guards: list[CounterGuard] = []
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}
         self._config_epoch = 0
         # Called after a commit with (counter, old holder, new holder) whenever a counter
         # changes hands (signed off, taken over, removed by a config edit): the web layer
         # uses it to end the old holder's counter screens.
-        self.holder_changed: list[Callable[[int, str | None, str | None], None]] = []
-        self._holders = self._current_holders()
-
-    def _current_holders(self) -> dict[int, str | None]:
-        return {n: c.staff for n, c in self.engine.counters.items()}
+        self.holder_changed: list[HolderListener] = []
+        self._holders = self.holders()
 
     def _load_engine(self) -> Engine:
         engine = self.store.load_engine(self.config, self.clock())
@@ -115,8 +159,8 @@ class Office:
         the last committed state (never a write in progress), does not block the event loop
         on a slow disk, and never touches the writer's connection. Staff accounts and
         sessions need no read: ``Store.get_user`` and ``Store.has_session`` answer from
-        memory. State held by the engine (today's tickets, counters) is read from
-        ``self.engine`` directly, on the event loop.
+        memory. State held by the engine (today's tickets, counters) is read through the
+        queries below, on the event loop.
         """
 
         def run() -> Any:
@@ -125,15 +169,45 @@ class Office:
 
         return await asyncio.get_running_loop().run_in_executor(self.readers, run)
 
+    async def read_aside(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` on a read-only connection of its own, in a thread of its own:
+        for long reads (reports) that must not hold up the office's readers."""
+
+        def run() -> T:
+            with self.store.reader() as conn:
+                return fn(conn, *args)
+
+        return await asyncio.to_thread(run)
+
+    def reader(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A read-only connection of its own, closed on leaving the ``with`` block (for a
+        read in a thread or process the caller runs itself)."""
+        return self.store.reader()
+
+    @property
+    def database_path(self) -> Path:
+        """The office's SQLite file (for a backup, or a worker process that opens it read-only)."""
+        return self.store.path
+
     # ------------------------------------------------------------------ the write path
 
-    async def execute(
+    async def execute(self, command: Command, extra: CommitHook | None = None) -> list[Event]:
+        """Run ``command(engine, now)``, commit the events it returns (with ``extra``'s rows,
+        in the same transaction), then publish them. Returns those events."""
+
+        def run(engine: Engine, now: dt.datetime) -> Outcome[list[Event]]:
+            events = command(engine, now)
+            return Outcome(events, events)
+
+        return await self.execute_outcome(run, extra)
+
+    async def execute_outcome(
         self,
-        command: Callable[[Engine, dt.datetime], Any],
-        extra: Callable[[sqlite3.Connection, list[Event]], None] | None = None,
-    ) -> Any:
-        """Run ``command(engine, now)``, which returns events (or ``(value, events)``), commit,
-        then publish. Returns the command's value (or its events)."""
+        command: Callable[[Engine, dt.datetime], Outcome[T]],
+        extra: CommitHook | None = None,
+    ) -> T:
+        """Like ``execute`` for a command with an answer: ``command(engine, now)`` returns an
+        ``Outcome``; its events are committed and published, and its value returned."""
         async with self.lock:
             now = self.clock()
             # The day rollover is committed even when the command after it is refused:
@@ -150,27 +224,22 @@ class Office:
                 log.exception("command failed unexpectedly; reloading state from the database")
                 self.engine = self._load_engine()
                 raise
-            value, events = result if isinstance(result, tuple) else (result, result)
-            events = rollover + list(events)
+            events = rollover + result.events
             # Nothing new: the answer may still rest on commands not yet durable.
             durable = self._commit(events, extra) if events else self._commits.tail()
         # The lock is free while the batch commits: the next commands join the next batch.
         if durable is not None:
             await asyncio.shield(durable)
-        return value
+        return result.value
 
-    def _commit(
-        self,
-        events: list[Event],
-        extra: Callable[[sqlite3.Connection, list[Event]], None] | None,
-    ) -> asyncio.Future[list[int]]:
+    def _commit(self, events: list[Event], extra: CommitHook | None) -> asyncio.Future[list[int]]:
         """Queue ``events`` for the next group commit (``queue_server.commits``); they are
         published once durable. The caller holds the lock and must await the future before
         acknowledging anything."""
         return self._commits.submit(events, self.engine.meta(), self._extra_writer(events, extra))
 
     def _extra_writer(
-        self, events: list[Event], extra: Callable[[sqlite3.Connection, list[Event]], None] | None
+        self, events: list[Event], extra: CommitHook | None
     ) -> Callable[[sqlite3.Connection], None] | None:
         """The rows written with ``events`` in their transaction: ``extra``, then the commit hooks."""
         writers = [*([extra] if extra else []), *self.commit_hooks]
@@ -225,10 +294,50 @@ class Office:
         """After a failed commit: memory must not hold what the database does not."""
         self.engine = self._load_engine()
 
-    async def in_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a store write outside the engine (accounts, sessions, audit) in the writer
-        thread, the one that owns the write connection."""
+    async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in the writer thread, the one that owns the write connection."""
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, exclusive: bool = False) -> T:
+        """``fn(conn)`` in one write transaction of its own, in the writer thread: rows outside
+        the engine (bookings, dossiers, print jobs). Returns what ``fn`` returns. With
+        ``exclusive``, under the office lock too: no engine command runs meanwhile."""
+        if not exclusive:
+            return await self.in_writer(self.store.write, fn)
+        async with self.lock:
+            return await self.in_writer(self.store.write, fn)
+
+    async def with_write_connection(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(conn, *args)`` on the write connection in the writer thread, for work that
+        opens and ends its own transactions (the daily report aggregates)."""
+        return await self.in_writer(lambda: fn(self.store.conn, *args))
+
+    # ------------------------------------------------------------------ accounts
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        """The account as last committed (from memory: safe on the event loop)."""
+        return self.store.get_user(username)
+
+    def users(self) -> list[dict[str, Any]]:
+        return self.store.users()
+
+    def has_session(self, sid: str, username: str) -> bool:
+        return self.store.has_session(sid, username)
+
+    async def add_user(self, username: str, password: str, role: str, display_name: str = "") -> None:
+        await self.in_writer(auth.add_user, self.store, username, password, role, display_name)
+
+    async def set_user_disabled(self, username: str, disabled: bool) -> None:
+        await self.in_writer(auth.set_disabled, self.store, username, disabled)
+
+    async def set_user_password(self, username: str, password: str) -> None:
+        await self.in_writer(auth.set_password, self.store, username, password)
+
+    async def start_session(self, username: str) -> str:
+        return await self.in_writer(auth.start_session, self.store, username)
+
+    async def end_session(self, sid: str) -> None:
+        await self.in_writer(auth.end_session, self.store, sid)
 
     async def audit(self, user: dict[str, Any], action: str, **details: Any) -> None:
         """Record that ``user`` did ``action`` (the ``audit`` table: when, who, what, details).
@@ -295,6 +404,49 @@ class Office:
         """Day rollover without anyone pressing anything (called from a timer)."""
         await self.execute(lambda engine, now: engine.tick(now))
 
+    # ------------------------------------------------------------------ screens
+
+    def publish(self, messages: dict[str, str]) -> None:
+        """Send a message that is no queue event (a printer's state, a dossier, a booking) to
+        every screen of each audience: audience -> JSON text."""
+        self.hub.publish(messages)
+
+    def screens(self) -> tuple[int, int]:
+        """Screens connected now, and screens dropped as too slow since the start."""
+        return len(self.hub), self.hub.dropped_total
+
+    async def snapshot_text(self, audience: str) -> str:
+        """The snapshot's JSON text (the cached one screens get), once every command run so far
+        is durable."""
+        async with self.lock:
+            await self.settled()
+            return self.snapshot_message(audience)[0]
+
+    async def subscribe(self, audience: str, writer: FrameWriter | None) -> Subscriber:
+        """A new screen: subscribed and sent its snapshot under the write lock, so the snapshot
+        holds exactly the committed events up to its seq and every later event follows it."""
+        async with self.lock:
+            await self.settled()  # no command half-way through a group commit
+            sub = self.hub.subscribe(audience, writer)
+            text, frame = self.snapshot_message(audience)
+            sub.send(text, frame)
+            return sub
+
+    async def resync(self, sub: Subscriber) -> None:
+        """A screen asked for a fresh snapshot (it saw a gap); one too slow to take it is dropped."""
+        if sub.dropped:
+            return
+        async with self.lock:
+            await self.settled()
+            if sub.dropped:
+                return
+            text, frame = self.snapshot_message(sub.audience)
+            if not sub.send(text, frame):
+                self.hub.drop(sub)
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.hub.unsubscribe(sub)
+
     # ------------------------------------------------------------------ messages
 
     def _publish(self, events: list[Event], seqs: list[int]) -> None:
@@ -309,6 +461,7 @@ class Office:
             public.pop("staff", None)
             public_events.append(public)
         services = self.services_summary(events[-1].at)
+        self._add_counter_figures(events, staff_events, public_events)
         self.hub.publish(
             {
                 audience: json.dumps(
@@ -318,6 +471,29 @@ class Office:
                 for audience, batch in (("staff", staff_events), ("public", public_events))
             }
         )
+
+    def _served_today(self, counters: set[int] | None = None) -> dict[int, list[Ticket]]:
+        """Today's finished tickets by the counter that finished them (only ``counters``'s)."""
+        engine = self.engine
+        served: dict[int, list[Ticket]] = {}
+        for t in engine.tickets.values():
+            if t.state is TicketState.DONE and t.counter is not None and t.day == engine.day:
+                if counters is None or t.counter in counters:
+                    served.setdefault(t.counter, []).append(t)
+        return served
+
+    def _add_counter_figures(self, events: list[Event], *batches: list[dict[str, Any]]) -> None:
+        """A finished ticket changes its counter's figures of the day: its message's counter
+        carries them (``served_today``, ``average_service_s``), as the snapshot does."""
+        done = {e.counter["number"] for e in events if e.kind == "ticket_done" and e.counter is not None}
+        if not done:
+            return
+        served = self._served_today(done)
+        for batch in batches:
+            for msg in batch:
+                if msg["kind"] == "ticket_done" and msg["counter"] is not None:
+                    figures = _served_figures(served.get(msg["counter"]["number"], []))
+                    msg["counter"] = {**msg["counter"], **figures}
 
     def event_message(self, event: Event, seq: int, audience: str, with_services: bool = False) -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -358,6 +534,48 @@ class Office:
     def _has_clip(self, name: str) -> bool:
         folders = (self.config.resolve(self.config.display.clips_dir), BUNDLED_CLIPS)
         return any((folder / f"{name}.wav").is_file() for folder in folders)
+
+    # ------------------------------------------------------------------ queries (today's state)
+
+    @property
+    def day(self) -> str:
+        """The office day now served (ISO date)."""
+        return self.engine.day
+
+    def counter(self, number: int) -> CounterStatus:
+        """Counter ``number``'s state; ``NotFound`` when the config has no such counter."""
+        return self.engine.counter(number)
+
+    def held_ticket(self, number: int) -> Ticket | None:
+        """The ticket counter ``number`` is calling or serving, if any."""
+        status = self.engine.counters.get(number)
+        return self.engine.tickets.get(status.ticket_id) if status and status.ticket_id else None
+
+    def holders(self) -> dict[int, str | None]:
+        """Counter number -> the account signed on there (None when nobody is)."""
+        return {n: c.staff for n, c in self.engine.counters.items()}
+
+    def ticket(self, ticket_id: int) -> Ticket:
+        """A ticket in memory (today's, or still open); ``NotFound`` otherwise."""
+        return self.engine.ticket(ticket_id)
+
+    def find_ticket(self, ticket_id: int | None) -> Ticket | None:
+        return self.engine.tickets.get(ticket_id) if ticket_id else None
+
+    def ticket_for_appointment(self, code: str) -> Ticket | None:
+        """The ticket an appointment checked in with, while it is in memory."""
+        return self.find_ticket(self.engine.by_appointment.get(code))
+
+    def waiting(self) -> list[Ticket]:
+        return self.engine.waiting()
+
+    def tickets_today(self) -> list[Ticket]:
+        engine = self.engine
+        return [t for t in engine.tickets.values() if t.day == engine.day]
+
+    def position(self, ticket: Ticket) -> tuple[int, int]:
+        """(people ahead, estimated wait in seconds) of a waiting ticket, now."""
+        return self.engine.position(ticket, self.clock())
 
     # ------------------------------------------------------------------ reads
 
@@ -417,11 +635,8 @@ class Office:
         engine = self.engine
         now = self.clock()
         staff = audience == "staff"
-        today = [t for t in engine.tickets.values() if t.day == engine.day]
-        served_at: dict[int, list[Ticket]] = {}
-        for t in today:
-            if t.state is TicketState.DONE and t.counter is not None:
-                served_at.setdefault(t.counter, []).append(t)
+        today = self.tickets_today()
+        served_at = self._served_today()
         counters = []
         for c in self.config.counters:
             status = engine.counters[c.number]
@@ -436,15 +651,7 @@ class Office:
                 "pause_reason": status.pause_reason,
                 "since": status.since.isoformat() if status.since else None,
                 "ticket": held.to_dict() if held else None,
-                "served_today": len(served),
-                "average_service_s": round(
-                    sum(
-                        (t.finished_at - t.started_at).total_seconds() for t in served if t.finished_at and t.started_at
-                    )
-                    / len(served)
-                )
-                if served
-                else None,
+                **_served_figures(served),
             }
             last = _last_finished(served)
             # For the rating tablet after a reload: the ticket it may still ask about.

@@ -319,8 +319,8 @@ async def keep_fresh(office: Office) -> None:
         try:
             while True:
                 config = office.config
-                day = await office.in_writer(
-                    refresh_one, office.store.conn, config.rating.levels, config.office.tz, office.engine.day
+                day = await office.with_write_connection(
+                    refresh_one, config.rating.levels, config.office.tz, office.day
                 )
                 if day is None:
                     break

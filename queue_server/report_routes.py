@@ -20,7 +20,6 @@ from .errors import BadRequest
 from .office import Office
 from .openapi import ADMIN, operation, query_param
 from .schemas import Summary, ref
-from .store import connect
 
 REPORT_CACHE = 4
 
@@ -30,12 +29,12 @@ def _office(request: Request) -> Office:
 
 
 def _admin(request: Request) -> dict[str, Any]:
-    return auth.require_user(request, _office(request).store, role="admin")
+    return auth.require_user(request, _office(request), role="admin")
 
 
 def _report_args(request: Request, office: Office) -> tuple[dt.date, dt.date, str]:
     q = request.query_params
-    today = office.engine.day
+    today = office.day
     start = reports.parse_date(q.get("from") or today)
     end = reports.parse_date(q.get("to") or q.get("from") or today)
     by = q.get("by") or "day"
@@ -58,14 +57,7 @@ async def _report(request: Request) -> dict[str, Any]:
     if key in cache:
         return cache[key]
 
-    def run() -> dict[str, Any]:
-        conn = connect(office.store.path, readonly=True)
-        try:
-            return reports.build_report(conn, office.config, start, end, by)
-        finally:
-            conn.close()
-
-    report = await asyncio.to_thread(run)
+    report = await office.read_aside(reports.build_report, office.config, start, end, by)
     if any(k[3:] != key[3:] for k in cache):
         cache.clear()
     while len(cache) >= REPORT_CACHE:

@@ -514,8 +514,6 @@ def run_command(
     """``motcua report``: build the report from the database (read-only) and write it to
     ``output`` (xlsx without one: a file named after the range). Returns where it went."""
     import json
-    import sys
-    from pathlib import Path
 
     start, end = parse_date(date_from), parse_date(date_to)
     check_range(start, end, by)
@@ -534,6 +532,14 @@ def run_command(
     else:
         data = to_xlsx(report)
         output = output or filename(report, "xlsx")
+    return write_out(data, output)
+
+
+def write_out(data: bytes, output: str | None) -> str:
+    """A report command's file: ``output``, or standard output for None or "-". Returns where."""
+    import sys
+    from pathlib import Path
+
     if output in (None, "-"):
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -43,6 +43,7 @@ __all__ = [
     "call_clips",
     "clip_name",
     "all_clip_names",
+    "office_clips",
 ]
 
 DIALECTS: tuple[str, ...] = ("north", "south")
@@ -259,3 +260,22 @@ def call_clips(label: str, counter: int, dialect: str = "north", prefix: str = C
 def all_clip_names() -> list[str]:
     """Every clip any call can need, both dialects and all letters, sorted, without duplicates."""
     return sorted(set(WORD_CLIPS.values()))
+
+
+def _number_words(dialect: str) -> list[str]:
+    """Every word the numbers of ``dialect`` use, in the order they first appear counting up
+    from 0 (không, một, … chín, mười, lăm, mươi, mốt, tư, trăm, linh, nghìn)."""
+    seen: dict[str, None] = {}
+    for n in range(2000):
+        seen.update(dict.fromkeys(number_to_words(n, dialect)))
+    return list(seen)
+
+
+def office_clips(dialect: str, recall_phrase: str, letters: str = "") -> dict[str, str]:
+    """The clips one office's calls use, clip name → the words it says, in recording order:
+    the call phrase, the recall phrase, "đến quầy số", the number words of ``dialect``, then
+    the Vietnamese names of ``letters`` (the ticket prefixes in use)."""
+    _check_dialect(dialect)
+    words = [CALL_PREFIX, recall_phrase, CALL_COUNTER, *_number_words(dialect)]
+    words += [LETTER_NAMES[letter] for letter in sorted(set(letters.upper())) if letter in LETTER_NAMES]
+    return {phrase_clip_name(word): word for word in words}

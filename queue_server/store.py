@@ -11,8 +11,9 @@ account and audit writes, and the report aggregation run there. No read shares i
 handlers read through ``Office.read`` (a read-only connection of its own from ``reader()``,
 in a reader thread, so a slow disk never blocks the event loop); reports, exports, backups
 and the CLI open their own read-only connection with ``connect(path, readonly=True)`` (the
-dossier desk keeps one such connection for its small reads). A read-only connection sees the
-last commit, never a transaction in progress.
+dossier desk keeps one such connection for the few one-row reads that must stay synchronous:
+``DossierDesk.read``). A read-only connection sees the last commit, never a transaction in
+progress.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import sync_rows
 from .config import Config
 from .dblock import DatabaseLock
 from .engine import TICKET_FIELDS, CounterStatus, Engine, Event, Ticket
@@ -348,6 +350,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m006_report_days,
     _m007_issuing_service,
     _m008_dossiers,
+    # Dossiers and bookings in the sync feed: their change log (queue_server.sync_rows).
+    sync_rows.migrate,
 ]
 
 

@@ -1,5 +1,6 @@
 """The site side of the central roll-up: a read-only, token-protected event feed and signed
 offline bundles (docs/central.md).
+(Over 400 lines: the feed, its allow-lists and the bundle that carries the same answer stay together.)
 
 ``GET /api/sync/events?after=SEQ&limit=N`` answers ``{site, office_day_tz, events,
 next_after, more, tickets, counters, snapshot_seq}``: the office's events after ``SEQ`` in
@@ -44,6 +45,7 @@ from .errors import BadRequest, MotcuaError, NotFound, TooManyRequests, Unauthor
 from .openapi import operation, query_param
 from .schemas import ref, view
 from .store import connect
+from .sync_rows import SyncedDossier, SyncedSlot, read_rows
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
@@ -90,6 +92,12 @@ class Page(Struct, kw_only=True):
     tickets: list[SyncedTicket] = []
     counters: list[CounterStatus] = []
     snapshot_seq: int = 0
+    # Only when asked with rows_after (queue_server.sync_rows):
+    dossiers: list[SyncedDossier] = []
+    slots: list[SyncedSlot] = []
+    rows_after: int | None = None
+    rows_next: int | None = None
+    rows_more: bool = False
 
 
 DETAIL_FIELDS = (
@@ -140,6 +148,8 @@ def site_info(config: Config, conn: sqlite3.Connection) -> dict[str, Any]:
         "timezone": office.timezone,
         "day_starts_at": office.day_starts_at,
         "rating_levels": config.rating.levels,
+        "satisfied_levels": config.rating.satisfied_levels,
+        "procedures": [{"code": p.code, "name": p.name, "service": p.service} for p in config.procedures],
         "services": [{"code": s.code, "name": s.name, "name_en": s.name_en} for s in config.services],
         "counters": [
             {"number": c.number, "name": c.name, "name_en": c.name_en, "services": sorted(c.services)}
@@ -153,9 +163,12 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
-def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int | None) -> dict[str, Any]:
+def read_page(
+    conn: sqlite3.Connection, config: Config, after: int, limit: int | None, rows_after: int | None = None
+) -> dict[str, Any]:
     """The events after ``after`` (at most ``limit``; None: all), read in one transaction so
-    the events, tickets and counters agree."""
+    the events, tickets and counters agree; with ``rows_after``, also the dossiers and
+    booking slots changed after that row cursor (``queue_server.sync_rows``)."""
     conn.execute("BEGIN")
     try:
         snapshot_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
@@ -172,6 +185,7 @@ def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int |
         counters = _rows_by_id(conn, "counters", "number", counter_numbers)
         facts = _facts(conn, ticket_ids)
         info = site_info(config, conn)
+        changed = read_rows(conn, config, rows_after, limit) if rows_after is not None else None
     finally:
         conn.execute("COMMIT")
     events = []
@@ -187,7 +201,7 @@ def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int |
         ticket.update(facts.get(t["id"], {}))
         ticket_rows.append(ticket)
     next_after = rows[-1][0] if rows else max(after, 0)
-    return {
+    page = {
         "site": info,
         "office_day_tz": config.office.timezone,
         "after": after,
@@ -198,6 +212,10 @@ def read_page(conn: sqlite3.Connection, config: Config, after: int, limit: int |
         "more": next_after < snapshot_seq,
         "snapshot_seq": snapshot_seq,
     }
+    if changed is not None:
+        page.update(changed)
+        page["more"] = page["more"] or changed["rows_more"]
+    return page
 
 
 def _rows_by_id(conn: sqlite3.Connection, table: str, key: str, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -288,12 +306,14 @@ async def sync_events(request: Request) -> Response:
     check_token(request, config)
     after = _int_param(request, "after", 0, 0, 2**62)
     limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    path = office.store.path
+    # The dossiers' and bookings' row cursor: without it (an older central), no rows.
+    rows_after = _int_param(request, "rows_after", 0, 0, 2**62) if request.query_params.get("rows_after") else None
+    path = office.database_path
 
     def read() -> dict[str, Any]:
         conn = connect(path, readonly=True)
         try:
-            return read_page(conn, config, after, limit)
+            return read_page(conn, config, after, limit, rows_after)
         finally:
             conn.close()
 
@@ -328,6 +348,11 @@ openapi_paths: dict[str, Any] = {
             params=[
                 query_param("after", {"type": "integer", "minimum": 0}, "Last sequence number already received"),
                 query_param(
+                    "rows_after",
+                    {"type": "integer", "minimum": 0},
+                    "Last dossier/booking change already received: the answer then has dossiers and slots",
+                ),
+                query_param(
                     "limit",
                     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                     f"Most events in the answer (default {DEFAULT_LIMIT})",
@@ -361,7 +386,7 @@ def write_bundle(config: Config, since: int, output: str | Path) -> dict[str, An
         raise BadRequest(f"Không có cơ sở dữ liệu {path}.", f"No database at {path}.", key="no_database")
     conn = connect(path, readonly=True)
     try:
-        page = read_page(conn, config, since, None)
+        page = read_page(conn, config, since, None, 0)
     finally:
         conn.close()
     payload = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

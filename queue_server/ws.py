@@ -129,7 +129,7 @@ class Streams:
         self.open: set[Stream] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._holders = self._counter_holders()
+        self._holders = office.holders()
         office.after_commit.append(self._after_commit)
 
     def add(self, stream: Stream) -> None:
@@ -149,9 +149,8 @@ class Streams:
                 stream.end(reason)
 
     def check(self) -> None:
-        store = self.office.store
         for stream in list(self.open):
-            if auth.session_user(store, stream.username, stream.sid) is None:
+            if auth.session_user(self.office, stream.username, stream.sid) is None:
                 stream.end("session ended")
 
     async def _watch(self) -> None:
@@ -164,14 +163,11 @@ class Streams:
             except Exception:
                 log.exception("checking staff sessions failed")
 
-    def _counter_holders(self) -> dict[int, str | None]:
-        return {n: c.staff for n, c in self.office.engine.counters.items()}
-
     def _after_commit(self, events: list[Event], seqs: list[int]) -> None:
         """A clerk whose counter was closed or taken over loses their open streams."""
         if not any(e.kind in ("counter_closed", "counter_opened", "counter_changed") for e in events):
             return
-        holders = self._counter_holders()
+        holders = self.office.holders()
         for n, before in self._holders.items():
             if before is not None and holders.get(n) != before:
                 self.end_user(before, "counter closed")
@@ -194,32 +190,9 @@ def streams(office: Office) -> Streams:
     return found
 
 
-async def _subscribe(office: Office, audience: str, writer: FrameWriter | None) -> Subscriber:
-    # Under the write lock: the snapshot then holds exactly the committed events up to its
-    # seq, and every later event is sent after it.
-    async with office.lock:
-        await office.settled()  # no command half-way through a group commit
-        sub = office.hub.subscribe(audience, writer)
-        text, frame = office.snapshot_message(audience)
-        sub.send(text, frame)
-        return sub
-
-
-async def _resync(office: Office, sub: Subscriber) -> None:
-    if sub.dropped:
-        return
-    async with office.lock:
-        await office.settled()
-        if sub.dropped:
-            return
-        text, frame = office.snapshot_message(sub.audience)
-        if not sub.send(text, frame):
-            office.hub.drop(sub)
-
-
 async def websocket_endpoint(websocket: WebSocket) -> None:
     office: Office = websocket.app.state.office
-    user = auth.current_user(websocket, office.store)
+    user = auth.current_user(websocket, office)
     if user is not None and guard.foreign_origin(websocket.scope, websocket.app.state.allowed_origins):
         # A page elsewhere on the LAN cannot ride a clerk's session cookie into the staff stream.
         await websocket.close(code=1008, reason="origin")
@@ -228,7 +201,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     # uvicorn with queue_server.wsraw: the hub writes frames straight to this connection.
     writer: FrameWriter | None = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)
-    sub = await _subscribe(office, audience, writer)
+    sub = await office.subscribe(audience, writer)
     stream = Stream(websocket, user["username"], websocket.session.get("sid", "")) if user else None
     if stream is not None:
         streams(office).add(stream)
@@ -260,7 +233,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        office.hub.unsubscribe(sub)
+        office.unsubscribe(sub)
         if stream is not None:
             streams(office).discard(stream)
 
@@ -284,7 +257,7 @@ async def _receive_loop(
     async def answer_later() -> None:
         await asyncio.sleep(gate.delay())
         gate.sent()
-        await _resync(office, sub)
+        await office.resync(sub)
 
     try:
         while True:
@@ -305,11 +278,11 @@ async def _receive_loop(
                 continue
             if not (isinstance(data, dict) and data.get("type") == "resync"):
                 continue
-            if stream is not None and auth.session_user(office.store, stream.username, stream.sid) is None:
+            if stream is not None and auth.session_user(office, stream.username, stream.sid) is None:
                 return 1008, "session ended"
             decision = gate.request()
             if decision == "now":
-                await _resync(office, sub)
+                await office.resync(sub)
             elif decision == "later":
                 later = asyncio.create_task(answer_later())
     finally:

@@ -68,6 +68,12 @@ window.__sameDocument = true;
 # loop current in this thread, and later test modules calling asyncio.run() would fail.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    yield from launch_chromium()
+
+
+def launch_chromium(extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
+    """Debian's Chromium through Playwright with CHROMIUM_ARGS and ``extra_args``, closed
+    after use (a fixture yields from it); the test is skipped without it."""
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}; it is not installed")
     try:
@@ -75,7 +81,7 @@ def browser() -> Iterator[Any]:
     except ImportError:
         pytest.skip("browser tests need the playwright Python package (pip install -e '.[test]')")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield chromium
         finally:

@@ -51,6 +51,7 @@ RULES: dict[tuple[str, str], object] = {
     ("GET", "/appointments"): PUBLIC,
     ("GET", "/admin/whatif"): PUBLIC,
     ("GET", "/admin/dossiers"): PUBLIC,
+    ("GET", "/admin/voice"): PUBLIC,
     ("GET", "/static"): PUBLIC,
     ("GET", "/audio/clips/{name}"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
@@ -143,6 +144,10 @@ RULES: dict[tuple[str, str], object] = {
     ("GET", "/api/whatif/runs/{id}/export"): ADMIN,
     ("GET", "/api/voice/pack"): ADMIN,
     ("POST", "/api/voice/pack"): ADMIN,
+    ("GET", "/api/voice/clips"): ADMIN,
+    ("GET", "/api/voice/sample"): ADMIN,
+    ("POST", "/api/voice/clips/{name}"): ADMIN,
+    ("DELETE", "/api/voice/clips/{name}"): ADMIN,
     # --- WebSockets
     ("WS", "/ws"): WS_LIVE,
     ("WS", "/ws/printer"): WS_AGENT,

@@ -6,6 +6,7 @@ the WebSocket, no reload), a click opens the read-only monitor, and a stopped of
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -163,6 +164,24 @@ def test_overview_updates_live_and_opens_the_site_monitor(
         assert page.locator("h1#site-name").inner_text() == "Phường A"
 
         page.goto(central.base_url + "/")
+        # Every report kind on the page: the groupings follow the kind, the table its columns.
+        page.wait_for_selector("#main", state="visible")
+        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).strftime("%d/%m/%Y")
+        page.fill("#report input[name=from]", today)
+        page.fill("#report input[name=to]", today)
+        page.select_option("#report select[name=kind]", "dossiers")
+        assert page.evaluate("document.querySelector('#report option[value=procedure]').hidden") is False
+        assert page.evaluate("document.querySelector('#report option[value=hour]').hidden") is True
+        page.select_option("#report select[name=by]", "procedure")
+        page.click("#report button[type=submit]")
+        page.wait_for_function("document.querySelector('#report-table th')?.textContent === 'Thủ tục'")
+        assert "Tỷ lệ đúng hạn" in page.locator("#report-table thead").inner_text()
+        assert page.locator("#report-table tbody tr").last.locator("td").first.inner_text() == "Tổng cộng"
+        page.select_option("#report select[name=kind]", "tickets")
+        assert page.locator("#report select[name=by]").input_value() == "site"
+        page.click("#report button[type=submit]")
+        page.wait_for_function("document.querySelector('#report-table th')?.textContent === 'Điểm một cửa'")
+        assert "Phường A" in page.locator("#report-table tbody").inner_text()
         site.stop()
         page.wait_for_function(
             "document.querySelector('tr[data-site=a] td.heard').textContent.startsWith('mất liên lạc từ ')"

@@ -82,7 +82,10 @@ def test_a_login_without_json_is_refused_before_any_handler(client: TestClient) 
     ("query", "key"),
     [("from=31/02/2026&to=01/03/2026", "bad_date"), ("from=02/03/2026&to=01/03/2026", "bad_range"),
      ("from=01/01/2020&to=01/01/2026", "bad_range"), ("from=01/03/2026&to=02/03/2026&by=quay", "bad_group"),
-     ("from=01/03/2026&to=02/03/2026&site=khong-co", "unknown_site"), ("to=02/03/2026", "bad_range")],
+     ("from=01/03/2026&to=02/03/2026&site=khong-co", "unknown_site"), ("to=02/03/2026", "bad_range"),
+     ("from=01/03/2026&to=02/03/2026&kind=phieu", "bad_kind"),
+     ("from=01/03/2026&to=02/03/2026&kind=dossiers&by=hour", "bad_group"),
+     ("from=01/03/2026&to=02/03/2026&kind=appointments&site=khong-co", "unknown_site")],
 )  # fmt: skip
 def test_bad_report_requests_are_400_with_both_languages(client: TestClient, query: str, key: str) -> None:
     sign_in(client)
@@ -113,6 +116,22 @@ def test_overview_monitor_and_reports(client: TestClient) -> None:
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet["A5"].value == "Phường A" and sheet["B5"].value == 1
 
+    # The other kinds on the same routes (satisfaction from the tickets pulled).
+    span = "from=01/11/2026&to=30/11/2026"
+    sat = client.get(f"/api/central/reports?kind=satisfaction&{span}&by=staff").json()
+    assert [(r["key"], r["label"], r["served"], r["rated"], r["ratings"]) for r in sat["rows"]] == [
+        ("clerk1", "Chị B", 1, 1, [0, 0, 0, 1])
+    ]
+    csv = client.get(f"/api/central/reports/export?kind=satisfaction&{span}&by=site&format=csv")
+    assert csv.status_code == 200 and csv.text.splitlines()[1] == "Phường A;1;1;0;0;0;0;1;1;100,0"
+    comma = client.get(f"/api/central/reports/export?kind=satisfaction&{span}&by=site&format=csv&dialect=comma")
+    assert comma.text.splitlines()[1] == "Phường A,1,1,0,0,0,0,1,1,100.0"
+    xlsx = client.get(f"/api/central/reports/export?kind=dossiers&{span}&by=month&format=xlsx")
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Hồ sơ", "Trễ hạn", "Giải thích"] and book["Hồ sơ"]["A1"].value == "Phường A"
+    appointments = client.get(f"/api/central/reports?kind=appointments&{span}").json()
+    assert appointments["by"] == "site" and appointments["total"]["booked"] == 0
+
 
 def test_the_overview_websocket_needs_a_session(client: TestClient) -> None:
     from starlette.websockets import WebSocketDisconnect
@@ -141,11 +160,15 @@ def test_report_command_reads_a_central_toml_and_refuses_site_grouping_for_an_of
     assert "No database" in capsys.readouterr().err
 
 
-def test_dossier_kinds_are_refused_clearly_for_a_central(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_central_report_kind_with_a_wrong_grouping_is_refused_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from queue_server.cli import main
 
     central = tmp_path / "central.toml"
     central.write_text(tomlkit.dumps({"sites": [{"id": "a", "name": "A", "token": TOKEN}]}), encoding="utf-8")
     args = ["--config", str(central), "report", "--from", "23/11/2026", "--to", "23/11/2026", "--kind", "dossiers"]
+    assert main([*args, "--by", "hour"]) == 2
+    assert "Group by must be one of: month, site, service, procedure, staff" in capsys.readouterr().err
     assert main(args) == 2
-    assert "tickets only" in capsys.readouterr().err
+    assert "No database" in capsys.readouterr().err

@@ -49,6 +49,8 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("counters.0.number", 5000, "counters[0].number"),
     ("counters.0.services", {"ZZ": "primary"}, "counters[0].services.ZZ"),  # no such service
     ("kiosks.0.printer", "nowhere", "kiosks[0].printer"),  # no such printer
+    ("office.hours.mon", ["07:30-11:30", "11:00-12:00"], "office.hours.mon[1]"),  # sessions overlap
+    ("services.0.booking.windows.tue", ["08:00-10:00", "09:00-11:00"], "services[0].booking.windows.tue[1]"),
 ]
 # Read when the server starts: refused from the web, whatever the value.
 RESTART_ONLY: list[tuple[str, Any, str]] = [

@@ -14,7 +14,7 @@ import pytest
 
 from queue_server.errors import Unavailable
 from queue_server.hub import Hub
-from queue_server.office import Office
+from queue_server.office import Office, Outcome
 from queue_server.store import Store
 from tests.support import KIOSK_TOKEN, ServerProcess, http, office_config
 
@@ -71,7 +71,7 @@ def _office(tmp_path: Path) -> Office:
 
 
 def issue(service: str = "CT") -> Any:
-    return lambda engine, now: engine.issue(now, service=service, token=secrets.token_urlsafe(16))
+    return lambda engine, now: Outcome(*engine.issue(now, service=service, token=secrets.token_urlsafe(16)))
 
 
 def test_a_command_failing_inside_a_batch_changes_nothing_and_the_others_commit(tmp_path: Path) -> None:
@@ -86,12 +86,12 @@ def test_a_command_failing_inside_a_batch_changes_nothing_and_the_others_commit(
         # Hold the writer so that the next commands queue up and go as one batch.
         gate = threading.Event()
         office.writer.submit(gate.wait)
-        first = asyncio.ensure_future(office.execute(issue()))
+        first = asyncio.ensure_future(office.execute_outcome(issue()))
         await asyncio.sleep(0.05)
         rest = [
-            asyncio.ensure_future(office.execute(issue("HT"))),
-            asyncio.ensure_future(office.execute(issue("HT"), extra=broken)),
-            asyncio.ensure_future(office.execute(issue("LD"))),
+            asyncio.ensure_future(office.execute_outcome(issue("HT"))),
+            asyncio.ensure_future(office.execute_outcome(issue("HT"), extra=broken)),
+            asyncio.ensure_future(office.execute_outcome(issue("LD"))),
         ]
         await asyncio.sleep(0.05)
         gate.set()
@@ -120,16 +120,16 @@ def test_a_failed_transaction_fails_every_command_of_the_batch_and_the_engine_fo
     office = _office(tmp_path)
 
     async def scenario() -> list[Any]:
-        await office.execute(issue())
+        await office.execute_outcome(issue())
         real = office.store.commit_batch
 
         def disk_full(commands: Any) -> Any:
             raise sqlite3.OperationalError("database or disk is full")
 
         monkeypatch.setattr(office.store, "commit_batch", disk_full)
-        results = await asyncio.gather(*(office.execute(issue()) for _ in range(3)), return_exceptions=True)
+        results = await asyncio.gather(*(office.execute_outcome(issue()) for _ in range(3)), return_exceptions=True)
         monkeypatch.setattr(office.store, "commit_batch", real)
-        results.append(await office.execute(issue()))
+        results.append(await office.execute_outcome(issue()))
         return results
 
     *failed, ok = asyncio.run(scenario())

@@ -18,8 +18,8 @@ import uvicorn
 from websockets.asyncio.client import connect as ws_connect
 
 from queue_server.app import create_app
-from queue_server.hub import Hub
-from queue_server.office import Office
+from queue_server.hub import Hub, Subscriber
+from queue_server.office import Office, Outcome
 from queue_server.store import Store, ticket_by_token
 from queue_server.wsraw import FrameWritingProtocol
 from tests.support import free_port, office_config
@@ -155,7 +155,9 @@ def test_a_peer_that_never_reads_is_let_go_after_its_keepalive_ping_times_out(tm
 
 async def issue(office: Office) -> Any:
     """Issue a CT ticket the way the kiosk route does; returns the ticket."""
-    return await office.execute(lambda engine, now: engine.issue(now, service="CT", token=secrets.token_urlsafe(16)))
+    return await office.execute_outcome(
+        lambda engine, now: Outcome(*engine.issue(now, service="CT", token=secrets.token_urlsafe(16)))
+    )
 
 
 def _office(tmp_path: Path) -> tuple[Office, Clock]:
@@ -212,6 +214,41 @@ def test_a_ticket_status_is_found_by_its_token_today_and_on_a_later_day(tmp_path
         stored = await office.read(ticket_by_token, token)
         status = office.ticket_status(token, stored)
         assert status is not None and status["state"] == "expired" and status["people_ahead"] == 0
+
+    asyncio.run(scenario())
+    office.close()
+
+
+def test_a_finished_ticket_tells_screens_its_counters_figures_of_the_day(tmp_path: Path) -> None:
+    """Screens take a counter's served count and mean service time from the server: the
+    ticket_done message carries them, equal to what a fresh snapshot says."""
+    office, clock = _office(tmp_path)
+
+    async def serve(sub: Subscriber, seconds: int) -> dict[str, Any]:
+        await office.execute(lambda e, now: e.call_next(now, 1, "clerk1"))
+        await office.execute(lambda e, now: e.start(now, 1, "clerk1"))
+        clock.now += dt.timedelta(seconds=seconds)
+        await office.execute(lambda e, now: e.finish(now, 1, "clerk1"))
+        while True:
+            message = json.loads(sub.queue.get_nowait())
+            done = [e for e in message.get("events", []) if e["kind"] == "ticket_done"]
+            if done:
+                return dict(done[0]["counter"])
+
+    async def scenario() -> None:
+        await office.execute(lambda e, now: e.sign_on(now, 1, "clerk1"))
+        for _ in range(2):
+            await issue(office)
+        sub = await office.subscribe("public", None)
+        assert json.loads(sub.queue.get_nowait())["type"] == "snapshot"
+        first = await serve(sub, 120)
+        assert (first["number"], first["served_today"], first["average_service_s"]) == (1, 1, 120)
+        second = await serve(sub, 60)
+        assert (second["number"], second["served_today"], second["average_service_s"]) == (1, 2, 90)
+        assert "staff" not in second
+        [counter] = [c for c in json.loads(await office.snapshot_text("public"))["counters"] if c["number"] == 1]
+        assert (counter["served_today"], counter["average_service_s"]) == (2, 90)
+        office.unsubscribe(sub)
 
     asyncio.run(scenario())
     office.close()

@@ -49,6 +49,8 @@ def test_next_with_nobody_waiting_says_so_and_the_idle_text_fits_after_calls(scr
     desk.wait_for_function("!document.querySelector('.action[data-action=done]').disabled")
     desk.keyboard.press("x")
     desk.wait_for_function("document.getElementById('current-label').textContent === '—'")
+    # The day's figures follow the server's (the ticket_done message carries them).
+    desk.wait_for_function("document.getElementById('served').textContent === '1'")
     text = desk.inner_text("[data-testid=current]")
     assert "Hiện không có số nào tại quầy" in text and "Chưa gọi số nào" not in text
 

@@ -42,6 +42,12 @@ function part(key, value, details) {
       return `ngày ${/^\d{4}-\d{2}-\d{2}$/.test(value) ? vnDate(value) : value}`;
     case "printer":
       return `máy in ${value}`;
+    case "clip":
+      return `đoạn ${value}.wav`;
+    case "clips":
+      return `${Array.isArray(value) ? value.length : value} đoạn`;
+    case "seconds":
+      return `${Number(value).toLocaleString("vi-VN")} giây`;
     case "sections":
       return `phần: ${Array.isArray(value) ? value.join(", ") : value}`;
     default:

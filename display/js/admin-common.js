@@ -33,6 +33,27 @@ export async function api(path, { method = "GET", body } = {}) {
   return answer.body;
 }
 
+/**
+ * The sign-in form (#login-form) of an admin page: sends the name and password, then runs
+ * `start` again; a refusal is shown in #login-error. `call` is the page's API helper.
+ */
+export function bindLogin(start, call = api) {
+  $("#login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError($("#login-error"), null);
+    try {
+      await call("/api/login", {
+        method: "POST",
+        body: { username: $("#login-username").value.trim(), password: $("#login-password").value },
+      });
+      $("#login-password").value = "";
+      await start();
+    } catch (error) {
+      showError($("#login-error"), error);
+    }
+  });
+}
+
 /** el("td", {class: "num", dataset: {code: "CT"}}, "text", child…) */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

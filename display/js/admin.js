@@ -29,6 +29,9 @@ const ACTIONS_VI = {
   ticket_cancel: "Hủy vé",
   ticket_requeue: "Xếp lại vé vắng mặt",
   ticket_reprint: "In lại vé",
+  voice_clip_recorded: "Ghi âm giọng đọc",
+  voice_clip_removed: "Xóa bản ghi giọng đọc",
+  voice_pack_imported: "Nhập gói giọng đọc",
 };
 
 const ctx = { user: null, timeZone: "Asia/Ho_Chi_Minh", monitor: null, live: null };

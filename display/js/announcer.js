@@ -1,3 +1,4 @@
+// @ts-check
 // Announcer: plays ticket calls on the hall display, one after another, never cutting one off.
 //
 // The server computes the words (queue_server/speech.py) and sends, with each call, the
@@ -15,6 +16,8 @@
 //   import { Announcer } from "./announcer.js";
 //   const announcer = new Announcer({ voice: "clips" });
 //   announcer.announce({ label: "1023", counter: 2, clips: [...], sentence: "Mời công dân …" });
+
+import { TIMEOUT_MS } from "./http.js";
 
 const CHIME = "chime";
 // speechSynthesis sometimes never fires "end" (a known Chrome bug); give up after this long.
@@ -86,6 +89,15 @@ export class Announcer extends EventTarget {
   /** Fetch and decode clips ahead of time, so the first call starts without delay. */
   preload(names = []) {
     return Promise.all([CHIME, ...names].map((name) => this.#buffer(name)));
+  }
+
+  /**
+   * Forget clips already fetched (all, or those named): the next call fetches them again.
+   * For a page where clips change (the voice screen, after a clip is recorded again).
+   */
+  forget(names = null) {
+    if (names === null) this.#buffers.clear();
+    else for (const name of names) this.#buffers.delete(name);
   }
 
   /**
@@ -195,7 +207,8 @@ export class Announcer extends EventTarget {
     if (!this.#context) return Promise.resolve(null);
     if (!this.#buffers.has(name)) {
       const url = this.baseUrl + encodeURIComponent(name) + ".wav";
-      const loading = fetch(url)
+      // A clip that does not come in time is skipped like a missing one (the call goes on).
+      const loading = fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) })
         .then((response) => {
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
           return response.arrayBuffer();
@@ -213,7 +226,7 @@ export class Announcer extends EventTarget {
 
   #emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
-    if (typeof window !== "undefined" && window !== this) {
+    if (typeof window !== "undefined" && /** @type {EventTarget} */ (window) !== this) {
       window.dispatchEvent(new CustomEvent(type, { detail }));
     }
   }

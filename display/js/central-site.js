@@ -1,15 +1,16 @@
 // Read-only monitor of one site, built by the central from the events it pulled.
-import { applyWords, cell, duration, num, t } from "./central-i18n.js";
+import { applyWords, cell, duration, lang, num, t } from "./central-i18n.js";
+import { getJSON } from "./http.js";
 
 const $ = (id) => document.getElementById(id);
 const siteId = decodeURIComponent(location.pathname.split("/").pop());
 
 async function load() {
-  const response = await fetch(`/api/central/sites/${encodeURIComponent(siteId)}/monitor`, { credentials: "same-origin" });
-  if (response.status === 401) { location.href = "/"; return; }
-  const body = await response.json();
-  if (!response.ok) { $("error").textContent = body.message; return; }
-  render(body);
+  const answer = await getJSON(`/api/central/sites/${encodeURIComponent(siteId)}/monitor`);
+  if (answer.status === 401) { location.href = "/"; return; }
+  if (!answer.ok) { $("error").textContent = lang === "en" ? answer.body.message_en : answer.body.message; return; }
+  $("error").textContent = "";
+  render(answer.body);
 }
 
 function render(m) {

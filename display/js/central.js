@@ -1,20 +1,23 @@
 // The central's overview: one line per site, pushed over /ws; and the combined reports.
 import { applyWords, cell, duration, lang, num, pct, t } from "./central-i18n.js";
+import { fetchJSON, postJSON } from "./http.js";
 
 const $ = (id) => document.getElementById(id);
 const rows = new Map();
 let socket = null;
 let retry = 1000;
 
-async function api(path, options = {}) {
-  const response = await fetch(path, { credentials: "same-origin", ...options });
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) {
-    const error = new Error(body ? (lang === "en" ? body.message_en : body.message) : `HTTP ${response.status}`);
-    error.status = response.status;
+// The body of a 2xx answer; otherwise throws an Error with the server's message (or the
+// network one: the shared helper gives up after its timeout) and the status (0: no answer).
+async function api(path, post = null) {
+  const answer = post === null ? await fetchJSON(path, { cache: "no-store" }) : await postJSON(path, post);
+  if (!answer.ok) {
+    const body = answer.body;
+    const error = new Error(body.message ? (lang === "en" ? body.message_en : body.message) : `HTTP ${answer.status}`);
+    error.status = answer.status;
     throw error;
   }
-  return body;
+  return answer.body;
 }
 
 function siteStatus(site) {
@@ -80,24 +83,64 @@ function connect() {
   };
 }
 
+// Each report kind: its groupings and its table's columns (key of the words, value of a row).
+const KINDS = {
+  tickets: {
+    by: ["site", "day", "service", "counter", "staff", "hour"],
+    columns: [["issued", (r) => num(r.issued)], ["served", (r) => num(r.served)], ["no_show", (r) => num(r.no_show)],
+      ["wait_mean", (r) => minutes(r.waiting.mean)], ["wait_median", (r) => minutes(r.waiting.median)],
+      ["satisfied", (r) => pct(r.satisfied_share)]],
+  },
+  dossiers: {
+    by: ["site", "month", "service", "procedure", "staff"],
+    columns: [["received", (r) => num(r.received)], ["on_time", (r) => num(r.on_time)], ["late", (r) => num(r.late)],
+      ["pending", (r) => num(r.pending)], ["overdue", (r) => num(r.overdue)],
+      ["on_time_rate", (r) => pct(r.on_time_rate)]],
+  },
+  satisfaction: {
+    by: ["site", "month", "service", "staff", "counter"],
+    columns: [["served", (r) => num(r.served)], ["rated", (r) => num(r.rated)],
+      ["satisfied_count", (r) => num(r.satisfied)], ["satisfaction_rate", (r) => pct(r.satisfaction_rate)]],
+  },
+  appointments: {
+    by: ["site", "day", "service"],
+    columns: [["booked", (r) => num(r.booked)], ["checked_in", (r) => num(r.checked_in)],
+      ["absent", (r) => num(r.absent)], ["cancelled", (r) => num(r.cancelled)], ["called", (r) => num(r.called)],
+      ["on_time_share", (r) => pct(r.on_time_share)]],
+  },
+};
+
+function kindChanged() {
+  const form = $("report");
+  const kind = KINDS[form.elements.kind.value];
+  for (const option of form.elements.by.options) option.hidden = !kind.by.includes(option.value);
+  if (!kind.by.includes(form.elements.by.value)) form.elements.by.value = "site";
+}
+
 function reportQuery() {
   const form = new FormData($("report"));
   const q = new URLSearchParams();
-  for (const key of ["from", "to", "by", "site"]) if (form.get(key)) q.set(key, form.get(key));
+  for (const key of ["kind", "from", "to", "by", "site"]) if (form.get(key)) q.set(key, form.get(key));
   return q;
 }
 
 function minutes(s) { return s == null ? "—" : num(Math.round(s / 6) / 10); }
+
+function rowLabel(r) {
+  // An appointment row per day and service: the day (dd/mm/yyyy), then the service.
+  return r.date ? `${r.date.split("-").reverse().join("/")} · ${r.label}` : r.label;
+}
 
 async function showReport(event) {
   event.preventDefault();
   $("report-error").textContent = "";
   try {
     const report = await api(`/api/central/reports?${reportQuery()}`);
+    const kind = KINDS[report.kind || "tickets"];
     const table = $("report-table");
     table.replaceChildren();
     const head = table.createTHead().insertRow();
-    for (const key of [`by_${report.by}`, "issued", "served", "no_show", "wait_mean", "wait_median", "satisfied"]) {
+    for (const key of [`by_${report.by}`, ...kind.columns.map(([word]) => word)]) {
       const th = document.createElement("th");
       th.textContent = t(key);
       head.append(th);
@@ -105,8 +148,7 @@ async function showReport(event) {
     const body = table.createTBody();
     for (const r of [...report.rows, report.total]) {
       const tr = body.insertRow();
-      tr.append(cell(r.label), cell(num(r.issued), "num"), cell(num(r.served), "num"), cell(num(r.no_show), "num"),
-        cell(minutes(r.waiting.mean), "num"), cell(minutes(r.waiting.median), "num"), cell(pct(r.satisfied_share), "num"));
+      tr.append(cell(rowLabel(r)), ...kind.columns.map(([, value]) => cell(value(r), "num")));
     }
   } catch (error) {
     $("report-error").textContent = error.message;
@@ -138,18 +180,18 @@ $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData($("login"));
   try {
-    await api("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: form.get("username"), password: form.get("password") }) });
+    await api("/api/login", { username: form.get("username"), password: form.get("password") });
     location.reload();
   } catch (error) {
     $("login-error").textContent = error.message;
   }
 });
 $("logout").addEventListener("click", async () => {
-  await api("/api/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+  await api("/api/logout", {});
   location.reload();
 });
 $("report").addEventListener("submit", showReport);
+$("report").elements.kind.addEventListener("change", kindChanged);
 $("csv").addEventListener("click", () => download("csv"));
 $("xlsx").addEventListener("click", () => download("xlsx"));
 start();

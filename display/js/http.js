@@ -6,10 +6,11 @@
 // time or a network failure gives status 0 and a translated "network" error body, so a
 // screen can show errorText(body) like any refusal from the server.
 
-import { t } from "./i18n.js";
+import { has, t } from "./i18n.js";
 
 /** Milliseconds a request may take before it counts as a network failure. */
 export const TIMEOUT_MS = 8000;
+const NETWORK_ERROR = "Không kết nối được máy chủ / Cannot reach the server";
 
 /**
  * @typedef {object} Answer
@@ -38,7 +39,8 @@ export async function fetchJSON(url, init = {}, timeoutMs = TIMEOUT_MS) {
     }
     return { ok: response.ok, status: response.status, body: data };
   } catch {
-    const message = t("common.network_error");
+    // (Pages with words of their own, such as the central's, load no catalogue.)
+    const message = has("common.network_error") ? t("common.network_error") : NETWORK_ERROR;
     return { ok: false, status: 0, body: { error: "network", message, message_en: message } };
   } finally {
     clearTimeout(timer);

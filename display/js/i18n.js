@@ -135,6 +135,15 @@ export function onLangChange(listener) {
 }
 
 /**
+ * Whether a catalogue holds `key` (none does before initI18n, nor on pages that never call it).
+ * @param {string} key
+ * @returns {boolean}
+ */
+export function has(key) {
+  return key in catalogue || key in fallback;
+}
+
+/**
  * The text for `key` with {name} placeholders filled from `params`.
  * @param {string} key
  * @param {Record<string, unknown>} [params]

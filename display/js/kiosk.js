@@ -5,7 +5,7 @@
 // a slow network or a retried request never issues two tickets (the server answers the
 // first ticket again for a repeated request_id).
 
-import { Live, postJSON, officeTime, esc } from "./live.js";
+import { Live, fetchJSON, postJSON, officeTime, esc } from "./live.js";
 import { initI18n, t, errorText, localName, waitText, languageToggle, lang, onLangChange } from "./i18n.js";
 import qrcode from "../vendor/qrcode.mjs";
 
@@ -107,19 +107,9 @@ function countersText(numbers) {
 // the offline mark shows; check again shortly.
 async function checkDevice() {
   if (!device) return;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 5000);
-  let status = 0;
-  try {
-    const response = await fetch("/api/kiosk", {
-      headers: { Authorization: `Bearer ${device.token}` }, cache: "no-store", signal: controller.signal,
-    });
-    status = response.status;
-  } catch {
-    status = 0;
-  } finally {
-    clearTimeout(timer);
-  }
+  const { status } = await fetchJSON("/api/kiosk", {
+    headers: { Authorization: `Bearer ${device.token}` }, cache: "no-store",
+  }, 5000);
   if (status === 401 || status === 403) showBadToken();
   else if (status !== 200) setTimeout(checkDevice, CHECK_RETRY_SECONDS * 1000);
   else if (badToken) location.reload();

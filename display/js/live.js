@@ -1,3 +1,4 @@
+// @ts-check
 // The one WebSocket client every screen uses.
 //
 // The server sends a snapshot first, then numbered events (seq + 1 each); protocol v2 sends
@@ -20,6 +21,7 @@
 //   live.start();
 
 import { t, onLangChange } from "./i18n.js";
+import { getJSON } from "./http.js";
 
 // The shared HTTP and format helpers, re-exported for the screens that import them from here.
 export { fetchJSON, postJSON, getJSON } from "./http.js";
@@ -30,11 +32,19 @@ const BACKOFF_CAP_MS = 10000;
 const HEALTH_EVERY_MS = 15000;
 const HEALTH_TIMEOUT_MS = 5000;
 
+/**
+ * A snapshot or an event message as the server sends it (see queue_server/office.py).
+ * @typedef {Record<string, any>} Message
+ */
+
+/** A screen's copy of the office's state: the last snapshot, brought up to date by events. */
 export class State {
+  /** @param {Message | null} [snapshot] */
   constructor(snapshot = null) {
     this.reset(snapshot || { office: {}, services: [], counters: [], latest_calls: [], seq: 0 });
   }
 
+  /** @param {Message} snapshot */
   reset(snapshot) {
     this.seq = snapshot.seq;
     this.office = snapshot.office || {};
@@ -54,20 +64,32 @@ export class State {
     return new Date(Date.now() + this.clockOffsetMs);
   }
 
+  /**
+   * @param {string} code
+   * @returns {Message | null}
+   */
   service(code) {
     return this.services.find((s) => s.code === code) || null;
   }
 
+  /**
+   * @param {number | string} number
+   * @returns {Message | null}
+   */
   counter(number) {
     return this.counters.find((c) => c.number === Number(number)) || null;
   }
 
-  /** Apply one event message in place. Returns false if a fresh snapshot is needed. */
+  /**
+   * Apply one event message in place. Returns false if a fresh snapshot is needed.
+   * @param {Message} msg
+   * @returns {boolean}
+   */
   apply(msg) {
     this.seq = msg.seq;
     const ticket = msg.ticket;
     if (msg.kind === "day_started") return false;
-    if (msg.counter) this.#applyCounter(msg.counter, ticket, msg.kind);
+    if (msg.counter) this.#applyCounter(msg.counter, ticket);
     if (ticket) {
       // A ticket changed without its counter (e.g. rated): refresh it where it is shown.
       for (const c of this.counters) {
@@ -80,7 +102,11 @@ export class State {
     return true;
   }
 
-  #applyCounter(update, ticket, kind) {
+  /**
+   * @param {Message} update the event's counter
+   * @param {Message | null} ticket the event's ticket
+   */
+  #applyCounter(update, ticket) {
     const c = this.counter(update.number);
     if (!c) return;
     c.state = update.state;
@@ -89,16 +115,16 @@ export class State {
     if ("staff" in update) c.staff = update.staff;
     if (update.ticket_id == null) c.ticket = null;
     else if (ticket && ticket.id === update.ticket_id) c.ticket = ticket;
-    if (kind === "ticket_done" && ticket) {
-      const served = (c.served_today || 0) + 1;
-      const took = (Date.parse(ticket.finished_at) - Date.parse(ticket.started_at)) / 1000;
-      if (!Number.isNaN(took)) {
-        c.average_service_s = Math.round(((c.average_service_s || 0) * (served - 1) + took) / served);
-      }
-      c.served_today = served;
-    }
+    // A finished ticket's message carries its counter's figures of the day, as the server
+    // counts them (the same as in a snapshot).
+    if ("served_today" in update) c.served_today = update.served_today;
+    if ("average_service_s" in update) c.average_service_s = update.average_service_s;
   }
 
+  /**
+   * @param {string} kind
+   * @param {Message} ticket
+   */
   #applyLatestCalls(kind, ticket) {
     const index = this.latestCalls.findIndex((call) => call.label === ticket.label);
     if (kind === "ticket_called" || kind === "ticket_recalled") {
@@ -113,6 +139,7 @@ export class State {
     }
   }
 
+  /** @param {Message} ticket */
   #applyStaffLists(ticket) {
     if (this.waiting) {
       this.waiting = this.waiting.filter((w) => w.id !== ticket.id);
@@ -125,15 +152,24 @@ export class State {
   }
 }
 
+/**
+ * The WebSocket client: keeps `state` current and dispatches "snapshot", "event", "push",
+ * "online" and "offline" (see the top of this file).
+ */
 export class Live extends EventTarget {
+  /** @type {WebSocket | null} */
   #socket = null;
   #attempt = 0;
-  #timer = null;
-  #healthTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #timer = undefined;
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  #healthTimer = undefined;
   #awaitingSnapshot = true;
   #stopped = true;
+  /** @type {HTMLElement | null} */
   #mark = null;
 
+  /** @param {{path?: string, showMark?: boolean}} [options] */
   constructor({ path = "/ws", showMark = true } = {}) {
     super();
     this.path = path;
@@ -277,22 +313,18 @@ export class Live extends EventTarget {
 
   async #checkHealth() {
     if (this.#stopped || !this.#socket || this.#socket.readyState !== WebSocket.OPEN) return;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), HEALTH_TIMEOUT_MS);
-    try {
-      const response = await fetch("/healthz", { cache: "no-store", signal: controller.signal });
-      const health = await response.json();
-      // Still behind after a whole period: an event was lost on the way.
-      if (health.seq > this.state.seq && this.#lastHealthSeq === health.seq) this.resync();
-      this.#lastHealthSeq = health.seq;
-    } catch {
-      // The server does not answer: the socket is probably dead too.
+    const answer = await getJSON("/healthz", HEALTH_TIMEOUT_MS);
+    if (!answer.ok) {
+      // The server does not answer (well): the socket is probably dead too.
       this.#closeSocket();
       this.#setOnline(false);
       this.#scheduleReconnect();
-    } finally {
-      clearTimeout(timer);
+      return;
     }
+    const health = answer.body;
+    // Still behind after a whole period: an event was lost on the way.
+    if (health.seq > this.state.seq && this.#lastHealthSeq === health.seq) this.resync();
+    this.#lastHealthSeq = health.seq;
   }
 
   #lastHealthSeq = null;
@@ -323,7 +355,12 @@ export class Live extends EventTarget {
   }
 }
 
-/** "HH:MM" (and a long date) in the office's time zone, from the server's clock. */
+/**
+ * "HH:MM" (and a long date) in the office's time zone, from the server's clock.
+ * @param {State} state
+ * @param {Intl.DateTimeFormatOptions} options
+ * @returns {string}
+ */
 export function officeTime(state, options) {
   const zone = state.office.timezone || "Asia/Ho_Chi_Minh";
   try {

@@ -3,7 +3,7 @@
 // the replay (progress from GET /api/whatif/runs/{id}), compare the results side by side,
 // export XLSX. Charts are Chart.js, vendored in /static/vendor/chartjs.
 
-import { $, api, el, percent, showError, toast, vnDate } from "./admin-common.js";
+import { $, api, bindLogin, el, percent, showError, toast, vnDate } from "./admin-common.js";
 
 const LEVELS = [["", "—"], ["primary", "chính"], ["normal", "thường"], ["backup", "dự phòng"], ["appointment", "chỉ lịch hẹn"]];
 const COLOURS = ["#6b7280", "#1f4e8c", "#c0392b", "#2e8b57", "#d4a017", "#7b3fa0", "#0e7c86"];
@@ -35,20 +35,7 @@ async function start() {
   fillPlan(state.info.plan);
 }
 
-$("#login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  showError($("#login-error"), null);
-  try {
-    await api("/api/login", {
-      method: "POST",
-      body: { username: $("#login-username").value.trim(), password: $("#login-password").value },
-    });
-    $("#login-password").value = "";
-    await start();
-  } catch (error) {
-    showError($("#login-error"), error);
-  }
-});
+bindLogin(start);
 
 function fillDays() {
   const days = state.info.days;

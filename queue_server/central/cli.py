@@ -143,27 +143,41 @@ def _serve(config: CentralConfig, args: argparse.Namespace) -> int:
 
 
 def report(
-    config_path: str, date_from: str, date_to: str, by: str, fmt: str, output: str | None, sites: list[str] | None
+    config_path: str,
+    kind: str,
+    date_from: str,
+    date_to: str,
+    by: str | None,
+    fmt: str,
+    output: str | None,
+    sites: list[str] | None,
+    dialect: str = "excel",
 ) -> str:
-    """``motcua --config central.toml report``: the combined report, written like an office's."""
-    from ..reports import filename, parse_date, to_csv, to_xlsx
+    """``motcua --config central.toml report``: a combined report of any kind, written like
+    an office's (CSV through queue_server.csvout)."""
+    from ..reports import filename, parse_date, to_csv, to_xlsx, write_out
+    from . import kind_export, kind_reports
     from .reports import build_central_report
 
     config = load_central_config(config_path)
+    if kind != "tickets":
+        by = by or kind_reports.GROUPINGS.get(kind, ("month",))[0]
+        kind_reports.check(kind, by)
     path = config.resolve(config.central.database)
     if not path.is_file():
         raise BadRequest(f"Không có cơ sở dữ liệu {path}.", f"No database at {path}.", key="no_database")
-    result = build_central_report(str(path), config, parse_date(date_from), parse_date(date_to), by, sites)
+    start, end = parse_date(date_from), parse_date(date_to)
+    if kind == "tickets":
+        result = build_central_report(str(path), config, start, end, by or "day", sites)
+        writer: Any = (to_csv, to_xlsx, filename)
+    else:
+        result = kind_reports.build_kind_report(str(path), config, kind, start, end, by or "month", sites)
+        writer = (kind_export.to_csv, kind_export.to_xlsx, kind_export.filename)
     if fmt == "json":
         data = json.dumps(result, ensure_ascii=False, indent=2).encode("utf-8")
     elif fmt == "csv":
-        data = to_csv(result)
+        data = writer[0](result, dialect)
     else:
-        data = to_xlsx(result)
-        output = output or filename(result, "xlsx")
-    if output in (None, "-"):
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return "-"
-    Path(output).write_bytes(data)
-    return str(output)
+        data = writer[1](result)
+        output = output or writer[2](result, "xlsx")
+    return write_out(data, output)

@@ -35,11 +35,19 @@ def utc_now() -> dt.datetime:
 
 
 def fetch_page(
-    site: Site, after: int, limit: int, timeout: float, context: ssl.SSLContext | None = None
+    site: Site,
+    after: int,
+    limit: int,
+    timeout: float,
+    context: ssl.SSLContext | None = None,
+    rows_after: int | None = None,
 ) -> dict[str, Any]:
     """One GET of the site's sync feed (blocking; run it in a thread). ``context`` verifies
-    HTTPS sites (a province CA: ``central.ca_file``)."""
+    HTTPS sites (a province CA: ``central.ca_file``); ``rows_after`` asks for the dossiers
+    and booking slots changed after that row cursor too."""
     url = f"{site.url.rstrip('/')}/api/sync/events?after={after}&limit={limit}"
+    if rows_after is not None:
+        url += f"&rows_after={rows_after}"
     req = urllib.request.Request(
         url, headers={"Authorization": f"Bearer {site.token}", "Accept-Encoding": "gzip", "Accept": "application/json"}
     )
@@ -108,10 +116,10 @@ class Puller:
         central = self.config.central
         applied = 0
         while True:
-            cursor = await loop.run_in_executor(self.writer, self.store.cursor, site.id)
+            cursor, rows_cursor = await loop.run_in_executor(self.writer, self.store.cursors, site.id)
             try:
                 page = await asyncio.to_thread(
-                    fetch_page, site, cursor, central.page_size, central.timeout_seconds, self.ssl
+                    fetch_page, site, cursor, central.page_size, central.timeout_seconds, self.ssl, rows_cursor
                 )
             except MotcuaError as e:
                 error = f"{e.message} / {e.message_en}"
@@ -124,7 +132,7 @@ class Puller:
             behind = max(0, int(page.get("snapshot_seq") or 0) - result["cursor"])
             if result["more"]:
                 log.info("site %s: catching up, at event %d, %d to go", site.id, result["cursor"], behind)
-            if not result["more"] or not page["events"]:
+            if not result["more"] or not (page["events"] or result["rows"]):
                 await loop.run_in_executor(self.writer, self.store.roll_up)
                 snapshot = int(page.get("snapshot_seq") or 0)
                 if snapshot < cursor:

@@ -4,9 +4,11 @@
 The answer has the shape of an office's own report (``queue_server.reports.build_report``),
 so the same CSV/XLSX exporters write it, and for one site its figures equal that site's own
 report exactly: the facts are the site's own (each ticket's figures as the site counts them),
-grouped by the site's own office day. Counts, sums and maxima come from the daily aggregates;
-medians and P90 need the whole distribution and come from a histogram of whole seconds over
-the facts of the range (the same interpolation as the offices').
+grouped by the site's own office day. Counts, sums and maxima come from the daily and monthly
+aggregates (``aggregates``), summed by SQLite; medians and P90 need the whole distribution
+and come from a histogram of whole seconds over the facts of the range (the same
+interpolation as the offices'), or past ``EXACT_LIMIT`` tickets from the aggregates'
+per-minute histograms.
 
 Across several sites, counters and staff are per site (counter 1 of one office is not
 counter 1 of another): their groups are keyed ``site/counter`` and ``site/username``.
@@ -23,8 +25,8 @@ from typing import Any
 
 from ..errors import BadRequest
 from ..reports import MAX_DAYS, NO_GROUP, WAIT_BUCKETS, quantile, vn_date
+from .aggregates import BUCKET_COLUMNS, add_histograms, exact_histograms, grouped, merge_into, new_agg, unpack
 from .config import CentralConfig
-from .store import AGG_COLUMNS, BUCKET_COLUMNS, HIST_COLUMNS, merge_into, new_agg
 
 GROUPINGS = ("day", "site", "service", "counter", "staff", "hour")
 
@@ -61,92 +63,6 @@ def _site_infos(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
 # Above this many tickets in a report's scope, medians and P90 come from the per-minute
 # histograms of the aggregates instead of every ticket's seconds (docs/central.md).
 EXACT_LIMIT = 250_000
-
-
-def _month_ranges(date_from: dt.date, date_to: dt.date) -> tuple[list[str], list[tuple[str, str]]]:
-    """The whole calendar months inside the range, and the day ranges left at its edges."""
-    months: list[str] = []
-    edges: list[tuple[str, str]] = []
-    first = date_from if date_from.day == 1 else (date_from.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    cursor = first
-    while True:
-        nxt = (cursor + dt.timedelta(days=32)).replace(day=1)
-        if nxt - dt.timedelta(days=1) > date_to:
-            break
-        months.append(cursor.strftime("%Y-%m"))
-        cursor = nxt
-    if not months:
-        return [], [(date_from.isoformat(), date_to.isoformat())]
-    if date_from < first:
-        edges.append((date_from.isoformat(), (first - dt.timedelta(days=1)).isoformat()))
-    if cursor <= date_to:
-        edges.append((cursor.isoformat(), date_to.isoformat()))
-    return months, edges
-
-
-def _aggregates(
-    conn: sqlite3.Connection,
-    dim: str,
-    date_from: dt.date,
-    date_to: dt.date,
-    scope: list[str],
-    by_day: bool,
-    columns: list[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Aggregate rows of ``dim`` for the range: whole months from ``monthly`` (unless a month
-    is waiting for its roll-up), everything else from ``daily``. Each row has site, period,
-    key and ``columns`` (default: the counts and the histograms)."""
-    months, edges = (
-        ([], [(date_from.isoformat(), date_to.isoformat())]) if by_day else _month_ranges(date_from, date_to)
-    )
-    cols = ", ".join(columns or [*AGG_COLUMNS, *HIST_COLUMNS])
-    marks = ", ".join("?" * len(scope))
-    rows: list[dict[str, Any]] = []
-
-    def fetch(sql: str, params: list[Any]) -> None:
-        cur = conn.execute(sql, params)
-        names = [d[0] for d in cur.description]
-        rows.extend(dict(zip(names, r)) for r in cur)
-
-    dirty = {(s, m) for s, m in conn.execute("SELECT site, month FROM dirty_months")}
-    clean_months = []
-    for month in months:
-        stale = [s for s in scope if (s, month) in dirty]
-        clean = [s for s in scope if (s, month) not in dirty]
-        if clean:
-            clean_months.append((month, clean))
-        if stale:
-            fetch(
-                f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
-                f"AND site IN ({', '.join('?' * len(stale))})",
-                [dim, f"{month}-01", f"{month}-31", *stale],
-            )
-    for month, clean in clean_months:
-        fetch(
-            f"SELECT site, month AS period, key, {cols} FROM monthly WHERE dim = ? AND month = ? "
-            f"AND site IN ({', '.join('?' * len(clean))})",
-            [dim, month, *clean],
-        )
-    for lo, hi in edges:
-        fetch(
-            f"SELECT site, day AS period, key, {cols} FROM daily WHERE dim = ? AND day BETWEEN ? AND ? "
-            f"AND site IN ({marks})",
-            [dim, lo, hi, *scope],
-        )
-    return rows
-
-
-def _exact_histograms(
-    conn: sqlite3.Connection, fact_key: str, date_from: dt.date, date_to: dt.date, scope: list[str], column: str
-) -> dict[Any, list[tuple[int, int]]]:
-    out: dict[Any, list[tuple[int, int]]] = defaultdict(list)
-    for key, seconds, count in conn.execute(
-        f"SELECT {fact_key}, {column}, count(*) FROM facts WHERE site IN ({', '.join('?' * len(scope))}) "
-        f"AND day BETWEEN ? AND ? AND {column} IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-        [*scope, date_from.isoformat(), date_to.isoformat()],
-    ):
-        out[key].append((seconds, count))
-    return out
 
 
 def build_central_report(
@@ -186,22 +102,14 @@ def _build(
     per_site = by in ("counter", "staff") and not single
     dim = {"day": "site", "site": "site"}.get(by, by)
 
-    def group_of(row: dict[str, Any]) -> Any:
-        if by == "day":
-            return row["period"]
-        if by == "site":
-            return row["site"]
-        return f"{row['site']}/{row['key']}" if per_site else row["key"]
-
-    groups: dict[Any, dict[str, Any]] = {}
-    for row in _aggregates(conn, dim, date_from, date_to, scope, by == "day"):
-        key = group_of(row)
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = new_agg()
-        merge_into(g, row)
-    issued = sum(g["issued"] for g in groups.values())
-    exact = issued <= exact_limit
+    if by == "day":
+        group = "period"
+    elif by == "site":
+        group = "site"
+    else:
+        group = "site || '/' || key" if per_site else "key"
+    groups = grouped(conn, dim, group, date_from, date_to, scope, by == "day")
+    exact = sum(g["issued"] for g in groups.values()) <= exact_limit
     if exact:
         fact_key = {
             "day": "day",
@@ -214,14 +122,15 @@ def _build(
         if per_site:
             fact_key = f"site || '/' || {fact_key}"
         for name, column in (("_wait", "wait_s"), ("_service", "service_s")):
-            hists = _exact_histograms(conn, fact_key, date_from, date_to, scope, column)
+            hists = exact_histograms(conn, fact_key, date_from, date_to, scope, column)
             for key, g in groups.items():
                 g[name] = hists.get(key, [])
     else:
+        add_histograms(conn, groups, dim, group, date_from, date_to, scope, by == "day")
         for g in groups.values():
             # Each time counted at the middle of its whole minute.
-            g["_wait"] = [(m * 60 + 30, n) for m, n in sorted(g["wait_hist"].items())]
-            g["_service"] = [(m * 60 + 30, n) for m, n in sorted(g["service_hist"].items())]
+            g["_wait"] = [(m * 60 + 30, n) for m, n in sorted(unpack(g["wait_hist"]).items())]
+            g["_service"] = [(m * 60 + 30, n) for m, n in sorted(unpack(g["service_hist"]).items())]
     levels = max([int((infos.get(s) or {}).get("rating_levels") or 0) for s in scope] or [0]) or 5
     labels = _labels(by, scope, infos, config, single)
     total_served = sum(g["served"] for g in groups.values())
@@ -242,13 +151,14 @@ def _build(
     total_row = _row(total, None, "Tổng cộng", total_served, levels)
 
     staff_served: dict[str, int] = defaultdict(int)
-    for row in _aggregates(conn, "staff", date_from, date_to, scope, False, ["served"]):
-        if row["served"]:
-            staff_served[row["key"] if single else f"{row['site']}/{row['key']}"] += row["served"]
+    staff_key = "key" if single else "site || '/' || key"
+    for key, g in grouped(conn, "staff", staff_key, date_from, date_to, scope, False).items():
+        if g["served"]:
+            staff_served[key] += g["served"]
     arrivals: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for row in _aggregates(conn, "service_hour", date_from, date_to, scope, False, ["issued"]):
-        code, _, hour = row["key"].rpartition("|")
-        arrivals[code][int(hour)] += row["issued"] or 0
+    for key, g in grouped(conn, "service_hour", "key", date_from, date_to, scope, False).items():
+        code, _, hour = key.rpartition("|")
+        arrivals[code][int(hour)] += g["issued"] or 0
     staff_labels = labels if by == "staff" else _labels("staff", scope, infos, config, single)
     staff = [
         {

@@ -21,150 +21,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..reports import WAIT_BUCKETS
 from ..store import connect
-
-DIMENSIONS = ("site", "service", "counter", "staff", "hour", "service_hour")
-_EDGES = [m * 60 for m in WAIT_BUCKETS]
-BUCKET_COLUMNS = [f"wb{i}" for i in range(len(_EDGES) + 1)]  # waits below 5, 5-10, … , 60+ minutes
-COUNT_COLUMNS = [
-    "issued",
-    "served",
-    "no_show",
-    "cancelled",
-    "expired",
-    "transferred",
-    "err",
-    "wait_n",
-    "wait_sum",
-    "service_n",
-    "service_sum",
-    "rated",
-    "satisfied",
-    "r1",
-    "r2",
-    "r3",
-    "r4",
-    "r5",
-    *BUCKET_COLUMNS,
-]
-MAX_COLUMNS = ["wait_max", "service_max"]
-HIST_COLUMNS = ["wait_hist", "service_hist"]
-AGG_COLUMNS = [*COUNT_COLUMNS, *MAX_COLUMNS]
-
-
-def new_agg() -> dict[str, Any]:
-    g: dict[str, Any] = dict.fromkeys(COUNT_COLUMNS, 0)
-    g.update(wait_max=None, service_max=None, wait_hist={}, service_hist={})
-    return g
-
-
-_EDGE_SQL = ", ".join(
-    [f"sum(wait_s < {_EDGES[0]})"]
-    + [f"sum(wait_s >= {lo} AND wait_s < {hi})" for lo, hi in zip(_EDGES, _EDGES[1:])]
-    + [f"sum(wait_s >= {_EDGES[-1]})"]
+from . import rows
+from .aggregates import (
+    AGG_COLUMNS,
+    DIM_MARKS,
+    DIMENSIONS,
+    HIST_COLUMNS,
+    agg_values,
+    aggregate_facts,
+    merge_into,
+    new_agg,
 )
-_DIMS = ", ".join("?" * len(DIMENSIONS))
-_INDEX = {c: i for i, c in enumerate(COUNT_COLUMNS)}
-_STATE_INDEX = {
-    "done": _INDEX["served"],
-    "no_show": _INDEX["no_show"],
-    "cancelled": _INDEX["cancelled"],
-    "expired": _INDEX["expired"],
-}
-_FACTS_OF_DAY = """SELECT service, counter, staff, hour, state, transfers, wait_s, service_s, estimated_wait_s, rating
-    FROM facts WHERE site = ? AND day = ?"""
 
-
-def aggregate_facts(
-    conn: sqlite3.Connection, site: str, day: str, levels: int
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Daily aggregates of one site's day per dimension and key, with per-minute histograms.
-
-    Each ticket's few non-zero increments are worked out once and added to its six groups
-    (this loop is most of the ingest time: keep it lean)."""
-    I = _INDEX  # noqa: N806, E741
-    acc: dict[tuple[str, str], list[Any]] = {}
-    size = len(COUNT_COLUMNS)
-    for service, counter, staff, hour, state, transfers, wait_s, service_s, estimate, rating in conn.execute(
-        _FACTS_OF_DAY, (site, day)
-    ):
-        inc = [(I["issued"], 1)]
-        column = _STATE_INDEX.get(state)
-        if column is not None:
-            inc.append((column, 1))
-        if transfers:
-            inc.append((I["transferred"], 1))
-        if wait_s is not None:
-            inc += [(I["wait_n"], 1), (I["wait_sum"], wait_s), (I[f"wb{bisect_right(_EDGES, wait_s)}"], 1)]
-            if estimate is not None:
-                inc.append((I["err"], abs(estimate - wait_s)))
-        if service_s is not None:
-            inc += [(I["service_n"], 1), (I["service_sum"], service_s)]
-        if rating is not None:
-            if 1 <= rating <= 5:
-                inc.append((I[f"r{rating}"], 1))
-            if 1 <= rating <= levels:
-                inc.append((I["rated"], 1))
-                if rating >= levels - 1:
-                    inc.append((I["satisfied"], 1))
-        service = service or ""
-        keys = (
-            ("site", ""),
-            ("service", service),
-            ("counter", "" if counter is None else str(counter)),
-            ("staff", staff or ""),
-            ("hour", str(hour)),
-            ("service_hour", f"{service}|{hour}"),
-        )
-        wait_m = None if wait_s is None else wait_s // 60
-        service_m = None if service_s is None else service_s // 60
-        for dk in keys:
-            a = acc.get(dk)
-            if a is None:
-                a = acc[dk] = [0] * size + [None, None, {}, {}]
-            for i, v in inc:
-                a[i] += v
-            if wait_m is not None:
-                if a[size] is None or wait_s > a[size]:
-                    a[size] = wait_s
-                a[size + 2][wait_m] = a[size + 2].get(wait_m, 0) + 1
-            if service_m is not None:
-                if a[size + 1] is None or service_s > a[size + 1]:
-                    a[size + 1] = service_s
-                a[size + 3][service_m] = a[size + 3].get(service_m, 0) + 1
-    names = [*COUNT_COLUMNS, "wait_max", "service_max", "wait_hist", "service_hist"]
-    return {dk: dict(zip(names, a)) for dk, a in acc.items()}
-
-
-def merge_into(g: dict[str, Any], row: dict[str, Any]) -> None:
-    """Add one stored aggregate row (histograms as JSON text or dicts) to ``g``."""
-    for c in COUNT_COLUMNS:
-        g[c] += row[c] or 0
-    for c in MAX_COLUMNS:
-        if row[c] is not None and (g[c] is None or row[c] > g[c]):
-            g[c] = row[c]
-    for c in HIST_COLUMNS:
-        hist = row[c]
-        if isinstance(hist, str):
-            hist = json.loads(hist)
-        target = g[c]
-        for m, n in (hist or {}).items():
-            m = int(m)
-            target[m] = target.get(m, 0) + n
-
-
-def _agg_values(g: dict[str, Any]) -> list[Any]:
-    return [*(g[c] for c in AGG_COLUMNS), *(json.dumps(g[c], separators=(",", ":")) for c in HIST_COLUMNS)]
-
-
-_AGG_COLUMN_SQL = ", ".join(f"{c} INTEGER" for c in AGG_COLUMNS) + ", wait_hist TEXT, service_hist TEXT"
+_AGG_COLUMN_SQL = ", ".join(f"{c} INTEGER" for c in AGG_COLUMNS) + ", wait_hist BLOB, service_hist BLOB"
 _AGG_NAMES = ", ".join([*AGG_COLUMNS, *HIST_COLUMNS])
 _AGG_MARKS = ", ".join("?" * (len(AGG_COLUMNS) + len(HIST_COLUMNS)))
 
@@ -265,6 +140,7 @@ class CentralStore:
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA cache_size = -65536")
         self.conn.executescript(SCHEMA)
+        self.conn.executescript(rows.SCHEMA)
         # For the event loop's own lookups (sessions): the write connection belongs to the
         # writer thread.
         self.read_conn = connect(self.path, readonly=True)
@@ -309,6 +185,10 @@ class CentralStore:
 
     def cursor(self, site: str) -> int:
         return int(self.site_row(site)["cursor"])
+
+    def cursors(self, site: str) -> tuple[int, int]:
+        """(event cursor, dossier/booking row cursor) of ``site``."""
+        return self.cursor(site), rows.row_cursor(self.conn, site)
 
     def note_failure(self, site: str, at: dt.datetime, error: str) -> None:
         self.write(
@@ -386,6 +266,7 @@ class CentralStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 others,
             )
+            carried = rows.fold(c, site, page)
             days = sorted({t["day"] for t in tickets.values()})
             for day in days:
                 self._recompute_day(c, site, day, levels)
@@ -423,7 +304,13 @@ class CentralStore:
                              (SELECT ticket_id FROM counters WHERE site = ? AND ticket_id IS NOT NULL)""",
                     (site, site_day, site),
                 )
-            return {"applied": applied, "cursor": new_cursor, "more": bool(page.get("more")), "days": days}
+            return {
+                "applied": applied,
+                "rows": carried,
+                "cursor": new_cursor,
+                "more": bool(page.get("more")),
+                "days": days,
+            }
 
         result: dict[str, Any] = self.write(write)
         return result
@@ -432,10 +319,10 @@ class CentralStore:
         groups = aggregate_facts(c, site, day, levels)
         # ``dim IN (…)`` lets SQLite use the primary key (dim, day, site, key) instead of
         # scanning the whole table, which grows with every day of every site.
-        c.execute(f"DELETE FROM daily WHERE dim IN ({_DIMS}) AND day = ? AND site = ?", (*DIMENSIONS, day, site))
+        c.execute(f"DELETE FROM daily WHERE dim IN ({DIM_MARKS}) AND day = ? AND site = ?", (*DIMENSIONS, day, site))
         c.executemany(
             f"INSERT INTO daily (dim, site, day, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
-            [(dim, site, day, key, *_agg_values(g)) for (dim, key), g in groups.items()],
+            [(dim, site, day, key, *agg_values(g)) for (dim, key), g in groups.items()],
         )
         # The month's roll-up is rebuilt later (``roll_up``), once per catch-up, not per page.
         c.execute("INSERT OR IGNORE INTO dirty_months (site, month) VALUES (?, ?)", (site, day[:7]))
@@ -460,11 +347,12 @@ class CentralStore:
                         g = groups[(row["dim"], row["key"])] = new_agg()
                     merge_into(g, row)
                 c.execute(
-                    f"DELETE FROM monthly WHERE dim IN ({_DIMS}) AND month = ? AND site = ?", (*DIMENSIONS, month, site)
+                    f"DELETE FROM monthly WHERE dim IN ({DIM_MARKS}) AND month = ? AND site = ?",
+                    (*DIMENSIONS, month, site),
                 )
                 c.executemany(
                     f"INSERT INTO monthly (dim, site, month, key, {_AGG_NAMES}) VALUES (?, ?, ?, ?, {_AGG_MARKS})",
-                    [(dim, site, month, key, *_agg_values(g)) for (dim, key), g in groups.items()],
+                    [(dim, site, month, key, *agg_values(g)) for (dim, key), g in groups.items()],
                 )
                 c.execute("DELETE FROM dirty_months WHERE site = ? AND month = ?", (site, month))
             return len(dirty)

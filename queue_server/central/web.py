@@ -33,8 +33,9 @@ from ..api import read_json
 from ..app import http_error, motcua_error
 from ..errors import BadRequest, MotcuaError, NotFound, Unauthorized
 from ..hub import Hub
+from ..report_routes import export_dialect
 from ..reports import parse_date, to_csv, to_xlsx
-from . import accounts, overview
+from . import accounts, kind_export, kind_reports, overview
 from .config import CentralConfig
 from .pull import Clock, Puller, utc_now
 from .reports import GROUPINGS, build_central_report
@@ -130,27 +131,36 @@ async def get_monitor(request: Request) -> JSONResponse:
     )
 
 
-def _report_args(request: Request) -> tuple[dt.date, dt.date, str, list[str] | None]:
+def _report_args(request: Request) -> tuple[str, dt.date, dt.date, str, list[str] | None]:
     q = request.query_params
     if not q.get("from") or not q.get("to"):
         raise BadRequest("Cần from và to (dd/mm/yyyy).", "from and to are required (dd/mm/yyyy).", key="bad_range")
-    by = q.get("by") or "site"
-    if by not in GROUPINGS:
-        raise BadRequest(
-            f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
-            f"Group by must be one of: {', '.join(GROUPINGS)}.",
-            key="bad_group",
-        )
+    kind = q.get("kind") or "tickets"
+    if kind == "tickets":
+        by = q.get("by") or "site"
+        if by not in GROUPINGS:
+            raise BadRequest(
+                f"Nhóm theo phải là một trong: {', '.join(GROUPINGS)}.",
+                f"Group by must be one of: {', '.join(GROUPINGS)}.",
+                key="bad_group",
+            )
+    else:
+        by = q.get("by") or "site"
+        kind_reports.check(kind, by)
     sites = [s for s in (q.get("site") or "").split(",") if s] or None
-    return parse_date(q["from"]), parse_date(q["to"]), by, sites
+    return kind, parse_date(q["from"]), parse_date(q["to"]), by, sites
 
 
 async def _report(request: Request) -> dict[str, Any]:
     _admin(request)
-    date_from, date_to, by, sites = _report_args(request)
+    kind, date_from, date_to, by, sites = _report_args(request)
     config: CentralConfig = request.app.state.config
+    path = str(_store(request).path)
+    if kind == "tickets":
+        return await asyncio.to_thread(build_central_report, path, config, date_from, date_to, by, sites)
+    now = request.app.state.clock()
     return await asyncio.to_thread(
-        build_central_report, str(_store(request).path), config, date_from, date_to, by, sites
+        kind_reports.build_kind_report, path, config, kind, date_from, date_to, by, sites, now
     )
 
 
@@ -162,15 +172,22 @@ async def export_report(request: Request) -> Response:
     fmt = request.query_params.get("format", "xlsx")
     if fmt not in ("csv", "xlsx"):
         raise BadRequest("Định dạng phải là csv hoặc xlsx.", "Format must be csv or xlsx.", key="bad_format")
+    dialect = export_dialect(request)
     report = await _report(request)
-    name = f"bao-cao-tong-hop-{report['from']}-{report['to']}-{report['by']}.{fmt}"
+    kind = report.get("kind", "tickets")
+    if kind == "tickets":
+        name = f"bao-cao-tong-hop-{report['from']}-{report['to']}-{report['by']}.{fmt}"
+        csv_of, xlsx_of = to_csv, to_xlsx
+    else:
+        name = kind_export.filename(report, fmt)
+        csv_of, xlsx_of = kind_export.to_csv, kind_export.to_xlsx
     if fmt == "csv":
         return Response(
-            to_csv(report),
+            csv_of(report, dialect),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    data = await asyncio.to_thread(to_xlsx, report)
+    data = await asyncio.to_thread(xlsx_of, report)
     return Response(
         data,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

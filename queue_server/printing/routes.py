@@ -33,7 +33,7 @@ def _service(request: Request) -> PrintService:
 
 async def reprint(request: Request) -> JSONResponse:
     office: Office = request.app.state.office
-    user = auth.require_user(request, office.store)
+    user = auth.require_user(request, office)
     ticket_id = path_int(request, "ticket_id")
     service = _service(request)
     job = await service.reprint(ticket_id, user["username"], lambda token: status_url(request, token))
@@ -47,14 +47,14 @@ async def reprint(request: Request) -> JSONResponse:
 
 async def list_jobs(request: Request) -> JSONResponse:
     office: Office = request.app.state.office
-    auth.require_user(request, office.store)
+    auth.require_user(request, office)
     state = request.query_params.get("state")
     return JSONResponse({"jobs": _service(request).today_jobs(state)})
 
 
 async def list_printers(request: Request) -> JSONResponse:
     office: Office = request.app.state.office
-    auth.require_user(request, office.store)
+    auth.require_user(request, office)
     return JSONResponse({"printers": _service(request).printers_summary("staff")})
 
 

@@ -93,7 +93,7 @@ class PrintService:
 
     def __init__(self, office: Office) -> None:
         self.office = office
-        self.book = PrintBook(office.engine.day)
+        self.book = PrintBook(office.day)
         self.agents = AgentLinks(
             on_status=self._on_agent_status,
             on_connected=self._on_agent_connected,
@@ -192,7 +192,7 @@ class PrintService:
 
     async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """One write transaction in the office's writer thread (the single writer)."""
-        return await self.office.in_writer(self.office.store.write, fn)
+        return await self.office.write(fn)
 
     # ------------------------------------------------------------------ the kiosk's side
 
@@ -299,7 +299,7 @@ class PrintService:
                 status = dict(for_kiosk, error=public_error(for_kiosk["error"]))
             msg = {"type": "print_job", "ticket_id": job.ticket_id, "print": status, "job": job.to_dict(audience)}
             messages[audience] = json.dumps(msg, ensure_ascii=False)
-        self.office.hub.publish(messages)
+        self.office.publish(messages)
 
     def _set_printer(self, printer_id: str, **changes: Any) -> None:
         if self.book.change_printer(printer_id, changes):
@@ -310,7 +310,7 @@ class PrintService:
                 for entry in self.printers_summary(audience)
                 if entry["id"] == printer_id
             }
-            self.office.hub.publish(messages)
+            self.office.publish(messages)
             self._wake_printer(printer_id)
 
     def _wake_printer(self, printer_id: str) -> None:
@@ -325,10 +325,11 @@ class PrintService:
             try:
                 for p in self.office.config.printers:
                     self._ensure_printer(p)
+                await self.agents.revoke(self.office.config.printers)
                 printers = {p.id: p for p in self.office.config.printers}
                 for job in self.book.stale(printers, self.office.clock()):
                     await self._move(job, JobState.QUEUED, JobState.STALE, job.error or "not sent in time")
-                self.book.new_day(self.office.engine.day)
+                self.book.new_day(self.office.day)
             except Exception:
                 log.exception("print job sweep failed")
 
@@ -443,8 +444,7 @@ class PrintService:
 
     async def reprint(self, ticket_id: int, username: str, url_fn: Callable[[str], str]) -> Job:
         """A new job for a ticket of today (the Reprint button)."""
-        engine = self.office.engine
-        ticket = engine.tickets.get(ticket_id)
+        ticket = self.office.find_ticket(ticket_id)
         if ticket is None:
             # An earlier day's ticket: read on a connection of its own, off the event loop.
             found = await self.office.read(_ticket_day, ticket_id)
@@ -453,7 +453,7 @@ class PrintService:
             day = found
         else:
             day = ticket.day
-        if day != engine.day:
+        if day != self.office.day:
             raise Conflict(
                 "Vé này không phải của hôm nay: không in lại.",
                 "This ticket is not from today: it cannot be reprinted.",

@@ -30,6 +30,7 @@ from .. import auth
 from ..config import Config
 from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
+from ..office import Office
 from ..openapi import STAFF, operation, path_param, query_param
 from ..reports import parse_date
 from ..schemas import Body, parse, ref
@@ -87,7 +88,7 @@ def _runs(request: Request) -> dict[int, Run]:
 
 
 def _admin(request: Request) -> dict[str, Any]:
-    return auth.require_user(request, request.app.state.office.store, role="admin")
+    return auth.require_user(request, request.app.state.office, role="admin")
 
 
 async def page_whatif(request: Request) -> Response:
@@ -97,21 +98,18 @@ async def page_whatif(request: Request) -> Response:
 async def get_plan(request: Request) -> JSONResponse:
     """The actual plan and the recorded days of the last 60 days, for the form."""
     _admin(request)
-    office = request.app.state.office
+    office: Office = request.app.state.office
     config: Config = office.config
-    today = dt.date.fromisoformat(office.engine.day)
+    today = dt.date.fromisoformat(office.day)
 
     def days() -> list[str]:
-        conn = connect(office.store.path, readonly=True)
-        try:
+        with office.reader() as conn:
             rows = conn.execute(
                 "SELECT DISTINCT day FROM events WHERE kind = 'ticket_issued' AND day BETWEEN ? AND ? "
                 "ORDER BY day DESC",
                 ((today - dt.timedelta(days=60)).isoformat(), today.isoformat()),
             )
             return [r[0] for r in rows]
-        finally:
-            conn.close()
 
     return JSONResponse(
         {
@@ -160,7 +158,7 @@ async def start_run(request: Request) -> JSONResponse:
     progress = ctx.Value("d", 0.0)
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(
-        target=_child, args=(office.config, str(office.store.path), run_request, progress, sender), daemon=True
+        target=_child, args=(office.config, str(office.database_path), run_request, progress, sender), daemon=True
     )
     process.start()
     sender.close()
