@@ -19,7 +19,7 @@ from typing import Any
 from . import schemas
 from .schemas import Empty, ref
 
-# The core's answers, declared in queue_server.schemas; feature modules use these too.
+# The core's answers, declared in queue_server.schemas.
 TICKET = ref(schemas.PublicTicket)
 ISSUED = ref(schemas.Issued)
 STATE = ref(schemas.Snapshot)
