@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from . import auth, speech
 from .api import read_json
-from .audio import AudioError, level_clip
+from .audio import AudioError, level_clip, read_wav
 from .config import Config
 from .errors import BadRequest
 from .office import Office
@@ -112,7 +112,11 @@ def import_pack(config: Config, data: bytes) -> dict[str, Any]:
             if info.file_size > MAX_PACK_BYTES:
                 raise AudioError("too large")
             raw = z.read(info)
-            ready[name] = raw if name == "chime" else level_clip(raw)
+            if name == "chime":
+                read_wav(raw)  # kept as recorded (a chime is not speech), but it must be a WAV
+                ready[name] = raw
+            else:
+                ready[name] = level_clip(raw)
         except KeyError:
             skipped[name] = "no WAV file in the pack"
         except AudioError as error:

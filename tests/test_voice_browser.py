@@ -54,6 +54,8 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     stop = phrase.locator("button[data-action=stop]")
     stop.wait_for()
     assert stop.evaluate("b => b === document.activeElement")  # Enter stops the take
+    # The row's meter shows the microphone is heard (the fake one beeps).
+    page.wait_for_function("document.querySelector('[data-testid=voice-meter]').value > 0.05")
     page.wait_for_function("window.motcua.state.take && window.motcua.state.take.elapsed >= 2")
     stop.click()
     phrase.locator("[data-testid=voice-status]", has_text="Giọng văn phòng").wait_for(timeout=15000)
@@ -128,3 +130,26 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert phrase.locator("[data-testid=voice-status]").text_content().startswith("Office's voice (")
     assert page.text_content("[data-testid=voice-progress]") == f"2 of {words} clips recorded in the office's voice."
+
+
+def test_without_a_microphone_api_the_page_says_to_open_it_on_the_server_and_records_nothing(
+    screens: Screens, server: ServerProcess
+):
+    # As on a plain http://192.168.… address: browsers give no getUserMedia to insecure pages.
+    page = screens.open(
+        "/admin/voice?lang=en",
+        1440,
+        900,
+        wait_online=False,
+        init_script="Object.defineProperty(navigator, 'mediaDevices', {value: undefined});",
+    )
+    page.fill("#login-username", "boss")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#clips tbody tr[data-clip=lam]")
+    notice = page.locator("[data-testid=voice-mic-off]")
+    assert notice.is_visible()
+    assert f"http://localhost:{server.port}/admin/voice" in notice.text_content()
+    assert "HTTPS" in notice.text_content()
+    assert page.locator("button[data-action=record]:enabled").count() == 0
+    assert page.locator("tr[data-clip=lam] button[data-action=play]").is_enabled()
