@@ -42,7 +42,11 @@ def _admin(request: Request) -> dict[str, Any]:
 # --------------------------------------------------------------------------- monitor
 
 
-def monitor(office: Office) -> dict[str, Any]:
+async def monitor(office: Office) -> dict[str, Any]:
+    from .dossier_desk import desk_of
+
+    # Read first, off the event loop; the engine's part below is then taken in one step.
+    dossier_alerts = await desk_of(office).alerts()
     snap = office.snapshot("staff")
     now = office.clock()
     limit = office.config.alerts.long_wait_minutes * 60
@@ -63,21 +67,19 @@ def monitor(office: Office) -> dict[str, Any]:
     for t in office.tickets_today():
         if t.state is TicketState.DONE and t.staff:
             served[t.staff] = served.get(t.staff, 0) + 1
-    from .dossier_desk import desk_of
-
     return {
         "snapshot": snap,
         "alerts": alerts,
         "long_wait_minutes": office.config.alerts.long_wait_minutes,
         "served_by_staff": served,
         # Open dossiers overdue, due today, due within 2 working days (docs/dossiers.md).
-        "dossier_alerts": desk_of(office).alerts(),
+        "dossier_alerts": dossier_alerts,
     }
 
 
 async def get_monitor(request: Request) -> JSONResponse:
     _admin(request)
-    return JSONResponse(monitor(_office(request)))
+    return JSONResponse(await monitor(_office(request)))
 
 
 # --------------------------------------------------------------------------- office setup

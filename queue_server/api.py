@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, schemas
-from .engine import Engine, Ticket, Unsaid
-from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
-from .office import Office, Outcome, public_ticket
+from .engine import Engine, Event, Ticket, Unsaid
+from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, StaleCheck, Unauthorized
+from .office import Command, CounterCheck, Office, Outcome, public_ticket
 from .schemas import MAX_INT, UnsetType, parse
 from .store import ticket_by_token as store_ticket_by_token
 from .ws import sessions_changed
@@ -337,15 +337,34 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
                 "close": "sign_off",
             }[name]
             command = lambda e, now: getattr(e, method)(now, n, staff, override=override)  # noqa: E731
-        for guard in office.counter_guards:
-            guard(name, n)
-        await office.execute(command)
+        await _guarded(office, name, n, command)
         if name in AUDITED_COUNTER_ACTIONS and user["role"] == "admin":
             await office.audit(user, f"counter_{name}", **details)
         return JSONResponse(counter_view(office, n))
 
     handler.__name__ = f"counter_{name.replace('-', '_')}"
     return handler
+
+
+async def _guarded(office: Office, action: str, n: int, command: Command, attempts: int = 3) -> None:
+    """Run a counter action's ``command`` after the office's counter guards: each reads what
+    it needs first (off the event loop), and its check runs under the office lock, inside the
+    command, so the rule and the action see one state. A check whose reading went stale (the
+    counter moved on meanwhile) is read again, a few times at most."""
+    for attempt in range(attempts):
+        checks = [check for guard in office.counter_guards if (check := await guard(action, n)) is not None]
+
+        def guarded(engine: Engine, now: dt.datetime, checks: list[CounterCheck] = checks) -> list[Event]:
+            for check in checks:
+                check()
+            return command(engine, now)
+
+        try:
+            await office.execute(guarded)
+            return
+        except StaleCheck:
+            if attempt == attempts - 1:
+                raise
 
 
 def _clerk_to_open(office: Office, user: dict[str, Any], staff: str | None) -> str:

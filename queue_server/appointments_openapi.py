@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
-from .openapi import KIOSK, STAFF, operation, path_param, query_param
+from .openapi import ADMIN, KIOSK, STAFF, operation, path_param, query_param
 from .report_routes import DIALECT_PARAM
 from .schemas import Body, Code, Day, Empty, Issued, Last4, Summary, Time, ref
 
@@ -189,7 +189,7 @@ def _paths() -> dict[str, Any]:
                 "start to the call; share called within 10 minutes)",
                 ref(AppointmentReport),
                 errors=(400, 401, 403),
-                security=STAFF,
+                security=ADMIN,
                 params=_RANGE,
             )
         },
@@ -199,7 +199,7 @@ def _paths() -> dict[str, Any]:
                     "Admin: the appointment report as CSV or XLSX",
                     {"type": "string", "format": "binary"},
                     errors=(400, 401, 403),
-                    security=STAFF,
+                    security=ADMIN,
                     params=[*_RANGE, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"), DIALECT_PARAM],
                     media=_XLSX,
                 ),
@@ -315,7 +315,7 @@ def _more() -> dict[str, Any]:
                 ref(SlotClosed),
                 body=ref(SlotClosure),
                 errors=(400, 401, 403, 404, 413, 503),
-                security=STAFF,
+                security=ADMIN,
             )
         },
         "/api/staff/appointments/{code}/cancel": {

@@ -318,7 +318,9 @@ class Dossiers:
         "The code's shape in English",
         "agency code, date received (yymmdd) and sequence, e.g. 000.00.21.H40-261203-0001",
     )
-    return_service: str = _help("Service code of result-return tickets (kiosk \"Nhận kết quả\"; '' for none)", "")
+    return_service: str = _help(
+        "Service code of result-return tickets (kiosk \"Nhận kết quả\"; '' : the dossier's own service)", ""
+    )
     require_outcome: bool = _help("A ticket can be finished only after the clerk recorded the visit's outcome", False)
     procedures_csv: str = _help(
         "CSV file of more procedures (service,code,name,days,papers), relative to config.toml; '' for none", ""

@@ -20,9 +20,9 @@ from starlette.routing import Route
 
 from . import auth, dossier_import, dossiers, procedures
 from .api import path_int, read_json, read_limited, status_url
-from .dossier_desk import DossierDesk, attach, desk_of
+from .dossier_desk import ACTIVE, DossierDesk, attach, desk_of
 from .dossier_openapi import MAX_BULK, ApologyPrint, BulkReady, Extend, Outcome, Ready, openapi_paths
-from .engine import Engine, Ticket
+from .engine import Engine, Ticket, TicketState
 from .errors import BadRequest, Conflict, NotFound
 from .office import Office, public_ticket
 from .office import Outcome as Decided
@@ -308,7 +308,7 @@ async def list_dossiers(request: Request) -> JSONResponse:
 async def get_alerts(request: Request) -> JSONResponse:
     desk = _desk(request)
     auth.require_user(request, desk.office)
-    return JSONResponse(desk.alerts())
+    return JSONResponse(await desk.alerts())
 
 
 async def import_csv(request: Request) -> JSONResponse:
@@ -339,6 +339,13 @@ async def import_csv(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------------- the kiosk
 
 
+def _closed(d: dict[str, Any], today: dt.date) -> Conflict:
+    """A check-in for a dossier already returned or withdrawn."""
+    vi, en = dossiers.status_text(d, today)
+    code = d["code"]
+    return Conflict(f"Hồ sơ {code}: {vi}.", f"Dossier {code}: {en}.", key="already_returned", status=d["status"])
+
+
 async def check_in(request: Request) -> JSONResponse:
     """A result-return ticket for a ready dossier; the same code again answers the same
     ticket (200) while it is waiting or being served."""
@@ -349,8 +356,7 @@ async def check_in(request: Request) -> JSONResponse:
     parse(await read_json(request), Empty)
     d = await desk.office.read(dossiers.require, code)
     if d["status"] in (dossiers.Status.RETURNED, dossiers.Status.WITHDRAWN):
-        vi, en = dossiers.status_text(d, desk.today())
-        raise Conflict(f"Hồ sơ {code}: {vi}.", f"Dossier {code}: {en}.", key="already_returned", status=d["status"])
+        raise _closed(d, desk.today())
     if d["status"] != dossiers.Status.READY:
         due = dossiers.effective_due(d)
         raise NotReady(
@@ -372,12 +378,15 @@ async def check_in(request: Request) -> JSONResponse:
     token = secrets.token_urlsafe(16)
 
     def command(engine: Engine, now: dt.datetime) -> Decided[tuple[Ticket, bool]]:
-        # Under the office lock: a check-in committed just before is visible here.
-        current = dossiers.get(desk.read(), code) or d
-        held = desk.active_return_ticket(current)
-        if held is not None:
+        # Under the office lock, from memory: ``d`` was read before it, and a check-in issued
+        # since then (committed or not) is known to the desk.
+        held = desk.return_ticket(d)
+        if held is not None and held.state in ACTIVE:
             return Decided((held, False), [])
+        if held is not None and held.state is TicketState.DONE:  # finishing it returned the dossier
+            raise _closed(d | {"status": dossiers.Status.RETURNED}, desk.today())
         ticket, events = engine.issue(now, service=service, token=token, kiosk=kiosk.id)
+        desk.checked_in(code, ticket)
         return Decided((ticket, True), events)
 
     def extra(conn: Any, events: list[Any]) -> None:

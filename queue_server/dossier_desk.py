@@ -1,8 +1,9 @@
 """The office's side of dossier tracking: one ``DossierDesk`` per running office.
 
-It owns no state of its own besides a read connection: every dossier change is written by
-``write`` in the office's writer thread (the one write path), under the office lock so it
-never interleaves with a queue command, and staff screens hear of it afterwards as an
+It holds no dossier state of its own (only which return ticket each check-in issued, see
+``return_ticket``) and no connection: it reads through ``Office.read``, off the event
+loop, and every dossier change is written by ``write`` in the office's writer thread (the one
+write path), under the office lock so it never interleaves with a queue command, and staff screens hear of it afterwards as an
 unnumbered WebSocket message ``{"type": "dossier_received", "dossier": {...}}`` (also
 ``dossier_ready``, ``dossier_returned``, ``dossier_extended``, ``dossier_withdrawn``,
 ``dossier_papers``). Those messages carry no ``seq``: they are not queue events, and a
@@ -20,9 +21,8 @@ from typing import Any
 
 from . import dossiers
 from .engine import Event, Ticket, TicketState
-from .errors import Conflict
-from .office import Office
-from .store import connect
+from .errors import Conflict, StaleCheck
+from .office import CounterCheck, Office
 from .workdays import Calendar
 
 log = logging.getLogger("motcua.dossiers")
@@ -35,7 +35,9 @@ FINISHING = ("done", "next", "call")
 class DossierDesk:
     def __init__(self, office: Office) -> None:
         self.office = office
-        self._reader: sqlite3.Connection | None = None
+        # Dossier code -> the result-return ticket its check-in issued in this process (see
+        # ``return_ticket``): engine state, kept with the engine under the office lock.
+        self._checked_in: dict[str, tuple[int, str]] = {}
         self._returned: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ plumbing
@@ -43,20 +45,6 @@ class DossierDesk:
     @property
     def config(self) -> Any:
         return self.office.config
-
-    def read(self) -> sqlite3.Connection:
-        """A read-only connection (WAL: it sees committed rows only), used on the event loop
-        only where a read cannot wait for a reader thread: the outcome guard inside a counter
-        action, the monitor's alerts, and the check-in's look under the office lock. Request
-        handlers read through ``Office.read``."""
-        if self._reader is None:
-            self._reader = connect(self.office.database_path, readonly=True)
-        return self._reader
-
-    def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
 
     def now(self) -> tuple[dt.datetime, dt.date, str]:
         now = self.office.clock()
@@ -98,54 +86,82 @@ class DossierDesk:
         for d in returned:
             self.publish("dossier_returned", d)
 
-    def guard(self, action: str, counter: int) -> None:
-        """With ``dossiers.require_outcome``: a ticket is finished only after its outcome."""
+    async def guard(self, action: str, counter: int) -> CounterCheck | None:
+        """With ``dossiers.require_outcome``: a ticket is finished only after its outcome.
+
+        Whether the held ticket has an outcome is read first, off the event loop (a committed
+        outcome stays: ``dossier_log`` rows are never deleted); the check then runs under the
+        office lock and decides from memory. If another ticket is held by then, it asks for a
+        fresh read (``StaleCheck``)."""
         if not self.config.dossiers.require_outcome or action not in FINISHING:
-            return
-        ticket = self.office.held_ticket(counter)
-        if ticket is None or ticket.state not in (TicketState.CALLED, TicketState.SERVING):
-            return
-        if ticket.state is TicketState.CALLED and action != "done" and ticket.recalls >= self.config.queue.max_recalls:
-            return  # Next marks it a no-show: nobody was served
-        if not dossiers.has_outcome(self.read(), ticket.id):
-            raise Conflict(
-                f"Hãy ghi kết quả của lượt số {ticket.label} (nhận hồ sơ, hướng dẫn, yêu cầu bổ sung "
-                "hoặc trả kết quả) trước khi kết thúc.",
-                f"Record the outcome of ticket {ticket.label} (dossier received, guidance, papers "
-                "requested or result returned) before finishing it.",
-                key="outcome_required",
-                ticket=ticket.label,
-            )
+            return None
+        read_for = self.office.held_ticket(counter)
+        if read_for is None:
+            recorded = False
+        else:
+            recorded = await self.office.read(dossiers.has_outcome, read_for.id)
+
+        def check() -> None:
+            ticket = self.office.held_ticket(counter)
+            if ticket is None or ticket.state not in (TicketState.CALLED, TicketState.SERVING):
+                return
+            if (
+                ticket.state is TicketState.CALLED
+                and action != "done"
+                and ticket.recalls >= self.config.queue.max_recalls
+            ):
+                return  # Next marks it a no-show: nobody was served
+            if read_for is None or ticket.id != read_for.id:
+                raise StaleCheck(
+                    f"Quầy {counter} vừa chuyển sang lượt số {ticket.label}; hãy thử lại.",
+                    f"Counter {counter} has just moved on to ticket {ticket.label}; please try again.",
+                    ticket=ticket.label,
+                )
+            if not recorded:
+                raise Conflict(
+                    f"Hãy ghi kết quả của lượt số {ticket.label} (nhận hồ sơ, hướng dẫn, yêu cầu bổ sung "
+                    "hoặc trả kết quả) trước khi kết thúc.",
+                    f"Record the outcome of ticket {ticket.label} (dossier received, guidance, papers "
+                    "requested or result returned) before finishing it.",
+                    key="outcome_required",
+                    ticket=ticket.label,
+                )
+
+        return check
 
     # ------------------------------------------------------------------ reads
 
-    def alerts(self) -> dict[str, Any]:
+    async def alerts(self) -> dict[str, Any]:
         """Open dossiers due today, overdue, and due within the next 2 working days (by
         their current date: the apology's new date when there is one)."""
         today = self.today()
         soon = self.calendar().add_working_days(today, 2).isoformat()
-        rows = (
-            self.read()
-            .execute(
-                f"SELECT {', '.join(dossiers.COLUMNS)} FROM dossiers WHERE status IN ('received', 'papers') "
-                "AND coalesce(new_due_date, due_date) <= ? ORDER BY coalesce(new_due_date, due_date), code",
-                (soon,),
-            )
-            .fetchall()
-        )
+        rows = await self.office.read(dossiers.due_by, soon)
         out: dict[str, list[dict[str, Any]]] = {"due_today": [], "overdue": [], "due_soon": []}
         iso = today.isoformat()
-        for row in rows:
-            d = dict(zip(dossiers.COLUMNS, row))
+        for d in rows:
             due = dossiers.effective_due(d) or ""
             group = "overdue" if due < iso else "due_today" if due == iso else "due_soon"
             out[group].append(dossiers.staff_view(self.config, d, today))
         return {"today": iso, "due_soon_until": soon, **out}
 
-    def active_return_ticket(self, d: dict[str, Any]) -> Ticket | None:
-        tid = d.get("return_ticket_id")
-        t = self.office.find_ticket(tid)
-        return t if t is not None and t.state in ACTIVE else None
+    def return_ticket(self, d: dict[str, Any]) -> Ticket | None:
+        """The dossier's latest result-return ticket while it is in memory (any state): the
+        one a check-in issued since ``d`` was read, else the one its row names. Under the
+        office lock this is exact with no read: every check-in is issued under the lock
+        (``checked_in``), and one from before this process started is in the row."""
+        return self._live(self._checked_in.get(d["code"])) or self.office.find_ticket(d.get("return_ticket_id"))
+
+    def _live(self, issued: tuple[int, str] | None) -> Ticket | None:
+        """The ticket (id, token) names while it is in memory (a failed commit frees its id)."""
+        t = self.office.find_ticket(issued[0]) if issued else None
+        return t if t is not None and issued is not None and t.token == issued[1] else None
+
+    def checked_in(self, code: str, ticket: Ticket) -> None:
+        """Under the office lock: a check-in for ``code`` issued ``ticket``. Entries whose
+        ticket has left memory (an earlier day, a commit that failed) are dropped."""
+        self._checked_in = {c: i for c, i in self._checked_in.items() if self._live(i) is not None}
+        self._checked_in[code] = (ticket.id, ticket.token)
 
 
 def attach(office: Office) -> DossierDesk:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from msgspec import Meta, Struct
 
 from .dossiers import MAX_REASON
-from .openapi import KIOSK, STAFF, operation, path_param, query_param
+from .openapi import ADMIN, CLERK_OF_N, KIOSK, STAFF, operation, path_param, query_param
 from .schemas import Body, Empty, Issued, Positive, PublicTicket, ref
 
 _STR = {"type": "string"}
@@ -181,7 +181,7 @@ def _csv_import() -> dict[str, Any]:
         "Import the province's CSV export (code, status, finished date); idempotent; audited with what changed (admin)",
         ref(DossiersImported),
         errors=(400, 401, 403, 413, 503),
-        security=STAFF,
+        security=ADMIN,
     )
     op["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
     return op
@@ -304,6 +304,7 @@ openapi_paths: dict[str, Any] = {
             ref(Visit),
             errors=(401, 403, 404),
             security=STAFF,
+            who=CLERK_OF_N,
             params=[COUNTER_N],
         ),
         "post": operation(
@@ -315,6 +316,7 @@ openapi_paths: dict[str, Any] = {
             body=ref(Outcome),
             errors=(400, 401, 403, 404, 409, 413, 503),
             security=STAFF,
+            who=CLERK_OF_N,
             params=[COUNTER_N],
         ),
     },

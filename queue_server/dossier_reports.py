@@ -39,7 +39,7 @@ from .csvout import DEFAULT_DIALECT, csv_bytes
 from .dossiers import vn_date
 from .errors import BadRequest
 from .office import Office
-from .openapi import STAFF, operation, query_param
+from .openapi import ADMIN, operation, query_param
 from .report_routes import DIALECT_PARAM, export_dialect
 from .reports import MAX_DAYS, NO_GROUP, parse_date
 from .schemas import ref
@@ -559,7 +559,7 @@ for _kind in KINDS:
         f"The {_kind} report as a file (CSV or XLSX)",
         {"type": "string"},
         errors=(400, 401, 403),
-        security=STAFF,
+        security=ADMIN,
         media="text/csv",
         params=[*_query, query_param("format", {"enum": ["csv", "xlsx"]}, "Default xlsx"), DIALECT_PARAM],
     )
@@ -569,7 +569,7 @@ for _kind in KINDS:
             f"The {_kind} report (admin; definitions in docs/reports.md)",
             ref(DossierReport),
             errors=(400, 401, 403),
-            security=STAFF,
+            security=ADMIN,
             params=_query,
         )
     }

@@ -215,6 +215,16 @@ def require(conn: sqlite3.Connection, code: str) -> dict[str, Any]:
     return d
 
 
+def due_by(conn: sqlite3.Connection, day: str) -> list[dict[str, Any]]:
+    """Open dossiers (received, waiting for papers) whose current due date is ``day`` or earlier."""
+    rows = conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM dossiers WHERE status IN ('received', 'papers') "
+        "AND coalesce(new_due_date, due_date) <= ? ORDER BY coalesce(new_due_date, due_date), code",
+        (day,),
+    ).fetchall()
+    return [dict(zip(COLUMNS, r)) for r in rows]
+
+
 def of_ticket(conn: sqlite3.Connection, ticket_id: int) -> list[dict[str, Any]]:
     """The dossiers a visit received, returned or sent back for papers."""
     rows = conn.execute(

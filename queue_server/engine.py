@@ -77,6 +77,13 @@ TERMINAL = frozenset({TicketState.DONE, TicketState.CANCELLED, TicketState.EXPIR
 # Recent service durations kept per service for the moving average.
 AVERAGE_WINDOW = 10
 
+# Changes to the ticket fields Next's order reads, made after a ticket was created: with the
+# waiting tickets' identities, the key under which ``order.positions_ahead`` reuses a replay.
+_ORDER_FIELDS = frozenset(
+    ("state", "service", "queued_at", "front", "priority", "target_counter", "booked", "slot_start")
+)
+_order_changes = [0]
+
 _TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at", "slot_start")
 
 
@@ -129,6 +136,11 @@ class Ticket:
     def __post_init__(self) -> None:
         if not self.issued_service:
             self.issued_service = self.service
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _ORDER_FIELDS and name in self.__dict__:
+            _order_changes[0] += 1
+        object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies and is ~5x slower, and every event, snapshot
@@ -293,6 +305,7 @@ class Engine:
         # Every number given today, by any service (a number is never given twice a day).
         self.used_numbers: set[int] = set()
         self.by_request: dict[tuple[str, str], int] = {}
+        self._waiting: tuple[Any, list[Ticket], dt.datetime | None] = (None, [], None)
         self._rebuild_figures()
 
     def _keeps(self, t: Ticket) -> bool:
@@ -405,6 +418,7 @@ class Engine:
         self.services = {s.code: ServiceDay() for s in self.config.services}
         # Forget finished tickets of earlier days; keep what a counter still serves.
         self.tickets = {i: t for i, t in self.tickets.items() if self._keeps(t)}
+        _order_changes[0] += 1
         self._rebuild_figures()
         events.append(Event("day_started", now, details={"day": today, "previous": previous}))
         return events
@@ -497,7 +511,14 @@ class Engine:
             raise NotFound(f"Không có quầy {number}.", f"No counter {number}.", key="counter_not_found") from None
 
     def waiting(self) -> list[Ticket]:
-        return [t for t in self.tickets.values() if t.state is TicketState.WAITING]
+        # Kept while no ticket changed and none came or went (asked for several times per
+        # command: the pick, the counts, every estimate of the services summary).
+        key = (_order_changes[0], id(self.tickets), len(self.tickets), self.next_id)
+        if self._waiting[0] != key:
+            state = TicketState.WAITING
+            waiting = [t for t in self.tickets.values() if t.state is state]
+            self._waiting = (key, waiting, max((t.queued_at for t in waiting), default=None))
+        return list(self._waiting[1])
 
     def average_service_seconds(self, code: str) -> float:
         durations = self.services[code].durations
@@ -544,13 +565,20 @@ class Engine:
 
     def _position(self, ticket: Ticket, waiting: list[Ticket], now: dt.datetime | None = None) -> tuple[int, int]:
         callers = self._callers(ticket)
-        ahead = positions_ahead(ticket, waiting, callers, self.counts(), self.rules(now))
+        ahead = positions_ahead(ticket, waiting, callers, self.counts(), self.rules(now), stamp=_order_changes[0])
         wait = ahead * self.average_service_seconds(ticket.service) / max(1, len(callers))
         return ahead, round(wait)
 
     def estimate(self, code: str, priority: bool = False, now: dt.datetime | None = None) -> tuple[int, int]:
-        """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now."""
-        when = now or max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.UTC))
+        """(people ahead, estimated wait in seconds) for a ticket of ``code`` issued now: after
+        every waiting ticket (a summary built for an event may be asked for after later
+        commands, whose tickets arrived after the event's time)."""
+        waiting = self.waiting()
+        latest = self._waiting[2]
+        if now is None:
+            when = max((t.queued_at for t in self.tickets.values()), default=dt.datetime.now(dt.UTC))
+        else:
+            when = now if latest is None else max(now, latest)
         phantom = Ticket(
             id=self.next_id,
             day=self.day,
@@ -563,7 +591,7 @@ class Engine:
             issued_at=when,
             queued_at=when,
         )
-        return self._position(phantom, [*self.waiting(), phantom], now)
+        return self._position(phantom, [*waiting, phantom], now)
 
     def _next_number(self, code: str, booked: bool = False) -> int | None:
         """The number ``code`` would give next: after its highest number in its current range

@@ -9,7 +9,8 @@ The tree::
     ├── Forbidden (403)              signed in, but not allowed to do this
     ├── NotFound (404)               no such ticket, counter, service, user
     ├── Conflict (409)               a legal request the current state refuses
-    │   └── InvalidTransition        a ticket or counter move the state machine forbids
+    │   ├── InvalidTransition        a ticket or counter move the state machine forbids
+    │   └── StaleCheck               the state changed between a read and its check; retry
     ├── PayloadTooLarge (413)
     ├── TooManyRequests (429)
     └── Unavailable (503)            storage failed; nothing was changed
@@ -71,6 +72,12 @@ class NotFound(MotcuaError):
 class Conflict(MotcuaError):
     status = 409
     key = "conflict"
+
+
+class StaleCheck(Conflict):
+    """A check read facts for one state, and the state changed before it ran: read again."""
+
+    key = "state_changed"
 
 
 class InvalidTransition(Conflict):

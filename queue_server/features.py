@@ -23,9 +23,11 @@ and may register these hooks on it (types in ``queue_server.office``, re-exporte
 - ``office.snapshot_extras[key]``: ``SnapshotPart(audience)``, a part of every snapshot
   under ``key`` for audience ``"public"`` or ``"staff"``: JSON-ready data ("printers",
   "appointments").
-- ``office.counter_guards``: ``CounterGuard(action, counter)``, run before a counter action
-  (``"next"``, ``"done"``...); raises a ``MotcuaError`` to refuse it (an outcome not yet
-  recorded).
+- ``office.counter_guards``: ``CounterGuard(action, counter)``, awaited before a counter
+  action (``"next"``, ``"done"``...): it reads what it needs (``office.read``) and returns a
+  ``CounterCheck()`` (or None), run under the office lock just before the action, from
+  memory; the check raises a ``MotcuaError`` to refuse the action (an outcome not yet
+  recorded), or ``StaleCheck`` when the counter moved on since the read (read again).
 - ``office.holder_changed``: ``HolderListener(counter, old, new)``, after a commit in which a
   counter changed hands.
 """

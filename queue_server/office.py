@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -70,9 +70,13 @@ CommitHook = Callable[[sqlite3.Connection, list[Event]], None]
 AfterCommit = Callable[[list[Event], list[int]], None]
 # A part of every snapshot: ``part(audience)`` ("public" or "staff") returns JSON-ready data.
 SnapshotPart = Callable[[str], object]
-# Runs before a counter action with (action, counter), e.g. ("done", 3); raises a
-# ``MotcuaError`` to refuse it.
-CounterGuard = Callable[[str, int], None]
+# Before a counter action, with (action, counter), e.g. ("done", 3): reads what it needs
+# off the event loop (``Office.read``), then returns a check (or None). The check runs
+# under the office lock, just before the action's engine command, from memory only; it
+# raises a ``MotcuaError`` to refuse the action (``StaleCheck`` when what it read no longer
+# applies: the caller reads again and retries).
+CounterCheck = Callable[[], None]
+CounterGuard = Callable[[str, int], Awaitable[CounterCheck | None]]
 # Runs after a commit with (counter, old holder, new holder) when a counter changes hands.
 HolderListener = Callable[[int, str | None, str | None], None]
 
@@ -132,7 +136,7 @@ class Office:
         # Run inside every commit's transaction with (connection, events): rows outside the
         # engine that must change with an event (a dossier returned when its ticket is done).
         self.commit_hooks: list[CommitHook] = []
-        # Checked before a counter action runs, with (action, counter); raise to refuse it.
+        # Asked before a counter action, with (action, counter), for a check run under the lock.
         self.counter_guards: list[CounterGuard] = []
         # audience -> (key, built at, text, frame): see snapshot_message.
         self._snapshots: dict[str, tuple[tuple[int, int, int], dt.datetime, str, bytes]] = {}

@@ -28,10 +28,11 @@ The rules Next follows at one counter (README "Queue rules", docs/appointments.m
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from .engine import Ticket
@@ -123,6 +124,20 @@ class _Lists:
             if t.priority:
                 self.priority[rank].append(t)
 
+    def sharing(self, number: int, targeted: list[Ticket]) -> _Lists:
+        """Counter ``number``'s lanes: these pools (shared, never changed) and its own
+        transferred tickets."""
+        out = _Lists(number, self.levels, self.now)
+        out.targeted = targeted
+        out.by_rank, out.fronts, out.priority, out.due, out.early = (
+            self.by_rank,
+            self.fronts,
+            self.priority,
+            self.due,
+            self.early,
+        )
+        return out
+
     def plus(self, t: Ticket) -> _Lists:
         """A copy with ``t`` (the latest arrival) placed."""
         out = _Lists(self.number, self.levels, self.now)
@@ -135,20 +150,22 @@ class _Lists:
         return out
 
 
-# positions_ahead's last partition, reused while the waiting tickets and counters are the
-# same (the services summary asks for every service's estimate at one state).
-_last_lists: dict[str, Any] = {"key": None, "lists": {}}
-
-
-def _state_key(in_order: Sequence[Ticket], counters: Sequence[tuple[int, dict[str, str]]], now: dt.datetime) -> Any:
-    return (
-        now if any(t.booked for t in in_order) else None,
-        tuple((n, tuple(levels.items())) for n, levels in counters),
-        tuple(
-            (t.id, t.service, t.queued_at, t.front, t.priority, t.target_counter, t.booked, t.slot_start)
-            for t in in_order
-        ),
-    )
+def partition(
+    in_order: Sequence[Ticket], counters: Sequence[tuple[int, dict[str, str]]], now: dt.datetime
+) -> dict[int, _Lists]:
+    """Every counter's lanes from the waiting tickets in arrival order: one pass per distinct
+    set of service levels (counters that serve the same services at the same levels share
+    their lanes), then each counter's own transferred tickets."""
+    shared: dict[tuple[tuple[str, str], ...], _Lists] = {}
+    targeted = [t for t in in_order if t.target_counter is not None]
+    out: dict[int, _Lists] = {}
+    for n, levels in counters:
+        sig = tuple(levels.items())
+        common = shared.get(sig)
+        if common is None:
+            common = shared[sig] = _Lists.build(-1, levels, (t for t in in_order if t.target_counter is None), now)
+        out[n] = common.sharing(n, [t for t in targeted if t.target_counter == n])
+    return out
 
 
 class Picker:
@@ -178,6 +195,9 @@ class Picker:
             lists = _Lists.build(number, levels, waiting if in_arrival_order else sorted(waiting, key=_arrival), now)
         main = lists.by_rank[0] + lists.by_rank[1]
         backup = lists.by_rank[2]
+        # Where a primary-level newcomer would stand in the main pool and its priority lane
+        # (after the primary tickets, before the normal ones): ``estimates_ahead`` inserts one.
+        self.splits = (len(lists.by_rank[0]), len(lists.priority[0]))
         self.targeted = _Lane(lists.targeted)
         self.pools = [
             (_Lane(main), _Lane(lists.fronts[0]), _Lane(lists.priority[0] + lists.priority[1])),
@@ -272,27 +292,38 @@ def positions_ahead(
     counters: Sequence[tuple[int, dict[str, str]]],
     counts: Counts,
     rules: Rules,
+    *,
+    stamp: Any = None,
 ) -> int:
     """How many tickets Next calls before ``target`` when ``counters`` (number, levels) press
     Next in turn, in the order given, nobody new arrives and the clock stands at ``rules.now``.
 
     ``waiting`` is every waiting ticket of the office (``target`` among them): the interleave
     counts depend on priority tickets and due appointments waiting anywhere.
+
+    ``stamp`` (the engine's count of changes to waiting tickets) lets a newcomer's estimate
+    (``target`` arrived after every other waiting ticket: a new ticket, the services summary)
+    come from one replay shared by every estimate at the same state (``newcomers_ahead``);
+    without it, or for any other ticket, Next is replayed for ``target`` alone.
     """
-    in_order = sorted(waiting, key=_arrival)  # once, for every counter's picker
-    # A new ticket's estimate asks about the latest arrival: partition the others once for
-    # every service's estimate, then place it last.
-    latest = in_order[-1] if in_order and in_order[-1] is target else None
-    base = in_order[:-1] if latest is not None else in_order
-    key = _state_key(base, counters, rules.now)
-    if _last_lists["key"] != key:
-        _last_lists["key"] = key
-        _last_lists["lists"] = {n: _Lists.build(n, levels, base, rules.now) for n, levels in counters}
-    cached: dict[int, _Lists] = _last_lists["lists"]
-    pickers = [
-        Picker(n, levels, (), rules.now, lists=cached[n].plus(latest) if latest is not None else cached[n])
-        for n, levels in counters
-    ]
+    if stamp is not None and not (target.booked or target.front or target.target_counter is not None):
+        ahead = _newcomer_estimate(target, waiting, counters, counts, rules, stamp)
+        if ahead is not None:
+            return ahead
+    return replay_ahead(target, waiting, counters, counts, rules)
+
+
+def replay_ahead(
+    target: Ticket,
+    waiting: Sequence[Ticket],
+    counters: Sequence[tuple[int, dict[str, str]]],
+    counts: Counts,
+    rules: Rules,
+) -> int:
+    """``positions_ahead`` by the definition: replay Next until it calls ``target``."""
+    in_order = sorted(waiting, key=_arrival)
+    lists = partition(in_order, counters, rules.now)
+    pickers = [Picker(n, levels, (), rules.now, lists=lists[n]) for n, levels in counters]
     taken: set[int] = set()
     priority_left = sum(1 for t in waiting if t.priority)
     due_left = sum(1 for t in waiting if is_due(t, rules.now))
@@ -320,3 +351,205 @@ def positions_ahead(
             # None of these counters would ever call it (cannot happen for a counter list
             # built by the engine); every ticket they would call is ahead.
             return ahead
+
+
+@dataclass(frozen=True, eq=False)
+class Newcomer:
+    """A walk-in who arrives after every waiting ticket: whom an estimate is about."""
+
+    id: int
+    service: str
+    priority: bool
+    queued_at: dt.datetime
+    booked: bool = False
+    front: bool = False
+    slot_start: dt.datetime | None = None
+    target_counter: int | None = None
+
+
+class _Guest(_Lane):
+    """A lane as it would be with ``guest`` standing before index ``at`` (for one pick)."""
+
+    __slots__ = ("guest", "at")
+
+    def __init__(self, lane: _Lane, guest: Ticket, at: int):
+        super().__init__(lane.items)
+        self.i, self.guest, self.at = lane.i, guest, at
+
+    def first(self, taken: set[int]) -> Ticket | None:
+        t = _Lane.first(self, taken)
+        return self.guest if t is None or self.i >= self.at else t
+
+
+# (pool, index in the pool's lane, index in its priority lane or -1): where a newcomer stands.
+_Slot = tuple[int, int, int]
+
+
+def _slot(picker: Picker, service: str, priority: bool) -> _Slot | None:
+    level = picker.levels.get(service)
+    if level is None or level == "appointment":
+        return None
+    rank = LEVEL_RANK[level]
+    pool = int(rank == 2)
+    everyone, _, prio = picker.pools[pool]
+    at = picker.splits[0] if rank == 0 else len(everyone.items)
+    at_priority = (picker.splits[1] if rank == 0 else len(prio.items)) if priority else -1
+    return pool, at, at_priority
+
+
+def _reached(picker: Picker, slot: _Slot, taken: set[int]) -> bool:
+    """Whether a newcomer at ``slot`` is first in one of its lanes at this counter: only then
+    can it change what the counter calls. Once true it stays true (lanes only shrink)."""
+    pool, at, at_priority = slot
+    if pool == 1 and picker.pools[0][0].first(taken) is not None:
+        return False  # the backup pool is not looked at while the main pool has tickets
+    everyone, _, prio = picker.pools[pool]
+    everyone.first(taken)
+    if everyone.i >= at:
+        return True
+    if at_priority < 0:
+        return False
+    prio.first(taken)
+    return prio.i >= at_priority
+
+
+def _with_guest(picker: Picker, guest: Ticket, slot: _Slot) -> Picker:
+    pool, at, at_priority = slot
+    view = copy.copy(picker)
+    everyone, fronts, prio = picker.pools[pool]
+    view.pools = list(picker.pools)
+    view.pools[pool] = (
+        _Guest(everyone, guest, at),
+        fronts,
+        _Guest(prio, guest, at_priority) if at_priority >= 0 else prio,
+    )
+    return view
+
+
+def newcomers_ahead(
+    newcomers: Sequence[Newcomer],
+    in_order: Sequence[Ticket],
+    lists: dict[int, _Lists],
+    counters: Sequence[tuple[int, dict[str, str]]],
+    counts: Counts,
+    rules: Rules,
+) -> list[int | None]:
+    """``positions_ahead`` for each newcomer (each alone, after every ticket of ``in_order``,
+    the waiting tickets in arrival order), from one replay of Next over ``in_order``.
+
+    Until a newcomer is first in one of its lanes at the counter whose turn it is, Next calls
+    exactly what it calls without it (the priority count differs only once no other priority
+    ticket waits, when it no longer matters). From then on, at each of those turns, the pick
+    is made once more with the newcomer in its lanes: the newcomer itself ends its count; the
+    same ticket goes on; another one (possible only with due appointments) gives None, and
+    the caller replays for that newcomer alone.
+    """
+    pickers = [Picker(n, levels, (), rules.now, lists=lists[n]) for n, levels in counters]
+    guests = [cast("Ticket", g) for g in newcomers]
+    watch: list[list[tuple[_Slot, list[int]]]] = []
+    for picker in pickers:
+        by_slot: dict[_Slot, list[int]] = {}
+        for k, g in enumerate(newcomers):
+            slot = _slot(picker, g.service, g.priority)
+            if slot is not None:
+                by_slot.setdefault(slot, []).append(k)
+        watch.append(list(by_slot.items()))
+    reached: list[set[_Slot]] = [set() for _ in pickers]
+    out: list[int | None] = [None] * len(newcomers)
+    open_ = set(range(len(newcomers)))
+    taken: set[int] = set()
+    priority_left = sum(1 for t in in_order if t.priority)
+    due_left = sum(1 for t in in_order if is_due(t, rules.now))
+    # The priority count as it would be with one more priority ticket waiting.
+    shadow = counts.normals_since_priority
+    ahead = 0
+    while open_:
+        progressed = False
+        for c, picker in enumerate(pickers):
+            t = picker.pick(taken, counts, rules)
+            for slot, members in watch[c]:
+                if slot not in reached[c]:
+                    if not _reached(picker, slot, taken):
+                        continue
+                    reached[c].add(slot)
+                for k in members:
+                    if k not in open_:
+                        continue
+                    guest = guests[k]
+                    as_if = Counts(shadow, counts.walkins_since_appointment) if guest.priority else counts
+                    picked = _with_guest(picker, guest, slot).pick(taken, as_if, rules)
+                    if picked is guest:
+                        out[k] = ahead
+                        open_.discard(k)
+                    elif picked is not t:
+                        open_.discard(k)  # out[k] stays None: replay this one
+            if t is None:
+                continue
+            progressed = True
+            taken.add(t.id)
+            ahead += 1
+            if t.priority:
+                priority_left -= 1
+            if is_due(t, rules.now):
+                due_left -= 1
+            shadow = next_normals(t, priority_left + 1, shadow)
+            counts = Counts(
+                next_normals(t, priority_left, counts.normals_since_priority),
+                next_walkins(t, due_left, counts.walkins_since_appointment),
+            )
+        if not progressed:
+            for k in open_:
+                out[k] = ahead
+            break
+    return out
+
+
+# The last state ``positions_ahead`` estimated newcomers at, and what it found there.
+_memo: dict[str, Any] = {"key": None}
+
+
+def _newcomer_estimate(
+    target: Ticket,
+    waiting: Sequence[Ticket],
+    counters: Sequence[tuple[int, dict[str, str]]],
+    counts: Counts,
+    rules: Rules,
+    stamp: Any,
+) -> int | None:
+    """``target``'s position from the shared replay, or None when it is not a newcomer
+    (or the shared replay could not tell)."""
+    base = [t for t in waiting if t is not target]
+    state = (
+        stamp,
+        tuple(map(id, base)),
+        counts,
+        (rules.strict, rules.interleave, rules.booked_strict, rules.booked_interleave),
+    )
+    if _memo["key"] != state:
+        in_order = sorted(base, key=_arrival)
+        _memo.clear()
+        _memo.update(
+            key=state,
+            base=base,  # keeps the tickets alive: the ids in the key stay theirs
+            in_order=in_order,
+            latest=_arrival(in_order[-1]) if in_order else None,
+            booked=any(t.booked for t in base),
+            by_counters={},
+        )
+    if _memo["latest"] is not None and _arrival(target) <= _memo["latest"]:
+        return None
+    booked: bool = _memo["booked"]
+    # Without appointments neither the clock nor the newcomer's own arrival changes a count.
+    when = (rules.now, target.queued_at, target.id) if booked else ()
+    callers = tuple((n, tuple(levels.items())) for n, levels in counters)
+    results: dict[Any, int | None] = _memo["by_counters"].setdefault(callers, {})
+    wanted = (target.service, target.priority, *when)
+    if wanted not in results:
+        lists = partition(_memo["in_order"], counters, rules.now)
+        services = sorted({s for _, levels in counters for s, level in levels.items() if level != "appointment"})
+        services = services if target.service in services else [*services, target.service]
+        newcomers = [Newcomer(target.id, s, p, target.queued_at) for s in services for p in (False, True)]
+        found = newcomers_ahead(newcomers, _memo["in_order"], lists, counters, counts, rules)
+        for g, ahead in zip(newcomers, found, strict=True):
+            results[(g.service, g.priority, *when)] = ahead
+    return results[wanted]

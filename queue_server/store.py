@@ -10,10 +10,10 @@ The write connection belongs to one writer thread (see ``queue_server.office``):
 account and audit writes, and the report aggregation run there. No read shares it: request
 handlers read through ``Office.read`` (a read-only connection of its own from ``reader()``,
 in a reader thread, so a slow disk never blocks the event loop); reports, exports, backups
-and the CLI open their own read-only connection with ``connect(path, readonly=True)`` (the
-dossier desk keeps one such connection for the few one-row reads that must stay synchronous:
-``DossierDesk.read``). A read-only connection sees the last commit, never a transaction in
-progress.
+and the CLI open their own read-only connection with ``connect(path, readonly=True)``, off the
+event loop. A rule decided under the office lock never reads the database there: it reads
+first (``Office.read``) and re-checks under the lock from memory. A read-only connection sees
+the last commit, never a transaction in progress.
 """
 
 from __future__ import annotations

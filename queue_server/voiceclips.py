@@ -32,7 +32,7 @@ from .errors import BadRequest, NotFound
 from .office import BUNDLED_CLIPS, Office
 from .openapi import ADMIN, operation, path_param, query_param
 from .schemas import Body, parse, ref
-from .voicepack import admin_user, needed_clips, store_clip
+from .voicepack import admin_user, clips_changed, needed_clips, store_clip
 
 # A word or a phrase takes a few seconds; a take is stopped by the page after MAX_SECONDS.
 MAX_SECONDS = 20.0
@@ -210,6 +210,7 @@ async def save_clip(request: Request) -> JSONResponse:
     config = office.config
     store_clip(config.resolve(config.display.clips_dir), name, wav)
     seconds = _seconds(config.resolve(config.display.clips_dir) / f"{name}.wav")
+    clips_changed(office, [name])
     await office.audit(user, "voice_clip_recorded", clip=name, seconds=seconds)
     return JSONResponse({"name": name, "own": True, "own_seconds": seconds})
 
@@ -225,6 +226,7 @@ async def remove_clip(request: Request) -> JSONResponse:
             "Văn phòng chưa ghi âm đoạn này.", "The office has no recording of this clip.", key="no_recording"
         )
     path.unlink()
+    clips_changed(office, [name])
     await office.audit(user, "voice_clip_removed", clip=name)
     return JSONResponse({"name": name, "own": False, "own_seconds": None})
 

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from msgspec import Meta, Struct
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, speech
 from .api import read_json
-from .audio import AudioError, level_clip
+from .audio import AudioError, level_clip, read_wav
 from .config import Config
 from .errors import BadRequest
 from .office import Office
@@ -111,7 +112,11 @@ def import_pack(config: Config, data: bytes) -> dict[str, Any]:
             if info.file_size > MAX_PACK_BYTES:
                 raise AudioError("too large")
             raw = z.read(info)
-            ready[name] = raw if name == "chime" else level_clip(raw)
+            if name == "chime":
+                read_wav(raw)  # kept as recorded (a chime is not speech), but it must be a WAV
+                ready[name] = raw
+            else:
+                ready[name] = level_clip(raw)
         except KeyError:
             skipped[name] = "no WAV file in the pack"
         except AudioError as error:
@@ -138,6 +143,14 @@ def store_clip(folder: Path, name: str, wav: bytes) -> None:
         raise
 
 
+def clips_changed(office: Office, names: list[str]) -> None:
+    """Tell every screen which clips changed: hall displays forget the copies they hold in
+    memory and fetch the new ones at the next call, with no reload."""
+    if names:
+        text = json.dumps({"type": "voice_clips", "clips": sorted(names)})
+        office.publish({"public": text, "staff": text})
+
+
 def admin_user(request: Request) -> dict[str, Any]:
     office: Office = request.app.state.office
     return auth.require_user(request, office, role="admin")
@@ -162,7 +175,10 @@ async def post_pack(request: Request) -> JSONResponse:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest("“pack” không phải base64.", "“pack” is not base64.", key="bad_field", field="pack") from None
-    result = import_pack(office.config, data)
+    # Levelling is pure Python (about 0.03 s of CPU a clip): off the event loop, so the
+    # screens keep getting their calls while a pack of a few hundred clips is imported.
+    result = await run_in_threadpool(import_pack, office.config, data)
+    clips_changed(office, result["imported"])
     await office.audit(user, "voice_pack_imported", clips=result["imported"])
     return JSONResponse(result)
 

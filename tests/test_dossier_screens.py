@@ -109,6 +109,8 @@ def test_guidance_is_one_key(screens, office_server):
     counter.wait_for_function("!document.querySelector('[data-outcome=guidance]').disabled")
     counter.keyboard.press("d")
     counter.wait_for_function("document.querySelector('[data-testid=dossier-list]').textContent.includes('hướng dẫn')")
+    # With a ticket held, D is the outcome only: it does not also jump to the no-show list.
+    assert counter.evaluate("document.activeElement.id") != "noshows-title"
 
 
 def test_kiosk_looks_a_dossier_up_and_gives_a_result_ticket_only_when_ready(screens, office_server):

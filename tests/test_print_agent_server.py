@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from printer.agent import AgentConfig, PrinterAgent
@@ -188,7 +188,7 @@ def agent_server(tmp_path: Path, stale_after: int) -> ServerProcess:
             {"id": "may-in-sanh", "url": "png://unused", "width": 384, "agent_token": TOKEN, "stale_after": stale_after}
         ],
     )
-    add_staff(config, {"clerk1": "clerk"})
+    add_staff(config, {"clerk1": "clerk", "boss": "admin"})
     return ServerProcess(tmp_path, config)
 
 
@@ -337,3 +337,28 @@ def test_the_server_accepts_the_agents_versioned_subprotocol(make_client):
     with client.websocket_connect("/ws/printer", headers=agent_headers(), subprotocols=[protocol.SUBPROTOCOL]) as ws:
         assert ws.accepted_subprotocol == protocol.SUBPROTOCOL
         assert ws.receive_json()["type"] == "hello"
+
+
+def test_an_agent_token_rotated_from_the_admin_screen_cuts_the_connected_agent(tmp_path: Path):
+    with agent_server(tmp_path, 30) as server:
+        admin = login(server.base_url, "boss")
+        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=agent_headers()) as old:
+            assert json.loads(old.recv(timeout=5))["type"] == "hello"
+            status, body, _ = http("GET", server.base_url + "/api/admin/config", cookie=admin)
+            assert status == 200, body
+            text = body["text"].replace(TOKEN, "agent-token-rotated-7890")
+            status, body, _ = http("POST", server.base_url + "/api/admin/config/text", {"text": text}, cookie=admin)
+            assert status == 200, body
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    old.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        wrong = {"Authorization": f"Bearer {TOKEN}"}
+        with (
+            pytest.raises(InvalidStatus),
+            connect(server.ws_url + "/printer", open_timeout=5, additional_headers=wrong),
+        ):
+            pass
+        rotated = {"Authorization": "Bearer agent-token-rotated-7890"}
+        with connect(server.ws_url + "/printer", open_timeout=5, additional_headers=rotated) as new:
+            assert json.loads(new.recv(timeout=5))["type"] == "hello"

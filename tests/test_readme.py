@@ -51,3 +51,23 @@ def test_readme_api_table_lists_every_http_route_of_the_app_and_no_other(tmp_pat
 def test_readme_links_point_to_files_that_exist():
     for target in re.findall(r"\]\(((?:docs|display)/[^)#]+)", README):
         assert (ROOT / target).exists(), target
+
+
+def test_readme_api_table_says_who_may_call_each_route_as_the_route_rules_do():
+    """The "who" column (from each route's declared security) names the role the access test
+    (tests/route_rules.py) enforces: an admin-only route never reads "staff"."""
+    from tests import route_rules
+
+    block = re.search(r"<!-- api-table:start.*?-->\n(.*?)\n<!-- api-table:end -->", README, re.S)
+    assert block
+    expected = {
+        id(route_rules.ADMIN): "admin",
+        id(route_rules.STAFF): "staff",
+        id(route_rules.COUNTER): "clerk of n, admin",
+    }
+    wrong = []
+    for method, path, who in re.findall(r"^\| `([A-Z]+) (/[^`]*)` \| ([^|]+) \|", block.group(1), re.M):
+        want = expected.get(id(route_rules.RULES.get((method, path))))
+        if want is not None and who.strip() != want:
+            wrong.append(f"{method} {path}: README says {who.strip()!r}, the route allows {want!r}")
+    assert not wrong, wrong

@@ -15,7 +15,7 @@ import pytest
 
 from queue_server import audio, speech
 from tests.browser import Screens, launch_chromium, screens, screenshot  # noqa: F401
-from tests.support import PASSWORD, ServerProcess
+from tests.support import KIOSK_TOKEN, PASSWORD, ServerProcess, http, login
 from tests.test_voice import active_rms_db, tone
 
 # Chromium grants the microphone without asking and records from a fake device (a beep).
@@ -31,6 +31,9 @@ def browser() -> Iterator[Any]:
 def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     screens: Screens, server: ServerProcess
 ):
+    # A hall display already showing, with the bundled clips loaded in memory.
+    display = screens.open("/display", 1920, 1080)
+    display.wait_for_function("window.motcua.announcer !== null")
     page = screens.open("/admin/voice", 1440, 900, wait_online=False)
     page.wait_for_selector("#login-form", state="visible")
     page.fill("#login-username", "boss")
@@ -51,6 +54,8 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     stop = phrase.locator("button[data-action=stop]")
     stop.wait_for()
     assert stop.evaluate("b => b === document.activeElement")  # Enter stops the take
+    # The row's meter shows the microphone is heard (the fake one beeps).
+    page.wait_for_function("document.querySelector('[data-testid=voice-meter]').value > 0.05")
     page.wait_for_function("window.motcua.state.take && window.motcua.state.take.elapsed >= 2")
     stop.click()
     phrase.locator("[data-testid=voice-status]", has_text="Giọng văn phòng").wait_for(timeout=15000)
@@ -87,6 +92,14 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")  # the top of the page, no focus ring
     screenshot(page, "voice")
 
+    # The hall display says the next call with the new phrase, without a reload.
+    assert http("POST", server.base_url + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)[0] == 201
+    clerk = login(server.base_url, "clerk1", 1)
+    assert http("POST", server.base_url + "/api/counters/1/next", {"current": None}, cookie=clerk)[0] == 200
+    display.wait_for_function("window.__announces.some(a => a.type === 'end' && a.label === '1001')", timeout=15000)
+    hall = display.evaluate("window.motcua.announcer.schedule")
+    assert abs((hall[1]["end"] - hall[1]["start"]) - seconds) < 0.01, (hall[1], seconds)
+
     # Export the office's voice as a pack: it holds the clip just recorded.
     with page.expect_download() as download:
         page.click("[data-testid=voice-pack-export]")
@@ -117,3 +130,26 @@ def test_an_admin_records_a_clip_hears_a_sample_call_with_it_and_sees_it_listed(
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert phrase.locator("[data-testid=voice-status]").text_content().startswith("Office's voice (")
     assert page.text_content("[data-testid=voice-progress]") == f"2 of {words} clips recorded in the office's voice."
+
+
+def test_without_a_microphone_api_the_page_says_to_open_it_on_the_server_and_records_nothing(
+    screens: Screens, server: ServerProcess
+):
+    # As on a plain http://192.168.… address: browsers give no getUserMedia to insecure pages.
+    page = screens.open(
+        "/admin/voice?lang=en",
+        1440,
+        900,
+        wait_online=False,
+        init_script="Object.defineProperty(navigator, 'mediaDevices', {value: undefined});",
+    )
+    page.fill("#login-username", "boss")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#clips tbody tr[data-clip=lam]")
+    notice = page.locator("[data-testid=voice-mic-off]")
+    assert notice.is_visible()
+    assert f"http://localhost:{server.port}/admin/voice" in notice.text_content()
+    assert "HTTPS" in notice.text_content()
+    assert page.locator("button[data-action=record]:enabled").count() == 0
+    assert page.locator("tr[data-clip=lam] button[data-action=play]").is_enabled()

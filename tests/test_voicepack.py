@@ -51,14 +51,20 @@ def test_a_pack_imported_in_one_office_is_levelled_and_exports_again_whole(clien
         "/api/voice/pack",
         json={
             "pack": pack(
-                {"muoi2": tone(0.5, 0.9), "lam": tone(0.4, 0.05), "../secret": tone(0.2, 0.5), "hai": b"not a wav"}
+                {
+                    "muoi2": tone(0.5, 0.9),
+                    "lam": tone(0.4, 0.05),
+                    "../secret": tone(0.2, 0.5),
+                    "hai": b"not a wav",
+                    "chime": b"#!/bin/sh not a chime",
+                }
             )
         },
     )
     assert r.status_code == 200, r.text
     result = r.json()
     assert result["imported"] == ["lam", "muoi2"]
-    assert set(result["skipped"]) == {"../secret", "hai"}
+    assert set(result["skipped"]) == {"../secret", "hai", "chime"}
     clips = tmp_path / "var" / "clips"
     assert sorted(p.name for p in clips.iterdir()) == ["lam.wav", "muoi2.wav"]
     assert abs(active_rms_db(clips / "lam.wav") - active_rms_db(clips / "muoi2.wav")) <= 1.0

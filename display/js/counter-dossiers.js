@@ -199,15 +199,22 @@ panel.addEventListener("click", (e) => {
   if (b) run(b.dataset.outcome);
 });
 
-document.addEventListener("keydown", (e) => {
-  if (e.repeat || e.ctrlKey || e.altKey || e.metaKey) return;
-  if (e.target.closest("input, textarea, select, dialog") || document.querySelector("dialog[open]")) return;
-  if (document.getElementById("desk")?.hidden) return;
-  const what = KEYS[e.key.toLowerCase()];
-  if (!what || !ticket()) return;
-  e.preventDefault();
-  run(what);
-});
+// Captured before the counter page's own keys: while a ticket is held, H and D record the
+// visit's outcome only (without a ticket they jump to the day's figures and the no-show list).
+document.addEventListener(
+  "keydown",
+  (e) => {
+    if (e.repeat || e.ctrlKey || e.altKey || e.metaKey) return;
+    if (e.target.closest("input, textarea, select, dialog") || document.querySelector("dialog[open]")) return;
+    if (document.getElementById("desk")?.hidden) return;
+    const what = KEYS[e.key.toLowerCase()];
+    if (!what || !ticket()) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    run(what);
+  },
+  { capture: true },
+);
 
 // ------------------------------------------------------------------ keeping up
 

@@ -196,6 +196,11 @@ live.addEventListener("event", (e) => {
   }
 });
 
+// A clip recorded again on /admin/voice (or imported with a pack): fetched anew at the next call.
+live.addEventListener("push", (e) => {
+  if (e.detail.type === "voice_clips" && announcer && Array.isArray(e.detail.clips)) announcer.forget(e.detail.clips);
+});
+
 $("unlock").addEventListener("click", unlock);
 // A TV remote's OK key, or any key on a keyboard, also turns the sound on.
 addEventListener("keydown", () => announcer && announcer.needsUnlock && unlock());

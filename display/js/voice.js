@@ -97,6 +97,7 @@ function row(clip, mic) {
     el(
       "td",
       { class: "actions-cell" },
+      recording ? el("meter", { min: 0, max: 1, value: 0, "data-testid": "voice-meter", title: t("voice.meter") }) : null,
       el("button", { type: "button", class: "small", "data-action": "play", disabled: !clip.own && !clip.bundled }, t("voice.play")),
       isChime
         ? el("span", { class: "muted" }, t("voice.chime_note"))
@@ -166,6 +167,7 @@ async function record(name) {
   recorder.addEventListener("dataavailable", (e) => e.data.size && chunks.push(e.data));
   recorder.addEventListener("stop", async () => {
     clearInterval(take.timer);
+    take.meter?.close().catch(() => {});
     for (const track of stream.getTracks()) track.stop();
     state.take = null;
     state.busy = name;
@@ -196,6 +198,7 @@ async function record(name) {
   });
   state.take = take;
   recorder.start();
+  showLevel(take, stream);
   // The server refuses takes longer than max_seconds: stop a little before.
   const limit = Math.max(1, state.info.max_seconds - 1);
   take.timer = setInterval(() => {
@@ -206,6 +209,28 @@ async function record(name) {
   }, 1000);
   render();
   focusAction(name, "stop");
+}
+
+/** The microphone's level while a take records (the row's meter): is anything heard? */
+function showLevel(take, stream) {
+  try {
+    take.meter = new AudioContext();
+  } catch {
+    return; // no meter, the take still records
+  }
+  const analyser = take.meter.createAnalyser();
+  analyser.fftSize = 2048;
+  take.meter.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const tick = () => {
+    if (state.take !== take) return;
+    analyser.getFloatTimeDomainData(samples);
+    const peak = samples.reduce((top, v) => Math.max(top, Math.abs(v)), 0);
+    const meter = document.querySelector(`#clips tr[data-clip="${CSS.escape(take.name)}"] meter`);
+    if (meter) meter.value = peak;
+    requestAnimationFrame(tick);
+  };
+  tick();
 }
 
 /** After a save, the next clip's Record button: Enter, speak, Enter, and so on down the list. */

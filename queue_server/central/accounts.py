@@ -4,6 +4,7 @@ same scrypt hashing as the offices (``queue_server.auth``)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 from typing import Any
@@ -90,17 +91,29 @@ def end_session(store: CentralStore, sid: str) -> None:
     store.write(lambda c: c.execute("DELETE FROM sessions WHERE id = ?", (sid,)))
 
 
-def current_user(conn: HTTPConnection, store: CentralStore) -> dict[str, Any] | None:
+async def current_user(conn: HTTPConnection, store: CentralStore) -> dict[str, Any] | None:
+    """The signed-in account of this request, or None. The lookup runs in a thread, on a
+    read-only connection of its own (it sees the last commit), never on the event loop."""
     if "session" not in conn.scope:
         return None
     username, sid = conn.session.get("user"), conn.session.get("sid")
     if not isinstance(username, str) or not isinstance(sid, str):
         return None
-    db = store.read_conn
-    row = db.execute("SELECT 1 FROM sessions WHERE id = ? AND username = ?", (sid, username)).fetchone()
-    if row is None:
-        return None
-    found = db.execute("SELECT username, display_name, disabled FROM users WHERE username = ?", (username,)).fetchone()
+    return await asyncio.to_thread(session_user, store, username, sid)
+
+
+def session_user(store: CentralStore, username: str, sid: str) -> dict[str, Any] | None:
+    """The active account ``username`` when ``sid`` is one of its sessions (a committed read)."""
+    db = store.reader()
+    try:
+        row = db.execute("SELECT 1 FROM sessions WHERE id = ? AND username = ?", (sid, username)).fetchone()
+        if row is None:
+            return None
+        found = db.execute(
+            "SELECT username, display_name, disabled FROM users WHERE username = ?", (username,)
+        ).fetchone()
+    finally:
+        db.close()
     if found is None or found[2]:
         return None
     return {"username": found[0], "display_name": found[1]}

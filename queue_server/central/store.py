@@ -141,12 +141,8 @@ class CentralStore:
         self.conn.execute("PRAGMA cache_size = -65536")
         self.conn.executescript(SCHEMA)
         self.conn.executescript(rows.SCHEMA)
-        # For the event loop's own lookups (sessions): the write connection belongs to the
-        # writer thread.
-        self.read_conn = connect(self.path, readonly=True)
 
     def close(self) -> None:
-        self.read_conn.close()
         self.conn.close()
 
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
@@ -160,6 +156,8 @@ class CentralStore:
         return result
 
     def reader(self) -> sqlite3.Connection:
+        """A read-only connection of its own (it sees the last commit); the caller closes it.
+        Reads from the web run in a thread; the write connection belongs to the writer thread."""
         return connect(self.path, readonly=True)
 
     # ------------------------------------------------------------------ sites

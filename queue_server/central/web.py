@@ -51,8 +51,8 @@ def _store(conn: HTTPConnection) -> CentralStore:
     return conn.app.state.store  # type: ignore[no-any-return]
 
 
-def _admin(conn: HTTPConnection) -> dict[str, Any]:
-    user = accounts.current_user(conn, _store(conn))
+async def _admin(conn: HTTPConnection) -> dict[str, Any]:
+    user = await accounts.current_user(conn, _store(conn))
     if user is None:
         raise Unauthorized(
             "Hãy đăng nhập (tài khoản của central).", "Please sign in (a central account).", key="login_required"
@@ -103,7 +103,7 @@ async def logout(request: Request) -> JSONResponse:
 
 
 async def me(request: Request) -> JSONResponse:
-    user = _admin(request)
+    user = await _admin(request)
     return JSONResponse(
         {
             "user": {"username": user["username"], "display_name": user["display_name"]},
@@ -113,7 +113,7 @@ async def me(request: Request) -> JSONResponse:
 
 
 async def get_overview(request: Request) -> JSONResponse:
-    _admin(request)
+    await _admin(request)
     app = request.app
     return JSONResponse(
         await app.state.in_writer(overview.overview, app.state.config, _store(request), app.state.clock())
@@ -121,7 +121,7 @@ async def get_overview(request: Request) -> JSONResponse:
 
 
 async def get_monitor(request: Request) -> JSONResponse:
-    _admin(request)
+    await _admin(request)
     app = request.app
     site_id = request.path_params["site"]
     if site_id not in {s.id for s in app.state.config.sites}:
@@ -152,7 +152,7 @@ def _report_args(request: Request) -> tuple[str, dt.date, dt.date, str, list[str
 
 
 async def _report(request: Request) -> dict[str, Any]:
-    _admin(request)
+    await _admin(request)
     kind, date_from, date_to, by, sites = _report_args(request)
     config: CentralConfig = request.app.state.config
     path = str(_store(request).path)
@@ -197,7 +197,7 @@ async def export_report(request: Request) -> Response:
 
 async def websocket_overview(websocket: WebSocket) -> None:
     app = websocket.app
-    user = accounts.current_user(websocket, app.state.store)
+    user = await accounts.current_user(websocket, app.state.store)
     if user is None or guard.foreign_origin(websocket.scope, frozenset()) is not None:
         await websocket.close(code=1008, reason="login required")
         return

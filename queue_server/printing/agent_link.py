@@ -34,6 +34,7 @@ class AgentLink:
     """One connected print agent."""
 
     websocket: WebSocket
+    token: str = ""  # the agent_token it connected with: a rotated token cuts the link
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -69,9 +70,18 @@ class AgentLinks:
             with contextlib.suppress(Exception):
                 await link.websocket.close(code=1012)
 
+    async def revoke(self, printers: list[Printer]) -> None:
+        """Close every link whose printer is gone or whose ``agent_token`` changed since it
+        connected (a token rotated from the admin screen locks the old agent out at once)."""
+        tokens = {p.id: p.agent_token for p in printers}
+        for printer_id, link in list(self._links.items()):
+            if tokens.get(printer_id) != link.token:
+                with contextlib.suppress(Exception):
+                    await link.websocket.close(code=1008, reason="agent token changed")
+
     async def serve(self, websocket: WebSocket, printer: Printer) -> None:
         """Talk to one accepted agent connection until it closes."""
-        link = AgentLink(websocket)
+        link = AgentLink(websocket, printer.agent_token)
         old = self._links.get(printer.id)
         self._links[printer.id] = link
         if old is not None:

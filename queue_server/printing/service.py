@@ -28,7 +28,6 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from printer import protocol
-from printer.output import print_ticket, printer_status
 from printer.render import TicketInfo, render_ticket
 
 from ..config import Kiosk, Printer
@@ -74,6 +73,19 @@ def _insert_job(conn: sqlite3.Connection, job: Job) -> Job:
     return job
 
 
+def _output() -> Any:
+    """``printer.output``, imported at the first print or status question (in its thread),
+    not at start: python-escpos parses its printer database (a YAML file) on import, about
+    0.6 s of CPU that serving need not wait for."""
+    from printer import output
+
+    return output
+
+
+def _printer_status(url: str, timeout: float, profile: str | None) -> Any:
+    return _output().printer_status(url, timeout, profile=profile)
+
+
 def _print_job(printer: Printer, url: str, info: dict[str, Any]) -> tuple[Delivery, str | None]:
     """Render and print one job (blocking: run it in a thread)."""
     try:
@@ -81,7 +93,7 @@ def _print_job(printer: Printer, url: str, info: dict[str, Any]) -> tuple[Delive
     except Exception as error:  # nothing was sent: a bug or a bad width, not a printer fault
         log.exception("rendering a ticket failed")
         return "failed_before_send", f"rendering failed: {error}"
-    result = print_ticket(
+    result = _output().print_ticket(
         url, image, profile=printer.profile or None, timeout=printer.timeout, kanji_off=printer.kanji_off
     )
     return result.outcome, result.error
@@ -325,6 +337,7 @@ class PrintService:
             try:
                 for p in self.office.config.printers:
                     self._ensure_printer(p)
+                await self.agents.revoke(self.office.config.printers)
                 printers = {p.id: p for p in self.office.config.printers}
                 for job in self.book.stale(printers, self.office.clock()):
                     await self._move(job, JobState.QUEUED, JobState.STALE, job.error or "not sent in time")
@@ -396,7 +409,7 @@ class PrintService:
     async def _poll(self, p: Printer) -> None:
         async with self._locks[p.id]:
             status = await asyncio.to_thread(
-                printer_status, self._url(p), min(p.timeout, STATUS_TIMEOUT), profile=p.profile or None
+                _printer_status, self._url(p), min(p.timeout, STATUS_TIMEOUT), p.profile or None
             )
         self._set_printer(p.id, **status_changes(status.online, status.paper, status.error, self.office.clock()))
 

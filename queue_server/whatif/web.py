@@ -31,7 +31,7 @@ from ..config import Config
 from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
 from ..office import Office
-from ..openapi import STAFF, operation, path_param, query_param
+from ..openapi import ADMIN, operation, path_param, query_param
 from ..reports import parse_date
 from ..schemas import Body, parse, ref
 from ..store import connect
@@ -338,7 +338,7 @@ openapi_paths: dict[str, Any] = {
             "The actual counter plan, services, counters and the recorded days of the last 60 days (for the form)",
             ref(PlanForm),
             errors=_ADMIN,
-            security=STAFF,
+            security=ADMIN,
         )
     },
     "/api/whatif/runs": {
@@ -348,7 +348,7 @@ openapi_paths: dict[str, Any] = {
             status="202",
             body=ref(RunBody),
             errors=(400, *_ADMIN, 404, 409, 413),
-            security=STAFF,
+            security=ADMIN,
         )
     },
     "/api/whatif/runs/{id}": {
@@ -356,7 +356,7 @@ openapi_paths: dict[str, Any] = {
             "A run's progress (0-1) and, once done, its result (see docs/whatif.md)",
             ref(RunState),
             errors=(*_ADMIN, 404),
-            security=STAFF,
+            security=ADMIN,
             params=[_ID],
         )
     },
@@ -366,7 +366,7 @@ openapi_paths: dict[str, Any] = {
             _STR,
             media="text/csv",
             errors=(400, *_ADMIN, 404, 409),
-            security=STAFF,
+            security=ADMIN,
             params=[
                 _ID,
                 query_param("format", {"enum": ["xlsx", "csv", "json"]}, "Default xlsx"),

@@ -1,0 +1,117 @@
+"""The newcomer's estimate from one shared replay equals the replay for it alone.
+
+``order.positions_ahead`` answers every estimate about a ticket that arrives after every
+waiting one (a new ticket, each service's estimate in the services summary) from one replay
+of Next shared by all of them (``order.newcomers_ahead``). On random queues — priority tickets,
+both priority rules, tickets sent to the front or to one counter, appointment tickets due or
+early, both appointment rules, counters at every level, random interleave counts — each of
+those answers must equal ``order.replay_ahead``: Next replayed until it calls that ticket.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queue_server.engine import Ticket, TicketState
+from queue_server.order import Counts, Rules, positions_ahead, replay_ahead
+
+EXAMPLES = int(os.environ.get("MOTCUA_PROPERTY_EXAMPLES", "120"))
+T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
+SERVICES = ("CT", "HT", "DD")
+LEVELS = ("primary", "normal", "backup", "appointment")
+
+levels_st = st.dictionaries(st.sampled_from(SERVICES), st.sampled_from(LEVELS), min_size=1, max_size=3)
+ticket_st = st.tuples(
+    st.sampled_from(SERVICES),
+    st.booleans(),  # priority
+    st.integers(0, 9),  # 0: sent to the front, 1: sent to a counter, 2-3: appointment, else walk-in
+    st.integers(-30, 30),  # the appointment's slot start, minutes from now
+    st.integers(0, 3),  # ties in arrival
+)
+
+
+def ticket(i: int, spec: tuple[str, bool, int, int, int], counters: list[int]) -> Ticket:
+    service, priority, kind, slot, tie = spec
+    queued = T0 - dt.timedelta(minutes=60 - 3 * (i // (tie + 1)))
+    booked = kind in (2, 3)
+    return Ticket(
+        id=i + 1,
+        day="2026-11-02",
+        service=service,
+        number=i + 1,
+        label=f"{service}{i + 1}",
+        priority=priority and not booked,
+        token=f"t{i:021d}",
+        state=TicketState.WAITING,
+        issued_at=queued,
+        queued_at=queued,
+        front=kind == 0,
+        target_counter=counters[i % len(counters)] if kind == 1 else None,
+        booked=booked,
+        slot_start=T0 + dt.timedelta(minutes=slot) if booked else None,
+    )
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(
+    counters=st.lists(levels_st, min_size=1, max_size=4),
+    specs=st.lists(ticket_st, max_size=25),
+    strict=st.booleans(),
+    interleave=st.integers(0, 3),
+    booked_strict=st.booleans(),
+    booked_interleave=st.integers(0, 3),
+    normals=st.integers(0, 3),
+    walkins=st.integers(0, 3),
+    newcomer=st.tuples(st.sampled_from(SERVICES), st.booleans()),
+    callers=st.sets(st.integers(0, 3), min_size=1),
+    stamp=st.integers(0, 2),
+)
+def test_the_shared_replay_gives_each_newcomer_the_replay_of_its_own(
+    counters: list[dict[str, str]],
+    specs: list[tuple[str, bool, int, int, int]],
+    strict: bool,
+    interleave: int,
+    booked_strict: bool,
+    booked_interleave: int,
+    normals: int,
+    walkins: int,
+    newcomer: tuple[str, bool],
+    callers: set[int],
+    stamp: int,
+) -> None:
+    numbers = list(range(1, len(counters) + 1))
+    office = list(zip(numbers, counters, strict=True))
+    chosen = [office[i] for i in sorted(callers) if i < len(office)] or office
+    waiting = [ticket(i, spec, numbers) for i, spec in enumerate(specs)]
+    rules = Rules(strict, interleave, booked_strict, booked_interleave, T0)
+    counts = Counts(normals, walkins)
+    service, priority = newcomer
+    new = Ticket(
+        id=len(waiting) + 1,
+        day="2026-11-02",
+        service=service,
+        number=999,
+        label="N",
+        priority=priority,
+        token="n" * 22,
+        state=TicketState.WAITING,
+        issued_at=T0,
+        queued_at=T0,
+        front=False,
+    )
+    everyone = [*waiting, new]
+    expected = replay_ahead(new, everyone, chosen, counts, rules)
+    assert positions_ahead(new, everyone, chosen, counts, rules, stamp=stamp) == expected
+    # Asked again at the same state (the answer now comes from the shared replay's memo),
+    # and for every other service and priority there: each the replay of its own.
+    assert positions_ahead(new, everyone, chosen, counts, rules, stamp=stamp) == expected
+    for other in SERVICES:
+        for p in (False, True):
+            new.service, new.priority = other, p
+            assert positions_ahead(new, everyone, chosen, counts, rules, stamp=stamp) == replay_ahead(
+                new, everyone, chosen, counts, rules
+            ), (other, p)
