@@ -238,6 +238,34 @@ def own_profile(printer: Escpos) -> None:
     printer.profile.profile_data = copy.deepcopy(type(printer.profile).profile_data)
 
 
+# The python-escpos connection class of each scheme whose library may be missing, and what it needs.
+_LIBRARIES: dict[str, tuple[Any, str]] = {
+    "usb": (escpos_printer.Usb, "pyusb (pip install 'python-escpos[usb]') and libusb"),
+    "serial": (escpos_printer.Serial, "pyserial (pip install 'python-escpos[serial]')"),
+    "cups": (escpos_printer.CupsPrinter, "pycups (pip install pycups; needs the CUPS headers)"),
+    "win32": (escpos_printer.Win32Raw, "pywin32 (Windows only)"),
+}
+
+
+def _require_library(url: str, scheme: str, cls: Any) -> None:
+    if scheme in _LIBRARIES and not cls.is_usable():
+        raise PrinterConfigError(f"printer URL {url!r} needs {_LIBRARIES[scheme][1]}, which is not installed")
+
+
+def check_printer(url: str, *, here: bool = True) -> None:
+    """What ``open_printer`` refuses about a URL, without building anything: a bad URL and
+    (``here``: this computer drives the printer) a connection library that is not installed.
+    The config's check runs it, with ``check_profile``, so a wrong printer stops the start."""
+    parsed = parse_printer_url(url)
+    if here and parsed.scheme in _LIBRARIES:
+        _require_library(url, parsed.scheme, _LIBRARIES[parsed.scheme][0])
+
+
+def check_profile(profile: str | None) -> None:
+    """Refuse an unknown python-escpos profile name (``PrinterConfigError`` naming it)."""
+    _profile_class(profile)
+
+
 def open_printer(url: str, *, profile: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Escpos:
     """Build (but do not open) the python-escpos printer for ``url``.
 
@@ -277,14 +305,7 @@ def open_printer(url: str, *, profile: str | None = None, timeout: float = DEFAU
     else:  # win32
         cls, args = escpos_printer.Win32Raw, (parsed.target,)
 
-    if not cls.is_usable():
-        needs = {
-            "usb": "pyusb (pip install 'python-escpos[usb]') and libusb",
-            "serial": "pyserial (pip install 'python-escpos[serial]')",
-            "cups": "pycups (pip install pycups; needs the CUPS headers)",
-            "win32": "pywin32 (Windows only)",
-        }[parsed.scheme]
-        raise PrinterConfigError(f"printer URL {url!r} needs {needs}, which is not installed")
+    _require_library(url, parsed.scheme, cls)
     printer = cls(*args, **kwargs)
     own_profile(printer)
     return printer

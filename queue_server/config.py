@@ -650,6 +650,7 @@ def _validate(cfg: Config) -> None:
                 f"printers[{i}].width", "phải là bội số của 8 (384 hoặc 576)", "must be a multiple of 8 (384 or 576)"
             )
         _validate_printer_url(cfg, f"printers[{i}].url", p.url)
+        _validate_printer_setup(f"printers[{i}]", p)
     kiosk_ids: set[str] = set()
     tokens: set[str] = set()
     for i, k in enumerate(cfg.kiosks):
@@ -780,6 +781,21 @@ def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
                 f"thư mục png:// phải nằm trong thư mục dữ liệu ({where})",
                 f"a png:// folder must be inside the data folder ({where})",
             )
+
+
+def _validate_printer_setup(key: str, p: Printer) -> None:
+    """An unknown profile, or a connection library this server lacks for a printer it drives
+    itself (an agent's printer is driven by the other PC), stops the start naming the key."""
+    from printer.connect import PrinterConfigError, check_printer, check_profile
+
+    try:
+        check_profile(p.profile or None)
+    except PrinterConfigError as e:
+        raise _fail(f"{key}.profile", f"máy in không dùng được ({e})", f"printer cannot work ({e})") from None
+    try:
+        check_printer(p.url, here=not p.agent_token)
+    except PrinterConfigError as e:
+        raise _fail(f"{key}.url", f"máy in không dùng được ({e})", f"printer cannot work ({e})") from None
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:

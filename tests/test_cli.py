@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT, write_config
 
 
@@ -35,6 +37,36 @@ def test_check_config_accepts_the_sample_and_names_the_bad_key(tmp_path: Path):
     result = motcua("--config", str(bad), "check-config", cwd=tmp_path)
     assert result.returncode == 2
     assert "queue.priority_rule" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_config_refuses_an_unknown_printer_profile_and_a_missing_connection_library(tmp_path: Path):
+    """docs/printing.md: an unknown profile or a connection whose library is missing is
+    refused at start (check-config runs the same check), naming the key."""
+    for name in "abcd":
+        (tmp_path / name).mkdir()
+    profile = write_config(
+        tmp_path / "a", printers=[{"id": "may-in-sanh", "url": "tcp://127.0.0.1:9100", "profile": "NOPE-123"}]
+    )
+    result = motcua("--config", str(profile), "check-config", cwd=tmp_path)
+    assert result.returncode == 2 and "printers[0].profile" in result.stderr and "NOPE-123" in result.stderr
+    known = write_config(
+        tmp_path / "b", printers=[{"id": "may-in-sanh", "url": "tcp://127.0.0.1:9100", "profile": "POS-5890"}]
+    )
+    assert motcua("--config", str(known), "check-config", cwd=tmp_path).returncode == 0
+    try:
+        import cups  # noqa: F401
+
+        pytest.skip("pycups is installed here: a cups:// printer is usable")
+    except ImportError:
+        pass
+    cups_url = write_config(tmp_path / "c", printers=[{"id": "may-in-sanh", "url": "cups://POS58"}])
+    result = motcua("--config", str(cups_url), "check-config", cwd=tmp_path)
+    assert result.returncode == 2 and "printers[0].url" in result.stderr and "pycups" in result.stderr
+    # Driven by a print agent on another PC: the library is that PC's business.
+    agent = write_config(
+        tmp_path / "d", printers=[{"id": "may-in-sanh", "url": "cups://POS58", "agent_token": "agent-token-123456"}]
+    )
+    assert motcua("--config", str(agent), "check-config", cwd=tmp_path).returncode == 0
 
 
 def test_user_add_list_disable_with_password_from_stdin(tmp_path: Path):
