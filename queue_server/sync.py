@@ -33,6 +33,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from msgspec import Struct
 from starlette.requests import Request
 from starlette.responses import Response
@@ -417,8 +418,8 @@ def read_bundle(path: str | Path, keys: dict[str, str]) -> tuple[str, dict[str, 
     for site_id, token in keys.items():
         if token and hmac.compare_digest(sign(token, payload), signature):
             try:
-                page = json.loads(payload)
-            except ValueError:
+                page = msgspec.json.decode(payload)
+            except msgspec.DecodeError:
                 break
             return site_id, page
     raise MotcuaError(

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgspec
+
 from ..errors import MotcuaError, Unavailable
 from ..sync import read_bundle
 from .config import CentralConfig, Site
@@ -71,8 +73,9 @@ def fetch_page(
             f"Không liên lạc được văn phòng {site.id}: {e}", f"Cannot reach site {site.id}: {e}", key="site_unreachable"
         ) from None
     try:
-        page = json.loads(body)
-    except ValueError:
+        # msgspec's decoder: a third of a catch-up's time went into json.loads.
+        page = msgspec.json.decode(body)
+    except msgspec.DecodeError:
         raise Unavailable(
             f"Văn phòng {site.id} trả lời không hợp lệ.",
             f"Site {site.id} sent an invalid answer.",
