@@ -185,26 +185,39 @@ class Picker:
         *,
         in_arrival_order: bool = False,
         lists: _Lists | None = None,
+        shared: dict[int, Any] | None = None,
     ):
         """``in_arrival_order``: ``waiting`` is already sorted by (queued_at, id); the lanes
         then come from one pass, without sorting (a pool is ordered by level, then arrival).
-        ``lists``: the lanes already partitioned (``positions_ahead`` reuses them)."""
+        ``lists``: the lanes already partitioned (``positions_ahead`` reuses them).
+        ``shared``: lanes already made for pickers of one replay from the same pools
+        (``partition``: counters that serve the same services at the same levels). A lane's
+        first ticket depends only on its tickets and the shared ``taken``, so counters with the
+        same pools can share lanes, and their cursors skip each taken ticket once."""
         self.number = number
         self.levels = levels
         if lists is None:
             lists = _Lists.build(number, levels, waiting if in_arrival_order else sorted(waiting, key=_arrival), now)
-        main = lists.by_rank[0] + lists.by_rank[1]
-        backup = lists.by_rank[2]
-        # Where a primary-level newcomer would stand in the main pool and its priority lane
-        # (after the primary tickets, before the normal ones): ``estimates_ahead`` inserts one.
-        self.splits = (len(lists.by_rank[0]), len(lists.priority[0]))
         self.targeted = _Lane(lists.targeted)
-        self.pools = [
-            (_Lane(main), _Lane(lists.fronts[0]), _Lane(lists.priority[0] + lists.priority[1])),
-            (_Lane(backup), _Lane(lists.fronts[1]), _Lane(lists.priority[2])),
-        ]
-        self.due = _Lane(sorted(lists.due, key=_slot_order))
-        self.early = _Lane(sorted(lists.early, key=_slot_order))
+        made = shared.get(id(lists.by_rank)) if shared is not None else None
+        if made is None:
+            main = lists.by_rank[0] + lists.by_rank[1]
+            pools = [
+                (_Lane(main), _Lane(lists.fronts[0]), _Lane(lists.priority[0] + lists.priority[1])),
+                (_Lane(lists.by_rank[2]), _Lane(lists.fronts[1]), _Lane(lists.priority[2])),
+            ]
+            # Where a primary-level newcomer would stand in the main pool and its priority
+            # lane (after the primary tickets, before the normal ones): see ``newcomers_ahead``.
+            splits = (len(lists.by_rank[0]), len(lists.priority[0]))
+            due = _Lane(sorted(lists.due, key=_slot_order))
+            early = _Lane(sorted(lists.early, key=_slot_order))
+            made = (pools, splits, due, early)
+            if shared is not None:
+                shared[id(lists.by_rank)] = made
+        self.pools: list[tuple[_Lane, _Lane, _Lane]] = made[0]
+        self.splits: tuple[int, int] = made[1]
+        self.due: _Lane = made[2]
+        self.early: _Lane = made[3]
 
     def pick(self, taken: set[int], counts: Counts, rules: Rules) -> Ticket | None:
         t = self.targeted.first(taken)
@@ -350,7 +363,8 @@ def replay_order(
     ticket it calls (by id), and how many it calls in all (the count for one it never calls)."""
     in_order = sorted(waiting, key=_arrival)
     lists = partition(in_order, counters, rules.now)
-    pickers = [Picker(n, levels, (), rules.now, lists=lists[n]) for n, levels in counters]
+    shared: dict[int, Any] = {}
+    pickers = [Picker(n, levels, (), rules.now, lists=lists[n], shared=shared) for n, levels in counters]
     order: dict[int, int] = {}
     taken: set[int] = set()
     priority_left = sum(1 for t in waiting if t.priority)
@@ -386,7 +400,8 @@ def replay_ahead(
     """``positions_ahead`` by the definition: replay Next until it calls ``target``."""
     in_order = sorted(waiting, key=_arrival)
     lists = partition(in_order, counters, rules.now)
-    pickers = [Picker(n, levels, (), rules.now, lists=lists[n]) for n, levels in counters]
+    shared: dict[int, Any] = {}
+    pickers = [Picker(n, levels, (), rules.now, lists=lists[n], shared=shared) for n, levels in counters]
     taken: set[int] = set()
     priority_left = sum(1 for t in waiting if t.priority)
     due_left = sum(1 for t in waiting if is_due(t, rules.now))
@@ -507,7 +522,8 @@ def newcomers_ahead(
     same ticket goes on; another one (possible only with due appointments) gives None, and
     the caller replays for that newcomer alone.
     """
-    pickers = [Picker(n, levels, (), rules.now, lists=lists[n]) for n, levels in counters]
+    shared: dict[int, Any] = {}
+    pickers = [Picker(n, levels, (), rules.now, lists=lists[n], shared=shared) for n, levels in counters]
     guests = [cast("Ticket", g) for g in newcomers]
     watch: list[list[tuple[_Slot, list[int]]]] = []
     for picker in pickers:
