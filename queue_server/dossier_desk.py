@@ -38,7 +38,10 @@ class DossierDesk:
         # Dossier code -> the result-return ticket its check-in issued in this process (see
         # ``return_ticket``): engine state, kept with the engine under the office lock.
         self._checked_in: dict[str, tuple[int, str]] = {}
-        self._returned: list[dict[str, Any]] = []
+        # (a command's events, the dossiers its commit returned), appended in the writer
+        # thread, published by ``after_commit`` once that command is durable. Commands of one
+        # group commit each have their entry; one whose commit failed never gets published.
+        self._returned: list[tuple[list[Event], list[dict[str, Any]]]] = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -75,16 +78,23 @@ class DossierDesk:
     def on_commit(self, conn: sqlite3.Connection, events: list[Event]) -> None:
         """In the transaction of a queue command: a finished result-return ticket returns its
         dossier."""
-        self._returned = []
+        returned: list[dict[str, Any]] = []
         for e in events:
             if e.kind == "ticket_done" and e.ticket is not None:
                 local = e.at.astimezone(self.config.office.tz).date()
-                self._returned += dossiers.return_by_ticket(conn, e.ticket, e.at.isoformat(), local)
+                returned += dossiers.return_by_ticket(conn, e.ticket, e.at.isoformat(), local)
+        if returned:
+            self._returned = [*self._returned, (events, returned)]
 
     def after_commit(self, events: list[Event], seqs: list[int]) -> None:
-        returned, self._returned = self._returned, []
-        for d in returned:
-            self.publish("dossier_returned", d)
+        pending = self._returned
+        for i, (committed, returned) in enumerate(pending):
+            if committed is events:
+                # Entries before it are of commands whose commit failed: dropped.
+                self._returned = pending[i + 1 :]
+                for d in returned:
+                    self.publish("dossier_returned", d)
+                return
 
     async def guard(self, action: str, counter: int) -> CounterCheck | None:
         """With ``dossiers.require_outcome``: a ticket is finished only after its outcome.

@@ -5,12 +5,14 @@ two result-return tickets for one dossier."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.dossier_support import KIOSK_TOKEN, code, office_data, write_office
 from tests.support import ServerProcess, add_staff, http, login
@@ -18,8 +20,10 @@ from tests.support import ServerProcess, add_staff, http, login
 
 @pytest.fixture
 def proc(tmp_path: Path) -> Iterator[ServerProcess]:
-    config_path = write_office(tmp_path, office_data(require_outcome=True))
-    add_staff(config_path, {"clerk1": "clerk", "clerk5": "clerk", "boss": "admin"})
+    data = office_data(require_outcome=True)
+    data["counters"][1]["services"]["TKQ"] = "backup"  # counter 2 returns results too
+    config_path = write_office(tmp_path, data)
+    add_staff(config_path, {"clerk1": "clerk", "clerk2": "clerk", "clerk5": "clerk", "boss": "admin"})
     with ServerProcess(tmp_path, config_path) as server:
         yield server
 
@@ -133,3 +137,28 @@ def test_a_check_in_racing_the_return_ticket_being_finished_never_issues_a_secon
             status == 409 and body["error"] == "already_returned"
         ), (status, body)
         assert http("GET", base + f"/api/dossiers/{dossier}")[1]["status"] == "returned"
+
+
+def test_return_tickets_finished_together_each_tell_staff_their_dossier(proc: ServerProcess):
+    base = proc.base_url
+    clerk, clerk2, clerk5 = login(base, "clerk1", 1), login(base, "clerk2", 2), login(base, "clerk5", 5)
+    for n in range(3):
+        dossiers = [ready_dossier(base, clerk, 2 * n + i) for i in (1, 2)]
+        for dossier in dossiers:
+            assert http("POST", base + f"/api/dossiers/{dossier}/check-in", {}, token=KIOSK_TOKEN)[0] == 201
+        assert http("POST", base + "/api/counters/5/next", {}, cookie=clerk5)[0] == 200
+        assert http("POST", base + "/api/counters/2/next", {}, cookie=clerk2)[0] == 200
+        with connect(proc.ws_url, open_timeout=5, additional_headers={"Cookie": clerk, "Origin": base}) as staff:
+            assert json.loads(staff.recv(timeout=5))["type"] == "snapshot"
+            finish = [(5, clerk5), (2, clerk2)]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                statuses = list(
+                    pool.map(lambda c: http("POST", base + f"/api/counters/{c[0]}/done", {}, cookie=c[1])[0], finish)
+                )
+            assert statuses == [200, 200]
+            returned: list[str] = []
+            while len(returned) < 2:  # (a missing message times out: TimeoutError)
+                msg = json.loads(staff.recv(timeout=5))
+                if msg["type"] == "dossier_returned":
+                    returned.append(msg["dossier"]["code"])
+            assert sorted(returned) == sorted(dossiers)
