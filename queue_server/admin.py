@@ -20,14 +20,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import auth, configedit
-from .admin_openapi import AUDIT_LIMIT, ConfigEdit, ConfigText, Disable, NewPassword, NewUser
+from .admin_openapi import AUDIT_LIMIT, ConfigEdit, ConfigText, Disable, FoundTicket, NewPassword, NewUser, User
 from .admin_openapi import openapi_paths as openapi_paths
 from .api import read_json
 from .config_diff import describe_changes
 from .engine import TicketState
 from .errors import BadRequest, NotFound
 from .office import Office
-from .schemas import parse
+from .schemas import encode, parse
 from .ws import sessions_changed
 
 
@@ -169,7 +169,7 @@ async def edit_config_text(request: Request) -> JSONResponse:
 
 
 def _user_view(u: dict[str, Any]) -> dict[str, Any]:
-    return {k: u[k] for k in ("username", "display_name", "role", "created_at")} | {"disabled": bool(u["disabled"])}
+    return encode(u, User)
 
 
 async def list_users(request: Request) -> JSONResponse:
@@ -223,8 +223,7 @@ async def find_tickets(request: Request) -> JSONResponse:
     q = (request.query_params.get("q") or "").strip().upper()
     found = [t for t in office.tickets_today() if (not q or t.label == q or str(t.number) == q or q in t.label)]
     found.sort(key=lambda t: t.id, reverse=True)
-    keys = ("id", "label", "service", "state", "priority", "counter", "staff", "issued_at", "called_at", "transfers")
-    return JSONResponse({"tickets": [{k: t.to_dict()[k] for k in keys} for t in found[:100]]})
+    return JSONResponse({"tickets": [encode(t.to_dict(), FoundTicket) for t in found[:100]]})
 
 
 # --------------------------------------------------------------------------- audit

@@ -10,9 +10,10 @@ import msgspec
 from msgspec import Meta, Struct
 
 from . import configedit
+from .auth import USERNAME
 from .engine import TicketState
 from .openapi import ADMIN, operation, path_param, query_param
-from .schemas import Body, Name, Ok, Snapshot, ref
+from .schemas import Body, Ok, Snapshot, ref
 
 AUDIT_LIMIT = 500
 _STR = {"type": "string"}
@@ -70,9 +71,9 @@ class ConfigText(Body):
 
 
 class NewUser(Body):
-    error_keys: ClassVar[dict[str, str]] = {"password": "bad_password", "role": "bad_role"}
+    error_keys: ClassVar[dict[str, str]] = {"username": "bad_username", "password": "bad_password", "role": "bad_role"}
 
-    username: Name
+    username: Annotated[str, Meta(max_length=40, pattern=USERNAME)]
     password: Password
     role: Role | None = None
     display_name: Annotated[str, Meta(max_length=100)] | None = None

@@ -17,7 +17,7 @@ from . import auth, schemas
 from .engine import Engine, Event, Ticket, Unsaid
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, StaleCheck, Unauthorized
 from .office import Command, CounterCheck, Office, Outcome, public_ticket
-from .schemas import MAX_INT, UnsetType, parse
+from .schemas import UnsetType, parse
 from .store import ticket_by_token as store_ticket_by_token
 from .ws import sessions_changed
 
@@ -80,47 +80,6 @@ def _check_depth(value: Any, where: str, depth: int) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_depth(v, f"{where}[{i}]", depth + 1)
-
-
-def _bad(name: str, vi: str, en: str) -> BadRequest:
-    return BadRequest(f"Trường “{name}” {vi}.", f"Field “{name}” {en}.", key="bad_field", field=name)
-
-
-def get_str(body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 200) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise _bad(name, "là bắt buộc", "is required")
-        return None
-    if not isinstance(value, str):
-        raise _bad(name, "phải là chuỗi", "must be a string")
-    if len(value) > max_len:
-        raise _bad(name, f"dài quá {max_len} ký tự", f"is longer than {max_len} characters")
-    if "\x00" in value:
-        raise _bad(name, "chứa ký tự không hợp lệ", "contains an invalid character")
-    return value
-
-
-def get_int(body: dict[str, Any], name: str, *, required: bool = False, minimum: int = 0) -> int | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise _bad(name, "là bắt buộc", "is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(name, "phải là số nguyên", "must be a whole number")
-    if not minimum <= value <= MAX_INT:
-        raise _bad(name, f"phải từ {minimum} đến {MAX_INT}", f"must be {minimum} to {MAX_INT}")
-    return value
-
-
-def get_bool(body: dict[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise _bad(name, "phải là true hoặc false", "must be true or false")
-    return value
 
 
 def path_int(request: Request, name: str) -> int:

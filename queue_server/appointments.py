@@ -32,6 +32,16 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
 _CODE_IN_TEXT = re.compile(r"([" + ALPHABET + r"]{3})-?([" + ALPHABET + r"]{3})")
 _PHONE = re.compile(r"^0\d{9,10}$")
+# What may stand between a phone number's digits (removed by ``normalize_phone``).
+_SEPARATOR = r"[\s.\-()]"
+# The booking form's schema states exactly what ``normalize_phone`` and ``clean_name`` accept
+# (Python regular expressions, as msgspec checks them): a number 0…, 84… or +84… with 9 or 10
+# digits after the prefix, separators anywhere; a name with 2 visible characters or more and
+# no control character but white space.
+PHONE = rf"^{_SEPARATOR}*(?:\+{_SEPARATOR}*8{_SEPARATOR}*4|8{_SEPARATOR}*4|0)(?:{_SEPARATOR}*\d){{9,10}}{_SEPARATOR}*$"
+_ANY = r"[^\x00-\x08\x0e-\x1b]"
+_VISIBLE = r"[^\s\x00-\x1f]"
+NAME = f"^{_ANY}*{_VISIBLE}{_ANY}*{_VISIBLE}{_ANY}*$"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # How long a finished slot stays bookable in the list: never; slots that started are gone.
 ACTIVE = "booked"
@@ -63,7 +73,7 @@ def parse_code(text: str) -> str | None:
 
 def normalize_phone(text: str) -> str | None:
     """A Vietnamese phone number as 0xxxxxxxxx (10 digits, 11 for landlines), or None."""
-    digits = re.sub(r"[\s.\-()]", "", text)
+    digits = re.sub(_SEPARATOR, "", text)
     if digits.startswith("+84"):
         digits = "0" + digits[3:]
     elif digits.startswith("84") and len(digits) in (11, 12):

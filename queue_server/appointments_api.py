@@ -121,7 +121,7 @@ def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, di
 
 def _booking_body(data: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str]:
     body = parse(data, Booking)
-    service, day, start = body.service, ap.parse_day(body.date), ap.parse_time(body.start)
+    service, day, start = body.service, body.date, ap.parse_time(body.start)
     name = ap.clean_name(body.name)
     if name is None:
         raise BadRequest(
@@ -279,7 +279,7 @@ async def move(request: Request) -> JSONResponse:
     code = _code(request)
     wrong = _owner_attempt(request, code)
     body = parse(await read_json(request), Move)
-    last4, day, start = body.phone_last4, ap.parse_day(body.date), ap.parse_time(body.start)
+    last4, day, start = body.phone_last4, body.date, ap.parse_time(body.start)
     config, now = office.config, office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -462,7 +462,7 @@ async def staff_close_slot(request: Request) -> JSONResponse:
     office = _office(request)
     user = auth.require_user(request, office, role="admin")
     body = parse(await read_json(request), SlotClosure)
-    service, day, start, closed = body.service, ap.parse_day(body.date), ap.parse_time(body.start), body.closed
+    service, day, start, closed = body.service, body.date, ap.parse_time(body.start), body.closed
     config, now = office.config, office.clock()
     await _write(office, lambda conn: ap.close_slot(conn, config, service, day, start, closed, user["username"], now))
     await office.audit(

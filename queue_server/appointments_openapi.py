@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
+from .appointments import NAME, PHONE
 from .openapi import ADMIN, KIOSK, STAFF, operation, path_param, query_param
 from .report_routes import DIALECT_PARAM
 from .schemas import Body, Code, Day, Empty, Issued, Last4, Summary, Time, ref
 
-DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "YYYY-MM-DD"}
+DATE = {"type": "string", "format": "date", "description": "YYYY-MM-DD"}
 CODE = path_param("code", {"type": "string", "description": "Booking code, e.g. K7M-2QX (dash optional)"})
 
 
@@ -23,8 +24,10 @@ class Booking(Body):
     service: Code
     date: Day
     start: Time
-    name: Annotated[str, Meta(max_length=100, description="2 to 100 characters")]
-    phone: Annotated[str, Meta(max_length=20, description="Vietnamese number, e.g. 0912345678 or +84912345678")]
+    name: Annotated[str, Meta(max_length=100, pattern=NAME, description="2 to 100 characters")]
+    phone: Annotated[
+        str, Meta(max_length=20, pattern=PHONE, description="Vietnamese number, e.g. 0912 345 678 or +84912345678")
+    ]
 
 
 class OwnerCancel(Body):
@@ -167,8 +170,8 @@ class AppointmentRow(Struct, kw_only=True):
 
 class AppointmentReport(Struct, kw_only=True, rename={"from_": "from"}):
     office: str
-    from_: Day
-    to: Day
+    from_: str
+    to: str
     on_time_minutes: int
     rows: list[AppointmentRow]
     total: AppointmentRow
@@ -284,12 +287,7 @@ def _more() -> dict[str, Any]:
                 errors=(400, 401, 404, 409, 413, 503),
                 security=KIOSK,
                 params=[CODE],
-                extra_ok={
-                    "200": {
-                        "description": "Checked in before: the same ticket",
-                        "content": {"application/json": {"schema": ref(CheckedIn)}},
-                    }
-                },
+                again="Checked in before: the same ticket",
             )
         },
         "/api/staff/appointments": {

@@ -62,6 +62,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
+# What validate_username accepts, as a pattern (Python's \w is a letter, a digit or "_"):
+# the add-account form's schema.
+USERNAME = r"^\s*[\w.\-]+\s*$"
+
+
 def validate_username(name: str) -> str:
     name = name.strip()
     if not (1 <= len(name) <= 40) or not all(ch.isalnum() or ch in "._-" for ch in name):

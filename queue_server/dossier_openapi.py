@@ -271,12 +271,7 @@ openapi_paths: dict[str, Any] = {
             errors=(400, 401, 404, 409, 413, 503),
             security=KIOSK,
             params=[CODE],
-            extra_ok={
-                "200": {
-                    "description": "Already checked in: the same ticket",
-                    "content": {"application/json": {"schema": ref(DossierCheckedIn)}},
-                }
-            },
+            again="Already checked in: the same ticket",
         )
     },
     "/api/dossiers/{code}/apology/print": {

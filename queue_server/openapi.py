@@ -19,7 +19,7 @@ from typing import Any
 from . import schemas
 from .schemas import Empty, ref
 
-# The core's answers, declared in queue_server.schemas; feature modules use these too.
+# The core's answers, declared in queue_server.schemas.
 TICKET = ref(schemas.PublicTicket)
 ISSUED = ref(schemas.Issued)
 STATE = ref(schemas.Snapshot)
@@ -52,19 +52,20 @@ def operation(
     errors: tuple[int, ...] = (),
     security: list[dict[str, list[str]]] | None = None,
     params: list[dict[str, Any]] | None = None,
-    extra_ok: dict[str, Any] | None = None,
+    again: str | None = None,
     media: str = "application/json",
     who: str | None = None,
 ) -> dict[str, Any]:
     """One operation: ``ok`` is the schema of its success answer (status ``status``, of type
-    ``media``), ``errors`` the status codes it may refuse with. ``who`` (``x-who``) says who
-    may call it in README's words when ``security`` alone does not (see ``who_may_call``)."""
+    ``media``), ``errors`` the status codes it may refuse with; ``again`` describes the 200 a
+    repeated request gets with the same answer (a 201 the first time). ``who`` (``x-who``) says
+    who may call it in README's words when ``security`` alone does not (see ``who_may_call``)."""
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {status: {"description": "OK", "content": {media: {"schema": ok}}}, **error_responses(*errors)},
     }
-    if extra_ok:
-        op["responses"].update(extra_ok)
+    if again:
+        op["responses"]["200"] = {"description": again, "content": {media: {"schema": ok}}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if security is not None:
@@ -247,12 +248,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                     errors=(400, 401, 404, 409, 413, 503),
                     security=KIOSK,
                     who="kiosk token",
-                    extra_ok={
-                        "200": {
-                            "description": "Same request_id: the ticket issued before",
-                            "content": {"application/json": {"schema": ISSUED}},
-                        }
-                    },
+                    again="Same request_id: the ticket issued before",
                 )
             },
             "/api/tickets/{token}": {
@@ -294,7 +290,13 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                 )
             },
             "/api/logout": {
-                "post": operation("Sign out (closes the counter)", ref(schemas.Ok), errors=(409, 503), who="staff")
+                "post": operation(
+                    "Sign out (closes the counter)",
+                    ref(schemas.Ok),
+                    body=ref(Empty),
+                    errors=(400, 409, 413, 503),
+                    who="staff",
+                )
             },
             "/api/me": {
                 "get": operation(

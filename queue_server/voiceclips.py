@@ -31,7 +31,7 @@ from .config import Config
 from .errors import BadRequest, NotFound
 from .office import BUNDLED_CLIPS, Office
 from .openapi import ADMIN, operation, path_param, query_param
-from .schemas import Body, parse, ref
+from .schemas import Body, Empty, parse, ref
 from .voicepack import admin_user, clips_changed, needed_clips, store_clip
 
 # A word or a phrase takes a few seconds; a take is stopped by the page after MAX_SECONDS.
@@ -321,8 +321,9 @@ openapi_paths: dict[str, Any] = {
         "delete": operation(
             "Delete the office's own recording of a clip (the bundled one is said again)",
             ref(VoiceClipSaved),
+            body=ref(Empty),  # the screen sends {} as JSON, as every change (queue_server.guard)
             params=_NAME,
-            errors=(401, 403, 404),
+            errors=(400, 401, 403, 404, 413),
             security=ADMIN,
         ),
     },

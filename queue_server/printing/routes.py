@@ -19,7 +19,7 @@ from ..api import path_int, status_url
 from ..errors import Conflict
 from ..office import Office
 from ..openapi import STAFF, operation, path_param, query_param
-from ..schemas import PrintState, ref
+from ..schemas import Empty, PrintState, ref
 from .jobs import JobState
 from .service import PrintService
 
@@ -140,7 +140,8 @@ openapi_paths: dict[str, Any] = {
             "of another day, without a printer, or with printing off",
             ref(Reprinted),
             status="201",
-            errors=(401, 404, 409, 503),
+            body=ref(Empty),
+            errors=(400, 401, 404, 409, 413, 503),
             security=STAFF,
             params=[path_param("ticket_id", {"type": "integer", "minimum": 1})],
         )
