@@ -49,7 +49,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from central_sim import SiteSimulator, pages, site_info  # noqa: E402
-
 from queue_server.central.config import parse_central_config  # noqa: E402
 from queue_server.central.reports import build_central_report  # noqa: E402
 from queue_server.central.store import CentralStore  # noqa: E402
