@@ -346,6 +346,47 @@ def test_a_wrong_central_toml_names_the_key(tmp_path: Path, change: dict[str, An
     assert e.value.key == key
 
 
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("[central]\nport = 70000", "central.port"),
+        ("[central]\npull_interval_seconds = nan", "central.pull_interval_seconds"),
+        ("[central]\npage_size = 0", "central.page_size"),
+        ("[central]\nsilent_after_seconds = -5", "central.silent_after_seconds"),
+        ("[central]\ntimeout_seconds = inf", "central.timeout_seconds"),
+        ("[central]\npull_interval_seconds = 1e308", "central.pull_interval_seconds"),
+        (
+            "[[sites]]\nid = 'a'\nname = 'A'\ntoken = '%s'\npull_interval_seconds = 1e308" % TOKENS["a"],
+            "sites[0].pull_interval_seconds",
+        ),
+        (
+            "[[sites]]\nid = 'a'\nname = 'A'\ntoken = '%s'\npull_interval_seconds = -1" % TOKENS["a"],
+            "sites[0].pull_interval_seconds",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [("central",), ("check-config",)])
+def test_a_central_number_out_of_bounds_stops_the_cli_naming_the_key(
+    tmp_path: Path, line: str, key: str, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "central.toml"
+    path.write_text(line + "\n", encoding="utf-8")
+    args = ("central", "--config", str(path)) if command == ("central",) else ("--config", str(path), "check-config")
+    done = motcua(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"Lỗi: {key}: phải là" in done.stderr and f"Error: {key}: must be" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "var").exists()
+
+
+def test_check_config_accepts_a_good_central_toml(tmp_path: Path) -> None:
+    path = tmp_path / "central.toml"
+    path.write_text(
+        tomlkit.dumps({"central": {"port": 8101}, "sites": [{"id": "a", "name": "A", "token": TOKENS["a"]}]})
+    )
+    done = motcua("--config", str(path), "check-config")
+    assert done.returncode == 0 and "1 điểm/sites" in done.stdout, done.stderr
+
+
 def test_two_sites_with_one_token_are_refused(tmp_path: Path) -> None:
     from queue_server.errors import ConfigError
 
