@@ -346,6 +346,9 @@ def test_a_wrong_central_toml_names_the_key(tmp_path: Path, change: dict[str, An
     assert e.value.key == key
 
 
+SITE_A = f"[[sites]]\nid = 'a'\nname = 'A'\ntoken = '{TOKENS['a']}'"
+
+
 @pytest.mark.parametrize(
     ("line", "key"),
     [
@@ -356,11 +359,11 @@ def test_a_wrong_central_toml_names_the_key(tmp_path: Path, change: dict[str, An
         ("[central]\ntimeout_seconds = inf", "central.timeout_seconds"),
         ("[central]\npull_interval_seconds = 1e308", "central.pull_interval_seconds"),
         (
-            "[[sites]]\nid = 'a'\nname = 'A'\ntoken = '%s'\npull_interval_seconds = 1e308" % TOKENS["a"],
+            f"{SITE_A}\npull_interval_seconds = 1e308",
             "sites[0].pull_interval_seconds",
         ),
         (
-            "[[sites]]\nid = 'a'\nname = 'A'\ntoken = '%s'\npull_interval_seconds = -1" % TOKENS["a"],
+            f"{SITE_A}\npull_interval_seconds = -1",
             "sites[0].pull_interval_seconds",
         ),
     ],
