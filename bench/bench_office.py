@@ -12,6 +12,8 @@ times (best of ``--repeat``):
   reconnecting screen costs);
 - ``services_summary_ms``: the summary every events message carries;
 - ``issue_ms``: one ticket through ``Office.execute`` (engine, durable commit, messages);
+- ``issue_cpu_ms`` / ``call_cpu_ms``: CPU time (``time.process_time``) per issue and per Next
+  (30 counters open, ``--repeat`` of each), the figures to trust on a loaded machine;
 - ``fanout_us_per_screen``: ``Hub.publish`` of one call message to ``--screens`` connections
   (frames written to in-memory transports), per screen.
 
@@ -74,7 +76,7 @@ async def measure(folder: Path, waiting: int, screens: int, repeat: int) -> dict
     office = Office(config, Store(folder / "office.db"), hub=Hub())
     for i in range(waiting):
         service = SERVICES[i % len(SERVICES)]
-        await office.execute(lambda e, now, s=service: e.issue(now, service=s, token=secrets.token_urlsafe(16)))
+        await office.execute(lambda e, now, s=service: e.issue(now, service=s, token=secrets.token_urlsafe(16))[1])
     out: dict[str, Any] = {"waiting": waiting}
     out["snapshot_staff_ms"] = round(
         best(lambda: json.dumps(office.snapshot("staff"), ensure_ascii=False), repeat) * 1000, 3
@@ -88,9 +90,24 @@ async def measure(folder: Path, waiting: int, screens: int, repeat: int) -> dict
     issue_times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        await office.execute(lambda e, now: e.issue(now, service="CT", token=secrets.token_urlsafe(16)))
+        await office.execute(lambda e, now: e.issue(now, service="CT", token=secrets.token_urlsafe(16))[1])
         issue_times.append(time.perf_counter() - t0)
     out["issue_ms"] = round(min(issue_times) * 1000, 3)
+    # CPU per command (process_time: what the office costs, not waiting for the disk or a
+    # loaded machine), with 30 counters open: issue, then Next.
+    for n in range(1, 31):
+        await office.execute(lambda e, now, n=n: e.sign_on(now, n, f"clerk{n}"))
+    cpu0 = time.process_time()
+    for i in range(repeat):
+        await office.execute(
+            lambda e, now, i=i: e.issue(now, service=SERVICES[i % 5], token=secrets.token_urlsafe(16))[1]
+        )
+    cpu1 = time.process_time()
+    for i in range(repeat):
+        await office.execute(lambda e, now, n=1 + i % 30: e.call_next(now, n, f"clerk{n}"))
+    cpu2 = time.process_time()
+    out["issue_cpu_ms"] = round((cpu1 - cpu0) * 1000 / repeat, 3)
+    out["call_cpu_ms"] = round((cpu2 - cpu1) * 1000 / repeat, 3)
     for _ in range(screens):
         office.hub.subscribe("public", MemoryWriter())
     message = json.dumps({"v": 2, "type": "events", "pad": "x" * 2400})

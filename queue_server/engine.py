@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
+import itertools
 import typing
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -84,6 +85,7 @@ _ORDER_FIELDS = frozenset(
     ("state", "service", "queued_at", "front", "priority", "target_counter", "booked", "slot_start")
 )
 _order_changes = [0]
+_engines = itertools.count()
 
 # A ticket's fields are declared once, here. Every field is a column of the ``tickets`` table
 # (``store.TICKET_COLUMNS``) and a key of the staff view (``Ticket.to_dict``); the metadata
@@ -306,6 +308,7 @@ class Engine:
         self.used_numbers: set[int] = set()
         self.by_request: dict[tuple[str, str], int] = {}
         self._waiting: tuple[Any, list[Ticket], dt.datetime | None] = (None, [], None)
+        self._serial = next(_engines)  # with the dict's id: whose tickets a cached list holds
         self._rebuild_figures()
 
     def _keeps(self, t: Ticket) -> bool:
@@ -513,7 +516,7 @@ class Engine:
     def waiting(self) -> list[Ticket]:
         # Kept while no ticket changed and none came or went (asked for several times per
         # command: the pick, the counts, every estimate of the services summary).
-        key = (_order_changes[0], id(self.tickets), len(self.tickets), self.next_id)
+        key = (_order_changes[0], self._serial, id(self.tickets), len(self.tickets), self.next_id)
         if self._waiting[0] != key:
             state = TicketState.WAITING
             waiting = [t for t in self.tickets.values() if t.state is state]
@@ -561,11 +564,22 @@ class Engine:
         longer waits."""
         if ticket.state is not TicketState.WAITING:
             return 0, 0
-        return self._position(ticket, self.waiting(), now)
+        return self._position(ticket, self.waiting(), now, exact=True)
 
-    def _position(self, ticket: Ticket, waiting: list[Ticket], now: dt.datetime | None = None) -> tuple[int, int]:
+    def _position(
+        self, ticket: Ticket, waiting: list[Ticket], now: dt.datetime | None = None, *, exact: bool = False
+    ) -> tuple[int, int]:
+        """``exact``: ``waiting`` is this engine's waiting list as ``waiting()`` gave it."""
         callers = self._callers(ticket)
-        ahead = positions_ahead(ticket, waiting, callers, self.counts(), self.rules(now), stamp=_order_changes[0])
+        ahead = positions_ahead(
+            ticket,
+            waiting,
+            callers,
+            self.counts(),
+            self.rules(now),
+            stamp=_order_changes[0],
+            state=self._waiting[0] if exact else None,
+        )
         wait = ahead * self.average_service_seconds(ticket.service) / max(1, len(callers))
         return ahead, round(wait)
 

@@ -294,6 +294,7 @@ def positions_ahead(
     rules: Rules,
     *,
     stamp: Any = None,
+    state: Any = None,
 ) -> int:
     """How many tickets Next calls before ``target`` when ``counters`` (number, levels) press
     Next in turn, in the order given, nobody new arrives and the clock stands at ``rules.now``.
@@ -303,14 +304,76 @@ def positions_ahead(
 
     ``stamp`` (the engine's count of changes to waiting tickets) lets a newcomer's estimate
     (``target`` arrived after every other waiting ticket: a new ticket, the services summary)
-    come from one replay shared by every estimate at the same state (``newcomers_ahead``);
-    without it, or for any other ticket, Next is replayed for ``target`` alone.
+    come from one replay shared by every estimate at the same state (``newcomers_ahead``).
+    ``state`` (a key the caller guarantees changes whenever ``waiting`` or a field of its
+    tickets does: the engine's own list of waiting tickets) lets any other ticket's count come
+    from one replay to the end shared by every ticket at that state (``replay_order``).
+    Without them Next is replayed for ``target`` alone (``replay_ahead``).
     """
     if stamp is not None and not (target.booked or target.front or target.target_counter is not None):
         ahead = _newcomer_estimate(target, waiting, counters, counts, rules, stamp)
         if ahead is not None:
             return ahead
-    return replay_ahead(target, waiting, counters, counts, rules)
+    if state is None:
+        return replay_ahead(target, waiting, counters, counts, rules)
+    # Any other ticket: Next replayed to the end once per state and counter list gives every
+    # waiting ticket's count at once (the replay for one ticket is the same replay, stopped
+    # when it calls that ticket), so a snapshot listing every position replays once.
+    key = (
+        state,
+        tuple((n, tuple(levels.items())) for n, levels in counters),
+        counts,
+        (rules.strict, rules.interleave, rules.booked_strict, rules.booked_interleave),
+    )
+    if _called.get("key") != key:
+        _called.clear()
+        _called.update(key=key, booked=any(t.booked for t in waiting), orders={})
+    orders: dict[Any, tuple[dict[int, int], int]] = _called["orders"]
+    when = rules.now if _called["booked"] else None
+    if when not in orders:
+        orders[when] = replay_order(waiting, counters, counts, rules)
+    order, total = orders[when]
+    return order.get(target.id, total)
+
+
+# The last full replay ``positions_ahead`` made: each ticket's place in Next's order.
+_called: dict[str, Any] = {}
+
+
+def replay_order(
+    waiting: Sequence[Ticket],
+    counters: Sequence[tuple[int, dict[str, str]]],
+    counts: Counts,
+    rules: Rules,
+) -> tuple[dict[int, int], int]:
+    """Next replayed until nobody calls anything: how many tickets are called before each
+    ticket it calls (by id), and how many it calls in all (the count for one it never calls)."""
+    in_order = sorted(waiting, key=_arrival)
+    lists = partition(in_order, counters, rules.now)
+    pickers = [Picker(n, levels, (), rules.now, lists=lists[n]) for n, levels in counters]
+    order: dict[int, int] = {}
+    taken: set[int] = set()
+    priority_left = sum(1 for t in waiting if t.priority)
+    due_left = sum(1 for t in waiting if is_due(t, rules.now))
+    progressed = True
+    while progressed:
+        progressed = False
+        for picker in pickers:
+            t = picker.pick(taken, counts, rules)
+            if t is None:
+                continue
+            progressed = True
+            order[t.id] = len(taken)
+            taken.add(t.id)
+            if t.priority:
+                priority_left -= 1
+            if is_due(t, rules.now):
+                due_left -= 1
+            counts = Counts(
+                next_normals(t, priority_left, counts.normals_since_priority),
+                next_walkins(t, due_left, counts.walkins_since_appointment),
+            )
+    return order, len(order)
 
 
 def replay_ahead(

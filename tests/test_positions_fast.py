@@ -1,4 +1,4 @@
-"""The newcomer's estimate from one shared replay equals the replay for it alone.
+"""The counts from a shared replay equal the replay for each ticket alone.
 
 ``order.positions_ahead`` answers every estimate about a ticket that arrives after every
 waiting one (a new ticket, each service's estimate in the services summary) from one replay
@@ -6,11 +6,13 @@ of Next shared by all of them (``order.newcomers_ahead``). On random queues — 
 both priority rules, tickets sent to the front or to one counter, appointment tickets due or
 early, both appointment rules, counters at every level, random interleave counts — each of
 those answers must equal ``order.replay_ahead``: Next replayed until it calls that ticket.
+So must every waiting ticket's count taken from one replay to the end (``order.replay_order``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 
 from hypothesis import given, settings
@@ -22,6 +24,7 @@ from queue_server.order import Counts, Rules, positions_ahead, replay_ahead
 EXAMPLES = int(os.environ.get("MOTCUA_PROPERTY_EXAMPLES", "120"))
 T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
 SERVICES = ("CT", "HT", "DD")
+STATES = itertools.count()
 LEVELS = ("primary", "normal", "backup", "appointment")
 
 levels_st = st.dictionaries(st.sampled_from(SERVICES), st.sampled_from(LEVELS), min_size=1, max_size=3)
@@ -115,3 +118,31 @@ def test_the_shared_replay_gives_each_newcomer_the_replay_of_its_own(
             assert positions_ahead(new, everyone, chosen, counts, rules, stamp=stamp) == replay_ahead(
                 new, everyone, chosen, counts, rules
             ), (other, p)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    counters=st.lists(levels_st, min_size=1, max_size=4),
+    specs=st.lists(ticket_st, min_size=1, max_size=25),
+    strict=st.booleans(),
+    interleave=st.integers(0, 3),
+    booked_interleave=st.integers(0, 3),
+    normals=st.integers(0, 3),
+)
+def test_one_replay_to_the_end_gives_every_ticket_the_replay_of_its_own(
+    counters: list[dict[str, str]],
+    specs: list[tuple[str, bool, int, int, int]],
+    strict: bool,
+    interleave: int,
+    booked_interleave: int,
+    normals: int,
+) -> None:
+    numbers = list(range(1, len(counters) + 1))
+    office = list(zip(numbers, counters, strict=True))
+    waiting = [ticket(i, spec, numbers) for i, spec in enumerate(specs)]
+    rules = Rules(strict, interleave, False, booked_interleave, T0)
+    counts = Counts(normals, 0)
+    state = next(STATES)  # a key of this example's waiting tickets, as the engine keeps one
+    for t in waiting:
+        expected = replay_ahead(t, waiting, office, counts, rules)
+        assert positions_ahead(t, waiting, office, counts, rules, stamp=0, state=state) == expected
