@@ -127,8 +127,9 @@ class Ticket:
     # The service that gave the number: numbering belongs to it and to the day, forever
     # (a transfer changes ``service``, never this).
     issued_service: str = field(default="", metadata=STAYS_HOME)
-    # Closed by Next while called and never started (see ``queue.closed_without_start``).
-    closed_unstarted: bool = field(default=False, metadata=STAYS_HOME)
+    # Closed by Next while called and never started (see ``queue.closed_without_start``);
+    # synced: the central counts it as the office does.
+    closed_unstarted: bool = False
     booked: bool = field(default=False, metadata=STAYS_HOME)  # checked in for an appointment
     appointment: str | None = field(default=None, metadata=PRIVATE)  # the booking code
     slot_start: dt.datetime | None = field(default=None, metadata=STAYS_HOME)  # the appointment's slot

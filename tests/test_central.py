@@ -30,9 +30,18 @@ NAMES = {"a": "Phường A", "b": "Phường B"}
 BYS = ("day", "service", "counter", "staff", "hour")
 
 
+# Site b counts a ticket closed without start as absent, a as served (the default).
+UNSTARTED = {"a": "served", "b": "absent"}
+
+
 def start_site(folder: Path, site: str) -> ServerProcess:
     folder.mkdir()
-    path = write_config(folder, sync={"token": TOKENS[site]}, office={"name": NAMES[site]})
+    path = write_config(
+        folder,
+        sync={"token": TOKENS[site]},
+        office={"name": NAMES[site]},
+        queue={"closed_without_start": UNSTARTED.get(site, "served")},
+    )
     add_staff(path, {"clerk1": "clerk", "clerk2": "clerk", "boss": "admin"})
     return ServerProcess(folder, path).start()
 
@@ -62,7 +71,8 @@ def motcua(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> None:
     """Issue ``tickets`` (service codes) and serve them at counters 1 (clerk1) and 3 (clerk2);
-    the last one called at counter 1 is a no-show."""
+    the last one called at counter 1 is a no-show, and one whose label ends in 2 is closed by
+    Next without being started ("closed without start")."""
     kiosk = site.base_url + "/api/tickets"
     for code in tickets:
         status, body, _ = http("POST", kiosk, {"service": code}, token=KIOSK_TOKEN)
@@ -80,6 +90,8 @@ def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> No
             if clerk == "clerk1" and ticket["label"].endswith("3"):
                 assert http("POST", base + "/no-show", {}, cookie=cookie)[0] == 200
                 continue
+            if clerk == "clerk1" and ticket["label"].endswith("2"):
+                continue  # the next Next closes it unstarted
             assert http("POST", base + "/start", {}, cookie=cookie)[0] == 200
             assert http("POST", base + "/done", {}, cookie=cookie)[0] == 200
             if rate:
@@ -93,10 +105,6 @@ def site_report(site: ServerProcess, day: str, by: str, end: str | None = None) 
     cookie = login(site.base_url, "boss")
     status, body, _ = http("GET", f"{site.base_url}/api/reports?from={day}&to={end or day}&by={by}", cookie=cookie)
     assert status == 200, body
-    # The central's combined report has no "closed without start" figure (sites do not send
-    # it): compare the rest.
-    for row in [*body["rows"], body["total"]]:
-        row.pop("closed_unstarted")
     return body
 
 
@@ -169,12 +177,21 @@ def test_central_catches_up_and_its_reports_equal_the_sites_own(
                 mine = build_central_report(
                     str(db), config, dt.date.fromisoformat(start), dt.date.fromisoformat(end), by, [sid]
                 )
-                for part in ("rows", "total", "staff", "charts", "rating_levels", "office"):
+                for part in ("rows", "total", "staff", "charts", "rating_levels", "office", "closed_without_start"):
                     assert mine[part] == own[sid][part], (start, by, sid, part)
             combined = build_central_report(
                 str(db), config, dt.date.fromisoformat(start), dt.date.fromisoformat(end), by
             )
-            for figure in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "rated"):
+            for figure in (
+                "issued",
+                "served",
+                "no_show",
+                "closed_unstarted",
+                "cancelled",
+                "expired",
+                "transferred",
+                "rated",
+            ):
                 assert combined["total"][figure] == sum(own[s]["total"][figure] for s in sites), (by, figure)
             assert combined["total"]["waiting"]["count"] == sum(own[s]["total"]["waiting"]["count"] for s in sites)
     # The command line reads the same.
@@ -185,6 +202,12 @@ def test_central_catches_up_and_its_reports_equal_the_sites_own(
         ("b", "Phường B", 5),
     ]
     assert by_site["total"]["issued"] == 14
+    # Closed without start: each site's own count, counted as served at a, absent at b.
+    unstarted = {sid: site_report(proc, day, "day")["total"]["closed_unstarted"] for sid, proc in sites.items()}
+    assert unstarted["a"] >= 1 and unstarted["b"] >= 1
+    assert [r["closed_unstarted"] for r in by_site["rows"]] == [unstarted["a"], unstarted["b"]]
+    assert by_site["closed_without_start"] == "mixed"
+    assert [central_report(central, day, "site", sid)["closed_without_start"] for sid in sites] == ["served", "absent"]
 
     # Past EXACT_LIMIT tickets, medians come from per-minute histograms: counts stay exact.
     coarse = build_central_report(
