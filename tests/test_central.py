@@ -208,6 +208,8 @@ def test_central_catches_up_and_its_reports_equal_the_sites_own(
     assert [r["closed_unstarted"] for r in by_site["rows"]] == [unstarted["a"], unstarted["b"]]
     assert by_site["closed_without_start"] == "mixed"
     assert [central_report(central, day, "site", sid)["closed_without_start"] for sid in sites] == ["served", "absent"]
+    csv_out = motcua("--config", str(central), "report", "--from", day, "--to", day, "--by", "site", "--format", "csv")
+    assert csv_out.returncode == 0 and "theo cài đặt của từng điểm" in csv_out.stdout, csv_out.stderr
 
     # Past EXACT_LIMIT tickets, medians come from per-minute histograms: counts stay exact.
     coarse = build_central_report(
@@ -426,6 +428,28 @@ def test_two_sites_with_one_token_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_central_config(path)
     assert e.value.key == "sites[1].token"
+
+
+def test_a_central_database_from_before_closed_unstarted_gets_the_column(tmp_path: Path) -> None:
+    db = tmp_path / "central.db"
+    CentralStore(db).close()
+    conn = sqlite3.connect(db)
+    for table in ("facts", "daily", "monthly"):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN closed_unstarted")
+    conn.commit()
+    conn.close()
+    store = CentralStore(db)
+    ticket = {"id": 1, "day": "2026-11-23", "service": "CT", "state": "done", "closed_unstarted": True}
+    ticket.update(issued_at="2026-11-23T08:00:00+07:00", called_at="2026-11-23T08:05:00+07:00")
+    page = {
+        "after": 0,
+        "next_after": 1,
+        "snapshot_seq": 1,
+        "events": [{"seq": 1, "kind": "ticket_done", "ticket_id": 1}],
+    }
+    store.ingest("a", {**page, "tickets": [ticket]}, dt.datetime.now(dt.UTC))
+    assert store.conn.execute("SELECT closed_unstarted FROM daily WHERE dim = 'site'").fetchall() == [(1,)]
+    store.close()
 
 
 def test_an_office_whose_log_went_back_is_flagged(tmp_path: Path) -> None:
