@@ -42,7 +42,7 @@ FORMAT_CHECKED ?= queue_server printer tests bench scripts
 
 # Lint, formatting and types (CI runs it before the tests).
 check: $(VENV)/.test-installed
-	$(BIN)/ruff check queue_server printer tests
+	$(BIN)/ruff check queue_server printer tests bench scripts
 	$(BIN)/ruff format --check $(FORMAT_CHECKED)
 	$(BIN)/mypy
 	@# Handlers and features use Office's commands and queries (docs/architecture.md).

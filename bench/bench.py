@@ -302,7 +302,7 @@ def summarise(args: argparse.Namespace, r: dict[str, Any]) -> dict[str, Any]:
         "start_le_1.5s": r["startup_s"] <= 1.5,
     }
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "params": {
             "profile": args.profile,
@@ -416,7 +416,7 @@ def main() -> int:
     if not args.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
         (RESULTS / f"{stamp}.json").write_text(text, encoding="utf-8")
         if args.profile == "centre":
             (RESULTS / "latest.json").write_text(text, encoding="utf-8")

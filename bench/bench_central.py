@@ -49,7 +49,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from central_sim import SiteSimulator, pages, site_info  # noqa: E402
-
 from queue_server.central.config import parse_central_config  # noqa: E402
 from queue_server.central.reports import build_central_report  # noqa: E402
 from queue_server.central.store import CentralStore  # noqa: E402
@@ -151,18 +150,8 @@ def replicate(store: CentralStore, args: argparse.Namespace) -> dict[str, Any]:
             "FROM sites WHERE id = ?",
             (dst, info, src),
         )
-        for table, cols in (
-            (
-                "facts",
-                "day, id, service, counter, staff, state, transfers, issued_epoch, hour, wait_s, "
-                "service_s, estimated_wait_s, rating, snap_seq",
-            ),
-            ("daily", None),
-            ("monthly", None),
-        ):
-            if cols is None:
-                names = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] != "site"]
-                cols = ", ".join(names)
+        for table in ("facts", "daily", "monthly"):
+            cols = ", ".join(r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] != "site")
             conn.execute(
                 f"INSERT OR REPLACE INTO {table} (site, {cols}) SELECT ?, {cols} FROM {table} WHERE site = ?",
                 (dst, src),

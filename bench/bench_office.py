@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from office import SERVICES, bench_config  # noqa: E402
-
 from queue_server.config import load_config  # noqa: E402
 from queue_server.hub import Hub  # noqa: E402
 from queue_server.office import Office  # noqa: E402
@@ -136,7 +135,7 @@ def main() -> int:
         json.dumps(
             {
                 "benchmark": "office without HTTP",
-                "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "machine": {
                     "python": platform.python_version(),
                     "cpus": os.cpu_count(),

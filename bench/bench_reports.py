@@ -21,8 +21,8 @@ import random
 import sqlite3
 import sys
 import time
-from typing import Any
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ EVENT_SQL = "INSERT INTO events (at, day, kind, ticket_id, service, counter, sta
 
 
 def iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).isoformat()
+    return t.astimezone(dt.UTC).isoformat()
 
 
 def working_days(year: int) -> list[dt.date]:
@@ -227,7 +227,7 @@ def main() -> int:
         json.dumps(
             {
                 "benchmark": "year report",
-                "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "machine": {
                     "python": platform.python_version(),
                     "sqlite": sqlite3.sqlite_version,

@@ -203,7 +203,7 @@ async def run_calls_ours(
                 await asyncio.sleep(pause)
                 stamp: list[float] = []
                 status, body = await conn.post(
-                    f"/api/counters/{n}/next", b"{}", on_sent=lambda: stamp.append(time.perf_counter())
+                    f"/api/counters/{n}/next", b"{}", on_sent=lambda stamp=stamp: stamp.append(time.perf_counter())
                 )
                 if status != 200:
                     errors[status] = errors.get(status, 0) + 1

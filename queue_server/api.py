@@ -130,6 +130,33 @@ async def ticket_status(request: Request) -> JSONResponse:
     return JSONResponse(status)
 
 
+def issued(
+    request: Request, office: Office, ticket: Ticket, *, ahead: int | None = None, wait: int | None = None
+) -> dict[str, Any]:
+    """The answer to a ticket just issued (``schemas.Issued``): the kiosk's, and the check-ins'
+    (which add their appointment or dossier). ``ahead`` and ``wait``: where it stands now, when
+    that is not what it was told at issue."""
+    data = ticket.to_dict()
+    svc = office.config.service(ticket.service)
+    printing = request.app.state.printing
+    return {
+        "ticket": public_ticket(data),
+        "id": ticket.id,
+        "number": ticket.number,
+        "label": ticket.label,
+        "service": ticket.service,
+        "service_name": svc.name,
+        "service_name_en": svc.name_en,
+        "priority": ticket.priority,
+        "people_ahead": ticket.people_ahead if ahead is None else ahead,
+        "estimated_wait_s": ticket.estimated_wait_s if wait is None else wait,
+        "issued_at": data["issued_at"],
+        "token": ticket.token,
+        "status_url": status_url(request, ticket.token),
+        "print": printing.job_status(ticket.id) if printing else {"state": "none"},
+    }
+
+
 def status_url(request: Request, token: str) -> str:
     base = _office(request).config.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return f"{base}/t/{token}"
@@ -155,25 +182,7 @@ async def issue_ticket(request: Request) -> JSONResponse:
         command,
         extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
     )
-    data = ticket.to_dict()
-    svc = office.config.service(ticket.service)
-    result = {
-        "ticket": public_ticket(data),
-        "id": ticket.id,
-        "number": ticket.number,
-        "label": ticket.label,
-        "service": ticket.service,
-        "service_name": svc.name,
-        "service_name_en": svc.name_en,
-        "priority": ticket.priority,
-        "people_ahead": ticket.people_ahead,
-        "estimated_wait_s": ticket.estimated_wait_s,
-        "issued_at": data["issued_at"],
-        "token": ticket.token,
-        "status_url": status_url(request, ticket.token),
-        "print": printing.job_status(ticket.id) if printing else {"state": "none"},
-    }
-    return JSONResponse(result, status_code=201 if created else 200)
+    return JSONResponse(issued(request, office, ticket), status_code=201 if created else 200)
 
 
 # ---------------------------------------------------------------------- staff

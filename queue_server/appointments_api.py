@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from . import appointment_report, auth, reports
 from . import appointments as ap
-from .api import read_json, status_url
+from .api import issued, read_json, status_url
 from .appointments_openapi import Booking, Move, OwnerCancel, SlotClosure, StaffCancel
 from .engine import Engine, Event
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
@@ -343,26 +343,11 @@ async def check_in(request: Request) -> JSONResponse:
         found = await _read(office, ap.get, code)
         counts = await _read(office, ap.day_counts, found["date"])
         _push(office, "appointment_checked_in", found, counts)
-    data = ticket.to_dict()
-    svc = config.service(ticket.service)
     ahead, wait = office.position(ticket)
     result = {
-        "ticket": public_ticket(data),
-        "id": ticket.id,
-        "number": ticket.number,
-        "label": ticket.label,
-        "service": ticket.service,
-        "service_name": svc.name,
-        "service_name_en": svc.name_en,
-        "priority": False,
+        **issued(request, office, ticket, ahead=ahead, wait=wait),
         "booked": True,
-        "slot_start": data["slot_start"],
-        "people_ahead": ahead,
-        "estimated_wait_s": wait,
-        "issued_at": data["issued_at"],
-        "token": ticket.token,
-        "status_url": status_url(request, ticket.token),
-        "print": printing.job_status(ticket.id) if printing else {"state": "none"},
+        "slot_start": ticket.to_dict()["slot_start"],
         "appointment": ap.public_view(config, found),
     }
     return JSONResponse(result, status_code=200 if before is not None else 201)

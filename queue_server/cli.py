@@ -63,6 +63,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from .central.config import is_central_config, load_central_config
+
+    if is_central_config(args.config):
+        central = load_central_config(args.config)
+        print(f"OK: {central.path} — {len(central.sites)} điểm/sites")
+        return 0
     config = _config(args)
     print(
         f"OK: {config.path} — {len(config.services)} lĩnh vực/services, {len(config.counters)} quầy/counters, "

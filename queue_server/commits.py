@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +68,7 @@ class GroupCommitter:
         store: Store,
         writer: Executor,
         on_committed: Callable[[list[Event], list[int]], None],
-        on_failed: Callable[[], None],
+        on_failed: Callable[[], Awaitable[None]],
     ):
         self.store = store
         self.writer = writer
@@ -118,7 +118,7 @@ class GroupCommitter:
                     )
                 except Exception as exc:  # the transaction itself: nothing was written
                     log.exception("commit failed; reloading state from the database")
-                    self._fail_all(batch + self._take_queue(), exc)
+                    await self._fail_all(batch + self._take_queue(), exc)
                     continue
                 self.batches += 1
                 self.commands += len(batch)
@@ -137,7 +137,7 @@ class GroupCommitter:
                     if not p.future.done():
                         p.future.set_result(result)
                 if failed:
-                    self._fail_all(self._take_queue(), storage_error())
+                    await self._fail_all(self._take_queue(), storage_error())
         finally:
             self._idle.set()
 
@@ -145,9 +145,9 @@ class GroupCommitter:
         queued, self._queue = self._queue, []
         return queued
 
-    def _fail_all(self, pending: list[_Pending], exc: BaseException) -> None:
+    async def _fail_all(self, pending: list[_Pending], exc: BaseException) -> None:
         try:
-            self.on_failed()
+            await self.on_failed()
         except Exception:
             log.exception("reloading the engine failed")
         for p in pending:

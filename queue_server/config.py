@@ -849,9 +849,10 @@ def restart_only_keys() -> list[tuple[str, str, Any]]:
     return out
 
 
-def describe() -> list[tuple[str, str, str, str]]:
-    """(key, type and bounds, default, help) for every setting: the README's configuration
-    table. A restart-only setting (``restart_only_keys``) is marked *(restart-only)*."""
+def describe(root: Any = Config) -> list[tuple[str, str, str, str]]:
+    """(key, type and bounds, default, help) for every setting of ``root`` (default: Config,
+    the README's configuration table; central.toml's for docs/central.md). A restart-only
+    setting (``restart_only_keys``) is marked *(restart-only)*."""
     rows: list[tuple[str, str, str, str]] = []
 
     def walk(cls: Any, prefix: str) -> None:
@@ -882,13 +883,17 @@ def describe() -> list[tuple[str, str, str, str]]:
                     text += " *(restart-only)*"
                 rows.append((key, kind, default, text))
 
-    walk(Config, "")
+    walk(root, "")
     return rows
 
 
 def markdown_table() -> str:
     """The README's configuration table (tests/test_readme.py keeps README in step)."""
+    return describe_table(Config)
+
+
+def describe_table(root: Any) -> str:
     lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
-    for key, tp, default, text in describe():
+    for key, tp, default, text in describe(root):
         lines.append(f"| `{key}` | {tp} | {f'`{default}`' if default else 'required'} | {text} |")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from . import auth, dossier_import, dossiers, procedures
-from .api import path_int, read_json, read_limited, status_url
+from .api import issued, path_int, read_json, read_limited, status_url
 from .dossier_desk import ACTIVE, DossierDesk, attach, desk_of
 from .dossier_openapi import MAX_BULK, ApologyPrint, BulkReady, Extend, Outcome, Ready, openapi_paths
 from .engine import Engine, Ticket, TicketState
@@ -398,23 +398,8 @@ async def check_in(request: Request) -> JSONResponse:
 
     ticket, new = await office.execute_outcome(command, extra=extra)
     after = await office.read(dossiers.require, code)
-    svc = office.config.service(ticket.service)
-    data = ticket.to_dict()
     result = {
-        "ticket": public_ticket(data),
-        "id": ticket.id,
-        "number": ticket.number,
-        "label": ticket.label,
-        "service": ticket.service,
-        "service_name": svc.name,
-        "service_name_en": svc.name_en,
-        "priority": ticket.priority,
-        "people_ahead": ticket.people_ahead,
-        "estimated_wait_s": ticket.estimated_wait_s,
-        "issued_at": data["issued_at"],
-        "token": ticket.token,
-        "status_url": status_url(request, ticket.token),
-        "print": printing.job_status(ticket.id) if printing else {"state": "none"},
+        **issued(request, office, ticket),
         "dossier": dossiers.public_view(office.config, after, desk.today()),
     }
     return JSONResponse(result, status_code=201 if new else 200)

@@ -35,6 +35,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import itertools
+import typing
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, Literal
@@ -86,9 +87,6 @@ _ORDER_FIELDS = frozenset(
 _order_changes = [0]
 _engines = itertools.count()
 
-_TICKET_TIMES = ("issued_at", "queued_at", "called_at", "started_at", "finished_at", "rated_at", "slot_start")
-
-
 # A ticket's fields are declared once, here. Every field is a column of the ``tickets`` table
 # (``store.TICKET_COLUMNS``) and a key of the staff view (``Ticket.to_dict``); the metadata
 # narrows who else sees it: ``STAFF_ONLY`` fields are left out of the public view (hall
@@ -129,8 +127,9 @@ class Ticket:
     # The service that gave the number: numbering belongs to it and to the day, forever
     # (a transfer changes ``service``, never this).
     issued_service: str = field(default="", metadata=STAYS_HOME)
-    # Closed by Next while called and never started (see ``queue.closed_without_start``).
-    closed_unstarted: bool = field(default=False, metadata=STAYS_HOME)
+    # Closed by Next while called and never started (see ``queue.closed_without_start``);
+    # synced: the central counts it as the office does.
+    closed_unstarted: bool = False
     booked: bool = field(default=False, metadata=STAYS_HOME)  # checked in for an appointment
     appointment: str | None = field(default=None, metadata=PRIVATE)  # the booking code
     slot_start: dt.datetime | None = field(default=None, metadata=STAYS_HOME)  # the appointment's slot
@@ -159,11 +158,9 @@ class Ticket:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
         kw["state"] = TicketState(kw["state"])
-        kw["priority"] = bool(kw["priority"])
-        kw["front"] = bool(kw.get("front") or False)
-        kw["closed_unstarted"] = bool(kw.get("closed_unstarted") or False)
+        for k in _TICKET_FLAGS:  # stored as 0/1
+            kw[k] = bool(kw.get(k) or False)
         kw["issued_service"] = kw.get("issued_service") or kw["service"]
-        kw["booked"] = bool(kw.get("booked") or False)
         for k in _TICKET_TIMES:
             if kw.get(k):
                 kw[k] = dt.datetime.fromisoformat(kw[k])
@@ -171,6 +168,10 @@ class Ticket:
 
 
 TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
+# Which fields are times (ISO text outside) and flags (0/1 in SQLite), from their types.
+_HINTS = typing.get_type_hints(Ticket)
+_TICKET_TIMES = tuple(n for n in TICKET_FIELDS if _HINTS[n] in (dt.datetime, dt.datetime | None))
+_TICKET_FLAGS = tuple(n for n in TICKET_FIELDS if _HINTS[n] is bool)
 PUBLIC_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket) if f.metadata.get("public", True))
 SYNCED_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket) if f.metadata.get("synced", True))
 STAFF_ONLY_TICKET_FIELDS = frozenset(TICKET_FIELDS) - set(PUBLIC_TICKET_FIELDS)

@@ -127,6 +127,10 @@ class Office:
         # Status token -> ticket id for the tickets in memory (the phone status page).
         self._tokens: dict[str, int] = {}
         self.engine = self._load_engine()
+        # Cleared while the engine is rebuilt from the database after a failure: commands
+        # wait for it (holding the lock), so none runs on the engine being replaced.
+        self._ready = asyncio.Event()
+        self._ready.set()
         self.seq = store.last_seq()
         self._commits = GroupCommitter(store, self.writer, self._committed, self._reload)
         # Callbacks run after each commit with (events, seqs); used by the print service.
@@ -148,6 +152,7 @@ class Office:
         self._holders = self.holders()
 
     def _load_engine(self) -> Engine:
+        """At start only (no other thread uses the database yet); later, see ``_reload``."""
         engine = self.store.load_engine(self.config, self.clock())
         self._tokens = {t.token: t.id for t in engine.tickets.values()}
         return engine
@@ -213,6 +218,7 @@ class Office:
         """Like ``execute`` for a command with an answer: ``command(engine, now)`` returns an
         ``Outcome``; its events are committed and published, and its value returned."""
         async with self.lock:
+            await self._ready.wait()
             now = self.clock()
             # The day rollover is committed even when the command after it is refused:
             # otherwise memory would hold a new day the database does not.
@@ -226,7 +232,8 @@ class Office:
             except Exception:
                 # A bug, not a refusal: the engine may be half-changed; trust the database.
                 log.exception("command failed unexpectedly; reloading state from the database")
-                self.engine = self._load_engine()
+                await self._commits.settled()  # the commands before it still commit
+                await self._reload()
                 raise
             events = rollover + result.events
             # Nothing new: the answer may still rest on commands not yet durable.
@@ -294,9 +301,17 @@ class Office:
                 except Exception:
                     log.exception("holder-changed listener failed")
 
-    def _reload(self) -> None:
-        """After a failed commit: memory must not hold what the database does not."""
-        self.engine = self._load_engine()
+    async def _reload(self) -> None:
+        """After a failed commit or command: memory must not hold what the database does not.
+        The rows are read in the writer thread, on the write connection between two of its
+        jobs: never on the event loop, never beside a transaction in progress."""
+        self._ready.clear()
+        try:
+            engine = await self.in_writer(self.store.load_engine, self.config, self.clock())
+            self.engine = engine
+            self._tokens = {t.token: t.id for t in engine.tickets.values()}
+        finally:
+            self._ready.set()
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in the writer thread, the one that owns the write connection."""

@@ -348,6 +348,8 @@ def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, leve
 UNSTARTED_HEADERS = {
     "served": "Đóng khi chưa bắt đầu (đã tính vào Đã phục vụ)",
     "absent": "Đóng khi chưa bắt đầu (đã tính vào Vắng mặt)",
+    # A central's report over sites with different settings (docs/central.md).
+    "mixed": "Đóng khi chưa bắt đầu (đã tính vào Đã phục vụ hoặc Vắng mặt, theo cài đặt của từng điểm)",
 }
 
 GROUP_HEADERS = {

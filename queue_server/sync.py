@@ -103,6 +103,7 @@ class Page(Struct, kw_only=True):
 
 DETAIL_FIELDS = (
     "automatic",
+    "closed_without_start",
     "recalls",
     "level",
     "reason",
@@ -149,6 +150,8 @@ def site_info(config: Config, conn: sqlite3.Connection) -> dict[str, Any]:
         "timezone": office.timezone,
         "day_starts_at": office.day_starts_at,
         "rating_levels": config.rating.levels,
+        # What a ticket closed without start counts as here ("served" or "absent").
+        "closed_without_start": config.queue.closed_without_start,
         "satisfied_levels": config.rating.satisfied_levels,
         "procedures": [{"code": p.code, "name": p.name, "service": p.service} for p in config.procedures],
         "services": [{"code": s.code, "name": s.name, "name_en": s.name_en} for s in config.services],
@@ -199,6 +202,8 @@ def read_page(
         ticket = _pick(t, TICKET_FIELDS)
         ticket["priority"] = bool(ticket.get("priority"))
         ticket["front"] = bool(ticket.get("front"))
+        if "closed_unstarted" in ticket:
+            ticket["closed_unstarted"] = bool(ticket["closed_unstarted"])
         ticket.update(facts.get(t["id"], {}))
         ticket_rows.append(ticket)
     next_after = rows[-1][0] if rows else max(after, 0)

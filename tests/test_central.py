@@ -30,9 +30,18 @@ NAMES = {"a": "Phường A", "b": "Phường B"}
 BYS = ("day", "service", "counter", "staff", "hour")
 
 
+# Site b counts a ticket closed without start as absent, a as served (the default).
+UNSTARTED = {"a": "served", "b": "absent"}
+
+
 def start_site(folder: Path, site: str) -> ServerProcess:
     folder.mkdir()
-    path = write_config(folder, sync={"token": TOKENS[site]}, office={"name": NAMES[site]})
+    path = write_config(
+        folder,
+        sync={"token": TOKENS[site]},
+        office={"name": NAMES[site]},
+        queue={"closed_without_start": UNSTARTED.get(site, "served")},
+    )
     add_staff(path, {"clerk1": "clerk", "clerk2": "clerk", "boss": "admin"})
     return ServerProcess(folder, path).start()
 
@@ -62,7 +71,8 @@ def motcua(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> None:
     """Issue ``tickets`` (service codes) and serve them at counters 1 (clerk1) and 3 (clerk2);
-    the last one called at counter 1 is a no-show."""
+    the last one called at counter 1 is a no-show, and one whose label ends in 2 is closed by
+    Next without being started ("closed without start")."""
     kiosk = site.base_url + "/api/tickets"
     for code in tickets:
         status, body, _ = http("POST", kiosk, {"service": code}, token=KIOSK_TOKEN)
@@ -80,6 +90,8 @@ def work(site: ServerProcess, tickets: list[str], rate: int | None = None) -> No
             if clerk == "clerk1" and ticket["label"].endswith("3"):
                 assert http("POST", base + "/no-show", {}, cookie=cookie)[0] == 200
                 continue
+            if clerk == "clerk1" and ticket["label"].endswith("2"):
+                continue  # the next Next closes it unstarted
             assert http("POST", base + "/start", {}, cookie=cookie)[0] == 200
             assert http("POST", base + "/done", {}, cookie=cookie)[0] == 200
             if rate:
@@ -93,10 +105,6 @@ def site_report(site: ServerProcess, day: str, by: str, end: str | None = None) 
     cookie = login(site.base_url, "boss")
     status, body, _ = http("GET", f"{site.base_url}/api/reports?from={day}&to={end or day}&by={by}", cookie=cookie)
     assert status == 200, body
-    # The central's combined report has no "closed without start" figure (sites do not send
-    # it): compare the rest.
-    for row in [*body["rows"], body["total"]]:
-        row.pop("closed_unstarted")
     return body
 
 
@@ -169,12 +177,21 @@ def test_central_catches_up_and_its_reports_equal_the_sites_own(
                 mine = build_central_report(
                     str(db), config, dt.date.fromisoformat(start), dt.date.fromisoformat(end), by, [sid]
                 )
-                for part in ("rows", "total", "staff", "charts", "rating_levels", "office"):
+                for part in ("rows", "total", "staff", "charts", "rating_levels", "office", "closed_without_start"):
                     assert mine[part] == own[sid][part], (start, by, sid, part)
             combined = build_central_report(
                 str(db), config, dt.date.fromisoformat(start), dt.date.fromisoformat(end), by
             )
-            for figure in ("issued", "served", "no_show", "cancelled", "expired", "transferred", "rated"):
+            for figure in (
+                "issued",
+                "served",
+                "no_show",
+                "closed_unstarted",
+                "cancelled",
+                "expired",
+                "transferred",
+                "rated",
+            ):
                 assert combined["total"][figure] == sum(own[s]["total"][figure] for s in sites), (by, figure)
             assert combined["total"]["waiting"]["count"] == sum(own[s]["total"]["waiting"]["count"] for s in sites)
     # The command line reads the same.
@@ -185,6 +202,14 @@ def test_central_catches_up_and_its_reports_equal_the_sites_own(
         ("b", "Phường B", 5),
     ]
     assert by_site["total"]["issued"] == 14
+    # Closed without start: each site's own count, counted as served at a, absent at b.
+    unstarted = {sid: site_report(proc, day, "day")["total"]["closed_unstarted"] for sid, proc in sites.items()}
+    assert unstarted["a"] >= 1 and unstarted["b"] >= 1
+    assert [r["closed_unstarted"] for r in by_site["rows"]] == [unstarted["a"], unstarted["b"]]
+    assert by_site["closed_without_start"] == "mixed"
+    assert [central_report(central, day, "site", sid)["closed_without_start"] for sid in sites] == ["served", "absent"]
+    csv_out = motcua("--config", str(central), "report", "--from", day, "--to", day, "--by", "site", "--format", "csv")
+    assert csv_out.returncode == 0 and "theo cài đặt của từng điểm" in csv_out.stdout, csv_out.stderr
 
     # Past EXACT_LIMIT tickets, medians come from per-minute histograms: counts stay exact.
     coarse = build_central_report(
@@ -346,6 +371,50 @@ def test_a_wrong_central_toml_names_the_key(tmp_path: Path, change: dict[str, An
     assert e.value.key == key
 
 
+SITE_A = f"[[sites]]\nid = 'a'\nname = 'A'\ntoken = '{TOKENS['a']}'"
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("[central]\nport = 70000", "central.port"),
+        ("[central]\npull_interval_seconds = nan", "central.pull_interval_seconds"),
+        ("[central]\npage_size = 0", "central.page_size"),
+        ("[central]\nsilent_after_seconds = -5", "central.silent_after_seconds"),
+        ("[central]\ntimeout_seconds = inf", "central.timeout_seconds"),
+        ("[central]\npull_interval_seconds = 1e308", "central.pull_interval_seconds"),
+        (
+            f"{SITE_A}\npull_interval_seconds = 1e308",
+            "sites[0].pull_interval_seconds",
+        ),
+        (
+            f"{SITE_A}\npull_interval_seconds = -1",
+            "sites[0].pull_interval_seconds",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [("central",), ("check-config",)])
+def test_a_central_number_out_of_bounds_stops_the_cli_naming_the_key(
+    tmp_path: Path, line: str, key: str, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "central.toml"
+    path.write_text(line + "\n", encoding="utf-8")
+    args = ("central", "--config", str(path)) if command == ("central",) else ("--config", str(path), "check-config")
+    done = motcua(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"Lỗi: {key}: phải là" in done.stderr and f"Error: {key}: must be" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "var").exists()
+
+
+def test_check_config_accepts_a_good_central_toml(tmp_path: Path) -> None:
+    path = tmp_path / "central.toml"
+    path.write_text(
+        tomlkit.dumps({"central": {"port": 8101}, "sites": [{"id": "a", "name": "A", "token": TOKENS["a"]}]})
+    )
+    done = motcua("--config", str(path), "check-config")
+    assert done.returncode == 0 and "1 điểm/sites" in done.stdout, done.stderr
+
+
 def test_two_sites_with_one_token_are_refused(tmp_path: Path) -> None:
     from queue_server.errors import ConfigError
 
@@ -359,6 +428,28 @@ def test_two_sites_with_one_token_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_central_config(path)
     assert e.value.key == "sites[1].token"
+
+
+def test_a_central_database_from_before_closed_unstarted_gets_the_column(tmp_path: Path) -> None:
+    db = tmp_path / "central.db"
+    CentralStore(db).close()
+    conn = sqlite3.connect(db)
+    for table in ("facts", "daily", "monthly"):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN closed_unstarted")
+    conn.commit()
+    conn.close()
+    store = CentralStore(db)
+    ticket = {"id": 1, "day": "2026-11-23", "service": "CT", "state": "done", "closed_unstarted": True}
+    ticket.update(issued_at="2026-11-23T08:00:00+07:00", called_at="2026-11-23T08:05:00+07:00")
+    page = {
+        "after": 0,
+        "next_after": 1,
+        "snapshot_seq": 1,
+        "events": [{"seq": 1, "kind": "ticket_done", "ticket_id": 1}],
+    }
+    store.ingest("a", {**page, "tickets": [ticket]}, dt.datetime.now(dt.UTC))
+    assert store.conn.execute("SELECT closed_unstarted FROM daily WHERE dim = 'site'").fetchall() == [(1,)]
+    store.close()
 
 
 def test_an_office_whose_log_went_back_is_flagged(tmp_path: Path) -> None:

@@ -182,6 +182,7 @@ def test_overview_updates_live_and_opens_the_site_monitor(
         page.click("#report button[type=submit]")
         page.wait_for_function("document.querySelector('#report-table th')?.textContent === 'Điểm một cửa'")
         assert "Phường A" in page.locator("#report-table tbody").inner_text()
+        assert "Chưa bắt đầu" in page.locator("#report-table thead").inner_text()
         site.stop()
         page.wait_for_function(
             "document.querySelector('tr[data-site=a] td.heard').textContent.startsWith('mất liên lạc từ ')"

@@ -210,6 +210,16 @@ def test_every_report_kind_at_the_central_equals_the_sites_own(
     for f in ("booked", "checked_in", "absent", "cancelled", "called", "on_time"):
         assert total[f] == sum(appointments[s]["total"][f] for s in urls), f
     assert total["booked"] >= 4 and total["cancelled"] >= 1 and total["checked_in"] == 2 and total["absent"] >= 1
+    # Every grouping of a kind adds up to the same total; by site, each site's own.
+    for kind, bys in (("dossiers", ("service", "procedure", "staff")), ("satisfaction", ("service", "staff", "counter")),
+                      ("appointments", ("service",))):  # fmt: skip
+        by_site = mine(kind, "site")
+        for by in bys:
+            assert mine(kind, by)["total"] == by_site["total"], (kind, by)
+    assert [r["booked"] for r in mine("appointments", "site")["rows"]] == [
+        appointments[s]["total"]["booked"] for s in ("a", "b")
+    ]
+    assert mine("appointments", "site")["total"] == total
 
     # Pulling again, and a bundle of A imported twice, change nothing.
     before = snapshot(db)

@@ -118,6 +118,15 @@ def test_a_failed_transaction_fails_every_command_of_the_batch_and_the_engine_fo
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     office = _office(tmp_path)
+    # Where the engine is rebuilt from: the writer thread, never the event loop.
+    load_threads: list[str] = []
+    real_load = office.store.load_engine
+
+    def load_engine(*args: Any) -> Any:
+        load_threads.append(threading.current_thread().name)
+        return real_load(*args)
+
+    monkeypatch.setattr(office.store, "load_engine", load_engine)
 
     async def scenario() -> list[Any]:
         await office.execute_outcome(issue())
@@ -135,5 +144,6 @@ def test_a_failed_transaction_fails_every_command_of_the_batch_and_the_engine_fo
     *failed, ok = asyncio.run(scenario())
     assert all(isinstance(r, Unavailable) for r in failed)
     assert sorted(office.engine.tickets) == [1, ok.id] and ok.label == "1002"
+    assert load_threads and all(name.startswith("motcua-writer") for name in load_threads), load_threads
     office.close()
     office.store.close()

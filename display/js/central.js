@@ -88,6 +88,7 @@ const KINDS = {
   tickets: {
     by: ["site", "day", "service", "counter", "staff", "hour"],
     columns: [["issued", (r) => num(r.issued)], ["served", (r) => num(r.served)], ["no_show", (r) => num(r.no_show)],
+      ["closed_unstarted", (r) => num(r.closed_unstarted)],
       ["wait_mean", (r) => minutes(r.waiting.mean)], ["wait_median", (r) => minutes(r.waiting.median)],
       ["satisfied", (r) => pct(r.satisfied_share)]],
   },

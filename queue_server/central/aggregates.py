@@ -23,6 +23,7 @@ COUNT_COLUMNS = [
     "issued",
     "served",
     "no_show",
+    "closed_unstarted",
     "cancelled",
     "expired",
     "transferred",
@@ -108,8 +109,8 @@ _STATE_INDEX = {
     "cancelled": _INDEX["cancelled"],
     "expired": _INDEX["expired"],
 }
-_FACTS_OF_DAY = """SELECT service, counter, staff, hour, state, transfers, wait_s, service_s, estimated_wait_s, rating
-    FROM facts WHERE site = ? AND day = ?"""
+_FACTS_OF_DAY = """SELECT service, counter, staff, hour, state, transfers, wait_s, service_s, estimated_wait_s, rating,
+    closed_unstarted FROM facts WHERE site = ? AND day = ?"""
 
 
 def aggregate_facts(
@@ -122,13 +123,15 @@ def aggregate_facts(
     I = _INDEX  # noqa: N806, E741
     acc: dict[tuple[str, str], list[Any]] = {}
     size = len(COUNT_COLUMNS)
-    for service, counter, staff, hour, state, transfers, wait_s, service_s, estimate, rating in conn.execute(
+    for service, counter, staff, hour, state, transfers, wait_s, service_s, estimate, rating, unstarted in conn.execute(
         _FACTS_OF_DAY, (site, day)
     ):
         inc = [(I["issued"], 1)]
         column = _STATE_INDEX.get(state)
         if column is not None:
             inc.append((column, 1))
+        if unstarted:
+            inc.append((I["closed_unstarted"], 1))
         if transfers:
             inc.append((I["transferred"], 1))
         if wait_s is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..config import _build, _help
+from ..config import _build, _check_bounds, _help, describe_table
 from ..errors import ConfigError
 
 _SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -22,14 +22,18 @@ _SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 class Central:
     name: str = _help("Name shown on the overview (e.g. the province's centre)", "Tổng hợp các điểm một cửa")
     host: str = _help("Address to listen on", "127.0.0.1")
-    port: int = _help("TCP port of the central's web page", 8100)
+    port: int = _help("TCP port of the central's web page", 8100, lo=1, hi=65535)
     database: str = _help("The central's own SQLite file, relative to central.toml", "var/central.db")
     secret_file: str = _help("Cookie signing key (created if missing)", "var/central-secret.key")
     timezone: str = _help("Time zone for the central's own clock ('last heard' times)", "Asia/Ho_Chi_Minh")
-    pull_interval_seconds: float = _help("Seconds between pulls of each site (a site may set its own)", 30.0)
-    page_size: int = _help("Events asked for per request while catching up", 2000)
-    silent_after_seconds: int = _help("A site not heard from for this long is shown as out of contact", 120)
-    timeout_seconds: float = _help("Seconds to wait for a site's answer", 10.0)
+    pull_interval_seconds: float = _help(
+        "Seconds between pulls of each site (a site may set its own)", 30.0, lo=1, hi=86400
+    )
+    page_size: int = _help("Events asked for per request while catching up", 2000, lo=1, hi=5000)
+    silent_after_seconds: int = _help(
+        "A site not heard from for this long is shown as out of contact", 120, lo=1, hi=7 * 86400
+    )
+    timeout_seconds: float = _help("Seconds to wait for a site's answer", 10.0, lo=0.1, hi=600)
     https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False)
     ca_file: str = _help(
         "PEM file of the CA that signed the sites' HTTPS certificates (a province CA); '' : the system's", ""
@@ -42,7 +46,9 @@ class Site:
     name: str = _help("Name shown on the overview and in reports")
     token: str = _help("The site's [sync] token (also verifies its offline bundles)")
     url: str = _help("Base URL of the site's motcua server, e.g. http://10.1.2.3:8000 ('' : bundles only)", "")
-    pull_interval_seconds: float = _help("Seconds between pulls of this site (0: the central's default)", 0.0)
+    pull_interval_seconds: float = _help(
+        "Seconds between pulls of this site (0: the central's default)", 0.0, lo=0, hi=86400
+    )
 
 
 @dataclass(frozen=True)
@@ -76,21 +82,12 @@ def _fail(key: str, vi: str, en: str) -> ConfigError:
 
 
 def _validate(cfg: CentralConfig) -> None:
+    _check_bounds(cfg, "")  # every number finite and inside its declared bounds (as config.toml)
     c = cfg.central
     try:
         cfg.tz
     except (ZoneInfoNotFoundError, ValueError):
         raise _fail("central.timezone", "múi giờ không tồn tại", "unknown time zone") from None
-    if not 1 <= c.port <= 65535:
-        raise _fail("central.port", "phải từ 1 đến 65535", "must be 1-65535")
-    if c.pull_interval_seconds < 1:
-        raise _fail("central.pull_interval_seconds", "phải ít nhất là 1", "must be at least 1")
-    if not 1 <= c.page_size <= 5000:
-        raise _fail("central.page_size", "phải từ 1 đến 5000", "must be 1-5000")
-    if c.silent_after_seconds < 1:
-        raise _fail("central.silent_after_seconds", "phải ít nhất là 1", "must be at least 1")
-    if c.timeout_seconds <= 0:
-        raise _fail("central.timeout_seconds", "phải lớn hơn 0", "must be greater than 0")
     if c.ca_file and not cfg.resolve(c.ca_file).is_file():
         raise _fail("central.ca_file", "không có tệp này", "no such file")
     ids: set[str] = set()
@@ -117,7 +114,7 @@ def _validate(cfg: CentralConfig) -> None:
                     "phải có dạng http://máy:cổng hoặc https://…",
                     "must look like http://host:port or https://…",
                 )
-        if s.pull_interval_seconds < 0 or 0 < s.pull_interval_seconds < 1:
+        if 0 < s.pull_interval_seconds < 1:
             raise _fail(f"{key}.pull_interval_seconds", "phải là 0 hoặc ít nhất 1", "must be 0 or at least 1")
 
 
@@ -129,16 +126,7 @@ def parse_central_config(data: dict[str, Any], path: Path | None = None) -> Cent
 
 def markdown_table() -> str:
     """The settings of central.toml as docs/central.md lists them (tests keep them in step)."""
-    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
-    for prefix, cls in (("central.", Central), ("[[sites]] ", Site)):
-        for f in dataclasses.fields(cls):
-            default = "" if f.default is dataclasses.MISSING else repr(f.default)
-            tp = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            lines.append(
-                f"| `{prefix}{f.name}` | {tp} | {f'`{default}`' if default else 'required'} | "
-                f"{f.metadata.get('help', '')} |"
-            )
-    return "\n".join(lines)
+    return describe_table(CentralConfig)
 
 
 def read_toml(path: str | Path) -> tuple[Path, dict[str, Any]]:

@@ -183,6 +183,7 @@ def _build(
         "to": date_to.isoformat(),
         "by": by,
         "rating_levels": levels,
+        "closed_without_start": _closed_without_start(scope, infos),
         "percentiles": "exact" if exact else "minute",
         "rows": rows,
         "total": total_row,
@@ -203,6 +204,14 @@ def _build(
             "satisfaction": {"levels": list(range(1, levels + 1)), "counts": total_row["ratings"]},
         },
     }
+
+
+def _closed_without_start(scope: list[str], infos: dict[str, dict[str, Any]]) -> str:
+    """What the sites in scope count a ticket closed without start as (each site's own
+    ``queue.closed_without_start``, sent with its figures): "served", "absent", or "mixed"
+    when they differ (each ticket is then counted as its own site counts it)."""
+    settings = {(infos.get(s) or {}).get("closed_without_start") or "served" for s in scope if s in infos}
+    return settings.pop() if len(settings) == 1 else "mixed" if settings else "served"
 
 
 def _summary(hist: list[tuple[int, int]], n: int, total: int | None, top: int | None) -> dict[str, Any]:
@@ -227,6 +236,7 @@ def _row(g: dict[str, Any], key: Any, label: str, total_served: int, levels: int
         "issued": g["issued"],
         "served": g["served"],
         "no_show": g["no_show"],
+        "closed_unstarted": g["closed_unstarted"],
         "cancelled": g["cancelled"],
         "transferred": g["transferred"],
         "expired": g["expired"],

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS facts (
     site TEXT NOT NULL, day TEXT NOT NULL, id INTEGER NOT NULL, service TEXT, counter INTEGER, staff TEXT,
     state TEXT, transfers INTEGER, issued_epoch INTEGER, hour INTEGER, wait_s INTEGER, service_s INTEGER,
     estimated_wait_s INTEGER, rating INTEGER, snap_seq INTEGER NOT NULL,
-    PRIMARY KEY (site, day, id)) WITHOUT ROWID;
+    closed_unstarted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (site, day, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS daily (
     dim TEXT NOT NULL, site TEXT NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL, {_AGG_COLUMN_SQL},
     PRIMARY KEY (dim, day, site, key)) WITHOUT ROWID;
@@ -77,14 +77,14 @@ CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, username TEXT NOT NULL
 """
 
 _FACT_UPSERT = """INSERT INTO facts (site, day, id, service, counter, staff, state, transfers, issued_epoch, hour,
-        wait_s, service_s, estimated_wait_s, rating, snap_seq)
+        wait_s, service_s, estimated_wait_s, rating, snap_seq, closed_unstarted)
     VALUES (:site, :day, :id, :service, :counter, :staff, :state, :transfers, :issued_epoch, :hour,
-        :wait_s, :service_s, :estimated_wait_s, :rating, :snap_seq)
+        :wait_s, :service_s, :estimated_wait_s, :rating, :snap_seq, :closed_unstarted)
     ON CONFLICT (site, day, id) DO UPDATE SET service = excluded.service, counter = excluded.counter,
         staff = excluded.staff, state = excluded.state, transfers = excluded.transfers,
         issued_epoch = excluded.issued_epoch, hour = excluded.hour, wait_s = excluded.wait_s,
         service_s = excluded.service_s, estimated_wait_s = excluded.estimated_wait_s, rating = excluded.rating,
-        snap_seq = excluded.snap_seq
+        snap_seq = excluded.snap_seq, closed_unstarted = excluded.closed_unstarted
     WHERE excluded.snap_seq >= facts.snap_seq"""
 _LIVE_UPSERT = """INSERT INTO live_tickets (site, id, day, state, data, snap_seq) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (site, id) DO UPDATE SET day = excluded.day, state = excluded.state, data = excluded.data,
@@ -125,6 +125,7 @@ def fact_row(site: str, t: dict[str, Any], tz: ZoneInfo, snap_seq: int) -> dict[
         "estimated_wait_s": t.get("estimated_wait_s"),
         "rating": t.get("rating"),
         "snap_seq": snap_seq,
+        "closed_unstarted": 1 if t.get("closed_unstarted") else 0,
     }
 
 
@@ -141,6 +142,16 @@ class CentralStore:
         self.conn.execute("PRAGMA cache_size = -65536")
         self.conn.executescript(SCHEMA)
         self.conn.executescript(rows.SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """A database made before "closed without start" reached the central gets its
+        column (0 for what it already holds, until those days are pulled again)."""
+        for table in ("facts", "daily", "monthly"):
+            columns = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if "closed_unstarted" not in columns:
+                default = " NOT NULL DEFAULT 0" if table == "facts" else ""
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN closed_unstarted INTEGER{default}")
 
     def close(self) -> None:
         self.conn.close()
