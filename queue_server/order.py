@@ -1,4 +1,5 @@
 """The order in which Next calls waiting tickets — one definition for calling and for telling.
+(Over 400 lines: the pick, its replay and the replay's shared forms for estimates are one definition.)
 
 Part of the pure engine (no I/O; the time comes in as ``Rules.now``). ``Engine.pick_next``
 uses ``Picker`` to choose the ticket a counter calls; ``positions_ahead`` replays the same
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -353,19 +354,18 @@ def positions_ahead(
 _called: dict[str, Any] = {}
 
 
-def replay_order(
+def replay(
     waiting: Sequence[Ticket],
     counters: Sequence[tuple[int, dict[str, str]]],
     counts: Counts,
     rules: Rules,
-) -> tuple[dict[int, int], int]:
-    """Next replayed until nobody calls anything: how many tickets are called before each
-    ticket it calls (by id), and how many it calls in all (the count for one it never calls)."""
+) -> Iterator[Ticket]:
+    """The tickets Next calls when ``counters`` press it in turn, in the order given, nobody
+    new arrives and the clock stands at ``rules.now``, until a round calls nobody."""
     in_order = sorted(waiting, key=_arrival)
     lists = partition(in_order, counters, rules.now)
     shared: dict[int, Any] = {}
     pickers = [Picker(n, levels, (), rules.now, lists=lists[n], shared=shared) for n, levels in counters]
-    order: dict[int, int] = {}
     taken: set[int] = set()
     priority_left = sum(1 for t in waiting if t.priority)
     due_left = sum(1 for t in waiting if is_due(t, rules.now))
@@ -376,8 +376,8 @@ def replay_order(
             t = picker.pick(taken, counts, rules)
             if t is None:
                 continue
+            yield t
             progressed = True
-            order[t.id] = len(taken)
             taken.add(t.id)
             if t.priority:
                 priority_left -= 1
@@ -387,6 +387,17 @@ def replay_order(
                 next_normals(t, priority_left, counts.normals_since_priority),
                 next_walkins(t, due_left, counts.walkins_since_appointment),
             )
+
+
+def replay_order(
+    waiting: Sequence[Ticket],
+    counters: Sequence[tuple[int, dict[str, str]]],
+    counts: Counts,
+    rules: Rules,
+) -> tuple[dict[int, int], int]:
+    """Next replayed until nobody calls anything: how many tickets are called before each
+    ticket it calls (by id), and how many it calls in all (the count for one it never calls)."""
+    order = {t.id: i for i, t in enumerate(replay(waiting, counters, counts, rules))}
     return order, len(order)
 
 
@@ -397,38 +408,15 @@ def replay_ahead(
     counts: Counts,
     rules: Rules,
 ) -> int:
-    """``positions_ahead`` by the definition: replay Next until it calls ``target``."""
-    in_order = sorted(waiting, key=_arrival)
-    lists = partition(in_order, counters, rules.now)
-    shared: dict[int, Any] = {}
-    pickers = [Picker(n, levels, (), rules.now, lists=lists[n], shared=shared) for n, levels in counters]
-    taken: set[int] = set()
-    priority_left = sum(1 for t in waiting if t.priority)
-    due_left = sum(1 for t in waiting if is_due(t, rules.now))
+    """``positions_ahead`` by the definition: replay Next until it calls ``target``. If these
+    counters never call it (cannot happen for a counter list built by the engine), every
+    ticket they call is ahead."""
     ahead = 0
-    while True:
-        progressed = False
-        for picker in pickers:
-            t = picker.pick(taken, counts, rules)
-            if t is None:
-                continue
-            if t is target:
-                return ahead
-            progressed = True
-            taken.add(t.id)
-            ahead += 1
-            if t.priority:
-                priority_left -= 1
-            if is_due(t, rules.now):
-                due_left -= 1
-            counts = Counts(
-                next_normals(t, priority_left, counts.normals_since_priority),
-                next_walkins(t, due_left, counts.walkins_since_appointment),
-            )
-        if not progressed:
-            # None of these counters would ever call it (cannot happen for a counter list
-            # built by the engine); every ticket they would call is ahead.
+    for t in replay(waiting, counters, counts, rules):
+        if t is target:
             return ahead
+        ahead += 1
+    return ahead
 
 
 @dataclass(frozen=True, eq=False)
