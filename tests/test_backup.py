@@ -19,8 +19,9 @@ import pytest
 from queue_server.backup import backup_database, backup_forever, backups, seconds_until
 from queue_server.config import load_config
 from queue_server.errors import NotFound
+from queue_server.office import Office
 from queue_server.store import Store
-from tests.support import KIOSK_TOKEN, ROOT, ServerProcess, http, login
+from tests.support import KIOSK_TOKEN, ROOT, ServerProcess, http, login, office_config
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -172,19 +173,14 @@ def test_seconds_until_the_daily_backup(now: str, expected: float) -> None:
 
 
 def test_daily_backup_runs_at_daily_at(tmp_path: Path) -> None:
-    db = tmp_path / "motcua.db"
-    Store(db).close()
-    config = SimpleNamespace(
-        backup=SimpleNamespace(daily_at="12:15", dir=str(tmp_path / "daily"), keep=2),
-        office=SimpleNamespace(tz=HCM),
-        resolve=lambda p: Path(p),
-    )
+    config = office_config(tmp_path, backup={"daily_at": "12:15", "dir": str(tmp_path / "daily"), "keep": 2})
+    assert config.office.tz == HCM
     # The office clock says 0.2 s before 12:15.
     clock = lambda: dt.datetime(2026, 11, 2, 12, 14, 59, 800_000, tzinfo=HCM)  # noqa: E731
-    office = SimpleNamespace(config=config, clock=clock, store=SimpleNamespace(path=db))
+    office = Office(config, Store(tmp_path / "motcua.db"), clock=clock)
 
     async def scenario() -> list[Path]:
-        task = asyncio.create_task(backup_forever(office))  # type: ignore[arg-type]
+        task = asyncio.create_task(backup_forever(office))
         for _ in range(100):
             await asyncio.sleep(0.05)
             if backups(tmp_path / "daily", "motcua"):
@@ -192,7 +188,11 @@ def test_daily_backup_runs_at_daily_at(tmp_path: Path) -> None:
         task.cancel()
         return backups(tmp_path / "daily", "motcua")
 
-    assert [p.name for p in asyncio.run(scenario())] == ["motcua-2026-11-02_121459.db"]
+    try:
+        assert [p.name for p in asyncio.run(scenario())] == ["motcua-2026-11-02_121459.db"]
+    finally:
+        office.close()
+        office.store.close()
 
 
 def test_no_daily_backup_when_daily_at_is_empty() -> None:
