@@ -16,12 +16,12 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import auth, configedit
 from .admin_openapi import AUDIT_LIMIT, ConfigEdit, ConfigText, Disable, FoundTicket, NewPassword, NewUser, User
 from .admin_openapi import openapi_paths as openapi_paths
+from .answers import Answer
 from .api import read_json
 from .config_diff import describe_changes
 from .engine import TicketState
@@ -77,9 +77,9 @@ async def monitor(office: Office) -> dict[str, Any]:
     }
 
 
-async def get_monitor(request: Request) -> JSONResponse:
+async def get_monitor(request: Request) -> Answer:
     _admin(request)
-    return JSONResponse(await monitor(_office(request)))
+    return Answer(await monitor(_office(request)))
 
 
 # --------------------------------------------------------------------------- office setup
@@ -96,11 +96,11 @@ def _config_path(office: Office) -> Any:
     return path
 
 
-async def get_config(request: Request) -> JSONResponse:
+async def get_config(request: Request) -> Answer:
     office = _office(request)
     _admin(request)
     path = _config_path(office)
-    return JSONResponse(
+    return Answer(
         {"path": str(path), "text": configedit.read_text(path), "editable": configedit.editable(office.config)}
     )
 
@@ -137,7 +137,7 @@ async def _save_config(office: Office, doc: Any) -> Any:
     return config
 
 
-async def edit_config(request: Request) -> JSONResponse:
+async def edit_config(request: Request) -> Answer:
     """Structured edit (services, counters, kiosks, printers, ticker) kept in config.toml."""
     office = _office(request)
     user = _admin(request)
@@ -150,10 +150,10 @@ async def edit_config(request: Request) -> JSONResponse:
         config = await _save_config(office, doc)
     # What actually changed, in words (the form sends every section each time).
     await office.audit(user, "config_edited", changes=describe_changes(before, config))
-    return JSONResponse({"ok": True, "editable": configedit.editable(config)})
+    return Answer({"ok": True, "editable": configedit.editable(config)})
 
 
-async def edit_config_text(request: Request) -> JSONResponse:
+async def edit_config_text(request: Request) -> Answer:
     """The whole config.toml as text (the IT person's own edit, from the screen)."""
     office = _office(request)
     user = _admin(request)
@@ -162,7 +162,7 @@ async def edit_config_text(request: Request) -> JSONResponse:
         before = office.config
         config = await _save_config(office, configedit.parse_text(text))
     await office.audit(user, "config_replaced", changes=describe_changes(before, config))
-    return JSONResponse({"ok": True, "editable": configedit.editable(config)})
+    return Answer({"ok": True, "editable": configedit.editable(config)})
 
 
 # --------------------------------------------------------------------------- staff
@@ -172,22 +172,22 @@ def _user_view(u: dict[str, Any]) -> dict[str, Any]:
     return encode(u, User)
 
 
-async def list_users(request: Request) -> JSONResponse:
+async def list_users(request: Request) -> Answer:
     _admin(request)
-    return JSONResponse({"users": [_user_view(u) for u in _office(request).users()]})
+    return Answer({"users": [_user_view(u) for u in _office(request).users()]})
 
 
-async def add_user(request: Request) -> JSONResponse:
+async def add_user(request: Request) -> Answer:
     office = _office(request)
     user = _admin(request)
     body = parse(await read_json(request), NewUser)
     username, password, role, display_name = body.username, body.password, body.role or "clerk", body.display_name or ""
     await office.add_user(username, password, role, display_name)
     await office.audit(user, "user_added", username=username.strip(), role=role)
-    return JSONResponse({"user": _user_view(office.get_user(username.strip()) or {})}, status_code=201)
+    return Answer({"user": _user_view(office.get_user(username.strip()) or {})}, status_code=201)
 
 
-async def set_user_disabled(request: Request) -> JSONResponse:
+async def set_user_disabled(request: Request) -> Answer:
     office = _office(request)
     user = _admin(request)
     name = request.path_params["name"]
@@ -199,10 +199,10 @@ async def set_user_disabled(request: Request) -> JSONResponse:
     await office.set_user_disabled(name, disabled)
     sessions_changed(office)
     await office.audit(user, "user_disabled" if disabled else "user_enabled", username=name)
-    return JSONResponse({"user": _user_view(office.get_user(name) or {})})
+    return Answer({"user": _user_view(office.get_user(name) or {})})
 
 
-async def reset_password(request: Request) -> JSONResponse:
+async def reset_password(request: Request) -> Answer:
     office = _office(request)
     user = _admin(request)
     name = request.path_params["name"]
@@ -210,26 +210,26 @@ async def reset_password(request: Request) -> JSONResponse:
     await office.set_user_password(name, password)
     sessions_changed(office)
     await office.audit(user, "password_reset", username=name)
-    return JSONResponse({"ok": True})
+    return Answer({"ok": True})
 
 
 # --------------------------------------------------------------------------- tickets
 
 
-async def find_tickets(request: Request) -> JSONResponse:
+async def find_tickets(request: Request) -> Answer:
     """Today's tickets, newest first; ``q`` filters by number or label."""
     office = _office(request)
     _admin(request)
     q = (request.query_params.get("q") or "").strip().upper()
     found = [t for t in office.tickets_today() if (not q or t.label == q or str(t.number) == q or q in t.label)]
     found.sort(key=lambda t: t.id, reverse=True)
-    return JSONResponse({"tickets": [encode(t.to_dict(), FoundTicket) for t in found[:100]]})
+    return Answer({"tickets": [encode(t.to_dict(), FoundTicket) for t in found[:100]]})
 
 
 # --------------------------------------------------------------------------- audit
 
 
-async def get_audit(request: Request) -> JSONResponse:
+async def get_audit(request: Request) -> Answer:
     office = _office(request)
     _admin(request)
     rows = await office.read(
@@ -237,7 +237,7 @@ async def get_audit(request: Request) -> JSONResponse:
             "SELECT id, at, username, action, details FROM audit ORDER BY id DESC LIMIT ?", (AUDIT_LIMIT,)
         ).fetchall()
     )
-    return JSONResponse(
+    return Answer(
         {
             "audit": [
                 {"id": r[0], "at": r[1], "username": r[2], "action": r[3], "details": json.loads(r[4]) if r[4] else {}}

@@ -13,7 +13,7 @@ from . import configedit
 from .auth import USERNAME
 from .engine import TicketState
 from .openapi import ADMIN, operation, path_param, query_param
-from .schemas import Body, Ok, Snapshot, ref
+from .schemas import Body, Ok, ref
 
 AUDIT_LIMIT = 500
 _STR = {"type": "string"}
@@ -104,10 +104,14 @@ class DossierAlerts(Struct, kw_only=True):
     overdue: list[dict[str, Any]]
     due_today: list[dict[str, Any]]
     due_soon: list[dict[str, Any]]
+    today: str = ""
+    due_soon_until: str = ""
 
 
 class Monitor(Struct, kw_only=True):
-    snapshot: Snapshot
+    # The staff snapshot as the office builds it for the screens (``GET /api/state``): passed
+    # through whole, with the parts the feature modules add.
+    snapshot: Annotated[dict[str, Any], Meta(description="The staff snapshot, as GET /api/state gives it")]
     long_wait_minutes: int
     alerts: list[WaitAlert]
     served_by_staff: dict[str, int]

@@ -10,10 +10,11 @@ import secrets
 from typing import Any, Literal
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import auth, schemas
+from .answers import Answer
 from .engine import Engine, Event, Ticket, Unsaid
 from .errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, StaleCheck, Unauthorized
 from .office import Command, CounterCheck, Office, Outcome, public_ticket
@@ -92,12 +93,12 @@ def path_int(request: Request, name: str) -> int:
 # ---------------------------------------------------------------------- public
 
 
-async def healthz(request: Request) -> JSONResponse:
+async def healthz(request: Request) -> Answer:
     office = _office(request)
     # Screens connected now, and how many were dropped for falling behind since start;
     # group commits since start: transactions written and the commands they carried.
     screens, dropped = office.screens()
-    return JSONResponse(
+    return Answer(
         {
             "ok": True,
             "seq": office.seq,
@@ -117,7 +118,7 @@ async def state(request: Request) -> Response:
     return Response(await office.snapshot_text(audience), media_type="application/json")
 
 
-async def ticket_status(request: Request) -> JSONResponse:
+async def ticket_status(request: Request) -> Answer:
     token = request.path_params["token"]
     office = _office(request)
     status = office.ticket_status(token) if 8 <= len(token) <= 64 else None
@@ -127,7 +128,7 @@ async def ticket_status(request: Request) -> JSONResponse:
         status = office.ticket_status(token, stored) if stored is not None else None
     if status is None:
         raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
-    return JSONResponse(status)
+    return Answer(status)
 
 
 def issued(
@@ -162,7 +163,7 @@ def status_url(request: Request, token: str) -> str:
     return f"{base}/t/{token}"
 
 
-async def issue_ticket(request: Request) -> JSONResponse:
+async def issue_ticket(request: Request) -> Answer:
     office = _office(request)
     kiosk = auth.require_kiosk(request, office.config)
     body = parse(await read_json(request), schemas.IssueTicket)
@@ -182,13 +183,13 @@ async def issue_ticket(request: Request) -> JSONResponse:
         command,
         extra=printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None,
     )
-    return JSONResponse(issued(request, office, ticket), status_code=201 if created else 200)
+    return Answer(issued(request, office, ticket), status_code=201 if created else 200)
 
 
 # ---------------------------------------------------------------------- staff
 
 
-async def login(request: Request) -> JSONResponse:
+async def login(request: Request) -> Answer:
     office = _office(request)
     body = parse(await read_json(request), schemas.Login)
     username, password, counter = body.username, body.password, body.counter
@@ -214,12 +215,10 @@ async def login(request: Request) -> JSONResponse:
     sid = await office.start_session(username)
     request.session.clear()
     request.session.update({"user": username, "sid": sid, "counter": counter})
-    return JSONResponse(
-        {"user": username, "display_name": user["display_name"], "role": user["role"], "counter": counter}
-    )
+    return Answer({"user": username, "display_name": user["display_name"], "role": user["role"], "counter": counter})
 
 
-async def logout(request: Request) -> JSONResponse:
+async def logout(request: Request) -> Answer:
     office = _office(request)
     user = auth.current_user(request, office)
     counter = request.session.get("counter")
@@ -230,13 +229,13 @@ async def logout(request: Request) -> JSONResponse:
         await office.end_session(sid)
         sessions_changed(office)
     request.session.clear()
-    return JSONResponse({"ok": True})
+    return Answer({"ok": True})
 
 
-async def me(request: Request) -> JSONResponse:
+async def me(request: Request) -> Answer:
     office = _office(request)
     user = auth.require_user(request, office)
-    return JSONResponse(
+    return Answer(
         {
             "user": user["username"],
             "display_name": user["display_name"],
@@ -249,7 +248,7 @@ async def me(request: Request) -> JSONResponse:
 def _counter_action(name: str):  # type: ignore[no-untyped-def]
     """A handler for POST /api/counters/{n}/<name>."""
 
-    async def handler(request: Request) -> JSONResponse:
+    async def handler(request: Request) -> Answer:
         office = _office(request)
         n = path_int(request, "n")
         office.counter(n)
@@ -308,7 +307,7 @@ def _counter_action(name: str):  # type: ignore[no-untyped-def]
         await _guarded(office, name, n, command)
         if name in AUDITED_COUNTER_ACTIONS and user["role"] == "admin":
             await office.audit(user, f"counter_{name}", **details)
-        return JSONResponse(counter_view(office, n))
+        return Answer(counter_view(office, n))
 
     handler.__name__ = f"counter_{name.replace('-', '_')}"
     return handler
@@ -361,25 +360,25 @@ def counter_view(office: Office, n: int) -> dict[str, Any]:
     return {"counter": c.to_dict(), "ticket": public_ticket(t.to_dict()) if t else None, "seq": office.seq}
 
 
-async def requeue(request: Request) -> JSONResponse:
+async def requeue(request: Request) -> Answer:
     office = _office(request)
     user = auth.require_user(request, office)
     tid = path_int(request, "id")
     await office.execute(lambda e, now: e.requeue(now, tid, user["username"]))
     await office.audit(user, "ticket_requeue", ticket_id=tid, label=office.ticket(tid).label)
-    return JSONResponse({"ticket": public_ticket(office.ticket(tid).to_dict())})
+    return Answer({"ticket": public_ticket(office.ticket(tid).to_dict())})
 
 
-async def cancel(request: Request) -> JSONResponse:
+async def cancel(request: Request) -> Answer:
     office = _office(request)
     user = auth.require_user(request, office, role="admin")
     tid = path_int(request, "id")
     await office.execute(lambda e, now: e.cancel(now, tid, user["username"]))
     await office.audit(user, "ticket_cancel", ticket_id=tid, label=office.ticket(tid).label)
-    return JSONResponse({"ticket": public_ticket(office.ticket(tid).to_dict())})
+    return Answer({"ticket": public_ticket(office.ticket(tid).to_dict())})
 
 
-async def rate(request: Request) -> JSONResponse:
+async def rate(request: Request) -> Answer:
     """The rating tablet at counter n (its device token): one rating for the ticket that
     counter just finished."""
     office = _office(request)
@@ -391,10 +390,10 @@ async def rate(request: Request) -> JSONResponse:
     # The engine checks, under the office lock, that this counter served the ticket and that
     # it is still the one the tablet may rate (the counter's latest finished ticket).
     await office.execute(lambda e, now: e.rate(now, tid, level, counter=n))
-    return JSONResponse({"ok": True, "ticket_id": tid, "level": level})
+    return Answer({"ok": True, "ticket_id": tid, "level": level})
 
 
-async def set_service(request: Request) -> JSONResponse:
+async def set_service(request: Request) -> Answer:
     office = _office(request)
     user = auth.require_user(request, office, role="admin")
     code = request.path_params["code"]
@@ -406,7 +405,7 @@ async def set_service(request: Request) -> JSONResponse:
         raise BadRequest("Hãy gửi “open” hoặc “cap”.", "Send “open” or “cap”.", key="nothing_to_change")
     await office.execute(lambda e, now: e.set_service(now, code, user["username"], open=is_open, cap=cap))
     await office.audit(user, "service_changed", service=code, **{k: body[k] for k in ("open", "cap") if k in body})
-    return JSONResponse({"services": office.services_summary(office.clock())})
+    return Answer({"services": office.services_summary(office.clock())})
 
 
 # Audited when an admin does them (from the admin screen, or for a clerk's counter). A

@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import api, auth, dossier_desk, features, guard, openapi
+from . import answers, api, auth, dossier_desk, features, guard, openapi
 from .backup import backup_forever
 from .config import Config
 from .errors import ConfigError, MotcuaError, NotFound
@@ -198,6 +198,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.allowed_origins = origins
+    # Each JSON answer's declared type, by route, method and status (answers.Answer uses it).
+    app.state.answers = answers.declare(routes, openapi.document(features.openapi_paths()))
     app.state.throttle = auth.LoginThrottle()
     return app
 

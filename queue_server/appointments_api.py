@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from . import appointment_report, auth, reports
 from . import appointments as ap
+from .answers import Answer
 from .api import issued, read_json, status_url
 from .appointments_openapi import Booking, Move, OwnerCancel, SlotClosure, StaffCancel
 from .engine import Engine, Event
@@ -141,7 +142,7 @@ def _booking_body(data: dict[str, Any]) -> tuple[str, dt.date, dt.time, str, str
 # ---------------------------------------------------------------------- public
 
 
-async def booking_services(request: Request) -> JSONResponse:
+async def booking_services(request: Request) -> Answer:
     """What /book offers: the services open for booking and their next open days."""
     office = _office(request)
     config, now = office.config, office.clock()
@@ -158,7 +159,7 @@ async def booking_services(request: Request) -> JSONResponse:
         for s in config.services
         if s.booking.open
     ]
-    return JSONResponse(
+    return Answer(
         {
             "office_name": config.office.name,
             "office_name_en": config.office.name_en,
@@ -168,17 +169,17 @@ async def booking_services(request: Request) -> JSONResponse:
     )
 
 
-async def slots(request: Request) -> JSONResponse:
+async def slots(request: Request) -> Answer:
     office = _office(request)
     config, now = office.config, office.clock()
     service = ap.find_service(config, (request.query_params.get("service") or "")[:16])
     day = ap.parse_day(request.query_params.get("date"))
     ap.check_day(config, service, day, now)
     found = await _read(office, ap.slots_view, config, service, day, now)
-    return JSONResponse({"service": service.code, "date": day.isoformat(), "slots": found})
+    return Answer({"service": service.code, "date": day.isoformat(), "slots": found})
 
 
-async def create(request: Request) -> JSONResponse:
+async def create(request: Request) -> Answer:
     office = _office(request)
     attempts, _ = _throttles(request)
     client = _client(request)
@@ -192,7 +193,7 @@ async def create(request: Request) -> JSONResponse:
     service, day, start, name, phone = _booking_body(await read_json(request))
     req = ap.Request(service, day, start, name, phone, client=client)
     found, counts = await _book(office, req)
-    return JSONResponse(_created(request, office, found), status_code=201)
+    return Answer(_created(request, office, found), status_code=201)
 
 
 async def _book(office: Office, req: ap.Request) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
@@ -213,7 +214,7 @@ def _created(request: Request, office: Office, found: dict[str, Any]) -> dict[st
     return view
 
 
-async def show(request: Request) -> JSONResponse:
+async def show(request: Request) -> Answer:
     office = _office(request)
     found = await _read(office, ap.get, _code(request))
     view = ap.public_view(office.config, found)
@@ -228,7 +229,7 @@ async def show(request: Request) -> JSONResponse:
             "estimated_wait_s": wait,
             "status_url": status_url(request, ticket.token),
         }
-    return JSONResponse(view)
+    return Answer(view)
 
 
 async def calendar(request: Request) -> Response:
@@ -253,7 +254,7 @@ def _owner_attempt(request: Request, code: str) -> Throttle:
     return wrong
 
 
-async def cancel(request: Request) -> JSONResponse:
+async def cancel(request: Request) -> Answer:
     office = _office(request)
     code = _code(request)
     wrong = _owner_attempt(request, code)
@@ -271,10 +272,10 @@ async def cancel(request: Request) -> JSONResponse:
             wrong.hit(code)
         raise
     _push(office, "appointment_cancelled", found, counts)
-    return JSONResponse(ap.public_view(office.config, found))
+    return Answer(ap.public_view(office.config, found))
 
 
-async def move(request: Request) -> JSONResponse:
+async def move(request: Request) -> Answer:
     office = _office(request)
     code = _code(request)
     wrong = _owner_attempt(request, code)
@@ -293,10 +294,10 @@ async def move(request: Request) -> JSONResponse:
             wrong.hit(code)
         raise
     _push(office, "appointment_booked", found, counts)
-    return JSONResponse(_created(request, office, found))
+    return Answer(_created(request, office, found))
 
 
-async def check_in(request: Request) -> JSONResponse:
+async def check_in(request: Request) -> Answer:
     office = _office(request)
     kiosk = auth.require_kiosk(request, office.config)
     code = _code(request)
@@ -350,13 +351,13 @@ async def check_in(request: Request) -> JSONResponse:
         "slot_start": ticket.to_dict()["slot_start"],
         "appointment": ap.public_view(config, found),
     }
-    return JSONResponse(result, status_code=200 if before is not None else 201)
+    return Answer(result, status_code=200 if before is not None else 201)
 
 
 # ---------------------------------------------------------------------- staff
 
 
-async def staff_list(request: Request) -> JSONResponse:
+async def staff_list(request: Request) -> Answer:
     """Appointments of one day, per service and slot (with names and phones)."""
     office = _office(request)
     auth.require_user(request, office)
@@ -402,10 +403,10 @@ async def staff_list(request: Request) -> JSONResponse:
         return out
 
     services = await office.read(read)
-    return JSONResponse({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
+    return Answer({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
 
 
-async def staff_create(request: Request) -> JSONResponse:
+async def staff_create(request: Request) -> Answer:
     office = _office(request)
     user = auth.require_user(request, office)
     service, day, start, name, phone = _booking_body(await read_json(request))
@@ -415,10 +416,10 @@ async def staff_create(request: Request) -> JSONResponse:
     )
     view = ap.staff_view(office.config, found)
     view["status_url"] = book_url(request, found["code"])
-    return JSONResponse(view, status_code=201)
+    return Answer(view, status_code=201)
 
 
-async def staff_cancel(request: Request) -> JSONResponse:
+async def staff_cancel(request: Request) -> Answer:
     office = _office(request)
     user = auth.require_user(request, office)
     code = _code(request)
@@ -440,10 +441,10 @@ async def staff_cancel(request: Request) -> JSONResponse:
         reason=reason,
     )
     _push(office, "appointment_cancelled", found, counts)
-    return JSONResponse(ap.staff_view(office.config, found))
+    return Answer(ap.staff_view(office.config, found))
 
 
-async def staff_close_slot(request: Request) -> JSONResponse:
+async def staff_close_slot(request: Request) -> Answer:
     office = _office(request)
     user = auth.require_user(request, office, role="admin")
     body = parse(await read_json(request), SlotClosure)
@@ -457,9 +458,7 @@ async def staff_close_slot(request: Request) -> JSONResponse:
         date=day.isoformat(),
         start=start.strftime("%H:%M"),
     )
-    return JSONResponse(
-        {"service": service, "date": day.isoformat(), "start": start.strftime("%H:%M"), "closed": closed}
-    )
+    return Answer({"service": service, "date": day.isoformat(), "start": start.strftime("%H:%M"), "closed": closed})
 
 
 # ---------------------------------------------------------------------- reports
@@ -475,8 +474,8 @@ async def _report(request: Request) -> dict[str, Any]:
     return await office.read_aside(appointment_report.build, office.config, start, end, office.clock())
 
 
-async def report(request: Request) -> JSONResponse:
-    return JSONResponse(await _report(request))
+async def report(request: Request) -> Answer:
+    return Answer(await _report(request))
 
 
 async def report_export(request: Request) -> Response:

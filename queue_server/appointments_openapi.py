@@ -66,6 +66,7 @@ class Slot(Struct, kw_only=True):
 class CounterName(Struct, kw_only=True):
     number: int
     name: str
+    name_en: str = ""
 
 
 class Appointment(Struct, kw_only=True):
@@ -103,6 +104,12 @@ class StaffAppointment(Appointment, kw_only=True):
     name: str | None = None
     phone: str | None = None
     created_by: str | None = None
+    created_at: str | None = None
+    cancelled_at: str | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+    checked_in_at: str | None = None
+    ticket_id: int | None = None
 
 
 class StaffBooked(StaffAppointment, kw_only=True):
@@ -120,11 +127,18 @@ class CheckedIn(Issued, kw_only=True):
 class BookingService(Struct, kw_only=True):
     code: str
     days: list[str]
+    name: str = ""
+    name_en: str = ""
+    slot_minutes: int = 0
+    papers: str = ""
+    papers_en: str = ""
 
 
 class BookingServices(Struct, kw_only=True):
     services: list[BookingService]
     keep_days: int
+    office_name: str = ""
+    office_name_en: str = ""
 
 
 class DaySlots(Struct, kw_only=True):
@@ -140,11 +154,15 @@ class StaffSlot(Slot, kw_only=True):
 class StaffService(Struct, kw_only=True):
     code: str
     slots: list[StaffSlot]
+    name: str = ""
+    name_en: str = ""
+    open: bool = True
 
 
 class StaffDay(Struct, kw_only=True):
     date: str
     services: list[StaffService]
+    closed_day: bool = False
 
 
 class SlotClosed(Struct, kw_only=True):

@@ -15,10 +15,11 @@ import sqlite3
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from . import auth, dossier_import, dossiers, procedures
+from .answers import Answer
 from .api import issued, path_int, read_json, read_limited, status_url
 from .dossier_desk import ACTIVE, DossierDesk, attach, desk_of
 from .dossier_openapi import MAX_BULK, ApologyPrint, BulkReady, Extend, Outcome, Ready, openapi_paths
@@ -61,13 +62,13 @@ def _code(request: Request) -> str:
 # ---------------------------------------------------------------------- public
 
 
-async def list_procedures(request: Request) -> JSONResponse:
+async def list_procedures(request: Request) -> Answer:
     config = _office(request).config
     service = request.query_params.get("service")
     if service is not None and service not in {s.code for s in config.services}:
         raise NotFound(f"Không có lĩnh vực {service[:16]}.", f"No service {service[:16]}.", key="service_not_found")
     items = procedures.for_service(config, service) if service else config.procedures
-    return JSONResponse(
+    return Answer(
         {
             "procedures": [
                 {
@@ -84,14 +85,14 @@ async def list_procedures(request: Request) -> JSONResponse:
     )
 
 
-async def get_dossier(request: Request) -> JSONResponse:
+async def get_dossier(request: Request) -> Answer:
     desk = _desk(request)
     code = _code(request)
     d = await desk.office.read(dossiers.require, code)
-    return JSONResponse(dossiers.public_view(desk.config, d, desk.today()))
+    return Answer(dossiers.public_view(desk.config, d, desk.today()))
 
 
-async def ticket_dossiers(request: Request) -> JSONResponse:
+async def ticket_dossiers(request: Request) -> Answer:
     """The phone page of a reception ticket: the dossiers of that visit."""
     desk = _desk(request)
     token = request.path_params["token"]
@@ -100,7 +101,7 @@ async def ticket_dossiers(request: Request) -> JSONResponse:
         raise NotFound("Không tìm thấy vé.", "Ticket not found.", key="ticket_not_found")
     rows = await desk.office.read(dossiers.of_ticket, ticket["id"])
     today = desk.today()
-    return JSONResponse({"dossiers": [dossiers.public_view(desk.config, d, today) for d in rows]})
+    return Answer({"dossiers": [dossiers.public_view(desk.config, d, today) for d in rows]})
 
 
 # ---------------------------------------------------------------------- the counter
@@ -129,7 +130,7 @@ async def _visit(desk: DossierDesk, ticket_id: int) -> dict[str, Any]:
     return await desk.office.read(read)  # type: ignore[no-any-return]
 
 
-async def counter_dossiers(request: Request) -> JSONResponse:
+async def counter_dossiers(request: Request) -> Answer:
     desk = _desk(request)
     n = path_int(request, "n")
     desk.office.counter(n)
@@ -142,10 +143,10 @@ async def counter_dossiers(request: Request) -> JSONResponse:
             p.code: desk.calendar().add_working_days(desk.today(), p.days).isoformat()
             for p in procedures.for_service(desk.config, t.service)
         }
-    return JSONResponse(body)
+    return Answer(body)
 
 
-async def record_outcome(request: Request) -> JSONResponse:
+async def record_outcome(request: Request) -> Answer:
     """POST /api/counters/{n}/dossiers: the outcome of the visit the counter holds."""
     desk = _desk(request)
     office = desk.office
@@ -199,7 +200,7 @@ async def record_outcome(request: Request) -> JSONResponse:
         "dossier": dossiers.staff_view(office.config, d, desk.today()) if d else None,
         **(await _visit(desk, ticket_id) if ticket_id else {"dossiers": [], "outcomes": []}),
     }
-    return JSONResponse(answer, status_code=201)
+    return Answer(answer, status_code=201)
 
 
 # ---------------------------------------------------------------------- staff
@@ -228,26 +229,26 @@ async def _ready(desk: DossierDesk, codes: list[str], body: Ready | BulkReady, s
     return [dossiers.staff_view(desk.config, d, today) | {"changed": changed} for d, changed in results]
 
 
-async def mark_ready(request: Request) -> JSONResponse:
+async def mark_ready(request: Request) -> Answer:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     code = _code(request)
     body = parse(await read_json(request), Ready)
     (view,) = await _ready(desk, [code], body, user["username"])
-    return JSONResponse({"dossier": view})
+    return Answer({"dossier": view})
 
 
-async def mark_ready_bulk(request: Request) -> JSONResponse:
+async def mark_ready_bulk(request: Request) -> Answer:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     body = parse(await read_json(request, limit=MAX_BULK * 80), BulkReady)
     codes = list(dict.fromkeys(dossiers.check_code(desk.config, c) for c in body.codes))
     views = await _ready(desk, codes, body, user["username"])
     await desk.office.audit(user, "dossiers_ready", codes=codes, changed=sum(v["changed"] for v in views))
-    return JSONResponse({"dossiers": views, "changed": sum(v["changed"] for v in views)})
+    return Answer({"dossiers": views, "changed": sum(v["changed"] for v in views)})
 
 
-async def extend(request: Request) -> JSONResponse:
+async def extend(request: Request) -> Answer:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     code = _code(request)
@@ -263,12 +264,12 @@ async def extend(request: Request) -> JSONResponse:
     d = await desk.write(write)
     desk.publish("dossier_extended", d)
     await desk.office.audit(user, "dossier_extended", code=code, due_date=d["new_due_date"], reason=d["extend_reason"])
-    return JSONResponse(
+    return Answer(
         {"dossier": dossiers.staff_view(desk.config, d, desk.today()), "apology_url": f"/dossiers/{code}/apology"}
     )
 
 
-async def withdraw(request: Request) -> JSONResponse:
+async def withdraw(request: Request) -> Answer:
     desk = _desk(request)
     user = auth.require_user(request, desk.office)
     code = _code(request)
@@ -276,10 +277,10 @@ async def withdraw(request: Request) -> JSONResponse:
     d = await desk.write(lambda conn: dossiers.withdraw(conn, code=code, at=desk.now()[2], staff=user["username"]))
     desk.publish("dossier_withdrawn", d)
     await desk.office.audit(user, "dossier_withdrawn", code=code)
-    return JSONResponse({"dossier": dossiers.staff_view(desk.config, d, desk.today())})
+    return Answer({"dossier": dossiers.staff_view(desk.config, d, desk.today())})
 
 
-async def list_dossiers(request: Request) -> JSONResponse:
+async def list_dossiers(request: Request) -> Answer:
     desk = _desk(request)
     auth.require_user(request, desk.office)
     q = request.query_params
@@ -300,18 +301,16 @@ async def list_dossiers(request: Request) -> JSONResponse:
     )
     rows = await desk.office.read(lambda conn: conn.execute(sql, params).fetchall())
     today = desk.today()
-    return JSONResponse(
-        {"dossiers": [dossiers.staff_view(desk.config, dict(zip(dossiers.COLUMNS, r)), today) for r in rows]}
-    )
+    return Answer({"dossiers": [dossiers.staff_view(desk.config, dict(zip(dossiers.COLUMNS, r)), today) for r in rows]})
 
 
-async def get_alerts(request: Request) -> JSONResponse:
+async def get_alerts(request: Request) -> Answer:
     desk = _desk(request)
     auth.require_user(request, desk.office)
-    return JSONResponse(await desk.alerts())
+    return Answer(await desk.alerts())
 
 
-async def import_csv(request: Request) -> JSONResponse:
+async def import_csv(request: Request) -> Answer:
     desk = _desk(request)
     user = auth.require_user(request, desk.office, role="admin")
     data = await read_limited(request, MAX_IMPORT_BYTES, ("Tệp quá lớn.", "File too large."))
@@ -333,7 +332,7 @@ async def import_csv(request: Request) -> JSONResponse:
         unchanged=result["unchanged"],
         unknown=result["unknown"],
     )
-    return JSONResponse(result)
+    return Answer(result)
 
 
 # ---------------------------------------------------------------------- the kiosk
@@ -346,7 +345,7 @@ def _closed(d: dict[str, Any], today: dt.date) -> Conflict:
     return Conflict(f"Hồ sơ {code}: {vi}.", f"Dossier {code}: {en}.", key="already_returned", status=d["status"])
 
 
-async def check_in(request: Request) -> JSONResponse:
+async def check_in(request: Request) -> Answer:
     """A result-return ticket for a ready dossier; the same code again answers the same
     ticket (200) while it is waiting or being served."""
     desk = _desk(request)
@@ -402,7 +401,7 @@ async def check_in(request: Request) -> JSONResponse:
         **issued(request, office, ticket),
         "dossier": dossiers.public_view(office.config, after, desk.today()),
     }
-    return JSONResponse(result, status_code=201 if new else 200)
+    return Answer(result, status_code=201 if new else 200)
 
 
 async def page_apology(request: Request) -> Response:
@@ -418,7 +417,7 @@ async def page_apology(request: Request) -> Response:
     )
 
 
-async def apology_print(request: Request) -> JSONResponse:
+async def apology_print(request: Request) -> Answer:
     from .apology import print_apology
 
     desk = _desk(request)
@@ -428,7 +427,7 @@ async def apology_print(request: Request) -> JSONResponse:
     d = await desk.office.read(dossiers.require, code)
     result = await print_apology(desk.office, d, counter, desk.today())
     await desk.office.audit(user, "apology_printed", code=code, counter=counter)
-    return JSONResponse(result)
+    return Answer(result)
 
 
 async def page_dossiers(request: Request) -> Response:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from .dossiers import MAX_REASON
 from .openapi import ADMIN, CLERK_OF_N, KIOSK, STAFF, operation, path_param, query_param
@@ -83,6 +83,8 @@ class StaffDossier(Dossier, kw_only=True):
     counter: int | None = None
     return_ticket_id: int | None = None
     extend_reason: str | None = None
+    # Only in the answer to marking it ready: false when it was ready already.
+    changed: bool | UnsetType = UNSET
 
 
 class VisitOutcome(Struct, kw_only=True):

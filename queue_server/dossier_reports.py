@@ -28,12 +28,13 @@ import sqlite3
 from collections import defaultdict
 from typing import Annotated, Any
 
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import auth
+from .answers import Answer
 from .config import Config
 from .csvout import DEFAULT_DIALECT, csv_bytes
 from .dossiers import vn_date
@@ -510,10 +511,10 @@ async def _report(request: Request, kind: str) -> dict[str, Any]:
 
 
 def _handlers(kind: str) -> tuple[Any, Any]:
-    async def get(request: Request) -> JSONResponse:
+    async def get(request: Request) -> Answer:
         report = await _report(request, kind)
         report.pop("all_ratings", None)
-        return JSONResponse(report)
+        return Answer(report)
 
     async def export(request: Request) -> Response:
         auth.require_user(request, request.app.state.office, role="admin")
@@ -543,6 +544,17 @@ class DossierReport(Struct, kw_only=True, rename={"from_": "from"}):
     to: str
     rows: list[dict[str, Any]]
     total: dict[str, Any]
+    office: str
+    by: str
+    # The dossiers report's (left out of the satisfaction report):
+    as_of: str | UnsetType = UNSET
+    late: list[dict[str, Any]] | UnsetType = UNSET
+    summary: str | UnsetType = UNSET
+    # The satisfaction report's (left out of the dossiers report):
+    rating_levels: int | UnsetType = UNSET
+    satisfied_levels: int | UnsetType = UNSET
+    ratings: list[dict[str, Any]] | UnsetType = UNSET
+    ratings_total: int | UnsetType = UNSET
 
 
 routes = []

@@ -9,10 +9,10 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import auth
+from .answers import Answer
 from .config import Config
 from .openapi import KIOSK, operation
 from .schemas import ref
@@ -33,11 +33,11 @@ def counters_text(numbers: list[int], lang: str = "vi") -> str:
     return f"{word} {', '.join(str(n) for n in numbers)}"
 
 
-async def kiosk_check(request: Request) -> JSONResponse:
+async def kiosk_check(request: Request) -> Answer:
     """The kiosk this token belongs to; 401 with the usual message for a wrong or missing one."""
     config: Config = request.app.state.office.config
     kiosk = auth.require_kiosk(request, config)
-    return JSONResponse(msgspec.to_builtins(Kiosk(id=kiosk.id, name=kiosk.name, printer=kiosk.printer or None)))
+    return Answer(msgspec.to_builtins(Kiosk(id=kiosk.id, name=kiosk.name, printer=kiosk.printer or None)))
 
 
 routes = [Route("/api/kiosk", kiosk_check)]

@@ -254,7 +254,7 @@ def document(feature_paths: dict[str, Any] | None = None) -> dict[str, Any]:
             "/api/tickets/{token}": {
                 "get": operation(
                     "Public status of one ticket",
-                    TICKET,
+                    ref(schemas.TicketStatus),
                     errors=(404,),
                     params=[path_param("token", {"type": "string"})],
                     who="anyone with the token",

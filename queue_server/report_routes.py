@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal, Protocol
 
 from msgspec import Meta, Struct
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import auth, reports
+from .answers import Answer
 from .csvout import DEFAULT_DIALECT, DIALECTS
 from .errors import BadRequest
 from .office import Office
@@ -66,8 +67,8 @@ async def _report(request: Request) -> dict[str, Any]:
     return report
 
 
-async def get_report(request: Request) -> JSONResponse:
-    return JSONResponse(await _report(request))
+async def get_report(request: Request) -> Answer:
+    return Answer(await _report(request))
 
 
 class Exporter(Protocol):

@@ -126,10 +126,25 @@ class Empty(Body):
 # --------------------------------------------------------------------------- answers
 
 
+# A time as the engine's ``to_dict`` writes it (``datetime.isoformat``), kept as written: an
+# answer carries the same text as the WebSocket messages (msgspec would write UTC as "Z").
+Stamp = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+
+
+def _as_written(hint: Any) -> Any:
+    """``hint``, with a datetime as the ``Stamp`` text ``to_dict`` makes of it."""
+    if hint is dt.datetime:
+        return Stamp
+    if set(typing.get_args(hint)) == {dt.datetime, type(None)}:
+        return Stamp | None
+    return hint
+
+
 def view(name: str, of: type, fields: tuple[str, ...]) -> type[Struct]:
-    """The declaration of a view of the dataclass ``of``: its ``fields``, with their types
-    and defaults (a field without a default is always present)."""
-    hints = typing.get_type_hints(of)
+    """The declaration of a view of the dataclass ``of`` as its ``to_dict`` writes it: its
+    ``fields``, with their types (times as ``Stamp``) and defaults (a field without a default
+    is always present)."""
+    hints = {k: _as_written(v) for k, v in typing.get_type_hints(of).items()}
     spec: list[Any] = [
         (f.name, hints[f.name]) if f.default is dataclasses.MISSING else (f.name, hints[f.name], f.default)
         for f in dataclasses.fields(of)
@@ -142,10 +157,23 @@ if typing.TYPE_CHECKING:
 
     class PublicTicket(Struct): ...
 
+    class Counter(Struct): ...
+
 else:
     # A ticket as anyone may see it (hall screens, status page, kiosk): ``engine.Ticket``'s
     # fields but the staff-only ones. ``Ticket`` in the document.
     PublicTicket = view("Ticket", Ticket, PUBLIC_TICKET_FIELDS)
+    # A counter as the clerk's screen gets it: ``engine.CounterStatus.to_dict``.
+    Counter = view("Counter", CounterStatus, tuple(f.name for f in dataclasses.fields(CounterStatus)))
+
+
+class TicketStatus(PublicTicket, kw_only=True):
+    """A ticket's status page: the public ticket, where it stands and whose it is."""
+
+    service_name: str = ""
+    service_name_en: str = ""
+    office_name: str = ""
+    office_name_en: str = ""
 
 
 class Error(Struct, kw_only=True):
@@ -173,7 +201,7 @@ class Health(Struct, kw_only=True):
 class CounterView(Struct, kw_only=True):
     """A clerk's counter after a command: the counter and its current ticket."""
 
-    counter: CounterStatus
+    counter: Counter
     ticket: PublicTicket | None
     seq: int
 
@@ -183,11 +211,24 @@ class TicketAnswer(Struct, kw_only=True):
 
 
 class ServiceSummary(Struct, kw_only=True):
+    """A service as the screens show it (``Office.services_summary``)."""
+
     code: str
     waiting: int
     estimated_wait_s: int
     open: bool
     cap: int | None
+    name: str = ""
+    name_en: str = ""
+    available: bool = True
+    reason: Annotated[str | None, Meta(description="Why no ticket can be issued now (a key)")] = None
+    issued: int = 0
+    average_service_s: int = 0
+    next: Annotated[list[str], Meta(description="The labels of the next tickets to be called")] = []
+    longest_wait_s: int = 0
+    waiting_priority: int = 0
+    estimated_wait_priority_s: int = 0
+    counters: Annotated[list[int], Meta(description="The counters its tickets are called to")] = []
 
 
 class Services(Struct, kw_only=True):
@@ -234,7 +275,9 @@ class Issued(Struct, kw_only=True):
     print: PrintState
     ticket: PublicTicket | None = None
     service_name: str = ""
+    service_name_en: str = ""
     priority: bool = False
+    issued_at: str | None = None
 
 
 class SignedIn(Struct, kw_only=True):

@@ -21,10 +21,11 @@ from typing import Annotated, Any
 from msgspec import Meta, Struct
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from . import speech
+from .answers import Answer
 from .api import read_json
 from .audio import AudioError, NoVoice, TooLong, level_clip, read_wav
 from .config import Config
@@ -99,12 +100,12 @@ async def page_voice(request: Request) -> Response:
     return FileResponse(DISPLAY_DIR / "voice.html", headers={"Cache-Control": "no-cache"})
 
 
-async def list_clips(request: Request) -> JSONResponse:
+async def list_clips(request: Request) -> Answer:
     admin_user(request)
     config: Config = request.app.state.office.config
     counters = [c.number for c in config.counters]
     first = config.services[0]
-    return JSONResponse(
+    return Answer(
         {
             "office": {"name": config.office.name, "name_en": config.office.name_en},
             "dialect": config.display.dialect,
@@ -146,15 +147,15 @@ def _sample_args(request: Request) -> tuple[str, int, bool]:
     return label, int(text), recall in ("true", "1")
 
 
-async def sample_call(request: Request) -> JSONResponse:
+async def sample_call(request: Request) -> Answer:
     """What the hall displays would say for this call now: the sentence and its clips."""
     admin_user(request)
     office: Office = request.app.state.office
     label, counter, recall = _sample_args(request)
-    return JSONResponse(office.announcement(label, counter, recall=recall))
+    return Answer(office.announcement(label, counter, recall=recall))
 
 
-async def save_clip(request: Request) -> JSONResponse:
+async def save_clip(request: Request) -> Answer:
     """Save a recording (JSON ``{"wav": "<PCM WAV, base64>"}``) as the office's clip ``name``."""
     user = admin_user(request)
     office: Office = request.app.state.office
@@ -212,10 +213,10 @@ async def save_clip(request: Request) -> JSONResponse:
     seconds = _seconds(config.resolve(config.display.clips_dir) / f"{name}.wav")
     clips_changed(office, [name])
     await office.audit(user, "voice_clip_recorded", clip=name, seconds=seconds)
-    return JSONResponse({"name": name, "own": True, "own_seconds": seconds})
+    return Answer({"name": name, "own": True, "own_seconds": seconds})
 
 
-async def remove_clip(request: Request) -> JSONResponse:
+async def remove_clip(request: Request) -> Answer:
     """Delete the office's own recording of ``name``: the bundled clip is said again."""
     user = admin_user(request)
     office: Office = request.app.state.office
@@ -228,7 +229,7 @@ async def remove_clip(request: Request) -> JSONResponse:
     path.unlink()
     clips_changed(office, [name])
     await office.audit(user, "voice_clip_removed", clip=name)
-    return JSONResponse({"name": name, "own": False, "own_seconds": None})
+    return Answer({"name": name, "own": False, "own_seconds": None})
 
 
 routes = [

@@ -28,10 +28,11 @@ from typing import Annotated, Any
 from msgspec import Meta, Struct
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import auth, speech
+from .answers import Answer
 from .api import read_json
 from .audio import AudioError, level_clip, read_wav
 from .config import Config
@@ -166,7 +167,7 @@ async def get_pack(request: Request) -> Response:
     )
 
 
-async def post_pack(request: Request) -> JSONResponse:
+async def post_pack(request: Request) -> Answer:
     """Import a pack sent as JSON ``{"pack": "<base64 of the ZIP>"}`` (the admin screen's way)."""
     user = admin_user(request)
     office: Office = request.app.state.office
@@ -180,7 +181,7 @@ async def post_pack(request: Request) -> JSONResponse:
     result = await run_in_threadpool(import_pack, office.config, data)
     clips_changed(office, result["imported"])
     await office.audit(user, "voice_pack_imported", clips=result["imported"])
-    return JSONResponse(result)
+    return Answer(result)
 
 
 class Pack(Body):

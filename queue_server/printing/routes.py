@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from msgspec import Struct
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -15,6 +14,7 @@ from printer import protocol
 from printer.protocol import Paper
 
 from .. import auth
+from ..answers import Answer
 from ..api import path_int, status_url
 from ..errors import Conflict
 from ..office import Office
@@ -31,7 +31,7 @@ def _service(request: Request) -> PrintService:
     return service
 
 
-async def reprint(request: Request) -> JSONResponse:
+async def reprint(request: Request) -> Answer:
     office: Office = request.app.state.office
     user = auth.require_user(request, office)
     ticket_id = path_int(request, "ticket_id")
@@ -42,20 +42,20 @@ async def reprint(request: Request) -> JSONResponse:
     await office.audit(
         user, "ticket_reprint", ticket_id=ticket_id, label=job.info.get("label"), job_id=job.id, printer=job.printer
     )
-    return JSONResponse({"job": job.to_dict(), "print": service.job_status(ticket_id)}, status_code=201)
+    return Answer({"job": job.to_dict(), "print": service.job_status(ticket_id)}, status_code=201)
 
 
-async def list_jobs(request: Request) -> JSONResponse:
+async def list_jobs(request: Request) -> Answer:
     office: Office = request.app.state.office
     auth.require_user(request, office)
     state = request.query_params.get("state")
-    return JSONResponse({"jobs": _service(request).today_jobs(state)})
+    return Answer({"jobs": _service(request).today_jobs(state)})
 
 
-async def list_printers(request: Request) -> JSONResponse:
+async def list_printers(request: Request) -> Answer:
     office: Office = request.app.state.office
     auth.require_user(request, office)
-    return JSONResponse({"printers": _service(request).printers_summary("staff")})
+    return Answer({"printers": _service(request).printers_summary("staff")})
 
 
 async def agent_endpoint(websocket: WebSocket) -> None:

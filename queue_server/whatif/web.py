@@ -23,10 +23,11 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import Meta, Struct
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from .. import auth
+from ..answers import Answer
 from ..config import Config
 from ..csvout import DEFAULT_DIALECT, DIALECTS
 from ..errors import BadRequest, Conflict, MotcuaError, NotFound
@@ -95,7 +96,7 @@ async def page_whatif(request: Request) -> Response:
     return FileResponse(PAGE, headers={"Cache-Control": "no-cache"})
 
 
-async def get_plan(request: Request) -> JSONResponse:
+async def get_plan(request: Request) -> Answer:
     """The actual plan and the recorded days of the last 60 days, for the form."""
     _admin(request)
     office: Office = request.app.state.office
@@ -111,7 +112,7 @@ async def get_plan(request: Request) -> JSONResponse:
             )
             return [r[0] for r in rows]
 
-    return JSONResponse(
+    return Answer(
         {
             "plan": actual_plan(config).to_dict(),
             "services": [{"code": s.code, "name": s.name} for s in config.services],
@@ -140,7 +141,7 @@ def parse_run(data: dict[str, Any], config: Config) -> RunRequest:
     return request
 
 
-async def start_run(request: Request) -> JSONResponse:
+async def start_run(request: Request) -> Answer:
     _admin(request)
     from ..api import read_json
 
@@ -174,9 +175,7 @@ async def start_run(request: Request) -> JSONResponse:
         if oldest is None:
             break
         del runs[oldest]
-    return JSONResponse(
-        {"id": item.id, "state": item.state, "status_url": f"/api/whatif/runs/{item.id}"}, status_code=202
-    )
+    return Answer({"id": item.id, "state": item.state, "status_url": f"/api/whatif/runs/{item.id}"}, status_code=202)
 
 
 async def _wait(item: Run) -> None:
@@ -218,7 +217,7 @@ def _find(request: Request) -> Run:
     return item
 
 
-async def get_run(request: Request) -> JSONResponse:
+async def get_run(request: Request) -> Answer:
     _admin(request)
     item = _find(request)
     body: dict[str, Any] = {
@@ -231,7 +230,7 @@ async def get_run(request: Request) -> JSONResponse:
         body["agreement_text"] = export.agreement_lines(item.result)
     if item.error is not None:
         body["error"] = item.error
-    return JSONResponse(body)
+    return Answer(body)
 
 
 async def export_run(request: Request) -> Response:
