@@ -34,14 +34,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from escpos import capabilities as escpos_capabilities
 from escpos import printer as escpos_printer
 from escpos.capabilities import get_profile_class
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 
+from printer import keep_escpos_cache
 from printer._raster import decode_raster, raster_blocks
 
 log = logging.getLogger(__name__)
+
+keep_escpos_cache(escpos_capabilities.pickle_path)
 
 # python-escpos waits 60 s on a network printer by default; a kiosk cannot.
 DEFAULT_TIMEOUT = 5.0

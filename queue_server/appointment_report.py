@@ -199,25 +199,9 @@ def filename(report: dict[str, Any], ext: str) -> str:
 
 def run_command(config: Config, date_from: str, date_to: str, fmt: str, output: str | None, dialect: str) -> str:
     """``motcua report --kind appointments`` at an office: like the ticket report's command."""
-    import json
-
-    from .reports import parse_date, write_out
-    from .store import connect
+    from .reports import parse_date, read_database, write_report
 
     start, end = parse_date(date_from), parse_date(date_to)
     check_range(start, end)
-    path = config.resolve(config.server.database)
-    if not path.is_file():
-        raise BadRequest(f"Không có cơ sở dữ liệu {path}.", f"No database at {path}.", key="no_database")
-    conn = connect(path, readonly=True)
-    try:
-        report = build(conn, config, start, end, dt.datetime.now(config.office.tz))
-    finally:
-        conn.close()
-    if fmt == "json":
-        data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
-    elif fmt == "csv":
-        data = to_csv(report, dialect)
-    else:
-        data, output = to_xlsx(report), output or filename(report, "xlsx")
-    return write_out(data, output)
+    report = read_database(config, lambda conn: build(conn, config, start, end, dt.datetime.now(config.office.tz)))
+    return write_report(report, fmt, output, to_csv=lambda r: to_csv(r, dialect), to_xlsx=to_xlsx, filename=filename)

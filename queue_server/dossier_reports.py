@@ -44,7 +44,6 @@ from .openapi import ADMIN, operation, query_param
 from .report_routes import DIALECT_PARAM, export_dialect
 from .reports import MAX_DAYS, NO_GROUP, parse_date
 from .schemas import ref
-from .store import connect
 
 KINDS = ("dossiers", "satisfaction")
 GROUPINGS = {
@@ -462,36 +461,18 @@ def run_command(
     csv_dialect: str = DEFAULT_DIALECT,
 ) -> str:
     """``motcua report --kind dossiers|satisfaction``: like the ticket report."""
-    import json
-    import sys
-    from pathlib import Path
+    from .reports import read_database, write_report
 
     by = by or "month"
     start, end = parse_date(date_from), parse_date(date_to)
     _check(kind, start, end, by)
-    path = config.resolve(config.server.database)
-    if not path.is_file():
-        raise BadRequest(f"Không có cơ sở dữ liệu {path}.", f"No database at {path}.", key="no_database")
-    conn = connect(path, readonly=True)
-    try:
-        today = dt.datetime.now(config.office.tz).date()
-        report = build(conn, config, kind, start, end, by, today)
-    finally:
-        conn.close()
+    today = dt.datetime.now(config.office.tz).date()
+    report = read_database(config, lambda conn: build(conn, config, kind, start, end, by, today))
     if fmt == "json":
         report.pop("all_ratings", None)
-        data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
-    elif fmt == "csv":
-        data = to_csv(report, csv_dialect)
-    else:
-        data = to_xlsx(report)
-        output = output or filename(report, "xlsx")
-    if output in (None, "-"):
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return "-"
-    Path(output).write_bytes(data)
-    return str(output)
+    return write_report(
+        report, fmt, output, to_csv=lambda r: to_csv(r, csv_dialect), to_xlsx=to_xlsx, filename=filename
+    )
 
 
 # ---------------------------------------------------------------------- admin routes

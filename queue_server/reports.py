@@ -39,15 +39,17 @@ import operator
 import os
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from . import report_days
 from .config import Config
 from .csvout import DEFAULT_DIALECT, csv_bytes
 from .errors import BadRequest
 from .store import connect
+
+T = TypeVar("T")
 
 GROUPINGS = ("day", "service", "counter", "staff", "hour")
 STATES = ("served", "no_show", "cancelled", "expired")
@@ -515,22 +517,44 @@ def run_command(
 ) -> str:
     """``motcua report``: build the report from the database (read-only) and write it to
     ``output`` (xlsx without one: a file named after the range). Returns where it went."""
-    import json
-
     start, end = parse_date(date_from), parse_date(date_to)
     check_range(start, end, by)
+    report = read_database(config, lambda conn: build_report(conn, config, start, end, by))
+    return write_report(
+        report, fmt, output, to_csv=lambda r: to_csv(r, csv_dialect), to_xlsx=to_xlsx, filename=filename
+    )
+
+
+def read_database(config: Config, build: Callable[[sqlite3.Connection], T]) -> T:
+    """``build(conn)`` on a read-only connection to the office's database, for a report
+    command (the server may be running: it only reads). A 400 when there is no database."""
     path = config.resolve(config.server.database)
     if not path.is_file():
         raise BadRequest(f"Không có cơ sở dữ liệu {path}.", f"No database at {path}.", key="no_database")
     conn = connect(path, readonly=True)
     try:
-        report = build_report(conn, config, start, end, by)
+        return build(conn)
     finally:
         conn.close()
+
+
+def write_report(
+    report: dict[str, Any],
+    fmt: str,
+    output: str | None,
+    *,
+    to_csv: Callable[[dict[str, Any]], bytes],
+    to_xlsx: Callable[[dict[str, Any]], bytes],
+    filename: Callable[[dict[str, Any], str], str],
+) -> str:
+    """A report command's answer in ``fmt`` (json, csv, xlsx: without ``output``, a file named
+    after the report) written by ``write_out``. Returns where it went."""
+    import json
+
     if fmt == "json":
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     elif fmt == "csv":
-        data = to_csv(report, csv_dialect)
+        data = to_csv(report)
     else:
         data = to_xlsx(report)
         output = output or filename(report, "xlsx")
