@@ -1,5 +1,6 @@
 """The request and response bodies of the core API, declared once as msgspec ``Struct``s
-(or, for a ticket and a counter, the engine's own dataclasses).
+(or, for a ticket and a counter, views of the engine's own dataclasses).
+(Over 400 lines: every core body's declaration sits here with the one parser and its messages.)
 
 From each request body's declaration come: the validation of the body (``parse``), the
 bilingual 400 that names the field (``bad_field``), and the body's JSON Schema in the OpenAPI
