@@ -28,7 +28,15 @@ from msgspec import UNSET as UNSET
 from msgspec import Meta, Struct
 from msgspec import UnsetType as UnsetType
 
-from .engine import PUBLIC_TICKET_FIELDS, CounterState, CounterStatus, Expected, Ticket, Unsaid
+from .engine import (
+    PUBLIC_TICKET_FIELDS,
+    STAFF_ONLY_TICKET_FIELDS,
+    CounterState,
+    CounterStatus,
+    Expected,
+    Ticket,
+    Unsaid,
+)
 from .errors import BadRequest
 
 # Largest whole number accepted anywhere in a body: larger is surely a mistake.
@@ -160,12 +168,28 @@ if typing.TYPE_CHECKING:
 
     class Counter(Struct): ...
 
+    class StaffTicket(PublicTicket): ...
+
 else:
     # A ticket as anyone may see it (hall screens, status page, kiosk): ``engine.Ticket``'s
     # fields but the staff-only ones. ``Ticket`` in the document.
     PublicTicket = view("Ticket", Ticket, PUBLIC_TICKET_FIELDS)
     # A counter as the clerk's screen gets it: ``engine.CounterStatus.to_dict``.
     Counter = view("Counter", CounterStatus, tuple(f.name for f in dataclasses.fields(CounterStatus)))
+    # A ticket as staff screens get it in the snapshot: the public ticket and the staff-only
+    # fields (left out, or null, for the public).
+    _hints = {k: _as_written(v) for k, v in typing.get_type_hints(Ticket).items()}
+    StaffTicket = msgspec.defstruct(
+        "StaffTicket",
+        [
+            (f.name, _hints[f.name] | None, None)
+            for f in dataclasses.fields(Ticket)
+            if f.name in STAFF_ONLY_TICKET_FIELDS
+        ],
+        bases=(PublicTicket,),
+        kw_only=True,
+        module=__name__,
+    )
 
 
 class TicketStatus(PublicTicket, kw_only=True):
@@ -236,21 +260,79 @@ class Services(Struct, kw_only=True):
     services: list[ServiceSummary]
 
 
+class LastDone(Struct, kw_only=True):
+    """The ticket a counter finished last (what its rating tablet asks about)."""
+
+    id: int
+    label: str
+    rated: bool
+    finished_at: Stamp
+
+
 class CounterEntry(Struct, kw_only=True):
+    """A counter as the screens show it (``Office.snapshot``)."""
+
     number: int
     state: CounterState
-    ticket: PublicTicket | None = None
+    ticket: Annotated[StaffTicket | None, Meta(description="Staff-only fields for staff only")] = None
+    name: str = ""
+    name_en: str = ""
+    services: Annotated[dict[str, str], Meta(description="service code -> level at this counter")] = {}
+    pause_reason: str = ""
+    since: Stamp | None = None
+    served_today: int = 0
+    average_service_s: float | None = None
+    last_done: LastDone | None = None
+    staff: Annotated[str | None, Meta(description="The account signed on (staff view only)")] = None
+
+
+class LatestCall(Struct, kw_only=True):
+    label: str
+    service: str
+    counter: int | None
+    at: Stamp
+    state: str
+    booked: bool = False
+
+
+class SnapshotOffice(Struct, kw_only=True):
+    """The office settings every screen needs."""
+
+    name: str
+    name_en: str
+    ticker: str
+    ticker_en: str
+    timezone: str
+    day: str
+    open_now: bool
+    priority_enabled: bool
+    rating_levels: int
+    rating_timeout_s: float
+    max_recalls: int
+    voice: str
+    chime: bool
+    dialect: str
+    speech_voice: str
+    keypad: dict[str, Any]
+    kiosk_printers: Annotated[dict[str, str | None], Meta(description="kiosk id -> its printer id")]
 
 
 class Snapshot(Struct, kw_only=True):
-    """The office's state, as the screens get it (staff see more)."""
+    """The office's state, as the screens get it (staff see more: who holds each counter,
+    the waiting list and the no-shows)."""
 
+    v: int
     type: Literal["snapshot"]
     seq: int
-    office: dict[str, Any]
+    now: Stamp
+    office: SnapshotOffice
     services: list[ServiceSummary]
     counters: list[CounterEntry]
-    latest_calls: list[dict[str, Any]]
+    latest_calls: list[LatestCall]
+    printers: Annotated[list[dict[str, Any]], Meta(description="Each printer's state (printing on)")] = []
+    appointments: Annotated[dict[str, Any] | None, Meta(description="Today's booking counts")] = None
+    waiting: Annotated[list[PublicTicket], Meta(description="Staff only")] = []
+    no_shows: Annotated[list[PublicTicket], Meta(description="Staff only")] = []
 
 
 class PrintState(Struct, kw_only=True):

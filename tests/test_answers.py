@@ -71,3 +71,35 @@ def test_a_time_is_sent_as_the_engine_wrote_it(monkeypatch: pytest.MonkeyPatch):
     counter = {"number": 2, "state": "open", "since": "2026-12-03T08:30:12.345678+00:00"}
     body = answers.encode({"counter": counter, "ticket": None, "seq": 1}, schemas.CounterView, "test")
     assert b'"since":"2026-12-03T08:30:12.345678+00:00"' in body
+
+
+def test_the_snapshot_declaration_covers_what_every_screen_gets(tmp_path):
+    """``GET /api/state`` (the snapshot the screens also get over /ws) is sent as built, so
+    nothing else checks its declaration: every key of the public and the staff snapshot of
+    a busy office, printers and bookings on, is declared, in its declared type."""
+    from queue_server.app import create_app
+    from queue_server.config import load_config
+    from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, add_staff, write_config
+
+    path = write_config(tmp_path)
+    add_staff(path, {"clerk1": "clerk"})
+    kiosk = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
+    with TestClient(create_app(load_config(path)), headers=JSON_HEADERS) as client:
+        for service in ("CT", "CT", "HT", "CT"):
+            assert client.post("/api/tickets", json={"service": service}, headers=kiosk).status_code == 201
+        public = client.get("/api/state").json()
+        login = {"username": "clerk1", "password": PASSWORD, "counter": 1}
+        assert client.post("/api/login", json=login).status_code == 200
+        assert client.post("/api/counters/1/next", json={"current": None}).status_code == 200
+        assert client.post("/api/counters/1/no-show", json={}).status_code == 200
+        assert client.post("/api/counters/1/next", json={"current": None}).status_code == 200
+        assert client.post("/api/counters/1/start", json={}).status_code == 200
+        assert client.post("/api/counters/1/done", json={}).status_code == 200
+        assert client.post("/api/counters/1/next", json={"current": None}).status_code == 200
+        staff = client.get("/api/state").json()
+    assert staff["waiting"] and staff["no_shows"] and staff["latest_calls"] and "printers" in staff
+    assert any(c["last_done"] for c in staff["counters"]) and any(c["staff"] for c in staff["counters"])
+    for snapshot in (public, staff):
+        typed = msgspec.convert(snapshot, schemas.Snapshot, strict=False)
+        assert answers.dropped(snapshot, typed) == []
+        assert list(answers.changed(snapshot, msgspec.json.decode(msgspec.json.encode(typed)))) == []
