@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +111,26 @@ async def _write(office: Office, fn: Any) -> Any:
     return await office.write(fn)
 
 
+@dataclass(frozen=True)
+class DayCounts:
+    """Today's booking counts per service and slot, kept with the office for the snapshot."""
+
+    date: str
+    counts: dict[str, dict[str, int]]
+
+
+def _day_counts(office: Office) -> dict[str, Any] | None:
+    found = office.part(DayCounts)
+    return None if found is None else {"date": found.date, "counts": found.counts}
+
+
 def _push(office: Office, kind: str, found: dict[str, Any], counts: dict[str, dict[str, int]]) -> None:
     """Staff screens get the appointment; public screens only the day's counts."""
     staff = {"type": "appointment", "kind": kind, "appointment": ap.staff_view(office.config, found)}
     public = {"type": "appointment", "kind": kind, "date": found["date"], "counts": counts}
     today = ap.local_today(office.config, office.clock()).isoformat()
     if found["date"] == today:
-        office.appointment_counts = {"date": today, "counts": counts}  # type: ignore[attr-defined]
+        office.set_part(DayCounts(today, counts))
     office.publish({"staff": json.dumps(staff, ensure_ascii=False), "public": json.dumps(public, ensure_ascii=False)})
 
 
@@ -502,12 +516,12 @@ async def purge(office: Office) -> int:
 
 async def refresh_counts(office: Office) -> None:
     day = ap.local_today(office.config, office.clock()).isoformat()
-    office.appointment_counts = {"date": day, "counts": await _read(office, ap.day_counts, day)}  # type: ignore[attr-defined]
+    office.set_part(DayCounts(day, await _read(office, ap.day_counts, day)))
 
 
 async def run_forever(office: Office) -> None:
     """Started by the app: personal data deletion, and today's counts for the snapshot."""
-    office.snapshot_extras["appointments"] = lambda audience: getattr(office, "appointment_counts", None)
+    office.snapshot_extras["appointments"] = lambda audience: _day_counts(office)
     while True:
         try:
             await purge(office)

@@ -176,7 +176,7 @@ class DossierDesk:
 
 def attach(office: Office) -> DossierDesk:
     desk = DossierDesk(office)
-    office.dossiers = desk  # type: ignore[attr-defined]
+    office.set_part(desk)
     office.commit_hooks.append(desk.on_commit)
     office.after_commit.append(desk.after_commit)
     office.counter_guards.append(desk.guard)
@@ -184,5 +184,4 @@ def attach(office: Office) -> DossierDesk:
 
 
 def desk_of(office: Office) -> DossierDesk:
-    desk = getattr(office, "dossiers", None)
-    return desk if isinstance(desk, DossierDesk) else attach(office)
+    return office.part(DossierDesk) or attach(office)

@@ -30,6 +30,10 @@ and may register these hooks on it (types in ``queue_server.office``, re-exporte
   recorded), or ``StaleCheck`` when the counter moved on since the read (read again).
 - ``office.holder_changed``: ``HolderListener(counter, old, new)``, after a commit in which a
   counter changed hands.
+
+A feature's own state lives with the office as one typed object per type:
+``office.set_part(desk)``, ``office.part(DossierDesk)`` (``office.part(Streams, make)`` makes
+it on first use): the dossier desk, the staff streams, today's booking counts.
 """
 
 from __future__ import annotations

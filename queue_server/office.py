@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from . import auth, speech
 from .commits import GroupCommitter, storage_error
@@ -48,6 +48,7 @@ SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
 
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,20 @@ class Office:
         # uses it to end the old holder's counter screens.
         self.holder_changed: list[HolderListener] = []
         self._holders = self.holders()
+        # A feature module's own state kept with the office, one object per type: see ``part``.
+        self._parts: dict[type, object] = {}
+
+    def part(self, kind: type[P], make: Callable[[], P] | None = None) -> P | None:
+        """The feature state of type ``kind`` kept with this office (the dossier desk, the
+        staff streams, today's booking counts), made by ``make`` on first use when given."""
+        found = self._parts.get(kind)
+        if found is None and make is not None:
+            found = self._parts[kind] = make()
+        return cast(P | None, found)
+
+    def set_part(self, value: object) -> None:
+        """Keep ``value`` as this office's feature state of its type (replacing the last)."""
+        self._parts[type(value)] = value
 
     def _load_engine(self) -> Engine:
         """At start only (no other thread uses the database yet); later, see ``_reload``."""

@@ -176,17 +176,15 @@ class Streams:
 
 def sessions_changed(office: Office) -> None:
     """Call after a sign-out or an account change: staff streams re-check their session now."""
-    found: Streams | None = getattr(office, "staff_streams", None)
+    found = office.part(Streams)
     if found is not None:
         found.recheck()
 
 
 def streams(office: Office) -> Streams:
     """The office's staff streams (made on first use)."""
-    found: Streams | None = getattr(office, "staff_streams", None)
-    if found is None:
-        found = Streams(office)
-        office.staff_streams = found  # type: ignore[attr-defined]
+    found = office.part(Streams, lambda: Streams(office))
+    assert found is not None
     return found
 
 
