@@ -1,4 +1,4 @@
-// @ts-nocheck (DOM helpers written loosely; the shared modules it builds on are checked)
+// @ts-check
 // Small helpers shared by the admin screen's modules: JSON calls, elements, formats.
 
 import { duration as clock, durationWords } from "./format.js";
@@ -114,6 +114,7 @@ export function number(n) {
 export function localTime(iso, timeZone, withDate = true) {
   if (!iso) return "—";
   const d = new Date(iso);
+  /** @type {Intl.DateTimeFormatOptions} */
   const opts = { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
   if (withDate) Object.assign(opts, { day: "2-digit", month: "2-digit", year: "numeric" });
   try {
