@@ -1,6 +1,9 @@
 """HTTP JSON endpoints. Each handler checks who is asking, parses the body strictly, runs
 one engine command through ``Office.execute`` and answers with JSON. Errors are raised as
-``MotcuaError`` and rendered by the handler in ``queue_server.app``."""
+``MotcuaError`` and rendered by the handler in ``queue_server.app``.
+
+(Over 400 lines: the core routes of kiosk, counter, rating and status pages stay together, one
+short handler each; their rules are the engine's, their declarations ``openapi``'s.)"""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@
 - staff mark dossiers ready (one or many), extend them with an apology, withdraw them;
 - an admin imports the province's CSV export (``/api/dossiers/import``, audited);
 - the kiosk gives a result-return ticket for a ready dossier (``.../check-in``).
+
+(Over 400 lines: the dossier routes are one HTTP surface over one desk; their declarations
+live in ``dossier_openapi``, their rules in ``dossiers``/``dossier_desk``.)
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The print-job state machine, sans I/O: jobs and printers in memory, and every decision
-about them. Like the engine it imports no asyncio, SQLite, HTTP or printer driver; the
+about them (over 400 lines: one state machine, its moves and its recovery rules stay
+together). Like the engine it imports no asyncio, SQLite, HTTP or printer driver; the
 time is passed in (``now``), so its rules are tested without sleeping
 (``tests/test_print_jobs.py``). ``queue_server.printing.service`` adapts it: it commits each
 move in the office's writer thread, then calls ``apply`` and publishes.

@@ -10,6 +10,8 @@ plan gives their hours.
 
 Every queue decision (who is called next, priority, levels, transfers) is the engine's own:
 the replay only says *when* a clerk presses a button.
+
+(Over 400 lines: one event loop of the replay, whose parts share its virtual clock and state.)
 """
 
 from __future__ import annotations
