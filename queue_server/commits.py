@@ -122,12 +122,15 @@ class GroupCommitter:
                     continue
                 self.batches += 1
                 self.commands += len(batch)
-                failed = False
+                if any(isinstance(result, BaseException) for result in results):
+                    # Memory holds the failed command's changes: rebuild it from the database
+                    # (and fail the commands queued behind, which ran on it) before anyone
+                    # of this batch is answered or hears of its events.
+                    await self._fail_all(self._take_queue(), storage_error())
                 for p, result in zip(batch, results):
                     if isinstance(result, BaseException):
                         if not isinstance(result, MotcuaError):
                             log.error("a command's rows failed to commit: %r", result)
-                        failed = True
                         p.fail(result)
                         continue
                     try:
@@ -136,8 +139,6 @@ class GroupCommitter:
                         log.exception("publishing committed events failed")
                     if not p.future.done():
                         p.future.set_result(result)
-                if failed:
-                    await self._fail_all(self._take_queue(), storage_error())
         finally:
             self._idle.set()
 
