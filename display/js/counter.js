@@ -23,6 +23,9 @@ const number = Number(location.pathname.split("/").filter(Boolean).pop());
 const live = new Live();
 let me = null;
 let busy = false;
+// The action whose answer is awaited, and one pressed meanwhile (see act).
+let inflight = null;
+let pending = null;
 let cooldownUntil = 0;
 let errorTimer = null;
 let queueEmpty = false; // the last Next found nobody waiting
@@ -184,11 +187,19 @@ function renderStats() {
 // ------------------------------------------------------------------ actions
 
 async function act(action, body = {}) {
-  if (busy) return null;
+  if (busy) {
+    // A key pressed while the last action's answer is still on its way (its events may
+    // already be on screen, e.g. "Đang phục vụ" before Start's answer): done next, once,
+    // if it is still allowed then. The same action again is not a new press.
+    if (action !== inflight) pending = action;
+    return null;
+  }
   busy = true;
+  inflight = action;
   renderButtons();
   const result = await postJSON(`/api/counters/${number}/${action}`, body);
   busy = false;
+  inflight = null;
   if (result.ok) {
     clearError();
     adopt(result.body);
@@ -202,6 +213,9 @@ async function act(action, body = {}) {
     if (result.body?.error === "stale_screen") live.resync();
   }
   render();
+  const queued = pending;
+  pending = null;
+  if (queued && result.ok) run(queued, null);
   return result;
 }
 
