@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomlkit
 
-from tests.support import ROOT, write_config
+from tests.support import ROOT, sample_data, write_config
 
 
 def motcua(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -25,15 +26,12 @@ def motcua(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProces
     )
 
 
-def test_check_config_accepts_the_sample_and_names_the_bad_key(tmp_path: Path):
-    ok = motcua("--config", str(ROOT / "config.toml"), "check-config", cwd=tmp_path)
+def test_check_config_accepts_an_office_and_names_the_bad_key(tmp_path: Path):
+    good = write_config(tmp_path)
+    ok = motcua("--config", str(good), "check-config", cwd=tmp_path)
     assert ok.returncode == 0 and "OK" in ok.stdout
     bad = tmp_path / "bad.toml"
-    bad.write_text(
-        (ROOT / "config.toml")
-        .read_text(encoding="utf-8")
-        .replace('priority_rule = "interleave"', 'priority_rule = "random"')
-    )
+    bad.write_text(tomlkit.dumps(sample_data(queue={"priority_rule": "random"})), encoding="utf-8")
     result = motcua("--config", str(bad), "check-config", cwd=tmp_path)
     assert result.returncode == 2
     assert "queue.priority_rule" in result.stderr and "Traceback" not in result.stderr
