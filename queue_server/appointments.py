@@ -333,11 +333,15 @@ def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetim
                 key="phone_limit",
             )
         if req.client is not None:
-            made = conn.execute(
-                "SELECT count(*) FROM appointments WHERE client = ? AND substr(created_at, 1, 10) = ? "
-                "AND created_by IS NULL",
-                (req.client, now.date().isoformat()),
-            ).fetchone()[0]
+            # "Per day" is the office's day: created_at keeps the clock's offset (UTC on a real
+            # server), so its first 10 characters would change day at 07:00 in Hà Nội.
+            made = sum(
+                1
+                for (at,) in conn.execute(
+                    "SELECT created_at FROM appointments WHERE client = ? AND created_by IS NULL", (req.client,)
+                )
+                if local_today(config, dt.datetime.fromisoformat(at)).isoformat() == today
+            )
             if made >= limits.max_per_address:
                 raise TooManyRequests(
                     "Thiết bị này đã đặt quá nhiều lịch hẹn hôm nay. Mời thử lại vào ngày mai.",

@@ -3,6 +3,7 @@ clock: slots, booking, limits, cancel, move, check-in, staff endpoints."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +157,19 @@ def test_one_device_makes_at_most_max_per_address_bookings_a_day(tmp_path: Path,
         assert book(client, "09:15", phone="0922222222").status_code == 201
         r = book(client, "09:30", phone="0933333333")
         assert (r.status_code, r.json()["error"]) == (429, "address_limit")
+
+
+def test_the_per_device_limit_counts_the_office_day_not_the_utc_day(tmp_path: Path):
+    # A real server's clock is in UTC: 23:30 UTC is 06:30 the next morning in Hà Nội.
+    clock = Clock(dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC))
+    with make_client(tmp_path, clock, appointments={"max_per_address": 2}) as client:
+        assert book(client, "09:00", phone="0911111111").status_code == 201
+        assert book(client, "09:15", phone="0922222222").status_code == 201
+        clock.now = dt.datetime(2026, 12, 7, 0, 30, tzinfo=dt.UTC)  # 07:30 the same office day
+        r = book(client, "09:30", phone="0933333333")
+        assert (r.status_code, r.json()["error"]) == (429, "address_limit")
+        clock.now = dt.datetime(2026, 12, 7, 17, 5, tzinfo=dt.UTC)  # 00:05 on the next office day
+        assert book(client, "09:30", "2026-12-09", phone="0933333333").status_code == 201
 
 
 def test_cancel_needs_the_last_four_phone_digits(client: TestClient):
