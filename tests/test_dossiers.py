@@ -498,6 +498,11 @@ def test_procedures_come_from_a_csv_file_too_and_a_bad_line_is_named(tmp_path: P
     with pytest.raises(ConfigError) as refused:
         parse_config(data, tmp_path / "config.toml")
     assert "thu-tuc.csv:2" in refused.value.message_en
+    for days in ("-1", "2001"):  # a whole number out of range is named by its line too
+        (tmp_path / "thu-tuc.csv").write_text(f"service,code,name,days\nDD,DD08,Thủ tục,{days}\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as refused:
+            parse_config(data, tmp_path / "config.toml")
+        assert "thu-tuc.csv:2" in refused.value.message_en and "0 to 2000" in refused.value.message_en
     (tmp_path / "thu-tuc.csv").write_text("service,code,name,days\nDD,DD01,Trùng mã,3\n", encoding="utf-8")
     with pytest.raises(ConfigError) as refused:
         parse_config(data, tmp_path / "config.toml")
