@@ -7,6 +7,7 @@ server, and move the right way when a plan changes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -318,6 +319,16 @@ def test_cli_refuses_a_bad_plan_file_and_a_day_without_data(recorded: tuple[Conf
     assert done.returncode == 2 and "No recorded day" in done.stderr.decode()
     done = motcua(config.path, "whatif", "--from", "31/02/2026")
     assert done.returncode == 2 and "Traceback" not in done.stderr.decode()
+
+
+def test_a_day_config_toml_lists_as_closed_since_is_still_replayed(recorded: tuple[Config, Path]):
+    # An office that opened on a day its config.toml now lists as a holiday: the recorded
+    # citizens were all served, so the replay takes them as they came.
+    config, db = recorded
+    closed = dataclasses.replace(config, office=dataclasses.replace(config.office, closed_days=[DAY.isoformat()]))
+    result = run(closed, db, seeds=2)
+    assert result["scenarios"][1]["overall"]["called"] + result["scenarios"][1]["overall"]["never_called"] == 300
+    assert {r["service"] for r in result["agreement"]["rows"]} == {"CT", "HT", "DD", "LD", "TKQ"}
 
 
 def test_the_replay_is_deterministic_for_a_seed(recorded: tuple[Config, Path]):

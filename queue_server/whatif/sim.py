@@ -81,7 +81,8 @@ class ReplayEngine(Engine):
 
 def plan_config(config: Config, plan: Plan) -> Config:
     """The office config the engine runs under the plan: its counters and priority rule; no
-    opening-hours check, caps or closed services (the recorded arrivals were all accepted)."""
+    opening-hours check, closed days or caps (the recorded arrivals were all accepted, even on
+    a day config.toml lists as closed since)."""
     known = {c.number: c for c in config.counters}
     counters = []
     for cp in sorted(plan.counters, key=lambda c: c.number):
@@ -99,7 +100,7 @@ def plan_config(config: Config, plan: Plan) -> Config:
         config,
         counters=counters,
         queue=dataclasses.replace(config.queue, priority_rule=plan.priority_rule, interleave=plan.interleave),
-        office=dataclasses.replace(config.office, enforce_hours=False),
+        office=dataclasses.replace(config.office, enforce_hours=False, closed_days=[]),
         services=[dataclasses.replace(s, daily_cap=0) for s in config.services],
     )
 
