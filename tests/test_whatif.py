@@ -19,10 +19,11 @@ import pytest
 import tomlkit
 
 from queue_server.config import Config, parse_config
+from queue_server.engine import Engine
 from queue_server.store import Store, connect
 from queue_server.whatif import export, runner
 from queue_server.whatif.plan import PlanError, actual_plan, parse_plans
-from queue_server.whatif.record import read_day
+from queue_server.whatif.record import Arrival, CounterChange, RecordedDay, Visit, read_day
 from queue_server.whatif.search import allowed_services, neighbours
 from queue_server.whatif.sim import replay
 from queue_server.whatif.synthetic import record_day
@@ -329,6 +330,50 @@ def test_a_day_config_toml_lists_as_closed_since_is_still_replayed(recorded: tup
     result = run(closed, db, seeds=2)
     assert result["scenarios"][1]["overall"]["called"] + result["scenarios"][1]["overall"]["never_called"] == 300
     assert {r["service"] for r in result["agreement"]["rows"]} == {"CT", "HT", "DD", "LD", "TKQ"}
+
+
+def test_an_appointment_is_replayed_as_a_check_in_with_its_precedence(tmp_path: Path):
+    # A citizen checked in at 08:05 for an 08:30 appointment; a walk-in came at 08:10; the one
+    # counter opened at 08:15. The engine calls an appointment before its slot only after the
+    # walk-ins (as it did on the day): the walk-in first, though it came later.
+    config = ward(tmp_path)
+    tz = config.office.tz
+
+    def at(hh: int, mm: int) -> dt.datetime:
+        return dt.datetime.combine(DAY, dt.time(hh, mm), tz)
+
+    served = (Visit("CT", 1, 300.0, "done"),)
+    day = RecordedDay(
+        DAY.isoformat(),
+        (
+            Arrival(1, at(8, 5), "CT", False, served, slot_start=at(8, 30)),
+            Arrival(2, at(8, 10), "CT", False, served),
+        ),
+        (CounterChange(at(8, 15), 1, "open"),),
+        {},
+        at(8, 0),
+        at(9, 0),
+    )
+    trace = replay(day, config, actual_plan(config))
+    # 1001 is the appointment's number (it came first), 1002 the walk-in's.
+    assert [(counter, label) for _, counter, label in trace.calls] == [(1, "1002"), (1, "1001")]
+
+
+def test_an_appointment_is_read_back_with_its_slot(tmp_path: Path):
+    config = ward(tmp_path)
+    tz = config.office.tz
+    slot = dt.datetime.combine(DAY, dt.time(8, 30), tz)
+    now = dt.datetime.combine(DAY, dt.time(8, 5), tz)
+    store = Store(tmp_path / "day.db")
+    engine = Engine(config, now, meta={"next_id": 1})
+    events = engine.check_in(now, service="CT", code="HEN001", slot_start=slot, token="t1")[1]
+    events += engine.issue(now + dt.timedelta(minutes=5), service="HT", token="t2", priority=True)[1]
+    store.commit(events, engine.meta())
+    store.close()
+    conn = connect(tmp_path / "day.db", readonly=True)
+    day = read_day(conn, DAY.isoformat())
+    conn.close()
+    assert [(a.service, a.priority, a.slot_start) for a in day.arrivals] == [("CT", False, slot), ("HT", True, None)]
 
 
 def test_the_replay_is_deterministic_for_a_seed(recorded: tuple[Config, Path]):
