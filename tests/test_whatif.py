@@ -24,7 +24,7 @@ from queue_server.store import Store, connect
 from queue_server.whatif import export, runner
 from queue_server.whatif.plan import PlanError, actual_plan, parse_plans
 from queue_server.whatif.record import Arrival, CounterChange, RecordedDay, Visit, read_day
-from queue_server.whatif.search import allowed_services, neighbours
+from queue_server.whatif.search import allowed_services, balance, neighbours, p90
 from queue_server.whatif.sim import replay
 from queue_server.whatif.synthetic import record_day
 
@@ -249,6 +249,60 @@ def test_recommend_returns_three_plans_within_the_allowed_changes(recorded: tupl
             assert abs(c.get("shift_minutes", 0)) <= 90
         assert p["changes"] != "Không đổi"
     assert plans[0]["score"] <= plans[-1]["score"]
+
+
+@pytest.mark.parametrize("objective, weight", [("balance", 0.5), ("mix", 0.3)])
+def test_recommend_judges_by_the_objective_the_user_picks(recorded: tuple[Config, Path], objective: str, weight: float):
+    config, db = recorded
+    ticks = iter(range(10_000))
+    conn = connect(db, readonly=True)
+    try:
+        result = runner.run(
+            conn,
+            config,
+            runner.Request(DAY, DAY, [], seeds=2, recommend=True, objective=objective, weight=weight, budget_s=8),
+            clock=lambda: float(next(ticks)),
+        )
+    finally:
+        conn.close()
+    rec = result["recommendation"]
+    assert (rec["objective"], rec["weight"]) == (objective, weight)
+    base = rec["plans"][-1]["figures"]
+    for p in rec["plans"]:
+        f = p["figures"]
+        if objective == "balance":
+            expected = balance(f)
+        else:
+            expected = weight * p90(f) / max(p90(base), 0.1) + (1 - weight) * balance(f) / max(balance(base), 0.01)
+        assert p["score"] == round(expected, 4)
+    found = [p["score"] for p in rec["plans"] if not p.get("base")]
+    assert found and found == sorted(found)
+
+
+def test_cli_recommend_prints_the_three_best_plans(recorded: tuple[Config, Path]):
+    config, _ = recorded
+    assert config.path is not None
+    done = motcua(
+        config.path,
+        "whatif",
+        "--from",
+        "01/12/2026",
+        "--seeds",
+        "1",
+        "--recommend",
+        "--objective",
+        "balance",
+        "--budget",
+        "10",
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    err = done.stderr.decode().splitlines()
+    head = err.index("Đề xuất / recommendation (tiêu chí/objective balance, 1 lần/seeds):")
+    shown = [line.split(":")[0].strip() for line in err[head + 1 :]]
+    # The best plans found within the budget (three, on any but a starved machine), then the actual plan.
+    assert shown[0] == "Đề xuất 1" and shown[-1] == "Kế hoạch hiện tại"
+    assert "Không đổi — chờ P90" in err[-1]
+    assert json.loads(done.stdout)["recommendation"]["objective"] == "balance"
 
 
 def test_neighbours_change_one_thing_at_a_time(tmp_path: Path):
