@@ -43,6 +43,7 @@ WORDS: dict[str, dict[str, str]] = {
         "scan": "Quét mã để theo dõi",
         "priority": "ƯU TIÊN",
         "appointment": "LỊCH HẸN {time}",
+        "dossier": "Hồ sơ: {code}",
     },
     "en": {
         "number": "Your number",
@@ -52,6 +53,7 @@ WORDS: dict[str, dict[str, str]] = {
         "scan": "Scan to follow your turn",
         "priority": "PRIORITY",
         "appointment": "APPOINTMENT {time}",
+        "dossier": "Dossier: {code}",
     },
 }
 
@@ -73,6 +75,7 @@ class TicketInfo:
     # The counters that serve the ticket's service, already formatted ("Quầy 1, 2").
     counters: str = ""
     appointment: str = ""  # the booked slot's start, "HH:MM" ("" for a walk-in ticket)
+    dossier: str = ""  # a result-return ticket's dossier code ("" for any other ticket)
 
     def __post_init__(self) -> None:
         if self.lang not in WORDS:
@@ -289,6 +292,7 @@ def _ticket_strings(info: TicketInfo) -> dict[str, str]:
         "label": info.label,
         "priority": words["priority"] if info.priority else "",
         "appointment": words["appointment"].format(time=info.appointment) if info.appointment else "",
+        "dossier": words["dossier"].format(code=info.dossier) if info.dossier else "",
         "issued_at": info.issued_at,
         "people_ahead": words["people_ahead"].format(n=info.people_ahead),
         # Worded as the kiosk screen words it (display/js/i18n.js waitText).
@@ -326,6 +330,8 @@ def render_ticket(info: TicketInfo, width_px: int) -> Image.Image:
         blocks += [_text_block(s["priority"], w, margin, round(28 * unit), True, True), int(8 * unit)]
     if s["appointment"]:
         blocks += [_text_block(s["appointment"], w, margin, round(28 * unit), True, True), int(8 * unit)]
+    if s["dossier"]:
+        blocks += [_text_block(s["dossier"], w, margin, round(22 * unit), bold=True), int(8 * unit)]
     blocks += [_text_block(s["issued_at"], w, margin, round(22 * unit)), int(6 * unit)]
     blocks += [_text_block(s["people_ahead"], w, margin, round(24 * unit), bold=True), int(4 * unit)]
     blocks += [_text_block(s["wait"], w, margin, round(22 * unit)), int(10 * unit)]

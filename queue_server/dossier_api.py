@@ -376,7 +376,7 @@ async def check_in(request: Request) -> Answer:
             key="no_return_service",
         )
     printing = request.app.state.printing
-    print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t)) if printing else None
+    print_writer = printing.job_writer(kiosk, lambda t: status_url(request, t), code) if printing else None
     token = secrets.token_urlsafe(16)
 
     def command(engine: Engine, now: dt.datetime) -> Decided[tuple[Ticket, bool]]:

@@ -3,6 +3,7 @@ clock: slots, booking, limits, cancel, move, check-in, staff endpoints."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +159,19 @@ def test_one_device_makes_at_most_max_per_address_bookings_a_day(tmp_path: Path,
         assert (r.status_code, r.json()["error"]) == (429, "address_limit")
 
 
+def test_the_per_device_limit_counts_the_office_day_not_the_utc_day(tmp_path: Path):
+    # A real server's clock is in UTC: 23:30 UTC is 06:30 the next morning in Hà Nội.
+    clock = Clock(dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC))
+    with make_client(tmp_path, clock, appointments={"max_per_address": 2}) as client:
+        assert book(client, "09:00", phone="0911111111").status_code == 201
+        assert book(client, "09:15", phone="0922222222").status_code == 201
+        clock.now = dt.datetime(2026, 12, 7, 0, 30, tzinfo=dt.UTC)  # 07:30 the same office day
+        r = book(client, "09:30", phone="0933333333")
+        assert (r.status_code, r.json()["error"]) == (429, "address_limit")
+        clock.now = dt.datetime(2026, 12, 7, 17, 5, tzinfo=dt.UTC)  # 00:05 on the next office day
+        assert book(client, "09:30", "2026-12-09", phone="0933333333").status_code == 201
+
+
 def test_cancel_needs_the_last_four_phone_digits(client: TestClient):
     code = book(client).json()["code"]
     r = client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "0000"})
@@ -190,6 +204,25 @@ def test_move_keeps_the_code_and_frees_the_old_slot(client: TestClient):
     assert (r.json()["code"], r.json()["date"], r.json()["start"]) == (code, "2026-12-09", "14:30")
     old = client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"}).json()["slots"]
     assert next(s for s in old if s["start"] == "09:00")["free"] == 3
+
+
+def test_once_check_in_closed_the_citizen_can_no_longer_cancel_or_move(client: TestClient, clock: Clock):
+    code = book(client, "09:00", "2026-12-07").json()["code"]
+    move = {"phone_last4": "5678", "date": "2026-12-09", "start": "14:30"}
+    clock.now = MONDAY.replace(hour=9, minute=15)  # check-in is open until 09:15: still the citizen's
+    r = client.post(f"/api/appointments/{code}/move", json=move | {"date": "2026-12-07", "start": "10:00"})
+    assert r.status_code == 200, r.text
+    clock.now = MONDAY.replace(hour=10, minute=16)  # past 10:00 + 15 minutes: absent, and it stays so
+    for action, body in (("cancel", {"phone_last4": "5678"}), ("move", move)):
+        r = client.post(f"/api/appointments/{code}/{action}", json=body)
+        assert (r.status_code, r.json()["error"]) == (409, "appointment_past"), r.text
+        assert r.json()["message"] and r.json()["message_en"]
+    kept = client.get(f"/api/appointments/{code}").json()
+    assert (kept["state"], kept["date"], kept["start"]) == ("booked", "2026-12-07", "10:00")
+    # Staff may still cancel it (audited), e.g. to correct a mistake.
+    sign_in(client, "boss")
+    r = client.post(f"/api/staff/appointments/{code}/cancel", json={"reason": "nhầm"})
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
 
 
 def test_ics_download_is_an_icalendar_event_in_utc(client: TestClient):

@@ -188,3 +188,27 @@ def test_admin_screen_alerts_marks_ready_in_bulk_imports_and_reports(screens, of
     )
     assert "giải quyết đúng hạn 3 hồ sơ (100,00%)" in page.inner_text("[data-testid=report-summary]")
     screenshot(page, "admin-dossiers")
+
+
+def test_the_admin_monitor_shows_the_dossier_alerts(screens, office_server):
+    base = office_server.base_url
+    issue(office_server)
+    clerk = login(base, "clerk1", 1)
+    http("POST", base + "/api/counters/1/next", {}, cookie=clerk)
+    http("POST", base + "/api/counters/1/dossiers", {"code": code(1), "procedure": "CT01"}, cookie=clerk)  # today
+    http("POST", base + "/api/counters/1/dossiers", {"code": code(2), "procedure": "CT03"}, cookie=clerk)  # +2
+    http("POST", base + "/api/counters/1/dossiers", {"code": code(3), "procedure": "DD01"}, cookie=clerk)  # later
+    boss = login(base, "boss")
+    page = screens.open("/admin", 1280, 900, wait_online=False)
+    name, value = boss.split("=", 1)
+    page.context.add_cookies([{"name": name, "value": value, "url": base}])
+    page.reload()
+    box = page.locator("[data-testid=monitor-dossier-alerts]")
+    box.wait_for(state="visible")
+    text = box.inner_text()
+    assert "1 đến hạn hôm nay" in text and "1 đến hạn trong 2 ngày làm việc" in text and "quá hạn" not in text
+    assert code(1) in text and code(2) not in text and code(3) not in text  # the codes due today or overdue
+    assert box.locator("a").get_attribute("href") == "/admin/dossiers"
+    # Once the result is ready the dossier leaves the alerts (the monitor refreshes on events).
+    http("POST", base + "/api/dossiers/ready", {"codes": [code(1), code(2)]}, cookie=boss)
+    box.wait_for(state="hidden")

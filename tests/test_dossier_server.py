@@ -3,6 +3,8 @@ what it answered before; the apology slip printed on the counter's (virtual) pri
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from printer.render import TicketInfo, ticket_text
+from queue_server.config import load_config
 from tests.dossier_support import KIOSK_TOKEN, code, office_data, write_office
 from tests.support import ServerProcess, add_staff, http, login
 
@@ -112,3 +116,10 @@ def test_the_result_return_ticket_is_printed_at_the_kiosk(proc: ServerProcess, t
     while time.monotonic() < deadline and len(list(folder.glob("*.png"))) < 2:
         time.sleep(0.1)
     assert len(list(folder.glob("*.png"))) == 2  # the reception ticket and the result-return ticket
+    # The result-return ticket carries the dossier's code on paper; the reception ticket does not.
+    config = load_config(proc.config_path)
+    with sqlite3.connect(config.resolve(config.server.database)) as db:
+        infos = dict(db.execute("SELECT ticket_id, info FROM print_jobs").fetchall())
+    texts = {tid: ticket_text(TicketInfo.from_json(json.loads(info))) for tid, info in infos.items()}
+    assert f"Hồ sơ: {code(1)}" in texts.pop(ticket["id"]).splitlines()
+    assert [t for t in texts.values() if "Hồ sơ" in t] == []

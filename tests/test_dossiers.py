@@ -358,6 +358,21 @@ def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestCl
     r = client.post("/api/dossiers/import", content=bad.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 400 and r.json()["error"] == "bad_import" and "6" in r.json()["message"]
     assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
+    # One code listed twice with different dates: applied twice it would change both times.
+    twice = CSV + f"{code(1)};Đã có kết quả;05/12/2026\n"
+    r = client.post("/api/dossiers/import", content=twice.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 400 and r.json()["error"] == "bad_import" and r.json()["details"]["line"] == 6
+    assert "line 2" in r.json()["message_en"]
+    assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
+    same = CSV + f"{code(1)};Đã có kết quả;04/12/2026\n"  # the same row again is harmless
+    r = client.post("/api/dossiers/import", content=same.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and [c["code"] for c in r.json()["changed"]] == [code(1)]
+    assert (
+        client.post("/api/dossiers/import", content=same.encode(), headers={"Content-Type": "text/csv"}).json()[
+            "changed"
+        ]
+        == []
+    )
     assert (
         client.post("/api/dossiers/import", content=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}).status_code
         == 400
@@ -498,6 +513,11 @@ def test_procedures_come_from_a_csv_file_too_and_a_bad_line_is_named(tmp_path: P
     with pytest.raises(ConfigError) as refused:
         parse_config(data, tmp_path / "config.toml")
     assert "thu-tuc.csv:2" in refused.value.message_en
+    for days in ("-1", "2001"):  # a whole number out of range is named by its line too
+        (tmp_path / "thu-tuc.csv").write_text(f"service,code,name,days\nDD,DD08,Thủ tục,{days}\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as refused:
+            parse_config(data, tmp_path / "config.toml")
+        assert "thu-tuc.csv:2" in refused.value.message_en and "0 to 2000" in refused.value.message_en
     (tmp_path / "thu-tuc.csv").write_text("service,code,name,days\nDD,DD01,Trùng mã,3\n", encoding="utf-8")
     with pytest.raises(ConfigError) as refused:
         parse_config(data, tmp_path / "config.toml")

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from queue_server.engine import Ticket, TicketState
-from queue_server.order import Counts, Rules, positions_ahead, replay_ahead
+from queue_server.order import Counts, Rules, _Lists, partition, positions_ahead, replay_ahead
 
 EXAMPLES = int(os.environ.get("MOTCUA_PROPERTY_EXAMPLES", "120"))
 T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
@@ -146,3 +146,30 @@ def test_one_replay_to_the_end_gives_every_ticket_the_replay_of_its_own(
     for t in waiting:
         expected = replay_ahead(t, waiting, office, counts, rules)
         assert positions_ahead(t, waiting, office, counts, rules, stamp=0, state=state) == expected
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    counters=st.lists(levels_st, min_size=1, max_size=4),
+    specs=st.lists(ticket_st, max_size=25),
+    fronts=st.sets(st.integers(0, 24)),
+)
+def test_the_lanes_merged_by_service_are_the_lanes_placed_ticket_by_ticket(
+    counters: list[dict[str, str]], specs: list[tuple[str, bool, int, int, int]], fronts: set[int]
+) -> None:
+    """``order.partition`` (one pass by service, then merges) gives each counter the lanes
+    ``_Lists.build`` gives it by placing every waiting ticket in arrival order."""
+    numbers = list(range(1, len(counters) + 1))
+    office = list(zip(numbers, counters, strict=True))
+    waiting = [ticket(i, spec, numbers) for i, spec in enumerate(specs)]
+    for i in fronts & set(range(len(waiting))):
+        waiting[i].front = True  # also an appointment ticket sent to a service's front
+    in_order = sorted(waiting, key=lambda t: (t.queued_at, t.id))
+    merged = partition(in_order, office, T0)
+
+    def lanes(lists: _Lists) -> list[list[int]]:
+        all_ = [lists.targeted, *lists.by_rank, *lists.fronts, *lists.priority, lists.due, lists.early]
+        return [[t.id for t in lane] for lane in all_]
+
+    for n, levels in office:
+        assert lanes(merged[n]) == lanes(_Lists.build(n, levels, in_order, T0)), n

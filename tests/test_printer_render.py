@@ -60,6 +60,26 @@ def same_pixels(a: Image.Image, b: Image.Image) -> bool:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_a_result_return_ticket_prints_its_dossier_code_unbroken(width: int) -> None:
+    code = "000.00.21.H40-261203-0001"
+    assert f"Hồ sơ: {code}" in ticket_text(ticket(dossier=code)).splitlines()
+    assert f"Dossier: {code}" in ticket_text(ticket(dossier=code, lang="en")).splitlines()
+    assert "Hồ sơ" not in ticket_text(ticket())
+    with_code = render_ticket(ticket(dossier=code), width)
+    assert with_code.height > render_ticket(ticket(), width).height
+    # The code is drawn on one line (a clerk reads or scans it whole), even on 58 mm paper.
+    margin = max(8, width // 32)
+    assert code in wrap_text(f"Hồ sơ: {code}", _font(round(22 * width / 384), True), width - 2 * margin)
+    dummy = Dummy()
+    dummy.image(with_code, impl="bitImageRaster", center=False)
+    assert same_pixels(decode_raster(dummy.output), with_code)
+    # A job from a server without the field still renders.
+    data = ticket().to_json()
+    del data["dossier"]
+    assert TicketInfo.from_json(data).dossier == ""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_ticket_is_a_one_bit_image_exactly_the_paper_width(width: int) -> None:
     image = render_ticket(ticket(), width)
     assert image.mode == "1"

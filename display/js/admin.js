@@ -137,6 +137,26 @@ function startApp() {
 
 // ---------------------------------------------------------------- monitor
 
+// Open dossiers overdue, due today and due within 2 working days (docs/dossiers.md), with
+// the codes of the first two groups; the list itself is on /admin/dossiers.
+const DOSSIER_GROUPS = [
+  ["overdue", "quá hạn"],
+  ["due_today", "đến hạn hôm nay"],
+  ["due_soon", "đến hạn trong 2 ngày làm việc"],
+];
+function renderDossierAlerts(a) {
+  const box = $("#dossier-alerts");
+  const groups = a ? DOSSIER_GROUPS.filter(([key]) => a[key].length) : [];
+  box.replaceChildren();
+  if (groups.length) {
+    box.append(el("strong", {}, "⚠ Hồ sơ: ", groups.map(([key, words]) => `${a[key].length} ${words}`).join(" · ")));
+    const urgent = [...a.overdue, ...a.due_today].map((d) => d.code);
+    if (urgent.length) box.append(el("span", {}, urgent.join(" · "), " "));
+    box.append(el("a", { href: "/admin/dossiers", target: "_blank" }, "Xem danh sách hồ sơ"));
+  }
+  box.hidden = !groups.length;
+}
+
 let pending = null;
 function scheduleRefresh() {
   clearTimeout(pending);
@@ -167,6 +187,7 @@ export function renderMonitor(m) {
     alerts.append(el("span", {}, m.alerts.map((a) => `số ${a.label} (${a.service}): ${duration(a.waited_s)}`).join(" · ")));
   }
   alerts.hidden = !m.alerts.length;
+  renderDossierAlerts(m.dossier_alerts);
 
   const limit = m.long_wait_minutes * 60;
   $("#monitor-services tbody").replaceChildren(...snap.services.map((s) => el("tr", { dataset: { code: s.code } },

@@ -151,8 +151,11 @@ class Job:
         return self.id * DELIVERIES + self.attempts
 
 
-def ticket_info(config: Config, printer: Printer, ticket: Mapping[str, Any], url: str) -> dict[str, Any]:
-    """The ticket as printed: TicketInfo JSON from the ticket's row at issue time."""
+def ticket_info(
+    config: Config, printer: Printer, ticket: Mapping[str, Any], url: str, dossier: str = ""
+) -> dict[str, Any]:
+    """The ticket as printed: TicketInfo JSON from the ticket's row at issue time (and, for a
+    result-return ticket, the code of the dossier it collects)."""
     try:
         service_name = config.service(ticket["service"]).name
     except KeyError:
@@ -174,6 +177,7 @@ def ticket_info(config: Config, printer: Printer, ticket: Mapping[str, Any], url
             if ticket.get("booked") and ticket.get("slot_start")
             else ""
         ),
+        dossier=dossier,
     ).to_json()
 
 

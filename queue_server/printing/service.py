@@ -209,10 +209,11 @@ class PrintService:
     # ------------------------------------------------------------------ the kiosk's side
 
     def job_writer(
-        self, kiosk: Kiosk, status_url_fn: Callable[[str], str]
+        self, kiosk: Kiosk, status_url_fn: Callable[[str], str], dossier: str = ""
     ) -> Callable[[sqlite3.Connection, list[Event]], None] | None:
         """The ``extra`` for the kiosk's issue command: a queued job for the ticket it issues,
-        in the ticket's own transaction. None when the kiosk has no printer."""
+        in the ticket's own transaction (``dossier``: the code a result-return ticket
+        collects, printed on it). None when the kiosk has no printer."""
         config = self.office.config
         printer = next((p for p in config.printers if p.id == kiosk.printer), None)
         if printer is None:
@@ -223,7 +224,7 @@ class PrintService:
                 t = e.ticket
                 if e.kind != "ticket_issued" or t is None or t.get("kiosk") != kiosk.id:
                     continue
-                info = ticket_info(config, printer, t, status_url_fn(t["token"]))
+                info = ticket_info(config, printer, t, status_url_fn(t["token"]), dossier)
                 job = Job(0, t["id"], printer.id, JobState.QUEUED, e.at, e.at, info)
                 self._pending[t["id"]] = _insert_job(conn, job)
 
