@@ -38,6 +38,7 @@ async function loadAlerts() {
     $(`n-${key}`).textContent = String(list.length);
     $(`a-${key}`).innerHTML = list.slice(0, 50).map(alertItem).join("");
   }
+  return a;
 }
 
 async function loadRows() {
@@ -183,7 +184,10 @@ $("report").addEventListener("submit", (e) => {
   e.preventDefault();
   loadReport().catch(fail);
 });
-for (const id of ["r-kind", "r-from", "r-to", "r-by"]) $(id).addEventListener("change", updateLinks);
+for (const id of ["r-kind", "r-from", "r-to", "r-by"]) {
+  $(id).addEventListener("change", updateLinks);
+  $(id).addEventListener("input", updateLinks);
+}
 
 // ------------------------------------------------------------------ start
 
@@ -198,9 +202,11 @@ if (!me) {
   $("who").textContent = me.display_name || me.user;
   $("page").hidden = false;
   for (const part of document.querySelectorAll(".admin-only")) part.hidden = me.role !== "admin";
-  const today = new Date();
-  $("r-from").value = `${today.getFullYear()}-01-01`;
-  $("r-to").value = today.toISOString().slice(0, 10);
+  // The report's dates are typed and shown dd/mm/yyyy whatever the browser's language (as on
+  // /admin); by default from 1 January to today, the office's day as the server counts it.
+  const { today } = await loadAlerts().catch(() => ({ today: new Date().toISOString().slice(0, 10) }));
+  $("r-from").value = `01/01/${today.slice(0, 4)}`;
+  $("r-to").value = vnDate(today);
   updateLinks();
   await refresh();
   if (me.role === "admin") loadReport().catch(fail);
