@@ -12,6 +12,15 @@ const $ = (id) => document.getElementById(id);
 let me = null;
 let extending = null;
 
+// A dossier's status as the import's answer names it, in the words of the list above.
+const STATUS_VI = {
+  received: "Đang giải quyết",
+  ready: "Đã có kết quả",
+  returned: "Đã trả",
+  withdrawn: "Đã rút",
+  papers: "Chờ bổ sung giấy tờ",
+};
+
 function vnDate(iso) {
   if (!iso) return "";
   const [y, m, d] = iso.slice(0, 10).split("-");
@@ -135,7 +144,7 @@ $("import").addEventListener("submit", async (e) => {
   }
   const r = answer.body;
   out.textContent = [`${r.rows} dòng: ${r.changed.length} thay đổi, ${r.unchanged} không đổi, ${r.unknown.length} mã không có.`,
-    ...r.changed.map((c) => `${c.code}: ${c.from} → ${c.to} (${vnDate(c.ready_on)})`),
+    ...r.changed.map((c) => `${c.code}: ${STATUS_VI[c.from] || c.from} → ${STATUS_VI[c.to] || c.to} (${vnDate(c.ready_on)})`),
     ...(r.unknown.length ? [`Không có: ${r.unknown.join(", ")}`] : [])].join("\n");
   refresh();
 });
