@@ -105,9 +105,20 @@ async def get_config(request: Request) -> Answer:
     )
 
 
-async def _read_big_json(request: Request) -> dict[str, Any]:
-    """Like api.read_json (the same checks), with room for a whole config.toml."""
-    return await read_json(request, limit=configedit.MAX_TEXT)
+async def _read_config_json(request: Request) -> dict[str, Any]:
+    """Like api.read_json (the same checks and the same ``server.max_body_bytes`` limit as every
+    other request), with a 413 that names the setting: a config.toml too big to send whole is
+    edited on disk, or the limit raised there."""
+    limit = _office(request).config.server.max_body_bytes
+    return await read_json(
+        request,
+        too_large=(
+            f"Dữ liệu gửi lên quá lớn (tối đa {limit} byte, server.max_body_bytes): "
+            "hãy sửa config.toml trên máy chủ hoặc tăng giới hạn này.",
+            f"Request body too large (at most {limit} bytes, server.max_body_bytes): "
+            "edit config.toml on the server, or raise that limit there.",
+        ),
+    )
 
 
 def _config_lock(request: Request) -> asyncio.Lock:
@@ -141,7 +152,7 @@ async def edit_config(request: Request) -> Answer:
     """Structured edit (services, counters, kiosks, printers, ticker) kept in config.toml."""
     office = _office(request)
     user = _admin(request)
-    changes = await _read_big_json(request)
+    changes = await _read_config_json(request)
     parse(changes, ConfigEdit)
     async with _config_lock(request):
         doc = configedit.parse_text(configedit.read_text(_config_path(office)))
@@ -157,7 +168,7 @@ async def edit_config_text(request: Request) -> Answer:
     """The whole config.toml as text (the IT person's own edit, from the screen)."""
     office = _office(request)
     user = _admin(request)
-    text = parse(await _read_big_json(request), ConfigText).text
+    text = parse(await _read_config_json(request), ConfigText).text
     async with _config_lock(request):
         before = office.config
         config = await _save_config(office, configedit.parse_text(text))

@@ -30,9 +30,10 @@ def _office(request: Request) -> Office:
     return request.app.state.office  # type: ignore[no-any-return]
 
 
-async def read_limited(
-    request: Request, limit: int, too_large: tuple[str, str] = ("Dữ liệu gửi lên quá lớn.", "Request body too large.")
-) -> bytes:
+TOO_LARGE = ("Dữ liệu gửi lên quá lớn.", "Request body too large.")
+
+
+async def read_limited(request: Request, limit: int, too_large: tuple[str, str] = TOO_LARGE) -> bytes:
     """The raw body, refused with a 413 (``too_large``: Vietnamese, English) past ``limit``
     bytes, as declared or as it streams in (a chunked body declares nothing)."""
     declared = request.headers.get("content-length")
@@ -46,10 +47,12 @@ async def read_limited(
     return body
 
 
-async def read_json(request: Request, limit: int | None = None) -> dict[str, Any]:
+async def read_json(
+    request: Request, limit: int | None = None, too_large: tuple[str, str] = TOO_LARGE
+) -> dict[str, Any]:
     """The body as a JSON object, within ``limit`` bytes (default: ``server.max_body_bytes``);
-    ``{}`` for an empty body."""
-    body = await read_limited(request, limit or _office(request).config.server.max_body_bytes)
+    ``{}`` for an empty body. ``too_large`` words the 413 (Vietnamese, English)."""
+    body = await read_limited(request, limit or _office(request).config.server.max_body_bytes, too_large)
     if not body.strip():
         return {}
     try:

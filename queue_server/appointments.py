@@ -408,8 +408,26 @@ def _must_be_booked(found: dict[str, Any]) -> None:
         )
 
 
+def _must_not_be_over(config: Config, found: dict[str, Any], now: dt.datetime) -> None:
+    """The citizen moves or cancels only until check-in closes: afterwards the appointment is
+    over (absent in the reports), and a late cancel or move would rewrite that."""
+    day = dt.date.fromisoformat(found["date"])
+    try:
+        late = config.service(found["service"]).booking.late_minutes
+    except KeyError:
+        late = 0
+    closes = slot_datetime(config, day, parse_time(found["start"])) + dt.timedelta(minutes=late)
+    if now > closes:
+        raise Conflict(
+            "Lịch hẹn này đã qua giờ: không thể đổi giờ hoặc hủy nữa.",
+            "This appointment's time has passed: it can no longer be moved or cancelled.",
+            key="appointment_past",
+        )
+
+
 def cancel(
     conn: sqlite3.Connection,
+    config: Config,
     code: str,
     now: dt.datetime,
     *,
@@ -417,10 +435,13 @@ def cancel(
     staff: str | None = None,
     reason: str = "",
 ) -> dict[str, Any]:
+    """Cancel a booking: by its citizen (``phone_last4``) until check-in closes, or by staff."""
     found = get(conn, code)
     if staff is None:
         check_owner(found, phone_last4)
     _must_be_booked(found)
+    if staff is None:
+        _must_not_be_over(config, found, now)
     conn.execute(
         "UPDATE appointments SET state = 'cancelled', cancelled_at = ?, cancelled_by = ?, cancel_reason = ? "
         "WHERE code = ?",
@@ -442,6 +463,7 @@ def move(
     found = get(conn, code)
     check_owner(found, phone_last4)
     _must_be_booked(found)
+    _must_not_be_over(config, found, now)
     service = find_service(config, found["service"])
     slot = _slot_of(config, service, day, start, now)
     if found["date"] == day.isoformat() and found["start"] == slot.key:

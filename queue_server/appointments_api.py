@@ -273,10 +273,10 @@ async def cancel(request: Request) -> Answer:
     code = _code(request)
     wrong = _owner_attempt(request, code)
     last4 = parse(await read_json(request), OwnerCancel).phone_last4
-    now = office.clock()
+    config, now = office.config, office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
-        found = ap.cancel(conn, code, now, phone_last4=last4)
+        found = ap.cancel(conn, config, code, now, phone_last4=last4)
         return found, ap.day_counts(conn, found["date"])
 
     try:
@@ -438,10 +438,10 @@ async def staff_cancel(request: Request) -> Answer:
     user = auth.require_user(request, office)
     code = _code(request)
     reason = parse(await read_json(request), StaffCancel).reason or ""
-    now = office.clock()
+    config, now = office.config, office.clock()
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
-        found = ap.cancel(conn, code, now, staff=user["username"], reason=reason)
+        found = ap.cancel(conn, config, code, now, staff=user["username"], reason=reason)
         return found, ap.day_counts(conn, found["date"])
 
     found, counts = await _write(office, write)

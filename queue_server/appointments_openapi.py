@@ -279,7 +279,7 @@ def _more() -> dict[str, Any]:
         "/api/appointments/{code}/cancel": {
             "post": operation(
                 "Cancel, proving ownership with the phone number's last 4 digits (409 phone_mismatch; "
-                "429 after 5 wrong tries)",
+                "429 after 5 wrong tries; 409 appointment_past once check-in has closed)",
                 ref(Appointment),
                 body=ref(OwnerCancel),
                 errors=(400, 404, 409, 413, 429, 503),
@@ -288,7 +288,8 @@ def _more() -> dict[str, Any]:
         },
         "/api/appointments/{code}/move": {
             "post": operation(
-                "Move to another slot of the same service (keeps the code)",
+                "Move to another slot of the same service (keeps the code; 409 appointment_past once "
+                "check-in has closed)",
                 ref(Booked),
                 body=ref(Move),
                 errors=(400, 404, 409, 413, 429, 503),

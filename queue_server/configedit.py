@@ -36,7 +36,6 @@ from .errors import BadRequest, ConfigError
 # The lists the admin screen edits, with the key that identifies an entry.
 LISTS = {"services": "code", "counters": "number", "kiosks": "id", "printers": "id"}
 OFFICE_KEYS = ("name", "name_en", "ticker", "ticker_en")
-MAX_TEXT = 256 * 1024
 
 
 def read_text(path: Path) -> str:

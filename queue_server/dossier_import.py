@@ -16,7 +16,8 @@ Status words: *ready* (``ready``, ``Đã có kết quả``, ``Hoàn thành``, ``
 
 The import is idempotent: a row only changes a dossier whose state differs from it, so the
 same file applied twice changes nothing the second time. A file with a bad row is refused
-whole (the line is named) and changes nothing. Codes motcua does not know are listed, not
+whole (the line is named) and changes nothing; so is one that lists a code twice with
+different statuses or dates (applied twice, it would change that dossier both times). Codes motcua does not know are listed, not
 created: the dossier was received elsewhere.
 """
 
@@ -103,7 +104,9 @@ def _bad(line: int, vi: str, en: str) -> BadRequest:
     )
 
 
-def parse(text: str) -> list[Row]:
+def parse(text: str, today: dt.date | None = None) -> list[Row]:
+    """The rows of the province's CSV ``text``; a finished date after ``today`` is refused
+    like a bad date (staff cannot mark a result ready in the future either)."""
     text = text.lstrip("\ufeff")
     first = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)
@@ -121,6 +124,7 @@ def parse(text: str) -> list[Row]:
             key="bad_import",
         )
     rows: list[Row] = []
+    first_of: dict[str, Row] = {}
     for line, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
@@ -148,7 +152,23 @@ def parse(text: str) -> list[Row]:
                 ) from None
         elif status in ("ready", "returned"):
             raise _bad(line, "thiếu ngày hoàn thành", "no finished date")
-        rows.append(Row(line, code, status, finished))
+        if finished is not None and today is not None and finished > today:
+            raise _bad(
+                line,
+                f"ngày hoàn thành {dossiers.vn_date(finished)} sau hôm nay",
+                f"finished date {dossiers.vn_date(finished)} is after today",
+            )
+        row = Row(line, code, status, finished)
+        earlier = first_of.setdefault(code, row)
+        if (earlier.status, earlier.finished) != (status, finished):
+            # Applying both would leave the later one, and a second import would change the
+            # dossier twice again: which row is right is for the province's software to say.
+            raise _bad(
+                line,
+                f"mã hồ sơ {code} đã có ở dòng {earlier.line} với trạng thái hoặc ngày khác",
+                f"dossier {code} is already on line {earlier.line} with another status or date",
+            )
+        rows.append(row)
     return rows
 
 

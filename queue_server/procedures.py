@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+from .workdays import MAX_WORKING_DAYS
 
 if TYPE_CHECKING:
     from .config import Config, Procedure
@@ -61,11 +62,13 @@ def parse_csv(text: str, where: str = "procedures.csv") -> list[Procedure]:
         try:
             days = int(row.get("days", ""))
         except ValueError:
+            days = -1
+        if not 0 <= days <= MAX_WORKING_DAYS:
             raise _fail(
                 key,
-                f"số ngày làm việc “{row.get('days', '')}” không phải số nguyên",
-                f"working days “{row.get('days', '')}” is not a whole number",
-            ) from None
+                f"số ngày làm việc “{row.get('days', '')}” không phải số nguyên từ 0 đến {MAX_WORKING_DAYS}",
+                f"working days “{row.get('days', '')}” is not a whole number from 0 to {MAX_WORKING_DAYS}",
+            )
         more = raw.get("_more") or []
         text_papers = ";".join([row.get("papers", ""), *(m for m in more if isinstance(m, str))])
         papers = [p.strip() for p in re.split(r"[;\n|]", text_papers) if p.strip()]

@@ -25,12 +25,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import sqlite3
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,60 +116,90 @@ def from_ints(blob: bytes, typecode: str = "q") -> array[int]:
 
 
 def expand(pairs: Iterable[tuple[int, int]]) -> bytes:
-    """(seconds, count) pairs as the list of every value, packed."""
+    """(seconds, count) pairs as the list of every value, packed (in order when the pairs are)."""
     values = array("i")
     for seconds, count in pairs:
         values.extend([seconds] * count)
     return values.tobytes()
 
 
+def merge_runs(runs: list[bytes]) -> Sequence[int] | Counter[int]:
+    """The values of ``runs`` (each a packed run of values in order): one run as it is, every
+    value in order; several (a group's days) counted in C, as seconds -> count (cheaper than
+    merging them in order: a group's times repeat)."""
+    values = from_ints(b"".join(runs), "i")
+    return values if len(runs) == 1 else Counter(values)
+
+
+def column_sums(blobs: list[bytes]) -> list[int]:
+    """The column sums of rows of ``sums`` (packed 64-bit integers, all of one width)."""
+    width = len(blobs[0]) // 8
+    values = from_ints(b"".join(blobs))
+    return [sum(values[i::width]) for i in range(width)]
+
+
 @dataclass
 class Figures:
     """What the report is made from, per group key: the main query's sums and the two
-    histograms (seconds -> count, also over all groups); and for the charts, arrivals per
-    (service, hour) and served tickets per clerk."""
+    distributions of whole seconds (per group: runs of values in order, merged when asked;
+    over all groups: seconds -> count); and for the charts, arrivals per (service, hour) and
+    served tickets per clerk."""
 
     sums: dict[Any, list[int]] = field(default_factory=dict)
-    waits: dict[Any, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
-    services: dict[Any, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
-    all_waits: Counter[int] = field(default_factory=Counter)
-    all_services: Counter[int] = field(default_factory=Counter)
+    waits: dict[Any, list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    services: dict[Any, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     arrivals: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
     served_by_staff: dict[str | None, int] = field(default_factory=lambda: defaultdict(int))
+    _merged: dict[tuple[str, Any], Sequence[int] | Counter[int]] = field(default_factory=dict)
 
     def add_sums(self, key: Any, values: Iterable[Any]) -> None:
         current = self.sums.get(key)
         values = [v or 0 for v in values]
         self.sums[key] = values if current is None else [a + b for a, b in zip(current, values)]
 
+    def add_runs(self, which: str, key: Any, runs: list[bytes]) -> None:
+        """Add a group's times: packed runs of whole seconds, each in order."""
+        (self.waits if which == "wait" else self.services)[key].extend(runs)
+        self._merged.pop((which, key), None)
+
     def add_scan(self, rows: list[list[Any]]) -> None:
         """Add the result of ``queries`` (main, waits, services, spread)."""
         main, waits, services, spread = rows
         for row in main:
             self.add_sums(row[0], row[1:])
-        for target, total, hist in ((self.waits, self.all_waits, waits), (self.services, self.all_services, services)):
-            for key, seconds, count in hist:
-                target[key][seconds] += count
-                total[seconds] += count
+        for which, hist in (("wait", waits), ("service", services)):
+            # Rows come ordered by group and seconds: one run in order per group.
+            for key, pairs in itertools.groupby(hist, key=lambda r: r[0]):
+                self.add_runs(which, key, [expand((seconds, count) for _, seconds, count in pairs)])
         for service, hour, staff, n, done in spread:
             self.arrivals[(service, hour)] += n
             if done:
                 self.served_by_staff[staff] += done
 
-    def histogram(self, which: str, key: Any) -> list[tuple[int, int]]:
-        hist = (self.waits if which == "wait" else self.services).get(key)
-        return sorted(hist.items()) if hist else []
-
-    def total_histogram(self, which: str) -> dict[int, int]:
-        """Over the groups that have sums (a group with times only is left for next time)."""
-        per_key, total = (self.waits, self.all_waits) if which == "wait" else (self.services, self.all_services)
-        if all(key in self.sums for key in per_key):
-            return total
-        merged: Counter[int] = Counter()
-        for key, hist in per_key.items():
-            if key in self.sums:
-                merged.update(hist)
+    def times(self, which: str, key: Any) -> Sequence[int] | Counter[int]:
+        """The times of group ``key``: every value in order, or seconds -> count."""
+        merged = self._merged.get((which, key))
+        if merged is None:
+            runs = (self.waits if which == "wait" else self.services).get(key)
+            merged = self._merged[(which, key)] = merge_runs(runs) if runs else ()
         return merged
+
+    def total_histogram(self, which: str) -> Counter[int]:
+        """Seconds -> count over the groups that have sums (a group with times only is left
+        for next time)."""
+        total: Counter[int] = Counter()
+        for key, runs in (self.waits if which == "wait" else self.services).items():
+            if key not in self.sums:
+                continue
+            times = self.times(which, key)
+            # A group already counted adds its counts (a Python loop over its distinct times)
+            # when they repeat enough; otherwise its values are counted again, in C.
+            values = sum(map(len, runs)) // 4  # packed 32-bit integers
+            if isinstance(times, Counter) and 2 * len(times) < values:
+                total.update(times)
+            else:
+                total.update(from_ints(b"".join(runs), "i"))
+        return total
 
 
 def scan(conn: sqlite3.Connection, by: str, levels: int, where: str, params: dict[str, Any]) -> list[list[Any]]:
@@ -206,34 +237,41 @@ def _add_aggregates(conn: sqlite3.Connection, figures: Figures, by: str, params:
         "day BETWEEN :a AND :b AND version = :v AND tz_offset = :offset "
         "AND day NOT IN (SELECT day FROM report_dirty WHERE day BETWEEN :a AND :b)"
     )
+    sums: dict[Any, list[bytes]] = defaultdict(list)
     waits: dict[Any, list[bytes]] = defaultdict(list)
     services: dict[Any, list[bytes]] = defaultdict(list)
-    for key, sums, wait_values, service_values in conn.execute(
+    for key, day_sums, wait_values, service_values in conn.execute(
         f"SELECT key, sums, waits, services FROM report_days WHERE dim = :dim AND {where}", {**params, "dim": by}
     ):
-        figures.add_sums(key, from_ints(sums))
+        sums[key].append(day_sums)
         if wait_values:
             waits[key].append(wait_values)
         if service_values:
             services[key].append(service_values)
-    # Counting every value in C (Counter.update on an array) is what makes a year fast.
-    for parts, target, total in (
-        (waits, figures.waits, figures.all_waits),
-        (services, figures.services, figures.all_services),
-    ):
-        for key, blobs in parts.items():
-            target[key].update(from_ints(b"".join(blobs), "i"))
-        total.update(from_ints(b"".join(b"".join(blobs) for blobs in parts.values()), "i"))
+    # Adding columns and counting values in C (sums of array slices, Counter.update on an
+    # array) is what makes a year fast; merging a group's days waits for its summary.
+    group_sums = {key: column_sums(blobs) for key, blobs in sums.items()}
+    for key, row in group_sums.items():
+        figures.add_sums(key, row)
+    for which, parts in (("wait", waits), ("service", services)):
+        for key, runs in parts.items():
+            figures.add_runs(which, key, runs)
     for service, hours in conn.execute(
         f"SELECT key, sums FROM report_days WHERE dim = '{ARRIVALS}' AND {where}", params
     ):
         for hour, n in enumerate(from_ints(hours)):
             if n:
                 figures.arrivals[(service, hour)] += n
-    for staff, sums in conn.execute(f"SELECT key, sums FROM report_days WHERE dim = 'staff' AND {where}", params):
-        served = from_ints(sums)[1]
-        if served:
-            figures.served_by_staff[staff] += served
+    if by != "staff":
+        sums.clear()
+        for staff, day_sums in conn.execute(
+            f"SELECT key, sums FROM report_days WHERE dim = 'staff' AND {where}", params
+        ):
+            sums[staff].append(day_sums)
+        group_sums = {staff: column_sums(blobs) for staff, blobs in sums.items()}
+    for staff, row in group_sums.items():
+        if row[1]:
+            figures.served_by_staff[staff] += row[1]
 
 
 # --------------------------------------------------------------------------- refresh

@@ -136,9 +136,12 @@ def summarize(hist: dict[int, int] | list[tuple[int, int]]) -> dict[str, Any]:
     """count, mean, median, p90 and max of a histogram of whole seconds: a dict, or
     ``(seconds, count)`` pairs already in order."""
     if not hist:
-        return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
-    pairs = sorted(hist.items()) if isinstance(hist, dict) else hist
-    values, counts = zip(*pairs)
+        return summarize_values(())
+    if isinstance(hist, dict):
+        values: Sequence[int] = sorted(hist)
+        counts: Sequence[int] = list(map(hist.__getitem__, values))
+    else:
+        values, counts = zip(*hist)
     cumulative = list(itertools.accumulate(counts))
     n = cumulative[-1]
     return {
@@ -148,6 +151,35 @@ def summarize(hist: dict[int, int] | list[tuple[int, int]]) -> dict[str, Any]:
         "p90": round(_quantile(values, cumulative, 0.9), 1),
         "max": values[-1],
     }
+
+
+def summarize_values(values: Sequence[int]) -> dict[str, Any]:
+    """``summarize`` of every value, in order (a value repeated ``count`` times stands for
+    its histogram's ``(value, count)``): the same figures, without counting."""
+    n = len(values)
+    if not n:
+        return {"count": 0, "mean": None, "median": None, "p90": None, "max": None}
+    return {
+        "count": n,
+        "mean": round(sum(values) / n, 1),
+        "median": round(_rank_quantile(values, 0.5), 1),
+        "p90": round(_rank_quantile(values, 0.9), 1),
+        "max": values[-1],
+    }
+
+
+def summarize_times(times: Sequence[int] | dict[int, int]) -> dict[str, Any]:
+    """``summarize`` of seconds -> count, or ``summarize_values`` of every value in order."""
+    return summarize(times) if isinstance(times, dict) else summarize_values(times)
+
+
+def _rank_quantile(values: Sequence[int], q: float) -> float:
+    """``_quantile`` over values in order: rank r (0-based) is ``values[r]``."""
+    pos = (len(values) - 1) * q
+    lo, frac = int(math.floor(pos)), pos - math.floor(pos)
+    low = values[lo]
+    high = values[lo + 1] if lo + 1 < len(values) else low
+    return low + (high - low) * frac
 
 
 # --------------------------------------------------------------------------- the report
@@ -240,8 +272,8 @@ def build_report(
             "_err": err or 0,
             # A group may have times but no sums when a command committed between
             # the scans (today's figures while the office works): they wait for next time.
-            "_wait": figures.histogram("wait", key),
-            "_service": figures.histogram("service", key),
+            "waiting": summarize_times(figures.times("wait", key)),
+            "service": summarize_times(figures.times("service", key)),
             "ratings": [c or 0 for c in row[8:]],
         }
     served_by_staff = figures.served_by_staff
@@ -250,6 +282,7 @@ def build_report(
         arrivals[service][hour] += n
 
     labels = _labels(conn, config, by)
+    total_waits = figures.total_histogram("wait")
     total_served = sum(g["served"] for g in groups.values())
     total: dict[str, Any] = {
         "issued": 0,
@@ -260,8 +293,8 @@ def build_report(
         "expired": 0,
         "transferred": 0,
         "_err": 0,
-        "_wait": figures.total_histogram("wait"),
-        "_service": figures.total_histogram("service"),
+        "waiting": summarize(total_waits),
+        "service": summarize(figures.total_histogram("service")),
         "ratings": [0] * levels,
     }
     rows = []
@@ -284,14 +317,13 @@ def build_report(
         }
         for s, n in sorted(served_by_staff.items(), key=lambda kv: (-kv[1], kv[0] or ""))
     ]
-    wait_hist = total["_wait"]
     edges = [0, *WAIT_BUCKETS]
     buckets = [f"{a}–{b}" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}"]
     counts = [0] * len(buckets)
-    for seconds, c in wait_hist.items():
-        minutes = seconds / 60
-        i = next((j for j, edge in enumerate(WAIT_BUCKETS) if minutes < edge), len(WAIT_BUCKETS))
-        counts[i] += c
+    # A wait of s seconds is under an edge of m minutes when s < 60 m (whole seconds).
+    edges_s = [60 * edge for edge in WAIT_BUCKETS]
+    for seconds, c in total_waits.items():
+        counts[bisect.bisect_right(edges_s, seconds)] += c
     services = {s.code: s.name for s in config.services}
     order_all = {s.code: i for i, s in enumerate(config.services)}
     return {
@@ -321,7 +353,7 @@ def build_report(
 
 
 def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, levels: int) -> dict[str, Any]:
-    wait = summarize(g["_wait"])
+    wait = g["waiting"]
     rated = sum(g["ratings"])
     satisfied = sum(g["ratings"][-2:])
     return {
@@ -335,7 +367,7 @@ def _finish_row(g: dict[str, Any], key: Any, label: str, total_served: int, leve
         "transferred": g["transferred"],
         "expired": g["expired"],
         "waiting": wait,
-        "service": summarize(g["_service"]),
+        "service": g["service"],
         "served_share": round(g["served"] / total_served, 4) if total_served else None,
         "ratings": g["ratings"],
         "rated": rated,

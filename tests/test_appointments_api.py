@@ -206,6 +206,25 @@ def test_move_keeps_the_code_and_frees_the_old_slot(client: TestClient):
     assert next(s for s in old if s["start"] == "09:00")["free"] == 3
 
 
+def test_once_check_in_closed_the_citizen_can_no_longer_cancel_or_move(client: TestClient, clock: Clock):
+    code = book(client, "09:00", "2026-12-07").json()["code"]
+    move = {"phone_last4": "5678", "date": "2026-12-09", "start": "14:30"}
+    clock.now = MONDAY.replace(hour=9, minute=15)  # check-in is open until 09:15: still the citizen's
+    r = client.post(f"/api/appointments/{code}/move", json=move | {"date": "2026-12-07", "start": "10:00"})
+    assert r.status_code == 200, r.text
+    clock.now = MONDAY.replace(hour=10, minute=16)  # past 10:00 + 15 minutes: absent, and it stays so
+    for action, body in (("cancel", {"phone_last4": "5678"}), ("move", move)):
+        r = client.post(f"/api/appointments/{code}/{action}", json=body)
+        assert (r.status_code, r.json()["error"]) == (409, "appointment_past"), r.text
+        assert r.json()["message"] and r.json()["message_en"]
+    kept = client.get(f"/api/appointments/{code}").json()
+    assert (kept["state"], kept["date"], kept["start"]) == ("booked", "2026-12-07", "10:00")
+    # Staff may still cancel it (audited), e.g. to correct a mistake.
+    sign_in(client, "boss")
+    r = client.post(f"/api/staff/appointments/{code}/cancel", json={"reason": "nhầm"})
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+
+
 def test_ics_download_is_an_icalendar_event_in_utc(client: TestClient):
     body = book(client).json()
     r = client.get(f"/api/appointments/{body['code']}/ics")

@@ -12,6 +12,7 @@ import pytest
 from tests.appointment_server import threaded_server
 from tests.appointment_support import KIOSK_TOKEN, MONDAY, Clock, booking_config
 from tests.browser import SCREENSHOTS, browser  # noqa: F401  (fixture)
+from tests.support import http, login
 
 
 @pytest.fixture
@@ -185,4 +186,40 @@ def test_staff_book_for_a_caller_see_the_list_and_cancel_with_a_reason(browser: 
     # An admin closes a slot: /book shows it closed.
     page.locator("[data-service=HT] [data-slot='14:15']").click()
     page.wait_for_selector("[data-service=HT] tr.closed")
+    assert not errors, errors
+
+
+def test_a_called_appointment_is_marked_booked_on_the_hall_display_and_the_phone_page(
+    browser: Any, office: tuple[str, Clock]
+):
+    url, clock = office
+    errors: list[str] = []
+    booked = http(
+        "POST",
+        url + "/api/appointments",
+        {"service": "CT", "date": "2026-12-07", "start": "08:30", "name": "Trần Văn Ba", "phone": "0987000000"},
+    )[1]
+    clock.now = MONDAY.replace(hour=8, minute=30)
+    status, ticket, _ = http("POST", f"{url}/api/appointments/{booked['code']}/check-in", {}, token=KIOSK_TOKEN)
+    assert status == 201 and ticket["label"] == "H1001"
+    walk_in = http("POST", url + "/api/tickets", {"service": "CT"}, token=KIOSK_TOKEN)[1]
+    display = new_page(browser, url + "/display", 1920, 1080, errors)
+    phone = new_page(browser, f"{url}/t/{ticket['token']}", 390, 844, errors, is_mobile=True, has_touch=True)
+    phone.wait_for_selector("[data-testid=status-booked]", state="visible")
+    assert phone.locator("[data-testid=status-booked]").inner_text() == "Lịch hẹn 08:30"
+
+    clerk = login(url, "clerk1", 1)
+    assert http("POST", url + "/api/counters/1/open", {}, cookie=clerk)[0] == 200
+    assert http("POST", url + "/api/counters/1/next", {}, cookie=clerk)[1]["ticket"]["label"] == "H1001"
+    display.wait_for_function("document.getElementById('hero-number').textContent === 'H1001'")
+    display.wait_for_selector("[data-testid=hero-booked]", state="visible")
+    assert display.locator("[data-testid=hero-booked]").inner_text() == "Lịch hẹn"
+
+    # The walk-in called next takes the box without the mark; H1001 keeps it in the latest calls.
+    assert http("POST", url + "/api/counters/1/next", {}, cookie=clerk)[1]["ticket"]["label"] == walk_in["label"]
+    display.wait_for_function(f"document.getElementById('hero-number').textContent === '{walk_in['label']}'")
+    assert display.locator("[data-testid=hero-booked]").is_hidden()
+    assert (
+        display.locator("[data-testid=recent] li", has_text="H1001").locator(".booked-mark").inner_text() == "Lịch hẹn"
+    )
     assert not errors, errors

@@ -61,6 +61,28 @@ def serve_one(client: TestClient, counter: int = 1, service: str = "CT") -> dict
     return r.json()["ticket"]
 
 
+# What anyone with a code or a ticket sees of a dossier: never a name (the officer, counter,
+# tickets and the apology's reason are staff-only).
+PUBLIC_KEYS = {
+    "code",
+    "procedure",
+    "procedure_name",
+    "procedure_name_en",
+    "service",
+    "service_name",
+    "service_name_en",
+    "received_on",
+    "due_date",
+    "new_due_date",
+    "ready_on",
+    "returned_on",
+    "status",
+    "status_text",
+    "status_text_en",
+    "late",
+}
+
+
 def record(client: TestClient, counter: int = 1, **body: Any) -> Any:
     return client.post(f"/api/counters/{counter}/dossiers", json=body)
 
@@ -256,6 +278,7 @@ def test_an_extended_dossier_shows_the_new_date_and_prints_an_apology(client: Te
     d = client.get(f"/api/dossiers/{CODE}").json()
     assert d["status_text"] == "Trễ hẹn – hẹn lại ngày 10/12/2026"
     assert d["due_date"] == "2026-12-07" and d["new_due_date"] == "2026-12-10" and d["late"] is True
+    assert set(d) == PUBLIC_KEYS  # the kiosk's lookup: no officer, and not the reason either
     page = client.get(r.json()["apology_url"])
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "10/12/2026" in page.text and "liên thông" in page.text and CODE in page.text
@@ -282,12 +305,20 @@ def test_the_phone_page_lists_the_visits_dossiers_with_their_status(client: Test
     record(client, code=code(1), procedure="CT03")
     record(client, code=code(2), procedure="CT01")
     client.post(f"/api/dossiers/{code(2)}/ready", json={})
+    record(client, code=code(3), procedure="CT01")
+    assert record(client, outcome="returned", code=code(3)).status_code == 201
+    record(client, code=code(4), procedure="CT03")
+    client.post(f"/api/dossiers/{code(4)}/extend", json={"due_date": "09/12/2026", "reason": "liên thông"})
     client.post("/api/logout", json={})
     listed = client.get(f"/api/tickets/{token}/dossiers").json()["dossiers"]
-    assert [(d["code"], d["status_text"]) for d in listed] == [
-        (code(1), "Đang giải quyết"),
-        (code(2), "Đã có kết quả – mời đến nhận"),
+    # The four statuses of the issue, in the citizen's words, with the due date of each.
+    assert [(d["code"], d["status_text"], d["due_date"]) for d in listed] == [
+        (code(1), "Đang giải quyết", "2026-12-07"),
+        (code(2), "Đã có kết quả – mời đến nhận", "2026-12-03"),
+        (code(3), "Đã trả", "2026-12-03"),
+        (code(4), "Trễ hẹn – hẹn lại ngày 09/12/2026", "2026-12-07"),
     ]
+    assert all(set(d) == PUBLIC_KEYS for d in listed)  # no officer, counter or ticket
     assert client.get("/api/tickets/nonexistent-token/dossiers").status_code == 404
 
 
@@ -320,12 +351,13 @@ CSV = (
 )
 
 
-def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestClient, tmp_path: Path):
+def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestClient, tmp_path: Path, clock: Clock):
     sign_in(client, "clerk1", 1)
     serve_one(client)
     for i in (1, 2, 3):
         record(client, code=code(i), procedure="CT03")
     client.post("/api/logout", json={})
+    clock.to_day(dt.date(2026, 12, 4), hour=17)  # the export of the next evening
     sign_in(client, "boss")
     before_first = rows(tmp_path, "SELECT * FROM dossiers ORDER BY code")
     r = client.post("/api/dossiers/import", content=CSV.encode(), headers={"Content-Type": "text/csv"})
@@ -346,10 +378,11 @@ def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestCl
     assert imports[1]["details"]["changed"][0]["code"] == code(1)
 
 
-def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestClient, tmp_path: Path):
+def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestClient, tmp_path: Path, clock: Clock):
     sign_in(client, "clerk1", 1)
     serve_one(client)
     record(client, code=code(1), procedure="CT03")
+    clock.to_day(dt.date(2026, 12, 4), hour=17)  # the export of the next evening
     r = client.post("/api/dossiers/import", content=CSV.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 403
     client.post("/api/logout", json={})
@@ -358,6 +391,25 @@ def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestCl
     r = client.post("/api/dossiers/import", content=bad.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 400 and r.json()["error"] == "bad_import" and "6" in r.json()["message"]
     assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
+    # One code listed twice with different dates: applied twice it would change both times.
+    twice = CSV + f"{code(1)};Đã có kết quả;03/12/2026\n"
+    r = client.post("/api/dossiers/import", content=twice.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 400 and r.json()["error"] == "bad_import" and r.json()["details"]["line"] == 6
+    assert "line 2" in r.json()["message_en"]
+    assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
+    future = f"Mã hồ sơ;Trạng thái;Ngày hoàn thành\n{code(1)};Đã có kết quả;05/12/2026\n"  # tomorrow
+    r = client.post("/api/dossiers/import", content=future.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 400 and r.json()["details"]["line"] == 2 and "after today" in r.json()["message_en"]
+    assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
+    same = CSV + f"{code(1)};Đã có kết quả;04/12/2026\n"  # the same row again is harmless
+    r = client.post("/api/dossiers/import", content=same.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and [c["code"] for c in r.json()["changed"]] == [code(1)]
+    assert (
+        client.post("/api/dossiers/import", content=same.encode(), headers={"Content-Type": "text/csv"}).json()[
+            "changed"
+        ]
+        == []
+    )
     assert (
         client.post("/api/dossiers/import", content=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}).status_code
         == 400

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sqlite3
+from array import array
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,50 @@ def test_a_new_database_has_nothing_dirty_and_a_ticket_marks_its_day(tmp_path: P
     store.write(lambda c: insert(c, random_tickets(random.Random(1), config)[:1]))
     assert store.conn.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 1
     store.close()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_figures_of_values_in_order_equal_those_of_their_histogram(seed: int) -> None:
+    """A group's figures come from its values in order (days merged), the total's from counts:
+    both give what ``summarize`` gives for the histogram, whatever the runs."""
+    rng = random.Random(seed)
+    high = rng.choice((1, 3, 100, 5000))
+    values = sorted(rng.randint(0, high) for _ in range(rng.choice((0, 1, 2, 3, rng.randint(4, 400)))))
+    hist = Counter(values)
+    expected = reports.summarize(sorted(hist.items()))
+    assert reports.summarize(dict(hist)) == expected
+    assert reports.summarize_values(values) == expected
+    # The values split into runs (one per day), each in order, merged.
+    cuts = sorted(rng.randint(0, len(values)) for _ in range(rng.randint(0, 5)))
+    shuffled = values[:]
+    rng.shuffle(shuffled)
+    runs = [sorted(part) for part in (shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(values)])) if part]
+    packed = [array("i", run).tobytes() for run in runs]
+    merged = report_days.merge_runs(packed) if packed else ()
+    assert (merged == hist) if isinstance(merged, dict) else (list(merged) == values)
+    assert reports.summarize_times(merged) == expected
+
+
+def test_figures_of_a_histogram_by_hand() -> None:
+    # 1, 2, 2, 10: median between ranks 1 and 2 (2 and 2); P90 at rank 2.7: 2 + 0.7 × 8.
+    assert reports.summarize_values([1, 2, 2, 10]) == {"count": 4, "mean": 3.8, "median": 2, "p90": 7.6, "max": 10}
+    assert reports.summarize([(1, 1), (2, 2), (10, 1)]) == reports.summarize_values([1, 2, 2, 10])
+    assert reports.summarize_values([7])["p90"] == 7
+
+
+def test_the_total_counts_every_time_of_the_groups_with_sums() -> None:
+    """Groups of one run, of several runs with times repeating (their counts are added) or
+    not (counted again); a group with times but no sums is left out."""
+    rng = random.Random(7)
+    figures = report_days.Figures()
+    expected: Counter[int] = Counter()
+    groups = {"one run": (1, 5000), "repeating": (6, 3), "distinct": (6, 10**6), "no sums": (3, 10)}
+    for key, (days, high) in groups.items():
+        runs = [sorted(rng.randint(0, high) for _ in range(50)) for _ in range(days)]
+        figures.add_runs("wait", key, [array("i", run).tobytes() for run in runs])
+        if key != "no sums":
+            figures.add_sums(key, [1])
+            expected.update(v for run in runs for v in run)
+    assert isinstance(figures.times("wait", "repeating"), Counter)
+    assert figures.total_histogram("wait") == expected
+    assert figures.total_histogram("service") == Counter()

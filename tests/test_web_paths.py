@@ -133,6 +133,25 @@ def test_odd_config_edits_are_400s_naming_the_key_and_the_connection_lives_on(sr
     assert admin.call("GET", "/api/admin/config")[0] == 200
 
 
+def test_config_edits_honour_server_max_body_bytes(srv: ServerProcess, tmp_path: Path) -> None:
+    """The whole-file edit is a request like any other: over ``server.max_body_bytes`` (16 KiB
+    here) it is a 413 naming the setting and nothing changes; a server allowed more takes it."""
+    admin = Admin(srv)
+    before = srv.config_path.read_text(encoding="utf-8")
+    padded = before + "\n# " + "x" * 20_000 + "\n"  # 31 KiB: well under the old 256 KiB
+    status, body = admin.call("POST", "/api/admin/config/text", {"text": padded})
+    assert status == 413 and "server.max_body_bytes" in body["message_en"] and body["message"], body
+    status, body = Admin(srv).call("POST", "/api/admin/config", {"office": {"ticker": "y" * 20_000}})
+    assert status == 413 and "server.max_body_bytes" in body["message_en"], body
+    assert srv.config_path.read_text(encoding="utf-8") == before
+    config_path = write_config(tmp_path, server={"max_body_bytes": 65536})
+    add_staff(config_path, {"boss": "admin"})
+    with ServerProcess(tmp_path, config_path) as roomy:
+        text = config_path.read_text(encoding="utf-8") + "\n# " + "x" * 20_000 + "\n"
+        assert Admin(roomy).call("POST", "/api/admin/config/text", {"text": text})[0] == 200
+        assert config_path.read_text(encoding="utf-8") == text
+
+
 def test_an_existing_secret_file_is_never_overwritten(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
     secret = config.resolve(config.server.secret_file)

@@ -133,6 +133,9 @@ function renderHero(hero) {
   $("hero-number").textContent = hero ? hero.call.label : "";
   $("hero-counter").textContent = hero ? counterLabel(hero.call.counter) : "";
   $("hero-counter-name").textContent = counter ? withoutTitle(localName(counter), counterLabel(counter.number)) : "";
+  // A checked-in appointment is marked as booked here too, as in the latest calls below.
+  $("hero-booked").hidden = !hero?.call.booked;
+  $("hero-booked").textContent = t("display.booked");
   if (state !== "active") box.classList.remove("flash");
 }
 
