@@ -223,6 +223,7 @@ async def _book(office: Office, req: ap.Request) -> tuple[dict[str, Any], dict[s
 
 
 def _created(request: Request, office: Office, found: dict[str, Any]) -> dict[str, Any]:
+    """The public view with the page that follows the booking (its ``status_url``)."""
     view = ap.public_view(office.config, found)
     view["status_url"] = book_url(request, found["code"])
     return view
@@ -286,7 +287,7 @@ async def cancel(request: Request) -> Answer:
             wrong.hit(code)
         raise
     _push(office, "appointment_cancelled", found, counts)
-    return Answer(ap.public_view(office.config, found))
+    return Answer(_created(request, office, found))
 
 
 async def move(request: Request) -> Answer:
@@ -455,7 +456,9 @@ async def staff_cancel(request: Request) -> Answer:
         reason=reason,
     )
     _push(office, "appointment_cancelled", found, counts)
-    return Answer(ap.staff_view(office.config, found))
+    view = ap.staff_view(office.config, found)
+    view["status_url"] = book_url(request, found["code"])
+    return Answer(view)
 
 
 async def staff_close_slot(request: Request) -> Answer:

@@ -93,7 +93,7 @@ class Appointment(Struct, kw_only=True):
 
 
 class Booked(Appointment, kw_only=True):
-    """A booking just made or moved, with the page that follows it."""
+    """A booking just made, moved or cancelled, with the page that follows it."""
 
     status_url: str
 
@@ -280,7 +280,7 @@ def _more() -> dict[str, Any]:
             "post": operation(
                 "Cancel, proving ownership with the phone number's last 4 digits (409 phone_mismatch; "
                 "429 after 5 wrong tries; 409 appointment_past once check-in has closed)",
-                ref(Appointment),
+                ref(Booked),
                 body=ref(OwnerCancel),
                 errors=(400, 404, 409, 413, 429, 503),
                 params=[CODE],
@@ -338,7 +338,7 @@ def _more() -> dict[str, Any]:
         "/api/staff/appointments/{code}/cancel": {
             "post": operation(
                 "Staff: cancel an appointment (audited, with an optional reason)",
-                ref(StaffAppointment),
+                ref(StaffBooked),
                 body=ref(StaffCancel),
                 errors=(400, 401, 404, 409, 413, 503),
                 security=STAFF,

@@ -179,6 +179,7 @@ def test_cancel_needs_the_last_four_phone_digits(client: TestClient):
     assert client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "12"}).status_code == 400
     r = client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"})
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    assert r.json()["status_url"].endswith(f"/book/{code[:3]}-{code[3:]}")  # the page showing it cancelled
     assert (
         client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"}).json()["error"]
         == "appointment_cancelled"
@@ -317,6 +318,7 @@ def test_staff_book_for_a_caller_and_cancel_are_audited(client: TestClient, tmp_
     assert r.json()["name"] == "Lê Văn Cường"
     r = client.post(f"/api/staff/appointments/{code}/cancel", json={"reason": "Công dân gọi điện hủy"})
     assert r.status_code == 200 and r.json()["state"] == "cancelled" and r.json()["cancelled_by"] == "clerk1"
+    assert r.json()["status_url"].endswith(f"/book/{code[:3]}-{code[3:]}")
     with sqlite3.connect(tmp_path / "m.db") as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit ORDER BY id")]
     assert actions[-2:] == ["appointment_book", "appointment_cancel"]
