@@ -373,7 +373,8 @@ async def check_in(request: Request) -> Answer:
 
 
 async def staff_list(request: Request) -> Answer:
-    """Appointments of one day, per service and slot (with names and phones)."""
+    """Appointments of one day, per service and slot (with names and phones), and the coming
+    days with their booking counts (``upcoming``)."""
     office = _office(request)
     auth.require_user(request, office)
     config, now = office.config, office.clock()
@@ -418,7 +419,15 @@ async def staff_list(request: Request) -> Answer:
         return out
 
     services = await office.read(read)
-    return Answer({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
+    upcoming = await office.read(ap.upcoming_days, config, [config.service(c) for c in codes], now)
+    return Answer(
+        {
+            "date": day.isoformat(),
+            "closed_day": config.office.is_closed_day(day),
+            "services": services,
+            "upcoming": upcoming,
+        }
+    )
 
 
 async def staff_create(request: Request) -> Answer:

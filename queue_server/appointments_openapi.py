@@ -159,10 +159,18 @@ class StaffService(Struct, kw_only=True):
     open: bool = True
 
 
+class UpcomingDay(Struct, kw_only=True):
+    """A day from today to the end of the booking horizon, with its active bookings."""
+
+    date: str
+    booked: int
+
+
 class StaffDay(Struct, kw_only=True):
     date: str
     services: list[StaffService]
     closed_day: bool = False
+    upcoming: list[UpcomingDay] = []
 
 
 class SlotClosed(Struct, kw_only=True):
@@ -311,7 +319,8 @@ def _more() -> dict[str, Any]:
         },
         "/api/staff/appointments": {
             "get": operation(
-                "Staff: one day's appointments per service and slot, with names and phones",
+                "Staff: one day's appointments per service and slot, with names and phones; the coming days "
+                "with their booking counts",
                 ref(StaffDay),
                 errors=(400, 401, 404),
                 security=STAFF,

@@ -175,9 +175,16 @@ def test_staff_book_for_a_caller_see_the_list_and_cancel_with_a_reason(browser: 
     page.emulate_media(media="screen")
     code = page.locator("[data-testid=book-code]").inner_text().replace("-", "")
 
-    page.goto(url + "/appointments?date=2026-12-08")
+    # The list opens on today; the row of coming days shows the booking on Tuesday and jumps there.
+    page.goto(url + "/appointments")
+    tuesday = page.locator("[data-testid=appt-upcoming] [data-day='2026-12-08']")
+    tuesday.wait_for()
+    assert tuesday.locator("strong").inner_text() == "1"
+    assert page.locator("[data-testid=appt-upcoming] [data-day='2026-12-07'].picked").count() == 1
+    tuesday.click()
     row = page.locator(f"[data-code='{code}']")
     row.wait_for()
+    assert page.locator("[data-testid=appt-date]").input_value() == "2026-12-08"
     assert "Phạm Văn Dũng" in row.inner_text() and "0987654321" in row.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "appointments-staff.png"), full_page=True)
     page.once("dialog", lambda dialog: dialog.accept("Công dân gọi điện xin hủy"))
