@@ -321,7 +321,7 @@ async def import_csv(request: Request) -> Answer:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("Tệp phải là CSV UTF-8.", "The file must be UTF-8 CSV.", key="bad_import") from None
-    rows = dossier_import.parse(text)
+    rows = dossier_import.parse(text, desk.today())
     result = await desk.write(lambda conn: dossier_import.apply(conn, rows, at=desk.now()[2], staff=user["username"]))
     for change in result["changed"]:
         d = await desk.office.read(dossiers.get, change["code"])

@@ -104,7 +104,9 @@ def _bad(line: int, vi: str, en: str) -> BadRequest:
     )
 
 
-def parse(text: str) -> list[Row]:
+def parse(text: str, today: dt.date | None = None) -> list[Row]:
+    """The rows of the province's CSV ``text``; a finished date after ``today`` is refused
+    like a bad date (staff cannot mark a result ready in the future either)."""
     text = text.lstrip("\ufeff")
     first = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)
@@ -150,6 +152,12 @@ def parse(text: str) -> list[Row]:
                 ) from None
         elif status in ("ready", "returned"):
             raise _bad(line, "thiếu ngày hoàn thành", "no finished date")
+        if finished is not None and today is not None and finished > today:
+            raise _bad(
+                line,
+                f"ngày hoàn thành {dossiers.vn_date(finished)} sau hôm nay",
+                f"finished date {dossiers.vn_date(finished)} is after today",
+            )
         row = Row(line, code, status, finished)
         earlier = first_of.setdefault(code, row)
         if (earlier.status, earlier.finished) != (status, finished):

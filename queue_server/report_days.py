@@ -148,10 +148,9 @@ class Figures:
     sums: dict[Any, list[int]] = field(default_factory=dict)
     waits: dict[Any, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     services: dict[Any, list[bytes]] = field(default_factory=lambda: defaultdict(list))
-    all_waits: Counter[int] = field(default_factory=Counter)
-    all_services: Counter[int] = field(default_factory=Counter)
     arrivals: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
     served_by_staff: dict[str | None, int] = field(default_factory=lambda: defaultdict(int))
+    _merged: dict[tuple[str, Any], Sequence[int] | Counter[int]] = field(default_factory=dict)
 
     def add_sums(self, key: Any, values: Iterable[Any]) -> None:
         current = self.sums.get(key)
@@ -160,10 +159,8 @@ class Figures:
 
     def add_runs(self, which: str, key: Any, runs: list[bytes]) -> None:
         """Add a group's times: packed runs of whole seconds, each in order."""
-        per_key, total = (self.waits, self.all_waits) if which == "wait" else (self.services, self.all_services)
-        per_key[key].extend(runs)
-        # Counting every value in C (Counter.update on an array).
-        total.update(from_ints(b"".join(runs), "i"))
+        (self.waits if which == "wait" else self.services)[key].extend(runs)
+        self._merged.pop((which, key), None)
 
     def add_scan(self, rows: list[list[Any]]) -> None:
         """Add the result of ``queries`` (main, waits, services, spread)."""
@@ -181,19 +178,28 @@ class Figures:
 
     def times(self, which: str, key: Any) -> Sequence[int] | Counter[int]:
         """The times of group ``key``: every value in order, or seconds -> count."""
-        runs = (self.waits if which == "wait" else self.services).get(key)
-        return merge_runs(runs) if runs else ()
-
-    def total_histogram(self, which: str) -> dict[int, int]:
-        """Over the groups that have sums (a group with times only is left for next time)."""
-        per_key, total = (self.waits, self.all_waits) if which == "wait" else (self.services, self.all_services)
-        if all(key in self.sums for key in per_key):
-            return total
-        merged: Counter[int] = Counter()
-        for key, runs in per_key.items():
-            if key in self.sums:
-                merged.update(from_ints(b"".join(runs), "i"))
+        merged = self._merged.get((which, key))
+        if merged is None:
+            runs = (self.waits if which == "wait" else self.services).get(key)
+            merged = self._merged[(which, key)] = merge_runs(runs) if runs else ()
         return merged
+
+    def total_histogram(self, which: str) -> Counter[int]:
+        """Seconds -> count over the groups that have sums (a group with times only is left
+        for next time)."""
+        total: Counter[int] = Counter()
+        for key, runs in (self.waits if which == "wait" else self.services).items():
+            if key not in self.sums:
+                continue
+            times = self.times(which, key)
+            # A group already counted adds its counts (a Python loop over its distinct times)
+            # when they repeat enough; otherwise its values are counted again, in C.
+            values = sum(map(len, runs)) // 4  # packed 32-bit integers
+            if isinstance(times, Counter) and 2 * len(times) < values:
+                total.update(times)
+            else:
+                total.update(from_ints(b"".join(runs), "i"))
+        return total
 
 
 def scan(conn: sqlite3.Connection, by: str, levels: int, where: str, params: dict[str, Any]) -> list[list[Any]]:

@@ -320,12 +320,13 @@ CSV = (
 )
 
 
-def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestClient, tmp_path: Path):
+def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestClient, tmp_path: Path, clock: Clock):
     sign_in(client, "clerk1", 1)
     serve_one(client)
     for i in (1, 2, 3):
         record(client, code=code(i), procedure="CT03")
     client.post("/api/logout", json={})
+    clock.to_day(dt.date(2026, 12, 4), hour=17)  # the export of the next evening
     sign_in(client, "boss")
     before_first = rows(tmp_path, "SELECT * FROM dossiers ORDER BY code")
     r = client.post("/api/dossiers/import", content=CSV.encode(), headers={"Content-Type": "text/csv"})
@@ -346,10 +347,11 @@ def test_the_import_applied_twice_changes_nothing_the_second_time(client: TestCl
     assert imports[1]["details"]["changed"][0]["code"] == code(1)
 
 
-def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestClient, tmp_path: Path):
+def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestClient, tmp_path: Path, clock: Clock):
     sign_in(client, "clerk1", 1)
     serve_one(client)
     record(client, code=code(1), procedure="CT03")
+    clock.to_day(dt.date(2026, 12, 4), hour=17)  # the export of the next evening
     r = client.post("/api/dossiers/import", content=CSV.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 403
     client.post("/api/logout", json={})
@@ -359,10 +361,14 @@ def test_a_bad_import_row_is_refused_whole_and_only_admins_import(client: TestCl
     assert r.status_code == 400 and r.json()["error"] == "bad_import" and "6" in r.json()["message"]
     assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
     # One code listed twice with different dates: applied twice it would change both times.
-    twice = CSV + f"{code(1)};Đã có kết quả;05/12/2026\n"
+    twice = CSV + f"{code(1)};Đã có kết quả;03/12/2026\n"
     r = client.post("/api/dossiers/import", content=twice.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 400 and r.json()["error"] == "bad_import" and r.json()["details"]["line"] == 6
     assert "line 2" in r.json()["message_en"]
+    assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
+    future = f"Mã hồ sơ;Trạng thái;Ngày hoàn thành\n{code(1)};Đã có kết quả;05/12/2026\n"  # tomorrow
+    r = client.post("/api/dossiers/import", content=future.encode(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 400 and r.json()["details"]["line"] == 2 and "after today" in r.json()["message_en"]
     assert client.get(f"/api/dossiers/{code(1)}").json()["status"] == "received"
     same = CSV + f"{code(1)};Đã có kết quả;04/12/2026\n"  # the same row again is harmless
     r = client.post("/api/dossiers/import", content=same.encode(), headers={"Content-Type": "text/csv"})

@@ -177,3 +177,21 @@ def test_figures_of_a_histogram_by_hand() -> None:
     assert reports.summarize_values([1, 2, 2, 10]) == {"count": 4, "mean": 3.8, "median": 2, "p90": 7.6, "max": 10}
     assert reports.summarize([(1, 1), (2, 2), (10, 1)]) == reports.summarize_values([1, 2, 2, 10])
     assert reports.summarize_values([7])["p90"] == 7
+
+
+def test_the_total_counts_every_time_of_the_groups_with_sums() -> None:
+    """Groups of one run, of several runs with times repeating (their counts are added) or
+    not (counted again); a group with times but no sums is left out."""
+    rng = random.Random(7)
+    figures = report_days.Figures()
+    expected: Counter[int] = Counter()
+    groups = {"one run": (1, 5000), "repeating": (6, 3), "distinct": (6, 10**6), "no sums": (3, 10)}
+    for key, (days, high) in groups.items():
+        runs = [sorted(rng.randint(0, high) for _ in range(50)) for _ in range(days)]
+        figures.add_runs("wait", key, [array("i", run).tobytes() for run in runs])
+        if key != "no sums":
+            figures.add_sums(key, [1])
+            expected.update(v for run in runs for v in run)
+    assert isinstance(figures.times("wait", "repeating"), Counter)
+    assert figures.total_histogram("wait") == expected
+    assert figures.total_histogram("service") == Counter()

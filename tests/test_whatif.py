@@ -7,6 +7,7 @@ server, and move the right way when a plan changes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -18,11 +19,12 @@ import pytest
 import tomlkit
 
 from queue_server.config import Config, parse_config
+from queue_server.engine import Engine
 from queue_server.store import Store, connect
 from queue_server.whatif import export, runner
 from queue_server.whatif.plan import PlanError, actual_plan, parse_plans
-from queue_server.whatif.record import read_day
-from queue_server.whatif.search import allowed_services, neighbours
+from queue_server.whatif.record import Arrival, CounterChange, RecordedDay, Visit, read_day
+from queue_server.whatif.search import allowed_services, balance, neighbours, p90
 from queue_server.whatif.sim import replay
 from queue_server.whatif.synthetic import record_day
 
@@ -249,6 +251,60 @@ def test_recommend_returns_three_plans_within_the_allowed_changes(recorded: tupl
     assert plans[0]["score"] <= plans[-1]["score"]
 
 
+@pytest.mark.parametrize("objective, weight", [("balance", 0.5), ("mix", 0.3)])
+def test_recommend_judges_by_the_objective_the_user_picks(recorded: tuple[Config, Path], objective: str, weight: float):
+    config, db = recorded
+    ticks = iter(range(10_000))
+    conn = connect(db, readonly=True)
+    try:
+        result = runner.run(
+            conn,
+            config,
+            runner.Request(DAY, DAY, [], seeds=2, recommend=True, objective=objective, weight=weight, budget_s=8),
+            clock=lambda: float(next(ticks)),
+        )
+    finally:
+        conn.close()
+    rec = result["recommendation"]
+    assert (rec["objective"], rec["weight"]) == (objective, weight)
+    base = rec["plans"][-1]["figures"]
+    for p in rec["plans"]:
+        f = p["figures"]
+        if objective == "balance":
+            expected = balance(f)
+        else:
+            expected = weight * p90(f) / max(p90(base), 0.1) + (1 - weight) * balance(f) / max(balance(base), 0.01)
+        assert p["score"] == round(expected, 4)
+    found = [p["score"] for p in rec["plans"] if not p.get("base")]
+    assert found and found == sorted(found)
+
+
+def test_cli_recommend_prints_the_three_best_plans(recorded: tuple[Config, Path]):
+    config, _ = recorded
+    assert config.path is not None
+    done = motcua(
+        config.path,
+        "whatif",
+        "--from",
+        "01/12/2026",
+        "--seeds",
+        "1",
+        "--recommend",
+        "--objective",
+        "balance",
+        "--budget",
+        "10",
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    err = done.stderr.decode().splitlines()
+    head = err.index("Đề xuất / recommendation (tiêu chí/objective balance, 1 lần/seeds):")
+    shown = [line.split(":")[0].strip() for line in err[head + 1 :]]
+    # The best plans found within the budget (three, on any but a starved machine), then the actual plan.
+    assert shown[0] == "Đề xuất 1" and shown[-1] == "Kế hoạch hiện tại"
+    assert "Không đổi — chờ P90" in err[-1]
+    assert json.loads(done.stdout)["recommendation"]["objective"] == "balance"
+
+
 def test_neighbours_change_one_thing_at_a_time(tmp_path: Path):
     base = actual_plan(ward(tmp_path))
     options = neighbours(base, allowed_services(base))
@@ -318,6 +374,60 @@ def test_cli_refuses_a_bad_plan_file_and_a_day_without_data(recorded: tuple[Conf
     assert done.returncode == 2 and "No recorded day" in done.stderr.decode()
     done = motcua(config.path, "whatif", "--from", "31/02/2026")
     assert done.returncode == 2 and "Traceback" not in done.stderr.decode()
+
+
+def test_a_day_config_toml_lists_as_closed_since_is_still_replayed(recorded: tuple[Config, Path]):
+    # An office that opened on a day its config.toml now lists as a holiday: the recorded
+    # citizens were all served, so the replay takes them as they came.
+    config, db = recorded
+    closed = dataclasses.replace(config, office=dataclasses.replace(config.office, closed_days=[DAY.isoformat()]))
+    result = run(closed, db, seeds=2)
+    assert result["scenarios"][1]["overall"]["called"] + result["scenarios"][1]["overall"]["never_called"] == 300
+    assert {r["service"] for r in result["agreement"]["rows"]} == {"CT", "HT", "DD", "LD", "TKQ"}
+
+
+def test_an_appointment_is_replayed_as_a_check_in_with_its_precedence(tmp_path: Path):
+    # A citizen checked in at 08:05 for an 08:30 appointment; a walk-in came at 08:10; the one
+    # counter opened at 08:15. The engine calls an appointment before its slot only after the
+    # walk-ins (as it did on the day): the walk-in first, though it came later.
+    config = ward(tmp_path)
+    tz = config.office.tz
+
+    def at(hh: int, mm: int) -> dt.datetime:
+        return dt.datetime.combine(DAY, dt.time(hh, mm), tz)
+
+    served = (Visit("CT", 1, 300.0, "done"),)
+    day = RecordedDay(
+        DAY.isoformat(),
+        (
+            Arrival(1, at(8, 5), "CT", False, served, slot_start=at(8, 30)),
+            Arrival(2, at(8, 10), "CT", False, served),
+        ),
+        (CounterChange(at(8, 15), 1, "open"),),
+        {},
+        at(8, 0),
+        at(9, 0),
+    )
+    trace = replay(day, config, actual_plan(config))
+    # 1001 is the appointment's number (it came first), 1002 the walk-in's.
+    assert [(counter, label) for _, counter, label in trace.calls] == [(1, "1002"), (1, "1001")]
+
+
+def test_an_appointment_is_read_back_with_its_slot(tmp_path: Path):
+    config = ward(tmp_path)
+    tz = config.office.tz
+    slot = dt.datetime.combine(DAY, dt.time(8, 30), tz)
+    now = dt.datetime.combine(DAY, dt.time(8, 5), tz)
+    store = Store(tmp_path / "day.db")
+    engine = Engine(config, now, meta={"next_id": 1})
+    events = engine.check_in(now, service="CT", code="HEN001", slot_start=slot, token="t1")[1]
+    events += engine.issue(now + dt.timedelta(minutes=5), service="HT", token="t2", priority=True)[1]
+    store.commit(events, engine.meta())
+    store.close()
+    conn = connect(tmp_path / "day.db", readonly=True)
+    day = read_day(conn, DAY.isoformat())
+    conn.close()
+    assert [(a.service, a.priority, a.slot_start) for a in day.arrivals] == [("CT", False, slot), ("HT", True, None)]
 
 
 def test_the_replay_is_deterministic_for_a_seed(recorded: tuple[Config, Path]):

@@ -54,8 +54,13 @@ def test_an_admin_compares_a_plan_with_the_actual_day_and_exports_it(screens: An
     page.wait_for_selector("#app", state="visible")
     # The recorded days are offered in dd/mm/yyyy, newest first.
     assert page.locator("#from option").all_inner_texts()[:2] == ["02/12/2026", "01/12/2026"]
+    # "Cả tuần": the recorded days of the chosen day's week (Monday to Sunday), here Tuesday
+    # and Wednesday from the newest day, Wednesday.
+    page.click("#one-week")
+    assert (page.input_value("#from"), page.input_value("#to")) == ("2026-12-01", "2026-12-02")
     page.select_option("#from", DAY.isoformat())
     page.click("#one-day")
+    assert page.input_value("#to") == DAY.isoformat()
     page.fill("#seeds", "4")
     page.fill("#variant-name", "Đóng quầy 2")
     page.locator('#grid tr[data-counter="2"] input.closed').check()

@@ -9,6 +9,7 @@ set by hand to each moment of the replay; every command goes over real HTTP.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from queue_server import auth
@@ -82,23 +83,29 @@ levels_st = st.lists(
     min_size=2,
     max_size=3,
 )
+Spec = tuple[int, str, bool, int, str | None, int | None, bool]
 arrival_st = st.tuples(
     st.integers(0, 90),
     st.sampled_from(CODES),
     st.booleans(),
     st.integers(60, 900),
-    st.one_of(st.none(), st.sampled_from(CODES)),
+    st.one_of(st.none(), st.sampled_from(CODES)),  # transferred to this service
+    st.one_of(st.none(), st.integers(1, 3)),  # ... and to this counter
     st.booleans(),
 )
+# A counter pausing (then resuming) or closing (then opening again): (counter, kind, minute, length).
+change_st = st.tuples(st.integers(1, 3), st.sampled_from(("pause", "close")), st.integers(5, 120), st.integers(3, 40))
 
 
-def recorded(arrivals: list[tuple[int, str, bool, int, str | None, bool]], counters: int) -> RecordedDay:
+def recorded(arrivals: list[Spec], counters: int, breaks: list[tuple[int, str, int, int]] | None = None) -> RecordedDay:
     out = []
-    for i, (minute, code, priority, busy, transfer_to, no_show) in enumerate(sorted(arrivals, key=lambda a: a[0])):
+    for i, (minute, code, priority, busy, transfer_to, to_counter, no_show) in enumerate(
+        sorted(arrivals, key=lambda a: a[0])
+    ):
         at = START + dt.timedelta(minutes=minute, seconds=i)
         if transfer_to is not None:
             visits = (
-                Visit(code, None, busy, "transferred", to_service=transfer_to),
+                Visit(code, None, busy, "transferred", to_service=transfer_to, to_counter=to_counter),
                 Visit(transfer_to, None, busy / 2, "done"),
             )
         elif no_show:
@@ -106,7 +113,15 @@ def recorded(arrivals: list[tuple[int, str, bool, int, str | None, bool]], count
         else:
             visits = (Visit(code, None, busy, "done"),)
         out.append(Arrival(i + 1, at, code, priority, visits))
-    changes = tuple(CounterChange(START - dt.timedelta(minutes=5), n, "open") for n in range(1, counters + 1))
+    opened = [CounterChange(START - dt.timedelta(minutes=5), n, "open") for n in range(1, counters + 1)]
+    later = []
+    for j, (number, kind, minute, length) in enumerate(breaks or []):
+        if number > counters:
+            continue
+        at = START + dt.timedelta(minutes=minute, seconds=j)
+        back = "resume" if kind == "pause" else "open"
+        later += [CounterChange(at, number, kind), CounterChange(at + dt.timedelta(minutes=length), number, back)]
+    changes = (*opened, *sorted(later, key=lambda c: c.at))
     return RecordedDay(
         START.date().isoformat(),
         tuple(out),
@@ -128,28 +143,34 @@ ACTIONS = {
 
 
 @settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=int(os.environ.get("MOTCUA_LIVE_EXAMPLES", "8")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     levels=levels_st,
     rule=st.sampled_from(("strict", "interleave")),
     interleave=st.integers(1, 3),
     arrivals=st.lists(arrival_st, min_size=3, max_size=18),
+    changes=st.lists(change_st, max_size=3),
 )
 def test_the_simulator_and_a_live_server_call_the_same_tickets_in_the_same_order(
     tmp_path_factory: Any,
     levels: list[dict[str, str]],
     rule: str,
     interleave: int,
-    arrivals: list[tuple[int, str, bool, int, str | None, bool]],
+    arrivals: list[Spec],
+    changes: list[tuple[int, str, int, int]],
 ) -> None:
     config = parse_config(office(levels, rule, interleave))
-    day = recorded(arrivals, len(levels))
+    day = recorded(arrivals, len(levels), changes)
     log: list[tuple[dt.datetime, str, tuple[Any, ...], dict[str, Any]]] = []
     trace = replay(
         day, config, actual_plan(config), seed=1, log=lambda now, name, *args, **kw: log.append((now, name, args, kw))
     )
 
+    for name in sorted({name for _, name, _, _ in log} & {"pause", "sign_off", "transfer", "no_show"}):
+        event(f"the replay did {name}")  # --hypothesis-show-statistics shows what was covered
     db = tmp_path_factory.mktemp("live") / "motcua.db"
     clock = HandClock()
     with live_server(config, db, clock) as base:

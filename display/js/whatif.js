@@ -52,13 +52,17 @@ function fillDays() {
 }
 
 $("#one-day").addEventListener("click", () => ($("#to").value = $("#from").value));
+// The week (Monday to Sunday) of the chosen day: its first and last recorded days.
 $("#one-week").addEventListener("click", () => {
-  const from = new Date(`${$("#from").value}T00:00:00Z`);
+  const chosen = new Date(`${$("#from").value}T00:00:00Z`);
+  const monday = chosen.getTime() - ((chosen.getUTCDay() + 6) % 7) * 86400000;
   const days = state.info.days.filter((/** @type {string} */ d) => {
     const t = new Date(`${d}T00:00:00Z`).getTime();
-    return t >= from.getTime() && t < from.getTime() + 7 * 86400000;
-  });
-  if (days.length) $("#to").value = days[0] > days[days.length - 1] ? days[0] : days[days.length - 1];
+    return t >= monday && t < monday + 7 * 86400000;
+  }).sort();
+  if (!days.length) return;
+  $("#from").value = days[0];
+  $("#to").value = days[days.length - 1];
 });
 
 /** The grid: a row per counter, a column per service (level), opening hours, closed. */

@@ -1,7 +1,8 @@
 """What happened on recorded office days, read from the event log into plain values.
 
 The event log (``events``) holds every change the engine made, with the ticket's service at
-that moment, so a day can be rebuilt exactly: when each citizen arrived and for what, every
+that moment, so a day can be rebuilt exactly: when each citizen arrived and for what (with
+priority, or checking in for an appointment: ``tickets``), every
 stay at a counter (a *visit*: call → done, no-show or transfer), and when each counter opened,
 paused, resumed and closed.
 
@@ -56,6 +57,9 @@ class Arrival:
     # (start, end) of every spell in the queue; end None when it was still waiting at the
     # day's end, the cancellation time when it was cancelled.
     waits: tuple[tuple[dt.datetime, dt.datetime | None], ...] = ()
+    # A citizen who checked in for an appointment: its slot's start (the engine gives a due
+    # appointment its precedence over walk-ins); None for a walk-in.
+    slot_start: dt.datetime | None = None
 
     @property
     def first_wait_s(self) -> float | None:
@@ -103,8 +107,11 @@ def pool_key(service: str, outcome: str) -> str:
 class _Building:
     """A ticket's visits as they are read, before they are frozen."""
 
-    def __init__(self, ticket_id: int, at: dt.datetime, service: str, priority: bool):
+    def __init__(
+        self, ticket_id: int, at: dt.datetime, service: str, priority: bool, slot_start: dt.datetime | None = None
+    ):
         self.ticket_id, self.at, self.service, self.priority = ticket_id, at, service, priority
+        self.slot_start = slot_start
         self.visits: list[dict[str, Any]] = []
         self.cancelled_at: dt.datetime | None = None
         self.waits: list[list[dt.datetime | None]] = [[at, None]]
@@ -130,6 +137,7 @@ class _Building:
             visits,
             self.cancelled_at,
             tuple((a, b) for a, b in self.waits if a is not None),
+            self.slot_start,
         )
 
 
@@ -160,7 +168,14 @@ def _counters_open_before(conn: sqlite3.Connection, day: str) -> dict[int, str]:
 
 
 def read_day(conn: sqlite3.Connection, day: str) -> RecordedDay:
-    priority = dict(conn.execute("SELECT id, priority FROM tickets WHERE day = ?", (day,)).fetchall())
+    priority: dict[int, bool] = {}
+    slots: dict[int, dt.datetime] = {}
+    for tid, prio, booked, slot in conn.execute(
+        "SELECT id, priority, booked, slot_start FROM tickets WHERE day = ?", (day,)
+    ):
+        priority[tid] = bool(prio)
+        if booked and slot:
+            slots[tid] = dt.datetime.fromisoformat(slot)
     tickets: dict[int, _Building] = {}
     open_visit: dict[int, dict[str, object]] = {}  # ticket id -> its visit in progress
     last_end: dict[int, tuple[dt.datetime, dict[str, object]]] = {}  # counter -> (end, visit)
@@ -179,7 +194,7 @@ def read_day(conn: sqlite3.Connection, day: str) -> RecordedDay:
             changes.append(CounterChange(at, int(counter), _COUNTER_KINDS[kind]))
             continue
         if kind == "ticket_issued":
-            tickets[tid] = _Building(tid, at, service, bool(priority.get(tid)))
+            tickets[tid] = _Building(tid, at, service, priority.get(tid, False), slots.get(tid))
             continue
         b = tickets.get(tid)
         if b is None:  # a ticket of an earlier day still held by a counter

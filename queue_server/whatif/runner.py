@@ -59,14 +59,28 @@ class Request:
         check_objective(self.objective, self.weight)
 
 
+def _no_days(request: Request) -> NotFound:
+    return NotFound(
+        f"Không có ngày nào có số thứ tự từ {request.date_from:%d/%m/%Y} đến {request.date_to:%d/%m/%Y}.",
+        f"No recorded day with tickets from {request.date_from:%d/%m/%Y} to {request.date_to:%d/%m/%Y}.",
+        key="no_recorded_days",
+    )
+
+
+def check_days(conn: Any, request: Request) -> None:
+    """Refuse a range without a recorded day (a cheap look, before a run is started)."""
+    found = conn.execute(
+        "SELECT 1 FROM events WHERE day BETWEEN ? AND ? AND kind = 'ticket_issued' LIMIT 1",
+        (request.date_from.isoformat(), request.date_to.isoformat()),
+    ).fetchone()
+    if found is None:
+        raise _no_days(request)
+
+
 def load_days(conn: Any, request: Request) -> list[RecordedDay]:
     days = recorded_days(conn, request.date_from, request.date_to)
     if not days:
-        raise NotFound(
-            f"Không có ngày nào có số thứ tự từ {request.date_from:%d/%m/%Y} đến {request.date_to:%d/%m/%Y}.",
-            f"No recorded day with tickets from {request.date_from:%d/%m/%Y} to {request.date_to:%d/%m/%Y}.",
-            key="no_recorded_days",
-        )
+        raise _no_days(request)
     return days
 
 

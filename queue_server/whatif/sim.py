@@ -81,7 +81,8 @@ class ReplayEngine(Engine):
 
 def plan_config(config: Config, plan: Plan) -> Config:
     """The office config the engine runs under the plan: its counters and priority rule; no
-    opening-hours check, caps or closed services (the recorded arrivals were all accepted)."""
+    opening-hours check, closed days or caps (the recorded arrivals were all accepted, even on
+    a day config.toml lists as closed since)."""
     known = {c.number: c for c in config.counters}
     counters = []
     for cp in sorted(plan.counters, key=lambda c: c.number):
@@ -99,7 +100,7 @@ def plan_config(config: Config, plan: Plan) -> Config:
         config,
         counters=counters,
         queue=dataclasses.replace(config.queue, priority_rule=plan.priority_rule, interleave=plan.interleave),
-        office=dataclasses.replace(config.office, enforce_hours=False),
+        office=dataclasses.replace(config.office, enforce_hours=False, closed_days=[]),
         services=[dataclasses.replace(s, daily_cap=0) for s in config.services],
     )
 
@@ -249,14 +250,7 @@ class Replay:
     def _handle(self, now: dt.datetime, order: int, payload: Any) -> None:
         if order == _ARRIVE:
             a = payload
-            ticket, events = self.engine.issue(
-                now,
-                service=a.service,
-                token=f"sim-{a.ticket_id}",
-                priority=a.priority and self.config.queue.priority_enabled,
-            )
-            if self.log is not None:
-                self.log(now, "issue", service=a.service, priority=ticket.priority, recorded=a.ticket_id)
+            ticket, events = self._arrive(now, a)
             self.arrival_of[ticket.id] = a
             self._account(now, events)
             if a.cancelled_at is not None:
@@ -272,6 +266,34 @@ class Replay:
         elif order == _CANCEL:
             if self.engine.tickets[payload].state is TicketState.WAITING:
                 self._do(now, "cancel", payload, None)
+
+    def _arrive(self, now: dt.datetime, a: Arrival) -> tuple[Ticket, list[Event]]:
+        """The citizen takes a ticket, or checks in for their appointment as they did (the
+        engine then gives the due appointment its precedence, as on the day)."""
+        if a.slot_start is not None:
+            try:
+                ticket, events = self.engine.check_in(
+                    now,
+                    service=a.service,
+                    code=f"sim-{a.ticket_id}",
+                    slot_start=a.slot_start,
+                    token=f"sim-{a.ticket_id}",
+                )
+            except MotcuaError:  # the window was changed in config.toml since: a walk-in
+                pass
+            else:
+                if self.log is not None:
+                    self.log(now, "check_in", service=a.service, slot_start=a.slot_start, recorded=a.ticket_id)
+                return ticket, events
+        ticket, events = self.engine.issue(
+            now,
+            service=a.service,
+            token=f"sim-{a.ticket_id}",
+            priority=a.priority and self.config.queue.priority_enabled,
+        )
+        if self.log is not None:
+            self.log(now, "issue", service=a.service, priority=ticket.priority, recorded=a.ticket_id)
+        return ticket, events
 
     # ------------------------------------------------------------------ counters
 

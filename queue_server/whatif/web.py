@@ -38,7 +38,7 @@ from ..schemas import Body, parse, ref
 from ..store import connect
 from . import export
 from .plan import MAX_VARIANTS, actual_plan, parse_plans
-from .runner import MAX_SEEDS, run
+from .runner import MAX_SEEDS, check_days, run
 from .runner import Request as RunRequest
 from .search import OBJECTIVES
 
@@ -155,6 +155,12 @@ async def start_run(request: Request) -> Answer:
             "A what-if run is in progress: wait for it.",
             key="whatif_busy",
         )
+
+    def look() -> None:
+        with office.reader() as conn:
+            check_days(conn, run_request)
+
+    await asyncio.to_thread(look)  # a range without a recorded day: 404 now, not a failed run
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Value("d", 0.0)
     receiver, sender = ctx.Pipe(duplex=False)
