@@ -4,15 +4,18 @@ only, every bad request a clear 4xx, the overview and the report endpoints."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomlkit
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
+from queue_server import auth
 from queue_server.central import accounts
 from queue_server.central.config import load_central_config
 from queue_server.central.store import CentralStore
@@ -69,6 +72,32 @@ def test_wrong_password_is_401_and_repeated_failures_429(client: TestClient) -> 
     codes = [client.post("/api/login", json={"username": "tonghop", "password": "sai-mat-khau"}).status_code
              for _ in range(6)]  # fmt: skip
     assert codes[:5] == [401] * 5 and codes[5] == 429
+
+
+def test_a_missing_or_disabled_account_costs_the_same_scrypt_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = CentralStore(tmp_path / "central.db")
+    accounts.add_user(store, "tonghop", PASSWORD)
+    accounts.add_user(store, "gone", PASSWORD)
+    accounts.set_disabled(store, "gone", True)
+    calls: list[tuple[int, int, int]] = []
+    real = hashlib.scrypt
+
+    def counting(password: bytes, *, salt: bytes, n: int, r: int, p: int, **kw: Any) -> bytes:
+        calls.append((n, r, p))
+        return real(password, salt=salt, n=n, r=r, p=p, **kw)
+
+    auth.dummy_hash()  # made once, before counting
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    try:
+        for username, password in (("tonghop", "sai-mat-khau"), ("nobody-here", "sai-mat-khau"), ("gone", PASSWORD)):
+            calls.clear()
+            assert accounts.check_password(store, username, password) is None, username
+            assert calls == [(2**14, 8, 1)], (username, calls)
+        assert accounts.check_password(store, "tonghop", PASSWORD) is not None
+    finally:
+        store.close()
 
 
 def test_a_login_without_json_is_refused_before_any_handler(client: TestClient) -> None:

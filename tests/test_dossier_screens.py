@@ -179,7 +179,13 @@ def test_admin_screen_alerts_marks_ready_in_bulk_imports_and_reports(screens, of
     page.click("#import button[type=submit]")
     page.wait_for_selector("[data-testid=import-result]:not([hidden])")
     assert "1 thay đổi" in page.inner_text("[data-testid=import-result]")
+    assert f"{code(3)}: Đang giải quyết → Đã có kết quả (03/12/2026)" in page.inner_text("[data-testid=import-result]")
     assert http("GET", base + f"/api/dossiers/{code(3)}")[1]["status"] == "ready"
+    # The report's dates are dd/mm/yyyy in this en-US browser too, from 1 January to today.
+    today = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    assert page.input_value("#r-from") == f"01/01/{today.year}"
+    assert page.input_value("#r-to") == today.strftime("%d/%m/%Y")
+    assert f"from=01%2F01%2F{today.year}" in (page.get_attribute("#r-xlsx", "href") or "")
     page.click("#report button[type=submit]")
     # Wait for the new report, not the one already on the screen from before the import.
     page.wait_for_function(

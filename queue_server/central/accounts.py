@@ -73,10 +73,10 @@ def users(store: CentralStore) -> list[dict[str, Any]]:
 
 
 def check_password(store: CentralStore, username: str, password: str) -> dict[str, Any] | None:
+    """The account ``password`` signs in, or None; the same scrypt work for a missing or
+    disabled account (``auth.check_login``), so timing does not tell which usernames exist."""
     user = get_user(store, username)
-    if user is None or user["disabled"] or not auth.verify_password(password, user["password_hash"]):
-        return None
-    return user
+    return user if auth.check_login(user, password) else None
 
 
 def start_session(store: CentralStore, username: str) -> str:
