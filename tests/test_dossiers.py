@@ -222,6 +222,15 @@ def test_kiosk_result_path_refuses_until_ready_then_gives_one_ticket_that_return
     assert r.status_code == 409
     assert r.json()["error"] == "not_ready" and r.json()["due_date"] == "2026-12-17"
     assert "17/12/2026" in r.json()["message"]
+    # The OpenAPI document declares that answer, its dates included.
+    doc = client.get("/api/openapi.json").json()
+    declared = doc["paths"]["/api/dossiers/{code}/check-in"]["post"]["responses"]["409"]
+    fields = {
+        field
+        for part in declared["content"]["application/json"]["schema"]["allOf"]
+        for field in doc["components"]["schemas"][part["$ref"].rsplit("/", 1)[1]]["properties"]
+    }
+    assert {"due_date", "new_due_date", "status"} <= set(fields) and set(r.json()) <= set(fields)
     assert client.post(f"/api/dossiers/{CODE}/check-in", json={}).status_code == 401
     assert client.post(f"/api/dossiers/{CODE}/ready", json={}).json()["dossier"]["status"] == "ready"
     assert client.get(f"/api/dossiers/{CODE}").json()["status_text"] == "Đã có kết quả – mời đến nhận"
