@@ -64,4 +64,4 @@ fuzz: $(VENV)/.test-installed
 	MOTCUA_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info bench/.cache

@@ -11,7 +11,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from .dossiers import MAX_REASON
 from .openapi import ADMIN, CLERK_OF_N, KIOSK, STAFF, operation, path_param, query_param
-from .schemas import Body, Empty, Issued, Positive, PublicTicket, ref
+from .schemas import Body, Empty, Error, Issued, Positive, PublicTicket, ref
 
 _STR = {"type": "string"}
 STATUSES = ["received", "ready", "returned", "withdrawn", "papers"]
@@ -140,6 +140,15 @@ class DossierCheckedIn(Issued, kw_only=True):
     dossier: Dossier | None = None
 
 
+class NotReadyDates(Struct, kw_only=True):
+    """What the kiosk check-in's 409 ``not_ready`` adds to the Error object, at its top level
+    (the kiosk says when to come back); ``already_returned`` is a plain Error."""
+
+    due_date: Annotated[str | None, Meta(description="The original due date, YYYY-MM-DD")] = None
+    new_due_date: Annotated[str | None, Meta(description="The apology's new date, if any")] = None
+    status: Literal["received", "ready", "returned", "withdrawn", "papers"] | None = None
+
+
 class ApologyPrinted(Struct, kw_only=True):
     printed: Literal[True]
     printer: str
@@ -176,6 +185,25 @@ class DossiersImported(Struct, kw_only=True):
 
 
 _STAFF_ERRORS = (400, 401, 404, 409, 413, 503)
+
+
+def _check_in() -> dict[str, Any]:
+    op = operation(
+        'Kiosk "Nhận kết quả": a ticket in the result-return service for a ready dossier. The same code again '
+        "answers the same ticket with 200 while it waits. 409 not_ready carries due_date",
+        ref(DossierCheckedIn),
+        status="201",
+        body=ref(Empty),
+        errors=(400, 401, 404, 409, 413, 503),
+        security=KIOSK,
+        params=[CODE],
+        again="Already checked in: the same ticket",
+    )
+    op["responses"]["409"] = {
+        "description": "not_ready (with due_date, new_due_date and status) or already_returned",
+        "content": {"application/json": {"schema": {"allOf": [ref(Error), ref(NotReadyDates)]}}},
+    }
+    return op
 
 
 def _csv_import() -> dict[str, Any]:
@@ -263,19 +291,7 @@ openapi_paths: dict[str, Any] = {
             params=[CODE],
         )
     },
-    "/api/dossiers/{code}/check-in": {
-        "post": operation(
-            'Kiosk "Nhận kết quả": a ticket in the result-return service for a ready dossier. The same code again '
-            "answers the same ticket with 200 while it waits. 409 not_ready carries due_date",
-            ref(DossierCheckedIn),
-            status="201",
-            body=ref(Empty),
-            errors=(400, 401, 404, 409, 413, 503),
-            security=KIOSK,
-            params=[CODE],
-            again="Already checked in: the same ticket",
-        )
-    },
+    "/api/dossiers/{code}/check-in": {"post": _check_in()},
     "/api/dossiers/{code}/apology/print": {
         "post": operation(
             "Print the apology slip on a counter's printer (staff; audited)",

@@ -580,6 +580,9 @@ class Engine:
             self.rules(now),
             stamp=_order_changes[0],
             state=self._waiting[0] if exact else None,
+            # Without ``ticket``, ``waiting`` is this engine's waiting list (``estimate``'s
+            # phantom is not in it), or that list less the ticket.
+            base_state=(self._waiting[0], ticket.id if exact else None),
         )
         wait = ahead * self.average_service_seconds(ticket.service) / max(1, len(callers))
         return ahead, round(wait)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
@@ -45,6 +46,16 @@ Clock = Callable[[], dt.datetime]
 PROTOCOL_VERSION = 2
 # A cached snapshot is reused for this long at most: it says "now" and waiting times.
 SNAPSHOT_MAX_AGE = dt.timedelta(seconds=1)
+_ARRIVAL = attrgetter("queued_at", "id")  # the order tickets wait in: arrival, then id
+
+
+def head_of_queue(arrived: list[Ticket], n: int = 3) -> list[Ticket]:
+    """The first ``n`` of a service's waiting tickets, given in arrival order, as the services
+    summary lists them: those sent to the front first (by ``(not front, queued_at, id)``)."""
+    fronts = [t for t in arrived if t.front]
+    if len(fronts) >= n:
+        return fronts[:n]
+    return fronts + [t for t in arrived if not t.front][: n - len(fronts)]
 
 
 T = TypeVar("T")
@@ -615,15 +626,16 @@ class Office:
 
     def services_summary(self, now: dt.datetime) -> list[dict[str, Any]]:
         engine = self.engine
+        # Each service's waiting tickets in arrival order (one sort of the nearly sorted list).
         waiting_by_service: dict[str, list[Ticket]] = {}
-        for t in engine.waiting():
+        for t in sorted(engine.waiting(), key=_ARRIVAL):
             waiting_by_service.setdefault(t.service, []).append(t)
         out = []
         for svc in self.config.services:
             sd = engine.services[svc.code]
             ok, reason = engine.service_status(svc.code, now)
             ahead, wait = engine.estimate(svc.code, now=now)
-            waiting = sorted(waiting_by_service.get(svc.code, []), key=lambda t: (not t.front, t.queued_at, t.id))
+            waiting = waiting_by_service.get(svc.code, [])
             out.append(
                 {
                     "code": svc.code,
@@ -637,10 +649,8 @@ class Office:
                     "waiting": len(waiting),
                     "estimated_wait_s": wait,
                     "average_service_s": round(engine.average_service_seconds(svc.code)),
-                    "next": [t.label for t in waiting[:3]],
-                    "longest_wait_s": round((now - min(t.queued_at for t in waiting)).total_seconds())
-                    if waiting
-                    else 0,
+                    "next": [t.label for t in head_of_queue(waiting)],
+                    "longest_wait_s": round((now - waiting[0].queued_at).total_seconds()) if waiting else 0,
                     # The kiosk's priority path shows what a priority ticket would wait.
                     "waiting_priority": sum(1 for t in waiting if t.priority),
                     "estimated_wait_priority_s": engine.estimate(svc.code, priority=True, now=now)[1],

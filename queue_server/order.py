@@ -73,9 +73,12 @@ class _Lane:
         self.i = 0
 
     def first(self, taken: set[int]) -> Ticket | None:
-        while self.i < len(self.items) and self.items[self.i].id in taken:
-            self.i += 1
-        return self.items[self.i] if self.i < len(self.items) else None
+        items, i = self.items, self.i
+        end = len(items)
+        while i < end and items[i].id in taken:
+            i += 1
+        self.i = i
+        return items[i] if i < end else None
 
 
 def is_due(t: Ticket, now: dt.datetime) -> bool:
@@ -292,13 +295,19 @@ class Picker:
         self.early: _Lane = made[3]
 
     def pick(self, taken: set[int], counts: Counts, rules: Rules) -> Ticket | None:
-        t = self.targeted.first(taken)
-        if t is not None:
-            return t
-        front = self.pools[0][1].first(taken)
-        if front is not None:
-            return front
-        appointment = self.due.first(taken)
+        # A lane without tickets is not asked (most offices have no transferred, front or
+        # appointment tickets most of the time); the pool lanes are always asked, since a
+        # newcomer's view of them (``_Guest``) may hold a ticket they do not.
+        if self.targeted.items:
+            t = self.targeted.first(taken)
+            if t is not None:
+                return t
+        fronts = self.pools[0][1]
+        if fronts.items:
+            front = fronts.first(taken)
+            if front is not None:
+                return front
+        appointment = self.due.first(taken) if self.due.items else None
         walk_in, from_backup = self._walk_in(taken, counts, rules)
         if appointment is not None:
             if (
@@ -313,7 +322,7 @@ class Picker:
             return appointment if arrived <= _arrival(walk_in) else walk_in
         if walk_in is not None:
             return walk_in
-        return self.early.first(taken)
+        return self.early.first(taken) if self.early.items else None
 
     def _walk_in(self, taken: set[int], counts: Counts, rules: Rules) -> tuple[Ticket | None, bool]:
         """The walk-in Next would call (rules 2, 3, 5, 6), and whether it is a backup one."""
@@ -321,7 +330,7 @@ class Picker:
             best = everyone.first(taken)
             if best is None:
                 continue  # no primary/normal ticket waits: the backup pool
-            front = fronts.first(taken)
+            front = fronts.first(taken) if fronts.items else None
             if front is not None:
                 return front, bool(from_backup)
             if best.priority:
@@ -380,6 +389,7 @@ def positions_ahead(
     *,
     stamp: Any = None,
     state: Any = None,
+    base_state: Any = None,
 ) -> int:
     """How many tickets Next calls before ``target`` when ``counters`` (number, levels) press
     Next in turn, in the order given, nobody new arrives and the clock stands at ``rules.now``.
@@ -393,10 +403,14 @@ def positions_ahead(
     ``state`` (a key the caller guarantees changes whenever ``waiting`` or a field of its
     tickets does: the engine's own list of waiting tickets) lets any other ticket's count come
     from one replay to the end shared by every ticket at that state (``replay_order``).
+    ``base_state`` (a key the caller guarantees changes whenever ``waiting`` without ``target``
+    or a field of its tickets does) spares a newcomer's estimate the check of the waiting
+    tickets' identities when the last estimate was made at the same ``base_state``: the ten
+    estimates of a services summary check them once.
     Without them Next is replayed for ``target`` alone (``replay_ahead``).
     """
     if stamp is not None and not (target.booked or target.front or target.target_counter is not None):
-        ahead = _newcomer_estimate(target, waiting, counters, counts, rules, stamp)
+        ahead = _newcomer_estimate(target, waiting, counters, counts, rules, stamp, base_state)
         if ahead is not None:
             return ahead
     if state is None:
@@ -452,7 +466,7 @@ def replay(
             taken.add(t.id)
             if t.priority:
                 priority_left -= 1
-            if is_due(t, rules.now):
+            if t.booked and is_due(t, rules.now):
                 due_left -= 1
             counts = Counts(
                 next_normals(t, priority_left, counts.normals_since_priority),
@@ -541,12 +555,15 @@ def _reached(picker: Picker, slot: _Slot, taken: set[int]) -> bool:
     if pool == 1 and picker.pools[0][0].first(taken) is not None:
         return False  # the backup pool is not looked at while the main pool has tickets
     everyone, _, prio = picker.pools[pool]
-    everyone.first(taken)
+    # A cursor short of ``at`` whose ticket is not taken is where ``first`` would leave it.
+    if everyone.i < at and everyone.items[everyone.i].id in taken:
+        everyone.first(taken)
     if everyone.i >= at:
         return True
     if at_priority < 0:
         return False
-    prio.first(taken)
+    if prio.i < at_priority and prio.items[prio.i].id in taken:
+        prio.first(taken)
     return prio.i >= at_priority
 
 
@@ -628,7 +645,7 @@ def newcomers_ahead(
             ahead += 1
             if t.priority:
                 priority_left -= 1
-            if is_due(t, rules.now):
+            if t.booked and is_due(t, rules.now):
                 due_left -= 1
             shadow = next_normals(t, priority_left + 1, shadow)
             counts = Counts(
@@ -653,27 +670,15 @@ def _newcomer_estimate(
     counts: Counts,
     rules: Rules,
     stamp: Any,
+    base_state: Any = None,
 ) -> int | None:
     """``target``'s position from the shared replay, or None when it is not a newcomer
     (or the shared replay could not tell)."""
-    base = [t for t in waiting if t is not target]
-    state = (
-        stamp,
-        tuple(map(id, base)),
-        counts,
-        (rules.strict, rules.interleave, rules.booked_strict, rules.booked_interleave),
-    )
-    if _memo["key"] != state:
-        in_order = sorted(base, key=_arrival)
-        _memo.clear()
-        _memo.update(
-            key=state,
-            base=base,  # keeps the tickets alive: the ids in the key stay theirs
-            in_order=in_order,
-            latest=_arrival(in_order[-1]) if in_order else None,
-            booked=any(t.booked for t in base),
-            by_counters={},
-        )
+    by_rules = (rules.strict, rules.interleave, rules.booked_strict, rules.booked_interleave)
+    quick = None if base_state is None else (stamp, base_state, counts, by_rules)
+    if quick is None or _memo.get("quick") != quick:
+        _remember_base(target, waiting, counts, stamp, by_rules)
+        _memo["quick"] = quick
     if _memo["latest"] is not None and _arrival(target) <= _memo["latest"]:
         return None
     booked: bool = _memo["booked"]
@@ -691,3 +696,20 @@ def _newcomer_estimate(
         for g, ahead in zip(newcomers, found, strict=True):
             results[(g.service, g.priority, *when)] = ahead
     return results[wanted]
+
+
+def _remember_base(target: Ticket, waiting: Sequence[Ticket], counts: Counts, stamp: Any, by_rules: Any) -> None:
+    """Start ``_memo`` afresh unless it was made for the same waiting tickets besides ``target``."""
+    base = [t for t in waiting if t is not target]
+    state = (stamp, tuple(map(id, base)), counts, by_rules)
+    if _memo["key"] != state:
+        in_order = sorted(base, key=_arrival)
+        _memo.clear()
+        _memo.update(
+            key=state,
+            base=base,  # keeps the tickets alive: the ids in the key stay theirs
+            in_order=in_order,
+            latest=_arrival(in_order[-1]) if in_order else None,
+            booked=any(t.booked for t in base),
+            by_counters={},
+        )

@@ -113,6 +113,29 @@ def test_guidance_is_one_key(screens, office_server):
     assert counter.evaluate("document.activeElement.id") != "noshows-title"
 
 
+def test_papers_and_result_returned_are_a_key_and_enter_each(screens, office_server):
+    issue(office_server)
+    counter = screens.open("/counter/1", 420, 760)
+    screens.sign_on(counter, "clerk1")
+    counter.keyboard.press("n")
+    counter.wait_for_function("!document.querySelector('[data-outcome=papers]').disabled")
+    counter.keyboard.press("s")  # papers requested, no code yet: Enter on the empty field
+    counter.wait_for_selector("[data-testid=dossier-code]:focus")
+    counter.keyboard.press("Enter")
+    counter.wait_for_function(
+        "document.querySelector('[data-testid=dossier-list]').textContent.includes('yêu cầu bổ sung giấy tờ')"
+    )
+    counter.keyboard.press("k")  # a result returned, for a dossier received before motcua
+    counter.wait_for_selector("[data-testid=dossier-code]:focus")
+    assert counter.locator("[data-testid=dossier-procedure]").is_hidden()
+    counter.keyboard.type(code(5), delay=5)
+    counter.keyboard.press("Enter")
+    counter.wait_for_function(f"document.querySelector('[data-testid=dossier-list]').textContent.includes('{code(5)}')")
+    assert "Đã trả" in counter.inner_text(f"[data-testid=dossier-list] li[data-code='{code(5)}']")
+    status, body, _ = http("GET", office_server.base_url + f"/api/dossiers/{code(5)}")
+    assert status == 200 and body["status"] == "returned"
+
+
 def test_kiosk_looks_a_dossier_up_and_gives_a_result_ticket_only_when_ready(screens, office_server):
     base = office_server.base_url
     issue(office_server)
@@ -179,7 +202,13 @@ def test_admin_screen_alerts_marks_ready_in_bulk_imports_and_reports(screens, of
     page.click("#import button[type=submit]")
     page.wait_for_selector("[data-testid=import-result]:not([hidden])")
     assert "1 thay đổi" in page.inner_text("[data-testid=import-result]")
+    assert f"{code(3)}: Đang giải quyết → Đã có kết quả (03/12/2026)" in page.inner_text("[data-testid=import-result]")
     assert http("GET", base + f"/api/dossiers/{code(3)}")[1]["status"] == "ready"
+    # The report's dates are dd/mm/yyyy in this en-US browser too, from 1 January to today.
+    today = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    assert page.input_value("#r-from") == f"01/01/{today.year}"
+    assert page.input_value("#r-to") == today.strftime("%d/%m/%Y")
+    assert f"from=01%2F01%2F{today.year}" in (page.get_attribute("#r-xlsx", "href") or "")
     page.click("#report button[type=submit]")
     # Wait for the new report, not the one already on the screen from before the import.
     page.wait_for_function(

@@ -61,6 +61,28 @@ def serve_one(client: TestClient, counter: int = 1, service: str = "CT") -> dict
     return r.json()["ticket"]
 
 
+# What anyone with a code or a ticket sees of a dossier: never a name (the officer, counter,
+# tickets and the apology's reason are staff-only).
+PUBLIC_KEYS = {
+    "code",
+    "procedure",
+    "procedure_name",
+    "procedure_name_en",
+    "service",
+    "service_name",
+    "service_name_en",
+    "received_on",
+    "due_date",
+    "new_due_date",
+    "ready_on",
+    "returned_on",
+    "status",
+    "status_text",
+    "status_text_en",
+    "late",
+}
+
+
 def record(client: TestClient, counter: int = 1, **body: Any) -> Any:
     return client.post(f"/api/counters/{counter}/dossiers", json=body)
 
@@ -200,6 +222,15 @@ def test_kiosk_result_path_refuses_until_ready_then_gives_one_ticket_that_return
     assert r.status_code == 409
     assert r.json()["error"] == "not_ready" and r.json()["due_date"] == "2026-12-17"
     assert "17/12/2026" in r.json()["message"]
+    # The OpenAPI document declares that answer, its dates included.
+    doc = client.get("/api/openapi.json").json()
+    declared = doc["paths"]["/api/dossiers/{code}/check-in"]["post"]["responses"]["409"]
+    fields = {
+        field
+        for part in declared["content"]["application/json"]["schema"]["allOf"]
+        for field in doc["components"]["schemas"][part["$ref"].rsplit("/", 1)[1]]["properties"]
+    }
+    assert {"due_date", "new_due_date", "status"} <= set(fields) and set(r.json()) <= set(fields)
     assert client.post(f"/api/dossiers/{CODE}/check-in", json={}).status_code == 401
     assert client.post(f"/api/dossiers/{CODE}/ready", json={}).json()["dossier"]["status"] == "ready"
     assert client.get(f"/api/dossiers/{CODE}").json()["status_text"] == "Đã có kết quả – mời đến nhận"
@@ -256,6 +287,7 @@ def test_an_extended_dossier_shows_the_new_date_and_prints_an_apology(client: Te
     d = client.get(f"/api/dossiers/{CODE}").json()
     assert d["status_text"] == "Trễ hẹn – hẹn lại ngày 10/12/2026"
     assert d["due_date"] == "2026-12-07" and d["new_due_date"] == "2026-12-10" and d["late"] is True
+    assert set(d) == PUBLIC_KEYS  # the kiosk's lookup: no officer, and not the reason either
     page = client.get(r.json()["apology_url"])
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "10/12/2026" in page.text and "liên thông" in page.text and CODE in page.text
@@ -282,12 +314,20 @@ def test_the_phone_page_lists_the_visits_dossiers_with_their_status(client: Test
     record(client, code=code(1), procedure="CT03")
     record(client, code=code(2), procedure="CT01")
     client.post(f"/api/dossiers/{code(2)}/ready", json={})
+    record(client, code=code(3), procedure="CT01")
+    assert record(client, outcome="returned", code=code(3)).status_code == 201
+    record(client, code=code(4), procedure="CT03")
+    client.post(f"/api/dossiers/{code(4)}/extend", json={"due_date": "09/12/2026", "reason": "liên thông"})
     client.post("/api/logout", json={})
     listed = client.get(f"/api/tickets/{token}/dossiers").json()["dossiers"]
-    assert [(d["code"], d["status_text"]) for d in listed] == [
-        (code(1), "Đang giải quyết"),
-        (code(2), "Đã có kết quả – mời đến nhận"),
+    # The four statuses of the issue, in the citizen's words, with the due date of each.
+    assert [(d["code"], d["status_text"], d["due_date"]) for d in listed] == [
+        (code(1), "Đang giải quyết", "2026-12-07"),
+        (code(2), "Đã có kết quả – mời đến nhận", "2026-12-03"),
+        (code(3), "Đã trả", "2026-12-03"),
+        (code(4), "Trễ hẹn – hẹn lại ngày 09/12/2026", "2026-12-07"),
     ]
+    assert all(set(d) == PUBLIC_KEYS for d in listed)  # no officer, counter or ticket
     assert client.get("/api/tickets/nonexistent-token/dossiers").status_code == 404
 
 

@@ -141,3 +141,64 @@ def test_the_issue_case_kiosk_and_status_agree_with_the_order_next_takes() -> No
     assert [engine.position(t)[0] for t in (a, b, p)] == [0, 1, 2]
     engine.call_next(T0 + dt.timedelta(seconds=4), 1, "an")
     assert engine.position(p)[0] == 1  # the estimate moves as the queue moves
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    rule=st.sampled_from(("strict", "interleave")),
+    interleave=st.integers(0, 3),
+    commands=st.lists(
+        st.one_of(
+            st.tuples(st.just("issue"), st.sampled_from(("CT", "HT", "TKQ")), st.booleans()),
+            st.tuples(st.just("next"), st.integers(1, 4), st.booleans()),
+            st.tuples(st.just("transfer"), st.integers(1, 4), st.sampled_from(("CT", "HT", "TKQ", 1, 2, 3, 4))),
+            st.tuples(st.just("cancel"), st.integers(0, 30), st.booleans()),
+        ),
+        max_size=25,
+    ),
+)
+def test_estimates_kept_from_one_command_to_the_next_are_those_made_afresh(
+    rule: str, interleave: int, commands: list[tuple[str, Any, Any]]
+) -> None:
+    """The services summary asks ``estimate`` for every service and priority after every
+    command; the engine lets the shared replay's memo skip checking the waiting tickets
+    when its own waiting list has not changed (``base_state``). After any command, each
+    answer (and each waiting ticket's position) equals the one made with the memo cleared."""
+    from queue_server import order
+
+    engine = Engine(office(rule, interleave, False), T0)
+    now = T0
+    for n in (1, 2, 3, 4):
+        engine.sign_on(now, n, f"clerk{n}")
+    for i, (kind, a, b) in enumerate(commands):
+        now += dt.timedelta(seconds=10)
+        if kind == "issue":
+            engine.issue(now, service=a, priority=b, token=f"t{i:021d}")
+        elif kind == "next":
+            engine.call_next(now, a, f"clerk{a}")
+        elif kind == "transfer" and engine.counters[a].ticket_id is not None and b != a:
+            if isinstance(b, int):
+                engine.transfer(now, a, f"clerk{a}", to_counter=b)
+            else:
+                engine.transfer(now, a, f"clerk{a}", service=b)
+        elif kind == "cancel":
+            waiting = engine.waiting()
+            if waiting:
+                engine.cancel(now, waiting[a % len(waiting)].id, None)
+        asked = {(s, p): engine.estimate(s, p, now) for s in ("CT", "HT", "TKQ") for p in (False, True)}
+        positions = {t.id: engine.position(t, now) for t in engine.waiting()} if b else {}
+        # The answers made afresh, leaving the memo as the commands left it.
+        memo, called = dict(order._memo), dict(order._called)
+        for (s, p), answer in asked.items():
+            order._memo.clear()
+            order._memo["key"] = None
+            assert engine.estimate(s, p, now) == answer, (i, s, p)
+        for t in engine.waiting() if b else []:
+            order._memo.clear()
+            order._memo["key"] = None
+            order._called.clear()
+            assert engine.position(t, now) == positions[t.id], (i, t.label)
+        order._memo.clear()
+        order._memo.update(memo)
+        order._called.clear()
+        order._called.update(called)

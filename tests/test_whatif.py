@@ -343,6 +343,12 @@ def test_cli_prints_the_agreement_and_writes_json_csv_and_xlsx(recorded: tuple[C
     assert done.returncode == 0
     text = done.stdout.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("Kịch bản;Loại;Lĩnh vực")  # Excel in Vietnamese
+    # Then, after an empty line each, utilisation per counter and the queue every quarter hour.
+    waits, util, queue = text.split("\r\n\r\n")
+    assert util.splitlines()[0] == "Kịch bản;" + ";".join(f"Quầy {n} (%)" for n in range(1, 6))
+    assert [line.split(";")[0] for line in util.splitlines()[1:]] == ["Thực tế đã ghi nhận", "Kế hoạch hiện tại"]
+    assert queue.splitlines()[0] == "Giờ;Thực tế đã ghi nhận;Kế hoạch hiện tại"
+    assert queue.splitlines()[1].startswith("07:")
     done = motcua(
         config.path, "whatif", "--from", "2026-12-01", "--seeds", "2", "--format", "csv", "--csv-dialect", "comma"
     )

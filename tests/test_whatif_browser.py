@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,22 @@ def test_a_clerk_is_told_the_screen_is_for_admins(screens: Any) -> None:
     sign_in(page, "clerk1")
     page.wait_for_selector("#forbidden", state="visible")
     assert page.locator("#app").is_hidden()
+
+
+def test_an_admin_asks_for_the_three_best_plans_by_a_weighted_mix(screens: Any) -> None:
+    page = screens.open("/admin/whatif", 1440, 1000, wait_online=False)
+    sign_in(page, "boss")
+    page.wait_for_selector("#app", state="visible")
+    page.fill("#seeds", "1")
+    page.check("#recommend")
+    page.select_option("#objective", "mix")
+    page.fill("#weight", "0.8")
+    page.fill("#budget", "2")
+    with page.expect_request(lambda r: r.url.endswith("/api/whatif/runs") and r.method == "POST") as sent:
+        page.click("#run")
+    body = json.loads(sent.value.post_data or "{}")
+    assert (body["recommend"], body["objective"], body["weight"]) == (True, "mix", 0.8)
+    page.wait_for_selector("#recommendation", state="visible", timeout=60000)
+    rows = page.locator("#rec-table tbody tr")
+    assert rows.count() >= 2  # the best plans found, then the actual plan
+    assert rows.last.locator("td").nth(1).inner_text() == "Không đổi"

@@ -12,6 +12,15 @@ const $ = (id) => document.getElementById(id);
 let me = null;
 let extending = null;
 
+// A dossier's status as the import's answer names it, in the words of the list above.
+const STATUS_VI = {
+  received: "Đang giải quyết",
+  ready: "Đã có kết quả",
+  returned: "Đã trả",
+  withdrawn: "Đã rút",
+  papers: "Chờ bổ sung giấy tờ",
+};
+
 function vnDate(iso) {
   if (!iso) return "";
   const [y, m, d] = iso.slice(0, 10).split("-");
@@ -38,6 +47,7 @@ async function loadAlerts() {
     $(`n-${key}`).textContent = String(list.length);
     $(`a-${key}`).innerHTML = list.slice(0, 50).map(alertItem).join("");
   }
+  return a;
 }
 
 async function loadRows() {
@@ -134,7 +144,7 @@ $("import").addEventListener("submit", async (e) => {
   }
   const r = answer.body;
   out.textContent = [`${r.rows} dòng: ${r.changed.length} thay đổi, ${r.unchanged} không đổi, ${r.unknown.length} mã không có.`,
-    ...r.changed.map((c) => `${c.code}: ${c.from} → ${c.to} (${vnDate(c.ready_on)})`),
+    ...r.changed.map((c) => `${c.code}: ${STATUS_VI[c.from] || c.from} → ${STATUS_VI[c.to] || c.to} (${vnDate(c.ready_on)})`),
     ...(r.unknown.length ? [`Không có: ${r.unknown.join(", ")}`] : [])].join("\n");
   refresh();
 });
@@ -183,7 +193,10 @@ $("report").addEventListener("submit", (e) => {
   e.preventDefault();
   loadReport().catch(fail);
 });
-for (const id of ["r-kind", "r-from", "r-to", "r-by"]) $(id).addEventListener("change", updateLinks);
+for (const id of ["r-kind", "r-from", "r-to", "r-by"]) {
+  $(id).addEventListener("change", updateLinks);
+  $(id).addEventListener("input", updateLinks);
+}
 
 // ------------------------------------------------------------------ start
 
@@ -198,9 +211,11 @@ if (!me) {
   $("who").textContent = me.display_name || me.user;
   $("page").hidden = false;
   for (const part of document.querySelectorAll(".admin-only")) part.hidden = me.role !== "admin";
-  const today = new Date();
-  $("r-from").value = `${today.getFullYear()}-01-01`;
-  $("r-to").value = today.toISOString().slice(0, 10);
+  // The report's dates are typed and shown dd/mm/yyyy whatever the browser's language (as on
+  // /admin); by default from 1 January to today, the office's day as the server counts it.
+  const { today } = await loadAlerts().catch(() => ({ today: new Date().toISOString().slice(0, 10) }));
+  $("r-from").value = `01/01/${today.slice(0, 4)}`;
+  $("r-to").value = vnDate(today);
   updateLinks();
   await refresh();
   if (me.role === "admin") loadReport().catch(fail);

@@ -140,6 +140,7 @@ $("#run").addEventListener("click", async () => {
     variants: isActual(variant) ? [] : [variant],
     recommend: $("#recommend").checked,
     objective: $("#objective").value,
+    weight: Number($("#weight").value || 0.5),
     budget_s: Number($("#budget").value || 20),
   };
   try {

@@ -119,10 +119,14 @@ def queue_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 
 
 def to_csv(result: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> bytes:
-    """The wait table, one row per scenario and service, in the reports' CSV dialects
+    """Three tables one under the other, an empty line between them: the waits (one row per
+    scenario and service), each counter's utilisation (one row per scenario) and the queue
+    length every quarter hour (one column per scenario); in the reports' CSV dialects
     (``excel``: ";" and decimal commas with a BOM, as Vietnamese Excel reads; ``comma``)."""
     headers, rows = wait_table(result)
-    return csv_bytes(headers, rows, dialect)
+    uh, ur = utilisation_table(result)
+    qh, qr = queue_table(result)
+    return csv_bytes(headers, [*rows, [], uh, *ur, [], qh, *qr], dialect)
 
 
 def to_xlsx(result: dict[str, Any], office: str = "") -> bytes:
