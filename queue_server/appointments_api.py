@@ -223,6 +223,7 @@ async def _book(office: Office, req: ap.Request) -> tuple[dict[str, Any], dict[s
 
 
 def _created(request: Request, office: Office, found: dict[str, Any]) -> dict[str, Any]:
+    """The public view with the page that follows the booking (its ``status_url``)."""
     view = ap.public_view(office.config, found)
     view["status_url"] = book_url(request, found["code"])
     return view
@@ -286,7 +287,7 @@ async def cancel(request: Request) -> Answer:
             wrong.hit(code)
         raise
     _push(office, "appointment_cancelled", found, counts)
-    return Answer(ap.public_view(office.config, found))
+    return Answer(_created(request, office, found))
 
 
 async def move(request: Request) -> Answer:
@@ -372,7 +373,8 @@ async def check_in(request: Request) -> Answer:
 
 
 async def staff_list(request: Request) -> Answer:
-    """Appointments of one day, per service and slot (with names and phones)."""
+    """Appointments of one day, per service and slot (with names and phones), and the coming
+    days with their booking counts (``upcoming``)."""
     office = _office(request)
     auth.require_user(request, office)
     config, now = office.config, office.clock()
@@ -417,7 +419,15 @@ async def staff_list(request: Request) -> Answer:
         return out
 
     services = await office.read(read)
-    return Answer({"date": day.isoformat(), "closed_day": config.office.is_closed_day(day), "services": services})
+    upcoming = await office.read(ap.upcoming_days, config, [config.service(c) for c in codes], now)
+    return Answer(
+        {
+            "date": day.isoformat(),
+            "closed_day": config.office.is_closed_day(day),
+            "services": services,
+            "upcoming": upcoming,
+        }
+    )
 
 
 async def staff_create(request: Request) -> Answer:
@@ -455,7 +465,9 @@ async def staff_cancel(request: Request) -> Answer:
         reason=reason,
     )
     _push(office, "appointment_cancelled", found, counts)
-    return Answer(ap.staff_view(office.config, found))
+    view = ap.staff_view(office.config, found)
+    view["status_url"] = book_url(request, found["code"])
+    return Answer(view)
 
 
 async def staff_close_slot(request: Request) -> Answer:

@@ -93,7 +93,7 @@ class Appointment(Struct, kw_only=True):
 
 
 class Booked(Appointment, kw_only=True):
-    """A booking just made or moved, with the page that follows it."""
+    """A booking just made, moved or cancelled, with the page that follows it."""
 
     status_url: str
 
@@ -159,10 +159,18 @@ class StaffService(Struct, kw_only=True):
     open: bool = True
 
 
+class UpcomingDay(Struct, kw_only=True):
+    """A day from today to the end of the booking horizon, with its active bookings."""
+
+    date: str
+    booked: int
+
+
 class StaffDay(Struct, kw_only=True):
     date: str
     services: list[StaffService]
     closed_day: bool = False
+    upcoming: list[UpcomingDay] = []
 
 
 class SlotClosed(Struct, kw_only=True):
@@ -280,7 +288,7 @@ def _more() -> dict[str, Any]:
             "post": operation(
                 "Cancel, proving ownership with the phone number's last 4 digits (409 phone_mismatch; "
                 "429 after 5 wrong tries; 409 appointment_past once check-in has closed)",
-                ref(Appointment),
+                ref(Booked),
                 body=ref(OwnerCancel),
                 errors=(400, 404, 409, 413, 429, 503),
                 params=[CODE],
@@ -311,7 +319,8 @@ def _more() -> dict[str, Any]:
         },
         "/api/staff/appointments": {
             "get": operation(
-                "Staff: one day's appointments per service and slot, with names and phones",
+                "Staff: one day's appointments per service and slot, with names and phones; the coming days "
+                "with their booking counts",
                 ref(StaffDay),
                 errors=(400, 401, 404),
                 security=STAFF,
@@ -338,7 +347,7 @@ def _more() -> dict[str, Any]:
         "/api/staff/appointments/{code}/cancel": {
             "post": operation(
                 "Staff: cancel an appointment (audited, with an optional reason)",
-                ref(StaffAppointment),
+                ref(StaffBooked),
                 body=ref(StaffCancel),
                 errors=(400, 401, 404, 409, 413, 503),
                 security=STAFF,

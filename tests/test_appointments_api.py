@@ -179,6 +179,7 @@ def test_cancel_needs_the_last_four_phone_digits(client: TestClient):
     assert client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "12"}).status_code == 400
     r = client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"})
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    assert r.json()["status_url"].endswith(f"/book/{code[:3]}-{code[3:]}")  # the page showing it cancelled
     assert (
         client.post(f"/api/appointments/{code}/cancel", json={"phone_last4": "5678"}).json()["error"]
         == "appointment_cancelled"
@@ -306,6 +307,32 @@ def test_staff_list_shows_names_and_phones_per_slot(client: TestClient):
     assert slot["appointments"][0]["name"] == "Nguyễn Văn An" and slot["appointments"][0]["phone"] == "0912345678"
 
 
+def test_staff_list_shows_the_coming_days_with_their_active_bookings(tmp_path: Path, clock: Clock):
+    # Monday 7 Dec 2026, booking 3 days ahead, Thursday 10 Dec closed: Mon, Tue, Wed (no Thursday).
+    with make_client(tmp_path, clock, ct={"days_ahead": 3}, office={"closed_days": ["2026-12-10"]}) as client:
+        book(client, "09:00", "2026-12-08", phone="0911000001")
+        book(client, "09:15", "2026-12-08", phone="0911000002", service="HT")
+        gone = book(client, "09:30", "2026-12-09", phone="0911000003").json()["code"]
+        client.post(f"/api/appointments/{gone}/cancel", json={"phone_last4": "0003"})
+        sign_in(client, "clerk1")
+        upcoming = client.get("/api/staff/appointments", params={"date": "2026-12-09"}).json()["upcoming"]
+        # HT keeps the default 14 days ahead: the horizon is the longest of the listed services'.
+        assert upcoming[:3] == [
+            {"date": "2026-12-07", "booked": 0},
+            {"date": "2026-12-08", "booked": 2},
+            {"date": "2026-12-09", "booked": 0},  # cancelled bookings are not counted
+        ]
+        assert "2026-12-10" not in [d["date"] for d in upcoming]  # closed day
+        assert "2026-12-12" not in [d["date"] for d in upcoming]  # Saturday: no booking window
+        assert upcoming[-1]["date"] == "2026-12-21"
+        only_ct = client.get("/api/staff/appointments", params={"service": "CT"}).json()["upcoming"]
+        assert only_ct == [
+            {"date": "2026-12-07", "booked": 0},
+            {"date": "2026-12-08", "booked": 1},
+            {"date": "2026-12-09", "booked": 0},
+        ]
+
+
 def test_staff_book_for_a_caller_and_cancel_are_audited(client: TestClient, tmp_path: Path):
     sign_in(client, "clerk1")
     r = client.post(
@@ -317,6 +344,7 @@ def test_staff_book_for_a_caller_and_cancel_are_audited(client: TestClient, tmp_
     assert r.json()["name"] == "Lê Văn Cường"
     r = client.post(f"/api/staff/appointments/{code}/cancel", json={"reason": "Công dân gọi điện hủy"})
     assert r.status_code == 200 and r.json()["state"] == "cancelled" and r.json()["cancelled_by"] == "clerk1"
+    assert r.json()["status_url"].endswith(f"/book/{code[:3]}-{code[3:]}")
     with sqlite3.connect(tmp_path / "m.db") as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit ORDER BY id")]
     assert actions[-2:] == ["appointment_book", "appointment_cancel"]

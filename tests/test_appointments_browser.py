@@ -175,9 +175,16 @@ def test_staff_book_for_a_caller_see_the_list_and_cancel_with_a_reason(browser: 
     page.emulate_media(media="screen")
     code = page.locator("[data-testid=book-code]").inner_text().replace("-", "")
 
-    page.goto(url + "/appointments?date=2026-12-08")
+    # The list opens on today; the row of coming days shows the booking on Tuesday and jumps there.
+    page.goto(url + "/appointments")
+    tuesday = page.locator("[data-testid=appt-upcoming] [data-day='2026-12-08']")
+    tuesday.wait_for()
+    assert tuesday.locator("strong").inner_text() == "1"
+    assert page.locator("[data-testid=appt-upcoming] [data-day='2026-12-07'].picked").count() == 1
+    tuesday.click()
     row = page.locator(f"[data-code='{code}']")
     row.wait_for()
+    assert page.locator("[data-testid=appt-date]").input_value() == "2026-12-08"
     assert "Phạm Văn Dũng" in row.inner_text() and "0987654321" in row.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "appointments-staff.png"), full_page=True)
     page.once("dialog", lambda dialog: dialog.accept("Công dân gọi điện xin hủy"))
@@ -222,4 +229,54 @@ def test_a_called_appointment_is_marked_booked_on_the_hall_display_and_the_phone
     assert (
         display.locator("[data-testid=recent] li", has_text="H1001").locator(".booked-mark").inner_text() == "Lịch hẹn"
     )
+    assert not errors, errors
+
+
+def test_a_clerk_books_for_a_caller_from_the_counter_station_and_an_admin_from_the_admin_screen(
+    browser: Any, office: tuple[str, Clock]
+):
+    url, _ = office
+    errors: list[str] = []
+
+    def book_for_caller(start_page: Any, link: str, slot: str, phone: str) -> Any:
+        with start_page.context.expect_page() as opened:
+            start_page.click(f"[data-testid={link}]")
+        listing = opened.value
+        listing.wait_for_selector("[data-testid=appt-upcoming]", state="visible")
+        with listing.context.expect_page() as opened:
+            listing.click("[data-testid=appt-book-for]")
+        form = opened.value
+        form.wait_for_selector("#staff-note", state="visible")
+        form.click("[data-service=CT]")
+        form.click("[data-date='2026-12-08']")
+        form.click(f".slot[data-start='{slot}']")
+        form.fill("[data-testid=book-name]", "Bùi Thị Hạnh")
+        form.fill("[data-testid=book-phone]", phone)
+        form.click("[data-testid=book-submit]")
+        form.wait_for_selector("[data-testid=book-confirm]", state="visible")
+        assert form.locator("#c-phone").inner_text() == phone.replace(" ", "")
+        assert form.locator("#print").is_visible()  # the printable confirmation slip
+        return form
+
+    counter = new_page(browser, url + "/counter/1", 420, 640, errors)
+    counter.wait_for_selector("#signon-form", state="visible")
+    counter.fill("#username", "clerk1")
+    counter.fill("#password", "mat-khau-123")
+    counter.click("#signon-button")
+    counter.wait_for_selector("#desk", state="visible")
+    book_for_caller(counter, "counter-appointments", "10:00", "0911 222 333")
+
+    admin = new_page(browser, url + "/admin", 1280, 900, errors)
+    admin.wait_for_selector("#login-form", state="visible")
+    admin.fill("#login-username", "boss")
+    admin.fill("#login-password", "mat-khau-123")
+    admin.click("#login-form [type=submit]")
+    admin.wait_for_selector("[data-testid=admin-appointments]", state="visible")
+    book_for_caller(admin, "admin-appointments", "10:15", "0911 222 444")
+
+    listing = admin.context.new_page()  # signed in as the admin
+    listing.goto(url + "/appointments?date=2026-12-08")
+    listing.wait_for_selector("[data-testid=appt-list] [data-code]")
+    text = listing.locator("section[data-service=CT]").inner_text()
+    assert "cán bộ clerk1 đặt" in text and "cán bộ boss đặt" in text
     assert not errors, errors

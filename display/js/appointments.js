@@ -1,20 +1,15 @@
-// Staff appointment list (/appointments): one day's bookings per service and slot, with
-// names and phone numbers; cancel one (audited, with a reason); an admin closes or reopens a
+// Staff appointment list (/appointments): the coming days with their booking counts; one
+// day's bookings per service and slot, with names and phone numbers; cancel one (audited, with a reason); an admin closes or reopens a
 // slot. "Book for a caller" opens /book in staff mode (printable slip). Live: the staff
 // stream's appointment_booked / _cancelled / _checked_in pushes refresh the list.
 
 import { Live, getJSON, postJSON, esc } from "./live.js";
-import { initI18n, t, errorText, localName, languageToggle, onLangChange } from "./i18n.js";
+import { initI18n, t, errorText, localName, languageToggle, lang, onLangChange } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null;
 let data = null;
 let refreshTimer = null;
-
-function today() {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh" }).format(new Date());
-  return parts;
-}
 
 function showError(text) {
   $("error").textContent = text || "";
@@ -25,8 +20,23 @@ function stateLabel(a) {
   return t(`appt.state_${a.state}`);
 }
 
+function dayLabel(iso) {
+  const [y, m, d] = iso.split("-").map(Number);
+  const locale = lang() === "en" ? "en-GB" : "vi-VN";
+  return new Date(Date.UTC(y, m - 1, d)).toLocaleDateString(locale, { weekday: "short", day: "2-digit", month: "2-digit", timeZone: "UTC" });
+}
+
+function renderUpcoming() {
+  const days = data.upcoming || [];
+  $("upcoming").hidden = days.length === 0;
+  $("upcoming-days").innerHTML = days.map((d) => `
+    <button type="button" class="small${d.date === data.date ? " picked" : ""}" data-day="${esc(d.date)}">
+      ${esc(dayLabel(d.date))} <strong>${d.booked}</strong></button>`).join("");
+}
+
 function render() {
   if (!data) return;
+  renderUpcoming();
   $("closed-day").hidden = !data.closed_day;
   const admin = me?.role === "admin";
   $("list").innerHTML = data.services.map((s) => {
@@ -59,7 +69,9 @@ function render() {
 }
 
 async function load() {
-  const result = await getJSON(`/api/staff/appointments?date=${$("date").value}`);
+  // No date picked yet: the server's today (the office's day and time zone, not this PC's).
+  const picked = $("date").value;
+  const result = await getJSON(`/api/staff/appointments${picked ? `?date=${picked}` : ""}`);
   if (result.status === 401) {
     $("signin").hidden = false;
     $("list").innerHTML = "";
@@ -68,6 +80,7 @@ async function load() {
   if (!result.ok) return showError(errorText(result.body));
   showError("");
   data = result.body;
+  $("date").value = data.date;
   render();
 }
 
@@ -99,9 +112,15 @@ async function main() {
   await initI18n();
   languageToggle($("lang"));
   onLangChange(render);
-  $("date").value = new URLSearchParams(location.search).get("date") || today();
+  $("date").value = new URLSearchParams(location.search).get("date") || "";
   $("date").addEventListener("change", load);
   $("list").addEventListener("click", onClick);
+  $("upcoming-days").addEventListener("click", (e) => {
+    const b = e.target.closest("[data-day]");
+    if (!b) return;
+    $("date").value = b.dataset.day;
+    load();
+  });
   const who = await getJSON("/api/me");
   if (who.ok) {
     me = who.body;
