@@ -259,8 +259,7 @@ def test_check_in_gives_a_booked_ticket_and_the_same_ticket_again(client: TestCl
 
 
 def test_the_kiosk_the_phone_page_and_both_status_answers_give_one_position(client: TestClient, clock: Clock):
-    """Counter 1 serves CT (counter 2 only as backup, closed here): the positions below are
-    what Next would do, by the README's rule, and every answer gives the same figures."""
+    """Every answer gives the same figures, and they follow the README's interleave rule."""
     early = book(client, "09:00", "2026-12-07", phone="0911000001").json()["code"]
     due = book(client, "08:30", "2026-12-07", phone="0911000002").json()["code"]
     clock.now = MONDAY.replace(hour=8, minute=25)
