@@ -118,7 +118,10 @@ class DossierDesk:
             if (
                 ticket.state is TicketState.CALLED
                 and action != "done"
-                and ticket.recalls >= self.config.queue.max_recalls
+                and (
+                    ticket.recalls >= self.config.queue.max_recalls
+                    or self.config.queue.closed_without_start == "absent"
+                )
             ):
                 return  # Next marks it a no-show: nobody was served
             if read_for is None or ticket.id != read_for.id:

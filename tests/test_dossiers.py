@@ -205,6 +205,30 @@ def test_with_require_outcome_a_ticket_is_finished_only_after_its_outcome(tmp_pa
         assert client.post("/api/counters/1/done", json={}).status_code == 200
 
 
+def test_next_on_a_citizen_who_never_came_needs_no_outcome_when_that_counts_as_absent(tmp_path: Path, clock: Clock):
+    from queue_server.config import parse_config
+    from tests.dossier_support import office_data
+
+    data = office_data(require_outcome=True)
+    data["queue"] = {"closed_without_start": "absent"}  # Next on a called, never started ticket: no-show
+    _accounts(tmp_path / "motcua.db")
+    app = create_app(
+        parse_config(data, tmp_path / "config.toml"), database=tmp_path / "motcua.db", clock=clock, printing=False
+    )
+    with TestClient(app) as client:
+        sign_in(client, "clerk1", 1)
+        absent = client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK).json()
+        client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK)
+        assert client.post("/api/counters/1/next", json={}).json()["ticket"]["id"] == absent["id"]
+        assert client.post("/api/counters/1/done", json={}).json()["error"] == "outcome_required"
+        r = client.post("/api/counters/1/next", json={})
+        assert r.status_code == 200, r.text
+        assert client.get(f"/api/tickets/{absent['token']}").json()["state"] == "no_show"
+        # The citizen called next who is served still needs an outcome.
+        assert client.post("/api/counters/1/start", json={}).status_code == 200
+        assert client.post("/api/counters/1/next", json={}).json()["error"] == "outcome_required"
+
+
 def test_require_outcome_is_off_by_default(client: TestClient):
     sign_in(client, "clerk1", 1)
     serve_one(client)
