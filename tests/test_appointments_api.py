@@ -151,6 +151,21 @@ def test_one_phone_books_a_service_once_a_day(client: TestClient):
     assert book(client, "10:00").json()["error"] == "already_booked"
 
 
+def test_a_move_does_not_give_one_phone_two_bookings_of_a_service_on_one_day(client: TestClient):
+    assert book(client, "09:00", "2026-12-08").status_code == 201
+    other = book(client, "09:00", "2026-12-09").json()["code"]
+    r = client.post(
+        f"/api/appointments/{other}/move", json={"phone_last4": "5678", "date": "2026-12-08", "start": "10:00"}
+    )
+    assert (r.status_code, r.json()["error"]) == (409, "already_booked")
+    assert client.get(f"/api/appointments/{other}").json()["date"] == "2026-12-09"
+    # Moving within its own day is no second booking.
+    r = client.post(
+        f"/api/appointments/{other}/move", json={"phone_last4": "5678", "date": "2026-12-09", "start": "10:00"}
+    )
+    assert r.status_code == 200 and r.json()["start"] == "10:00"
+
+
 def test_one_device_makes_at_most_max_per_address_bookings_a_day(tmp_path: Path, clock: Clock):
     with make_client(tmp_path, clock, appointments={"max_per_address": 2}) as client:
         assert book(client, "09:00", phone="0911111111").status_code == 201
