@@ -163,23 +163,28 @@ def partition(
     ``_Lists.build`` (``tests/test_positions_fast.py`` compares them), made from one pass that
     sorts the tickets by service, then, per distinct set of service levels (counters that serve
     the same services at the same levels share their lanes), merges the services' lists in
-    arrival order (a C-level sort of already sorted runs), then each counter's own transferred
-    tickets."""
+    arrival order, then each counter's own transferred tickets."""
     targeted: dict[int, list[Ticket]] = {}
     walk: dict[str, list[Ticket]] = {}  # not an appointment waiting for its slot's rules
     fronts: dict[str, list[Ticket]] = {}
     prio: dict[str, list[Ticket]] = {}
     booked: dict[str, list[Ticket]] = {}  # appointment tickets not sent to the front
+    # The same, every service together under "" (no service code is empty: config.py): a
+    # merge of several services is a filter of these.
+    walk[""], fronts[""], prio[""] = [], [], []
     for t in in_order:
         if t.target_counter is not None:
             targeted.setdefault(t.target_counter, []).append(t)
         elif t.booked and not t.front:
             booked.setdefault(t.service, []).append(t)
         else:
+            walk[""].append(t)
             walk.setdefault(t.service, []).append(t)
             if t.front:
+                fronts[""].append(t)
                 fronts.setdefault(t.service, []).append(t)
             if t.priority:
+                prio[""].append(t)
                 prio.setdefault(t.service, []).append(t)
     shared: dict[tuple[tuple[str, str], ...], _Lists] = {}
     out: dict[int, _Lists] = {}
@@ -213,21 +218,19 @@ def _merged(
         if rank < 2:
             booked_lanes.append(booked.get(service, []))
     backup_booked = [booked.get(s, []) for s in ranks[2]]  # a backup counter calls them as walk-ins
+    backup_booked_priority = [[t for t in b if t.priority] for b in backup_booked]
     lists.by_rank = (
-        _merge([walk.get(s, []) for s in ranks[0]]),
-        _merge([walk.get(s, []) for s in ranks[1]]),
-        _merge([walk.get(s, []) for s in ranks[2]] + backup_booked),
+        _merge(walk, ranks[0]),
+        _merge(walk, ranks[1]),
+        _merge(walk, ranks[2], backup_booked),
     )
-    lists.fronts = (
-        _merge([fronts.get(s, []) for s in ranks[0] + ranks[1]]),
-        _merge([fronts.get(s, []) for s in ranks[2]]),
-    )
+    lists.fronts = (_merge(fronts, ranks[0] + ranks[1]), _merge(fronts, ranks[2]))
     lists.priority = (
-        _merge([prio.get(s, []) for s in ranks[0]]),
-        _merge([prio.get(s, []) for s in ranks[1]]),
-        _merge([prio.get(s, []) for s in ranks[2]] + [[t for t in b if t.priority] for b in backup_booked]),
+        _merge(prio, ranks[0]),
+        _merge(prio, ranks[1]),
+        _merge(prio, ranks[2], backup_booked_priority),
     )
-    for t in _merge(booked_lanes):
+    for t in _sorted_merge(booked_lanes):
         (lists.due if is_due(t, now) else lists.early).append(t)
     return lists
 
@@ -235,7 +238,21 @@ def _merged(
 _arrival_key = attrgetter("queued_at", "id")
 
 
-def _merge(runs: list[list[Ticket]]) -> list[Ticket]:
+def _merge(
+    by_service: dict[str, list[Ticket]], services: list[str], more: list[list[Ticket]] | None = None
+) -> list[Ticket]:
+    """The tickets of ``services`` (and ``more``) in arrival order: ``by_service`` has each
+    service's in arrival order, and every service's together under ""."""
+    runs = [by_service[s] for s in services if s in by_service]
+    if more and any(more):
+        return _sorted_merge(runs + more)
+    if len(runs) <= 1:
+        return list(runs[0]) if runs else []
+    wanted = set(services)
+    return [t for t in by_service[""] if t.service in wanted]
+
+
+def _sorted_merge(runs: list[list[Ticket]]) -> list[Ticket]:
     """Lists each in arrival order, merged in arrival order."""
     runs = [r for r in runs if r]
     if len(runs) == 1:
@@ -371,6 +388,15 @@ def next_walkins(picked: Ticket, due_left: int, walkins_since_appointment: int) 
     return walkins_since_appointment
 
 
+def _after(picked: Ticket, priority_left: int, due_left: int, counts: Counts) -> Counts:
+    """Both counts after calling ``picked`` (the same object when neither changes: most calls)."""
+    normals = next_normals(picked, priority_left, counts.normals_since_priority)
+    walkins = next_walkins(picked, due_left, counts.walkins_since_appointment)
+    if normals == counts.normals_since_priority and walkins == counts.walkins_since_appointment:
+        return counts
+    return Counts(normals, walkins)
+
+
 def after_call(picked: Ticket, waiting: Iterable[Ticket], counts: Counts, now: dt.datetime) -> Counts:
     """Both interleave counts after calling ``picked`` out of ``waiting`` (which may hold it)."""
     others = [w for w in waiting if w is not picked]
@@ -468,10 +494,7 @@ def replay(
                 priority_left -= 1
             if t.booked and is_due(t, rules.now):
                 due_left -= 1
-            counts = Counts(
-                next_normals(t, priority_left, counts.normals_since_priority),
-                next_walkins(t, due_left, counts.walkins_since_appointment),
-            )
+            counts = _after(t, priority_left, due_left, counts)
 
 
 def replay_order(
@@ -648,10 +671,7 @@ def newcomers_ahead(
             if t.booked and is_due(t, rules.now):
                 due_left -= 1
             shadow = next_normals(t, priority_left + 1, shadow)
-            counts = Counts(
-                next_normals(t, priority_left, counts.normals_since_priority),
-                next_walkins(t, due_left, counts.walkins_since_appointment),
-            )
+            counts = _after(t, priority_left, due_left, counts)
         if not progressed:
             for k in open_:
                 out[k] = ahead

@@ -136,6 +136,9 @@ def _serve(config: CentralConfig, args: argparse.Namespace) -> int:
         ws_ping_timeout=10.0,
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
+        # uvicorn would believe X-Forwarded-For/-Proto from 127.0.0.1; only
+        # central.trusted_proxies are (queue_server.guard.proxy_middleware).
+        proxy_headers=False,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
     )

@@ -4,6 +4,7 @@ each setting once, with its help text, which docs/central.md lists)."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass
@@ -35,6 +36,11 @@ class Central:
     )
     timeout_seconds: float = _help("Seconds to wait for a site's answer", 10.0, lo=0.1, hi=600)
     https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False)
+    trusted_proxies: list[str] = _help(
+        "Reverse proxies (IP addresses or networks) whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed; none by default",
+        default_factory=list,
+    )
     ca_file: str = _help(
         "PEM file of the CA that signed the sites' HTTPS certificates (a province CA); '' : the system's", ""
     )
@@ -90,6 +96,15 @@ def _validate(cfg: CentralConfig) -> None:
         raise _fail("central.timezone", "múi giờ không tồn tại", "unknown time zone") from None
     if c.ca_file and not cfg.resolve(c.ca_file).is_file():
         raise _fail("central.ca_file", "không có tệp này", "no such file")
+    for i, proxy in enumerate(c.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise _fail(
+                f"central.trusted_proxies[{i}]",
+                "phải là địa chỉ IP hoặc mạng (127.0.0.1, 10.0.0.0/8)",
+                "must be an IP address or network (127.0.0.1, 10.0.0.0/8)",
+            ) from None
     ids: set[str] = set()
     tokens: set[str] = set()
     for i, s in enumerate(cfg.sites):

@@ -316,8 +316,10 @@ def create_central_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            # The offices' guards: security headers (CSP), no state change from another
-            # origin or without a JSON body, no traceback to a user.
+            # The offices' guards: forwarded headers only from central.trusted_proxies,
+            # security headers (CSP), no state change from another origin or without a JSON
+            # body, no traceback to a user.
+            *guard.proxy_middleware(config.central.trusted_proxies),
             Middleware(guard.SecurityHeaders),
             Middleware(guard.CrossSiteGuard, allowed=guard.allowed_origins("", [])),
             Middleware(
