@@ -332,9 +332,13 @@ def _take_seat(
         (service.code, day.isoformat(), slot.key),
     ).fetchone()[0]
     if closed or booked >= bookable(service):
+        # A slot an admin closed takes no booking either: the same key (clients offer next_free),
+        # the message says why.
         raise Conflict(
-            "Khung giờ này đã hết chỗ. Mời chọn khung giờ khác.",
-            "This slot is full. Please pick another.",
+            "Khung giờ này tạm đóng. Mời chọn khung giờ khác."
+            if closed
+            else "Khung giờ này đã hết chỗ. Mời chọn khung giờ khác.",
+            "This slot is closed. Please pick another." if closed else "This slot is full. Please pick another.",
             key="slot_full",
             next_free=next_free(conn, config, service, slot_datetime(config, day, slot.start), now),
         )

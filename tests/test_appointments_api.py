@@ -403,7 +403,9 @@ def test_admin_closes_a_slot(client: TestClient):
         if s["start"] == "09:00"
     )
     assert slot["free"] == 0 and slot["closed"] is True
-    assert book(client).json()["error"] == "slot_full"
+    refused = book(client).json()
+    assert refused["error"] == "slot_full" and refused["details"]["next_free"][0]["start"] == "09:15"
+    assert "tạm đóng" in refused["message"] and "closed" in refused["message_en"]  # not "full"
 
 
 def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):
