@@ -186,7 +186,12 @@ async def booking_services(request: Request) -> Answer:
 async def slots(request: Request) -> Answer:
     office = _office(request)
     config, now = office.config, office.clock()
-    service = ap.find_service(config, (request.query_params.get("service") or "")[:16])
+    code = request.query_params.get("service")
+    if not code:
+        raise BadRequest(
+            "Hãy chọn lĩnh vực (service=…).", "Name the service (service=…).", key="bad_field", field="service"
+        )
+    service = ap.find_service(config, code[:16])
     day = ap.parse_day(request.query_params.get("date"))
     ap.check_day(config, service, day, now)
     found = await _read(office, ap.slots_view, config, service, day, now)

@@ -63,6 +63,8 @@ def test_slots_list_start_end_capacity_and_free(client: TestClient):
     book(client, "08:00")
     r = client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"})
     assert r.json()["slots"][0]["free"] == 2
+    r = client.get("/api/appointments/slots", params={"date": "2026-12-08"})
+    assert (r.status_code, r.json()["error"], r.json()["details"]["field"]) == (400, "bad_field", "service")
 
 
 def test_booking_answers_201_with_a_code_without_look_alikes(client: TestClient):
