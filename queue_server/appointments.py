@@ -340,6 +340,20 @@ def _take_seat(
         )
 
 
+def _one_a_day(conn: sqlite3.Connection, phone: str | None, service: str, day: dt.date, code: str = "") -> None:
+    """One booking per phone number, service and day (``code``: the booking being moved)."""
+    same = conn.execute(
+        "SELECT code FROM appointments WHERE phone = ? AND service = ? AND date = ? AND state = 'booked' AND code != ?",
+        (phone, service, day.isoformat(), code),
+    ).fetchone()
+    if same:
+        raise Conflict(
+            "Số điện thoại này đã có lịch hẹn cho lĩnh vực này trong ngày đó.",
+            "This phone number already has an appointment for this service on that day.",
+            key="already_booked",
+        )
+
+
 def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetime) -> dict[str, Any]:
     """Insert a booking (caller runs this in one write transaction). Public bookings obey
     the per-phone and per-address limits; staff bookings only the slot's capacity."""
@@ -373,16 +387,7 @@ def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetim
                     "Too many bookings from this device today. Please try again tomorrow.",
                     key="address_limit",
                 )
-    same = conn.execute(
-        "SELECT code FROM appointments WHERE phone = ? AND service = ? AND date = ? AND state = 'booked'",
-        (req.phone, service.code, req.date.isoformat()),
-    ).fetchone()
-    if same:
-        raise Conflict(
-            "Số điện thoại này đã có lịch hẹn cho lĩnh vực này trong ngày đó.",
-            "This phone number already has an appointment for this service on that day.",
-            key="already_booked",
-        )
+    _one_a_day(conn, req.phone, service.code, req.date)
     _take_seat(conn, config, service, req.date, slot, now)
     code = new_code()
     while conn.execute("SELECT 1 FROM appointments WHERE code = ?", (code,)).fetchone():
@@ -493,6 +498,7 @@ def move(
     slot = _slot_of(config, service, day, start, now)
     if found["date"] == day.isoformat() and found["start"] == slot.key:
         return found
+    _one_a_day(conn, found["phone"], service.code, day, code)
     _take_seat(conn, config, service, day, slot, now)
     conn.execute(
         "UPDATE appointments SET date = ?, start = ?, end = ?, moved_at = ? WHERE code = ?",

@@ -280,3 +280,36 @@ def test_a_clerk_books_for_a_caller_from_the_counter_station_and_an_admin_from_t
     text = listing.locator("section[data-service=CT]").inner_text()
     assert "cán bộ clerk1 đặt" in text and "cán bộ boss đặt" in text
     assert not errors, errors
+
+
+def test_the_citizen_moves_then_cancels_on_the_phone_with_the_last_four_digits(browser: Any, office: tuple[str, Clock]):
+    url, _ = office
+    errors: list[str] = []
+    status, booked, _ = http(
+        "POST",
+        url + "/api/appointments",
+        {"service": "CT", "date": "2026-12-08", "start": "10:15", "name": "Võ Văn Nam", "phone": "0933 222 112"},
+    )
+    assert status == 201
+    phone = new_page(browser, f"{url}/book/{booked['code_display']}", 390, 844, errors, is_mobile=True, has_touch=True)
+    phone.wait_for_selector("#manage", state="visible")
+    phone.fill("[data-testid=book-last4]", "0000")
+    phone.click("#move")
+    phone.click("#move-days [data-date='2026-12-09']")
+    phone.click("#move-slots .slot[data-start='08:30']")
+    phone.click("#move")
+    phone.wait_for_selector("[data-testid=manage-error]", state="visible")
+    assert "không khớp" in phone.locator("[data-testid=manage-error]").inner_text()
+    phone.fill("[data-testid=book-last4]", "2112")
+    phone.click("#move")
+    phone.wait_for_function("document.querySelector('[data-testid=book-time]').textContent === '08:30–08:45'")
+    assert phone.locator("[data-testid=book-code]").inner_text() == booked["code_display"]  # the code stays
+    assert "09/12/2026" in phone.locator("[data-testid=book-date]").inner_text()
+
+    phone.fill("[data-testid=book-last4]", "2112")
+    phone.click("[data-testid=book-cancel]")  # the first tap arms the button, the second cancels
+    phone.click("[data-testid=book-cancel]")
+    phone.wait_for_function("document.querySelector('[data-testid=book-state]').textContent === 'Đã hủy'")
+    assert phone.locator("#manage").is_hidden()
+    assert http("GET", f"{url}/api/appointments/{booked['code']}")[1]["state"] == "cancelled"
+    assert not errors, errors
