@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from . import appointment_ics, appointment_report, auth, reports
+from . import appointment_counts, appointment_ics, appointment_report, auth, reports
 from . import appointments as ap
 from .answers import Answer
 from .api import issued, read_json, status_url
@@ -219,7 +219,7 @@ async def _book(office: Office, req: ap.Request) -> tuple[dict[str, Any], dict[s
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.book(conn, config, req, now)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     found, counts = await _write(office, write)
     _push(office, "appointment_booked", found, counts)
@@ -282,7 +282,7 @@ async def cancel(request: Request) -> Answer:
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.cancel(conn, config, code, now, phone_last4=last4)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     try:
         found, counts = await _write(office, write)
@@ -304,7 +304,7 @@ async def move(request: Request) -> Answer:
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.move(conn, config, code, last4, day, start, now)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     try:
         found, counts = await _write(office, write)
@@ -361,7 +361,7 @@ async def check_in(request: Request) -> Answer:
     )
     if before is None:
         found = await _read(office, ap.get, code)
-        counts = await _read(office, ap.day_counts, found["date"])
+        counts = await _read(office, appointment_counts.day_counts, found["date"])
         _push(office, "appointment_checked_in", found, counts)
     ahead, wait = office.position(ticket)
     result = {
@@ -423,7 +423,7 @@ async def staff_list(request: Request) -> Answer:
         return out
 
     services = await office.read(read)
-    upcoming = await office.read(ap.upcoming_days, config, [config.service(c) for c in codes], now)
+    upcoming = await office.read(appointment_counts.upcoming_days, config, [config.service(c) for c in codes], now)
     return Answer(
         {
             "date": day.isoformat(),
@@ -456,7 +456,7 @@ async def staff_cancel(request: Request) -> Answer:
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.cancel(conn, config, code, now, staff=user["username"], reason=reason)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     found, counts = await _write(office, write)
     await office.audit(
@@ -532,7 +532,7 @@ async def purge(office: Office) -> int:
 
 async def refresh_counts(office: Office) -> None:
     day = ap.local_today(office.config, office.clock()).isoformat()
-    office.set_part(DayCounts(day, await _read(office, ap.day_counts, day)))
+    office.set_part(DayCounts(day, await _read(office, appointment_counts.day_counts, day)))
 
 
 async def run_forever(office: Office) -> None:
