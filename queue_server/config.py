@@ -115,7 +115,7 @@ class Server:
     public_url: str = _help("Base URL citizens' phones use (for ticket QR codes)", "", restart=True)
     https: bool = _help("Served behind HTTPS: cookies get the Secure flag", False, restart=True)
     secret_file: str = _help("File holding the cookie signing key (created if missing)", "var/secret.key", restart=True)
-    max_body_bytes: int = _help("Largest accepted request body", 16384, lo=1024, hi=16_777_216, restart=True)
+    max_body_bytes: int = _help("Largest accepted request body", 262144, lo=1024, hi=16_777_216, restart=True)
     trusted_proxies: list[str] = _help(
         "Reverse proxies (IP addresses or networks) whose X-Forwarded-For and "
         "X-Forwarded-Proto headers are believed; none by default",

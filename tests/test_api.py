@@ -126,7 +126,7 @@ def test_malformed_json_and_non_object_bodies_are_400(client: TestClient):
 
 
 def test_oversized_body_is_413(client: TestClient):
-    r = client.post("/api/tickets", content=b'{"service": "' + b"C" * 20000 + b'"}', headers=KIOSK)
+    r = client.post("/api/tickets", content=b'{"service": "' + b"C" * 300_000 + b'"}', headers=KIOSK)
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
 
 

@@ -63,6 +63,8 @@ def test_slots_list_start_end_capacity_and_free(client: TestClient):
     book(client, "08:00")
     r = client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"})
     assert r.json()["slots"][0]["free"] == 2
+    r = client.get("/api/appointments/slots", params={"date": "2026-12-08"})
+    assert (r.status_code, r.json()["error"], r.json()["details"]["field"]) == (400, "bad_field", "service")
 
 
 def test_booking_answers_201_with_a_code_without_look_alikes(client: TestClient):
@@ -149,6 +151,21 @@ def test_one_phone_holds_at_most_max_per_phone_upcoming_bookings(client: TestCli
 def test_one_phone_books_a_service_once_a_day(client: TestClient):
     assert book(client, "09:00").status_code == 201
     assert book(client, "10:00").json()["error"] == "already_booked"
+
+
+def test_a_move_does_not_give_one_phone_two_bookings_of_a_service_on_one_day(client: TestClient):
+    assert book(client, "09:00", "2026-12-08").status_code == 201
+    other = book(client, "09:00", "2026-12-09").json()["code"]
+    r = client.post(
+        f"/api/appointments/{other}/move", json={"phone_last4": "5678", "date": "2026-12-08", "start": "10:00"}
+    )
+    assert (r.status_code, r.json()["error"]) == (409, "already_booked")
+    assert client.get(f"/api/appointments/{other}").json()["date"] == "2026-12-09"
+    # Moving within its own day is no second booking.
+    r = client.post(
+        f"/api/appointments/{other}/move", json={"phone_last4": "5678", "date": "2026-12-09", "start": "10:00"}
+    )
+    assert r.status_code == 200 and r.json()["start"] == "10:00"
 
 
 def test_one_device_makes_at_most_max_per_address_bookings_a_day(tmp_path: Path, clock: Clock):
@@ -258,6 +275,32 @@ def test_check_in_gives_a_booked_ticket_and_the_same_ticket_again(client: TestCl
     assert status["booked"] is True and "appointment" not in status
 
 
+def test_the_kiosk_the_phone_page_and_both_status_answers_give_one_position(client: TestClient, clock: Clock):
+    """Every answer gives the same figures, and they follow the README's interleave rule."""
+    early = book(client, "09:00", "2026-12-07", phone="0911000001").json()["code"]
+    due = book(client, "08:30", "2026-12-07", phone="0911000002").json()["code"]
+    clock.now = MONDAY.replace(hour=8, minute=25)
+    walk_ins = [client.post("/api/tickets", json={"service": "CT"}, headers=KIOSK).json() for _ in range(3)]
+    kiosk = {due: client.post(f"/api/appointments/{due}/check-in", json={}, headers=KIOSK).json()}
+    clock.now = MONDAY.replace(hour=8, minute=31)  # 08:30 is due; 09:00 waits for its slot
+    kiosk[early] = client.post(f"/api/appointments/{early}/check-in", json={}, headers=KIOSK).json()
+    expected = {
+        # interleave 2: the three walk-ins came first, two of them go before the due appointment.
+        due: 2,
+        # called before its slot only when nobody else waits: after the 3 walk-ins and 08:30.
+        early: 4,
+    }
+    for code, ahead in expected.items():
+        token = kiosk[code]["token"]
+        by_token = client.get(f"/api/tickets/{token}").json()
+        by_code = client.get(f"/api/appointments/{code}").json()["ticket"]
+        again = client.post(f"/api/appointments/{code}/check-in", json={}, headers=KIOSK).json()
+        figures = {(x["people_ahead"], x["estimated_wait_s"]) for x in (by_token, by_code, again)}
+        assert figures == {(ahead, by_token["estimated_wait_s"])}, (code, figures)
+    # ...and the walk-ins' own positions count the due appointment between them.
+    assert [client.get(f"/api/tickets/{w['token']}").json()["people_ahead"] for w in walk_ins] == [0, 1, 3]
+
+
 def test_check_in_too_early_says_when_it_opens(client: TestClient, clock: Clock):
     code = book(client, "09:00", "2026-12-07").json()["code"]
     clock.now = MONDAY.replace(hour=8, minute=10)
@@ -362,7 +405,9 @@ def test_admin_closes_a_slot(client: TestClient):
         if s["start"] == "09:00"
     )
     assert slot["free"] == 0 and slot["closed"] is True
-    assert book(client).json()["error"] == "slot_full"
+    refused = book(client).json()
+    assert refused["error"] == "slot_full" and refused["details"]["next_free"][0]["start"] == "09:15"
+    assert "tạm đóng" in refused["message"] and "closed" in refused["message_en"]  # not "full"
 
 
 def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):

@@ -280,3 +280,76 @@ def test_a_clerk_books_for_a_caller_from_the_counter_station_and_an_admin_from_t
     text = listing.locator("section[data-service=CT]").inner_text()
     assert "cán bộ clerk1 đặt" in text and "cán bộ boss đặt" in text
     assert not errors, errors
+
+
+def test_the_citizen_moves_then_cancels_on_the_phone_with_the_last_four_digits(browser: Any, office: tuple[str, Clock]):
+    url, _ = office
+    errors: list[str] = []
+    status, booked, _ = http(
+        "POST",
+        url + "/api/appointments",
+        {"service": "CT", "date": "2026-12-08", "start": "10:15", "name": "Võ Văn Nam", "phone": "0933 222 112"},
+    )
+    assert status == 201
+    phone = new_page(browser, f"{url}/book/{booked['code_display']}", 390, 844, errors, is_mobile=True, has_touch=True)
+    phone.wait_for_selector("#manage", state="visible")
+    phone.fill("[data-testid=book-last4]", "0000")
+    phone.click("#move")
+    phone.click("#move-days [data-date='2026-12-09']")
+    phone.click("#move-slots .slot[data-start='08:30']")
+    phone.click("#move")
+    phone.wait_for_selector("[data-testid=manage-error]", state="visible")
+    assert "không khớp" in phone.locator("[data-testid=manage-error]").inner_text()
+    phone.fill("[data-testid=book-last4]", "2112")
+    phone.click("#move")
+    phone.wait_for_function("document.querySelector('[data-testid=book-time]').textContent === '08:30–08:45'")
+    assert phone.locator("[data-testid=book-code]").inner_text() == booked["code_display"]  # the code stays
+    assert "09/12/2026" in phone.locator("[data-testid=book-date]").inner_text()
+
+    phone.fill("[data-testid=book-last4]", "2112")
+    phone.click("[data-testid=book-cancel]")  # the first tap arms the button, the second cancels
+    phone.click("[data-testid=book-cancel]")
+    phone.wait_for_function("document.querySelector('[data-testid=book-state]').textContent === 'Đã hủy'")
+    assert phone.locator("#manage").is_hidden()
+    assert http("GET", f"{url}/api/appointments/{booked['code']}")[1]["state"] == "cancelled"
+    assert not errors, errors
+
+
+def test_an_admin_sees_the_appointment_report_and_downloads_it_a_clerk_does_not(
+    browser: Any, office: tuple[str, Clock]
+):
+    url, clock = office
+    errors: list[str] = []
+    for start, phone in (("09:00", "0911000001"), ("09:15", "0911000002")):
+        body = {"service": "CT", "date": "2026-12-07", "start": start, "name": "Đào Văn Sơn", "phone": phone}
+        assert http("POST", url + "/api/appointments", body)[0] == 201
+    code = http("GET", f"{url}/api/staff/appointments", cookie=login(url, "boss"))[1]["services"][0]["slots"][5][
+        "appointments"
+    ][0]["code"]
+    assert http("POST", f"{url}/api/appointments/{code}/cancel", {"phone_last4": "0002"})[0] == 200
+
+    clerk = new_page(browser, url + "/", 1280, 900, errors)
+    assert clerk.request.post(url + "/api/login", data={"username": "clerk1", "password": "mat-khau-123"}).ok
+    clerk.goto(url + "/appointments")
+    clerk.wait_for_selector("[data-testid=appt-list] section")
+    assert clerk.locator("[data-testid=appt-report]").is_hidden()
+
+    page = new_page(browser, url + "/", 1280, 900, errors)
+    assert page.request.post(url + "/api/login", data={"username": "boss", "password": "mat-khau-123"}).ok
+    page.goto(url + "/appointments")
+    page.wait_for_selector("[data-testid=appt-report]", state="visible")
+    page.fill("#report-from", "2026-12-07")
+    page.fill("#report-to", "2026-12-07")
+    page.click("[data-testid=appt-report-show]")
+    page.wait_for_selector("[data-testid=appt-report-table]", state="visible")
+    cells = page.locator("[data-testid=appt-report-table] tbody tr").first.locator("td").all_inner_texts()
+    # date, service, booked, checked in, absent, cancelled, called, mean wait, share within 10 minutes
+    assert cells == ["07/12/2026", "Chứng thực", "2", "0", "0", "1", "0", "–", "–"]
+    with page.expect_download() as download:
+        page.click("[data-testid=appt-report-xlsx]")
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+    with page.expect_download() as download:
+        page.click("[data-testid=appt-report-csv]")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[1].startswith("07/12/2026;Chứng thực;2;0;0;1;")
+    assert not errors, errors

@@ -76,6 +76,8 @@ def test_staff_screens_hear_of_bookings_and_public_screens_get_counts_only(tmp_p
             cookie = r.headers["set-cookie"].split(";")[0]
         ws_url = url.replace("http", "ws") + "/ws"
 
+        heard: list[dict[str, Any]] = []  # everything the public screen hears
+
         async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             async with (
                 ws_connect(ws_url, additional_headers={"Cookie": cookie, "Origin": url}, proxy=None) as staff,
@@ -96,25 +98,57 @@ def test_staff_screens_hear_of_bookings_and_public_screens_get_counts_only(tmp_p
                 )
                 assert status == 201
                 await asyncio.to_thread(post, f"{url}/api/appointments/{body['code']}/cancel", {"phone_last4": "0111"})
+                status, kept = await asyncio.to_thread(
+                    post,
+                    url + "/api/appointments",
+                    {
+                        "service": "CT",
+                        "date": "2026-12-07",
+                        "start": "08:00",
+                        "name": "Lý Văn Phúc",
+                        "phone": "0912000222",
+                    },
+                )
+                assert status == 201
+                clock.now = MONDAY.replace(hour=7, minute=45)  # check-in opens 30 minutes before 08:00
+                status, _ = await asyncio.to_thread(post, f"{url}/api/appointments/{kept['code']}/check-in", {}, KIOSK)
+                assert status == 201
 
                 async def pushes(ws: Any) -> list[dict[str, Any]]:
                     out: list[dict[str, Any]] = []
-                    while len(out) < 2:
+                    while len(out) < 4:
                         msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                        heard.append(msg)  # the ticket events too: the check-in issued a ticket
                         if msg.get("type") == "appointment":
                             out.append(msg)
                     return out
 
-                return await pushes(staff), await pushes(public)
+                staff_heard = await pushes(staff)
+                heard.clear()
+                return staff_heard, await pushes(public)
 
         staff_msgs, public_msgs = asyncio.run(scenario())
-    assert [m["kind"] for m in staff_msgs] == ["appointment_booked", "appointment_cancelled"]
+    kinds = ["appointment_booked", "appointment_cancelled", "appointment_booked", "appointment_checked_in"]
+    assert [m["kind"] for m in staff_msgs] == kinds
     assert staff_msgs[0]["appointment"]["name"] == "Hoàng Thị Én"
     assert staff_msgs[0]["appointment"]["phone"] == "0912000111"
-    assert [m["kind"] for m in public_msgs] == ["appointment_booked", "appointment_cancelled"]
+    assert (
+        staff_msgs[3]["appointment"]["state"] == "checked_in" and staff_msgs[3]["appointment"]["name"] == "Lý Văn Phúc"
+    )
+    assert [m["kind"] for m in public_msgs] == kinds
     assert public_msgs[0]["counts"]["CT"]["booked"] == 1 and public_msgs[1]["counts"]["CT"]["cancelled"] == 1
-    text = json.dumps(public_msgs, ensure_ascii=False)
-    assert "Hoàng" not in text and "0912000111" not in text and staff_msgs[0]["appointment"]["code"] not in text
+    assert public_msgs[3]["counts"]["CT"] == {"booked": 0, "checked_in": 1, "cancelled": 1}
+    text = json.dumps(heard, ensure_ascii=False)
+    assert "ticket_issued" in text
+    for secret in (
+        "Hoàng",
+        "0912000111",
+        "Lý Văn",
+        "0912000222",
+        staff_msgs[0]["appointment"]["code"],
+        staff_msgs[3]["appointment"]["code"],
+    ):
+        assert secret not in text
 
 
 def names(db: Path) -> list[tuple[Any, ...]]:

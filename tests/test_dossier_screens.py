@@ -125,6 +125,7 @@ def test_papers_and_result_returned_are_a_key_and_enter_each(screens, office_ser
     counter.wait_for_function(
         "document.querySelector('[data-testid=dossier-list]').textContent.includes('yêu cầu bổ sung giấy tờ')"
     )
+    counter.wait_for_selector(".dossier-dialog", state="hidden")  # the list is drawn just before it closes
     counter.keyboard.press("k")  # a result returned, for a dossier received before motcua
     counter.wait_for_selector("[data-testid=dossier-code]:focus")
     assert counter.locator("[data-testid=dossier-procedure]").is_hidden()

@@ -175,7 +175,7 @@ def test_outcomes_need_a_held_ticket_and_the_clerk_of_that_counter(client: TestC
     assert r.status_code == 400 and r.json()["error"] == "bad_procedure"
 
 
-def test_guidance_and_papers_are_outcomes_of_the_visit(client: TestClient):
+def test_guidance_and_papers_are_outcomes_of_the_visit(client: TestClient, clock: Clock):
     sign_in(client, "clerk1", 1)
     ticket = serve_one(client)
     assert record(client, outcome="guidance").status_code == 201
@@ -187,10 +187,12 @@ def test_guidance_and_papers_are_outcomes_of_the_visit(client: TestClient):
     assert view["ticket"]["id"] == ticket["id"]
     # The citizen comes back with the papers: received again, counted from that day.
     client.post("/api/counters/1/done", json={})
+    clock.to_day(dt.date(2026, 12, 7))  # the next Monday
     serve_one(client)
     r = record(client, code=CODE, procedure="DD01")
     assert r.status_code == 201, r.text
-    assert r.json()["dossier"]["status"] == "received"
+    d = r.json()["dossier"]
+    assert (d["status"], d["received_on"], d["due_date"]) == ("received", "2026-12-07", "2026-12-21")
 
 
 def test_with_require_outcome_a_ticket_is_finished_only_after_its_outcome(tmp_path: Path, clock: Clock):

@@ -240,13 +240,13 @@ def raw_request(srv: ServerProcess, data: bytes) -> tuple[int, bytes]:
 
 def test_request_bodies_over_the_limit_are_refused_with_413(srv: ServerProcess) -> None:
     seq = event_count(srv)
-    big = {"service": "CT", "request_id": "x", "pad": "x" * 20_000}
+    big = {"service": "CT", "request_id": "x", "pad": "x" * 300_000}
     status, body, _ = http("POST", srv.base_url + "/api/tickets", big, token=KIOSK_TOKEN)
     assert status == 413
     assert_error_body(body)
-    assert http("POST", srv.base_url + "/api/login", {"username": "x" * 20_000, "password": "y"})[0] == 413
+    assert http("POST", srv.base_url + "/api/login", {"username": "x" * 300_000, "password": "y"})[0] == 413
     # Chunked, so the size is not declared up front: still cut off at the limit.
-    payload = b'{"service": "CT", "pad": "' + b"x" * 40_000 + b'"}'
+    payload = b'{"service": "CT", "pad": "' + b"x" * 600_000 + b'"}'
     chunked = (
         b"".join(
             b"%x\r\n%s\r\n" % (len(payload[i : i + 4096]), payload[i : i + 4096]) for i in range(0, len(payload), 4096)

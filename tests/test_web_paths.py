@@ -134,20 +134,20 @@ def test_odd_config_edits_are_400s_naming_the_key_and_the_connection_lives_on(sr
 
 
 def test_config_edits_honour_server_max_body_bytes(srv: ServerProcess, tmp_path: Path) -> None:
-    """The whole-file edit is a request like any other: over ``server.max_body_bytes`` (16 KiB
-    here) it is a 413 naming the setting and nothing changes; a server allowed more takes it."""
+    """The whole-file edit is a request like any other: over ``server.max_body_bytes`` (256 KiB
+    by default) it is a 413 naming the setting and nothing changes; a server allowed more takes it."""
     admin = Admin(srv)
     before = srv.config_path.read_text(encoding="utf-8")
-    padded = before + "\n# " + "x" * 20_000 + "\n"  # 31 KiB: well under the old 256 KiB
+    padded = before + "\n# " + "x" * 270_000 + "\n"  # just over 256 KiB
     status, body = admin.call("POST", "/api/admin/config/text", {"text": padded})
     assert status == 413 and "server.max_body_bytes" in body["message_en"] and body["message"], body
-    status, body = Admin(srv).call("POST", "/api/admin/config", {"office": {"ticker": "y" * 20_000}})
+    status, body = Admin(srv).call("POST", "/api/admin/config", {"office": {"ticker": "y" * 270_000}})
     assert status == 413 and "server.max_body_bytes" in body["message_en"], body
     assert srv.config_path.read_text(encoding="utf-8") == before
-    config_path = write_config(tmp_path, server={"max_body_bytes": 65536})
+    config_path = write_config(tmp_path, server={"max_body_bytes": 524288})
     add_staff(config_path, {"boss": "admin"})
     with ServerProcess(tmp_path, config_path) as roomy:
-        text = config_path.read_text(encoding="utf-8") + "\n# " + "x" * 20_000 + "\n"
+        text = config_path.read_text(encoding="utf-8") + "\n# " + "x" * 270_000 + "\n"
         assert Admin(roomy).call("POST", "/api/admin/config/text", {"text": text})[0] == 200
         assert config_path.read_text(encoding="utf-8") == text
 
