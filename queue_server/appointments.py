@@ -234,31 +234,6 @@ def slots_view(
     return out
 
 
-def upcoming_days(
-    conn: sqlite3.Connection, config: Config, services: list[Service], now: dt.datetime
-) -> list[dict[str, Any]]:
-    """Today and the next days ``services`` take bookings on (not closed, with a slot), each with
-    its active bookings (booked or checked in): the staff list's overview of what is coming."""
-    today = local_today(config, now)
-    horizon = max((s.booking.days_ahead for s in services if s.booking.open), default=0)
-    last = today + dt.timedelta(days=horizon)
-    codes = [s.code for s in services]
-    counts = dict(
-        conn.execute(
-            f"SELECT date, count(*) FROM appointments WHERE date BETWEEN ? AND ? AND state != 'cancelled' "
-            f"AND service IN ({', '.join('?' for _ in codes)}) GROUP BY date",
-            (today.isoformat(), last.isoformat(), *codes),
-        ).fetchall()
-    )
-    out = []
-    for i in range(horizon + 1):
-        day = today + dt.timedelta(days=i)
-        if config.office.is_closed_day(day) or not any(day_slots(s, day) for s in services):
-            continue
-        out.append({"date": day.isoformat(), "booked": counts.get(day.isoformat(), 0)})
-    return out
-
-
 def next_free(
     conn: sqlite3.Connection, config: Config, service: Service, after: dt.datetime, now: dt.datetime, limit: int = 3
 ) -> list[dict[str, str]]:
@@ -332,9 +307,13 @@ def _take_seat(
         (service.code, day.isoformat(), slot.key),
     ).fetchone()[0]
     if closed or booked >= bookable(service):
+        # A slot an admin closed takes no booking either: the same key (clients offer next_free),
+        # the message says why.
         raise Conflict(
-            "Khung giờ này đã hết chỗ. Mời chọn khung giờ khác.",
-            "This slot is full. Please pick another.",
+            "Khung giờ này tạm đóng. Mời chọn khung giờ khác."
+            if closed
+            else "Khung giờ này đã hết chỗ. Mời chọn khung giờ khác.",
+            "This slot is closed. Please pick another." if closed else "This slot is full. Please pick another.",
             key="slot_full",
             next_free=next_free(conn, config, service, slot_datetime(config, day, slot.start), now),
         )
@@ -615,60 +594,3 @@ def staff_view(config: Config, found: dict[str, Any]) -> dict[str, Any]:
         }
     )
     return view
-
-
-def ics(config: Config, found: dict[str, Any], now: dt.datetime) -> str:
-    """An iCalendar event for "Add to calendar" (RFC 5545; times in UTC)."""
-    view = public_view(config, found)
-    day = dt.date.fromisoformat(found["date"])
-    start = slot_datetime(config, day, parse_time(found["start"])).astimezone(dt.UTC)
-    end = slot_datetime(config, day, parse_time(found["end"])).astimezone(dt.UTC)
-
-    def esc(text: str) -> str:
-        return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-    fmt = "%Y%m%dT%H%M%SZ"
-    counters = ", ".join(c["name"] for c in view["counters"])
-    description = f"Mã lịch hẹn: {view['code_display']}. {counters}."
-    if view["papers"]:
-        description += f" Giấy tờ cần mang: {view['papers']}"
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//motcua//appointments//VI",
-        "CALSCALE:GREGORIAN",
-        "BEGIN:VEVENT",
-        f"UID:{found['code']}@motcua",
-        f"DTSTAMP:{now.astimezone(dt.UTC).strftime(fmt)}",
-        f"DTSTART:{start.strftime(fmt)}",
-        f"DTEND:{end.strftime(fmt)}",
-        f"SUMMARY:{esc('Lịch hẹn ' + view['service_name'] + ' – ' + view['code_display'])}",
-        f"LOCATION:{esc(config.office.name)}",
-        f"DESCRIPTION:{esc(description)}",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
-
-
-def _fold(line: str) -> str:
-    """RFC 5545 lines are at most 75 octets; longer ones continue after CRLF + space."""
-    out, current = [], b""
-    for ch in line:
-        enc = ch.encode()
-        if len(current) + len(enc) > 74:
-            out.append(current.decode())
-            current = b" "
-        current += enc
-    out.append(current.decode())
-    return "\r\n".join(out)
-
-
-def day_counts(conn: sqlite3.Connection, day: str) -> dict[str, dict[str, int]]:
-    """Per service: booked, checked in and cancelled appointments of ``day`` (counts only)."""
-    out: dict[str, dict[str, int]] = {}
-    for service, state, n in conn.execute(
-        "SELECT service, state, count(*) FROM appointments WHERE date = ? GROUP BY service, state", (day,)
-    ):
-        out.setdefault(service, {s: 0 for s in STATES})[state] = n
-    return out

@@ -23,12 +23,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from . import appointment_report, auth, reports
+from . import appointment_counts, appointment_ics, appointment_report, auth, reports
 from . import appointments as ap
 from .answers import Answer
 from .api import issued, read_json, status_url
 from .appointments_openapi import Booking, Move, OwnerCancel, SlotClosure, StaffCancel
-from .engine import Engine, Event
 from .errors import BadRequest, Conflict, NotFound, TooManyRequests
 from .office import Office, Outcome, public_ticket
 from .report_routes import InDialect, download, export_dialect, export_format
@@ -186,7 +185,12 @@ async def booking_services(request: Request) -> Answer:
 async def slots(request: Request) -> Answer:
     office = _office(request)
     config, now = office.config, office.clock()
-    service = ap.find_service(config, (request.query_params.get("service") or "")[:16])
+    code = request.query_params.get("service")
+    if not code:
+        raise BadRequest(
+            "Hãy chọn lĩnh vực (service=…).", "Name the service (service=…).", key="bad_field", field="service"
+        )
+    service = ap.find_service(config, code[:16])
     day = ap.parse_day(request.query_params.get("date"))
     ap.check_day(config, service, day, now)
     found = await _read(office, ap.slots_view, config, service, day, now)
@@ -215,7 +219,7 @@ async def _book(office: Office, req: ap.Request) -> tuple[dict[str, Any], dict[s
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.book(conn, config, req, now)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     found, counts = await _write(office, write)
     _push(office, "appointment_booked", found, counts)
@@ -252,7 +256,7 @@ async def calendar(request: Request) -> Response:
     found = await _read(office, ap.get, _code(request))
     name = f"lich-hen-{ap.show_code(found['code'])}.ics"
     return Response(
-        ap.ics(office.config, found, office.clock()),
+        appointment_ics.ics(office.config, found, office.clock()),
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -278,7 +282,7 @@ async def cancel(request: Request) -> Answer:
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.cancel(conn, config, code, now, phone_last4=last4)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     try:
         found, counts = await _write(office, write)
@@ -300,7 +304,7 @@ async def move(request: Request) -> Answer:
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.move(conn, config, code, last4, day, start, now)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     try:
         found, counts = await _write(office, write)
@@ -357,7 +361,7 @@ async def check_in(request: Request) -> Answer:
     )
     if before is None:
         found = await _read(office, ap.get, code)
-        counts = await _read(office, ap.day_counts, found["date"])
+        counts = await _read(office, appointment_counts.day_counts, found["date"])
         _push(office, "appointment_checked_in", found, counts)
     ahead, wait = office.position(ticket)
     result = {
@@ -419,7 +423,7 @@ async def staff_list(request: Request) -> Answer:
         return out
 
     services = await office.read(read)
-    upcoming = await office.read(ap.upcoming_days, config, [config.service(c) for c in codes], now)
+    upcoming = await office.read(appointment_counts.upcoming_days, config, [config.service(c) for c in codes], now)
     return Answer(
         {
             "date": day.isoformat(),
@@ -452,7 +456,7 @@ async def staff_cancel(request: Request) -> Answer:
 
     def write(conn: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
         found = ap.cancel(conn, config, code, now, staff=user["username"], reason=reason)
-        return found, ap.day_counts(conn, found["date"])
+        return found, appointment_counts.day_counts(conn, found["date"])
 
     found, counts = await _write(office, write)
     await office.audit(
@@ -528,7 +532,7 @@ async def purge(office: Office) -> int:
 
 async def refresh_counts(office: Office) -> None:
     day = ap.local_today(office.config, office.clock()).isoformat()
-    office.set_part(DayCounts(day, await _read(office, ap.day_counts, day)))
+    office.set_part(DayCounts(day, await _read(office, appointment_counts.day_counts, day)))
 
 
 async def run_forever(office: Office) -> None:
@@ -541,78 +545,6 @@ async def run_forever(office: Office) -> None:
         except Exception:
             log.exception("appointment housekeeping failed")
         await asyncio.sleep(PURGE_EVERY_S)
-
-
-# ---------------------------------------------------------------------- demo
-
-DEMO_NAMES = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Văn Cường", "Phạm Thị Dung", "Hoàng Văn Em", "Vũ Thị Giang")
-
-
-async def simulate(office: Office, rng: Any, step: float = 0.5) -> None:
-    """``motcua demo``: citizens book the next slots of the services open for booking and
-    most of them check in at the kiosk a few minutes before their slot (some never come)."""
-    config = office.config
-    services = [s for s in config.services if s.booking.open]
-    kiosk = config.kiosks[0].id if config.kiosks else None
-    pending: list[tuple[dt.datetime, str, str, dt.datetime]] = []  # (check in at, code, service, slot)
-    next_booking = office.clock()
-    while services:
-        await asyncio.sleep(step)
-        now = office.clock()
-        if now >= next_booking:
-            next_booking = now + dt.timedelta(minutes=rng.uniform(4, 12))
-            svc = rng.choice(services)
-            day = ap.local_today(config, now)
-            free = [
-                s
-                for s in await _read(office, ap.slots_view, config, svc, day, now)
-                if s["free"] > 0
-                and ap.slot_datetime(config, day, ap.parse_time(s["start"])) > now + dt.timedelta(minutes=10)
-            ]
-            if free:
-                slot = free[0]
-                req = ap.Request(
-                    svc.code,
-                    day,
-                    ap.parse_time(slot["start"]),
-                    rng.choice(DEMO_NAMES),
-                    f"09{rng.randrange(10**8):08d}",
-                    staff="demo",
-                )
-                try:
-                    found, _ = await _book(office, req)
-                except Exception as e:  # a refusal (full, closed day): the demo goes on
-                    log.debug("demo booking refused: %s", e)
-                else:
-                    start = ap.slot_datetime(config, day, req.start)
-                    if rng.random() < 0.85:
-                        pending.append(
-                            (start - dt.timedelta(minutes=rng.uniform(2, 15)), found["code"], svc.code, start)
-                        )
-        for item in [p for p in pending if p[0] <= now]:
-            pending.remove(item)
-            _, code, service, start = item
-            token = secrets.token_urlsafe(16)
-
-            def extra(conn: Any, events: list[Any], code: str = code) -> None:
-                for e in events:
-                    if e.kind == "ticket_issued" and e.ticket and e.ticket.get("appointment") == code:
-                        ap.mark_checked_in(conn, code, e.ticket["id"], e.at)
-
-            def command(
-                engine: Engine,
-                at: dt.datetime,
-                code: str = code,
-                service: str = service,
-                start: dt.datetime = start,
-                token: str = token,
-            ) -> list[Event]:
-                return engine.check_in(at, service=service, code=code, slot_start=start, token=token, kiosk=kiosk)[1]
-
-            try:
-                await office.execute(command, extra=extra)
-            except Exception as e:
-                log.debug("demo check-in refused: %s", e)
 
 
 # ---------------------------------------------------------------------- pages

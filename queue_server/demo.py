@@ -143,7 +143,7 @@ def demo_app(
     # Months of dossiers before today, so the dossier report is filled from the start.
     dossier_demo.seed_history(store, config, rng, clock().astimezone(config.office.tz).date())
     store.close()
-    from .appointments_api import simulate as simulate_bookings
+    from .appointment_demo import simulate as simulate_bookings
 
     return create_app(
         config,

@@ -37,6 +37,8 @@ from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, cast
 
+from .order_resume import Checkpoint, capture, restore
+
 if TYPE_CHECKING:
     from .engine import Ticket
 
@@ -610,6 +612,10 @@ def newcomers_ahead(
     counters: Sequence[tuple[int, dict[str, str]]],
     counts: Counts,
     rules: Rules,
+    *,
+    resume: tuple[Checkpoint, Ticket, dict[int, tuple[int | None, int]]] | None = None,
+    keep: list[Checkpoint] | None = None,
+    decided: list[int] | None = None,
 ) -> list[int | None]:
     """``positions_ahead`` for each newcomer (each alone, after every ticket of ``in_order``,
     the waiting tickets in arrival order), from one replay of Next over ``in_order``.
@@ -620,6 +626,14 @@ def newcomers_ahead(
     is made once more with the newcomer in its lanes: the newcomer itself ends its count; the
     same ticket goes on; another one (possible only with due appointments) gives None, and
     the caller replays for that newcomer alone.
+
+    ``keep``: receives the replay's state at the first turn where a newcomer who is not a
+    priority one is first in one of its lanes; ``decided``: the turn at which each newcomer's
+    answer was found. ``resume`` (that state, kept by the replay of ``in_order`` without its
+    last ticket; that last ticket, a walk-in without priority; and the answers found before
+    that turn, by newcomer): the replay up to that turn is the same with the late ticket (it
+    stands where a newcomer of its service stood, so it is reached no earlier), and so is
+    every answer found before it; this replay starts there (``order_resume``).
     """
     shared: dict[int, Any] = {}
     pickers = [Picker(n, levels, (), rules.now, lists=lists[n], shared=shared) for n, levels in counters]
@@ -641,15 +655,31 @@ def newcomers_ahead(
     # The priority count as it would be with one more priority ticket waiting.
     shadow = counts.normals_since_priority
     ahead = 0
+    start, progressed, step = 0, False, 0
+    when = decided if decided is not None else [0] * len(newcomers)
+    if resume is not None:
+        cp, late, prior = resume
+        assert not late.priority
+        restore(cp, late, pickers)
+        taken, ahead, shadow, due_left = set(cp.taken), cp.ahead, cp.shadow, cp.due_left
+        start, progressed, step = cp.turn, cp.progressed, cp.step
+        priority_left, counts = cp.priority_left, cp.counts
+        for k, (answer, at) in prior.items():
+            out[k], when[k] = answer, at
+            open_.discard(k)
     while open_:
-        progressed = False
-        for c, picker in enumerate(pickers):
+        for c in range(start, len(pickers)):
+            picker = pickers[c]
+            step += 1
             t = picker.pick(taken, counts, rules)
             for slot, members in watch[c]:
                 if slot not in reached[c]:
                     if not _reached(picker, slot, taken):
                         continue
                     reached[c].add(slot)
+                    if keep is not None and not keep and slot[2] < 0:
+                        state = (taken, counts, ahead, shadow, priority_left, due_left)
+                        keep.append(capture(pickers, *state, c, progressed, step - 1))
                 for k in members:
                     if k not in open_:
                         continue
@@ -657,9 +687,10 @@ def newcomers_ahead(
                     as_if = Counts(shadow, counts.walkins_since_appointment) if guest.priority else counts
                     picked = _with_guest(picker, guest, slot).pick(taken, as_if, rules)
                     if picked is guest:
-                        out[k] = ahead
+                        out[k], when[k] = ahead, step
                         open_.discard(k)
                     elif picked is not t:
+                        when[k] = step
                         open_.discard(k)  # out[k] stays None: replay this one
             if t is None:
                 continue
@@ -674,8 +705,9 @@ def newcomers_ahead(
             counts = _after(t, priority_left, due_left, counts)
         if not progressed:
             for k in open_:
-                out[k] = ahead
+                out[k], when[k] = ahead, step
             break
+        start, progressed = 0, False
     return out
 
 
@@ -712,7 +744,27 @@ def _newcomer_estimate(
         services = sorted({s for _, levels in counters for s, level in levels.items() if level != "appointment"})
         services = services if target.service in services else [*services, target.service]
         newcomers = [Newcomer(target.id, s, p, target.queued_at) for s in services for p in (False, True)]
-        found = newcomers_ahead(newcomers, _memo["in_order"], lists, counters, counts, rules)
+        # After an issue: the previous state's replay, kept where it first reached a
+        # newcomer, goes on with the new ticket if a newcomer of its service was watched.
+        late, kept = _memo.get("late"), _memo.get("kept_before", {}).get(callers)
+        resume = None
+        if kept is not None and late is not None:
+            cp, before = kept
+            if (late.service, False) in before:  # a newcomer of its service was watched there
+                prior = {
+                    k: before[(g.service, g.priority)]
+                    for k, g in enumerate(newcomers)
+                    if (g.service, g.priority) in before and before[(g.service, g.priority)][1] <= cp.step
+                }
+                resume = (cp, late, prior)
+        keep: list[Checkpoint] = []
+        decided = [0] * len(newcomers)
+        found = newcomers_ahead(
+            newcomers, _memo["in_order"], lists, counters, counts, rules, resume=resume, keep=keep, decided=decided
+        )
+        if keep and not booked:
+            pairs = [(g.service, g.priority) for g in newcomers]
+            _memo["kept"][callers] = (keep[0], dict(zip(pairs, zip(found, decided, strict=True), strict=True)))
         for g, ahead in zip(newcomers, found, strict=True):
             results[(g.service, g.priority, *when)] = ahead
     return results[wanted]
@@ -723,13 +775,32 @@ def _remember_base(target: Ticket, waiting: Sequence[Ticket], counts: Counts, st
     base = [t for t in waiting if t is not target]
     state = (stamp, tuple(map(id, base)), counts, by_rules)
     if _memo["key"] != state:
-        in_order = sorted(base, key=_arrival)
+        # One walk-in more than the last state, arrived after every other ticket, and no
+        # appointment waiting (the clock then changes nothing): the replays kept there go on.
+        old, late = _memo.get("key"), base[-1] if base else None
+        later = (
+            old is not None
+            and late is not None
+            and not _memo["booked"]
+            and (old[0], old[2], old[3]) == (stamp, counts, by_rules)
+            and state[1][:-1] == old[1]
+            and not (late.priority or late.booked or late.front or late.target_counter is not None)
+            and (_memo["latest"] is None or _arrival(late) > _memo["latest"])
+        )
+        if later:
+            in_order = [*_memo["in_order"], late]
+            kept_before = _memo["kept"]
+        else:
+            in_order, late, kept_before = sorted(base, key=_arrival_key), None, {}
         _memo.clear()
         _memo.update(
             key=state,
             base=base,  # keeps the tickets alive: the ids in the key stay theirs
             in_order=in_order,
             latest=_arrival(in_order[-1]) if in_order else None,
-            booked=any(t.booked for t in base),
+            booked=False if later else any(t.booked for t in base),
             by_counters={},
+            late=late,
+            kept_before=kept_before,
+            kept={},
         )

@@ -63,6 +63,8 @@ def test_slots_list_start_end_capacity_and_free(client: TestClient):
     book(client, "08:00")
     r = client.get("/api/appointments/slots", params={"service": "CT", "date": "2026-12-08"})
     assert r.json()["slots"][0]["free"] == 2
+    r = client.get("/api/appointments/slots", params={"date": "2026-12-08"})
+    assert (r.status_code, r.json()["error"], r.json()["details"]["field"]) == (400, "bad_field", "service")
 
 
 def test_booking_answers_201_with_a_code_without_look_alikes(client: TestClient):
@@ -403,7 +405,9 @@ def test_admin_closes_a_slot(client: TestClient):
         if s["start"] == "09:00"
     )
     assert slot["free"] == 0 and slot["closed"] is True
-    assert book(client).json()["error"] == "slot_full"
+    refused = book(client).json()
+    assert refused["error"] == "slot_full" and refused["details"]["next_free"][0]["start"] == "09:15"
+    assert "tạm đóng" in refused["message"] and "closed" in refused["message_en"]  # not "full"
 
 
 def test_the_printed_ticket_carries_the_slot_time(tmp_path: Path, clock: Clock):

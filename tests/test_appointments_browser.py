@@ -313,3 +313,43 @@ def test_the_citizen_moves_then_cancels_on_the_phone_with_the_last_four_digits(b
     assert phone.locator("#manage").is_hidden()
     assert http("GET", f"{url}/api/appointments/{booked['code']}")[1]["state"] == "cancelled"
     assert not errors, errors
+
+
+def test_an_admin_sees_the_appointment_report_and_downloads_it_a_clerk_does_not(
+    browser: Any, office: tuple[str, Clock]
+):
+    url, clock = office
+    errors: list[str] = []
+    for start, phone in (("09:00", "0911000001"), ("09:15", "0911000002")):
+        body = {"service": "CT", "date": "2026-12-07", "start": start, "name": "Đào Văn Sơn", "phone": phone}
+        assert http("POST", url + "/api/appointments", body)[0] == 201
+    code = http("GET", f"{url}/api/staff/appointments", cookie=login(url, "boss"))[1]["services"][0]["slots"][5][
+        "appointments"
+    ][0]["code"]
+    assert http("POST", f"{url}/api/appointments/{code}/cancel", {"phone_last4": "0002"})[0] == 200
+
+    clerk = new_page(browser, url + "/", 1280, 900, errors)
+    assert clerk.request.post(url + "/api/login", data={"username": "clerk1", "password": "mat-khau-123"}).ok
+    clerk.goto(url + "/appointments")
+    clerk.wait_for_selector("[data-testid=appt-list] section")
+    assert clerk.locator("[data-testid=appt-report]").is_hidden()
+
+    page = new_page(browser, url + "/", 1280, 900, errors)
+    assert page.request.post(url + "/api/login", data={"username": "boss", "password": "mat-khau-123"}).ok
+    page.goto(url + "/appointments")
+    page.wait_for_selector("[data-testid=appt-report]", state="visible")
+    page.fill("#report-from", "2026-12-07")
+    page.fill("#report-to", "2026-12-07")
+    page.click("[data-testid=appt-report-show]")
+    page.wait_for_selector("[data-testid=appt-report-table]", state="visible")
+    cells = page.locator("[data-testid=appt-report-table] tbody tr").first.locator("td").all_inner_texts()
+    # date, service, booked, checked in, absent, cancelled, called, mean wait, share within 10 minutes
+    assert cells == ["07/12/2026", "Chứng thực", "2", "0", "0", "1", "0", "–", "–"]
+    with page.expect_download() as download:
+        page.click("[data-testid=appt-report-xlsx]")
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+    with page.expect_download() as download:
+        page.click("[data-testid=appt-report-csv]")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[1].startswith("07/12/2026;Chứng thực;2;0;0;1;")
+    assert not errors, errors

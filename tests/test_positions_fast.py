@@ -15,7 +15,7 @@ import datetime as dt
 import itertools
 import os
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from queue_server.engine import Ticket, TicketState
@@ -173,3 +173,83 @@ def test_the_lanes_merged_by_service_are_the_lanes_placed_ticket_by_ticket(
 
     for n, levels in office:
         assert lanes(merged[n]) == lanes(_Lists.build(n, levels, in_order, T0)), n
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(
+    counters=st.lists(levels_st, min_size=1, max_size=4),
+    specs=st.lists(ticket_st, max_size=20),
+    arrivals=st.lists(st.tuples(st.sampled_from(SERVICES), st.booleans()), min_size=1, max_size=6),
+    strict=st.booleans(),
+    interleave=st.integers(0, 3),
+    normals=st.integers(0, 3),
+    callers=st.sets(st.integers(0, 3), min_size=1),
+)
+@example(
+    # Counter 2 is first in HT's priority lane once HT_p is called, while counter 1's CT_y
+    # was called with no other priority ticket waiting: a priority ticket issued then is
+    # called at once only if CT_y counted towards the interleave (the shadow count). (A
+    # priority ticket's issue is replayed afresh; this keeps it so.)
+    counters=[{"CT": "primary"}, {"HT": "primary"}],
+    specs=[("HT", True, 5, 0, 0), ("HT", False, 5, 0, 0), ("HT", False, 5, 0, 0)]
+    + [("CT", False, 5, 0, 0), ("CT", False, 5, 0, 0)],
+    arrivals=[("HT", True)],
+    strict=False,
+    interleave=1,
+    normals=0,
+    callers={0, 1},
+)
+def test_a_replay_kept_from_before_an_issue_goes_on_as_one_made_afresh(
+    counters: list[dict[str, str]],
+    specs: list[tuple[str, bool, int, int, int]],
+    arrivals: list[tuple[str, bool]],
+    strict: bool,
+    interleave: int,
+    normals: int,
+    callers: set[int],
+) -> None:
+    """Tickets issued one after another: each state's estimates come from the previous
+    state's replay, gone on from where it first reached a newcomer (``order_resume``); each
+    must equal Next replayed afresh for that newcomer."""
+    numbers = list(range(1, len(counters) + 1))
+    office = list(zip(numbers, counters, strict=True))
+    chosen = [office[i] for i in sorted(callers) if i < len(office)] or office
+    waiting = [ticket(i, spec, numbers) for i, spec in enumerate(specs)]
+    rules = Rules(strict, interleave, False, 0, T0 + dt.timedelta(hours=1))
+    counts = Counts(normals, 0)
+    stamp = ("kept", next(STATES))  # nothing changes but arrivals: one stamp for the example
+    for j, (service, priority) in enumerate([*arrivals, arrivals[0]]):
+        at = T0 + dt.timedelta(minutes=2 * j + 1)
+        for other in SERVICES:
+            for p in (False, True):
+                new = Ticket(
+                    id=1000 + j,
+                    day="2026-11-02",
+                    service=other,
+                    number=999,
+                    label="N",
+                    priority=p,
+                    token="n" * 22,
+                    state=TicketState.WAITING,
+                    issued_at=at,
+                    queued_at=at,
+                )
+                everyone = [*waiting, new]
+                assert positions_ahead(new, everyone, chosen, counts, rules, stamp=stamp) == replay_ahead(
+                    new, everyone, chosen, counts, rules
+                ), (j, other, p)
+        issued = at + dt.timedelta(seconds=30)
+        waiting.append(
+            Ticket(
+                id=500 + j,
+                day="2026-11-02",
+                service=service,
+                number=500 + j,
+                label=f"{service}{500 + j}",
+                priority=priority,
+                token=f"i{j:021d}",
+                state=TicketState.WAITING,
+                issued_at=issued,
+                queued_at=issued,
+            )
+        )

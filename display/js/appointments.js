@@ -1,6 +1,7 @@
 // Staff appointment list (/appointments): the coming days with their booking counts; one
 // day's bookings per service and slot, with names and phone numbers; cancel one (audited, with a reason); an admin closes or reopens a
-// slot. "Book for a caller" opens /book in staff mode (printable slip). Live: the staff
+// slot; an admin sees the appointment report over a date range, with CSV and Excel downloads.
+// "Book for a caller" opens /book in staff mode (printable slip). Live: the staff
 // stream's appointment_booked / _cancelled / _checked_in pushes refresh the list.
 
 import { Live, getJSON, postJSON, esc } from "./live.js";
@@ -108,6 +109,58 @@ async function onClick(event) {
   }
 }
 
+// ------------------------------------------------------------------ report (admins)
+
+const REPORT_COLUMNS = ["date", "service", "booked", "checked_in", "absent", "cancelled", "called", "wait", "on_time"];
+
+function reportQuery() {
+  return `from=${$("report-from").value}&to=${$("report-to").value}`;
+}
+
+function minutes(seconds) {
+  return seconds == null ? "–" : (seconds / 60).toLocaleString(lang() === "en" ? "en-GB" : "vi-VN", { maximumFractionDigits: 1 });
+}
+
+function reportRow(r, total = false) {
+  const date = total ? t("appt.report_total") : r.date.split("-").reverse().join("/");
+  const share = r.on_time_share == null ? "–" : `${Math.round(r.on_time_share * 100)}%`;
+  const cells = [date, total ? "" : r.label, r.booked, r.checked_in, r.absent, r.cancelled, r.called, minutes(r.wait.mean), share];
+  return `<tr>${cells.map((c, i) => `<${total ? "th" : "td"} class="${i > 1 ? "num" : ""}">${esc(String(c))}</${total ? "th" : "td"}>`).join("")}</tr>`;
+}
+
+function renderDownloads() {
+  $("report-xlsx").href = `/api/reports/appointments/export?${reportQuery()}&format=xlsx`;
+  $("report-csv").href = `/api/reports/appointments/export?${reportQuery()}&format=csv`;
+}
+
+async function showReport(event) {
+  event?.preventDefault();
+  renderDownloads();
+  const result = await getJSON(`/api/reports/appointments?${reportQuery()}`);
+  if (!result.ok) {
+    $("report-error").textContent = errorText(result.body);
+    $("report-error").hidden = false;
+    return;
+  }
+  $("report-error").hidden = true;
+  const report = result.body;
+  const table = $("report-table");
+  table.tHead.innerHTML = `<tr>${REPORT_COLUMNS.map((c, i) => `<th class="${i > 1 ? "num" : ""}">${esc(t(`appt.report_${c}`))}</th>`).join("")}</tr>`;
+  table.tBodies[0].innerHTML = report.rows.map((r) => reportRow(r)).join("")
+    || `<tr><td colspan="${REPORT_COLUMNS.length}">${esc(t("appt.report_none"))}</td></tr>`;
+  table.tFoot.innerHTML = report.rows.length ? reportRow(report.total, true) : "";
+  table.hidden = false;
+}
+
+function startReport() {
+  if (me?.role !== "admin") return;
+  const today = $("date").value;
+  if (!$("report-from").value) $("report-from").value = `${today.slice(0, 8)}01`;
+  if (!$("report-to").value) $("report-to").value = today;
+  renderDownloads();
+  $("report").hidden = false;
+}
+
 async function main() {
   await initI18n();
   languageToggle($("lang"));
@@ -127,6 +180,9 @@ async function main() {
     $("who").textContent = t("appt.signed_in", { user: me.display_name || me.user });
   }
   await load();
+  $("report-form").addEventListener("submit", showReport);
+  for (const id of ["report-from", "report-to"]) $(id).addEventListener("change", renderDownloads);
+  startReport();
   const live = new Live();
   live.addEventListener("push", (e) => {
     if (e.detail.type === "appointment") loadSoon();
