@@ -256,7 +256,14 @@ def _more() -> dict[str, Any]:
                 "The slots of one day still ahead, with capacity and free seats (a closed slot has free 0)",
                 ref(DaySlots),
                 errors=(400, 404, 409),
-                params=[query_param("service", {"type": "string"}, "Service code, e.g. CT"), query_param("date", DATE)],
+                # Both are needed: without either the answer is a 400 naming the field.
+                params=[
+                    {
+                        **query_param("service", {"type": "string", "minLength": 1}, "Service code, e.g. CT"),
+                        "required": True,
+                    },
+                    {**query_param("date", DATE), "required": True},
+                ],
             )
         },
         "/api/appointments": {

@@ -4,6 +4,7 @@ scanner typing a code at the counter, the kiosk's lookup and result path, the ph
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,12 @@ def test_a_scanner_typing_a_code_and_enter_records_the_dossier_in_three_keystrok
     assert counter.input_value("[data-testid=dossier-procedure]") == "CT03"
     counter.keyboard.type(code(2).lower(), delay=5)
     counter.keyboard.press("Enter")
+    # The staff event may draw the list before the dialog has its answer and closes.
+    counter.wait_for_selector(".dossier-dialog", state="hidden")
     counter.wait_for_function(f"document.querySelector('[data-testid=dossier-list]').textContent.includes('{code(2)}')")
     # A misscanned code is refused with the shape explained; nothing is recorded.
     counter.keyboard.press("h")
+    counter.wait_for_selector("[data-testid=dossier-code]:focus")
     counter.keyboard.type("000.00.21.H40-26120", delay=5)
     counter.keyboard.press("Enter")
     counter.wait_for_selector(".dossier-error:not([hidden])")
@@ -86,6 +90,9 @@ def test_a_scanner_typing_a_code_and_enter_records_the_dossier_in_three_keystrok
     screenshot(counter, "counter-dossier")
     counter.keyboard.press("Escape")
     counter.wait_for_selector(".dossier-dialog", state="hidden")
+    # Both dossiers stay listed (a read answered late must not bring back an older list).
+    listed = counter.inner_text("[data-testid=dossier-list]")
+    assert code(1) in listed and code(2) in listed, listed
     counter.keyboard.press("x")  # 3: done
     counter.wait_for_function("document.getElementById('current-label').textContent === '—'")
     for c, proc in ((code(1), "CT03"), (code(2), "CT03")):
@@ -99,6 +106,47 @@ def test_a_scanner_typing_a_code_and_enter_records_the_dossier_in_three_keystrok
     )
     assert "Đang giải quyết" in phone.inner_text("[data-testid=status-dossiers]")
     screenshot(phone, "status-dossiers")
+
+
+def test_a_read_answered_after_the_outcome_does_not_bring_back_an_older_list(screens, office_server):
+    issue(office_server)
+    base = office_server.base_url
+    counter = screens.open("/counter/1", 420, 760)
+    screens.sign_on(counter, "clerk1")
+    counter.keyboard.press("n")
+    counter.wait_for_function("!document.querySelector('[data-outcome=received]').disabled")
+    # The visit as it was before the dossier: what a read answered late would carry.
+    clerk = login(base, "clerk1", 1)
+    stale = http("GET", base + "/api/counters/1/dossiers", cookie=clerk)[1]
+    assert stale["dossiers"] == []
+    posts: list[Any] = []
+    reads: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if route.request.method == "POST":
+            posts.append((route, route.fetch()))  # recorded on the server now; answered later
+        else:
+            reads.append(route)
+
+    counter.route("**/api/counters/1/dossiers", hold)
+    counter.keyboard.press("h")
+    counter.wait_for_selector("[data-testid=dossier-code]:focus")
+    counter.keyboard.type(code(1), delay=5)
+    counter.keyboard.press("Enter")
+    # The staff event of the new dossier makes the panel read the visit again: held too.
+    while not (posts and reads):
+        counter.evaluate("0")
+    route, answer = posts[0]
+    route.fulfill(response=answer)
+    counter.wait_for_selector(".dossier-dialog", state="hidden")
+    counter.wait_for_function(f"document.querySelector('[data-testid=dossier-list]').textContent.includes('{code(1)}')")
+    answered = int(counter.get_attribute("[data-testid=dossier-panel]", "data-reads") or 0)
+    reads[0].fulfill(status=200, content_type="application/json", body=json.dumps(stale))
+    counter.wait_for_function(
+        f"Number(document.querySelector('[data-testid=dossier-panel]').dataset.reads || 0) > {answered}"
+    )
+    counter.unroute("**/api/counters/1/dossiers")
+    assert code(1) in counter.inner_text("[data-testid=dossier-list]")
 
 
 def test_guidance_is_one_key(screens, office_server):

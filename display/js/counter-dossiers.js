@@ -26,6 +26,10 @@ let visit = { ticket: null, dossiers: [], outcomes: [], due_dates: {} };
 let procedures = {};
 let mode = "received";
 let dueEdited = false;
+// Bumped by every read and every recorded outcome: a read answered after a newer one (or
+// after an outcome's own answer, which carries the whole visit) is stale and dropped, so a
+// dossier just recorded never disappears from the list.
+let version = 0;
 
 function ticket() {
   return live.state.counter(number)?.ticket || null;
@@ -92,7 +96,10 @@ async function refresh() {
     render();
     return;
   }
+  const mine = ++version;
   const result = await getJSON(`/api/counters/${number}/dossiers`);
+  panel.dataset.reads = String(Number(panel.dataset.reads || 0) + 1); // answered reads (tests wait on it)
+  if (mine !== version) return;
   if (result.ok) visit = result.body;
   const service = visit.ticket?.service;
   if (service && !procedures[service]) {
@@ -139,6 +146,7 @@ function open(what) {
 async function send(body) {
   const result = await postJSON(`/api/counters/${number}/dossiers`, body);
   if (result.ok) {
+    version += 1;
     visit = { ...visit, ...result.body };
     render();
   }
