@@ -307,7 +307,8 @@ class Picker:
         self.number = number
         self.levels = levels
         if lists is None:
-            lists = _Lists.build(number, levels, waiting if in_arrival_order else sorted(waiting, key=_arrival), now)
+            in_order = waiting if in_arrival_order else sorted(waiting, key=_arrival_key)
+            lists = partition(list(in_order), [(number, levels)], now)[number]
         self.targeted = _Lane(lists.targeted)
         made = shared.get(id(lists.by_rank)) if shared is not None else None
         if made is None:
