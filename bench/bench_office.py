@@ -1,7 +1,7 @@
 """Micro-benchmark of the office itself, without HTTP or sockets: what one snapshot, one
 services summary, one issue and one fan-out cost as the queue grows.
 
-    .venv/bin/python bench/bench_office.py [--waiting 0,300,3000] [--screens 230]
+    .venv/bin/python bench/bench_office.py [--waiting 0,300,3000] [--screens 230] [--profile FILE]
 
 For each number waiting it builds an ``Office`` on a fresh SQLite file (the bench office of
 bench/office.py: 30 counters, 5 services), queues that many tickets through the engine, and
@@ -17,6 +17,10 @@ times (best of ``--repeat``):
 - ``fanout_us_per_screen``: ``Hub.publish`` of one call message to ``--screens`` connections
   (frames written to in-memory transports), per screen.
 
+``--profile FILE``: the issues and Next presses timed for ``issue_cpu_ms`` / ``call_cpu_ms``
+run under cProfile, whose stats go to ``FILE.<waiting>`` (read them with ``pstats``); those
+two figures then include the profiler's own cost.
+
 Writes ``bench/results/office.json``.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime as dt
 import json
 import os
@@ -69,7 +74,7 @@ def best(fn: Any, repeat: int) -> float:
     return min(times)
 
 
-async def measure(folder: Path, waiting: int, screens: int, repeat: int) -> dict[str, Any]:
+async def measure(folder: Path, waiting: int, screens: int, repeat: int, profile: str = "") -> dict[str, Any]:
     folder.mkdir()
     config = load_config(bench_config(folder, 30, 1, None))
     office = Office(config, Store(folder / "office.db"), hub=Hub())
@@ -96,6 +101,9 @@ async def measure(folder: Path, waiting: int, screens: int, repeat: int) -> dict
     # loaded machine), with 30 counters open: issue, then Next.
     for n in range(1, 31):
         await office.execute(lambda e, now, n=n: e.sign_on(now, n, f"clerk{n}"))
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
     cpu0 = time.process_time()
     for i in range(repeat):
         await office.execute(
@@ -105,6 +113,9 @@ async def measure(folder: Path, waiting: int, screens: int, repeat: int) -> dict
     for i in range(repeat):
         await office.execute(lambda e, now, n=1 + i % 30: e.call_next(now, n, f"clerk{n}"))
     cpu2 = time.process_time()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{profile}.{waiting}")
     out["issue_cpu_ms"] = round((cpu1 - cpu0) * 1000 / repeat, 3)
     out["call_cpu_ms"] = round((cpu2 - cpu1) * 1000 / repeat, 3)
     for _ in range(screens):
@@ -123,11 +134,12 @@ def main() -> int:
     p.add_argument("--waiting", default="0,300,3000")
     p.add_argument("--screens", type=int, default=230)
     p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--profile", default="", help="cProfile the timed issues and Next presses into FILE.<waiting>")
     args = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="motcua-bench-office-") as tmp:
         for w in sorted({int(x) for x in args.waiting.split(",")}):
-            row = asyncio.run(measure(Path(tmp) / f"w{w}", w, args.screens, args.repeat))
+            row = asyncio.run(measure(Path(tmp) / f"w{w}", w, args.screens, args.repeat, args.profile))
             print(row, flush=True)
             rows.append(row)
     out = ROOT / "bench" / "results" / "office.json"
