@@ -527,12 +527,13 @@ def mark_checked_in(conn: sqlite3.Connection, code: str, ticket_id: int, now: dt
 
 
 def purge_personal_data(conn: sqlite3.Connection, config: Config, now: dt.datetime) -> int:
-    """Blank the name, phone and client address of appointments more than
-    ``appointments.keep_days`` days old. Returns how many rows were cleared."""
+    """Blank the name, phone, client address and staff-typed cancel reason (free text that may
+    name the citizen) of appointments more than ``appointments.keep_days`` days old. Returns
+    how many rows were cleared."""
     cutoff = (local_today(config, now) - dt.timedelta(days=config.appointments.keep_days)).isoformat()
     cur = conn.execute(
         "UPDATE appointments SET name = NULL, phone = NULL, phone_last4 = NULL, client = NULL, "
-        "purged_at = ? WHERE date < ? AND purged_at IS NULL",
+        "cancel_reason = NULL, purged_at = ? WHERE date < ? AND purged_at IS NULL",
         (now.isoformat(), cutoff),
     )
     return cur.rowcount

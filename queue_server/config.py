@@ -341,8 +341,8 @@ class Appointments:
     keep_days: int = _help(
         "Names and phone numbers are deleted this many days after the appointment", 30, lo=1, hi=3650
     )
-    max_per_phone: int = _help("Upcoming bookings one phone number may hold at once", 2, lo=0, hi=100)
-    max_per_address: int = _help("Bookings one client address may make per day on /book", 10, lo=0, hi=10_000)
+    max_per_phone: int = _help("Upcoming bookings one phone number may hold at once", 2, lo=1, hi=100)
+    max_per_address: int = _help("Bookings one client address may make per day on /book", 10, lo=1, hi=10_000)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,22 @@ class _Lane:
         return items[i] if i < end else None
 
 
+class _Hop(_Lane):
+    """A lane ``order_resume`` put back with a late ticket at ``at``, before tickets already
+    taken up to ``to``: once the late ticket is taken, the cursor hops over them at once."""
+
+    __slots__ = ("at", "to")
+
+    def __init__(self, items: list[Ticket], at: int, to: int):
+        super().__init__(items)
+        self.i, self.at, self.to = at, at, to
+
+    def first(self, taken: set[int]) -> Ticket | None:
+        if self.i == self.at and self.items[self.at].id in taken:
+            self.i = self.to
+        return _Lane.first(self, taken)
+
+
 def is_due(t: Ticket, now: dt.datetime) -> bool:
     """An appointment ticket whose slot has started (and that no transfer sent elsewhere)."""
     return t.booked and not t.front and t.slot_start is not None and t.slot_start <= now
@@ -291,7 +307,8 @@ class Picker:
         self.number = number
         self.levels = levels
         if lists is None:
-            lists = _Lists.build(number, levels, waiting if in_arrival_order else sorted(waiting, key=_arrival), now)
+            in_order = waiting if in_arrival_order else sorted(waiting, key=_arrival_key)
+            lists = partition(list(in_order), [(number, levels)], now)[number]
         self.targeted = _Lane(lists.targeted)
         made = shared.get(id(lists.by_rank)) if shared is not None else None
         if made is None:
@@ -650,14 +667,16 @@ def newcomers_ahead(
     out: list[int | None] = [None] * len(newcomers)
     open_ = set(range(len(newcomers)))
     taken: set[int] = set()
-    priority_left = sum(1 for t in in_order if t.priority)
-    due_left = sum(1 for t in in_order if is_due(t, rules.now))
+    priority_left = due_left = 0
     # The priority count as it would be with one more priority ticket waiting.
     shadow = counts.normals_since_priority
     ahead = 0
     start, progressed, step = 0, False, 0
     when = decided if decided is not None else [0] * len(newcomers)
-    if resume is not None:
+    if resume is None:
+        priority_left = sum(1 for t in in_order if t.priority)
+        due_left = sum(1 for t in in_order if is_due(t, rules.now))
+    else:
         cp, late, prior = resume
         assert not late.priority
         restore(cp, late, pickers)
@@ -740,13 +759,19 @@ def _newcomer_estimate(
     results: dict[Any, int | None] = _memo["by_counters"].setdefault(callers, {})
     wanted = (target.service, target.priority, *when)
     if wanted not in results:
-        lists = partition(_memo["in_order"], counters, rules.now)
+        late, kept = _memo.get("late"), _memo.get("kept_before", {}).get(callers)
+        before = _memo.get("lists_before", {}).get(callers)
+        lists = (
+            _plus(before, late)
+            if before is not None and late is not None
+            else partition(_memo["in_order"], counters, rules.now)
+        )
+        _memo["lists"][callers] = lists
         services = sorted({s for _, levels in counters for s, level in levels.items() if level != "appointment"})
         services = services if target.service in services else [*services, target.service]
         newcomers = [Newcomer(target.id, s, p, target.queued_at) for s in services for p in (False, True)]
         # After an issue: the previous state's replay, kept where it first reached a
         # newcomer, goes on with the new ticket if a newcomer of its service was watched.
-        late, kept = _memo.get("late"), _memo.get("kept_before", {}).get(callers)
         resume = None
         if kept is not None and late is not None:
             cp, before = kept
@@ -770,6 +795,19 @@ def _newcomer_estimate(
     return results[wanted]
 
 
+def _plus(lists: dict[int, _Lists], late: Ticket) -> dict[int, _Lists]:
+    """``partition`` of the same tickets and ``late``, a walk-in who arrived after all of them
+    (not transferred): each shared set of lanes copied once with it placed."""
+    made: dict[int, _Lists] = {}
+    out: dict[int, _Lists] = {}
+    for n, own in lists.items():
+        common = made.get(id(own.by_rank))
+        if common is None:
+            common = made[id(own.by_rank)] = own.plus(late)
+        out[n] = common.sharing(n, own.targeted)
+    return out
+
+
 def _remember_base(target: Ticket, waiting: Sequence[Ticket], counts: Counts, stamp: Any, by_rules: Any) -> None:
     """Start ``_memo`` afresh unless it was made for the same waiting tickets besides ``target``."""
     base = [t for t in waiting if t is not target]
@@ -789,9 +827,9 @@ def _remember_base(target: Ticket, waiting: Sequence[Ticket], counts: Counts, st
         )
         if later:
             in_order = [*_memo["in_order"], late]
-            kept_before = _memo["kept"]
+            kept_before, lists_before = _memo["kept"], _memo["lists"]
         else:
-            in_order, late, kept_before = sorted(base, key=_arrival_key), None, {}
+            in_order, late, kept_before, lists_before = sorted(base, key=_arrival_key), None, {}, {}
         _memo.clear()
         _memo.update(
             key=state,
@@ -803,4 +841,6 @@ def _remember_base(target: Ticket, waiting: Sequence[Ticket], counts: Counts, st
             late=late,
             kept_before=kept_before,
             kept={},
+            lists_before=lists_before,
+            lists={},
         )

@@ -69,13 +69,23 @@ def capture(
 def restore(cp: Checkpoint, late: Ticket, pickers: list[Picker]) -> None:
     """Put the lanes of ``pickers`` (made with ``late``) where ``cp`` left the lanes made
     without it."""
+    from .order import _Hop
+
+    done: set[int] = set()  # lanes are shared by counters with the same levels
     for p, (targeted, pools, due, early) in zip(pickers, cp.cursors, strict=True):
         p.targeted.i, p.due.i, p.early.i = targeted, due, early
-        lanes = [lane for pool in p.pools for lane in pool]
-        for lane, i in zip(lanes, pools, strict=True):
-            lane.i = i
-            # Where ``late`` can stand in a pool lane: last, or last of the primary tickets.
-            for at in (len(lane.items) - 1, p.splits[0] - 1, p.splits[1] - 1):
-                if 0 <= at < len(lane.items) and lane.items[at] is late:
-                    lane.i = min(i, at)
-                    break
+        cursors = iter(pools)
+        for k, pool in enumerate(p.pools):
+            lanes = list(pool)
+            for j, lane in enumerate(pool):
+                i = next(cursors)
+                if id(lane) in done:
+                    continue
+                lane.i = i
+                # Where ``late`` can stand in a pool lane: last, or last of the primary tickets.
+                for at in (len(lane.items) - 1, p.splits[0] - 1, p.splits[1] - 1):
+                    if 0 <= at < i and lane.items[at] is late:
+                        lanes[j] = _Hop(lane.items, at, i + 1)  # every ticket between was taken
+                        break
+                done.add(id(lanes[j]))
+            p.pools[k] = (lanes[0], lanes[1], lanes[2])

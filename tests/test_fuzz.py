@@ -233,7 +233,7 @@ RAW_BODIES = [
     b'{"service": "\\ud800"}',
     b"\x00\x00\x00\x00",
     b"service=CT",
-    b'{"service": "CT"}' + b" " * 17_000,
+    b'{"service": "CT"}' + b" " * 270_000,
 ]
 
 
