@@ -359,6 +359,14 @@ async def check_in(request: Request) -> Answer:
     d = await desk.office.read(dossiers.require, code)
     if d["status"] in (dossiers.Status.RETURNED, dossiers.Status.WITHDRAWN):
         raise _closed(d, desk.today())
+    if d["status"] == dossiers.Status.PAPERS:  # with the citizen: no date to come back on
+        raise NotReady(
+            f"Hồ sơ {code} đang chờ bổ sung giấy tờ: xin mang giấy tờ còn thiếu đến quầy tiếp nhận.",
+            f"Dossier {code} is waiting for additional papers: please bring them to the reception counter.",
+            due_date=d["due_date"],
+            new_due_date=d["new_due_date"],
+            status=d["status"],
+        )
     if d["status"] != dossiers.Status.READY:
         due = dossiers.effective_due(d)
         raise NotReady(

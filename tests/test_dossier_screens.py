@@ -193,6 +193,7 @@ def test_kiosk_looks_a_dossier_up_and_gives_a_result_ticket_only_when_ready(scre
     http("POST", base + "/api/counters/1/dossiers", {"code": code(1), "procedure": "DD01"}, cookie=clerk)
     http("POST", base + "/api/counters/1/dossiers", {"code": code(2), "procedure": "CT01"}, cookie=clerk)
     http("POST", base + f"/api/dossiers/{code(2)}/ready", {}, cookie=clerk)
+    http("POST", base + "/api/counters/1/dossiers", {"outcome": "papers", "code": code(3)}, cookie=clerk)
     kiosk = screens.open(f"/kiosk?device=sanh&token={KIOSK_TOKEN}", 1080, 1920)
     kiosk.click("[data-testid=kiosk-lookup]")
     kiosk.wait_for_selector("[data-testid=kiosk-dossier-code]:focus")
@@ -212,6 +213,15 @@ def test_kiosk_looks_a_dossier_up_and_gives_a_result_ticket_only_when_ready(scre
         f"document.querySelector('[data-testid=kiosk-dossier-answer]').textContent.includes('{due_in(10)}')"
     )
     assert "chưa có kết quả" in kiosk.inner_text("[data-testid=kiosk-dossier-answer]")
+    kiosk.click("[data-testid=kiosk-dossier-close]")
+    # Waiting for papers: no date to come back on, the papers are needed.
+    kiosk.click("[data-testid=kiosk-collect]")
+    kiosk.keyboard.type(code(3), delay=5)
+    kiosk.keyboard.press("Enter")
+    kiosk.wait_for_function(
+        "document.querySelector('[data-testid=kiosk-dossier-answer]').textContent.includes('bổ sung giấy tờ')"
+    )
+    assert "Ngày hẹn" not in kiosk.inner_text("[data-testid=kiosk-dossier-answer]")
     kiosk.click("[data-testid=kiosk-dossier-close]")
     # Ready: a ticket in the result-return service, shown like any ticket.
     kiosk.click("[data-testid=kiosk-collect]")

@@ -277,6 +277,16 @@ def test_kiosk_result_path_refuses_until_ready_then_gives_one_ticket_that_return
     assert r.status_code == 409 and r.json()["error"] == "already_returned"
 
 
+def test_the_kiosk_asks_for_the_papers_of_a_dossier_waiting_for_them(client: TestClient):
+    sign_in(client, "clerk1", 1)
+    serve_one(client)
+    record(client, outcome="papers", code=CODE, procedure="DD01")
+    r = client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK)
+    assert r.status_code == 409 and (r.json()["error"], r.json()["status"]) == ("not_ready", "papers")
+    assert "bổ sung giấy tờ" in r.json()["message"] and "papers" in r.json()["message_en"]
+    assert "Ngày hẹn" not in r.json()["message"]  # no date to come back on: the citizen has the dossier
+
+
 def test_unknown_dossiers_are_404_at_the_kiosk_and_the_lookup(client: TestClient):
     assert client.get(f"/api/dossiers/{CODE}").status_code == 404
     assert client.post(f"/api/dossiers/{CODE}/check-in", json={}, headers=KIOSK).status_code == 404

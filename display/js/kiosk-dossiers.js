@@ -112,7 +112,7 @@ async function go() {
   if (result.ok) {
     close();
     window.dispatchEvent(new CustomEvent("motcua:ticket", { detail: result.body }));
-  } else if (result.body?.error === "not_ready") {
+  } else if (result.body?.error === "not_ready" && result.body.status !== "papers") {
     answer.textContent = t("dossier.not_ready", { date: vnDate(result.body.new_due_date || result.body.due_date) });
   } else {
     answer.textContent = message(result.body) || "?";
