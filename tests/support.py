@@ -8,6 +8,8 @@ killed with SIGKILL and restarted on the same database — as the crash tests ne
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
 import json
 import os
 import signal
@@ -20,6 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import tomlkit
 
@@ -211,3 +214,27 @@ def login(base_url: str, username: str, counter: int | None = None) -> str:
     assert status == 200, body
     cookie = headers.get("set-cookie") or headers.get("Set-Cookie") or ""
     return cookie.split(";", 1)[0]
+
+
+def count_scrypt(monkeypatch: Any) -> list[tuple[int, int, int]]:
+    """From now on, every ``hashlib.scrypt`` call's ``(n, r, p)`` is appended to the returned
+    list (the dummy hash for missing accounts is made first, so it is not counted)."""
+    calls: list[tuple[int, int, int]] = []
+    real = hashlib.scrypt
+
+    def counting(password: bytes, *, salt: bytes, n: int, r: int, p: int, **kw: Any) -> bytes:
+        calls.append((n, r, p))
+        return real(password, salt=salt, n=n, r=r, p=p, **kw)
+
+    auth.dummy_hash()
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    return calls
+
+
+def office_today(timezone: str = "Asia/Ho_Chi_Minh", day_starts_at: str = "03:00") -> dt.date:
+    """The office day now, as the server counts it (tests/office.toml: a new office day starts
+    at 03:00 local time, so from 00:00 to 03:00 it is still the calendar's yesterday)."""
+    local = dt.datetime.now(ZoneInfo(timezone))
+    if local.time() < dt.time.fromisoformat(day_starts_at):
+        return local.date() - dt.timedelta(days=1)
+    return local.date()

@@ -6,7 +6,6 @@ the WebSocket, no reload), a click opens the read-only monitor, and a stopped of
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -20,7 +19,17 @@ import pytest
 import tomlkit
 
 from tests.browser import browser, screenshot  # noqa: F401  (fixture)
-from tests.support import KIOSK_TOKEN, PASSWORD, ROOT, ServerProcess, add_staff, free_port, http, write_config
+from tests.support import (
+    KIOSK_TOKEN,
+    PASSWORD,
+    ROOT,
+    ServerProcess,
+    add_staff,
+    free_port,
+    http,
+    office_today,
+    write_config,
+)
 
 TOKEN = "dong-bo-phuong-a-0123456789"
 CENTRAL_PASSWORD = "mat-khau-tong-hop-1"
@@ -166,7 +175,7 @@ def test_overview_updates_live_and_opens_the_site_monitor(
         page.goto(central.base_url + "/")
         # Every report kind on the page: the groupings follow the kind, the table its columns.
         page.wait_for_selector("#main", state="visible")
-        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).strftime("%d/%m/%Y")
+        today = office_today().strftime("%d/%m/%Y")  # the site's office day (starts at 03:00)
         page.fill("#report input[name=from]", today)
         page.fill("#report input[name=to]", today)
         page.select_option("#report select[name=kind]", "dossiers")

@@ -4,22 +4,20 @@ only, every bad request a clear 4xx, the overview and the report endpoints."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import tomlkit
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
-from queue_server import auth
 from queue_server.central import accounts
 from queue_server.central.config import load_central_config
 from queue_server.central.store import CentralStore
 from queue_server.central.web import create_central_app
+from tests.support import count_scrypt
 
 PASSWORD = "mat-khau-tong-hop-1"
 TOKEN = "dong-bo-phuong-a-0123456789"
@@ -81,15 +79,7 @@ def test_a_missing_or_disabled_account_costs_the_same_scrypt_work(
     accounts.add_user(store, "tonghop", PASSWORD)
     accounts.add_user(store, "gone", PASSWORD)
     accounts.set_disabled(store, "gone", True)
-    calls: list[tuple[int, int, int]] = []
-    real = hashlib.scrypt
-
-    def counting(password: bytes, *, salt: bytes, n: int, r: int, p: int, **kw: Any) -> bytes:
-        calls.append((n, r, p))
-        return real(password, salt=salt, n=n, r=r, p=p, **kw)
-
-    auth.dummy_hash()  # made once, before counting
-    monkeypatch.setattr(hashlib, "scrypt", counting)
+    calls = count_scrypt(monkeypatch)
     try:
         for username, password in (("tonghop", "sai-mat-khau"), ("nobody-here", "sai-mat-khau"), ("gone", PASSWORD)):
             calls.clear()

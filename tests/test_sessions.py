@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from queue_server.config import load_config
 from queue_server.errors import TooManyRequests
 from queue_server.store import Store
 from queue_server.ws import MessageBudget, ResyncGate
-from tests.support import JSON_HEADERS, PASSWORD, ServerProcess, add_staff, http, login, write_config
+from tests.support import JSON_HEADERS, PASSWORD, ServerProcess, add_staff, count_scrypt, http, login, write_config
 
 STAFF = {"clerk1": "clerk", "clerk2": "clerk", "clerk3": "clerk", "clerk4": "clerk", "clerk5": "clerk", "boss": "admin"}
 
@@ -53,15 +52,7 @@ def test_a_missing_or_disabled_account_costs_the_same_scrypt_work(
     store = Store(config.resolve(config.server.database))
     auth.set_disabled(store, "gone", True)
     store.close()
-    calls: list[tuple[int, int, int]] = []
-    real = hashlib.scrypt
-
-    def counting(password: bytes, *, salt: bytes, n: int, r: int, p: int, **kw: Any) -> bytes:
-        calls.append((n, r, p))
-        return real(password, salt=salt, n=n, r=r, p=p, **kw)
-
-    auth.dummy_hash()  # made once, before counting
-    monkeypatch.setattr(hashlib, "scrypt", counting)
+    calls = count_scrypt(monkeypatch)
     with TestClient(create_app(config, printing=False), headers=JSON_HEADERS) as client:
         for username in ("clerk1", "nobody-here", "gone"):
             calls.clear()
