@@ -242,11 +242,13 @@ class CatchErrors:
 # A kiosk's or tablet's first setup URL (?token=…) and a ticket's status URL carry secrets.
 _QUERY_TOKEN = re.compile(r"([?&](?:token|device_token)=)[^&\s\"]*", re.I)
 _PATH_TOKEN = re.compile(r"(/t/|/api/tickets/)(?![0-9]+(?:/|\s|\"|$))[^/?\s\"]+")
+# A booking code: with the phone's last 4 digits it cancels or moves the booking.
+_BOOKING_CODE = re.compile(r"(/book/|/api/appointments/)(?!(?:services|slots)(?:[/?\s\"]|$))[^/?\s\"]+")
 
 
 def redact(text: str) -> str:
-    """``text`` with device and ticket tokens replaced by ``***``."""
-    return _PATH_TOKEN.sub(r"\1***", _QUERY_TOKEN.sub(r"\1***", text))
+    """``text`` with device and ticket tokens and booking codes replaced by ``***``."""
+    return _BOOKING_CODE.sub(r"\1***", _PATH_TOKEN.sub(r"\1***", _QUERY_TOKEN.sub(r"\1***", text)))
 
 
 class RedactTokens(logging.Filter):

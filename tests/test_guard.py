@@ -380,11 +380,15 @@ def test_redact_hides_device_and_ticket_tokens_but_keeps_ids() -> None:
     line = (
         '127.0.0.1:5 - "GET /kiosk?device=sanh&token=abc-DEF_123 HTTP/1.1" 200 '
         '"GET /t/Zx9_abcdefghijklmnopqr" "GET /api/tickets/Zx9_abcdefghijklmnopqr" '
-        '"POST /api/tickets/42/requeue" "GET /rate/2?token=tab-secret-1234"'
+        '"POST /api/tickets/42/requeue" "GET /rate/2?token=tab-secret-1234" '
+        '"GET /book/K7M-2QX" "POST /api/appointments/K7M2QX/cancel" "GET /api/appointments/slots?service=CT" '
+        '"GET /api/appointments/services"'
     )
     out = redact(line)
     assert "abc-DEF_123" not in out and "Zx9_abcdefghijklmnopqr" not in out and "tab-secret" not in out
+    assert "K7M-2QX" not in out and "K7M2QX" not in out and "/api/appointments/***/cancel" in out
     assert "/api/tickets/42/requeue" in out and "device=sanh" in out
+    assert "/api/appointments/slots?service=CT" in out and "/api/appointments/services" in out
 
 
 def test_access_logs_never_record_tokens(tmp_path: Path) -> None:
