@@ -334,6 +334,17 @@ class Picker:
         # A lane without tickets is not asked (most offices have no transferred, front or
         # appointment tickets most of the time); the pool lanes are always asked, since a
         # newcomer's view of them (``_Guest``) may hold a ticket they do not.
+        if not (self.targeted.items or self.pools[0][1].items or self.due.items):
+            # Then, while the main pool has a ticket, ``_walk_in`` on it is the answer.
+            everyone, _, priority = self.pools[0]
+            best = everyone.first(taken)
+            if best is not None:
+                if best.priority or not (priority.items or type(priority) is _Guest):
+                    return best
+                first_priority = priority.first(taken)
+                if first_priority is None or not (rules.strict or counts.normals_since_priority >= rules.interleave):
+                    return best
+                return first_priority
         if self.targeted.items:
             t = self.targeted.first(taken)
             if t is not None:

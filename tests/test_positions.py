@@ -162,8 +162,9 @@ def test_estimates_kept_from_one_command_to_the_next_are_those_made_afresh(
 ) -> None:
     """The services summary asks ``estimate`` for every service and priority after every
     command; the engine lets the shared replay's memo skip checking the waiting tickets
-    when its own waiting list has not changed (``base_state``). After any command, each
-    answer (and each waiting ticket's position) equals the one made with the memo cleared."""
+    when its own waiting list has not changed (``base_state``), and after an issue the replay
+    goes on from the previous one (``order_resume``). After any command, each answer (and
+    each waiting ticket's position) equals the one made with the memo cleared."""
     from queue_server import order
 
     engine = Engine(office(rule, interleave, False), T0)
@@ -186,6 +187,8 @@ def test_estimates_kept_from_one_command_to_the_next_are_those_made_afresh(
             if waiting:
                 engine.cancel(now, waiting[a % len(waiting)].id, None)
         asked = {(s, p): engine.estimate(s, p, now) for s in ("CT", "HT", "TKQ") for p in (False, True)}
+        # Every waiting ticket's position too, after some commands (b), not after others: a
+        # position asked between two commands changes what the memo holds when the next comes.
         positions = {t.id: engine.position(t, now) for t in engine.waiting()} if b else {}
         # The answers made afresh, leaving the memo as the commands left it.
         memo, called = dict(order._memo), dict(order._called)
