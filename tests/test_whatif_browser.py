@@ -53,7 +53,8 @@ def test_an_admin_compares_a_plan_with_the_actual_day_and_exports_it(screens: An
     page = screens.open("/admin/whatif", 1440, 1000, wait_online=False)
     sign_in(page, "boss")
     page.wait_for_selector("#app", state="visible")
-    # The recorded days are offered in dd/mm/yyyy, newest first.
+    # The recorded days are offered in dd/mm/yyyy, newest first (the list comes after sign-in).
+    page.wait_for_selector("#from option", state="attached")
     assert page.locator("#from option").all_inner_texts()[:2] == ["02/12/2026", "01/12/2026"]
     # "Cả tuần": the recorded days of the chosen day's week (Monday to Sunday), here Tuesday
     # and Wednesday from the newest day, Wednesday.
