@@ -154,6 +154,13 @@ def status_text(d: dict[str, Any], today: dt.date) -> tuple[str, str]:
     return "Đang giải quyết", "In progress"
 
 
+def _local_day(config: Config, at: str) -> str:
+    """The office's date of a stored moment (a UTC timestamp; the import stores a plain date)."""
+    if len(at) <= 10:
+        return at
+    return dt.datetime.fromisoformat(at).astimezone(config.office.tz).date().isoformat()
+
+
 def public_view(config: Config, d: dict[str, Any], today: dt.date) -> dict[str, Any]:
     """What anyone with the code may see: code, procedure, dates and status; never a name."""
     proc = procedures.procedure(config, d["procedure"] or "")
@@ -174,7 +181,7 @@ def public_view(config: Config, d: dict[str, Any], today: dt.date) -> dict[str, 
         "due_date": d["due_date"],
         "new_due_date": d["new_due_date"],
         "ready_on": d["ready_on"],
-        "returned_on": d["returned_at"][:10] if d.get("returned_at") else None,
+        "returned_on": _local_day(config, d["returned_at"]) if d.get("returned_at") else None,
         "status": d["status"],
         "status_text": vi,
         "status_text_en": en,

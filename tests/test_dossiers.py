@@ -162,6 +162,18 @@ def test_a_code_already_open_is_409_unless_the_result_is_returned(client: TestCl
     assert client.get(f"/api/dossiers/{CODE}").json()["status"] == "returned"
 
 
+def test_a_result_returned_before_7_local_is_returned_on_the_local_day(tmp_path: Path):
+    # 06:30 in Hanoi is 23:30 UTC of the day before (the server's clock is in UTC): the dates
+    # shown are the office's own.
+    clock = Clock(dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.UTC))
+    with make_client(tmp_path, clock) as client:
+        sign_in(client, "clerk1", 1)
+        serve_one(client)
+        assert record(client, code=CODE, outcome="returned").status_code == 201
+        d = client.get(f"/api/dossiers/{CODE}").json()
+        assert (d["ready_on"], d["returned_on"]) == ("2026-12-04", "2026-12-04")
+
+
 def test_outcomes_need_a_held_ticket_and_the_clerk_of_that_counter(client: TestClient):
     sign_in(client, "clerk1", 1)
     r = record(client, code=CODE, procedure="CT01")
