@@ -27,7 +27,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import ConvertError, TOMLKitError
-from tomlkit.items import AoT, Comment, Table, Whitespace
+from tomlkit.items import AoT, Comment, InlineTable, Table, Whitespace
 
 from .config import Config, Counter, Kiosk, Office, Printer, Service, restart_only_keys
 from .config import parse_text as validate_text
@@ -89,7 +89,7 @@ def _defaults(name: str) -> dict[str, Any]:
     return out
 
 
-def _update_table(table: Table, values: dict[str, Any], defaults: dict[str, Any]) -> None:
+def _update_table(table: Table | InlineTable, values: dict[str, Any], defaults: dict[str, Any]) -> None:
     for k, v in values.items():
         if v is None:
             if k in table:
@@ -97,6 +97,15 @@ def _update_table(table: Table, values: dict[str, Any], defaults: dict[str, Any]
         elif k not in table:
             if k not in defaults or defaults[k] != v:
                 table[k] = _value(v)
+        elif isinstance(v, dict) and isinstance(table[k], (Table, InlineTable)):
+            # A nested table (a service's booking, its windows, a counter's services) is
+            # updated in place, so its own header, layout and comments stay; a value sent is
+            # the whole new table: keys it lacks are removed.
+            inner = table[k]
+            nested = defaults.get(k)
+            _update_table(inner, v, nested if isinstance(nested, dict) else {})
+            for gone in [x for x in inner if x not in v]:
+                del inner[gone]
         elif table[k] != v:
             table[k] = _value(v)
 

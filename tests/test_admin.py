@@ -468,3 +468,15 @@ def test_a_report_is_built_once_for_viewing_and_downloading_until_the_next_event
     issue(office)
     assert office.get("/api/reports", params=params).json()["total"]["issued"] == 1
     assert len(calls) == 2
+
+
+def test_saving_the_config_form_unchanged_leaves_the_file_byte_for_byte(office):
+    # docs/admin.md: "saving the form unchanged leaves the file byte for byte the same" — also
+    # a service's nested [services.booking] and [services.booking.windows] tables and their
+    # comments, which once came back as one inline table filled with every default.
+    sign_in(office, "boss")
+    before = office.config_path.read_text(encoding="utf-8")
+    assert "[services.booking]" in before and "[services.booking.windows]" in before
+    r = office.post("/api/admin/config", json=office.get("/api/admin/config").json()["editable"])
+    assert r.status_code == 200, r.text
+    assert office.config_path.read_text(encoding="utf-8") == before
