@@ -351,6 +351,18 @@ def test_reprint_needs_staff_and_a_known_ticket_of_today(make_client, tmp_path: 
     assert r.status_code == 409 and r.json()["error"] == "ticket_not_today"
 
 
+def test_the_job_list_filters_by_a_known_state_and_refuses_another(make_client, tmp_path: Path):
+    client = make_client(printer(f"png://{tmp_path / 'var' / 'tickets'}"))
+    answer = issue(client)
+    wait_for(lambda: job_state(client, answer["id"]) == "printed")
+    sign_in(client)
+    assert [j["ticket_id"] for j in client.get("/api/print-jobs?state=printed").json()["jobs"]] == [answer["id"]]
+    assert client.get("/api/print-jobs?state=failed").json()["jobs"] == []
+    r = client.get("/api/print-jobs?state=broken")  # a typo is not an empty list
+    assert r.status_code == 400 and r.json()["error"] == "bad_field", r.text
+    assert r.json()["message"] and r.json()["message_en"]
+
+
 def test_a_ticket_being_printed_is_not_reprinted(make_client, tmp_path: Path):
     client = make_client(printer("tcp://127.0.0.1:9", agent_token="agent-token-123456"))
     answer = issue(client)

@@ -16,7 +16,7 @@ from printer.protocol import Paper
 from .. import auth
 from ..answers import Answer
 from ..api import path_int, status_url
-from ..errors import Conflict
+from ..errors import BadRequest, Conflict
 from ..office import Office
 from ..openapi import STAFF, operation, path_param, query_param
 from ..schemas import Empty, PrintState, ref
@@ -49,6 +49,14 @@ async def list_jobs(request: Request) -> Answer:
     office: Office = request.app.state.office
     auth.require_user(request, office)
     state = request.query_params.get("state")
+    if state is not None and state not in set(JobState):
+        states = ", ".join(JobState)
+        raise BadRequest(
+            f"Trạng thái lệnh in phải là một trong: {states}.",
+            f"The print job state must be one of: {states}.",
+            key="bad_field",
+            field="state",
+        )
     return Answer({"jobs": _service(request).today_jobs(state)})
 
 
@@ -129,9 +137,9 @@ openapi_paths: dict[str, Any] = {
         "get": operation(
             "Today's print jobs (and every unfinished one), newest first",
             ref(PrintJobs),
-            errors=(401, 409),
+            errors=(400, 401, 409),
             security=STAFF,
-            params=[query_param("state", {"type": "string"}, "Only jobs in this state (queued, sent, printed…)")],
+            params=[query_param("state", {"type": "string", "enum": list(JobState)}, "Only jobs in this state")],
         )
     },
     "/api/print-jobs/{ticket_id}/reprint": {
