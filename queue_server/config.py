@@ -393,10 +393,18 @@ class Config:
         return self.path.parent / p
 
 
-def _type_name(tp: Any) -> str:
-    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
+_TYPE_NAMES = {
+    str: ("chữ", "a string"),
+    int: ("số nguyên", "a whole number"),
+    float: ("một số", "a number"),
+    bool: ("true hoặc false", "true or false"),
+}
+
+
+def _type_name(tp: Any, lang: int) -> str:
+    """The expected type in words: ``lang`` 0 for Vietnamese, 1 for English."""
+    names = _TYPE_NAMES.get(tp)
+    return names[lang] if names else getattr(tp, "__name__", str(tp))
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:
@@ -422,8 +430,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if tp in (int, float, str) and isinstance(value, tp) and not isinstance(value, bool):
         return value
     raise ConfigError(
-        f"{key}: phải là {_type_name(tp)}, không phải {value!r}",
-        f"{key}: must be {_type_name(tp)}, not {value!r}",
+        f"{key}: phải là {_type_name(tp, 0)}, không phải {value!r}",
+        f"{key}: must be {_type_name(tp, 1)}, not {value!r}",
         key=key,
     )
 

@@ -88,3 +88,20 @@ def test_every_setting_has_help_text():
     rows = describe()
     assert all(help_text for _, _, _, help_text in rows)
     assert any(key == "queue.interleave" for key, *_ in rows)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "vi", "en"),
+    [
+        ("server", "port", float("nan"), "phải là số nguyên", "must be a whole number"),
+        ("office", "name", 3, "phải là chữ", "must be a string"),
+        ("rating", "levels", "4", "phải là số nguyên", "must be a whole number"),
+        ("office", "enforce_hours", "yes", "phải là true hoặc false", "must be true or false"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_explained_in_each_language(section, key, value, vi, en):
+    # The Vietnamese message once read "server.port: phải là a whole number, không phải nan".
+    with pytest.raises(ConfigError) as e:
+        parse_config(sample_data(**{section: {key: value}}))
+    assert e.value.message.startswith(f"{section}.{key}: {vi},"), e.value.message
+    assert e.value.message_en.startswith(f"{section}.{key}: {en},"), e.value.message_en
