@@ -56,6 +56,7 @@ def broken(**change: Any) -> dict[str, Any]:
         ({"kiosks__0__printer": "nowhere"}, "kiosks[0].printer"),
         ({"kiosks__0__token": "short"}, "kiosks[0].token"),
         ({"printers__0__width": 500}, "printers[0].width"),
+        ({"printers__0__width": 192}, "printers[0].width"),  # narrower than a ticket can be drawn
         ({"display__voice": "robot"}, "display.voice"),
     ],
 )
