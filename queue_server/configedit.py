@@ -99,13 +99,19 @@ def _update_table(table: Table | InlineTable, values: dict[str, Any], defaults: 
                 table[k] = _value(v)
         elif isinstance(v, dict) and isinstance(table[k], (Table, InlineTable)):
             # A nested table (a service's booking, its windows, a counter's services) is
-            # updated in place, so its own header, layout and comments stay; a value sent is
-            # the whole new table: keys it lacks are removed.
+            # updated in place, so its header, layout and comments stay and keys left at
+            # their defaults stay unwritten; a value sent is the whole new table: keys it
+            # lacks are removed (an inline table losing keys is written afresh, tidier than
+            # tomlkit's deletion inside the braces).
             inner = table[k]
+            gone = [x for x in inner if x not in v]
+            if gone and isinstance(inner, InlineTable):
+                table[k] = _value(v)
+                continue
             nested = defaults.get(k)
             _update_table(inner, v, nested if isinstance(nested, dict) else {})
-            for gone in [x for x in inner if x not in v]:
-                del inner[gone]
+            for x in gone:
+                del inner[x]
         elif table[k] != v:
             table[k] = _value(v)
 

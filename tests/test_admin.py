@@ -4,15 +4,18 @@ and the admin page in a real browser."""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import io
 from pathlib import Path
 
 import pytest
+import tomlkit
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
+from queue_server import configedit
 from queue_server.app import create_app
-from queue_server.config import load_config
+from queue_server.config import load_config, parse_text
 from tests.support import JSON_HEADERS, KIOSK_TOKEN, PASSWORD, ROOT, TEST_OFFICE, add_staff, login, write_config
 
 ADMIN_ENDPOINTS = [
@@ -480,3 +483,33 @@ def test_saving_the_config_form_unchanged_leaves_the_file_byte_for_byte(office):
     r = office.post("/api/admin/config", json=office.get("/api/admin/config").json()["editable"])
     assert r.status_code == 200, r.text
     assert office.config_path.read_text(encoding="utf-8") == before
+
+
+def test_config_form_keeps_an_inline_booking_table_and_edits_nested_tables_in_place(office):
+    # The same promise for a file that writes a service's booking inline, and a change inside
+    # the nested tables touches only the lines it changes.
+    path = office.config_path
+    text = path.read_text(encoding="utf-8")
+    start = text.index("[services.booking]\n")
+    end = text.index("[[services]]", start)
+    inline = text[:start] + 'booking = {open = true, windows = {mon = ["08:00-11:00"]}}\n\n' + text[end:]
+    doc = configedit.parse_text(inline)
+    configedit.apply_changes(doc, configedit.editable(parse_text(inline, path)))
+    assert tomlkit.dumps(doc) == inline
+
+    doc = configedit.parse_text(text)
+    form = configedit.editable(parse_text(text, path))
+    form["services"][0]["booking"]["open"] = False
+    del form["services"][0]["booking"]["windows"]["fri"]
+    configedit.apply_changes(doc, form)
+    diff = [x for x in difflib.ndiff(text.splitlines(), tomlkit.dumps(doc).splitlines()) if x[:2] in ("- ", "+ ")]
+    assert diff == ["- open = true", "+ open = false", '- fri = ["08:00-11:00", "14:00-16:00"]'], diff
+
+    # A counter's inline services (as tests/office.toml writes them) losing one are written
+    # afresh, not left with a gap.
+    text = TEST_OFFICE.read_text(encoding="utf-8")
+    doc = configedit.parse_text(text)
+    form = configedit.editable(parse_text(text, TEST_OFFICE))
+    form["counters"][0]["services"] = {"CT": "primary"}
+    configedit.apply_changes(doc, form)
+    assert '\nservices = {CT = "primary"}\n' in tomlkit.dumps(doc)
