@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from printer.render import MIN_WIDTH_PX
-
 from .errors import ConfigError
 from .speech import LETTER_NAMES
 from .workdays import MAX_WORKING_DAYS
+
+# The narrowest ticket printer.render draws (its MIN_WIDTH_PX; a test keeps the two equal).
+# Not imported from there: importing the printer package loads python-escpos, and the pure
+# engine imports this module.
+MIN_TICKET_WIDTH_PX = 200
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LEVELS = ("primary", "normal", "backup", "appointment")
@@ -256,7 +259,7 @@ class Printer:
         "Connection URL (usb://, tcp://, serial://, file://, cups://, win32://, png://); file:// only "
         "a printer device, png:// only a folder inside the folder of config.toml or of the database"
     )
-    width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576, lo=MIN_WIDTH_PX, hi=4096)
+    width: int = _help("Dots per line: 384 for 58 mm, 576 for 80 mm", 576, lo=MIN_TICKET_WIDTH_PX, hi=4096)
     profile: str = _help("python-escpos printer profile name ('' for default)", "")
     kanji_off: bool = _help("Send FS . first (Chinese printers starting in Kanji mode)", False)
     timeout: float = _help("Seconds to wait for the printer", 5.0, lo=0.1, hi=300)

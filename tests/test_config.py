@@ -106,3 +106,10 @@ def test_a_value_of_the_wrong_type_is_explained_in_each_language(section, key, v
         parse_config(sample_data(**{section: {key: value}}))
     assert e.value.message.startswith(f"{section}.{key}: {vi},"), e.value.message
     assert e.value.message_en.startswith(f"{section}.{key}: {en},"), e.value.message_en
+
+
+def test_the_narrowest_printer_width_is_the_narrowest_ticket_the_renderer_draws() -> None:
+    from printer.render import MIN_WIDTH_PX
+    from queue_server.config import MIN_TICKET_WIDTH_PX
+
+    assert MIN_TICKET_WIDTH_PX == MIN_WIDTH_PX
