@@ -319,13 +319,31 @@ def _take_seat(
         )
 
 
-def _one_a_day(conn: sqlite3.Connection, phone: str | None, service: str, day: dt.date, code: str = "") -> None:
-    """One booking per phone number, service and day (``code``: the booking being moved)."""
-    same = conn.execute(
-        "SELECT code FROM appointments WHERE phone = ? AND service = ? AND date = ? AND state = 'booked' AND code != ?",
+def _missed(config: Config, service: str, day: str, start: str, now: dt.datetime) -> bool:
+    """Whether check-in for a booking has closed (it is over: absent in the reports)."""
+    try:
+        late = config.service(service).booking.late_minutes
+    except KeyError:
+        late = 0
+    return now > slot_datetime(config, dt.date.fromisoformat(day), parse_time(start)) + dt.timedelta(minutes=late)
+
+
+def _one_a_day(
+    conn: sqlite3.Connection,
+    config: Config,
+    phone: str | None,
+    service: str,
+    day: dt.date,
+    now: dt.datetime,
+    code: str = "",
+) -> None:
+    """One booking per phone number, service and day (``code``: the booking being moved); a
+    booking missed earlier that day (its check-in closed) does not count."""
+    rows = conn.execute(
+        "SELECT start FROM appointments WHERE phone = ? AND service = ? AND date = ? AND state = 'booked' AND code != ?",
         (phone, service, day.isoformat(), code),
-    ).fetchone()
-    if same:
+    ).fetchall()
+    if any(not _missed(config, service, day.isoformat(), start, now) for (start,) in rows):
         raise Conflict(
             "Số điện thoại này đã có lịch hẹn cho lĩnh vực này trong ngày đó.",
             "This phone number already has an appointment for this service on that day.",
@@ -341,9 +359,14 @@ def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetim
     today = local_today(config, now).isoformat()
     limits = config.appointments
     if req.staff is None:
-        held = conn.execute(
-            "SELECT count(*) FROM appointments WHERE phone = ? AND state = 'booked' AND date >= ?", (req.phone, today)
-        ).fetchone()[0]
+        held = sum(
+            1
+            for service_code, day, start in conn.execute(
+                "SELECT service, date, start FROM appointments WHERE phone = ? AND state = 'booked' AND date >= ?",
+                (req.phone, today),
+            )
+            if not _missed(config, service_code, day, start, now)
+        )
         if held >= limits.max_per_phone:
             raise Conflict(
                 f"Số điện thoại này đã có {held} lịch hẹn chưa đến (tối đa {limits.max_per_phone}).",
@@ -366,7 +389,7 @@ def book(conn: sqlite3.Connection, config: Config, req: Request, now: dt.datetim
                     "Too many bookings from this device today. Please try again tomorrow.",
                     key="address_limit",
                 )
-    _one_a_day(conn, req.phone, service.code, req.date)
+    _one_a_day(conn, config, req.phone, service.code, req.date, now)
     _take_seat(conn, config, service, req.date, slot, now)
     code = new_code()
     while conn.execute("SELECT 1 FROM appointments WHERE code = ?", (code,)).fetchone():
@@ -420,13 +443,7 @@ def _must_be_booked(found: dict[str, Any]) -> None:
 def _must_not_be_over(config: Config, found: dict[str, Any], now: dt.datetime) -> None:
     """The citizen moves or cancels only until check-in closes: afterwards the appointment is
     over (absent in the reports), and a late cancel or move would rewrite that."""
-    day = dt.date.fromisoformat(found["date"])
-    try:
-        late = config.service(found["service"]).booking.late_minutes
-    except KeyError:
-        late = 0
-    closes = slot_datetime(config, day, parse_time(found["start"])) + dt.timedelta(minutes=late)
-    if now > closes:
+    if _missed(config, found["service"], found["date"], found["start"], now):
         raise Conflict(
             "Lịch hẹn này đã qua giờ: không thể đổi giờ hoặc hủy nữa.",
             "This appointment's time has passed: it can no longer be moved or cancelled.",
@@ -477,7 +494,7 @@ def move(
     slot = _slot_of(config, service, day, start, now)
     if found["date"] == day.isoformat() and found["start"] == slot.key:
         return found
-    _one_a_day(conn, found["phone"], service.code, day, code)
+    _one_a_day(conn, config, found["phone"], service.code, day, now, code)
     _take_seat(conn, config, service, day, slot, now)
     conn.execute(
         "UPDATE appointments SET date = ?, start = ?, end = ?, moved_at = ? WHERE code = ?",

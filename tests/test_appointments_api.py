@@ -153,6 +153,18 @@ def test_one_phone_books_a_service_once_a_day(client: TestClient):
     assert book(client, "10:00").json()["error"] == "already_booked"
 
 
+def test_a_booking_missed_earlier_today_leaves_room_to_book_again(client: TestClient, clock: Clock):
+    """A citizen who missed the morning slot (its check-in closed: absent) may book the same
+    service for the afternoon; the missed booking no longer counts against the phone either."""
+    assert book(client, "08:00", "2026-12-08").status_code == 201
+    r = book(client, "10:00", "2026-12-08")
+    assert (r.status_code, r.json()["error"]) == (409, "already_booked")  # the 08:00 one still holds
+    assert book(client, "09:00", "2026-12-09").status_code == 201  # max_per_phone (2) reached
+    clock.now = dt.datetime(2026, 12, 8, 9, 30, tzinfo=MONDAY.tzinfo)  # 08:00's check-in has closed
+    r = book(client, "14:00", "2026-12-08")
+    assert r.status_code == 201, r.text
+
+
 def test_a_move_does_not_give_one_phone_two_bookings_of_a_service_on_one_day(client: TestClient):
     assert book(client, "09:00", "2026-12-08").status_code == 201
     other = book(client, "09:00", "2026-12-09").json()["code"]
