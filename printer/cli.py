@@ -53,8 +53,11 @@ def print_test(
         image = render_ticket(sample_ticket(), width)
     except (PrinterConfigError, ValueError) as error:
         if not isinstance(error, PrinterConfigError):
-            error = ValueError(f"width {width}: use 384 (58 mm) or 576 (80 mm), a multiple of 8 >= {MIN_WIDTH_PX}")
-        print(f"Lỗi cấu hình máy in / Printer setting error: {error}", file=err)
+            error = PrinterConfigError(
+                f"width {width}: use 384 (58 mm) or 576 (80 mm), a multiple of 8 >= {MIN_WIDTH_PX}",
+                f"độ rộng {width}: dùng 384 (58 mm) hoặc 576 (80 mm), bội số của 8 và ≥ {MIN_WIDTH_PX}",
+            )
+        print(f"Lỗi cấu hình máy in: {error.vi}\nPrinter setting error: {error}", file=err)
         return EXIT_USAGE
 
     status = printer_status(url, min(timeout, 2.0), profile=profile)

@@ -54,7 +54,12 @@ DEFAULT_TCP_PORT = 9100
 
 
 class PrinterConfigError(ValueError):
-    """A printer URL or profile that cannot work; the message names it."""
+    """A printer URL or profile that cannot work; the message names it (English; ``vi``: the
+    same in Vietnamese, for the office's screens and commands)."""
+
+    def __init__(self, message: str, vi: str | None = None) -> None:
+        super().__init__(message)
+        self.vi = vi or message
 
 
 # Names a printer device has while it is unplugged (so the config may name it then).
@@ -74,18 +79,26 @@ def check_device(path: str, *, must_exist: bool) -> None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         if must_exist:
-            raise PrinterConfigError(f"printer device {path!r} does not exist (is the printer plugged in?)") from None
+            raise PrinterConfigError(
+                f"printer device {path!r} does not exist (is the printer plugged in?)",
+                f"không có thiết bị máy in {path!r} (máy in đã cắm chưa?)",
+            ) from None
         if not _DEVICE_NAMES.fullmatch(path):
             raise PrinterConfigError(
-                f"file:// needs a printer device such as /dev/usb/lp0, /dev/ttyUSB0 or COM3, not {path!r}"
+                f"file:// needs a printer device such as /dev/usb/lp0, /dev/ttyUSB0 or COM3, not {path!r}",
+                f"file:// chỉ dùng cho thiết bị máy in như /dev/usb/lp0, /dev/ttyUSB0 hoặc COM3, không phải {path!r}",
             ) from None
         return
     except OSError as e:
-        raise PrinterConfigError(f"printer device {path!r}: {e.strerror}") from None
+        raise PrinterConfigError(
+            f"printer device {path!r}: {e.strerror}", f"thiết bị máy in {path!r}: {e.strerror}"
+        ) from None
     if not stat.S_ISCHR(mode):
         raise PrinterConfigError(
             f"file:// is only for a printer device (a character device such as /dev/usb/lp0), "
-            f"and {path!r} is not one: it would be overwritten"
+            f"and {path!r} is not one: it would be overwritten",
+            f"file:// chỉ dùng cho thiết bị máy in (thiết bị ký tự như /dev/usb/lp0); {path!r} không phải: "
+            "tệp đó sẽ bị ghi đè",
         )
 
 
@@ -102,14 +115,18 @@ class PrinterURL:
 def parse_printer_url(url: str) -> PrinterURL:
     """Parse and validate a printer URL without touching any device."""
     if not isinstance(url, str) or "://" not in url:
+        schemes = ", ".join(f"{s}://" for s in SCHEMES)
         raise PrinterConfigError(
-            f"printer URL {url!r} has no scheme; use one of " + ", ".join(f"{s}://" for s in SCHEMES)
+            f"printer URL {url!r} has no scheme; use one of {schemes}",
+            f"địa chỉ máy in {url!r} thiếu kiểu kết nối; dùng một trong {schemes}",
         )
     scheme, rest = url.split("://", 1)
     scheme = scheme.lower()
     if scheme not in SCHEMES:
+        schemes = ", ".join(f"{s}://" for s in SCHEMES)
         raise PrinterConfigError(
-            f"printer URL {url!r}: unknown scheme {scheme!r}; use one of " + ", ".join(f"{s}://" for s in SCHEMES)
+            f"printer URL {url!r}: unknown scheme {scheme!r}; use one of {schemes}",
+            f"địa chỉ máy in {url!r}: không biết kiểu kết nối {scheme!r}; dùng một trong {schemes}",
         )
     if scheme == "tcp":
         return _parse_tcp(url)
@@ -118,18 +135,30 @@ def parse_printer_url(url: str) -> PrinterURL:
         try:
             options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
         except ValueError:
-            raise PrinterConfigError(f"printer URL {url!r}: malformed options {query!r}") from None
+            raise PrinterConfigError(
+                f"printer URL {url!r}: malformed options {query!r}",
+                f"địa chỉ máy in {url!r}: tùy chọn sai dạng {query!r}",
+            ) from None
         if scheme == "usb":
             return _parse_usb(url, rest, options)
         return _parse_serial(url, rest, options)
     target = unquote(rest)
     if not target:
-        what = {"file": "a device path", "cups": "a queue name", "win32": "a printer name", "png": "a directory"}[
-            scheme
-        ]
-        raise PrinterConfigError(f"printer URL {url!r} needs {what} after {scheme}://")
+        what, what_vi = {
+            "file": ("a device path", "đường dẫn thiết bị"),
+            "cups": ("a queue name", "tên hàng đợi in"),
+            "win32": ("a printer name", "tên máy in"),
+            "png": ("a directory", "một thư mục"),
+        }[scheme]
+        raise PrinterConfigError(
+            f"printer URL {url!r} needs {what} after {scheme}://",
+            f"địa chỉ máy in {url!r} cần {what_vi} sau {scheme}://",
+        )
     if any(ch in target for ch in "\x00\r\n") or (scheme in ("file", "png") and ("?" in rest or "#" in rest)):
-        raise PrinterConfigError(f"printer URL {url!r}: unexpected characters in {target!r}")
+        raise PrinterConfigError(
+            f"printer URL {url!r}: unexpected characters in {target!r}",
+            f"địa chỉ máy in {url!r}: có ký tự không hợp lệ trong {target!r}",
+        )
     if scheme == "file":
         check_device(target, must_exist=False)
     return PrinterURL(scheme, target)
@@ -138,15 +167,27 @@ def parse_printer_url(url: str) -> PrinterURL:
 def _parse_tcp(url: str) -> PrinterURL:
     parts = urlsplit(url)
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise PrinterConfigError(f"printer URL {url!r}: expected tcp://HOST or tcp://HOST:PORT")
+        raise PrinterConfigError(
+            f"printer URL {url!r}: expected tcp://HOST or tcp://HOST:PORT",
+            f"địa chỉ máy in {url!r}: cần dạng tcp://MÁY hoặc tcp://MÁY:CỔNG",
+        )
     try:
         port = parts.port
     except ValueError:
-        raise PrinterConfigError(f"printer URL {url!r}: the port is not a number 1-65535") from None
+        raise PrinterConfigError(
+            f"printer URL {url!r}: the port is not a number 1-65535",
+            f"địa chỉ máy in {url!r}: cổng phải là số từ 1 đến 65535",
+        ) from None
     if not parts.hostname:
-        raise PrinterConfigError(f"printer URL {url!r}: missing host, e.g. tcp://192.168.1.50")
+        raise PrinterConfigError(
+            f"printer URL {url!r}: missing host, e.g. tcp://192.168.1.50",
+            f"địa chỉ máy in {url!r}: thiếu địa chỉ máy, ví dụ tcp://192.168.1.50",
+        )
     if port == 0:
-        raise PrinterConfigError(f"printer URL {url!r}: the port is not a number 1-65535")
+        raise PrinterConfigError(
+            f"printer URL {url!r}: the port is not a number 1-65535",
+            f"địa chỉ máy in {url!r}: cổng phải là số từ 1 đến 65535",
+        )
     return PrinterURL("tcp", parts.hostname, port or DEFAULT_TCP_PORT)
 
 
@@ -164,11 +205,15 @@ def _parse_usb(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
             raise ValueError
         for key, value in options.items():
             if key not in _USB_OPTIONS:
-                raise PrinterConfigError(f"printer URL {url!r}: unknown option {key!r} (known: in_ep, out_ep)")
+                raise PrinterConfigError(
+                    f"printer URL {url!r}: unknown option {key!r} (known: in_ep, out_ep)",
+                    f"địa chỉ máy in {url!r}: không biết tùy chọn {key!r} (có: in_ep, out_ep)",
+                )
             int(value, 0)
     except ValueError:
         raise PrinterConfigError(
-            f"printer URL {url!r}: expected usb://VID:PID in hex as `lsusb` shows it, e.g. usb://0416:5011"
+            f"printer URL {url!r}: expected usb://VID:PID in hex as `lsusb` shows it, e.g. usb://0416:5011",
+            f"địa chỉ máy in {url!r}: cần dạng usb://VID:PID (số hex như `lsusb` cho thấy), ví dụ usb://0416:5011",
         ) from None
     return PrinterURL("usb", f"{ids[0]:04x}:{ids[1]:04x}", options=options)
 
@@ -176,14 +221,22 @@ def _parse_usb(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
 def _parse_serial(url: str, rest: str, options: dict[str, str]) -> PrinterURL:
     device = unquote(rest)
     if not device:
-        raise PrinterConfigError(f"printer URL {url!r}: expected serial:///dev/ttyUSB0?baudrate=9600")
+        raise PrinterConfigError(
+            f"printer URL {url!r}: expected serial:///dev/ttyUSB0?baudrate=9600",
+            f"địa chỉ máy in {url!r}: cần dạng serial:///dev/ttyUSB0?baudrate=9600",
+        )
     for key, value in options.items():
         if key not in _SERIAL_OPTIONS:
+            known = ", ".join(sorted(_SERIAL_OPTIONS))
             raise PrinterConfigError(
-                f"printer URL {url!r}: unknown option {key!r} (known: {', '.join(sorted(_SERIAL_OPTIONS))})"
+                f"printer URL {url!r}: unknown option {key!r} (known: {known})",
+                f"địa chỉ máy in {url!r}: không biết tùy chọn {key!r} (có: {known})",
             )
         if key in ("baudrate", "bytesize", "stopbits") and not value.isdigit():
-            raise PrinterConfigError(f"printer URL {url!r}: {key} must be a number, not {value!r}")
+            raise PrinterConfigError(
+                f"printer URL {url!r}: {key} must be a number, not {value!r}",
+                f"địa chỉ máy in {url!r}: {key} phải là số, không phải {value!r}",
+            )
     return PrinterURL("serial", device, options=options)
 
 
@@ -229,7 +282,9 @@ def _profile_class(profile: str | None) -> Any:
     except KeyError:
         raise PrinterConfigError(
             f"unknown printer profile {profile!r}; examples: POS-5890 (58 mm), TM-T20II (80 mm). "
-            "Leave it empty for the generic profile."
+            "Leave it empty for the generic profile.",
+            f"không biết mẫu máy in {profile!r}; ví dụ: POS-5890 (58 mm), TM-T20II (80 mm). "
+            "Để trống để dùng mẫu chung.",
         ) from None
 
 
@@ -253,7 +308,10 @@ _LIBRARIES: dict[str, tuple[Any, str]] = {
 
 def _require_library(url: str, scheme: str, cls: Any) -> None:
     if scheme in _LIBRARIES and not cls.is_usable():
-        raise PrinterConfigError(f"printer URL {url!r} needs {_LIBRARIES[scheme][1]}, which is not installed")
+        raise PrinterConfigError(
+            f"printer URL {url!r} needs {_LIBRARIES[scheme][1]}, which is not installed",
+            f"địa chỉ máy in {url!r} cần {_LIBRARIES[scheme][1]}, chưa được cài",
+        )
 
 
 def check_printer(url: str, *, here: bool = True) -> None:

@@ -783,7 +783,7 @@ def _validate_printer_url(cfg: Config, key: str, url: str) -> None:
     try:
         parsed = parse_printer_url(url)
     except PrinterConfigError as e:
-        raise _fail(key, f"địa chỉ máy in không hợp lệ ({e})", f"invalid printer URL ({e})") from None
+        raise _fail(key, f"địa chỉ máy in không hợp lệ ({e.vi})", f"invalid printer URL ({e})") from None
     if parsed.scheme == "png":
         inside = cfg.resolve(parsed.target).resolve()
         folders = data_folders(cfg)
@@ -804,11 +804,11 @@ def _validate_printer_setup(key: str, p: Printer) -> None:
     try:
         check_profile(p.profile or None)
     except PrinterConfigError as e:
-        raise _fail(f"{key}.profile", f"máy in không dùng được ({e})", f"printer cannot work ({e})") from None
+        raise _fail(f"{key}.profile", f"máy in không dùng được ({e.vi})", f"printer cannot work ({e})") from None
     try:
         check_printer(p.url, here=not p.agent_token)
     except PrinterConfigError as e:
-        raise _fail(f"{key}.url", f"máy in không dùng được ({e})", f"printer cannot work ({e})") from None
+        raise _fail(f"{key}.url", f"máy in không dùng được ({e.vi})", f"printer cannot work ({e})") from None
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:

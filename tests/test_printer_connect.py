@@ -337,7 +337,13 @@ def test_print_test_bad_settings_exit_2(
     url: str, profile: str | None, width: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert print_test(url, profile, width, SHORT) == 2
-    assert "Printer setting error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Printer setting error" in err
+    # The Vietnamese line is Vietnamese throughout, not an English detail after a Vietnamese lead.
+    vi = err.splitlines()[0]
+    assert vi.startswith("Lỗi cấu hình máy in: ") and not any(
+        w in vi for w in ("printer URL", "unknown", "width ", "use one of")
+    ), err
 
 
 # --- file:// devices ---------------------------------------------------------------------------

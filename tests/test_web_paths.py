@@ -82,6 +82,8 @@ def test_printer_urls_from_the_web_are_validated(srv: ServerProcess, tmp_path: P
         status, body = printer_with(admin, url)
         assert status == 400, (url, body)
         assert body["error"] == "printers[0].url" and "printers[0].url" in body["message_en"], body
+        # The Vietnamese message says it all in Vietnamese (the detail too).
+        assert not any(w in body["message"] for w in ("printer URL", "use one of", "is only for", "needs a")), body
     assert victim.read_text() == "keep me" and not (tmp_path / "new.bin").exists()
     assert srv.config_path.read_text(encoding="utf-8") == before
     # Inside the data folder (next to the database), and a printer device's name, are fine.
