@@ -1,6 +1,8 @@
 """HTTP endpoints for appointments: /book's public API, the kiosk's check-in, and the staff's
-list, booking for a caller, cancel and slot closing. The rules live in
-``queue_server.appointments`` (booking) and ``Engine.check_in`` (the queue).
+list, booking for a caller, cancel and slot closing.
+(Over 400 lines: the public, kiosk and staff routes of booking share one body parser, one
+answer shape and one write path; the rules live in ``queue_server.appointments`` (booking)
+and ``Engine.check_in`` (the queue).)
 
 (Over 400 lines: every appointment route with its input checks; the OpenAPI lives in appointments_openapi.)
 """

@@ -1,6 +1,6 @@
 """Report figures from the database: counts, waiting and service times, the clerks' share of
-(Over 400 lines: each figure's SQL sits beside its definition and its Excel layout.)
 the work, satisfaction and how good the kiosk's wait estimates were.
+(Over 400 lines: each figure's SQL sits beside its definition and its Excel layout.)
 
 Everything is computed with a few grouped SQL scans of ``ticket_facts`` over a range of
 office days: one row per ticket with its figures as whole seconds, clustered by day and kept
